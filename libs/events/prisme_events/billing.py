@@ -1,0 +1,81 @@
+"""Events published by billing-svc (stream BILLING). Fields grow with issue 4."""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from .base import Event
+
+
+class BillingEvent(Event):
+    source: ClassVar[str] = "billing-svc"
+
+    client_id: uuid.UUID
+    contract_id: uuid.UUID | None = None
+
+
+class InvoiceIssued(BillingEvent):
+    """An invoice was finalised and numbered (B2, B4, B6)."""
+
+    subject: ClassVar[str] = "invoice.issued"
+    invoice_id: uuid.UUID
+    number: str
+    total_ttc: str
+    currency: str = "EUR"
+
+    def aggregate_id(self) -> str:
+        return str(self.invoice_id)
+
+
+class InvoicePaid(BillingEvent):
+    """An invoice was paid in full (B8)."""
+
+    subject: ClassVar[str] = "invoice.paid"
+    invoice_id: uuid.UUID
+    number: str
+    amount: str
+    currency: str = "EUR"
+    method: str
+
+    def aggregate_id(self) -> str:
+        return str(self.invoice_id)
+
+
+class InvoicePaymentFailed(BillingEvent):
+    """A payment attempt on an invoice failed (B8)."""
+
+    subject: ClassVar[str] = "invoice.payment_failed"
+    invoice_id: uuid.UUID
+    number: str
+    reason: str
+
+    def aggregate_id(self) -> str:
+        return str(self.invoice_id)
+
+
+class CreditNoteIssued(BillingEvent):
+    """A credit note was finalised against an invoice (B5)."""
+
+    subject: ClassVar[str] = "credit_note.issued"
+    credit_note_id: uuid.UUID
+    invoice_id: uuid.UUID
+    number: str
+    total_ttc: str
+    currency: str = "EUR"
+
+    def aggregate_id(self) -> str:
+        return str(self.credit_note_id)
+
+
+class PaymentRefunded(BillingEvent):
+    """A paid amount was refunded through its original payment method (B5)."""
+
+    subject: ClassVar[str] = "payment.refunded"
+    refund_id: uuid.UUID
+    invoice_id: uuid.UUID
+    amount: str
+    currency: str = "EUR"
+
+    def aggregate_id(self) -> str:
+        return str(self.refund_id)

@@ -1,0 +1,1 @@
+"""prisme_graph_sandbox."""
