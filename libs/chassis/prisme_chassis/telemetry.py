@@ -1,0 +1,202 @@
+"""OpenTelemetry traces and JSON logs carrying the trace id.
+
+One :class:`TracerProvider` per process (OpenTelemetry allows only one global provider): the
+first :func:`setup_telemetry` call names it; later calls only adjust logging and may add the
+OTLP exporter.  Spans are exported over OTLP/HTTP only when an endpoint is configured;
+tests attach an in-memory exporter with :func:`add_span_processor`.
+
+Trace context crosses the bus as W3C ``traceparent`` in NATS headers:
+:func:`inject_headers` on publish, :func:`extract_context` on receive.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+#: Health and scrape routes produce no spans (they would drown the useful ones).
+EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$"
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+_exporting_to: set[str] = set()
+_clients_instrumented = False
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD_RECORD_ATTRS = frozenset(
+    {
+        *logging.LogRecord("", 0, "", 0, "", (), None).__dict__,
+        "message",
+        "asctime",
+        "taskName",
+    }
+)
+
+
+def _json_fallback(value: object) -> object:
+    """Make any extra loggable: non-JSON values become their ``str`` (or ``repr``)."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must never break logging
+        return f"<unprintable {type(value).__name__}>"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: timestamp, level, logger, message, service, trace_id,
+    span_id, the record's ``extra`` fields, and ``exception`` with the traceback if any."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "service": self.service,
+        }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = format(context.trace_id, "032x")
+            entry["span_id"] = format(context.span_id, "016x")
+        else:
+            entry["trace_id"] = None
+            entry["span_id"] = None
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_RECORD_ATTRS and not key.startswith("_") and key not in entry:
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = "".join(traceback.format_exception(*record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        try:
+            return json.dumps(entry, default=_json_fallback, ensure_ascii=False)
+        except (TypeError, ValueError):
+            # e.g. a circular structure or non-string keys inside an extra
+            safe = {key: _json_fallback(value) for key, value in entry.items()}
+            return json.dumps(safe, ensure_ascii=False)
+
+
+class _TelemetryHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marker class so repeated setup replaces our handler instead of adding another."""
+
+
+def _traces_url(endpoint: str) -> str:
+    # OTEL convention: a bare collector address gets the signal path appended.
+    parts = urlsplit(endpoint)
+    if parts.path in ("", "/"):
+        return endpoint.rstrip("/") + "/v1/traces"
+    return endpoint
+
+
+def _ensure_provider(service_name: str) -> TracerProvider:
+    global _provider
+    if _provider is None:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            _provider = current
+        else:
+            _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+            trace.set_tracer_provider(_provider)
+    return _provider
+
+
+def setup_telemetry(service_name: str, otlp_endpoint: str | None, log_level: str) -> None:
+    """Configure tracing and JSON logging to stderr for this process (safe to call again)."""
+    with _lock:
+        provider = _ensure_provider(service_name)
+        if otlp_endpoint and otlp_endpoint not in _exporting_to:
+            provider.add_span_processor(
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_url(otlp_endpoint)))
+            )
+            _exporting_to.add(otlp_endpoint)
+
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if isinstance(handler, _TelemetryHandler):
+                root.removeHandler(handler)
+        handler = _TelemetryHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter(service_name))
+        root.addHandler(handler)
+        root.setLevel(log_level.upper())
+        # httpx logs every request URL at INFO; URLs may carry link tokens (DESIGN §7).
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """Attach a span processor (tests: ``SimpleSpanProcessor(InMemorySpanExporter())``).
+
+    Creates the process's provider if :func:`setup_telemetry` has not run yet; its service
+    name is then ``unknown_service``.
+    """
+    with _lock:
+        _ensure_provider("unknown_service").add_span_processor(processor)
+
+
+def instrument_app(app: FastAPI) -> None:
+    """Server spans for every route except health and metrics."""
+    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+        return
+    FastAPIInstrumentor.instrument_app(
+        app,
+        excluded_urls=EXCLUDED_URLS,
+        tracer_provider=trace.get_tracer_provider(),
+        # one span per ASGI send/receive message is noise, not insight
+        exclude_spans=["receive", "send"],
+    )
+
+
+def instrument_clients() -> None:
+    """Client spans for httpx and asyncpg (query text only, never parameters); once."""
+    global _clients_instrumented
+    with _lock:
+        if _clients_instrumented:
+            return
+        HTTPXClientInstrumentor().instrument()
+        AsyncPGInstrumentor(capture_parameters=False).instrument()  # type: ignore[no-untyped-call]
+        _clients_instrumented = True
+
+
+def tracer(name: str) -> trace.Tracer:
+    """A tracer from the process's provider (a no-op one until telemetry is set up)."""
+    return trace.get_tracer(name)
+
+
+def inject_headers(headers: dict[str, str]) -> None:
+    """Write the current trace context (``traceparent``, ``tracestate``) into ``headers``."""
+    propagate.inject(headers)
+
+
+def extract_context(headers: Mapping[str, str] | None) -> Context:
+    """The trace context carried by message ``headers`` (an empty context if none)."""
+    return propagate.extract(dict(headers or {}))
+
+
+def current_trace_id() -> str | None:
+    """The current span's trace id as 32 hex digits, or ``None`` outside a recorded span."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
