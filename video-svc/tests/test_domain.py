@@ -1,0 +1,187 @@
+"""Pure rules: link status (V3), contract state from reordered events, throttling (V4), ranges."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prisme_video.credentials import (
+    PasswordHashing,
+    SessionCookies,
+    hash_token,
+    new_password,
+    new_token,
+)
+from prisme_video.domain import (
+    ContractState,
+    FailureStats,
+    RangeNotSatisfiableError,
+    ThrottlePolicy,
+    can_share,
+    link_status,
+    merge_contract,
+    parse_range,
+    purge_after,
+    throttle,
+)
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+END = datetime(2026, 12, 31, 19, 59, 59, tzinfo=UTC)  # 23:59:59 Indian/Reunion
+CID, CLIENT = uuid.uuid4(), uuid.uuid4()
+
+
+def _state(version: int, status: str = "active", ends_at: datetime | None = END) -> ContractState:
+    ended_at = NOW if status == "ended" else None
+    return ContractState(CID, CLIENT, version, status, ends_at, ended_at)  # type: ignore[arg-type]
+
+
+def test_link_status() -> None:
+    assert link_status(revoked_at=None, expires_at=END, now=NOW) == "active"
+    assert link_status(revoked_at=None, expires_at=END, now=END) == "expired"
+    assert link_status(revoked_at=NOW, expires_at=END, now=NOW) == "revoked"
+    assert link_status(revoked_at=NOW, expires_at=NOW, now=END) == "revoked"
+
+
+def test_merge_contract_in_order() -> None:
+    activated = merge_contract(None, _state(1))
+    assert activated == _state(1)
+    amended = merge_contract(activated, _state(2))
+    assert amended is not None
+    assert amended.version == 2
+    ended = merge_contract(amended, _state(3, "ended", None))
+    assert ended is not None
+    assert ended.status == "ended"
+    assert ended.ends_at == END
+
+
+def test_merge_contract_duplicate_and_stale_are_ignored() -> None:
+    assert merge_contract(_state(2), _state(2)) is None
+    assert merge_contract(_state(2), _state(1)) is None
+
+
+def test_ended_before_activated_stays_ended() -> None:
+    ended = merge_contract(None, _state(3, "ended", None))
+    assert ended is not None
+    late = merge_contract(ended, _state(1))
+    assert late is not None
+    assert late.status == "ended"
+    assert late.ends_at == END
+    assert merge_contract(late, _state(2)) is None
+
+
+def test_can_share() -> None:
+    assert can_share(_state(1), CLIENT, NOW) is None
+    assert can_share(None, CLIENT, NOW) is not None
+    assert can_share(_state(1), uuid.uuid4(), NOW) is not None
+    assert can_share(_state(2, "ended"), CLIENT, NOW) is not None
+    assert can_share(_state(1), CLIENT, END) is not None
+
+
+def test_delays_grow_then_cap() -> None:
+    policy = ThrottlePolicy()
+    delays = [policy.delay_after(n) for n in range(12)]
+    assert delays[:3] == [timedelta(0)] * 3
+    assert all(a <= b for a, b in itertools.pairwise(delays))
+    assert delays[4] == 2 * delays[3]
+    assert max(delays) == policy.max_delay
+
+
+def test_throttle_locks_after_ten_failures_in_the_window() -> None:
+    policy = ThrottlePolicy(base_delay=timedelta(0))
+    oldest = NOW - timedelta(minutes=10)
+    nine = FailureStats(9, oldest, NOW)
+    assert throttle(policy, [nine], NOW).allowed
+    ten = FailureStats(10, oldest, NOW)
+    decision = throttle(policy, [FailureStats(0, None, None), ten], NOW)
+    assert not decision.allowed
+    assert decision.locked
+    assert decision.retry_after == timedelta(minutes=20)
+
+
+def test_throttle_delay_is_computed_from_the_last_failure() -> None:
+    policy = ThrottlePolicy()
+    stats = FailureStats(4, NOW - timedelta(minutes=1), NOW - timedelta(seconds=1))
+    decision = throttle(policy, [stats], NOW)
+    assert not decision.allowed
+    assert not decision.locked
+    assert decision.retry_after == timedelta(seconds=1)
+    assert throttle(policy, [stats], NOW + timedelta(seconds=1)).allowed
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-99", (0, 99)),
+        ("bytes=100-", (100, 999)),
+        ("bytes=-100", (900, 999)),
+        ("bytes=-5000", (0, 999)),
+        ("bytes=990-5000", (990, 999)),
+        ("bytes=5-2", None),
+        ("bytes=0-1,5-6", None),
+        ("items=0-1", None),
+        ("bytes=-", None),
+    ],
+)
+def test_parse_range(header: str | None, expected: tuple[int, int] | None) -> None:
+    assert parse_range(header, 1000) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=2000-3000", "bytes=-0"])
+def test_unsatisfiable_ranges(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiableError):
+        parse_range(header, 1000)
+
+
+@given(st.integers(1, 10_000), st.integers(0, 20_000), st.integers(0, 20_000))
+def test_parsed_ranges_stay_inside_the_object(size: int, a: int, b: int) -> None:
+    try:
+        parsed = parse_range(f"bytes={a}-{b}", size)
+    except RangeNotSatisfiableError:
+        assert a >= size
+        return
+    if parsed is not None:
+        start, end = parsed
+        assert 0 <= start <= end < size
+
+
+def test_purge_after() -> None:
+    assert purge_after(NOW, 90) == NOW + timedelta(days=90)
+
+
+def test_tokens_are_256_bits_and_hashed() -> None:
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(t) >= 43 for t in tokens)
+    token = tokens.pop()
+    assert hash_token(token) == hash_token(token)
+    assert token.encode() not in hash_token(token)
+
+
+def test_passwords_hash_with_argon2id() -> None:
+    hashing = PasswordHashing(time_cost=1, memory_kib=8 * 1024)
+    password = new_password()
+    stored = hashing.hash(password)
+    assert stored.startswith("$argon2id$")
+    assert password not in stored
+    assert hashing.verify(stored, password)
+    assert not hashing.verify(stored, password + "x")
+    assert not hashing.verify("garbage", password)
+
+
+def test_session_cookie_is_bound_to_its_link_and_expires() -> None:
+    cookies = SessionCookies(b"k" * 32)
+    link = uuid.uuid4()
+    value = cookies.issue(link, NOW + timedelta(hours=1))
+    assert cookies.valid_for(value, link, NOW)
+    assert not cookies.valid_for(value, uuid.uuid4(), NOW)
+    assert not cookies.valid_for(value, link, NOW + timedelta(hours=2))
+    assert not SessionCookies(b"x" * 32).valid_for(value, link, NOW)
+    forged = value.replace(str(link), str(uuid.uuid4()))
+    assert not cookies.valid_for(forged, link, NOW)
+    assert not cookies.valid_for(None, link, NOW)
+    assert not cookies.valid_for("garbage", link, NOW)
