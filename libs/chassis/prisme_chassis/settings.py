@@ -85,6 +85,8 @@ class ServiceSettings(BaseSettings):
         env_prefix="PRISME_",
         extra="ignore",
         populate_by_name=True,
+        # validation errors would otherwise print the whole input, secrets included
+        hide_input_in_errors=True,
     )
 
     #: Names of fields holding secrets; refused when placeholders in production.
