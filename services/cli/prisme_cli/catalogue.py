@@ -1,0 +1,148 @@
+"""The one table of what `prisme up` runs (DESIGN.md §4 ports, conventions for the env).
+
+Arguments and environment values are templates filled from the run's context:
+``{port}`` is the process's own HTTP port, ``{<name>_port}`` any other process's port
+(``{billing_port}``, ``{stripe_sandbox_port}``…) and ``{stripe_webhook_secret}`` the
+generated webhook signing secret shared by the Stripe sandbox and billing-svc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["service", "sandbox"]
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the platform, started as ``python -m <module> <args>``."""
+
+    name: str
+    module: str
+    port: int
+    kind: Kind
+    #: readiness route: ``/readyz`` (database and bus reachable) for services, ``/healthz``
+    #: for the sandboxes, which have neither.
+    probe: str
+    #: the service's own database (env ``PRISME_<NAME>_DATABASE_URL``); None for sandboxes.
+    database: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def env_prefix(self) -> str:
+        return f"PRISME_{self.name.upper().replace('-', '_')}"
+
+    @property
+    def database_env(self) -> str | None:
+        return f"{self.env_prefix}_DATABASE_URL" if self.database else None
+
+    @property
+    def port_key(self) -> str:
+        return f"{self.name.replace('-', '_')}_port"
+
+    def render_args(self, context: Mapping[str, str]) -> list[str]:
+        return [arg.format_map(context) for arg in self.args]
+
+    def render_env(self, context: Mapping[str, str]) -> dict[str, str]:
+        return {key: value.format_map(context) for key, value in self.env.items()}
+
+
+PROCESSES: tuple[ProcessSpec, ...] = (
+    ProcessSpec(
+        name="graph-sandbox",
+        module="prisme_graph_sandbox",
+        port=8010,
+        kind="sandbox",
+        probe="/healthz",
+        args=("--port", "{port}"),
+    ),
+    ProcessSpec(
+        name="stripe-sandbox",
+        module="prisme_stripe_sandbox",
+        port=8011,
+        kind="sandbox",
+        probe="/healthz",
+        args=(
+            "--port",
+            "{port}",
+            "--webhook-url",
+            "http://127.0.0.1:{billing_port}/v1/webhooks/stripe",
+            "--webhook-secret",
+            "{stripe_webhook_secret}",
+        ),
+    ),
+    ProcessSpec(
+        name="contracts",
+        module="prisme_contracts",
+        port=8001,
+        kind="service",
+        probe="/readyz",
+        database="contracts",
+    ),
+    ProcessSpec(
+        name="billing",
+        module="prisme_billing",
+        port=8002,
+        kind="service",
+        probe="/readyz",
+        database="billing",
+        env={
+            "PRISME_BILLING_STRIPE_API_BASE": "http://127.0.0.1:{stripe_sandbox_port}",
+            "PRISME_BILLING_STRIPE_WEBHOOK_SECRET": "{stripe_webhook_secret}",
+        },
+    ),
+    ProcessSpec(
+        name="licence",
+        module="prisme_licence",
+        port=8003,
+        kind="service",
+        probe="/readyz",
+        database="licence",
+        env={
+            "PRISME_LICENCE_GRAPH_BASE_URL": "http://127.0.0.1:{graph_sandbox_port}/v1.0",
+            "PRISME_LICENCE_GRAPH_TOKEN_URL": (
+                "http://127.0.0.1:{graph_sandbox_port}/common/oauth2/v2.0/token"
+            ),
+        },
+    ),
+    ProcessSpec(
+        name="video",
+        module="prisme_video",
+        port=8004,
+        kind="service",
+        probe="/readyz",
+        database="video",
+    ),
+    ProcessSpec(
+        name="backup",
+        module="prisme_backup",
+        port=8005,
+        kind="service",
+        probe="/readyz",
+        database="backup",
+    ),
+)
+
+
+def select(
+    only: Iterable[str] | None, table: Iterable[ProcessSpec] = PROCESSES
+) -> list[ProcessSpec]:
+    """The processes named in ``only`` (all when None), in table order.
+
+    Raises ``ValueError`` naming the unknown names, so a typo in ``--only`` is not silently
+    ignored.
+    """
+    specs = list(table)
+    if only is None:
+        return specs
+    wanted = {name.strip() for name in only if name.strip()}
+    known = {spec.name for spec in specs}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ValueError(
+            f"unknown process(es): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return [spec for spec in specs if spec.name in wanted]

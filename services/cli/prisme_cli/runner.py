@@ -1,0 +1,278 @@
+"""`prisme up`: the whole platform on one machine (DESIGN.md §5, embedded mode).
+
+Order: data dir and key material → NATS (unless ``PRISME_NATS_URL``) → PostgreSQL and one
+database per service (unless every ``PRISME_<SVC>_DATABASE_URL`` is set) → sandboxes and
+services → wait for readiness → print the URLs and the admin token → supervise until
+SIGINT/SIGTERM/SIGHUP → stop services, then NATS, then PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from prisme_localinfra import NatsServer, PostgresServer, free_port
+from prisme_localinfra.ports import port_open
+
+from .catalogue import ProcessSpec, select
+from .control import cleanup
+from .datadir import DataDir
+from .state import InfraState, RunState, alive, start_time
+from .supervisor import Supervisor
+
+DEFAULT_NATS_PORT = 4222
+
+
+class AlreadyRunningError(RuntimeError):
+    pass
+
+
+@dataclass
+class UpOptions:
+    data_dir: Path
+    only: list[str] | None = None
+    #: pick free ports for everything instead of the DESIGN.md §4 defaults
+    free_ports: bool = False
+    ready_timeout: float = 60.0
+    grace: float = 10.0
+    python: str = sys.executable
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+
+
+class Shutdown:
+    """Turns SIGINT/SIGTERM/SIGHUP into a flag; a second signal asks to hurry."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.hurry = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested.is_set():
+            self.hurry.set()
+        self.requested.set()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def assign_ports(specs: list[ProcessSpec], free_ports: bool) -> dict[str, int]:
+    return {spec.name: free_port() if free_ports else spec.port for spec in specs}
+
+
+def template_context(
+    specs: list[ProcessSpec], ports: dict[str, int], stripe_webhook_secret: str
+) -> dict[str, str]:
+    context = {"stripe_webhook_secret": stripe_webhook_secret}
+    for spec in specs:
+        context[spec.port_key] = str(ports.get(spec.name, spec.port))
+    return context
+
+
+def check_not_running(data_dir: DataDir) -> None:
+    """Refuse to start twice on one data dir; clean up after a runner that was killed."""
+    if not data_dir.state_file.exists():
+        return
+    state = RunState.load(data_dir.state_file)
+    if alive(state.runner_pid, state.runner_started):
+        raise AlreadyRunningError(
+            f"prisme is already running on {data_dir.root} (runner pid {state.runner_pid}); "
+            "use `prisme status` or `prisme down`"
+        )
+    cleanup(state, report=lambda line: print(f"[prisme] stale run: {line}"))
+    data_dir.state_file.unlink(missing_ok=True)
+
+
+def busy_ports(ports: dict[str, int]) -> list[str]:
+    return [f"{name} ({port})" for name, port in ports.items() if port_open(port)]
+
+
+def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
+    out = options.out
+
+    def say(line: str) -> None:
+        print(f"[prisme] {line}", file=out, flush=True)
+
+    data_dir = DataDir.at(options.data_dir)
+    data_dir.prepare()
+    try:
+        specs = select(options.only)
+        check_not_running(data_dir)
+    except (ValueError, AlreadyRunningError) as exc:
+        say(str(exc))
+        return 2
+    ports = assign_ports(specs, options.free_ports)
+    busy = busy_ports(ports)
+    if busy:
+        say(
+            "port(s) already in use: " + ", ".join(busy) + " — stop what holds them, "
+            "or run with --free-ports"
+        )
+        return 2
+
+    own_shutdown = shutdown is None
+    shutdown = shutdown or Shutdown()
+    if own_shutdown:
+        shutdown.install()
+    began = time.monotonic()
+    state = RunState(
+        data_dir=str(data_dir.root), runner_pid=os.getpid(), runner_started=start_time(os.getpid())
+    )
+    state.save(data_dir.state_file)
+    nats: NatsServer | None = None
+    postgres: PostgresServer | None = None
+    supervisor: Supervisor | None = None
+    try:
+        public_key = data_dir.ensure_keypair()
+        admin_token = data_dir.ensure_admin_token()
+        webhook_secret = data_dir.ensure_secret("stripe-webhook-secret", prefix="whsec_")
+        context = template_context(specs, ports, webhook_secret)
+
+        base_env = dict(os.environ)
+        base_env.setdefault("PRISME_ENV", "development")
+        base_env["PRISME_JWT_PUBLIC_KEY"] = public_key
+        base_env["PYTHONUNBUFFERED"] = "1"
+
+        nats_url = os.environ.get("PRISME_NATS_URL")
+        if nats_url:
+            state.infra = InfraState(nats_url=nats_url, external_nats=True)
+            say(f"using external NATS {nats_url}")
+        else:
+            nats_port = DEFAULT_NATS_PORT
+            if options.free_ports or port_open(nats_port):
+                nats_port = free_port()
+            nats = NatsServer(data_dir.nats, nats_port, log_file=data_dir.log_file("nats"))
+            nats.start()
+            nats_url = nats.url
+            state.infra.nats_url = nats_url
+            state.infra.nats_pid = nats.pid
+            state.infra.nats_started = start_time(nats.pid) if nats.pid else None
+            state.save(data_dir.state_file)
+        base_env["PRISME_NATS_URL"] = nats_url
+
+        database_urls: dict[str, str] = {}
+        wants_db = [s for s in specs if s.database_env and not os.environ.get(s.database_env)]
+        if not wants_db:
+            state.infra.external_postgres = True
+        elif not shutdown.requested.is_set():
+            postgres = PostgresServer(data_dir.postgres)
+            state.infra.postgres_dir = str(postgres.data_dir)
+            state.save(data_dir.state_file)
+            postgres.start()
+            state.infra.postgres_pid = postgres.pid
+            state.infra.postgres_started = start_time(postgres.pid) if postgres.pid else None
+            state.save(data_dir.state_file)
+            for spec in wants_db:
+                assert spec.database is not None
+                database_urls[spec.name] = postgres.create_database(spec.database)
+
+        if shutdown.requested.is_set():
+            return 0
+        supervisor = Supervisor(
+            specs,
+            ports,
+            context,
+            base_env,
+            data_dir,
+            database_urls=database_urls,
+            python=options.python,
+            report=say,
+        )
+        state.processes = [m.state for m in supervisor.managed]
+        supervisor.start_all()
+        state.save(data_dir.state_file)
+
+        deadline = time.monotonic() + options.ready_timeout
+        while not shutdown.requested.is_set():
+            supervisor.poll()
+            if supervisor.changed:
+                supervisor.changed = False
+                state.save(data_dir.state_file)
+            if supervisor.all_settled() or time.monotonic() > deadline:
+                break
+            shutdown.requested.wait(0.05)
+        if shutdown.requested.is_set():
+            return 0
+
+        state.phase = "running"
+        state.save(data_dir.state_file)
+        print_summary(out, data_dir, state, postgres, admin_token, time.monotonic() - began)
+        while not shutdown.requested.is_set():
+            supervisor.poll()
+            if supervisor.changed:
+                supervisor.changed = False
+                state.save(data_dir.state_file)
+            shutdown.requested.wait(0.2)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - report, then stop everything in `finally`
+        say(f"start-up failed: {type(exc).__name__}: {exc}")
+        return 1
+    finally:
+        state.phase = "stopping"
+        state.save(data_dir.state_file)
+        say("stopping…")
+        if supervisor is not None:
+            supervisor.stop(options.grace, hurry=shutdown.hurry.is_set)
+        _stop_quietly(say, "nats", nats.stop if nats else None)
+        _stop_quietly(say, "postgres", postgres.stop if postgres else None)
+        data_dir.state_file.unlink(missing_ok=True)
+        if own_shutdown:
+            shutdown.restore()
+        say("stopped")
+
+
+def _stop_quietly(say: Callable[[str], None], name: str, stop: Callable[[], None] | None) -> None:
+    if stop is None:
+        return
+    try:
+        stop()
+    except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+        say(f"could not stop {name}: {exc}")
+
+
+def print_summary(
+    out: TextIO,
+    data_dir: DataDir,
+    state: RunState,
+    postgres: PostgresServer | None,
+    admin_token: str,
+    elapsed: float,
+) -> None:
+    ready = [p for p in state.processes if p.status == "ready"]
+    lines = [
+        "",
+        f"PRISME: {len(ready)}/{len(state.processes)} processes ready in {elapsed:.1f} s "
+        f"(data dir {data_dir.root})",
+        "",
+        f"  {'NAME':<16}{'URL':<28}{'STATUS':<15}DETAIL",
+    ]
+    for proc in state.processes:
+        lines.append(f"  {proc.name:<16}{proc.url:<28}{proc.status:<15}{proc.detail}")
+    lines.append(f"  {'nats':<16}{state.infra.nats_url or '':<28}")
+    if postgres is not None:
+        lines.append(f"  {'postgres':<16}{postgres.dsn(''):<28}")
+    elif state.infra.external_postgres:
+        lines.append(f"  {'postgres':<16}{'(external)':<28}")
+    lines += [
+        "",
+        f"  logs: {data_dir.logs}/<name>.log",
+        f"  admin token (also in {data_dir.admin_token}):",
+        f"  {admin_token}",
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+    ]
+    print("\n".join(lines), file=out, flush=True)

@@ -1,0 +1,273 @@
+"""Runs the platform's processes: start, readiness, restart with back-off, stop.
+
+Each process runs in its own process group (its own session), so a Ctrl-C in the terminal
+reaches only the runner, which then stops the groups in order: SIGTERM (the chassis drains
+gracefully), then SIGKILL after the grace period.  Before a crashed process is restarted, or
+after one has stopped, its group is killed while the leader is still an unreaped zombie, so
+the group id cannot have been reused and no stray child outlives it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from .catalogue import ProcessSpec
+from .datadir import DataDir
+from .state import ProcessState, signal_group, start_time
+
+#: back-off between restarts of a crashing process: 0.5 s, 1 s, 2 s … capped at 30 s
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+#: a process that stayed up this long is healthy again: its next crash restarts quickly
+STABLE_AFTER = 30.0
+LOG_TAIL_LINES = 12
+
+
+def backoff(failures: int) -> float:
+    """Delay before restart number ``failures`` (1-based) of a crashing process."""
+    return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, failures - 1)))
+
+
+def installed(module: str) -> str | None:
+    """None when ``python -m module`` can run; otherwise why not (without importing it)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        return f"package {module} cannot be located: {exc}"
+    if spec is None:
+        return f"package {module} is not installed (run `make install`)"
+    locations = list(spec.submodule_search_locations or [])
+    if not locations:
+        return f"{module} is a module, not a package with __main__.py"
+    if not any((Path(loc) / "__main__.py").exists() for loc in locations):
+        return f"package {module} has no __main__.py yet"
+    return None
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 16384))
+            text = handle.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """True when ``proc`` has exited, without reaping it (its pid and group stay reserved)."""
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> int:
+    """Kill whatever is left of ``proc``'s group, then reap the (exited) leader."""
+    signal_group(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
+@dataclass
+class Managed:
+    spec: ProcessSpec
+    state: ProcessState
+    proc: subprocess.Popen[bytes] | None = None
+    launched_at: float = 0.0
+    failures: int = 0
+    next_start: float | None = None
+
+
+class Supervisor:
+    """Starts ``specs`` with their environment and keeps them running until :meth:`stop`."""
+
+    def __init__(
+        self,
+        specs: list[ProcessSpec],
+        ports: Mapping[str, int],
+        context: Mapping[str, str],
+        base_env: Mapping[str, str],
+        data_dir: DataDir,
+        *,
+        database_urls: Mapping[str, str] | None = None,
+        python: str = sys.executable,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.data_dir = data_dir
+        self.context = dict(context)
+        self.base_env = dict(base_env)
+        self.database_urls = dict(database_urls or {})
+        self.python = python
+        self.report = report
+        self.stopping = False
+        self.changed = True
+        self.managed: list[Managed] = []
+        for spec in specs:
+            port = ports[spec.name]
+            self.managed.append(
+                Managed(
+                    spec=spec,
+                    state=ProcessState(
+                        name=spec.name,
+                        kind=spec.kind,
+                        port=port,
+                        url=f"http://127.0.0.1:{port}",
+                        probe=spec.probe,
+                        log=str(data_dir.log_file(spec.name)),
+                    ),
+                )
+            )
+        self._http = httpx.Client(timeout=httpx.Timeout(1.0, connect=0.3))
+
+    # -- environment ----------------------------------------------------------------------
+
+    def _context(self, port: int) -> dict[str, str]:
+        return {**self.context, "port": str(port)}
+
+    def environment(self, spec: ProcessSpec, port: int) -> dict[str, str]:
+        env = dict(self.base_env)
+        # spec defaults (sandbox URLs…) give way to what the operator configured explicitly
+        for key, value in spec.render_env(self._context(port)).items():
+            env.setdefault(key, value)
+        env["PRISME_HTTP_PORT"] = str(port)
+        env["PRISME_DATA_DIR"] = str(self.data_dir.service_dir(spec.name))
+        database_env = spec.database_env
+        if database_env and database_env not in env and spec.name in self.database_urls:
+            env[database_env] = self.database_urls[spec.name]
+        return env
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start_all(self) -> None:
+        for managed in self.managed:
+            missing = installed(managed.spec.module)
+            if missing:
+                managed.state.status = "not installed"
+                managed.state.detail = missing
+                self.report(f"{managed.spec.name}: NOT STARTED — {missing}")
+                continue
+            self._launch(managed)
+        self.changed = True
+
+    def _launch(self, managed: Managed) -> None:
+        spec, state = managed.spec, managed.state
+        service_dir = self.data_dir.service_dir(spec.name)
+        service_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir.log_file(spec.name)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with log_path.open("ab") as log:
+            log.write(f"--- {stamp} prisme: starting {spec.name} ---\n".encode())
+            log.flush()
+            managed.proc = subprocess.Popen(
+                [self.python, "-m", spec.module, *spec.render_args(self._context(state.port))],
+                env=self.environment(spec, state.port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=service_dir,
+                start_new_session=True,
+            )
+        managed.launched_at = time.monotonic()
+        managed.next_start = None
+        state.pid = managed.proc.pid
+        state.started = start_time(managed.proc.pid)
+        state.status = "starting"
+        state.detail = ""
+        self.changed = True
+
+    def poll(self) -> None:
+        """One supervision step: notice exits, restart when due, probe readiness."""
+        now = time.monotonic()
+        for managed in self.managed:
+            proc = managed.proc
+            if proc is not None and _exited(proc):
+                code = _reap(proc)
+                managed.proc = None
+                if not self.stopping:
+                    self._crashed(managed, code, now)
+            elif proc is None and managed.next_start is not None and now >= managed.next_start:
+                managed.state.restarts += 1
+                self._launch(managed)
+            elif (
+                proc is not None
+                and managed.state.status == "starting"
+                and self._probe(managed.state)
+            ):
+                managed.state.status = "ready"
+                elapsed = now - managed.launched_at
+                self.report(f"{managed.spec.name} ready on {managed.state.url} ({elapsed:.1f} s)")
+                self.changed = True
+
+    def _probe(self, state: ProcessState) -> bool:
+        try:
+            response = self._http.get(state.url + state.probe)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _crashed(self, managed: Managed, code: int, now: float) -> None:
+        if now - managed.launched_at > STABLE_AFTER:
+            managed.failures = 0
+        managed.failures += 1
+        delay = backoff(managed.failures)
+        managed.next_start = now + delay
+        state = managed.state
+        state.status = "crashed"
+        state.detail = f"exited with code {code}"
+        state.pid = None
+        state.started = None
+        tail = log_tail(Path(state.log))
+        indented = "\n".join("    " + line for line in tail.splitlines())
+        self.report(
+            f"{managed.spec.name} exited with code {code}; restarting in {delay:.1f} s "
+            f"(log: {state.log})" + (f"\n{indented}" if indented else "")
+        )
+        self.changed = True
+
+    def all_settled(self) -> bool:
+        """Every process is ready or cannot run (not installed)."""
+        return all(m.state.status in ("ready", "not installed") for m in self.managed)
+
+    def running(self) -> list[Managed]:
+        return [m for m in self.managed if m.proc is not None]
+
+    def stop(self, grace: float = 10.0, hurry: Callable[[], bool] = lambda: False) -> None:
+        """SIGTERM every process group, SIGKILL what is left after ``grace`` seconds."""
+        self.stopping = True
+        for managed in self.managed:
+            managed.next_start = None
+            if managed.proc is not None:
+                signal_group(managed.proc.pid, signal.SIGTERM)
+                managed.state.status = "stopping"
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and not hurry():
+            if not any(m.proc is not None and not _exited(m.proc) for m in self.managed):
+                break
+            time.sleep(0.05)
+        for managed in self.managed:
+            if managed.proc is not None:
+                if not _exited(managed.proc):
+                    self.report(f"{managed.spec.name} did not stop in {grace:.0f} s: SIGKILL")
+                _reap(managed.proc)
+                managed.proc = None
+            if managed.state.status != "not installed":
+                managed.state.status = "stopped"
+                managed.state.pid = None
+                managed.state.started = None
+        self._http.close()
+        self.changed = True
