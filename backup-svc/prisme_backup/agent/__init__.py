@@ -1,0 +1,1 @@
+"""The backup agent installed on the practice's server (``prisme-backup-agent``)."""

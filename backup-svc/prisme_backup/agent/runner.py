@@ -1,0 +1,151 @@
+"""One daily run of the agent: dump, back up, apply the history, verify (K1, K2)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from ..domain import business_day, check_subset, restore_due
+from .dumps import DatabaseSource, DumpRunner
+from .protocol import AgentPlan, CheckReport, RunReport
+from .restic import BackupSummary, Progress, Repository, Restic
+from .verify import restore_sample
+
+log = logging.getLogger("prisme_backup.agent")
+
+
+@dataclass
+class RunOutcome:
+    run: RunReport
+    checks: list[CheckReport] = field(default_factory=list)
+    summary: BackupSummary | None = None
+
+
+def restic_for(plan: AgentPlan, *, binary: str, cache_dir: Path | None, host: str) -> Restic:
+    repo = Repository(
+        location=plan.repository.location,
+        password=plan.repository.password,
+        env=dict(plan.repository.env),
+    )
+    return Restic(repo, binary=binary, cache_dir=cache_dir, host=host)
+
+
+def _fresh_dir(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def run_once(
+    plan: AgentPlan,
+    *,
+    restic: Restic,
+    dumps: DumpRunner,
+    staging_dir: Path,
+    snapshot_time: datetime | None = None,
+    last_restore_day: date | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    clock: Callable[[], datetime] = _now,
+) -> RunOutcome:
+    """Run the whole daily copy; never raises for a failed step, the report says it.
+
+    ``snapshot_time`` back-dates the snapshot (restic ``--time``): the day the copy counts for
+    is taken from it."""
+    started = clock()
+    day = business_day(snapshot_time or started)
+    staging = staging_dir / str(plan.plan_id)
+    try:
+        await restic.init()
+        await asyncio.to_thread(_fresh_dir, staging)
+        for db in plan.databases:
+            source = DatabaseSource(
+                name=db.name,
+                engine=db.engine,
+                conninfo=db.conninfo,
+                command=tuple(db.command),
+                extension=db.extension,
+            )
+            result = await dumps.dump(source, staging / "databases")
+            log.info("dumped %s (%d bytes)", result.name, result.size)
+        paths: list[str] = [str(staging)]
+        if plan.share_path:
+            share = Path(plan.share_path)
+            if not await asyncio.to_thread(share.is_dir):
+                raise FileNotFoundError(f"shared folder {plan.share_path} not found")
+            paths.append(str(share))
+
+        def progress(p: Progress) -> None:
+            if on_progress is not None:
+                on_progress(p)
+
+        summary = await restic.backup(
+            paths,
+            tags=["prisme", f"plan:{plan.plan_id}"],
+            time=snapshot_time,
+            on_progress=progress,
+        )
+        forgotten = await restic.forget(keep_within=f"{plan.history_days}d", prune=True)
+        repo_bytes = await restic.raw_size()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a failed run report (K2)
+        log.warning("backup run failed: %s", exc)
+        return RunOutcome(
+            RunReport(
+                day=day,
+                started_at=started,
+                finished_at=clock(),
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}"[:4000],
+            )
+        )
+    run = RunReport(
+        day=day,
+        started_at=started,
+        finished_at=clock(),
+        status="succeeded",
+        error="; ".join(summary.errors)[:4000] or None,
+        snapshot_id=summary.snapshot_id,
+        snapshot_time=snapshot_time or started,
+        bytes_added=summary.data_added,
+        total_bytes=summary.total_bytes_processed,
+        files=summary.total_files_processed,
+        repository_bytes=repo_bytes,
+        forgotten=forgotten,
+    )
+    outcome = RunOutcome(run, summary=summary)
+    subset = check_subset(day, plan.check_parts)
+    check = await restic.check(read_data_subset=subset)
+    outcome.checks.append(
+        CheckReport(
+            kind="integrity",
+            ok=check.ok,
+            subset=subset,
+            snapshot_id=summary.snapshot_id,
+            detail=check.output[-4000:],
+            checked_at=clock(),
+        )
+    )
+    if restore_due(last_restore_day, day, plan.restore_every_days):
+        try:
+            restored = await restore_sample(restic, summary.snapshot_id, sample=plan.restore_sample)
+            ok, detail = restored.ok, restored.detail
+        except Exception as exc:  # noqa: BLE001 - a restore that cannot run is a failed check
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        outcome.checks.append(
+            CheckReport(
+                kind="restore",
+                ok=ok,
+                snapshot_id=summary.snapshot_id,
+                detail=detail[:4000],
+                checked_at=clock(),
+            )
+        )
+    return outcome

@@ -1,0 +1,247 @@
+"""The agent against real restic, a real PostgreSQL and a real PARTAGE folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from backup_helpers import PG_DUMP, PG_RESTORE, psql, read_tree, run, with_db, write_tree
+from prisme_backup.agent.dumps import DatabaseSource, DumpError, DumpRunner
+from prisme_backup.agent.protocol import AgentPlan, DatabaseSourceSpec, RepositorySpec
+from prisme_backup.agent.restic import Progress, Repository, Restic
+from prisme_backup.agent.runner import restic_for, run_once
+from prisme_backup.agent.verify import restore_sample
+
+PASSWORD = "s3cr3t-" + uuid.uuid4().hex
+
+
+def make_restic(tmp_path: Path) -> Restic:
+    return Restic(Repository(str(tmp_path / "repo"), PASSWORD), host="practice")
+
+
+def make_plan(repo: Path, share: Path | None, databases: list[DatabaseSourceSpec]) -> AgentPlan:
+    return AgentPlan(
+        plan_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        databases=databases,
+        share_path=str(share) if share else None,
+        daily_at=time(21),
+        timezone="Indian/Reunion",
+        history_days=30,
+        quota_bytes=10**12,
+        check_parts=1,
+        restore_every_days=1,
+        restore_sample=5,
+        repository=RepositorySpec(location=str(repo), password=PASSWORD),
+    )
+
+
+async def test_backup_reports_progress_and_restores_identical_files(tmp_path: Path) -> None:
+    share = tmp_path / "PARTAGE"
+    files = {"a.txt": b"hello", "sub/b.bin": bytes(range(256)) * 4000, "empty": b""}
+    write_tree(share, files)
+    restic = make_restic(tmp_path)
+    assert await restic.init() is True
+    assert await restic.init() is False
+    seen: list[Progress] = []
+    summary = await restic.backup([share], tags=["prisme"], on_progress=seen.append)
+    assert summary.files_new == 3
+    assert summary.total_bytes_processed == sum(len(v) for v in files.values())
+    assert seen
+    assert all(0.0 <= p.percent_done <= 1.0 for p in seen)
+    assert max(p.total_bytes for p in seen) <= summary.total_bytes_processed
+    snaps = await restic.snapshots()
+    assert [s.id for s in snaps] == [s.id for s in snaps if s.id.startswith(summary.snapshot_id)]
+    await restic.restore(summary.snapshot_id, tmp_path / "out")
+    assert read_tree(tmp_path / "out" / str(share).lstrip("/")) == files
+    # The password goes through the environment only.
+    assert PASSWORD not in " ".join(restic._argv(["backup", "--json", str(share)]))
+    assert restic._env()["RESTIC_PASSWORD"] == PASSWORD
+
+
+async def test_wrong_password_error_never_shows_the_password(tmp_path: Path) -> None:
+    restic = make_restic(tmp_path)
+    await restic.init()
+    wrong = Restic(Repository(str(tmp_path / "repo"), PASSWORD + "x"))
+    result = await wrong.check()
+    assert not result.ok
+    assert PASSWORD not in result.output
+
+
+async def test_history_keeps_only_the_last_30_days(tmp_path: Path) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"f": b"x"})
+    restic = make_restic(tmp_path)
+    await restic.init()
+    now = datetime.now(UTC).replace(microsecond=0)
+    ages = [45, 41, 31, 29, 10, 0]
+    for age in ages:
+        (share / "f").write_bytes(f"day -{age}".encode())
+        await restic.backup([share], time=now - timedelta(days=age))
+    before = await restic.snapshots()
+    assert len(before) == len(ages)
+    assert min(s.time for s in before) == now - timedelta(days=45)
+    removed = await restic.forget(keep_within="30d", prune=True)
+    after = await restic.snapshots()
+    assert len(removed) == 3
+    assert sorted((now - s.time).days for s in after) == [0, 10, 29]
+    assert (await restic.check(read_data_subset="all")).ok
+
+
+async def test_corrupted_pack_is_caught_by_the_check(tmp_path: Path) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"big": hashlib.sha256(b"seed").digest() * 40000})
+    restic = make_restic(tmp_path)
+    await restic.init()
+    await restic.backup([share])
+    assert (await restic.check(read_data_subset="1/1")).ok
+    packs = sorted((tmp_path / "repo" / "data").rglob("*"), key=lambda p: p.stat().st_size)
+    biggest = [p for p in packs if p.is_file()][-1]
+    raw = bytearray(biggest.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    biggest.chmod(0o600)
+    biggest.write_bytes(bytes(raw))
+    result = await restic.check(read_data_subset="1/1")
+    assert not result.ok
+    assert PASSWORD not in result.output
+
+
+async def test_sampled_restore_detects_a_mismatch(tmp_path: Path) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {f"f{i}": f"content {i}".encode() * 100 for i in range(8)})
+    restic = make_restic(tmp_path)
+    await restic.init()
+    summary = await restic.backup([share])
+    good = await restore_sample(restic, summary.snapshot_id, sample=4, seed=1)
+    assert good.ok
+    assert good.compared == 4
+    # A repository whose content no longer matches the source (same size and mtime) is caught.
+    target = share / "f3"
+    st = target.stat()
+    target.write_bytes(b"X" * st.st_size)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    bad = await restore_sample(restic, summary.snapshot_id, sample=8, seed=1)
+    assert not bad.ok
+    assert any("f3" in m for m in bad.mismatches)
+
+
+async def test_pg_dump_custom_format_and_command_engines(tmp_path: Path, practice_pg: str) -> None:
+    db = f"cab_{uuid.uuid4().hex[:8]}"
+    await psql(practice_pg, f"CREATE DATABASE {db}")
+    uri = with_db(practice_pg, db)
+    await psql(
+        uri,
+        "CREATE TABLE patients (id int primary key, name text);"
+        " INSERT INTO patients VALUES (1, 'Hoarau')",
+    )
+    runner = DumpRunner(pg_dump=PG_DUMP)
+    result = await runner.dump(DatabaseSource(db, "postgresql", conninfo=uri), tmp_path / "st")
+    assert result.path.read_bytes()[:5] == b"PGDMP"  # custom format
+    listing = await run(PG_RESTORE, "--list", str(result.path))
+    assert "patients" in listing
+    cmd = DatabaseSource(
+        "other",
+        "command",
+        command=("sh", "-c", "printf 'dump of %s' \"$PRISME_DB_PASSWORD\""),
+        extension="sql",
+    )
+    out = await DumpRunner(passwords={"other": "pw1"}).dump(cmd, tmp_path / "st")
+    assert out.path.read_bytes() == b"dump of pw1"
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"exported by the software")
+    to_file = DatabaseSource("third", "command", command=("cp", str(src), "{output}"))
+    copied = await runner.dump(to_file, tmp_path / "st")
+    assert copied.path.read_bytes() == b"exported by the software"
+    with pytest.raises(DumpError, match="exited"):
+        await runner.dump(
+            DatabaseSource("bad", "postgresql", conninfo=with_db(practice_pg, "nope")),
+            tmp_path / "st",
+        )
+
+
+async def test_run_once_backs_up_databases_and_share_and_both_copies_restore(
+    tmp_path: Path, practice_pg: str
+) -> None:
+    db = f"cab_{uuid.uuid4().hex[:8]}"
+    await psql(practice_pg, f"CREATE DATABASE {db}")
+    uri = with_db(practice_pg, db)
+    await psql(
+        uri,
+        "CREATE TABLE rdv (id int primary key, who text);"
+        " INSERT INTO rdv VALUES (1, 'Payet'), (2, 'Grondin')",
+    )
+    share = tmp_path / "PARTAGE"
+    v1 = {"courriers/lettre.txt": b"Bonjour", "scan.pdf": b"%PDF-1.4" + bytes(5000)}
+    write_tree(share, v1)
+    plan = make_plan(
+        tmp_path / "repo",
+        share,
+        [DatabaseSourceSpec(name="medical", engine="postgresql", conninfo=uri)],
+    )
+    restic = restic_for(plan, binary="restic", cache_dir=None, host="practice")
+    dumps = DumpRunner(pg_dump=PG_DUMP)
+    first = await run_once(plan, restic=restic, dumps=dumps, staging_dir=tmp_path / "staging")
+    assert first.run.status == "succeeded", first.run.error
+    assert [c.kind for c in first.checks] == ["integrity", "restore"]
+    assert all(c.ok for c in first.checks), first.checks
+
+    await psql(
+        uri, "UPDATE rdv SET who = 'Técher' WHERE id = 2; INSERT INTO rdv VALUES (3, 'Boyer')"
+    )
+    (share / "courriers/lettre.txt").write_bytes(b"Bonjour, version 2")
+    (share / "scan.pdf").unlink()
+    (share / "nouveau.odt").write_bytes(b"odt")
+    v2 = read_tree(share)
+    second = await run_once(plan, restic=restic, dumps=dumps, staging_dir=tmp_path / "staging")
+    assert second.run.status == "succeeded", second.run.error
+    assert second.run.snapshot_id != first.run.snapshot_id
+
+    for outcome, files, rows in (
+        (first, v1, "1|Payet\n2|Grondin"),
+        (second, v2, "1|Payet\n2|Técher\n3|Boyer"),
+    ):
+        target = tmp_path / f"restore-{outcome.run.snapshot_id}"
+        assert outcome.run.snapshot_id is not None
+        await restic.restore(outcome.run.snapshot_id, target)
+        assert read_tree(target / str(share).lstrip("/")) == files
+        dump = (
+            target
+            / str(tmp_path / "staging").lstrip("/")
+            / str(plan.plan_id)
+            / "databases"
+            / "medical.dump"
+        )
+        restored_db = f"r_{uuid.uuid4().hex[:8]}"
+        await psql(practice_pg, f"CREATE DATABASE {restored_db}")
+        await run(PG_RESTORE, "--no-owner", "-d", with_db(practice_pg, restored_db), str(dump))
+        assert (
+            await psql(with_db(practice_pg, restored_db), "SELECT id, who FROM rdv ORDER BY id")
+            == rows
+        )
+
+
+async def test_run_once_reports_a_failed_dump(tmp_path: Path, practice_pg: str) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"a": b"a"})
+    plan = make_plan(
+        tmp_path / "repo",
+        share,
+        [
+            DatabaseSourceSpec(
+                name="medical", engine="postgresql", conninfo=with_db(practice_pg, "absent")
+            )
+        ],
+    )
+    restic = restic_for(plan, binary="restic", cache_dir=None, host="practice")
+    outcome = await run_once(
+        plan, restic=restic, dumps=DumpRunner(pg_dump=PG_DUMP), staging_dir=tmp_path / "st"
+    )
+    assert outcome.run.status == "failed"
+    assert outcome.run.error is not None
+    assert "medical" in outcome.run.error
+    assert outcome.checks == []
+    assert await restic.snapshots() == []
