@@ -1,0 +1,322 @@
+"""The service runtime and HTTP app factory: one call gives every service the same chassis.
+
+``create_app(spec, settings)`` returns a FastAPI app whose lifespan sets up telemetry, the
+database pool and migrations, the NATS connection and streams, the outbox relay, the consumers
+and the service's workers, and tears them down gracefully (consumers finish their batch, the
+NATS connection is drained).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import asyncpg
+import nats
+import nats.errors
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from prisme_events import STREAMS, StreamSpec, stream_of
+from pydantic import BaseModel
+
+from . import telemetry
+from .auth import Authenticator, Principal, require_scopes
+from .bus import (
+    Consumer,
+    OutboxRelay,
+    Subscription,
+    ensure_consumer,
+    ensure_dead_letter_stream,
+    ensure_stream,
+    list_dead_letters,
+)
+from .db import create_pool, migrate_service
+from .errors import NotFound, Unprocessable
+from .http import RequestMetricsMiddleware, health_router, install_problem_handlers
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Worker = Callable[["Runtime"], Awaitable[None]]
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes a service: its name, schema, routes, subscriptions and background loops."""
+
+    name: str
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    public_routers: Sequence[APIRouter] = ()
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] | None = None
+    workers: Sequence[Worker] = ()
+    on_startup: Hook | None = None
+    on_shutdown: Hook | None = None
+    version: str = "1.0.0"
+    db_pool_size: int = 10
+    stream: StreamSpec | None = None  # defaults to the catalogue's stream owned by ``name``
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; ``app.state.runtime``."""
+
+    spec: ServiceSpec
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    nc: NATS
+    js: JetStreamContext
+    state: dict[str, Any] = field(default_factory=dict)
+    consumers: dict[str, Consumer] = field(default_factory=dict)
+    relay: OutboxRelay | None = None
+
+
+def database_url(settings: ServiceSettings) -> str:
+    dsn = getattr(settings, "database_url", None)
+    if not isinstance(dsn, str) or not dsn:
+        raise RuntimeError(f"{type(settings).__name__} has no database_url")
+    return dsn
+
+
+async def connect_nats(url: str, name: str, timeout: float = 30.0) -> NATS:
+    """Connect, retrying for ``timeout`` seconds; reconnects forever afterwards."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats: %s", exc)
+
+    while True:
+        try:
+            nc: NATS = await nats.connect(
+                url,
+                name=name,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.25,
+                connect_timeout=2,
+                error_cb=on_error,
+            )
+            return nc
+        except (OSError, nats.errors.NoServersError, TimeoutError):
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+async def _supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:
+    """Run a background loop; restart it after a crash (a bug must not stop the service)."""
+    delay = 0.5
+    while True:
+        try:
+            await factory()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s crashed; restarting in %.1fs", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def start_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
+    dsn = database_url(settings)
+    pool = await create_pool(dsn, max_size=spec.db_pool_size)
+    try:
+        await migrate_service(pool, spec.name, spec.migrations)
+        nc = await connect_nats(settings.nats_url, spec.name)
+    except BaseException:
+        await pool.close()
+        raise
+    js = nc.jetstream()
+    return Runtime(spec=spec, settings=settings, pool=pool, nc=nc, js=js)
+
+
+async def _provision(rt: Runtime, subs: Sequence[Subscription]) -> None:
+    replicas = rt.settings.stream_replicas
+    own = rt.spec.stream
+    if own is None:
+        with contextlib.suppress(KeyError):
+            own = stream_of(rt.spec.name)
+    if own is not None:
+        await ensure_stream(rt.js, own, replicas)
+    await ensure_dead_letter_stream(rt.js, replicas)
+    by_name = {s.name: s for s in (*STREAMS, *([own] if own else []))}
+    for sub in subs:
+        await ensure_stream(rt.js, by_name[sub.stream], replicas)
+        await ensure_consumer(
+            rt.js,
+            stream=sub.stream,
+            durable=sub.durable,
+            filter_subjects=sub.filter_subjects,
+            ack_wait=sub.ack_wait,
+            max_ack_pending=sub.max_ack_pending,
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+    """The service's whole back end (no HTTP): usable by the app's lifespan and by scripts."""
+    rt = await start_runtime(spec, settings)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        if spec.on_startup is not None:
+            await spec.on_startup(rt)
+        subs = list(spec.subscriptions(rt)) if spec.subscriptions else []
+        await _provision(rt, subs)
+        rt.relay = OutboxRelay(rt.pool, rt.js, database_url(settings))
+        tasks.append(asyncio.create_task(_supervise("outbox-relay", rt.relay.run)))
+        for sub in subs:
+            consumer = Consumer(sub, rt.pool, rt.js)
+            rt.consumers[sub.durable] = consumer
+            tasks.append(asyncio.create_task(_supervise(sub.durable, consumer.run)))
+        for worker in spec.workers:
+            name = getattr(worker, "__qualname__", repr(worker))
+            tasks.append(
+                asyncio.create_task(_supervise(name, lambda w=worker: w(rt)))  # type: ignore[misc]
+            )
+        yield rt
+    finally:
+        for consumer in rt.consumers.values():
+            consumer.stop()
+        consumer_tasks = tasks[1 : 1 + len(rt.consumers)]
+        if consumer_tasks:
+            await asyncio.wait(consumer_tasks, timeout=10.0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if spec.on_shutdown is not None:
+            await spec.on_shutdown(rt)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(rt.nc.drain(), timeout=5.0)
+        await rt.pool.close()
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def _transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    rt: Runtime = request.app.state.runtime
+    async with rt.pool.acquire() as conn, conn.transaction():
+        yield cast(asyncpg.Connection, conn)
+
+
+# The edge owns the transaction: committed when the route returns, before the response is sent.
+Tx = Annotated[asyncpg.Connection, Depends(_transaction, scope="function")]
+
+
+class DeadLetterOut(BaseModel):
+    seq: int
+    durable: str
+    subject: str
+    event_id: str
+    error: str
+    delivered: int
+
+
+def _dead_letter_router() -> APIRouter:
+    router = APIRouter(tags=["dead letters"])
+
+    @router.get("/v1/dead-letters")
+    async def list_letters(
+        rt: RuntimeDep, who: Principal = require_scopes("admin")
+    ) -> list[DeadLetterOut]:
+        """Dead letters of this service's consumers (DESIGN.md §3 reliability contract)."""
+        letters = []
+        for durable in rt.consumers:
+            letters += await list_dead_letters(rt.js, durable)
+        return [
+            DeadLetterOut(
+                seq=d.seq,
+                durable=d.durable,
+                subject=d.subject,
+                event_id=d.event_id,
+                error=d.error,
+                delivered=d.delivered,
+            )
+            for d in letters
+        ]
+
+    @router.post("/v1/dead-letters/{seq}/replay", status_code=204)
+    async def replay(seq: int, rt: RuntimeDep, who: Principal = require_scopes("admin")) -> None:
+        """Run a dead letter through its consumer again; it leaves the stream on success."""
+        letters = {
+            d.seq: d
+            for durable in rt.consumers
+            for d in await list_dead_letters(rt.js, durable, 10_000)
+        }
+        letter = letters.get(seq)
+        if letter is None:
+            raise NotFound(f"no dead letter {seq} for this service")
+        try:
+            await rt.consumers[letter.durable].replay(seq)
+        except RuntimeError as exc:
+            raise Unprocessable(str(exc)) from exc
+
+    return router
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    """The FastAPI app of a service, with the whole chassis in its lifespan."""
+    telemetry.setup_telemetry(spec.name, settings.otlp_endpoint, settings.log_level)
+    telemetry.instrument_clients()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(spec, settings) as rt:
+            app.state.runtime = rt
+            yield
+
+    app = FastAPI(title=spec.name, version=spec.version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.jwt_public_key)
+
+    async def ready() -> dict[str, bool]:
+        rt: Runtime | None = getattr(app.state, "runtime", None)
+        if rt is None:
+            return {"database": False, "bus": False}
+        try:
+            async with rt.pool.acquire(timeout=2.0) as conn:
+                db_ok = await conn.fetchval("SELECT true", timeout=2.0) is True
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            db_ok = False
+        return {"database": db_ok, "bus": rt.nc.is_connected}
+
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetricsMiddleware, service=spec.name)
+    app.include_router(health_router(ready))
+    for router in spec.public_routers:
+        app.include_router(router)
+    for router in spec.routers:
+        app.include_router(router)
+    app.include_router(_dead_letter_router())
+    telemetry.instrument_app(app)
+    return app
+
+
+def run(build_app: Callable[[], FastAPI]) -> None:
+    """Serve the app with uvicorn; SIGTERM or Ctrl-C drain it gracefully."""
+    app = build_app()
+    settings: ServiceSettings = app.state.settings
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+        lifespan="on",
+    )

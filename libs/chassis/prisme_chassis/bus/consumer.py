@@ -1,0 +1,273 @@
+"""Durable pull consumers with an inbox, bounded business retries and dead letters.
+
+For each fetched batch the consumer opens one transaction; every message runs in its own
+savepoint: its event id is inserted into ``inbox`` (a conflict means a duplicate: acked, no
+second effect), then its handler runs. After the commit, successful and duplicate messages are
+acked; failed ones are nak'ed with back-off, or dead-lettered after ``max_deliver`` deliveries.
+Infrastructure failures (database unreachable) are nak'ed without counting towards dead-lettering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prisme_events import Event, UnknownEventError, decode
+
+from .. import metrics
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("prisme.bus")
+
+Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One durable consumer of a service: which events it takes and what it does with them."""
+
+    durable: str
+    stream: str
+    handlers: Mapping[type[Event], Handler]
+    max_deliver: int = 6
+    backoff: Sequence[float] = (0.5, 2.0, 10.0, 30.0, 60.0)
+    batch: int = 100
+    ack_wait: float = 30.0
+    max_ack_pending: int = 2000
+
+    @property
+    def filter_subjects(self) -> list[str]:
+        return sorted(cls.subject for cls in self.handlers)
+
+    def delay(self, delivered: int) -> float:
+        return self.backoff[min(max(delivered - 1, 0), len(self.backoff) - 1)]
+
+
+class PoisonMessage(Exception):
+    """A message that can never succeed (unknown type, invalid payload)."""
+
+
+@dataclass
+class _Outcome:
+    msg: Msg
+    status: str  # ok | duplicate | error | infra
+    error: BaseException | None = None
+    event: Event | None = None
+
+
+def dead_letter_subject(durable: str, subject: str) -> str:
+    return f"deadletter.{durable}.{subject}"
+
+
+def _delivered(msg: Msg) -> int:
+    try:
+        return int(msg.metadata.num_delivered)
+    except (AttributeError, TypeError, ValueError):
+        return 1
+
+
+@dataclass
+class Consumer:
+    """Runs one :class:`Subscription` against a pool and a JetStream context."""
+
+    sub: Subscription
+    pool: asyncpg.Pool
+    js: JetStreamContext
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def stop(self) -> None:
+        """Finish the batch in flight, then return from :meth:`run`."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        psub = None
+        while not self._stopping.is_set():
+            try:
+                if psub is None:
+                    psub = await self.js.pull_subscribe_bind(
+                        durable=self.sub.durable, stream=self.sub.stream
+                    )
+                msgs = await psub.fetch(self.sub.batch, timeout=1.0)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - NATS outage: wait and try again
+                log.warning("fetch on %s failed, retrying: %s", self.sub.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            if msgs:
+                await self.process(msgs)
+        if psub is not None:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        """Handle a batch: one transaction, one savepoint per message, acks after commit."""
+        outcomes: list[_Outcome] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for msg in msgs:
+                    outcomes.append(await self._one(cast(asyncpg.Connection, conn), msg))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the commit (or the pool) failed: nothing was applied
+            log.warning("batch on %s not committed, will be redelivered: %s", self.sub.durable, exc)
+            for msg in msgs:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=self.sub.delay(_delivered(msg)))
+            return
+        for out in outcomes:
+            await self._settle(out)
+
+    async def _one(self, conn: asyncpg.Connection, msg: Msg) -> _Outcome:
+        headers = msg.headers or {}
+        ctx = propagate.extract(headers)
+        delivered = _delivered(msg)
+        with _tracer.start_as_current_span(
+            f"{msg.subject} receive",
+            context=ctx,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": self.sub.durable,
+                "messaging.message.id": headers.get("ce-id", ""),
+                "messaging.nats.delivery_count": delivered,
+            },
+        ) as span:
+            try:
+                event = self._decode(msg)
+            except PoisonMessage as exc:
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                return _Outcome(msg, "poison", exc)
+            try:
+                async with conn.transaction():
+                    inserted = await conn.fetchval(
+                        "INSERT INTO inbox (consumer, event_id, subject) VALUES ($1, $2, $3)"
+                        " ON CONFLICT DO NOTHING RETURNING true",
+                        self.sub.durable,
+                        event.event_id,
+                        event.subject,
+                    )
+                    if not inserted:
+                        return _Outcome(msg, "duplicate", event=event)
+                    handler = self.sub.handlers[type(event)]
+                    await handler(conn, event)
+            except INFRA_ERRORS as exc:
+                span.set_status(Status(StatusCode.ERROR, repr(exc)))
+                raise
+            except Exception as exc:  # noqa: BLE001 - a handler failure is retried, then dead-lettered
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, repr(exc)))
+                return _Outcome(msg, "error", exc, event)
+            return _Outcome(msg, "ok", event=event)
+
+    def _decode(self, msg: Msg) -> Event:
+        subject = (msg.headers or {}).get("ce-type", msg.subject)
+        try:
+            event = decode(subject, msg.data)
+        except UnknownEventError as exc:
+            raise PoisonMessage(f"unknown event type {subject}") from exc
+        except ValueError as exc:
+            raise PoisonMessage(f"invalid {subject} payload: {exc}") from exc
+        if type(event) not in self.sub.handlers:
+            raise PoisonMessage(f"{self.sub.durable} has no handler for {subject}")
+        return event
+
+    async def _settle(self, out: _Outcome) -> None:
+        msg, delivered = out.msg, _delivered(out.msg)
+        subject = msg.subject
+        try:
+            if out.status in ("ok", "duplicate"):
+                await msg.ack()
+            elif out.status == "poison" or delivered >= self.sub.max_deliver:
+                await self.dead_letter(msg, out.error, delivered)
+                await msg.ack()
+                metrics.DEAD_LETTERS.labels(durable=self.sub.durable, subject=subject).inc()
+                out.status = "dead_letter"
+            else:
+                log.warning(
+                    "handler %s failed on %s (delivery %d), retrying: %r",
+                    self.sub.durable,
+                    subject,
+                    delivered,
+                    out.error,
+                )
+                await msg.nak(delay=self.sub.delay(delivered))
+        except Exception as exc:  # noqa: BLE001 - ack lost: redelivery + inbox make it harmless
+            log.warning("could not settle %s on %s: %s", subject, self.sub.durable, exc)
+        metrics.EVENTS_CONSUMED.labels(
+            durable=self.sub.durable, subject=subject, outcome=out.status
+        ).inc()
+
+    async def dead_letter(self, msg: Msg, error: BaseException | None, delivered: int) -> None:
+        headers = dict(msg.headers or {})
+        headers.pop("Nats-Msg-Id", None)
+        headers.update(
+            {
+                "prisme-dl-durable": self.sub.durable,
+                "prisme-dl-stream": self.sub.stream,
+                "prisme-dl-subject": msg.subject,
+                "prisme-dl-error": repr(error)[:2000],
+                "prisme-dl-delivered": str(delivered),
+            }
+        )
+        log.error(
+            "dead-lettering %s on %s after %d deliveries: %r",
+            msg.subject,
+            self.sub.durable,
+            delivered,
+            error,
+        )
+        await self.js.publish(
+            dead_letter_subject(self.sub.durable, msg.subject), msg.data, headers=headers
+        )
+
+    async def replay(self, dl_seq: int) -> None:
+        """Run a dead-lettered message through this consumer again; on success remove it."""
+        from .deadletter import load_dead_letter
+
+        letter = await load_dead_letter(self.js, dl_seq)
+        if letter.durable != self.sub.durable:
+            raise ValueError(f"dead letter {dl_seq} belongs to {letter.durable}")
+        fake = _ReplayMsg(letter.subject, letter.data, letter.headers)
+        async with self.pool.acquire() as conn, conn.transaction():
+            out = await self._one(cast(asyncpg.Connection, conn), cast(Msg, fake))
+            if out.status == "error":
+                raise RuntimeError(f"replay failed: {out.error!r}") from out.error
+            if out.status == "poison":
+                raise RuntimeError(f"cannot replay: {out.error}")
+        from prisme_events import DEAD_LETTER_STREAM
+
+        await self.js.delete_msg(DEAD_LETTER_STREAM.name, dl_seq)
+
+
+@dataclass
+class _ReplayMsg:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    metadata: Any = None

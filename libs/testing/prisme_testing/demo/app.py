@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import ClassVar
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from opentelemetry import trace
+from prisme_chassis.app import Runtime, ServiceSpec, Tx, create_app, run
+from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.bus import Subscription, enqueue, enqueue_many
+from prisme_chassis.settings import ServiceSettings
+from prisme_events import Event, StreamSpec
+from pydantic import AliasChoices, BaseModel, Field
+
+DEMO_STREAM = StreamSpec("DEMO", ("demo.>",), "demo-svc")
+
+
+class DemoItemCreated(Event):
+    """Test-only event of the demo service."""
+
+    subject: ClassVar[str] = "demo.item_created"
+    source: ClassVar[str] = "demo-svc"
+    item_id: uuid.UUID
+    n: int
+
+    def aggregate_id(self) -> str:
+        return str(self.item_id)
+
+
+class DemoSettings(ServiceSettings):
+    database_url: str = Field(
+        validation_alias=AliasChoices("database_url", "PRISME_DEMO_DATABASE_URL")
+    )
+
+
+class NewItem(BaseModel):
+    n: int = 0
+    poison: bool = False
+    rollback: bool = False
+
+
+class Bulk(BaseModel):
+    count: int = Field(ge=1, le=100_000)
+
+
+class Boom(Exception):
+    pass
+
+
+router = APIRouter()
+
+
+@router.post("/items", status_code=201)
+async def create_item(
+    body: NewItem, conn: Tx, who: Principal = require_scopes("admin")
+) -> dict[str, str]:
+    item_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO items (id, n, poison) VALUES ($1, $2, $3)", item_id, body.n, body.poison
+    )
+    await enqueue(conn, DemoItemCreated(item_id=item_id, n=body.n))
+    if body.rollback:
+        raise Boom("rolled back on purpose")
+    return {"id": str(item_id)}
+
+
+@router.post("/items/bulk", status_code=201)
+async def create_items(
+    body: Bulk, conn: Tx, who: Principal = require_scopes("admin")
+) -> dict[str, int]:
+    events = [DemoItemCreated(item_id=uuid.uuid4(), n=i) for i in range(body.count)]
+    await conn.executemany(
+        "INSERT INTO items (id, n) VALUES ($1, $2)", [(e.item_id, e.n) for e in events]
+    )
+    await enqueue_many(conn, events)
+    return {"count": body.count}
+
+
+@router.post("/items/{item_id}/cure", status_code=204)
+async def cure(item_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("admin")) -> None:
+    await conn.execute("INSERT INTO cured VALUES ($1) ON CONFLICT DO NOTHING", item_id)
+
+
+async def on_item_created(conn: asyncpg.Connection, event: DemoItemCreated) -> None:
+    poisoned = await conn.fetchval(
+        "SELECT poison AND NOT EXISTS (SELECT 1 FROM cured WHERE item_id = $1) FROM items WHERE id = $1",
+        event.item_id,
+    )
+    if poisoned:
+        raise ValueError(f"item {event.item_id} is poisoned")
+    span = trace.get_current_span().get_span_context()
+    await conn.execute(
+        "INSERT INTO effects (item_id, event_id, trace_id, sent_at) VALUES ($1, $2, $3, $4)",
+        event.item_id,
+        event.event_id,
+        format(span.trace_id, "032x") if span.is_valid else None,
+        event.occurred_at,
+    )
+
+
+def subscriptions(rt: Runtime) -> list[Subscription]:
+    return [
+        Subscription(
+            durable="demo-items",
+            stream=DEMO_STREAM.name,
+            handlers={DemoItemCreated: on_item_created},
+            max_deliver=3,
+            backoff=(0.1, 0.2),
+        )
+    ]
+
+
+spec = ServiceSpec(
+    name="demo-svc",
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+    subscriptions=subscriptions,
+    stream=DEMO_STREAM,
+)
+
+
+def build_app(settings: DemoSettings | None = None) -> FastAPI:
+    return create_app(spec, settings or DemoSettings())
+
+
+def main() -> None:
+    run(build_app)
