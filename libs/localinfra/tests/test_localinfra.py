@@ -30,7 +30,8 @@ def test_nats_start_restart_stop(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not port_open(server.port)
-    assert first is not None and not _alive(first)
+    assert first is not None
+    assert not _alive(first)
 
 
 def test_postgres_databases_survive_restart(tmp_path: Path) -> None:
