@@ -1,0 +1,131 @@
+"""HTTP routes of licence-svc (DESIGN §4) with their request and response schemas."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.auth import Principal, require_scopes
+from pydantic import BaseModel, Field
+
+from . import service
+from .vault import Vault
+
+router = APIRouter(tags=["licences"])
+
+AccountStatus = Literal["pending", "active", "revoked", "failed"]
+
+
+class TenantIn(BaseModel):
+    graph_tenant: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Tenant id (GUID) or its initial domain",
+    )
+    domain: str = Field(
+        min_length=3,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+        description="Verified domain used for login names",
+    )
+    sku_part_number: str = Field(
+        default="O365_BUSINESS", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_]+$"
+    )
+
+
+class TenantOut(BaseModel):
+    client_id: uuid.UUID
+    graph_tenant: str
+    domain: str
+    sku_part_number: str
+
+
+class AccountOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    client_id: uuid.UUID
+    contract_id: uuid.UUID
+    upn: str
+    sku: str
+    status: AccountStatus
+    credential_state: Literal["none", "available", "read", "expired"]
+    alert: str | None
+
+
+class AlertOut(BaseModel):
+    account_id: uuid.UUID
+    client_id: uuid.UUID
+    upn: str
+    alert: str
+
+
+class CredentialsOut(BaseModel):
+    account_id: uuid.UUID
+    upn: str
+    password: str
+    must_change_at_first_sign_in: bool = True
+
+
+class JobSummary(BaseModel):
+    queued: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+def _account(row: dict[str, object]) -> AccountOut:
+    return AccountOut.model_validate(row)
+
+
+@router.put("/v1/tenants/{client_id}")
+async def put_tenant(
+    client_id: uuid.UUID,
+    body: TenantIn,
+    conn: Tx,
+    who: Principal = require_scopes("licences:write"),
+) -> TenantOut:
+    row = await service.set_tenant(
+        conn, client_id, body.graph_tenant, body.domain, body.sku_part_number
+    )
+    return TenantOut.model_validate(row)
+
+
+@router.get("/v1/accounts")
+async def list_accounts(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    contract_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("licences:read"),
+) -> list[AccountOut]:
+    return [_account(r) for r in await service.list_accounts(conn, client_id, contract_id)]
+
+
+@router.get("/v1/alerts")
+async def list_alerts(conn: Tx, who: Principal = require_scopes("licences:read")) -> list[AlertOut]:
+    return [
+        AlertOut(account_id=r["id"], client_id=r["client_id"], upn=r["upn"], alert=r["alert"])
+        for r in await service.list_alerts(conn)
+    ]
+
+
+@router.get("/v1/jobs/summary")
+async def job_summary(conn: Tx, who: Principal = require_scopes("licences:read")) -> JobSummary:
+    return JobSummary(**await service.job_summary(conn))
+
+
+@router.post("/v1/accounts/{account_id}/credentials")
+async def read_credentials(
+    account_id: uuid.UUID,
+    conn: Tx,
+    rt: RuntimeDep,
+    response: Response,
+    who: Principal = require_scopes("licences:write"),
+) -> CredentialsOut:
+    """The initial password, once (L1); later calls answer 410. Not cacheable."""
+    vault: Vault = rt.state["vault"]
+    acc, password = await service.read_credentials(conn, vault, account_id)
+    response.headers["Cache-Control"] = "no-store"
+    return CredentialsOut(account_id=acc["id"], upn=acc["upn"], password=password)

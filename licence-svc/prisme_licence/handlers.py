@@ -1,0 +1,34 @@
+"""Bus subscriptions of licence-svc, declared in one list. Each handler is one service call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from prisme_chassis.app import Runtime
+from prisme_chassis.bus import Subscription
+from prisme_events import ContractActivated, ContractAmended, ContractEnded
+
+from . import service
+from .settings import LicenceSettings
+
+
+def subscriptions(rt: Runtime) -> list[Subscription]:
+    settings = rt.settings
+    assert isinstance(settings, LicenceSettings)
+
+    async def on_activated(conn: asyncpg.Connection, event: ContractActivated) -> None:
+        await service.contract_activated(conn, settings, event)
+
+    async def on_amended(conn: asyncpg.Connection, event: ContractAmended) -> None:
+        await service.contract_amended(conn, settings, event)
+
+    async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
+        await service.contract_ended(conn, settings, event)
+
+    handlers: dict[Any, Any] = {
+        ContractActivated: on_activated,
+        ContractAmended: on_amended,
+        ContractEnded: on_ended,
+    }
+    return [Subscription(durable="licence-contracts", stream="CONTRACTS", handlers=handlers)]

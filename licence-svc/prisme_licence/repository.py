@@ -1,0 +1,400 @@
+"""All SQL of licence-svc."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+JOBS_CHANNEL = "licence_jobs"
+
+
+# -- tenants --------------------------------------------------------------------------------
+async def upsert_tenant(
+    conn: Conn, client_id: uuid.UUID, graph_tenant: str, domain: str, sku: str
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO tenants (client_id, graph_tenant, domain, sku_part_number)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (client_id) DO UPDATE SET graph_tenant = EXCLUDED.graph_tenant,
+            domain = EXCLUDED.domain, sku_part_number = EXCLUDED.sku_part_number, updated_at = now()
+        RETURNING *
+        """,
+        client_id,
+        graph_tenant,
+        domain,
+        sku,
+    )
+    assert row is not None
+    return row
+
+
+async def get_tenant(conn: Conn, client_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM tenants WHERE client_id = $1", client_id)
+
+
+async def list_tenants(conn: Conn) -> list[asyncpg.Record]:
+    return list(await conn.fetch("SELECT * FROM tenants ORDER BY client_id"))
+
+
+# -- contracts ------------------------------------------------------------------------------
+async def get_contract(conn: Conn, contract_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM contracts WHERE contract_id = $1 FOR UPDATE", contract_id
+    )
+
+
+async def upsert_contract(
+    conn: Conn,
+    contract_id: uuid.UUID,
+    client_id: uuid.UUID,
+    year: int,
+    includes_m365: bool,
+    status: str,
+    version: int,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO contracts (contract_id, client_id, year, includes_m365, status, version)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (contract_id) DO UPDATE SET
+            status = CASE WHEN contracts.status = 'ended' THEN 'ended' ELSE EXCLUDED.status END,
+            version = GREATEST(contracts.version, EXCLUDED.version),
+            includes_m365 = EXCLUDED.includes_m365
+        """,
+        contract_id,
+        client_id,
+        year,
+        includes_m365,
+        status,
+        version,
+    )
+
+
+# -- accounts -------------------------------------------------------------------------------
+async def account_by_user(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM accounts WHERE user_id = $1 FOR UPDATE", user_id)
+
+
+async def get_account(
+    conn: Conn, account_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    if lock:
+        return await conn.fetchrow("SELECT * FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    return await conn.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
+
+
+async def upns_like(conn: Conn, graph_tenant: str, local_prefix: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT upn FROM accounts WHERE graph_tenant = $1 AND lower(upn) LIKE $2",
+        graph_tenant,
+        local_prefix.lower().replace("%", "").replace("_", r"\_") + "%",
+    )
+    return [r["upn"] for r in rows]
+
+
+async def insert_account(
+    conn: Conn,
+    *,
+    account_id: uuid.UUID,
+    client_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    attached_version: int,
+    user_id: uuid.UUID,
+    graph_tenant: str,
+    upn: str,
+    first_name: str,
+    last_name: str,
+    sku: str,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO accounts (id, client_id, contract_id, attached_version, user_id, graph_tenant, upn,
+                              display_name, first_name, last_name, sku, status)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending')
+        """,
+        account_id,
+        client_id,
+        contract_id,
+        attached_version,
+        user_id,
+        graph_tenant,
+        upn,
+        f"{first_name} {last_name}".strip(),
+        first_name,
+        last_name,
+        sku,
+    )
+
+
+async def attach_account(
+    conn: Conn,
+    account_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    version: int,
+    status: str | None = None,
+) -> None:
+    await conn.execute(
+        """UPDATE accounts SET contract_id = $2, attached_version = $3, status = COALESCE($4, status),
+           updated_at = now() WHERE id = $1""",
+        account_id,
+        contract_id,
+        version,
+        status,
+    )
+
+
+async def accounts_of_contract(conn: Conn, contract_id: uuid.UUID) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM accounts WHERE contract_id = $1 ORDER BY upn FOR UPDATE", contract_id
+        )
+    )
+
+
+async def move_accounts(conn: Conn, from_contract: uuid.UUID, to_contract: uuid.UUID) -> int:
+    result = await conn.execute(
+        """UPDATE accounts SET contract_id = $2, attached_version = 0, updated_at = now()
+           WHERE contract_id = $1 AND status IN ('pending', 'active')""",
+        from_contract,
+        to_contract,
+    )
+    return int(result.split()[-1])
+
+
+async def list_accounts(
+    conn: Conn, client_id: uuid.UUID | None, contract_id: uuid.UUID | None
+) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            """SELECT * FROM accounts WHERE ($1::uuid IS NULL OR client_id = $1)
+               AND ($2::uuid IS NULL OR contract_id = $2) ORDER BY client_id, upn""",
+            client_id,
+            contract_id,
+        )
+    )
+
+
+async def list_alerts(conn: Conn) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch("SELECT * FROM accounts WHERE alert IS NOT NULL ORDER BY updated_at")
+    )
+
+
+async def set_account_state(conn: Conn, account_id: uuid.UUID, **fields: Any) -> None:
+    allowed = {"status", "graph_user_id", "alert", "upn", "credential_state"}
+    if not fields or set(fields) - allowed:
+        raise ValueError(f"bad account fields {sorted(fields)}")
+    cols = list(fields)
+    sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(cols))
+    await conn.execute(
+        f"UPDATE accounts SET {sets}, updated_at = now() WHERE id = $1",  # noqa: S608 - column names from the allow-list above
+        account_id,
+        *[fields[c] for c in cols],
+    )
+
+
+# -- credentials ----------------------------------------------------------------------------
+async def get_credential(conn: Conn, account_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM credentials WHERE account_id = $1", account_id)
+
+
+async def insert_credential(
+    conn: Conn, account_id: uuid.UUID, nonce: bytes, ciphertext: bytes
+) -> None:
+    await conn.execute(
+        "INSERT INTO credentials (account_id, nonce, ciphertext) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        account_id,
+        nonce,
+        ciphertext,
+    )
+    await conn.execute(
+        "UPDATE accounts SET credential_state = 'available' WHERE id = $1 AND credential_state = 'none'",
+        account_id,
+    )
+
+
+async def start_credential_clock(conn: Conn, account_id: uuid.UUID, ttl_seconds: float) -> None:
+    await conn.execute(
+        """UPDATE credentials SET expires_at = now() + make_interval(secs => $2)
+           WHERE account_id = $1 AND expires_at IS NULL""",
+        account_id,
+        ttl_seconds,
+    )
+
+
+async def take_credential(conn: Conn, account_id: uuid.UUID) -> asyncpg.Record | None:
+    """Delete and return the sealed password, if still there and not expired (read once)."""
+    return await conn.fetchrow(
+        """DELETE FROM credentials WHERE account_id = $1 AND (expires_at IS NULL OR expires_at > now())
+           RETURNING nonce, ciphertext""",
+        account_id,
+    )
+
+
+async def destroy_credential(conn: Conn, account_id: uuid.UUID, state: str) -> None:
+    await conn.execute("DELETE FROM credentials WHERE account_id = $1", account_id)
+    await conn.execute(
+        "UPDATE accounts SET credential_state = $2 WHERE id = $1 AND credential_state = 'available'",
+        account_id,
+        state,
+    )
+
+
+async def purge_expired_credentials(conn: Conn) -> int:
+    rows = await conn.fetch(
+        "DELETE FROM credentials WHERE expires_at <= now() RETURNING account_id"
+    )
+    ids = [r["account_id"] for r in rows]
+    if ids:
+        await conn.execute(
+            "UPDATE accounts SET credential_state = 'expired' WHERE id = ANY($1::uuid[]) AND credential_state = 'available'",
+            ids,
+        )
+    return len(ids)
+
+
+# -- jobs -----------------------------------------------------------------------------------
+async def add_job(
+    conn: Conn, key: str, account_id: uuid.UUID, graph_tenant: str, kind: str, step: str
+) -> bool:
+    """Queue a job; ``key`` comes from domain ids so a redelivered event adds nothing."""
+    inserted = await conn.fetchval(
+        """INSERT INTO jobs (key, account_id, graph_tenant, kind, step) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (key) DO NOTHING RETURNING id""",
+        key,
+        account_id,
+        graph_tenant,
+        kind,
+        step,
+    )
+    if inserted is not None:
+        await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, graph_tenant)
+    return inserted is not None
+
+
+async def cancel_queued(conn: Conn, account_id: uuid.UUID, kind: str) -> int:
+    result = await conn.execute(
+        "UPDATE jobs SET status = 'cancelled', updated_at = now() WHERE account_id = $1 AND kind = $2 AND status = 'queued'",
+        account_id,
+        kind,
+    )
+    return int(result.split()[-1])
+
+
+async def has_open_job(conn: Conn, account_id: uuid.UUID, kind: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE account_id = $1 AND kind = $2 AND status = 'queued')",
+            account_id,
+            kind,
+        )
+    )
+
+
+async def ready_tenants(conn: Conn, limit: int) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT graph_tenant FROM jobs WHERE status = 'queued' AND run_after <= now()
+           AND (lease_until IS NULL OR lease_until < now())
+           GROUP BY graph_tenant ORDER BY min(run_after) LIMIT $1""",
+        limit,
+    )
+    return [r["graph_tenant"] for r in rows]
+
+
+async def seconds_to_next_due(conn: Conn) -> float | None:
+    value = await conn.fetchval(
+        """SELECT extract(epoch FROM min(greatest(run_after, coalesce(lease_until, run_after))) - now())
+           FROM jobs WHERE status = 'queued'"""
+    )
+    return None if value is None else float(value)
+
+
+async def claim_jobs(
+    conn: Conn, graph_tenant: str, owner: str, limit: int, lease_seconds: float
+) -> list[asyncpg.Record]:
+    """Lease up to ``limit`` ready jobs of one tenant.
+
+    ``FOR UPDATE SKIP LOCKED`` lets several workers (or replicas) claim side by side; the lease
+    hands a job back to others if its worker dies. A job waits while an older job of the same
+    account is queued or leased, so an account's operations run in the order they were asked.
+    """
+    return list(
+        await conn.fetch(
+            """
+            WITH picked AS (
+                SELECT j.id FROM jobs j
+                WHERE j.graph_tenant = $1 AND j.status = 'queued' AND j.run_after <= now()
+                  AND (j.lease_until IS NULL OR j.lease_until < now())
+                  AND NOT EXISTS (
+                      SELECT 1 FROM jobs o WHERE o.account_id = j.account_id AND o.id < j.id
+                        AND (o.status = 'queued' OR o.lease_until > now()))
+                ORDER BY j.run_after, j.id
+                LIMIT $3
+                FOR UPDATE OF j SKIP LOCKED
+            )
+            UPDATE jobs SET lease_owner = $2, lease_until = now() + make_interval(secs => $4),
+                            attempts = attempts, updated_at = now()
+            FROM picked WHERE jobs.id = picked.id
+            RETURNING jobs.*
+            """,
+            graph_tenant,
+            owner,
+            limit,
+            lease_seconds,
+        )
+    )
+
+
+async def save_job(
+    conn: Conn,
+    job_id: int,
+    owner: str,
+    *,
+    step: str,
+    status: str,
+    attempts: int,
+    delay_seconds: float | None,
+    last_error: str | None,
+    keep_lease: bool,
+    lease_seconds: float,
+) -> bool:
+    """Record a job's progress; False when the job is no longer ours (cancelled or re-leased)."""
+    result = await conn.execute(
+        """
+        UPDATE jobs SET step = $3, status = $4, attempts = $5,
+            run_after = CASE WHEN $6::float8 IS NULL THEN run_after ELSE now() + make_interval(secs => $6) END,
+            last_error = $7,
+            lease_owner = CASE WHEN $8 THEN lease_owner ELSE NULL END,
+            lease_until = CASE WHEN $8 THEN now() + make_interval(secs => $9) ELSE NULL END,
+            updated_at = now()
+        WHERE id = $1 AND lease_owner = $2 AND status = 'queued'
+        """,
+        job_id,
+        owner,
+        step,
+        status,
+        attempts,
+        delay_seconds,
+        last_error,
+        keep_lease,
+        lease_seconds,
+    )
+    return result.endswith(" 1")
+
+
+async def release_job(conn: Conn, job_id: int, owner: str) -> None:
+    await conn.execute(
+        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+        job_id,
+        owner,
+    )
+
+
+async def job_counts(conn: Conn) -> dict[str, int]:
+    rows = await conn.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+    return {r["status"]: int(r["n"]) for r in rows}

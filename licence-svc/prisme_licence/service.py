@@ -1,0 +1,203 @@
+"""Use cases of licence-svc: tenant mapping, reacting to contracts (L1-L3), credentials.
+
+No SQL and no HTTP here; the edge (route or bus handler) owns the transaction. Graph work is
+only queued here (repository jobs); the job runner does it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from prisme_chassis.errors import Conflict, Gone, NotFound
+from prisme_events import ContractActivated, ContractAmended, ContractEnded, ContractUser
+
+from . import domain
+from . import repository as repo
+from .settings import LicenceSettings
+from .vault import Vault
+
+Conn = asyncpg.Connection
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    graph_tenant: str
+    domain: str
+    sku: str
+
+
+async def set_tenant(
+    conn: Conn, client_id: uuid.UUID, graph_tenant: str, upn_domain: str, sku: str
+) -> dict[str, Any]:
+    return dict(
+        await repo.upsert_tenant(conn, client_id, graph_tenant.lower(), upn_domain.lower(), sku)
+    )
+
+
+async def tenant_of(conn: Conn, settings: LicenceSettings, client_id: uuid.UUID) -> TenantRef:
+    """The practice's own tenant when mapped, else the provider's (with its verified domain)."""
+    row = await repo.get_tenant(conn, client_id)
+    if row is None:
+        return TenantRef(
+            settings.default_tenant.lower(), settings.default_domain.lower(), settings.default_sku
+        )
+    return TenantRef(row["graph_tenant"], row["domain"], row["sku_part_number"])
+
+
+async def _ensure_account(
+    conn: Conn,
+    tenant: TenantRef,
+    client_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    version: int,
+    user: ContractUser,
+    key: str,
+) -> None:
+    acc = await repo.account_by_user(conn, user.user_id)
+    if acc is None:
+        local = domain.upn_local_part(user.first_name, user.last_name)
+        taken = await repo.upns_like(conn, tenant.graph_tenant, local)
+        upn = domain.unique_upn(user.first_name, user.last_name, tenant.domain, taken)
+        account_id = uuid.uuid4()
+        await repo.insert_account(
+            conn,
+            account_id=account_id,
+            client_id=client_id,
+            contract_id=contract_id,
+            attached_version=version,
+            user_id=user.user_id,
+            graph_tenant=tenant.graph_tenant,
+            upn=upn,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            sku=tenant.sku,
+        )
+        await repo.add_job(conn, key, account_id, tenant.graph_tenant, "provision", "lookup")
+        return
+    being_revoked = await repo.has_open_job(conn, acc["id"], "revoke")
+    if acc["status"] in ("pending", "active") and not being_revoked:
+        # Same user, next contract: the account carries on untouched (L3, stable user_id).
+        await repo.attach_account(conn, acc["id"], contract_id, version)
+        return
+    await repo.attach_account(conn, acc["id"], contract_id, version, status="pending")
+    await repo.add_job(conn, key, acc["id"], acc["graph_tenant"], "provision", "lookup")
+
+
+async def _revoke(conn: Conn, acc: asyncpg.Record, key: str) -> None:
+    # A provisioning still waiting (e.g. for a seat) is pointless now; one in flight finishes
+    # first because jobs of one account run in order.
+    await repo.cancel_queued(conn, acc["id"], "provision")
+    await repo.add_job(conn, key, acc["id"], acc["graph_tenant"], "revoke", "disable")
+
+
+async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractActivated) -> None:
+    """L1: every user of a contract that includes Microsoft 365 gets an account."""
+    m365 = domain.includes_microsoft_365(e.includes)
+    known = await repo.get_contract(conn, e.contract_id)
+    if known is not None and known["status"] == "ended":
+        return  # contract.ended arrived first: nothing to provision any more
+    await repo.upsert_contract(conn, e.contract_id, e.client_id, e.year, m365, "active", e.version)
+    if not m365:
+        return
+    tenant = await tenant_of(conn, settings, e.client_id)
+    listed = {u.user_id for u in e.users}
+    for user in e.users:
+        await _ensure_account(
+            conn,
+            tenant,
+            e.client_id,
+            e.contract_id,
+            e.version,
+            user,
+            key=f"provision:{user.user_id}:{e.contract_id}",
+        )
+    # Accounts carried over from last year (attached_version 0) whose user left the practice.
+    for acc in await repo.accounts_of_contract(conn, e.contract_id):
+        if (
+            acc["user_id"] not in listed
+            and acc["attached_version"] < e.version
+            and acc["status"] in ("pending", "active")
+        ):
+            await _revoke(conn, acc, key=f"revoke:{acc['user_id']}:{e.contract_id}:not-renewed")
+
+
+async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAmended) -> None:
+    """L2: users added by an amendment are provisioned, users removed are revoked."""
+    if not domain.includes_microsoft_365(e.includes):
+        return
+    known = await repo.get_contract(conn, e.contract_id)
+    if known is not None and known["status"] == "ended":
+        return
+    await repo.upsert_contract(conn, e.contract_id, e.client_id, e.year, True, "active", e.version)
+    tenant = await tenant_of(conn, settings, e.client_id)
+    for user in e.users_added:
+        await _ensure_account(
+            conn,
+            tenant,
+            e.client_id,
+            e.contract_id,
+            e.version,
+            user,
+            key=f"provision:{user.user_id}:{e.amendment_id}",
+        )
+    for user_id in e.users_removed:
+        acc = await repo.account_by_user(conn, user_id)
+        if acc is not None and acc["contract_id"] == e.contract_id and acc["status"] != "revoked":
+            await _revoke(conn, acc, key=f"revoke:{user_id}:{e.amendment_id}")
+
+
+async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded) -> None:
+    """L3: licences stop when a contract ends, unless next year's contract brings Microsoft 365."""
+    m365 = domain.includes_microsoft_365(e.includes)
+    await repo.upsert_contract(conn, e.contract_id, e.client_id, e.year, m365, "ended", e.version)
+    if domain.carries_over(e.renewal_contract_id, e.renewal_includes):
+        assert e.renewal_contract_id is not None
+        renewal = await repo.get_contract(conn, e.renewal_contract_id)
+        if renewal is None:
+            # Renewal not activated here yet: hand the accounts over; its activation will
+            # revoke those whose user is no longer listed.
+            await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
+            return
+        # Renewal already activated: its users were re-attached then; the rest leave.
+    for acc in await repo.accounts_of_contract(conn, e.contract_id):
+        if acc["status"] in ("pending", "active", "failed"):
+            await _revoke(conn, acc, key=f"revoke:{acc['user_id']}:{e.contract_id}")
+
+
+async def list_accounts(
+    conn: Conn, client_id: uuid.UUID | None, contract_id: uuid.UUID | None
+) -> list[dict[str, Any]]:
+    return [dict(r) for r in await repo.list_accounts(conn, client_id, contract_id)]
+
+
+async def list_alerts(conn: Conn) -> list[dict[str, Any]]:
+    return [dict(r) for r in await repo.list_alerts(conn)]
+
+
+async def read_credentials(
+    conn: Conn, vault: Vault, account_id: uuid.UUID
+) -> tuple[dict[str, Any], str]:
+    """L1: the initial password, once. Deleted in the same transaction as it is read."""
+    acc = await repo.get_account(conn, account_id, lock=True)
+    if acc is None:
+        raise NotFound(f"no account {account_id}")
+    if acc["credential_state"] in ("read", "expired"):
+        raise Gone(
+            "the initial password was already read or has expired",
+            credential_state=acc["credential_state"],
+        )
+    if acc["status"] != "active":
+        raise Conflict("the account is not provisioned yet", status_of_account=acc["status"])
+    row = await repo.take_credential(conn, account_id)
+    if row is None:
+        await repo.destroy_credential(conn, account_id, "expired")
+        raise Gone("the initial password has expired", credential_state="expired")
+    await repo.set_account_state(conn, account_id, credential_state="read")
+    return dict(acc), vault.open(account_id, row["nonce"], row["ciphertext"])
+
+
+async def job_summary(conn: Conn) -> dict[str, int]:
+    return await repo.job_counts(conn)
