@@ -33,8 +33,12 @@ class Event(BaseModel):
     source: ClassVar[str]
     schema_version: ClassVar[int] = 1
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Unique id; ce-id and Nats-Msg-Id")
-    occurred_at: AwareDatetime = Field(default_factory=_utcnow, description="When the fact happened")
+    event_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, description="Unique id; ce-id and Nats-Msg-Id"
+    )
+    occurred_at: AwareDatetime = Field(
+        default_factory=_utcnow, description="When the fact happened"
+    )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

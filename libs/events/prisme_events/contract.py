@@ -59,7 +59,9 @@ class ContractEvent(Event):
     client_id: uuid.UUID
     version: int = Field(ge=1, description="The contract's version after this change")
     offer: Offer
-    includes: list[str] = Field(description="Catalogue items the offer includes (C1), e.g. microsoft_365")
+    includes: list[str] = Field(
+        description="Catalogue items the offer includes (C1), e.g. microsoft_365"
+    )
     year: int
 
     def aggregate_id(self) -> str:
