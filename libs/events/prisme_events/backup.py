@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from .base import Event
 
@@ -41,9 +41,12 @@ class BackupCheckFailed(BackupEvent):
 
     subject: ClassVar[str] = "backup.check_failed"
     detail: str
+    check: Literal["integrity", "restore", "quota"] = "integrity"
+    snapshot_id: str | None = None
 
 
 class BackupPurged(BackupEvent):
     """The repository was destroyed after the 30-day history ran out (K3)."""
 
     subject: ClassVar[str] = "backup.purged"
+    snapshots: int = 0
