@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from prisme_billing import domain
 from prisme_billing.domain import PRISME_DEFAULT as PRICE
 

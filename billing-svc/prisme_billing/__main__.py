@@ -1,0 +1,4 @@
+from prisme_billing.app import main
+
+if __name__ == "__main__":
+    main()

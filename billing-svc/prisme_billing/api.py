@@ -1,0 +1,332 @@
+"""HTTP routes of billing-svc (DESIGN §4) with their request and response schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import asyncpg
+import stripe
+from fastapi import APIRouter, Query, Request, Response
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.errors import DomainError
+from pydantic import BaseModel, Field
+
+from . import domain, payments, queries, service, stripe_sync
+from . import repository as repo
+from .settings import BillingSettings
+
+router = APIRouter(tags=["billing"])
+public_router = APIRouter(tags=["webhooks"])
+
+Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)]
+PositiveMoney = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)]
+
+
+class LineOut(BaseModel):
+    description: str
+    quantity: int
+    unit_ttc: str
+    total_ht: str
+    total_vat: str
+    total_ttc: str
+    period_start: date
+    period_end: date
+
+
+class InvoiceOut(BaseModel):
+    id: uuid.UUID
+    number: str
+    contract_id: uuid.UUID
+    client_id: uuid.UUID
+    issue_date: date
+    due_date: date | None
+    status: str
+    total_ht: str
+    total_vat: str
+    total_ttc: str
+    amount_paid: str
+    currency: str
+    lines: list[LineOut]
+
+
+class CreditNoteOut(InvoiceOut):
+    invoice_id: uuid.UUID
+
+
+def _lines(rows: list[asyncpg.Record]) -> list[LineOut]:
+    return [
+        LineOut(
+            description=r["description"],
+            quantity=r["quantity"],
+            unit_ttc=domain.money(r["unit_ttc"]),
+            total_ht=domain.money(r["total_ht"]),
+            total_vat=domain.money(r["total_vat"]),
+            total_ttc=domain.money(r["total_ttc"]),
+            period_start=r["period_start"],
+            period_end=r["period_end"],
+        )
+        for r in rows
+    ]
+
+
+def _invoice(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> InvoiceOut:
+    return InvoiceOut(
+        id=doc["id"],
+        number=doc["number"],
+        contract_id=doc["contract_id"],
+        client_id=doc["client_id"],
+        issue_date=doc["issue_date"],
+        due_date=doc["due_date"],
+        status=doc["status"],
+        total_ht=domain.money(doc["total_ht"]),
+        total_vat=domain.money(doc["total_vat"]),
+        total_ttc=domain.money(doc["total_ttc"]),
+        amount_paid=domain.money(doc["amount_paid"]),
+        currency=doc["currency"],
+        lines=_lines(lines),
+    )
+
+
+def _credit_note(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> CreditNoteOut:
+    return CreditNoteOut(**_invoice(doc, lines).model_dump(), invoice_id=doc["invoice_id"])
+
+
+def _settings(rt: RuntimeDep) -> BillingSettings:
+    assert isinstance(rt.settings, BillingSettings)
+    return rt.settings
+
+
+# --- invoices and credit notes ---------------------------------------------------------------
+
+
+@router.get("/v1/invoices")
+async def list_invoices(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    contract_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("billing:read"),
+) -> list[InvoiceOut]:
+    """Finalised invoices, in number order."""
+    return [
+        _invoice(d, ls)
+        for d, ls in await queries.list_documents(conn, "invoice", client_id, contract_id)
+    ]
+
+
+@router.get("/v1/invoices/{invoice_id}")
+async def get_invoice(
+    invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
+) -> InvoiceOut:
+    return _invoice(*await queries.get_document(conn, "invoice", invoice_id))
+
+
+_PDF: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "Factur-X PDF/A-3"}
+}
+
+
+@router.get("/v1/invoices/{invoice_id}/pdf", response_class=Response, responses=_PDF)
+async def invoice_pdf(
+    invoice_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("billing:read")
+) -> Response:
+    """B7: the invoice as Factur-X (EN 16931)."""
+    number, pdf = await queries.document_pdf(conn, "invoice", invoice_id, _settings(rt))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
+    )
+
+
+@router.get("/v1/credit-notes")
+async def list_credit_notes(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    contract_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("billing:read"),
+) -> list[CreditNoteOut]:
+    return [
+        _credit_note(d, ls)
+        for d, ls in await queries.list_documents(conn, "credit_note", client_id, contract_id)
+    ]
+
+
+@router.get("/v1/credit-notes/{note_id}/pdf", response_class=Response, responses=_PDF)
+async def credit_note_pdf(
+    note_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("billing:read")
+) -> Response:
+    number, pdf = await queries.document_pdf(conn, "credit_note", note_id, _settings(rt))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
+    )
+
+
+# --- manual payments ---------------------------------------------------------------------------
+
+
+class ManualPayment(BaseModel):
+    method: Literal["bank_transfer", "cheque"]
+    amount: PositiveMoney
+    paid_on: date
+    reference: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/v1/invoices/{invoice_id}/payments", status_code=201)
+async def record_payment(
+    invoice_id: uuid.UUID,
+    body: ManualPayment,
+    conn: Tx,
+    who: Principal = require_scopes("billing:write"),
+) -> InvoiceOut:
+    """Record a bank transfer or a cheque received for an invoice."""
+    await payments.record_manual_payment(
+        conn,
+        invoice_id,
+        method=body.method,
+        amount=body.amount,
+        paid_on=body.paid_on,
+        reference=body.reference,
+        actor=who.sub,
+    )
+    return _invoice(*await queries.get_document(conn, "invoice", invoice_id))
+
+
+# --- price book (B1) ---------------------------------------------------------------------------
+
+
+class PriceIn(BaseModel):
+    offer: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=1, max_length=200)
+    base_ttc: Money
+    included_postes: int = Field(ge=0, le=10_000)
+    extra_poste_ttc: Money
+
+
+class PriceOut(BaseModel):
+    offer: str
+    label: str
+    base_ttc: str
+    included_postes: int
+    extra_poste_ttc: str
+    currency: str = "EUR"
+
+
+class PriceBookIn(BaseModel):
+    prices: list[PriceIn] = Field(max_length=200)
+
+
+class PriceBookOut(BaseModel):
+    version: int
+    created_at: datetime
+    created_by: str
+    prices: list[PriceOut]
+
+
+def _book(book: repo.PriceBook) -> PriceBookOut:
+    return PriceBookOut(
+        version=book.version,
+        created_at=book.created_at,
+        created_by=book.created_by,
+        prices=[
+            PriceOut(
+                offer=p.offer,
+                label=p.label,
+                base_ttc=domain.money(p.base_ttc),
+                included_postes=p.included_postes,
+                extra_poste_ttc=domain.money(p.extra_poste_ttc),
+            )
+            for p in book.prices
+        ],
+    )
+
+
+@router.get("/v1/price-book")
+async def get_price_book(conn: Tx, who: Principal = require_scopes("billing:read")) -> PriceBookOut:
+    return _book(await repo.current_price_book(conn))
+
+
+@router.put("/v1/price-book")
+async def put_price_book(
+    body: PriceBookIn, conn: Tx, who: Principal = require_scopes("billing:write")
+) -> PriceBookOut:
+    """Replace the price book (a new version); activations awaiting a price are invoiced."""
+    await service.replace_price_book(
+        conn,
+        [
+            domain.Price(p.offer, p.base_ttc, p.included_postes, p.extra_poste_ttc, p.label)
+            for p in body.prices
+        ],
+        who.sub,
+    )
+    return _book(await repo.current_price_book(conn))
+
+
+class ChargeOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    contract_id: uuid.UUID
+    client_id: uuid.UUID
+    offer: str
+    postes_before: int
+    postes: int
+    effective_date: date
+    status: str
+    invoice_id: uuid.UUID | None
+
+
+@router.get("/v1/charges")
+async def list_charges(
+    conn: Tx,
+    status: Literal["awaiting_price", "invoiced", "nothing_due"] | None = Query(default=None),
+    who: Principal = require_scopes("billing:read"),
+) -> list[ChargeOut]:
+    """Activations and amendments, e.g. ``?status=awaiting_price`` for offers without a price."""
+    return [
+        ChargeOut(**{k: r[k] for k in ChargeOut.model_fields})
+        for r in await repo.list_charges(conn, status)
+    ]
+
+
+# --- Stripe ------------------------------------------------------------------------------------
+
+
+class InvalidSignature(DomainError):
+    status = 400
+    code = "invalid_signature"
+    title = "Invalid Stripe signature"
+
+
+class WebhookAck(BaseModel):
+    received: bool
+    stored: bool
+
+
+@public_router.post("/v1/webhooks/stripe")
+async def stripe_webhook(request: Request, conn: Tx, rt: RuntimeDep) -> WebhookAck:
+    """B8/R3: verified over the raw body, stored once, processed afterwards by the worker."""
+    payload = await request.body()
+    try:
+        stored = await stripe_sync.receive_webhook(
+            conn, payload, request.headers.get("stripe-signature"), _settings(rt)
+        )
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise InvalidSignature("the webhook signature is missing, wrong or too old") from exc
+    return WebhookAck(received=True, stored=stored)
+
+
+class ReconcileOut(BaseModel):
+    new_events: int
+
+
+@router.post("/v1/stripe/reconcile")
+async def reconcile(
+    rt: RuntimeDep, who: Principal = require_scopes("billing:write")
+) -> ReconcileOut:
+    """Fetch Stripe events missed by the webhook (also run periodically by the worker)."""
+    return ReconcileOut(new_events=await stripe_sync.reconcile(rt.pool, rt.state["stripe"]))

@@ -1,0 +1,46 @@
+"""billing-svc's ServiceSpec: the chassis plus billing's routes, subscriptions and worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+
+from . import api, handlers, stripe_sync
+from .settings import BillingSettings
+
+
+def _settings(rt: Runtime) -> BillingSettings:
+    assert isinstance(rt.settings, BillingSettings)
+    return rt.settings
+
+
+async def _start(rt: Runtime) -> None:
+    rt.state["stripe"] = stripe_sync.make_client(_settings(rt))
+
+
+async def stripe_worker(rt: Runtime) -> None:
+    """Runs Stripe jobs, processes stored webhooks, reconciles (B8)."""
+    settings = _settings(rt)
+    if settings.stripe_enabled:
+        await stripe_sync.worker_loop(rt.pool, rt.state["stripe"], settings)
+
+
+spec = ServiceSpec(
+    name="billing-svc",
+    migrations=Path(__file__).parent / "migrations",
+    routers=[api.router],
+    public_routers=[api.public_router],
+    subscriptions=handlers.subscriptions,
+    workers=[stripe_worker],
+    on_startup=_start,
+)
+
+
+def build_app(settings: BillingSettings | None = None) -> FastAPI:
+    return create_app(spec, settings or BillingSettings())
+
+
+def main() -> None:
+    run(build_app)

@@ -1,0 +1,38 @@
+"""Bus subscriptions of billing-svc, declared in one list. Each handler is one service call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+from prisme_chassis.app import Runtime
+from prisme_chassis.bus import Subscription
+from prisme_events import ContractActivated, ContractAmended, ContractEnded
+
+from . import service
+
+
+async def on_activated(conn: asyncpg.Connection, event: ContractActivated) -> None:
+    await service.contract_activated(conn, event)
+
+
+async def on_amended(conn: asyncpg.Connection, event: ContractAmended) -> None:
+    await service.contract_amended(conn, event)
+
+
+async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
+    await service.contract_ended(conn, event)
+
+
+def subscriptions(rt: Runtime) -> Sequence[Subscription]:
+    return [
+        Subscription(
+            durable="billing-contracts",
+            stream="CONTRACTS",
+            handlers={
+                ContractActivated: on_activated,
+                ContractAmended: on_amended,
+                ContractEnded: on_ended,
+            },
+        )
+    ]

@@ -1,0 +1,88 @@
+"""Read use cases: documents as the API shows them, and their Factur-X file."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from prisme_chassis.errors import NotFound
+
+from . import documents
+from . import repository as repo
+from .settings import BillingSettings
+
+
+def seller(settings: BillingSettings) -> documents.Seller:
+    """B7: the seller's identity comes from settings."""
+    return documents.Seller(
+        name=settings.seller_name,
+        siren=settings.seller_siren,
+        vat_id=settings.seller_vat_id,
+        address=settings.seller_address,
+        postal_code=settings.seller_postal_code,
+        city=settings.seller_city,
+        email=settings.seller_email,
+        legal_form=settings.seller_legal_form,
+        late_penalty_rate=settings.late_penalty_rate,
+    )
+
+
+async def list_documents(
+    conn: asyncpg.Connection,
+    kind: str,
+    client_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+) -> list[tuple[asyncpg.Record, list[asyncpg.Record]]]:
+    docs = await repo.documents(conn, kind, client_id=client_id, contract_id=contract_id)
+    lines = await repo.lines(conn, [d["id"] for d in docs])
+    return [(d, lines[d["id"]]) for d in docs]
+
+
+async def get_document(
+    conn: asyncpg.Connection, kind: str, doc_id: uuid.UUID
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    doc = await repo.document(conn, doc_id)
+    if doc is None or doc["kind"] != kind or doc["status"] == "draft":
+        raise NotFound(f"no such {kind.replace('_', ' ')}", id=doc_id)
+    return doc, (await repo.lines(conn, [doc_id]))[doc_id]
+
+
+async def document_pdf(
+    conn: asyncpg.Connection, kind: str, doc_id: uuid.UUID, settings: BillingSettings
+) -> tuple[str, bytes]:
+    """The Factur-X of a finalised document, rendered once and then served as stored."""
+    doc, lines = await get_document(conn, kind, doc_id)
+    stored = await repo.stored_pdf(conn, doc_id)
+    if stored is not None:
+        return doc["number"], stored
+    invoice_number = None
+    if doc["invoice_id"] is not None:
+        invoice = await repo.document(conn, doc["invoice_id"])
+        invoice_number = invoice["number"] if invoice else None
+    rendered = documents.factur_x(
+        documents.Document(
+            kind=doc["kind"],
+            number=doc["number"],
+            issue_date=doc["issue_date"],
+            due_date=doc["due_date"],
+            buyer=doc["buyer"],
+            lines=[
+                documents.Line(
+                    description=ln["description"],
+                    quantity=ln["quantity"],
+                    period_start=ln["period_start"],
+                    period_end=ln["period_end"],
+                    total_ht=ln["total_ht"],
+                    total_vat=ln["total_vat"],
+                    total_ttc=ln["total_ttc"],
+                )
+                for ln in lines
+            ],
+            total_ht=doc["total_ht"],
+            total_vat=doc["total_vat"],
+            total_ttc=doc["total_ttc"],
+            invoice_number=invoice_number,
+        ),
+        seller(settings),
+    )
+    return doc["number"], await repo.store_pdf(conn, doc_id, rendered)

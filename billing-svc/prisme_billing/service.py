@@ -1,0 +1,337 @@
+"""Invoicing use cases (B1-B6): contract events and price-book changes become documents.
+
+No SQL and no HTTP here; the edge (route or bus handler) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+from prisme_chassis.bus import enqueue
+from prisme_chassis.calendar import business_today
+from prisme_chassis.errors import Unprocessable
+from prisme_events import (
+    ClientSnapshot,
+    ContractActivated,
+    ContractAmended,
+    ContractEnded,
+    ContractEvent,
+    CreditNoteIssued,
+    InvoiceIssued,
+)
+
+from . import domain
+from . import repository as repo
+
+
+def _buyer(client: ClientSnapshot) -> dict[str, str]:
+    return {
+        "name": client.name,
+        "siren": client.siren,
+        "line1": client.address.line1,
+        "postal_code": client.address.postal_code,
+        "city": client.address.city,
+        "manager_name": client.manager.name,
+        "email": client.manager.email,
+    }
+
+
+async def _contract_row(conn: asyncpg.Connection, ev: ContractEvent) -> asyncpg.Record:
+    """Billing's row for the event's contract, created on first sight and locked."""
+    await repo.insert_contract(
+        conn,
+        contract_id=ev.contract_id,
+        client_id=ev.client_id,
+        offer=ev.offer,
+        year=ev.year,
+        version=0,
+        status="active",
+    )
+    row = await repo.lock_contract(conn, ev.contract_id)
+    assert row is not None
+    return row
+
+
+# --- contract events (handlers call exactly one of these) -------------------------------------
+
+
+async def contract_activated(conn: asyncpg.Connection, ev: ContractActivated) -> None:
+    """B2: invoice the year from the start date (or wait for a price, B1)."""
+    row = await _contract_row(conn, ev)
+    fields: dict[str, Any] = {"activated_seen": True, "start_date": ev.start_date}
+    if ev.version > row["version"]:
+        fields.update(version=ev.version, postes=ev.postes, offer=ev.offer)
+    await repo.update_contract(conn, ev.contract_id, **fields)
+    await repo.upsert_client(conn, _buyer(ev.client), ev.client_id)
+    await repo.insert_charge(
+        conn,
+        id=uuid.uuid4(),
+        source_key=f"activation:{ev.contract_id}",
+        kind="activation",
+        contract_id=ev.contract_id,
+        client_id=ev.client_id,
+        offer=ev.offer,
+        postes_before=0,
+        postes=ev.postes,
+        effective_date=ev.start_date,
+        status="awaiting_price",
+    )
+    await invoice_awaiting_charges(conn, [ev.offer])
+
+
+async def contract_amended(conn: asyncpg.Connection, ev: ContractAmended) -> None:
+    """B4: adding postes bills the added yearly amount from the effective date."""
+    row = await _contract_row(conn, ev)
+    if ev.version > row["version"]:
+        await repo.update_contract(conn, ev.contract_id, version=ev.version, postes=ev.postes)
+    await repo.upsert_client(conn, _buyer(ev.client), ev.client_id)
+    if ev.postes <= ev.postes_before:
+        return  # B4: removing postes refunds nothing
+    await repo.insert_charge(
+        conn,
+        id=uuid.uuid4(),
+        source_key=f"amendment:{ev.amendment_id}",
+        kind="amendment",
+        contract_id=ev.contract_id,
+        client_id=ev.client_id,
+        offer=ev.offer,
+        postes_before=ev.postes_before,
+        postes=ev.postes,
+        effective_date=ev.effective_date,
+        status="awaiting_price",
+    )
+    await invoice_awaiting_charges(conn, [ev.offer])
+
+
+async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
+    """C2/C6: record the end; for cessation credit the unused days (B5).
+
+    The end is final whatever the order of arrival: an activation or amendment seen later
+    is still invoiced and then credited by :func:`_credit_after_cessation`.
+    """
+    row = await _contract_row(conn, ev)
+    fields: dict[str, Any] = {
+        "status": "ended",
+        "end_reason": ev.reason,
+        "end_effective": ev.effective_date,
+    }
+    if ev.version > row["version"]:
+        fields["version"] = ev.version
+    await repo.update_contract(conn, ev.contract_id, **fields)
+    if ev.reason == "cessation":
+        await _credit_after_cessation(conn, ev.contract_id)
+
+
+# --- price book (B1) ---------------------------------------------------------------------------
+
+
+async def replace_price_book(
+    conn: asyncpg.Connection, prices: list[domain.Price], actor: str
+) -> int:
+    """Write a new price-book version, then invoice what was waiting for those prices."""
+    offers = [p.offer for p in prices]
+    if len(set(offers)) != len(offers):
+        raise Unprocessable("an offer appears twice in the price book", offers=offers)
+    version = await repo.write_price_book(conn, prices, actor)
+    await invoice_awaiting_charges(conn, offers)
+    return version
+
+
+async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) -> int:
+    """Invoice every charge of ``offers`` still waiting, if the current book prices it."""
+    book = await repo.current_price_book(conn)
+    prices = {p.offer: p for p in book.prices}
+    issued = 0
+    for charge in await repo.charges_awaiting(conn, [o for o in offers if o in prices]):
+        price = prices[charge["offer"]]
+        if charge["kind"] == "activation":
+            line = domain.activation_charge(price, charge["postes"], charge["effective_date"])
+        else:
+            extra = domain.amendment_charge(
+                price, charge["postes_before"], charge["postes"], charge["effective_date"]
+            )
+            if extra is None:
+                await repo.resolve_charge(conn, charge["id"], "nothing_due", None)
+                continue
+            line = extra
+        invoice_id = await _issue_invoice(
+            conn, charge["contract_id"], charge["client_id"], [line], book.version
+        )
+        await repo.resolve_charge(conn, charge["id"], "invoiced", invoice_id)
+        issued += 1
+        contract = await repo.lock_contract(conn, charge["contract_id"])
+        if contract is not None and contract["end_reason"] == "cessation":
+            await _credit_after_cessation(conn, charge["contract_id"])
+    return issued
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def _new_line(charge: domain.Charge) -> repo.NewLine:
+    return repo.NewLine(
+        description=charge.description,
+        quantity=charge.quantity,
+        yearly_ttc=charge.yearly_ttc,
+        period_start=charge.period_start,
+        period_end=charge.period_end,
+        amounts=domain.split_ttc(charge.amount_ttc),
+    )
+
+
+async def _buyer_of(conn: asyncpg.Connection, client_id: uuid.UUID) -> dict[str, str]:
+    row = await repo.client(conn, client_id)
+    if row is None:
+        raise Unprocessable("unknown client: no contract event described it", client_id=client_id)
+    return {
+        "name": row["name"],
+        "siren": row["siren"],
+        "line1": row["address_line1"],
+        "postal_code": row["postal_code"],
+        "city": row["city"],
+        "manager_name": row["manager_name"],
+        "email": row["email"],
+    }
+
+
+async def finalise(
+    conn: asyncpg.Connection, doc_id: uuid.UUID, kind: str, today: date | None = None
+) -> str:
+    """B6: allocate the next number of the series and freeze the document, in the caller's
+    transaction (a rollback gives the number back, so the series has no gap)."""
+    today = today or business_today()
+    sequence = await repo.allocate_number(conn, kind, today.year)
+    number = domain.document_number(kind, today.year, sequence)
+    await repo.mark_finalised(
+        conn,
+        doc_id,
+        number=number,
+        year=today.year,
+        sequence=sequence,
+        issue_date=today,
+        due_date=domain.due_date(today) if kind == "invoice" else None,
+        status="open" if kind == "invoice" else "issued",
+    )
+    return number
+
+
+async def create_draft_invoice(
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    client_id: uuid.UUID,
+    charges: list[domain.Charge],
+    price_book_version: int | None,
+) -> tuple[uuid.UUID, domain.Amounts]:
+    new_lines = [_new_line(c) for c in charges]
+    totals = domain.sum_amounts([ln.amounts for ln in new_lines])
+    doc_id = await repo.insert_draft(
+        conn,
+        kind="invoice",
+        contract_id=contract_id,
+        client_id=client_id,
+        buyer=await _buyer_of(conn, client_id),
+        lines=new_lines,
+        totals=totals,
+        price_book_version=price_book_version,
+    )
+    return doc_id, totals
+
+
+async def _issue_invoice(
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    client_id: uuid.UUID,
+    charges: list[domain.Charge],
+    price_book_version: int,
+) -> uuid.UUID:
+    doc_id, totals = await create_draft_invoice(
+        conn, contract_id, client_id, charges, price_book_version
+    )
+    number = await finalise(conn, doc_id, "invoice")
+    await enqueue(
+        conn,
+        InvoiceIssued(
+            client_id=client_id,
+            contract_id=contract_id,
+            invoice_id=doc_id,
+            number=number,
+            total_ttc=domain.money(totals.ttc),
+        ),
+    )
+    # The Stripe invoice is created by the worker from this durable job (B8).
+    await repo.enqueue_job(conn, "push_invoice", doc_id)
+    return doc_id
+
+
+async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UUID) -> None:
+    """B5: one credit note per invoice of the contract for its unused days; a Stripe-paid
+    amount is refunded through the original payment method by the worker."""
+    contract = await repo.lock_contract(conn, contract_id)
+    assert contract is not None
+    effective: date = contract["end_effective"]
+    invoices = await repo.invoices_of_contract(conn, contract_id)
+    all_lines = await repo.lines(conn, [inv["id"] for inv in invoices])
+    for invoice in invoices:
+        if await repo.credit_note_of(conn, invoice["id"]) is not None:
+            continue
+        credits = [
+            c
+            for ln in all_lines[invoice["id"]]
+            if (
+                c := domain.credit_for_cessation(
+                    domain.InvoicedLine(
+                        ln["description"],
+                        ln["yearly_ttc"],
+                        ln["period_start"],
+                        ln["period_end"],
+                        ln["total_ttc"],
+                    ),
+                    effective,
+                )
+            )
+            is not None
+        ]
+        if not credits:
+            continue  # B5: nothing unused, nothing owed
+        new_lines = [_new_line(c) for c in credits]
+        totals = domain.sum_amounts([ln.amounts for ln in new_lines])
+        note_id = await repo.insert_draft(
+            conn,
+            kind="credit_note",
+            contract_id=contract_id,
+            client_id=invoice["client_id"],
+            buyer=invoice["buyer"],
+            lines=new_lines,
+            totals=totals,
+            invoice_id=invoice["id"],
+        )
+        number = await finalise(conn, note_id, "credit_note")
+        await enqueue(
+            conn,
+            CreditNoteIssued(
+                client_id=invoice["client_id"],
+                contract_id=contract_id,
+                credit_note_id=note_id,
+                invoice_id=invoice["id"],
+                number=number,
+                total_ttc=domain.money(totals.ttc),
+            ),
+        )
+        refundable = min(totals.ttc, invoice["amount_paid"] - invoice["amount_refunded"])
+        if (
+            invoice["stripe_invoice_id"] is not None
+            and refundable > 0
+            and await _paid_via_stripe(conn, invoice["id"])
+        ):
+            await repo.insert_refund(conn, note_id, invoice["id"], refundable)
+            await repo.enqueue_job(conn, "refund", note_id)
+
+
+async def _paid_via_stripe(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> bool:
+    return any(
+        p["method"] in ("card", "sepa_debit", "stripe")
+        for p in await repo.payments_of(conn, invoice_id)
+    )

@@ -1,0 +1,81 @@
+"""billing-svc settings (env prefix ``PRISME_``; service-specific ``PRISME_BILLING_``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
+from pydantic import AliasChoices, Field, model_validator
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(name, f"PRISME_BILLING_{name.upper()}")
+
+
+class BillingSettings(ServiceSettings):
+    """Seller identity (B7) comes from here; Stripe defaults to the local sandbox (§6)."""
+
+    secret_fields: ClassVar[tuple[str, ...]] = ("stripe_api_key", "stripe_webhook_secret")
+
+    http_port: int = 8002
+    database_url: str = Field(
+        validation_alias=AliasChoices("database_url", "PRISME_BILLING_DATABASE_URL")
+    )
+
+    stripe_api_base: str = Field(
+        default="http://127.0.0.1:8011", validation_alias=_alias("stripe_api_base")
+    )
+    stripe_api_key: str | None = Field(default=None, validation_alias=_alias("stripe_api_key"))
+    stripe_webhook_secret: str | None = Field(
+        default=None, validation_alias=_alias("stripe_webhook_secret")
+    )
+    #: Stripe webhooks older than this are refused (R3, replay window).
+    stripe_webhook_tolerance_s: int = Field(
+        default=300, validation_alias=_alias("stripe_webhook_tolerance_s")
+    )
+    stripe_enabled: bool = Field(default=True, validation_alias=_alias("stripe_enabled"))
+    worker_poll_s: float = Field(default=1.0, validation_alias=_alias("worker_poll_s"))
+    reconcile_every_s: float = Field(default=300.0, validation_alias=_alias("reconcile_every_s"))
+
+    seller_name: str = Field(
+        default="PRISME Informatique SAS", validation_alias=_alias("seller_name")
+    )
+    seller_siren: str = Field(default="912345674", validation_alias=_alias("seller_siren"))
+    seller_vat_id: str = Field(default="FR40912345674", validation_alias=_alias("seller_vat_id"))
+    seller_address: str = Field(
+        default="12 rue de Paris", validation_alias=_alias("seller_address")
+    )
+    seller_postal_code: str = Field(default="97400", validation_alias=_alias("seller_postal_code"))
+    seller_city: str = Field(default="Saint-Denis", validation_alias=_alias("seller_city"))
+    seller_email: str = Field(
+        default="facturation@prisme.example", validation_alias=_alias("seller_email")
+    )
+    seller_legal_form: str = Field(
+        default="SAS au capital de 10 000 €", validation_alias=_alias("seller_legal_form")
+    )
+    #: B7: late-payment penalty rate printed on every invoice.
+    late_penalty_rate: str = Field(
+        default="3 fois le taux d'intérêt légal", validation_alias=_alias("late_penalty_rate")
+    )
+
+    @model_validator(mode="after")
+    def _dev_secrets(self) -> BillingSettings:
+        # Development/test: secrets are generated once into data_dir and reused (conventions).
+        if self.env != "production":
+            if not self.stripe_api_key:
+                self.stripe_api_key = (
+                    "sk_test_" + secret_from_data_dir(self, "stripe_api_key", 24).hex()
+                )
+            if not self.stripe_webhook_secret:
+                self.stripe_webhook_secret = (
+                    "whsec_" + secret_from_data_dir(self, "stripe_webhook_secret", 24).hex()
+                )
+        return self
+
+    def stripe_key(self) -> str:
+        assert self.stripe_api_key is not None
+        return self.stripe_api_key
+
+    def webhook_secret(self) -> str:
+        assert self.stripe_webhook_secret is not None
+        return self.stripe_webhook_secret
