@@ -1,0 +1,440 @@
+"""HTTP routes of contracts-svc (DESIGN.md §4). Each route is one use-case call.
+
+The edge owns the transaction (``Tx``), except the year-end run which commits batch by batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.auth import Principal, require_scopes
+
+from . import audit, cessation, domain, eligibility, inventory, service, year_end
+from .clock import Clock
+from .facts import Actor
+from .scheduler import clock_of
+from .schemas import (
+    AmendmentIn,
+    AmendmentOut,
+    AssetChanged,
+    AssetOut,
+    AuditOut,
+    ClientOut,
+    ContractOut,
+    EligibilityOut,
+    NetworkIn,
+    NetworkOut,
+    NewAsset,
+    NewClient,
+    NewContract,
+    NewUser,
+    OfferOut,
+    OverrideIn,
+    PartnerIn,
+    Removed,
+    RenewIn,
+    Status,
+    TerminationOut,
+    UserChanged,
+    UserOut,
+    YearEndIn,
+    YearEndOut,
+)
+
+router = APIRouter(tags=["contracts"])
+
+READ = "contracts:read"
+WRITE = "contracts:write"
+
+
+def _actor(who: Principal, request: Request) -> Actor:
+    return Actor(sub=who.sub, source=request.client.host if request.client else None)
+
+
+def _clock(request: Request) -> Clock:
+    return clock_of(request.app.state.runtime)
+
+
+def _amendment(effective_date: date | None, note: str | None) -> AmendmentIn:
+    return AmendmentIn(effective_date=effective_date, note=note)
+
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+# --- catalogue and partners ---------------------------------------------------------------
+
+
+@router.get("/v1/offers")
+async def list_offers(conn: Tx, who: Principal = require_scopes(READ)) -> list[OfferOut]:
+    """C1: the offers and what each includes."""
+    return await service.list_offers(conn)
+
+
+@router.get("/v1/partners")
+async def list_partners(conn: Tx, who: Principal = require_scopes(READ)) -> list[str]:
+    return await inventory.list_partners(conn)
+
+
+@router.post("/v1/partners", status_code=201)
+async def add_partner(
+    body: PartnerIn, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> PartnerIn:
+    await inventory.add_partner(conn, body.name, _actor(who, request))
+    return body
+
+
+@router.delete("/v1/partners/{name}", status_code=204)
+async def remove_partner(
+    name: str, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> None:
+    await inventory.remove_partner(conn, name, _actor(who, request))
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+@router.post("/v1/clients", status_code=201)
+async def create_client(
+    body: NewClient, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> ClientOut:
+    return await inventory.create_client(conn, body, _actor(who, request))
+
+
+@router.get("/v1/clients")
+async def list_clients(
+    conn: Tx, limit: Limit = 100, offset: Offset = 0, who: Principal = require_scopes(READ)
+) -> list[ClientOut]:
+    return await inventory.list_clients(conn, limit, offset)
+
+
+@router.get("/v1/clients/{client_id}")
+async def get_client(
+    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> ClientOut:
+    return await inventory.get_client(conn, client_id)
+
+
+@router.post("/v1/clients/{client_id}/users", status_code=201)
+async def add_user(
+    client_id: uuid.UUID,
+    body: NewUser,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> UserChanged:
+    return await inventory.add_user(
+        conn, client_id, body, _actor(who, request), _clock(request).today()
+    )
+
+
+@router.get("/v1/clients/{client_id}/users")
+async def list_users(
+    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> list[UserOut]:
+    return await inventory.list_users(conn, client_id)
+
+
+@router.put("/v1/clients/{client_id}/users/{user_id}")
+async def change_user(
+    client_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: NewUser,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> UserChanged:
+    return await inventory.change_user(
+        conn, client_id, user_id, body, _actor(who, request), _clock(request).today()
+    )
+
+
+@router.delete("/v1/clients/{client_id}/users/{user_id}")
+async def remove_user(
+    client_id: uuid.UUID,
+    user_id: uuid.UUID,
+    conn: Tx,
+    request: Request,
+    effective_date: date | None = None,
+    note: Annotated[str | None, Query(max_length=2000)] = None,
+    who: Principal = require_scopes(WRITE),
+) -> Removed:
+    return await inventory.remove_user(
+        conn,
+        client_id,
+        user_id,
+        _amendment(effective_date, note),
+        _actor(who, request),
+        _clock(request).today(),
+    )
+
+
+@router.put("/v1/clients/{client_id}/network")
+async def put_network(
+    client_id: uuid.UUID,
+    body: NetworkIn,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> NetworkOut:
+    return await inventory.put_network(conn, client_id, body, _actor(who, request))
+
+
+@router.get("/v1/clients/{client_id}/network")
+async def get_network(
+    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> NetworkOut:
+    return await inventory.get_network(conn, client_id)
+
+
+@router.post("/v1/clients/{client_id}/assets", status_code=201)
+async def add_asset(
+    client_id: uuid.UUID,
+    body: NewAsset,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> AssetChanged:
+    return await inventory.add_asset(
+        conn, client_id, body, _actor(who, request), _clock(request).today()
+    )
+
+
+@router.get("/v1/clients/{client_id}/assets")
+async def list_assets(
+    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> list[AssetOut]:
+    return await inventory.list_assets(conn, client_id)
+
+
+@router.put("/v1/clients/{client_id}/assets/{asset_id}")
+async def change_asset(
+    client_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    body: NewAsset,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> AssetChanged:
+    return await inventory.change_asset(
+        conn, client_id, asset_id, body, _actor(who, request), _clock(request).today()
+    )
+
+
+@router.delete("/v1/clients/{client_id}/assets/{asset_id}")
+async def remove_asset(
+    client_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    conn: Tx,
+    request: Request,
+    effective_date: date | None = None,
+    note: Annotated[str | None, Query(max_length=2000)] = None,
+    who: Principal = require_scopes(WRITE),
+) -> Removed:
+    return await inventory.remove_asset(
+        conn,
+        client_id,
+        asset_id,
+        _amendment(effective_date, note),
+        _actor(who, request),
+        _clock(request).today(),
+    )
+
+
+# --- eligibility (C3/C4) ------------------------------------------------------------------
+
+
+@router.get("/v1/clients/{client_id}/eligibility")
+async def get_eligibility(
+    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> EligibilityOut:
+    return await eligibility.get(conn, client_id)
+
+
+@router.post("/v1/clients/{client_id}/eligibility/check")
+async def recheck_eligibility(
+    client_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> EligibilityOut:
+    """Re-check now; active contracts whose conformity changed are flagged (C4) and published."""
+    return await eligibility.recheck(conn, client_id, _actor(who, request))
+
+
+@router.post("/v1/clients/{client_id}/eligibility/override", status_code=201)
+async def override_eligibility(
+    client_id: uuid.UUID,
+    body: OverrideIn,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> EligibilityOut:
+    return await eligibility.record_override(conn, client_id, body.reason, _actor(who, request))
+
+
+@router.delete("/v1/clients/{client_id}/eligibility/override")
+async def revoke_override(
+    client_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> EligibilityOut:
+    return await eligibility.revoke_override(conn, client_id, _actor(who, request))
+
+
+# --- contracts (C2) -----------------------------------------------------------------------
+
+
+@router.post("/v1/contracts", status_code=201)
+async def create_contract(
+    body: NewContract, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> ContractOut:
+    return await service.create_contract(conn, body, _actor(who, request), _clock(request).today())
+
+
+@router.get("/v1/contracts")
+async def list_contracts(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    status: Status | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    who: Principal = require_scopes(READ),
+) -> list[ContractOut]:
+    return await service.list_contracts(
+        conn, client_id=client_id, status=status, year=year, limit=limit, offset=offset
+    )
+
+
+@router.get("/v1/contracts/{contract_id}")
+async def get_contract(
+    contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> ContractOut:
+    return await service.get(conn, contract_id)
+
+
+@router.post("/v1/contracts/{contract_id}/activate")
+async def activate(
+    contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> ContractOut:
+    return await service.activate(conn, contract_id, _actor(who, request), _clock(request).now())
+
+
+@router.post("/v1/contracts/{contract_id}/renew", status_code=201)
+async def renew(
+    contract_id: uuid.UUID,
+    conn: Tx,
+    request: Request,
+    body: RenewIn | None = None,
+    who: Principal = require_scopes(WRITE),
+) -> ContractOut:
+    return await service.renew(
+        conn, contract_id, body.offer if body else None, _actor(who, request)
+    )
+
+
+@router.post("/v1/contracts/{contract_id}/cancel")
+async def cancel(
+    contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> ContractOut:
+    return await service.cancel(conn, contract_id, _actor(who, request))
+
+
+@router.get("/v1/contracts/{contract_id}/amendments")
+async def list_amendments(
+    contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> list[AmendmentOut]:
+    return await service.amendments(conn, contract_id)
+
+
+# --- cessation (C6) -------------------------------------------------------------------------
+
+
+@router.post("/v1/contracts/{contract_id}/terminations", status_code=201)
+async def request_termination(
+    contract_id: uuid.UUID,
+    conn: Tx,
+    request: Request,
+    reason: Annotated[str, Form(max_length=50)],
+    effective_date: Annotated[date, Form()],
+    document: Annotated[
+        UploadFile, File(description="Official proof of cessation: PDF, JPEG or PNG, ≤ 10 MB")
+    ],
+    who: Principal = require_scopes(WRITE),
+) -> TerminationOut:
+    data = await document.read(domain.MAX_DOCUMENT_BYTES + 1)
+    return await cessation.request(
+        conn,
+        contract_id,
+        reason=reason,
+        effective_date=effective_date,
+        document=data,
+        document_name=document.filename,
+        actor=_actor(who, request),
+        today=_clock(request).today(),
+    )
+
+
+@router.get("/v1/terminations/{termination_id}")
+async def get_termination(
+    termination_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> TerminationOut:
+    return await cessation.get(conn, termination_id)
+
+
+@router.get("/v1/terminations/{termination_id}/document", response_class=Response)
+async def get_termination_document(
+    termination_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> Response:
+    data, media_type, _name = await cessation.document(conn, termination_id)
+    return Response(
+        content=data, media_type=media_type, headers={"Content-Disposition": "attachment"}
+    )
+
+
+@router.post("/v1/terminations/{termination_id}/approve")
+async def approve_termination(
+    termination_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> TerminationOut:
+    return await cessation.approve(
+        conn, termination_id, _actor(who, request), _clock(request).now()
+    )
+
+
+# --- year-end (C2) ---------------------------------------------------------------------------
+
+
+@router.post("/v1/year-end")
+async def run_year_end(
+    body: YearEndIn, rt: RuntimeDep, request: Request, who: Principal = require_scopes(WRITE)
+) -> YearEndOut:
+    """End every active contract of ``year`` (idempotent; commits batch by batch)."""
+    batch = getattr(rt.settings, "year_end_batch_size", year_end.BATCH_SIZE)
+    return await year_end.run(
+        rt.pool, body.year, _actor(who, request), _clock(request).now(), batch_size=batch
+    )
+
+
+@router.get("/v1/year-end/{year}")
+async def year_end_progress(
+    year: int, conn: Tx, who: Principal = require_scopes(READ)
+) -> YearEndOut:
+    return await year_end.progress(conn, year)
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+
+@router.get("/v1/audit")
+async def read_audit(
+    conn: Tx,
+    entity_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    limit: Limit = 100,
+    after_id: Offset = 0,
+    who: Principal = require_scopes(READ),
+) -> list[AuditOut]:
+    """Who changed what, when, from where, with before/after (oldest first; page with after_id)."""
+    return await audit.read(
+        conn, entity_id=entity_id, client_id=client_id, limit=limit, after_id=after_id
+    )

@@ -1,0 +1,30 @@
+"""The contracts-svc ``ServiceSpec``: routes, migrations, the year-end scheduler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from prisme_chassis.app import Runtime, ServiceSpec, create_app
+
+from . import api, scheduler
+from .clock import Clock
+from .settings import ContractsSettings
+
+
+def _spec(clock: Clock) -> ServiceSpec:
+    async def on_startup(rt: Runtime) -> None:
+        rt.state["clock"] = clock
+
+    return ServiceSpec(
+        name="contracts-svc",
+        migrations=Path(__file__).parent / "migrations",
+        routers=[api.router],
+        workers=[scheduler.run],
+        on_startup=on_startup,
+    )
+
+
+def build_app(settings: ContractsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` lets tests move the service's "now" (never set in production)."""
+    return create_app(_spec(clock or Clock()), settings or ContractsSettings())

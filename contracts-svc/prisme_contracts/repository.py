@@ -1,0 +1,669 @@
+"""All SQL of contracts-svc. Functions take the caller's connection (the edge owns the transaction).
+
+Queries are assembled only from constant column lists and allow-listed column names; every
+value travels as a bind parameter.
+"""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+Row = asyncpg.Record
+
+# Advisory-lock namespace for a contract year: activation takes it shared, the year-end run
+# takes it exclusively while it opens the run, so no contract is activated into a closed year.
+_YEAR_LOCK = 0x434F_4E54  # "CONT"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, uuid.UUID | date | datetime):
+        return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+    return value
+
+
+# --- offers and partners -------------------------------------------------------------
+
+
+async def list_offers(conn: asyncpg.Connection) -> list[Row]:
+    return await conn.fetch("SELECT code, label, includes FROM offers ORDER BY position, code")
+
+
+async def get_offer(conn: asyncpg.Connection, code: str) -> Row | None:
+    return await conn.fetchrow("SELECT code, label, includes FROM offers WHERE code = $1", code)
+
+
+async def list_partners(conn: asyncpg.Connection) -> list[str]:
+    return [r["name"] for r in await conn.fetch("SELECT name FROM partners ORDER BY name")]
+
+
+async def insert_partner(conn: asyncpg.Connection, name: str, actor: str) -> bool:
+    status = await conn.execute(
+        "INSERT INTO partners (name, created_by) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        name,
+        actor,
+    )
+    return status.endswith(" 1")
+
+
+async def delete_partner(conn: asyncpg.Connection, name: str) -> bool:
+    status = await conn.execute("DELETE FROM partners WHERE name = $1", name)
+    return status.endswith(" 1")
+
+
+async def clients_with_partner_assets(conn: asyncpg.Connection, partner: str) -> list[uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT client_id FROM assets WHERE removed_at IS NULL AND lower(partner) = lower($1)",
+        partner,
+    )
+    return [r["client_id"] for r in rows]
+
+
+# --- clients ----------------------------------------------------------------------------
+
+_CLIENT_COLS = "id, name, siren, manager_name, manager_email, manager_phone, line1, postal_code, city, created_at"
+
+
+async def insert_client(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
+    row = await conn.fetchrow(
+        f"INSERT INTO clients ({_CLIENT_COLS.removesuffix(', created_at')})"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        f" RETURNING {_CLIENT_COLS}",
+        values["id"],
+        values["name"],
+        values["siren"],
+        values["manager_name"],
+        values["manager_email"],
+        values["manager_phone"],
+        values["line1"],
+        values["postal_code"],
+        values["city"],
+    )
+    assert row is not None
+    return row
+
+
+async def get_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, *, lock: bool = False
+) -> Row | None:
+    sql = f"SELECT {_CLIENT_COLS} FROM clients WHERE id = $1"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), client_id)
+
+
+async def list_clients(conn: asyncpg.Connection, limit: int, offset: int) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {_CLIENT_COLS} FROM clients ORDER BY created_at, id LIMIT $1 OFFSET $2",
+        limit,
+        offset,
+    )
+
+
+# --- users ------------------------------------------------------------------------------
+
+_USER_COLS = "id, client_id, first_name, last_name, email, role, created_at"
+
+
+async def insert_user(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO client_users (id, client_id, first_name, last_name, email, role)"
+        f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_USER_COLS}",
+        values["id"],
+        values["client_id"],
+        values["first_name"],
+        values["last_name"],
+        values["email"],
+        values["role"],
+    )
+    assert row is not None
+    return row
+
+
+async def get_user(
+    conn: asyncpg.Connection, client_id: uuid.UUID, user_id: uuid.UUID
+) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {_USER_COLS} FROM client_users"
+        " WHERE client_id = $1 AND id = $2 AND removed_at IS NULL",
+        client_id,
+        user_id,
+    )
+
+
+async def list_users(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {_USER_COLS} FROM client_users"
+        " WHERE client_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
+        client_id,
+    )
+
+
+async def update_user(conn: asyncpg.Connection, user_id: uuid.UUID, values: dict[str, Any]) -> Row:
+    row = await conn.fetchrow(
+        "UPDATE client_users SET first_name = $2, last_name = $3, email = $4, role = $5"
+        f" WHERE id = $1 RETURNING {_USER_COLS}",
+        user_id,
+        values["first_name"],
+        values["last_name"],
+        values["email"],
+        values["role"],
+    )
+    assert row is not None
+    return row
+
+
+async def remove_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE client_users SET removed_at = now() WHERE id = $1", user_id)
+
+
+# --- network ----------------------------------------------------------------------------
+
+
+async def get_network(conn: asyncpg.Connection, client_id: uuid.UUID) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT lan_count, download_mbps, upload_mbps, updated_at FROM networks WHERE client_id = $1",
+        client_id,
+    )
+
+
+async def upsert_network(
+    conn: asyncpg.Connection, client_id: uuid.UUID, lan: int, down: int, up: int
+) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO networks (client_id, lan_count, download_mbps, upload_mbps) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (client_id) DO UPDATE SET lan_count = EXCLUDED.lan_count,"
+        " download_mbps = EXCLUDED.download_mbps, upload_mbps = EXCLUDED.upload_mbps, updated_at = now()"
+        " RETURNING lan_count, download_mbps, upload_mbps, updated_at",
+        client_id,
+        lan,
+        down,
+        up,
+    )
+    assert row is not None
+    return row
+
+
+# --- assets -----------------------------------------------------------------------------
+
+_ASSET_COLS = "id, client_id, name, function, kind, form, os, supplied_by, partner, created_at"
+
+
+async def insert_asset(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO assets (id, client_id, name, function, kind, form, os, supplied_by, partner)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_ASSET_COLS}",
+        values["id"],
+        values["client_id"],
+        values["name"],
+        values["function"],
+        values["kind"],
+        values["form"],
+        values["os"],
+        values["supplied_by"],
+        values["partner"],
+    )
+    assert row is not None
+    return row
+
+
+async def get_asset(
+    conn: asyncpg.Connection, client_id: uuid.UUID, asset_id: uuid.UUID
+) -> Row | None:
+    return await conn.fetchrow(
+        f"SELECT {_ASSET_COLS} FROM assets WHERE client_id = $1 AND id = $2 AND removed_at IS NULL",
+        client_id,
+        asset_id,
+    )
+
+
+async def list_assets(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {_ASSET_COLS} FROM assets"
+        " WHERE client_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
+        client_id,
+    )
+
+
+async def update_asset(
+    conn: asyncpg.Connection, asset_id: uuid.UUID, values: dict[str, Any]
+) -> Row:
+    row = await conn.fetchrow(
+        "UPDATE assets SET name = $2, function = $3, kind = $4, form = $5, os = $6,"
+        f" supplied_by = $7, partner = $8 WHERE id = $1 RETURNING {_ASSET_COLS}",
+        asset_id,
+        values["name"],
+        values["function"],
+        values["kind"],
+        values["form"],
+        values["os"],
+        values["supplied_by"],
+        values["partner"],
+    )
+    assert row is not None
+    return row
+
+
+async def remove_asset(conn: asyncpg.Connection, asset_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE assets SET removed_at = now() WHERE id = $1", asset_id)
+
+
+# --- eligibility overrides -------------------------------------------------------------
+
+
+async def get_override(conn: asyncpg.Connection, client_id: uuid.UUID) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT id, reason, created_by, created_at FROM eligibility_overrides"
+        " WHERE client_id = $1 AND revoked_at IS NULL",
+        client_id,
+    )
+
+
+async def insert_override(
+    conn: asyncpg.Connection, client_id: uuid.UUID, reason: str, actor: str
+) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO eligibility_overrides (id, client_id, reason, created_by) VALUES ($1, $2, $3, $4)"
+        " RETURNING id, reason, created_by, created_at",
+        uuid.uuid4(),
+        client_id,
+        reason,
+        actor,
+    )
+    assert row is not None
+    return row
+
+
+async def revoke_override(conn: asyncpg.Connection, override_id: uuid.UUID, actor: str) -> None:
+    await conn.execute(
+        "UPDATE eligibility_overrides SET revoked_at = now(), revoked_by = $2 WHERE id = $1",
+        override_id,
+        actor,
+    )
+
+
+# --- contracts ----------------------------------------------------------------------------
+
+_CONTRACT_COLS = (
+    "c.id, c.client_id, c.offer, c.year, c.start_date, c.end_date, c.status, c.version,"
+    " c.non_conforming, c.renewal_of, c.created_by, c.created_at, c.activated_at, c.end_reason,"
+    " c.ended_on, c.ended_at, c.updated_at"
+)
+
+
+async def insert_contract(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO contracts AS c (id, client_id, offer, year, start_date, end_date, status, version,"
+        " renewal_of, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'draft', 1, $7, $8)"
+        f" RETURNING {_CONTRACT_COLS}",
+        values["id"],
+        values["client_id"],
+        values["offer"],
+        values["year"],
+        values["start_date"],
+        values["end_date"],
+        values["renewal_of"],
+        values["created_by"],
+    )
+    assert row is not None
+    return row
+
+
+async def get_contract(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, *, lock: bool = False
+) -> Row | None:
+    sql = f"SELECT {_CONTRACT_COLS} FROM contracts c WHERE c.id = $1"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), contract_id)
+
+
+async def list_contracts(
+    conn: asyncpg.Connection,
+    *,
+    client_id: uuid.UUID | None,
+    status: str | None,
+    year: int | None,
+    limit: int,
+    offset: int,
+) -> list[Row]:
+    return await conn.fetch(
+        f"SELECT {_CONTRACT_COLS} FROM contracts c"
+        " WHERE ($1::uuid IS NULL OR c.client_id = $1) AND ($2::text IS NULL OR c.status = $2)"
+        " AND ($3::int IS NULL OR c.year = $3) ORDER BY c.created_at, c.id LIMIT $4 OFFSET $5",
+        client_id,
+        status,
+        year,
+        limit,
+        offset,
+    )
+
+
+async def active_contracts_of_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Row]:
+    """The client's active contracts, locked for update, oldest year first."""
+    return await conn.fetch(
+        f"SELECT {_CONTRACT_COLS} FROM contracts c"
+        " WHERE c.client_id = $1 AND c.status = 'active' ORDER BY c.year FOR UPDATE",
+        client_id,
+    )
+
+
+async def renewal_for(conn: asyncpg.Connection, client_id: uuid.UUID, year: int) -> Row | None:
+    """The client's live (draft or active) contract for ``year`` with what its offer includes."""
+    return await conn.fetchrow(
+        "SELECT c.id, c.status, o.includes FROM contracts c JOIN offers o ON o.code = c.offer"
+        " WHERE c.client_id = $1 AND c.year = $2 AND c.status IN ('draft', 'active')",
+        client_id,
+        year,
+    )
+
+
+async def set_contract_state(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, **fields: Any
+) -> Row:
+    """Update the given columns of a contract and bump its version by one (every change)."""
+    allowed = {"status", "non_conforming", "activated_at", "end_reason", "ended_on", "ended_at"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    names = sorted(fields)
+    sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
+    row = await conn.fetchrow(
+        f"UPDATE contracts AS c SET {sets}, version = c.version + 1, updated_at = now()"
+        f" WHERE c.id = $1 RETURNING {_CONTRACT_COLS}",
+        contract_id,
+        *(fields[n] for n in names),
+    )
+    assert row is not None
+    return row
+
+
+async def bump_version(conn: asyncpg.Connection, contract_id: uuid.UUID) -> Row:
+    row = await conn.fetchrow(
+        "UPDATE contracts AS c SET version = c.version + 1, updated_at = now()"
+        f" WHERE c.id = $1 RETURNING {_CONTRACT_COLS}",
+        contract_id,
+    )
+    assert row is not None
+    return row
+
+
+async def lock_year_shared(conn: asyncpg.Connection, year: int) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", _YEAR_LOCK, year)
+
+
+async def lock_year_exclusive(conn: asyncpg.Connection, year: int) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _YEAR_LOCK, year)
+
+
+# --- interventions and amendments (C5) ----------------------------------------------------
+
+
+async def insert_intervention(
+    conn: asyncpg.Connection, client_id: uuid.UUID, technician: str, description: str
+) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO interventions (id, client_id, technician, description) VALUES ($1, $2, $3, $4)"
+        " RETURNING id, technician, performed_at, description",
+        uuid.uuid4(),
+        client_id,
+        technician,
+        description,
+    )
+    assert row is not None
+    return row
+
+
+async def insert_amendment(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO amendments (id, contract_id, intervention_id, effective_date, changes,"
+        " postes_before, postes_after, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        values["id"],
+        values["contract_id"],
+        values["intervention_id"],
+        values["effective_date"],
+        _jsonable(values["changes"]),
+        values["postes_before"],
+        values["postes_after"],
+        values["version"],
+    )
+
+
+async def list_amendments(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[Row]:
+    return await conn.fetch(
+        "SELECT a.id, a.contract_id, a.effective_date, a.changes, a.postes_before, a.postes_after,"
+        " a.version, a.created_at, i.id AS intervention_id, i.technician, i.performed_at, i.description"
+        " FROM amendments a JOIN interventions i ON i.id = a.intervention_id"
+        " WHERE a.contract_id = $1 ORDER BY a.created_at, a.id",
+        contract_id,
+    )
+
+
+# --- terminations (C6) ----------------------------------------------------------------------
+
+_TERMINATION_COLS = (
+    "id, contract_id, reason, effective_date, status, document_type, document_name, document_size,"
+    " document_sha256, requested_by, requested_at, approved_by, approved_at"
+)
+
+
+async def insert_termination(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
+    row = await conn.fetchrow(
+        "INSERT INTO terminations (id, contract_id, reason, effective_date, status, document,"
+        " document_type, document_name, document_size, document_sha256, requested_by)"
+        " VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10)"
+        f" RETURNING {_TERMINATION_COLS}",
+        values["id"],
+        values["contract_id"],
+        values["reason"],
+        values["effective_date"],
+        values["document"],
+        values["document_type"],
+        values["document_name"],
+        values["document_size"],
+        values["document_sha256"],
+        values["requested_by"],
+    )
+    assert row is not None
+    return row
+
+
+async def get_termination(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, *, lock: bool = False
+) -> Row | None:
+    sql = f"SELECT {_TERMINATION_COLS} FROM terminations WHERE id = $1"
+    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), termination_id)
+
+
+async def get_termination_document(
+    conn: asyncpg.Connection, termination_id: uuid.UUID
+) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT document, document_type, document_name FROM terminations WHERE id = $1",
+        termination_id,
+    )
+
+
+async def approve_termination(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, actor: str
+) -> Row:
+    row = await conn.fetchrow(
+        "UPDATE terminations SET status = 'approved', approved_by = $2, approved_at = now()"
+        f" WHERE id = $1 RETURNING {_TERMINATION_COLS}",
+        termination_id,
+        actor,
+    )
+    assert row is not None
+    return row
+
+
+# --- year-end runs (C2) -------------------------------------------------------------------
+
+
+async def get_year_end_run(conn: asyncpg.Connection, year: int) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT year, status, started_by, started_at, finished_at, ended_count, batches"
+        " FROM year_end_runs WHERE year = $1",
+        year,
+    )
+
+
+async def open_year_end_run(conn: asyncpg.Connection, year: int, actor: str) -> None:
+    await conn.execute(
+        "INSERT INTO year_end_runs (year, status, started_by) VALUES ($1, 'running', $2)"
+        " ON CONFLICT (year) DO UPDATE SET status = 'running', finished_at = NULL"
+        " WHERE year_end_runs.status = 'running'",
+        year,
+        actor,
+    )
+
+
+async def finish_year_end_run(conn: asyncpg.Connection, year: int) -> None:
+    await conn.execute(
+        "UPDATE year_end_runs SET status = 'done', finished_at = coalesce(finished_at, now())"
+        " WHERE year = $1",
+        year,
+    )
+
+
+async def count_active(conn: asyncpg.Connection, year: int) -> int:
+    value = await conn.fetchval(
+        "SELECT count(*) FROM contracts WHERE status = 'active' AND year = $1", year
+    )
+    return int(value)
+
+
+async def years_with_active_before(conn: asyncpg.Connection, year: int) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT year FROM contracts WHERE status = 'active' AND year < $1"
+        " UNION SELECT year FROM year_end_runs WHERE status = 'running' ORDER BY 1",
+        year,
+    )
+    return [r["year"] for r in rows]
+
+
+async def end_year_batch(
+    conn: asyncpg.Connection,
+    year: int,
+    limit: int,
+    ended_at: datetime,
+    actor: str,
+    source: str | None,
+) -> list[Row]:
+    """End up to ``limit`` active contracts of ``year`` in one statement (set-based, C2).
+
+    Locked rows (a concurrent amendment or runner) are skipped and picked up by a later batch.
+    The audit rows are written by the same statement; the result carries what the
+    ``contract.ended`` events need (includes, postes, the next year's live contract).
+    """
+    rows = await conn.fetch(
+        """
+        WITH batch AS (
+            SELECT id FROM contracts
+             WHERE status = 'active' AND year = $1
+             ORDER BY id LIMIT $2
+             FOR UPDATE SKIP LOCKED
+        ), ended AS (
+            UPDATE contracts c
+               SET status = 'ended', version = c.version + 1, end_reason = 'year_end',
+                   ended_on = c.end_date, ended_at = $3, updated_at = now()
+              FROM batch WHERE c.id = batch.id
+            RETURNING c.id, c.client_id, c.offer, c.version, c.year, c.end_date
+        ), audited AS (
+            INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)
+            SELECT $4, $5, 'contract.ended', 'contract', e.id, e.client_id,
+                   jsonb_build_object('status', 'active', 'version', e.version - 1),
+                   jsonb_build_object('status', 'ended', 'version', e.version,
+                                      'end_reason', 'year_end', 'ended_on', e.end_date)
+              FROM ended e
+        ), postes AS (
+            SELECT a.client_id, count(*) AS n
+              FROM assets a
+             WHERE a.removed_at IS NULL AND a.kind IN ('server', 'workstation')
+               AND a.client_id IN (SELECT client_id FROM ended)
+             GROUP BY a.client_id
+        )
+        SELECT e.id, e.client_id, e.offer, e.version, e.year, e.end_date, o.includes,
+               coalesce(p.n, 0) AS postes, r.id AS renewal_id, ro.includes AS renewal_includes
+          FROM ended e
+          JOIN offers o ON o.code = e.offer
+          LEFT JOIN postes p ON p.client_id = e.client_id
+          LEFT JOIN contracts r ON r.client_id = e.client_id AND r.year = e.year + 1
+                                AND r.status IN ('draft', 'active')
+          LEFT JOIN offers ro ON ro.code = r.offer
+        """,
+        year,
+        limit,
+        ended_at,
+        actor,
+        source,
+    )
+    if rows:
+        await conn.execute(
+            "UPDATE year_end_runs SET ended_count = ended_count + $2, batches = batches + 1 WHERE year = $1",
+            year,
+            len(rows),
+        )
+    return rows
+
+
+# --- audit trail --------------------------------------------------------------------------
+
+
+async def insert_audit(
+    conn: asyncpg.Connection,
+    *,
+    actor: str,
+    source: str | None,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        actor,
+        source,
+        action,
+        entity_type,
+        entity_id,
+        client_id,
+        None if before is None else _jsonable(before),
+        None if after is None else _jsonable(after),
+    )
+
+
+async def list_audit(
+    conn: asyncpg.Connection,
+    *,
+    entity_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    limit: int,
+    after_id: int,
+) -> list[Row]:
+    return await conn.fetch(
+        "SELECT id, at, actor, source, action, entity_type, entity_id, client_id, before, after"
+        " FROM audit_log WHERE ($1::uuid IS NULL OR entity_id = $1) AND ($2::uuid IS NULL OR client_id = $2)"
+        " AND id > $4 ORDER BY id LIMIT $3",
+        entity_id,
+        client_id,
+        limit,
+        after_id,
+    )
+
+
+def record(row: Row | None, keys: Sequence[str] | None = None) -> dict[str, Any]:
+    """A record as a plain dict (for audit before/after)."""
+    if row is None:
+        return {}
+    data = dict(row)
+    return {k: data[k] for k in keys} if keys is not None else data

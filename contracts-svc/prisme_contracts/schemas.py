@@ -1,0 +1,263 @@
+"""Request and response bodies of the contracts-svc HTTP API (DESIGN.md §4).
+
+Kept apart from the database rows and from the event payloads so neither a migration nor a
+catalogue change silently alters the public API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["practitioner", "assistant", "secretary", "employee"]
+Kind = Literal["server", "workstation", "peripheral"]
+Form = Literal["physical", "virtual"]
+SuppliedBy = Literal["provider", "partner", "third_party"]
+Status = Literal["draft", "active", "ended", "cancelled"]
+
+_Name = Field(min_length=1, max_length=200)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ManagerIn(_In):
+    name: str = _Name
+    email: str = Field(min_length=3, max_length=254)
+    phone: str = Field(min_length=1, max_length=40)
+
+
+class AddressIn(_In):
+    line1: str = _Name
+    postal_code: str = Field(min_length=1, max_length=10)
+    city: str = _Name
+
+
+class NewClient(_In):
+    name: str = _Name
+    siren: str = Field(min_length=1, max_length=20)
+    manager: ManagerIn
+    address: AddressIn
+
+
+class ClientOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    siren: str
+    manager: ManagerIn
+    address: AddressIn
+    created_at: datetime
+
+
+class AmendmentIn(_In):
+    """Optional facts of the technician intervention an inventory change records (C5)."""
+
+    effective_date: date | None = Field(
+        default=None, description="Defaults to today (Indian/Reunion)"
+    )
+    note: str | None = Field(default=None, max_length=2000, description="What the technician did")
+
+
+class NewUser(AmendmentIn):
+    first_name: str = _Name
+    last_name: str = _Name
+    email: str = Field(min_length=3, max_length=254)
+    role: Role
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str
+    role: Role
+    created_at: datetime
+
+
+class NetworkIn(_In):
+    lan_count: int = Field(ge=0, le=1000)
+    download_mbps: int = Field(ge=0, le=1_000_000)
+    upload_mbps: int = Field(ge=0, le=1_000_000)
+
+
+class NetworkOut(NetworkIn):
+    updated_at: datetime
+
+
+class NewAsset(AmendmentIn):
+    name: str = _Name
+    function: str = _Name
+    kind: Kind
+    form: Form
+    os: str = Field(min_length=1, max_length=200)
+    supplied_by: SuppliedBy
+    partner: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="When supplied_by=partner: which listed partner",
+    )
+
+
+class AssetOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    name: str
+    function: str
+    kind: Kind
+    form: Form
+    os: str
+    supplied_by: SuppliedBy
+    partner: str | None
+    created_at: datetime
+
+
+class ChangeOut(BaseModel):
+    """Where an inventory change led (C5): the amendments it recorded, if a contract is active."""
+
+    intervention_id: uuid.UUID | None
+    amendments: list[uuid.UUID]
+
+
+class AssetChanged(AssetOut):
+    amendment: ChangeOut
+
+
+class UserChanged(UserOut):
+    amendment: ChangeOut
+
+
+class Removed(BaseModel):
+    id: uuid.UUID
+    removed: bool
+    amendment: ChangeOut
+
+
+class FailureOut(BaseModel):
+    criterion: str
+    detail: str
+
+
+class OverrideOut(BaseModel):
+    id: uuid.UUID
+    reason: str
+    created_by: str
+    created_at: datetime
+
+
+class EligibilityOut(BaseModel):
+    eligible: bool = Field(
+        description="True when every criterion passes or an override is recorded"
+    )
+    criteria_met: bool = Field(description="True when every criterion passes (override ignored)")
+    failures: list[FailureOut]
+    overridden: bool
+    override: OverrideOut | None
+
+
+class OverrideIn(_In):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class PartnerIn(_In):
+    name: str = _Name
+
+
+class OfferOut(BaseModel):
+    code: str
+    label: str
+    includes: list[str]
+
+
+class NewContract(_In):
+    client_id: uuid.UUID
+    offer: str = Field(min_length=1, max_length=50)
+    start_date: date
+
+
+class RenewIn(_In):
+    offer: str | None = Field(default=None, min_length=1, max_length=50)
+
+
+class ContractOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    offer: str
+    includes: list[str]
+    status: Status
+    year: int
+    start_date: date
+    end_date: date
+    ends_at: datetime
+    version: int
+    non_conforming: bool
+    renewal_of: uuid.UUID | None
+    created_by: str
+    created_at: datetime
+    activated_at: datetime | None
+    end_reason: Literal["year_end", "cessation"] | None
+    ended_on: date | None
+    ended_at: datetime | None
+
+
+class AmendmentOut(BaseModel):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    effective_date: date
+    changes: list[dict[str, Any]]
+    postes_before: int
+    postes_after: int
+    version: int
+    intervention_id: uuid.UUID
+    technician: str
+    performed_at: datetime
+    description: str
+
+
+class TerminationOut(BaseModel):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    reason: Literal["cessation"]
+    effective_date: date
+    status: Literal["pending", "approved"]
+    document_type: str
+    document_name: str | None
+    document_size: int
+    document_sha256: str
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+
+
+class YearEndIn(_In):
+    year: int = Field(ge=2000, le=2999)
+
+
+class YearEndOut(BaseModel):
+    year: int
+    status: Literal["not_started", "running", "done"]
+    started_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    ended: int = Field(description="Contracts ended by this run so far")
+    remaining: int = Field(description="Active contracts of the year still to end")
+    batches: int
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    source: str | None
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID | None
+    client_id: uuid.UUID | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None

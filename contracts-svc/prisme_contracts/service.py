@@ -1,0 +1,278 @@
+"""Contract lifecycle use cases (C1–C3): create, activate, renew, cancel, read.
+
+Cessation (C6) lives in ``cessation.py``, the year-end run (C2) in ``year_end.py``, inventory
+changes and amendments (C5) in ``inventory.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import asyncpg
+from prisme_chassis.bus import enqueue
+from prisme_chassis.errors import Conflict, NotFound, Unprocessable
+from prisme_events import ContractActivated
+
+from . import audit, domain, eligibility
+from . import repository as repo
+from .facts import (
+    Actor,
+    asset_views,
+    client_snapshot,
+    contract_audit,
+    contract_out,
+    contract_user,
+    event_id,
+)
+from .schemas import AmendmentOut, ContractOut, NewContract, OfferOut
+
+
+async def list_offers(conn: asyncpg.Connection) -> list[OfferOut]:
+    return [
+        OfferOut(code=r["code"], label=r["label"], includes=list(r["includes"]))
+        for r in await repo.list_offers(conn)
+    ]
+
+
+async def _offer(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
+    offer = await repo.get_offer(conn, code)
+    if offer is None:
+        known = [r["code"] for r in await repo.list_offers(conn)]
+        raise Unprocessable(
+            f"unknown offer {code!r}",
+            errors=[{"field": "offer", "detail": f"known offers: {known}"}],
+        )
+    return offer
+
+
+async def _contract(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record:
+    row = await repo.get_contract(conn, contract_id, lock=lock)
+    if row is None:
+        raise NotFound(f"contract {contract_id} not found")
+    return row
+
+
+async def _out(conn: asyncpg.Connection, row: asyncpg.Record) -> ContractOut:
+    offer = await repo.get_offer(conn, row["offer"])
+    return contract_out(row, [] if offer is None else offer["includes"])
+
+
+async def _insert_draft(
+    conn: asyncpg.Connection,
+    *,
+    client_id: uuid.UUID,
+    offer: str,
+    start_date: date,
+    renewal_of: uuid.UUID | None,
+    actor: Actor,
+) -> asyncpg.Record:
+    try:
+        row = await repo.insert_contract(
+            conn,
+            {
+                "id": uuid.uuid4(),
+                "client_id": client_id,
+                "offer": offer,
+                "year": start_date.year,
+                "start_date": start_date,
+                "end_date": domain.end_of_year(start_date.year),
+                "renewal_of": renewal_of,
+                "created_by": actor.sub,
+            },
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(
+            f"the client already has a draft or active contract for {start_date.year}",
+        ) from exc
+    await audit.record(
+        conn,
+        actor,
+        "contract.created",
+        entity_type="contract",
+        entity_id=row["id"],
+        client_id=client_id,
+        after={**contract_audit(row), "renewal_of": renewal_of},
+    )
+    return row
+
+
+async def create_contract(
+    conn: asyncpg.Connection, body: NewContract, actor: Actor, today: date
+) -> ContractOut:
+    """C2: a draft for the calendar year of ``start_date``, ending on 31 December."""
+    await _offer(conn, body.offer)
+    if await repo.get_client(conn, body.client_id, lock=True) is None:
+        raise Unprocessable(
+            f"client {body.client_id} not found",
+            errors=[{"field": "client_id", "detail": "unknown client"}],
+        )
+    if body.start_date.year < today.year:
+        raise Unprocessable(
+            f"start date {body.start_date} is in a past year",
+            errors=[
+                {
+                    "field": "start_date",
+                    "detail": "a contract covers the current or a future calendar year",
+                }
+            ],
+        )
+    existing = await repo.renewal_for(conn, body.client_id, body.start_date.year)
+    if existing is not None:
+        raise Conflict(
+            f"the client already has a {existing['status']} contract for {body.start_date.year}",
+            contract_id=existing["id"],
+        )
+    row = await _insert_draft(
+        conn,
+        client_id=body.client_id,
+        offer=body.offer,
+        start_date=body.start_date,
+        renewal_of=None,
+        actor=actor,
+    )
+    return await _out(conn, row)
+
+
+async def activate(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, actor: Actor, now: datetime
+) -> ContractOut:
+    """C2/C3: check eligibility, then activate and publish ``contract.activated``."""
+    contract = await _contract(conn, contract_id, lock=True)
+    if contract["status"] != "draft":
+        raise Conflict(
+            f"contract is {contract['status']}, only a draft can be activated",
+            status_now=contract["status"],
+        )
+    # Shared year lock: the year-end run takes it exclusively, so no activation slips into a closed year.
+    await repo.lock_year_shared(conn, contract["year"])
+    if await repo.get_year_end_run(conn, contract["year"]) is not None:
+        raise Conflict(f"year {contract['year']} is closed (year-end has run)")
+    today = domain.reunion_today(now)
+    if contract["end_date"] < today:
+        raise Conflict(f"year {contract['year']} is over; create a contract for {today.year}")
+    offer = await _offer(conn, contract["offer"])
+    result, override = await eligibility.evaluate(conn, contract["client_id"])
+    if not result.eligible and override is None:
+        raise Unprocessable(
+            "the practice is not eligible (C3)",
+            failures=[{"criterion": f.criterion, "detail": f.detail} for f in result.failures],
+        )
+    client = await repo.get_client(conn, contract["client_id"], lock=True)
+    assert client is not None
+    users = await repo.list_users(conn, contract["client_id"])
+    views = asset_views(await repo.list_assets(conn, contract["client_id"]))
+    updated = await repo.set_contract_state(
+        conn, contract_id, status="active", activated_at=now, non_conforming=False
+    )
+    await audit.record(
+        conn,
+        actor,
+        "contract.activated",
+        entity_type="contract",
+        entity_id=contract_id,
+        client_id=contract["client_id"],
+        before=contract_audit(contract),
+        after={**contract_audit(updated), "overridden": override is not None},
+    )
+    await enqueue(
+        conn,
+        ContractActivated(
+            event_id=event_id(contract_id, updated["version"]),
+            contract_id=contract_id,
+            client_id=contract["client_id"],
+            version=updated["version"],
+            offer=updated["offer"],
+            includes=list(offer["includes"]),
+            year=updated["year"],
+            client=client_snapshot(client),
+            start_date=updated["start_date"],
+            end_date=updated["end_date"],
+            ends_at=domain.ends_at(updated["year"]),
+            postes=domain.count_postes(views),
+            peripherals=domain.count_peripherals(views),
+            users=[contract_user(u) for u in users],
+            renewal_of=updated["renewal_of"],
+        ),
+    )
+    return contract_out(updated, offer["includes"])
+
+
+async def renew(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, offer: str | None, actor: Actor
+) -> ContractOut:
+    """C2: the next year's draft, same client, inventory and users (they belong to the practice)."""
+    contract = await _contract(conn, contract_id, lock=True)
+    if contract["status"] not in ("active", "ended") or contract["end_reason"] == "cessation":
+        raise Conflict(
+            f"a {contract['status']} contract cannot be renewed", status_now=contract["status"]
+        )
+    code = offer or contract["offer"]
+    await _offer(conn, code)
+    next_year = contract["year"] + 1
+    existing = await repo.renewal_for(conn, contract["client_id"], next_year)
+    if existing is not None:
+        raise Conflict(
+            f"the client already has a {existing['status']} contract for {next_year}",
+            contract_id=existing["id"],
+        )
+    row = await _insert_draft(
+        conn,
+        client_id=contract["client_id"],
+        offer=code,
+        start_date=domain.renewal_start(contract["year"]),
+        renewal_of=contract_id,
+        actor=actor,
+    )
+    return await _out(conn, row)
+
+
+async def cancel(conn: asyncpg.Connection, contract_id: uuid.UUID, actor: Actor) -> ContractOut:
+    """Drop a draft that will not be signed (it was never active: nothing to publish)."""
+    contract = await _contract(conn, contract_id, lock=True)
+    if contract["status"] != "draft":
+        raise Conflict(
+            f"contract is {contract['status']}, only a draft can be cancelled",
+            status_now=contract["status"],
+        )
+    updated = await repo.set_contract_state(conn, contract_id, status="cancelled")
+    await audit.record(
+        conn,
+        actor,
+        "contract.cancelled",
+        entity_type="contract",
+        entity_id=contract_id,
+        client_id=contract["client_id"],
+        before=contract_audit(contract),
+        after=contract_audit(updated),
+    )
+    return await _out(conn, updated)
+
+
+async def get(conn: asyncpg.Connection, contract_id: uuid.UUID) -> ContractOut:
+    return await _out(conn, await _contract(conn, contract_id))
+
+
+async def list_contracts(
+    conn: asyncpg.Connection,
+    *,
+    client_id: uuid.UUID | None,
+    status: str | None,
+    year: int | None,
+    limit: int,
+    offset: int,
+) -> list[ContractOut]:
+    includes = {r["code"]: list(r["includes"]) for r in await repo.list_offers(conn)}
+    rows = await repo.list_contracts(
+        conn, client_id=client_id, status=status, year=year, limit=limit, offset=offset
+    )
+    return [contract_out(r, includes.get(r["offer"], [])) for r in rows]
+
+
+async def amendments(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[AmendmentOut]:
+    await _contract(conn, contract_id)
+    return [
+        AmendmentOut.model_validate(dict(r)) for r in await repo.list_amendments(conn, contract_id)
+    ]

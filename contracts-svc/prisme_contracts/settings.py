@@ -1,0 +1,21 @@
+"""contracts-svc settings (env prefix ``PRISME_``, service-specific ``PRISME_CONTRACTS_``)."""
+
+from __future__ import annotations
+
+from prisme_chassis.settings import ServiceSettings
+from pydantic import AliasChoices, Field
+
+
+class ContractsSettings(ServiceSettings):
+    http_port: int = 8001
+    database_url: str = Field(
+        validation_alias=AliasChoices("database_url", "PRISME_CONTRACTS_DATABASE_URL")
+    )
+    year_end_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=50_000,
+        validation_alias=AliasChoices(
+            "year_end_batch_size", "PRISME_CONTRACTS_YEAR_END_BATCH_SIZE"
+        ),
+    )
