@@ -1,0 +1,6 @@
+"""``python -m prisme_video``: serve video-svc."""
+
+from .app import main
+
+if __name__ == "__main__":
+    main()

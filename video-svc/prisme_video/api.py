@@ -1,0 +1,277 @@
+"""Authenticated routes of video-svc (DESIGN §4) and their request/response schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.errors import PayloadTooLarge, Unprocessable
+from pydantic import BaseModel, Field
+
+from . import recordings, sharing
+from . import repository as repo
+from .context import VideoContext
+from .multipart import MalformedFormError, TooLargeError, read_form
+from .repository import LinkRow, VideoRow
+
+router = APIRouter(tags=["videos"])
+
+
+def context(rt: Any) -> VideoContext:
+    ctx: VideoContext = rt.state["video"]
+    return ctx
+
+
+class CommentIn(BaseModel):
+    at_seconds: Decimal = Field(ge=0, le=10**8, max_digits=12, decimal_places=3)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CommentOut(BaseModel):
+    id: uuid.UUID
+    video_id: uuid.UUID
+    at_seconds: Decimal
+    text: str
+    author: str
+    created_at: datetime
+
+
+class VideoOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    contract_id: uuid.UUID
+    title: str
+    container: str
+    video_codec: str
+    width: int
+    height: int
+    duration_seconds: Decimal
+    size_bytes: int
+    uploaded_by: str
+    uploaded_at: datetime
+    comments: list[CommentOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, video: VideoRow, comments: list[Any] | None = None) -> VideoOut:
+        return cls(
+            id=video.id,
+            client_id=video.client_id,
+            contract_id=video.contract_id,
+            title=video.title,
+            container=video.container,
+            video_codec=video.video_codec,
+            width=video.width,
+            height=video.height,
+            duration_seconds=video.duration_seconds,
+            size_bytes=video.size_bytes,
+            uploaded_by=video.uploaded_by,
+            uploaded_at=video.uploaded_at,
+            comments=[CommentOut(**dict(c)) for c in comments or []],
+        )
+
+
+class LinkOut(BaseModel):
+    id: uuid.UUID
+    video_id: uuid.UUID
+    client_id: uuid.UUID
+    contract_id: uuid.UUID
+    expires_at: datetime
+    status: Literal["active", "expired", "revoked"]
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+    @classmethod
+    def of(cls, link: LinkRow, now: datetime) -> LinkOut:
+        return cls(
+            id=link.id,
+            video_id=link.video_id,
+            client_id=link.client_id,
+            contract_id=link.contract_id,
+            expires_at=link.expires_at,
+            status=sharing.status_of(link, now),
+            created_by=link.created_by,
+            created_at=link.created_at,
+            revoked_at=link.revoked_at,
+            revoked_reason=link.revoked_reason,
+        )
+
+
+class NewLinkOut(LinkOut):
+    url: str = Field(description="The share link; shown once, only its hash is kept")
+    password: str = Field(description="The link's password; shown once, only its hash is kept")
+
+
+class AccessOut(BaseModel):
+    id: int
+    at: datetime
+    link_id: uuid.UUID | None
+    video_id: uuid.UUID | None
+    address: str
+    user_agent: str
+    event: str
+    status: int
+    range_start: int | None
+    range_end: int | None
+    bytes_served: int
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["client_id", "contract_id", "title", "file"],
+                    "properties": {
+                        "client_id": {"type": "string", "format": "uuid"},
+                        "contract_id": {"type": "string", "format": "uuid"},
+                        "title": {"type": "string", "maxLength": 200},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/v1/videos", status_code=201, openapi_extra=_UPLOAD_BODY)
+async def upload_video(
+    request: Request, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
+) -> VideoOut:
+    """V1: stream a recording to encrypted storage, check it is a video, record it.
+
+    No transaction is held while the file arrives; the row is written once the file is stored
+    and probed, and the object is deleted if anything fails before that commit.
+    """
+    ctx = context(rt)
+    upload = recordings.RecordingUpload(ctx)
+
+    async def open_sink() -> recordings.RecordingUpload:
+        return upload
+
+    try:
+        form = await read_form(
+            request.stream(),
+            request.headers.get("content-type"),
+            file_field="file",
+            open_sink=open_sink,
+            max_file_bytes=ctx.settings.max_upload_bytes,
+        )
+        fields = recordings.parse_upload_form(form.fields, form.has_file)
+        recording = await upload.seal()
+        async with rt.pool.acquire() as conn, conn.transaction():
+            video = await recordings.record_video(conn, ctx, fields, recording, who.sub)
+    except MalformedFormError as exc:
+        await upload.discard()
+        raise Unprocessable(exc.reason) from exc
+    except TooLargeError as exc:
+        await upload.discard()
+        raise PayloadTooLarge(f"fichier limité à {ctx.settings.max_upload_bytes} octets") from exc
+    except BaseException:
+        await upload.discard()
+        raise
+    return VideoOut.of(video)
+
+
+@router.get("/v1/videos")
+async def list_videos(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    contract_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("videos:read"),
+) -> list[VideoOut]:
+    return [VideoOut.of(v) for v in await repo.list_videos(conn, client_id, contract_id)]
+
+
+@router.get("/v1/videos/{video_id}")
+async def get_video(
+    video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
+) -> VideoOut:
+    video = await recordings.live_video(conn, video_id)
+    return VideoOut.of(video, await repo.list_comments(conn, video_id))
+
+
+@router.get(
+    "/v1/videos/{video_id}/poster",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def get_poster(
+    video_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:read")
+) -> Response:
+    video = await recordings.live_video(conn, video_id)
+    image = await recordings.poster(context(rt), video)
+    return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/v1/videos/{video_id}/comments", status_code=201)
+async def add_comment(
+    video_id: uuid.UUID, body: CommentIn, conn: Tx, who: Principal = require_scopes("videos:write")
+) -> CommentOut:
+    row = await recordings.add_comment(conn, video_id, body.at_seconds, body.text, who.sub)
+    return CommentOut(**dict(row))
+
+
+@router.get("/v1/videos/{video_id}/comments")
+async def list_comments(
+    video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
+) -> list[CommentOut]:
+    await recordings.live_video(conn, video_id)
+    return [CommentOut(**dict(c)) for c in await repo.list_comments(conn, video_id)]
+
+
+@router.post("/v1/videos/{video_id}/links", status_code=201)
+async def create_link(
+    video_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
+) -> NewLinkOut:
+    """V2: a link and its password, both returned this once (only hashes are kept)."""
+    ctx = context(rt)
+    created = await sharing.create_link(conn, ctx, video_id, who.sub)
+    base = LinkOut.of(created.link, ctx.clock())
+    return NewLinkOut(**base.model_dump(), url=created.url, password=created.password)
+
+
+@router.get("/v1/links")
+async def list_links(
+    conn: Tx,
+    rt: RuntimeDep,
+    client_id: uuid.UUID | None = None,
+    video_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("videos:read"),
+) -> list[LinkOut]:
+    now = context(rt).clock()
+    return [LinkOut.of(link, now) for link in await repo.list_links(conn, client_id, video_id)]
+
+
+@router.post("/v1/links/{link_id}/revoke")
+async def revoke_link(
+    link_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
+) -> LinkOut:
+    ctx = context(rt)
+    link = await sharing.revoke_link(conn, ctx, link_id, who.sub)
+    return LinkOut.of(link, ctx.clock())
+
+
+@router.get("/v1/access-log")
+async def access_log(
+    conn: Tx,
+    link_id: uuid.UUID | None = None,
+    video_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    who: Principal = require_scopes("videos:read"),
+) -> list[AccessOut]:
+    """V4: every page view, password attempt and stream, newest first."""
+    rows = await repo.list_access_log(
+        conn, link_id=link_id, video_id=video_id, client_id=client_id, limit=limit
+    )
+    return [AccessOut(**dict(r)) for r in rows]

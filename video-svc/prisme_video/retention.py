@@ -1,0 +1,33 @@
+"""Retention worker (V1): recordings are deleted ``retention_days`` after their contract ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prisme_chassis.app import Runtime
+
+from . import recordings
+from .context import VideoContext
+
+log = logging.getLogger(__name__)
+
+
+async def purge_once(rt: Runtime) -> int:
+    ctx: VideoContext = rt.state["video"]
+    total = 0
+    while True:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            purged = await recordings.purge_expired(conn, ctx)
+        total += len(purged)
+        for video_id in purged:
+            log.info("recording purged after retention", extra={"video_id": str(video_id)})
+        if not purged:
+            return total
+
+
+async def run(rt: Runtime) -> None:
+    ctx: VideoContext = rt.state["video"]
+    while True:
+        await purge_once(rt)
+        await asyncio.sleep(ctx.settings.retention_interval_seconds)

@@ -1,0 +1,88 @@
+"""Settings of video-svc (env prefix ``PRISME_``, own settings ``PRISME_VIDEO_*``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import ClassVar
+
+from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+
+from .crypto import DEFAULT_CHUNK_SIZE, KEY_BYTES
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(name, f"PRISME_VIDEO_{name.upper()}")
+
+
+class VideoSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = ("master_key",)
+
+    http_port: int = 8004
+    database_url: str = Field(
+        validation_alias=AliasChoices("database_url", "PRISME_VIDEO_DATABASE_URL")
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("master_key"),
+        description="Base64 of 32 random bytes; wraps every video's data key. Generated into "
+        "data_dir in development/test, required in production.",
+    )
+    storage_dir: Path | None = Field(
+        default=None,
+        validation_alias=_alias("storage_dir"),
+        description="Root of the local object store (default: data_dir/objects)",
+    )
+    chunk_size: int = Field(
+        default=DEFAULT_CHUNK_SIZE, ge=4096, validation_alias=_alias("chunk_size")
+    )
+    max_upload_bytes: int = Field(default=20 * 1024**3, validation_alias=_alias("max_upload_bytes"))
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8004",
+        validation_alias=_alias("public_base_url"),
+        description="Base of the share links sent to practices",
+    )
+    retention_days: int = Field(default=30, ge=0, validation_alias=_alias("retention_days"))
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, validation_alias=_alias("retention_interval_seconds")
+    )
+    session_minutes: int = Field(default=120, ge=1, validation_alias=_alias("session_minutes"))
+    throttle_base_delay_seconds: float = Field(
+        default=1.0, ge=0, validation_alias=_alias("throttle_base_delay_seconds")
+    )
+    argon2_time_cost: int = Field(default=3, ge=1, validation_alias=_alias("argon2_time_cost"))
+    argon2_memory_kib: int = Field(
+        default=64 * 1024, ge=8 * 1024, validation_alias=_alias("argon2_memory_kib")
+    )
+
+    @model_validator(mode="after")
+    def _check_master_key(self) -> VideoSettings:
+        if self.master_key is not None and self.master_key.get_secret_value().strip():
+            _decode_key(self.master_key.get_secret_value())
+        return self
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies outside local mode (the local viewer is served over plain HTTP)."""
+        return self.env == "production"
+
+    def objects_dir(self) -> Path:
+        return self.storage_dir or Path(self.data_dir) / "objects"
+
+    def master_key_bytes(self) -> bytes:
+        """The master key: configured, or generated once into data_dir outside production."""
+        if self.master_key is not None and self.master_key.get_secret_value().strip():
+            return _decode_key(self.master_key.get_secret_value())
+        return secret_from_data_dir(self, "video-master", KEY_BYTES)
+
+
+def _decode_key(value: str) -> bytes:
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("PRISME_VIDEO_MASTER_KEY must be base64") from exc
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"PRISME_VIDEO_MASTER_KEY must decode to {KEY_BYTES} bytes")
+    return key

@@ -1,0 +1,133 @@
+"""Use cases of share links (V2, V3) and of the contracts they die with. No SQL, no HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from prisme_chassis.bus import enqueue, enqueue_many
+from prisme_chassis.errors import Conflict, NotFound
+from prisme_events import (
+    ContractActivated,
+    ContractAmended,
+    ContractEnded,
+    ContractEvent,
+    VideoLinkCreated,
+    VideoLinkRevoked,
+)
+
+from . import repository as repo
+from .context import VideoContext
+from .credentials import hash_token, new_password, new_token
+from .domain import ContractState, LinkStatus, can_share, link_status, merge_contract
+from .recordings import live_video
+from .repository import LinkRow
+
+
+@dataclass(frozen=True)
+class NewLink:
+    """A link as created: the only time its token and password exist in clear (V2)."""
+
+    link: LinkRow
+    url: str
+    password: str
+
+
+async def create_link(
+    conn: asyncpg.Connection, ctx: VideoContext, video_id: uuid.UUID, actor: str
+) -> NewLink:
+    video = await live_video(conn, video_id)
+    # Same lock as the contract.ended handler: a link cannot slip in after the revocation.
+    await repo.lock_contract(conn, video.contract_id)
+    contract = await repo.get_contract(conn, video.contract_id)
+    refusal = can_share(contract, video.client_id, ctx.clock())
+    if refusal is not None or contract is None or contract.ends_at is None:
+        raise Conflict(
+            f"Impossible de partager cette vidéo : {refusal}.", contract_id=video.contract_id
+        )
+    token, password = new_token(), new_password()
+    password_hash = await asyncio.to_thread(ctx.hashing.hash, password)
+    link = await repo.insert_link(
+        conn,
+        link_id=uuid.uuid4(),
+        video=video,
+        token_hash=hash_token(token),
+        password_hash=password_hash,
+        expires_at=contract.ends_at,  # V3: the end of the contract's engagement (C2)
+        created_by=actor,
+    )
+    await enqueue(
+        conn,
+        VideoLinkCreated(
+            link_id=link.id,
+            video_id=video.id,
+            client_id=video.client_id,
+            contract_id=video.contract_id,
+            expires_at=link.expires_at,
+        ),
+    )
+    url = f"{ctx.settings.public_base_url.rstrip('/')}/v/{token}"
+    return NewLink(link, url, password)
+
+
+def status_of(link: LinkRow, now: datetime) -> LinkStatus:
+    return link_status(revoked_at=link.revoked_at, expires_at=link.expires_at, now=now)
+
+
+async def revoke_link(
+    conn: asyncpg.Connection, ctx: VideoContext, link_id: uuid.UUID, actor: str
+) -> LinkRow:
+    link = await repo.get_link(conn, link_id)
+    if link is None:
+        raise NotFound(f"lien {link_id} introuvable")
+    revoked = await repo.revoke_link(conn, link_id, f"revoked_by:{actor}", ctx.clock())
+    if revoked is None:
+        return link  # already revoked: idempotent
+    await enqueue(conn, _revoked_event(revoked))
+    return revoked
+
+
+def _revoked_event(link: LinkRow) -> VideoLinkRevoked:
+    return VideoLinkRevoked(
+        link_id=link.id,
+        video_id=link.video_id,
+        client_id=link.client_id,
+        contract_id=link.contract_id,
+        reason=link.revoked_reason or "revoked",
+    )
+
+
+# --- contract.* (V3) ---------------------------------------------------------------------------
+
+
+def _state(event: ContractEvent) -> ContractState:
+    ends_at = event.ends_at if isinstance(event, ContractActivated) else None
+    ended = isinstance(event, ContractEnded)
+    return ContractState(
+        contract_id=event.contract_id,
+        client_id=event.client_id,
+        version=event.version,
+        status="ended" if ended else "active",
+        ends_at=ends_at,
+        ended_at=event.ended_at if isinstance(event, ContractEnded) else None,
+    )
+
+
+async def apply_contract_event(conn: asyncpg.Connection, event: ContractEvent) -> None:
+    """Keep the contract's state; ``contract.ended`` also kills every link of the contract."""
+    await repo.lock_contract(conn, event.contract_id)
+    current = await repo.get_contract(conn, event.contract_id)
+    merged = merge_contract(current, _state(event))
+    if merged is not None:
+        await repo.save_contract(conn, merged)
+    if isinstance(event, ContractEnded):
+        revoked = await repo.revoke_links_of_contract(
+            conn, event.contract_id, f"contract_ended:{event.reason}", datetime.now(UTC)
+        )
+        await enqueue_many(conn, [_revoked_event(link) for link in revoked])
+
+
+ContractEvents = (ContractActivated, ContractAmended, ContractEnded)

@@ -1,0 +1,139 @@
+"""Public viewer routes (no bearer token): ``/v/{token}`` in French, for the practice's staff."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.errors import NotFound
+
+from . import pages, viewing
+from .api import context
+from .viewing import Visitor
+
+router = APIRouter(tags=["viewer"])
+
+COOKIE = "prisme_video_session"
+_STREAM_HEADERS = {
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_MEDIA_TYPES = {
+    "mov": "video/mp4",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "matroska": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "ogg": "video/ogg",
+    "mpegts": "video/mp2t",
+    "flv": "video/x-flv",
+}
+
+
+def _visitor(request: Request) -> Visitor:
+    address = request.client.host if request.client else "unknown"
+    return Visitor(address=address, user_agent=request.headers.get("user-agent", ""))
+
+
+def _html(body: str, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(
+        body, status_code=status, headers={**pages.SECURITY_HEADERS, **(headers or {})}
+    )
+
+
+def _media_type(container: str) -> str:
+    for name in container.split(","):
+        if name in _MEDIA_TYPES:
+            return _MEDIA_TYPES[name]
+    return "application/octet-stream"
+
+
+@router.get("/v/{token}", response_class=HTMLResponse, include_in_schema=True)
+async def link_page(token: str, request: Request, conn: Tx, rt: RuntimeDep) -> HTMLResponse:
+    """The password page, or the player once the visitor has a session for this link."""
+    ctx = context(rt)
+    try:
+        target, signed_in = await viewing.open_page(
+            conn, ctx, token, _visitor(request), request.cookies.get(COOKIE)
+        )
+    except NotFound:
+        return _html(pages.not_found_page(), 404)
+    if target.status != "active":
+        return _html(pages.gone_page(), 410)
+    if not signed_in:
+        return _html(pages.password_page(), 200)
+    page = pages.player_page(
+        target.video.title, float(target.video.duration_seconds), f"{request.url.path}/stream"
+    )
+    return _html(page, 200)
+
+
+@router.post("/v/{token}", response_class=HTMLResponse)
+async def link_login(
+    token: str,
+    request: Request,
+    conn: Tx,
+    rt: RuntimeDep,
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """V4: check the password (throttled, logged); on success set a session bound to the link."""
+    ctx = context(rt)
+    try:
+        outcome = await viewing.login(conn, ctx, token, password, _visitor(request))
+    except NotFound:
+        return _html(pages.not_found_page(), 404)
+    status = viewing.LoginOutcome.http_status[outcome.kind]
+    if outcome.kind == "gone":
+        return _html(pages.gone_page(), status)
+    if outcome.kind in ("throttled", "locked"):
+        seconds = max(1, math.ceil(outcome.retry_after.total_seconds()))
+        return _html(
+            pages.throttled_page(seconds, outcome.kind == "locked"),
+            status,
+            {"Retry-After": str(seconds)},
+        )
+    if outcome.kind == "wrong":
+        return _html(pages.password_page("Mot de passe incorrect."), status)
+    response = RedirectResponse(request.url.path, status_code=303, headers=pages.SECURITY_HEADERS)
+    assert outcome.cookie is not None
+    response.set_cookie(
+        COOKIE,
+        outcome.cookie,
+        max_age=outcome.cookie_max_age,
+        path=request.url.path,  # sent back for this link's page and stream only
+        httponly=True,
+        samesite="strict",
+        secure=ctx.settings.cookie_secure,
+    )
+    return response
+
+
+@router.get(
+    "/v/{token}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}}},
+)
+async def link_stream(token: str, request: Request, rt: RuntimeDep) -> Response:
+    """HTTP Range streaming (206/416), decrypting chunk by chunk in constant memory."""
+    plan = await viewing.stream(
+        rt.pool,
+        context(rt),
+        token,
+        request.cookies.get(COOKIE),
+        request.headers.get("range"),
+        _visitor(request),
+    )
+    headers = {**_STREAM_HEADERS, "Content-Length": str(plan.length)}
+    if plan.status == 206:
+        headers["Content-Range"] = f"bytes {plan.start}-{plan.end}/{plan.size}"
+    return StreamingResponse(
+        plan.body,
+        status_code=plan.status,
+        headers=headers,
+        media_type=_media_type(plan.container),
+    )
