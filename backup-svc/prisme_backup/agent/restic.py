@@ -351,7 +351,35 @@ class Restic:
             )
         return entries
 
+    async def dump_archive(self, snapshot: str, target: Path) -> None:
+        """Write the whole snapshot as a tar archive to ``target`` (mode 0600)."""
+        await _dump_to(self, snapshot, target)
+
+    async def forget_ids(self, ids: Sequence[str], *, prune: bool = True) -> None:
+        if ids:
+            await self._run(["forget", *(["--prune"] if prune else []), *ids])
+
     async def raw_size(self) -> int:
         """Bytes the repository stores (``restic stats --mode raw-data``): the quota measure."""
         _, out, _ = await self._run(["stats", "--json", "--mode", "raw-data"])
         return int(json.loads(out).get("total_size", 0))
+
+
+async def _dump_to(restic: Restic, snapshot: str, target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    fd = await asyncio.to_thread(os.open, partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *restic._argv(["dump", "--archive", "tar", snapshot, "/"]),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.PIPE,
+            env=restic._env(),
+        )
+        _, err = await proc.communicate()
+    if proc.returncode != 0:
+        await asyncio.to_thread(partial.unlink, True)
+        raise ResticError(
+            "dump", proc.returncode or -1, restic._scrub(err.decode(errors="replace"))
+        )
+    await asyncio.to_thread(partial.replace, target)

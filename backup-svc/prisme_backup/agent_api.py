@@ -1,0 +1,57 @@
+"""Agent-facing routes, authenticated by the agent's own credentials (not platform JWTs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.errors import Unauthorized
+
+from .agent.protocol import (
+    AgentPlan,
+    CheckReport,
+    EnrolRequest,
+    EnrolResponse,
+    RunAccepted,
+    RunReport,
+)
+from .service import agents
+from .service.context import Backups
+
+router = APIRouter(tags=["agent"])
+
+
+async def current_agent(
+    conn: Tx, authorization: Annotated[str | None, Header()] = None
+) -> agents.AgentIdentity:
+    scheme, _, credential = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthorized("missing agent credentials")
+    return await agents.authenticate(conn, credential.strip())
+
+
+AgentDep = Annotated[agents.AgentIdentity, Depends(current_agent)]
+
+
+@router.post("/v1/agent/enrol", status_code=201)
+async def enrol(body: EnrolRequest, conn: Tx) -> EnrolResponse:
+    """Trade a one-time enrolment token for the agent's credential (returned once)."""
+    return await agents.enrol(conn, body.token, body.hostname)
+
+
+@router.get("/v1/agent/plan")
+async def plan(conn: Tx, rt: RuntimeDep, who: AgentDep) -> AgentPlan:
+    """The plan and the repository (with its password) for this agent."""
+    ctx: Backups = rt.state["backups"]
+    return await agents.plan_for_agent(conn, ctx, who)
+
+
+@router.post("/v1/agent/runs", status_code=201)
+async def report_run(body: RunReport, conn: Tx, who: AgentDep) -> RunAccepted:
+    return RunAccepted(run_id=await agents.report_run(conn, who, body))
+
+
+@router.post("/v1/agent/checks", status_code=201)
+async def report_check(body: CheckReport, conn: Tx, who: AgentDep) -> None:
+    await agents.report_check(conn, who, body)

@@ -1,0 +1,183 @@
+"""Operator routes of backup-svc (bearer JWT with ``backups:*`` scopes)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.errors import Conflict
+
+from . import repository
+from .schemas import (
+    AgentOut,
+    AlertOut,
+    CheckOut,
+    EnrolmentTokenOut,
+    ExportOut,
+    PlanOut,
+    PlanPatch,
+    PurgeOut,
+    RunOut,
+    SnapshotOut,
+)
+from .service import exports, plans
+from .service.context import Backups
+
+router = APIRouter(tags=["backups"])
+
+
+def _ctx(rt: RuntimeDep) -> Backups:
+    ctx: Backups = rt.state["backups"]
+    return ctx
+
+
+@router.get("/v1/plans")
+async def list_plans(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("backups:read"),
+) -> list[PlanOut]:
+    return [PlanOut.of(r) for r in await repository.list_plans(conn, client_id)]
+
+
+@router.get("/v1/plans/{plan_id}")
+async def get_plan(
+    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
+) -> PlanOut:
+    return PlanOut.of(await plans.get_plan(conn, plan_id))
+
+
+@router.patch("/v1/plans/{plan_id}")
+async def edit_plan(
+    plan_id: uuid.UUID,
+    body: PlanPatch,
+    conn: Tx,
+    who: Principal = require_scopes("backups:write"),
+) -> PlanOut:
+    """Edit the sources (databases and the way to dump them, the PARTAGE folder) or the
+    schedule (daily start, Indian/Reunion time)."""
+    changes = body.model_dump(exclude_unset=True, mode="json")
+    for name in ("daily_at",):
+        if name in changes:
+            changes[name] = getattr(body, name)
+    if "databases" in changes:
+        names = [d["name"] for d in changes["databases"]]
+        if len(set(names)) != len(names):
+            raise Conflict("two database sources have the same name")
+    return PlanOut.of(await plans.edit_plan(conn, plan_id, changes))
+
+
+@router.post("/v1/plans/{plan_id}/enrolment-tokens", status_code=201)
+async def new_enrolment_token(
+    plan_id: uuid.UUID,
+    conn: Tx,
+    rt: RuntimeDep,
+    who: Principal = require_scopes("backups:write"),
+) -> EnrolmentTokenOut:
+    token, expires_at = await plans.issue_enrolment_token(conn, _ctx(rt), plan_id, who.sub)
+    return EnrolmentTokenOut(token=token, expires_at=expires_at, plan_id=plan_id)
+
+
+@router.get("/v1/plans/{plan_id}/agents")
+async def list_agents(
+    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
+) -> list[AgentOut]:
+    await plans.get_plan(conn, plan_id)
+    return [AgentOut.model_validate(dict(r)) for r in await repository.agents_of(conn, plan_id)]
+
+
+@router.get("/v1/plans/{plan_id}/snapshots")
+async def list_snapshots(
+    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
+) -> list[SnapshotOut]:
+    """The copies currently kept (30 days of history at most, K1)."""
+    await plans.get_plan(conn, plan_id)
+    rows = await repository.list_snapshots(conn, plan_id)
+    return [SnapshotOut.model_validate(dict(r)) for r in rows]
+
+
+@router.get("/v1/plans/{plan_id}/runs")
+async def list_runs(
+    plan_id: uuid.UUID,
+    conn: Tx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    who: Principal = require_scopes("backups:read"),
+) -> list[RunOut]:
+    await plans.get_plan(conn, plan_id)
+    return [
+        RunOut.model_validate(dict(r)) for r in await repository.list_runs(conn, plan_id, limit)
+    ]
+
+
+@router.get("/v1/plans/{plan_id}/checks")
+async def list_checks(
+    plan_id: uuid.UUID,
+    conn: Tx,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    who: Principal = require_scopes("backups:read"),
+) -> list[CheckOut]:
+    await plans.get_plan(conn, plan_id)
+    rows = await repository.list_checks(conn, plan_id, limit)
+    return [CheckOut.model_validate(dict(r)) for r in rows]
+
+
+@router.get("/v1/plans/{plan_id}/purges")
+async def list_purges(
+    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
+) -> list[PurgeOut]:
+    """The record of the repository's destruction (K3)."""
+    await plans.get_plan(conn, plan_id)
+    return [PurgeOut.model_validate(dict(r)) for r in await repository.purges_of(conn, plan_id)]
+
+
+@router.get("/v1/alerts")
+async def list_alerts(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    plan_id: uuid.UUID | None = None,
+    open_only: bool = False,
+    who: Principal = require_scopes("backups:read"),
+) -> list[AlertOut]:
+    """Missed or failed copies, failed checks, repositories over quota (K2)."""
+    rows = await repository.list_alerts(
+        conn, client_id=client_id, plan_id=plan_id, open_only=open_only
+    )
+    return [AlertOut.model_validate(dict(r)) for r in rows]
+
+
+@router.post("/v1/plans/{plan_id}/exports", status_code=202)
+async def request_export(
+    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:write")
+) -> ExportOut:
+    """A full export of the latest copy for the client (K3), produced by a worker."""
+    row = await exports.request_export(conn, plan_id, who.sub)
+    return ExportOut.model_validate(dict(row))
+
+
+@router.get("/v1/exports/{export_id}")
+async def get_export(
+    export_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
+) -> ExportOut:
+    return ExportOut.model_validate(dict(await exports.get_export(conn, export_id)))
+
+
+@router.get(
+    "/v1/exports/{export_id}/archive",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/x-tar": {}}}},
+)
+async def download_export(
+    export_id: uuid.UUID,
+    conn: Tx,
+    rt: RuntimeDep,
+    who: Principal = require_scopes("backups:read"),
+) -> FileResponse:
+    row = await exports.get_export(conn, export_id)
+    if row["status"] != "ready":
+        raise Conflict(f"the export is {row['status']}")
+    path = exports.archive_path(_ctx(rt), row["plan_id"], export_id)
+    return FileResponse(path, media_type="application/x-tar", filename=f"export-{export_id}.tar")

@@ -1,0 +1,29 @@
+"""Bus subscriptions of backup-svc, declared in one list."""
+
+from __future__ import annotations
+
+import asyncpg
+from prisme_chassis.app import Runtime
+from prisme_chassis.bus import Subscription
+from prisme_events import ContractActivated, ContractEnded
+
+from .service import plans
+from .service.context import Backups
+
+
+def subscriptions(rt: Runtime) -> list[Subscription]:
+    ctx: Backups = rt.state["backups"]
+
+    async def on_activated(conn: asyncpg.Connection, event: ContractActivated) -> None:
+        await plans.on_contract_activated(conn, ctx, event)
+
+    async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
+        await plans.on_contract_ended(conn, event)
+
+    return [
+        Subscription(
+            durable="backup-contracts",
+            stream="CONTRACTS",
+            handlers={ContractActivated: on_activated, ContractEnded: on_ended},
+        )
+    ]

@@ -1,0 +1,1 @@
+"""backup-svc use cases, split by use case: plans, agents, watch, end of contract."""

@@ -1,0 +1,220 @@
+"""The agent-facing use cases: enrolment, authentication, plan, run and check reports."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from prisme_chassis.bus import enqueue
+from prisme_chassis.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from prisme_events import BackupCheckFailed, BackupSnapshotCompleted
+
+from .. import domain, repository, vault
+from ..agent.protocol import (
+    AgentPlan,
+    CheckReport,
+    DatabaseSourceSpec,
+    EnrolResponse,
+    RepositorySpec,
+    RunReport,
+)
+from .alerts import raise_missed
+from .context import Backups
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    agent_id: uuid.UUID
+    plan_id: uuid.UUID
+
+
+async def enrol(
+    conn: asyncpg.Connection, token: str, hostname: str, now: datetime | None = None
+) -> EnrolResponse:
+    """Trade a one-time token for the agent's credential; a new agent replaces the old one."""
+    now = now or datetime.now(UTC)
+    plan_id = await repository.consume_enrolment_token(conn, vault.token_hash(token), now)
+    if plan_id is None:
+        raise Unauthorized("unknown, used or expired enrolment token")
+    await repository.revoke_agents(conn, plan_id, now)
+    credential = vault.new_token()
+    agent_id = uuid.uuid4()
+    await repository.insert_agent(
+        conn,
+        agent_id=agent_id,
+        plan_id=plan_id,
+        hostname=hostname,
+        credential_hash=vault.token_hash(credential),
+    )
+    return EnrolResponse(agent_id=agent_id, plan_id=plan_id, credential=credential)
+
+
+async def authenticate(conn: asyncpg.Connection, credential: str) -> AgentIdentity:
+    """The agent holding ``credential``; refused once revoked or once its plan ended (K3)."""
+    row = await repository.active_agent(conn, vault.token_hash(credential))
+    if row is None:
+        raise Unauthorized("unknown or revoked agent credentials")
+    return AgentIdentity(agent_id=row["agent_id"], plan_id=row["plan_id"])
+
+
+async def plan_for_agent(conn: asyncpg.Connection, ctx: Backups, who: AgentIdentity) -> AgentPlan:
+    plan = await repository.get_plan(conn, who.plan_id)
+    if plan is None:
+        raise NotFound("plan not found")
+    databases = json.loads(plan["databases"])
+    return AgentPlan(
+        plan_id=plan["id"],
+        client_id=plan["client_id"],
+        databases=[DatabaseSourceSpec.model_validate(d) for d in databases],
+        share_path=plan["share_path"],
+        daily_at=plan["daily_at"],
+        timezone=str(domain.REUNION),
+        history_days=plan["history_days"],
+        quota_bytes=plan["quota_bytes"],
+        check_parts=plan["check_parts"],
+        restore_every_days=plan["restore_every_days"],
+        restore_sample=plan["restore_sample"],
+        repository=RepositorySpec(
+            location=plan["repository_location"],
+            password=vault.unseal(ctx.key, plan["repository_password"], str(plan["id"])),
+            env=ctx.repository_env,
+        ),
+    )
+
+
+async def report_run(
+    conn: asyncpg.Connection, who: AgentIdentity, report: RunReport, now: datetime | None = None
+) -> uuid.UUID:
+    """Record a run; a good copy publishes ``backup.snapshot_completed``, a failed one raises
+    the day's alert and ``backup.missed`` (K2)."""
+    now = now or datetime.now(UTC)
+    plan = await repository.get_plan(conn, who.plan_id)
+    if plan is None:
+        raise NotFound("plan not found")
+    if report.status == "succeeded" and not report.snapshot_id:
+        raise Unprocessable("a succeeded run names its snapshot")
+    run_id = uuid.uuid4()
+    await repository.insert_run(
+        conn,
+        {
+            "id": run_id,
+            "plan_id": plan["id"],
+            "agent_id": who.agent_id,
+            "day": report.day,
+            "started_at": report.started_at,
+            "finished_at": report.finished_at,
+            "status": report.status,
+            "error": report.error,
+            "snapshot_id": report.snapshot_id,
+            "bytes_added": report.bytes_added,
+            "total_bytes": report.total_bytes,
+            "files": report.files,
+            "repository_bytes": report.repository_bytes,
+        },
+    )
+    if report.status == "failed":
+        reason = f"copy failed: {report.error or 'unknown error'}"
+        await raise_missed(conn, plan, report.day, reason, kind="failed")
+        return run_id
+    assert report.snapshot_id is not None
+    await repository.insert_snapshot(
+        conn,
+        plan_id=plan["id"],
+        snapshot_id=report.snapshot_id,
+        run_id=run_id,
+        taken_at=report.snapshot_time or report.finished_at,
+        bytes_added=report.bytes_added,
+        total_bytes=report.total_bytes,
+        files=report.files,
+    )
+    await repository.forget_snapshots(conn, plan["id"], report.forgotten, now)
+    await repository.resolve_alerts(conn, plan["id"], ["missed", "failed"], report.day)
+    await enqueue(
+        conn,
+        BackupSnapshotCompleted(
+            plan_id=plan["id"],
+            client_id=plan["client_id"],
+            snapshot_id=report.snapshot_id,
+            bytes_added=report.bytes_added,
+            total_bytes=report.total_bytes,
+        ),
+    )
+    if report.repository_bytes is not None and domain.over_quota(
+        report.repository_bytes, plan["quota_bytes"]
+    ):
+        detail = f"repository holds {report.repository_bytes} bytes, quota {plan['quota_bytes']}"
+        if await repository.raise_alert(
+            conn,
+            plan_id=plan["id"],
+            client_id=plan["client_id"],
+            kind="over_quota",
+            day=report.day,
+            detail=detail,
+            dedupe_key=f"over_quota:{plan['id']}:{report.day}",
+        ):
+            await enqueue(
+                conn,
+                BackupCheckFailed(
+                    plan_id=plan["id"],
+                    client_id=plan["client_id"],
+                    detail=detail,
+                    check="quota",
+                    snapshot_id=report.snapshot_id,
+                ),
+            )
+    return run_id
+
+
+async def report_check(
+    conn: asyncpg.Connection, who: AgentIdentity, report: CheckReport
+) -> uuid.UUID:
+    """Record an integrity check or a test restore; a failure raises an alert (K2)."""
+    plan = await repository.get_plan(conn, who.plan_id)
+    if plan is None:
+        raise NotFound("plan not found")
+    if report.run_id is not None and not await repository.run_of_agent(
+        conn, report.run_id, who.agent_id
+    ):
+        raise Conflict("that run was not reported by this agent")
+    check_id = uuid.uuid4()
+    await repository.insert_check(
+        conn,
+        {
+            "id": check_id,
+            "plan_id": plan["id"],
+            "agent_id": who.agent_id,
+            "run_id": report.run_id,
+            "kind": report.kind,
+            "ok": report.ok,
+            "subset": report.subset,
+            "snapshot_id": report.snapshot_id,
+            "detail": report.detail,
+            "checked_at": report.checked_at,
+        },
+    )
+    if not report.ok:
+        what = "integrity check" if report.kind == "integrity" else "test restore"
+        detail = f"{what} failed: {report.detail}"[:4000]
+        await repository.raise_alert(
+            conn,
+            plan_id=plan["id"],
+            client_id=plan["client_id"],
+            kind="check_failed",
+            day=domain.business_day(report.checked_at),
+            detail=detail,
+            dedupe_key=f"check_failed:{check_id}",
+        )
+        await enqueue(
+            conn,
+            BackupCheckFailed(
+                plan_id=plan["id"],
+                client_id=plan["client_id"],
+                detail=detail,
+                check=report.kind,
+                snapshot_id=report.snapshot_id,
+            ),
+        )
+    return check_id

@@ -1,0 +1,32 @@
+"""What the use cases need from the running service (no SQL, no HTTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..settings import BackupSettings, master_key
+
+
+@dataclass(frozen=True)
+class Backups:
+    """Configuration the backup use cases share: where repositories go, the sealing key."""
+
+    key: bytes = field(repr=False)
+    repository_base: str
+    repository_env: dict[str, str] = field(repr=False)
+    restic_binary: str
+    data_dir: Path
+    enrolment_ttl_hours: int = 72
+
+    @classmethod
+    def from_settings(cls, settings: BackupSettings) -> Backups:
+        base = settings.repository_base or str(Path(settings.data_dir).resolve() / "repositories")
+        return cls(
+            key=master_key(settings),
+            repository_base=base.rstrip("/"),
+            repository_env=dict(settings.repository_env),
+            restic_binary=settings.restic_binary,
+            data_dir=Path(settings.data_dir),
+            enrolment_ttl_hours=settings.enrolment_ttl_hours,
+        )

@@ -1,0 +1,162 @@
+"""Plans: created and ended by contract events (K1, K3), edited by operators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from prisme_chassis.errors import Conflict, NotFound
+from prisme_events import ContractActivated, ContractEnded
+
+from .. import domain, repository, vault
+from .context import Backups
+
+
+def allocate_location(ctx: Backups, client_id: uuid.UUID) -> str:
+    """A fresh repository location for the practice (a new one after a purge)."""
+    return f"{ctx.repository_base}/{client_id}/{uuid.uuid4().hex[:12]}"
+
+
+async def on_contract_activated(
+    conn: asyncpg.Connection, ctx: Backups, event: ContractActivated, now: datetime | None = None
+) -> None:
+    """K1: a practice whose contract includes the cloud backup gets its plan (idempotent)."""
+    now = now or datetime.now(UTC)
+    included = domain.includes_backup(event.includes)
+    fresh = await repository.upsert_contract(
+        conn,
+        contract_id=event.contract_id,
+        client_id=event.client_id,
+        version=event.version,
+        status="active",
+        includes_backup=included,
+        year=event.year,
+    )
+    if not fresh or not included:
+        return  # stale/duplicate event, or an offer without backup
+    plan = await repository.plan_for_client(conn, event.client_id)
+    expected_from = domain.first_due_day(now, domain.DEFAULT_DAILY_AT)
+    if plan is None:
+        plan_id = uuid.uuid4()
+        await repository.insert_plan(
+            conn,
+            plan_id=plan_id,
+            client_id=event.client_id,
+            client_name=event.client.name,
+            contract_id=event.contract_id,
+            quota_bytes=domain.QUOTA_BYTES,
+            history_days=domain.HISTORY_DAYS,
+            daily_at=domain.DEFAULT_DAILY_AT,
+            check_parts=domain.DEFAULT_CHECK_PARTS,
+            restore_every_days=domain.DEFAULT_RESTORE_EVERY_DAYS,
+            repository_location=allocate_location(ctx, event.client_id),
+            repository_password=vault.seal(ctx.key, vault.new_repository_password(), str(plan_id)),
+            expected_from=expected_from,
+        )
+        return
+    if plan["status"] == "active":
+        if plan["contract_id"] != event.contract_id:
+            # A renewal (C2) keeps the practice's plan and repository: history continues.
+            await repository.reactivate_plan(
+                conn,
+                plan["id"],
+                contract_id=event.contract_id,
+                client_name=event.client.name,
+                expected_from=None,
+            )
+        return
+    if plan["status"] == "ended":
+        # A new contract before the purge: the copies are still there, carry on with them.
+        await repository.reactivate_plan(
+            conn,
+            plan["id"],
+            contract_id=event.contract_id,
+            client_name=event.client.name,
+            expected_from=expected_from,
+        )
+        return
+    # Purged: the old repository is gone, start a new one with a new password.
+    await repository.reactivate_plan(
+        conn,
+        plan["id"],
+        contract_id=event.contract_id,
+        client_name=event.client.name,
+        expected_from=expected_from,
+        repository_location=allocate_location(ctx, event.client_id),
+        repository_password=vault.seal(ctx.key, vault.new_repository_password(), str(plan["id"])),
+    )
+
+
+async def on_contract_ended(
+    conn: asyncpg.Connection, event: ContractEnded, now: datetime | None = None
+) -> None:
+    """K3: scheduling stops, the agent's credentials stop working at once, purge is planned."""
+    now = now or datetime.now(UTC)
+    fresh = await repository.upsert_contract(
+        conn,
+        contract_id=event.contract_id,
+        client_id=event.client_id,
+        version=event.version,
+        status="ended",
+        includes_backup=domain.includes_backup(event.includes),
+        year=event.year,
+    )
+    if not fresh:
+        return
+    plan = await repository.plan_for_client(conn, event.client_id)
+    if plan is None or plan["status"] != "active" or plan["contract_id"] != event.contract_id:
+        return  # no plan, already ended, or the practice already moved on to a newer contract
+    if event.renewal_contract_id is not None and domain.includes_backup(event.renewal_includes):
+        return  # renewed with the backup: the mirror carries over without interruption
+    await repository.end_plan(
+        conn,
+        plan["id"],
+        last_day=event.effective_date,
+        ended_at=event.ended_at,
+        purge_after=domain.purge_after(event.effective_date, plan["history_days"]),
+    )
+    await repository.revoke_agents(conn, plan["id"], now)
+
+
+async def get_plan(conn: asyncpg.Connection, plan_id: uuid.UUID) -> asyncpg.Record:
+    plan = await repository.get_plan(conn, plan_id)
+    if plan is None:
+        raise NotFound(f"no backup plan {plan_id}")
+    return plan
+
+
+async def edit_plan(
+    conn: asyncpg.Connection, plan_id: uuid.UUID, changes: dict[str, Any]
+) -> asyncpg.Record:
+    """Operators edit the sources and the schedule of a live plan."""
+    plan = await repository.get_plan(conn, plan_id, lock=True)
+    if plan is None:
+        raise NotFound(f"no backup plan {plan_id}")
+    if plan["status"] != "active":
+        raise Conflict(f"the plan is {plan['status']}; it can no longer be edited")
+    if not changes:
+        return plan
+    return await repository.update_plan(conn, plan_id, changes)
+
+
+async def issue_enrolment_token(
+    conn: asyncpg.Connection, ctx: Backups, plan_id: uuid.UUID, actor: str
+) -> tuple[str, datetime]:
+    """A one-time token for installing the agent; shown once, only its hash is kept."""
+    plan = await repository.get_plan(conn, plan_id, lock=True)
+    if plan is None:
+        raise NotFound(f"no backup plan {plan_id}")
+    if plan["status"] != "active":
+        raise Conflict(f"the plan is {plan['status']}; no agent can enrol")
+    token = vault.new_token()
+    expires_at = datetime.now(UTC) + timedelta(hours=ctx.enrolment_ttl_hours)
+    await repository.insert_enrolment_token(
+        conn,
+        plan_id=plan_id,
+        token_hash=vault.token_hash(token),
+        expires_at=expires_at,
+        created_by=actor,
+    )
+    return token, expires_at

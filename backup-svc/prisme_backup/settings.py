@@ -1,0 +1,61 @@
+"""backup-svc settings (env prefix ``PRISME_``, service-specific ``PRISME_BACKUP_``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import ClassVar
+
+from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
+from pydantic import AliasChoices, Field
+
+
+class BackupSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = ("master_key",)
+
+    http_port: int = 8005
+    database_url: str = Field(
+        validation_alias=AliasChoices("database_url", "PRISME_BACKUP_DATABASE_URL")
+    )
+    master_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="base64 of 32 bytes: encrypts the repositories' passwords (AES-GCM)",
+        validation_alias=AliasChoices("master_key", "PRISME_BACKUP_MASTER_KEY"),
+    )
+    repository_base: str | None = Field(
+        default=None,
+        description="Where repositories live: a local directory (default: data_dir/repositories) "
+        "or a restic backend URL prefix such as s3:https://s3.example.net/bucket/prisme",
+        validation_alias=AliasChoices("repository_base", "PRISME_BACKUP_REPOSITORY_BASE"),
+    )
+    repository_env: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Backend credentials handed to agents (AWS_ACCESS_KEY_ID, AZURE_ACCOUNT_KEY…)",
+        validation_alias=AliasChoices("repository_env", "PRISME_BACKUP_REPOSITORY_ENV"),
+    )
+    restic_binary: str = Field(
+        default="restic", validation_alias=AliasChoices("restic_binary", "PRISME_BACKUP_RESTIC")
+    )
+    watch_interval: float = Field(
+        default=60.0,
+        validation_alias=AliasChoices("watch_interval", "PRISME_BACKUP_WATCH_INTERVAL"),
+    )
+    enrolment_ttl_hours: int = Field(
+        default=72,
+        validation_alias=AliasChoices("enrolment_ttl_hours", "PRISME_BACKUP_ENROLMENT_TTL_HOURS"),
+    )
+
+
+def master_key(settings: BackupSettings) -> bytes:
+    """The 32-byte key sealing repository passwords; generated in data_dir outside production."""
+    if settings.master_key:
+        try:
+            key = base64.b64decode(settings.master_key, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("PRISME_BACKUP_MASTER_KEY is not base64") from exc
+        if len(key) != 32:
+            raise ValueError("PRISME_BACKUP_MASTER_KEY must be 32 bytes")
+        return key
+    return secret_from_data_dir(settings, "backup-master", 32)
