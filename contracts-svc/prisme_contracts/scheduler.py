@@ -2,7 +2,7 @@
 
 On start-up it first catches up: any past year that still has active contracts, or whose run
 was interrupted, is closed. Then it sleeps until the next turn of the year (waking at least
-every minute, so a changed clock is noticed) and runs the year-end for the year just over.
+``year_end_check_seconds``, so a changed clock is noticed) and runs the year-end for the year just over.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .facts import Actor
 log = logging.getLogger(__name__)
 
 SCHEDULER = Actor(sub="system:year-end-scheduler", source="scheduler")
-MAX_SLEEP = 60.0
 
 
 def clock_of(rt: Runtime) -> Clock:
@@ -46,10 +45,11 @@ async def catch_up(rt: Runtime) -> list[int]:
 async def run(rt: Runtime) -> None:
     """Worker loop (restarted by the chassis supervisor if it crashes, e.g. database outage)."""
     clock = clock_of(rt)
+    tick = float(getattr(rt.settings, "year_end_check_seconds", 60.0))
     await catch_up(rt)
     while True:
         now = clock.now()
         due = domain.next_year_end_instant(now)
-        await asyncio.sleep(min(MAX_SLEEP, max(0.0, (due - now).total_seconds())))
+        await asyncio.sleep(min(tick, max(0.0, (due - now).total_seconds())))
         if clock.now() >= due:
             await catch_up(rt)

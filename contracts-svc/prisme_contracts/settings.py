@@ -19,3 +19,12 @@ class ContractsSettings(ServiceSettings):
             "year_end_batch_size", "PRISME_CONTRACTS_YEAR_END_BATCH_SIZE"
         ),
     )
+    year_end_check_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices(
+            "year_end_check_seconds", "PRISME_CONTRACTS_YEAR_END_CHECK_SECONDS"
+        ),
+        description="How often the scheduler looks at the clock while waiting for 1 January",
+    )
