@@ -233,7 +233,7 @@ def _fr_date(value: date) -> str:
 
 def _eur(value: Decimal) -> str:
     whole, cents = money(value).split(".")
-    grouped = f"{int(whole):,}".replace(",", "\u202f")
+    grouped = f"{int(whole):,}".replace(",", "\u00a0")
     return f"{grouped},{cents} €"
 
 

@@ -293,7 +293,7 @@ async def mark_finalised(
     done = await conn.execute(
         """
         UPDATE documents SET number = $2, series_year = $3, sequence = $4, issue_date = $5,
-            due_date = $6, status = $7, finalised_at = now()
+            due_date = $6, status = $7, finalised_at = clock_timestamp()
         WHERE id = $1 AND status = 'draft'
         """,
         doc_id,
