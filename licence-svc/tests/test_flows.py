@@ -1,0 +1,303 @@
+"""licence-svc through the real bus, a real database and the Graph sandbox over HTTP (L1-L4)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import httpx
+from prisme_licence.app import build_app
+from prisme_testing.plugin import collect_events, publish_event, start_service
+
+TENANT = "provider-tenant"
+
+
+async def _processed(dsn: str, event_id: uuid.UUID) -> bool:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return bool(
+            await conn.fetchval("SELECT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1)", event_id)
+        )
+    finally:
+        await conn.close()
+
+
+async def _accounts(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    r = await api.get("/v1/accounts", params={k: str(v) for k, v in params.items()})
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+def _ops(state: dict[str, Any], upn: str) -> list[str]:
+    return [e["op"] for e in state["oplog"] if e["upn"] == upn]
+
+
+async def test_prisme_activation_provisions_every_user_and_sav_none(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        a = factories.activated(factories.users(5))
+        sav = factories.activated(factories.users(3), offer="sav_sauvegarde")
+        await publish_event(nats_url, sav)
+        await publish_event(nats_url, a)
+
+        async def all_active() -> bool:
+            accs = await _accounts(api, contract_id=a.contract_id)
+            return len(accs) == 5 and all(x["status"] == "active" for x in accs)
+
+        await eventually(all_active, what="5 active accounts")
+        assert await _processed(dsn, sav.event_id)
+        assert await _accounts(api, contract_id=sav.contract_id) == []
+
+        state = await graph.state(TENANT)
+        users = {u["userPrincipalName"]: u for u in state["users"]}
+        assert sorted(users) == sorted(
+            [
+                "jerome.lebon@prisme.re",
+                "marie-eve.hoarau@prisme.re",
+                "anais.techer@prisme.re",
+                "paul.grondin@prisme.re",
+                "zoe.fontaine@prisme.re",
+            ]
+        )
+        for u in users.values():
+            assert u["accountEnabled"] is True
+            assert u["usageLocation"] == "FR"
+            assert len(u["assignedLicenses"]) == 1
+            assert u["forceChangePasswordNextSignIn"] is True
+        o365 = next(s for s in state["skus"]["value"] if s["skuPartNumber"] == "O365_BUSINESS")
+        assert o365["consumedUnits"] == 5
+
+        events = await collect_events(nats_url, "licence.>", 5, timeout=10)
+        assert sorted(e.subject for e in events) == ["licence.provisioned"] * 5
+        assert {e.user_id for e in events} == {u.user_id for u in a.users}  # type: ignore[attr-defined]
+
+        # L1: the initial password is shown once, and it is the one Graph received.
+        acc = (await _accounts(api, contract_id=a.contract_id))[0]
+        r = await api.post(f"/v1/accounts/{acc['id']}/credentials")
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store"
+        body = r.json()
+        assert body["upn"] == acc["upn"]
+        assert (
+            hashlib.sha256(body["password"].encode()).hexdigest()
+            == users[acc["upn"]]["passwordSha256"]
+        )
+        again = await api.post(f"/v1/accounts/{acc['id']}/credentials")
+        assert again.status_code == 410
+        assert again.headers["content-type"].startswith("application/problem+json")
+        assert (await api.post(f"/v1/accounts/{uuid.uuid4()}/credentials")).status_code == 404
+        assert (
+            await api.get("/v1/accounts", headers={"Authorization": "Bearer nope"})
+        ).status_code == 401
+
+
+async def test_amendment_ending_and_revocation_order(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        users = factories.users(5)
+        a = factories.activated(users)
+        await publish_event(nats_url, a)
+
+        async def statuses() -> dict[str, str]:
+            return {x["user_id"]: x["status"] for x in await _accounts(api, client_id=a.client_id)}
+
+        async def settled(expected: dict[str, str]) -> bool:
+            return await statuses() == expected
+
+        base = {str(u.user_id): "active" for u in users}
+        await eventually(lambda: settled(base), what="activation")
+
+        newcomer = factories.users(1, [("Noël", "Rivière")])[0]
+        leaver = users[4]
+        await publish_event(nats_url, factories.amended(a, [newcomer], [leaver.user_id]))
+        after = {**base, str(newcomer.user_id): "active", str(leaver.user_id): "revoked"}
+        await eventually(lambda: settled(after), what="amendment")
+        state = await graph.state(TENANT)
+        assert "noel.riviere@prisme.re" in {u["userPrincipalName"] for u in state["users"]}
+        assert [u["userPrincipalName"] for u in state["deleted"]] == ["zoe.fontaine@prisme.re"]
+
+        await publish_event(nats_url, factories.ended(a))
+        gone = dict.fromkeys(after, "revoked")
+        await eventually(lambda: settled(gone), what="end of contract")
+        state = await graph.state(TENANT)
+        assert state["users"] == []
+        assert len(state["deleted"]) == 6
+        for u in state["deleted"]:
+            assert u["accountEnabled"] is False
+            assert u["assignedLicenses"] == []
+            assert u["sessionsRevoked"] >= 1
+            ops = _ops(state, u["userPrincipalName"])
+            # L3 order: disable, revoke sessions, remove licence, soft-delete.
+            assert ops[-4:] == ["disable", "revoke_sessions", "remove_license", "delete"], ops
+        events = await collect_events(nats_url, "licence.>", 12, timeout=10)
+        assert Counter(e.subject for e in events) == {
+            "licence.provisioned": 6,
+            "licence.revoked": 6,
+        }
+
+
+async def test_renewal_carries_accounts_over_untouched(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        users = factories.users(5)
+        y1 = factories.activated(users, year=2026)
+        await publish_event(nats_url, y1)
+
+        async def active(n: int) -> bool:
+            accs = await _accounts(api, client_id=y1.client_id)
+            return len(accs) == n and all(x["status"] == "active" for x in accs)
+
+        await eventually(lambda: active(5), what="year 1")
+        before = await graph.state(TENANT)
+        ids_before = {x["user_id"]: x["id"] for x in await _accounts(api, client_id=y1.client_id)}
+
+        # Next year's contract signed (not yet active here) when this year's ends: L3 carry-over.
+        leaver = users[0]
+        y2 = factories.activated(
+            users[1:], client_id=y1.client_id, year=2027, renewal_of=y1.contract_id
+        )
+        end = factories.ended(y1, renewal=y2)
+        await publish_event(nats_url, end)
+        await eventually(lambda: _processed(dsn, end.event_id), what="end processed")
+        assert {x["contract_id"] for x in await _accounts(api, client_id=y1.client_id)} == {
+            str(y2.contract_id)
+        }
+        await publish_event(nats_url, y2)
+
+        async def leaver_gone() -> bool:
+            accs = {x["user_id"]: x for x in await _accounts(api, client_id=y1.client_id)}
+            return accs[str(leaver.user_id)]["status"] == "revoked"
+
+        await eventually(leaver_gone, what="the user who left is revoked")
+        accs = await _accounts(api, client_id=y1.client_id)
+        assert {x["user_id"]: x["id"] for x in accs} == ids_before  # same accounts, stable user ids
+        stayed = [x for x in accs if x["user_id"] != str(leaver.user_id)]
+        assert all(
+            x["status"] == "active" and x["contract_id"] == str(y2.contract_id) for x in stayed
+        )
+        after = await graph.state(TENANT)
+        touched = {e["upn"] for e in after["oplog"][len(before["oplog"]) :]}
+        assert touched == {"jerome.lebon@prisme.re"}  # nobody else had an interruption
+
+
+async def test_no_free_seat_keeps_account_pending_with_alert_until_seats_appear(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    await graph.seats(TENANT, 3)
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        a = factories.activated(factories.users(5))
+        await publish_event(nats_url, a)
+
+        async def split() -> bool:
+            accs = await _accounts(api, contract_id=a.contract_id)
+            return Counter(x["status"] for x in accs) == {"active": 3, "pending": 2}
+
+        await eventually(split, what="3 active, 2 pending")
+        alerts = (await api.get("/v1/alerts")).json()
+        assert len(alerts) == 2
+        assert all("no free O365_BUSINESS seat" in x["alert"] for x in alerts)
+        pending = next(
+            x for x in await _accounts(api, contract_id=a.contract_id) if x["status"] == "pending"
+        )
+        assert (await api.post(f"/v1/accounts/{pending['id']}/credentials")).status_code == 409
+        failed = await collect_events(nats_url, "licence.failed", 2, timeout=10)
+        assert [e.reason for e in failed] == ["no_free_seat", "no_free_seat"]  # type: ignore[attr-defined]
+
+        await graph.seats(TENANT, 10)
+
+        async def all_active() -> bool:
+            accs = await _accounts(api, contract_id=a.contract_id)
+            return all(x["status"] == "active" for x in accs)
+
+        await eventually(all_active, what="seats appeared")
+        assert (await api.get("/v1/alerts")).json() == []
+        created = Counter(
+            e["upn"] for e in (await graph.state(TENANT))["oplog"] if e["op"] == "create"
+        )
+        assert set(created.values()) == {1}
+
+
+async def test_tenant_mapping_collisions_and_foreign_users(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    client_id = uuid.uuid4()
+    # Somebody outside PRISME already holds jerome.lebon in the practice's tenant.
+    token = (
+        await graph.http.post(
+            "/cabinet-tenant/oauth2/v2.0/token",
+            data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+        )
+    ).json()["access_token"]
+    r = await graph.http.post(
+        "/v1.0/users",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "accountEnabled": True,
+            "displayName": "Other",
+            "mailNickname": "jerome.lebon",
+            "userPrincipalName": "jerome.lebon@cabinet.re",
+            "passwordProfile": {"password": "Other-pass-123"},
+        },
+    )
+    assert r.status_code == 201
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        bad = await api.put(
+            f"/v1/tenants/{client_id}", json={"graph_tenant": "x y", "domain": "nodot"}
+        )
+        assert bad.status_code == 422
+        r = await api.put(
+            f"/v1/tenants/{client_id}",
+            json={"graph_tenant": "Cabinet-Tenant", "domain": "Cabinet.re"},
+        )
+        assert r.status_code == 200, r.text
+        same = [("Jérôme", "Lebon"), ("Jerome", "LEBON")]
+        a = factories.activated(factories.users(2, same), client_id=client_id)
+        await publish_event(nats_url, a)
+
+        async def done() -> bool:
+            accs = await _accounts(api, client_id=client_id)
+            return len(accs) == 2 and all(x["status"] == "active" for x in accs)
+
+        await eventually(done, what="both accounts active")
+        upns = sorted(x["upn"] for x in await _accounts(api, client_id=client_id))
+        assert upns == ["jerome.lebon2@cabinet.re", "jerome.lebon3@cabinet.re"]
+        state = await graph.state("cabinet-tenant")
+        other = next(
+            u for u in state["users"] if u["userPrincipalName"] == "jerome.lebon@cabinet.re"
+        )
+        assert other["assignedLicenses"] == []  # the stranger was never adopted
+
+
+async def test_credentials_expire_after_the_configured_delay(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    async with start_service(
+        build_app(settings_for(dsn, credential_ttl_seconds=0.5)), headers=auth_headers
+    ) as api:
+        a = factories.activated(factories.users(1))
+        await publish_event(nats_url, a)
+
+        async def expired() -> bool:
+            accs = await _accounts(api, contract_id=a.contract_id)
+            return bool(accs) and accs[0]["credential_state"] == "expired"
+
+        await eventually(expired, what="credential purge")
+        acc = (await _accounts(api, contract_id=a.contract_id))[0]
+        assert (await api.post(f"/v1/accounts/{acc['id']}/credentials")).status_code == 410
+        conn = await asyncpg.connect(dsn)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM credentials") == 0
+        finally:
+            await conn.close()
