@@ -118,3 +118,10 @@ async def migrate_service(pool: asyncpg.Pool, component: str, directory: Path) -
         conn = cast(asyncpg.Connection, proxy)
         await migrate(conn, "chassis", CHASSIS_MIGRATIONS)
         await migrate(conn, component, directory)
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with the same codecs as the pool (scripts, benchmarks)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn

@@ -65,6 +65,10 @@ class Subscription:
         return self.backoff[min(max(delivered - 1, 0), len(self.backoff) - 1)]
 
 
+class _HandlerFailed(Exception):
+    """A handler raised in the fast path: redo the batch one savepoint per message."""
+
+
 class PoisonMessage(Exception):
     """A message that can never succeed (unknown type, invalid payload)."""
 
@@ -125,12 +129,17 @@ class Consumer:
                 await psub.unsubscribe()
 
     async def process(self, msgs: Sequence[Msg]) -> None:
-        """Handle a batch: one transaction, one savepoint per message, acks after commit."""
-        outcomes: list[_Outcome] = []
+        """Handle a batch in one transaction; acks only after the commit.
+
+        Fast path: one inbox insert for the whole batch, then each handler in turn. If a
+        handler fails, that transaction is rolled back and the batch is run again with one
+        savepoint per message, so the failure stays confined to its own message.
+        """
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                for msg in msgs:
-                    outcomes.append(await self._one(cast(asyncpg.Connection, conn), msg))
+            try:
+                outcomes = await self._batch(msgs)
+            except _HandlerFailed:
+                outcomes = await self._each(msgs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the commit (or the pool) failed: nothing was applied
@@ -142,22 +151,68 @@ class Consumer:
         for out in outcomes:
             await self._settle(out)
 
-    async def _one(self, conn: asyncpg.Connection, msg: Msg) -> _Outcome:
+    async def _batch(self, msgs: Sequence[Msg]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        decoded: list[tuple[Msg, Event]] = []
+        for msg in msgs:
+            try:
+                decoded.append((msg, self._decode(msg)))
+            except PoisonMessage as exc:
+                outcomes.append(_Outcome(msg, "poison", exc))
+        async with self.pool.acquire() as proxy, proxy.transaction():
+            conn = cast(asyncpg.Connection, proxy)
+            fresh = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    "INSERT INTO inbox (consumer, event_id, subject)"
+                    " SELECT $1, e, s FROM unnest($2::uuid[], $3::text[]) AS t(e, s)"
+                    " ON CONFLICT DO NOTHING RETURNING event_id",
+                    self.sub.durable,
+                    [e.event_id for _, e in decoded],
+                    [e.subject for _, e in decoded],
+                )
+            }
+            for msg, event in decoded:
+                if event.event_id not in fresh:
+                    outcomes.append(_Outcome(msg, "duplicate", event=event))
+                    continue
+                fresh.discard(event.event_id)  # the same event twice in one batch: once
+                with self._span(msg) as span:
+                    try:
+                        await self.sub.handlers[type(event)](conn, event)
+                    except INFRA_ERRORS:
+                        raise
+                    except Exception as exc:
+                        span.record_exception(exc)
+                        raise _HandlerFailed from exc
+                outcomes.append(_Outcome(msg, "ok", event=event))
+        return outcomes
+
+    async def _each(self, msgs: Sequence[Msg]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for msg in msgs:
+                outcomes.append(await self._one(cast(asyncpg.Connection, conn), msg))
+        return outcomes
+
+    def _span(self, msg: Msg) -> Any:
         headers = msg.headers or {}
-        ctx = propagate.extract(headers)
-        delivered = _delivered(msg)
-        with _tracer.start_as_current_span(
+        return _tracer.start_as_current_span(
             f"{msg.subject} receive",
-            context=ctx,
+            context=propagate.extract(headers),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
                 "messaging.destination.name": msg.subject,
                 "messaging.consumer.group.name": self.sub.durable,
                 "messaging.message.id": headers.get("ce-id", ""),
-                "messaging.nats.delivery_count": delivered,
+                "messaging.nats.delivery_count": _delivered(msg),
             },
-        ) as span:
+        )
+
+    async def _one(self, conn: asyncpg.Connection, msg: Msg) -> _Outcome:
+        """One message in its own savepoint (the slow path, and replays)."""
+        with self._span(msg) as span:
             try:
                 event = self._decode(msg)
             except PoisonMessage as exc:

@@ -1,0 +1,198 @@
+"""P1 (DESIGN.md §8): the event pipeline against raw JetStream, in one run.
+
+1. Baseline: N events published to JetStream (async acks) and consumed by a durable pull
+   consumer (explicit acks) — nothing else.
+2. Pipeline: the same number of events through the chassis — outbox rows written in business
+   transactions, the relay publishing them, the consumer recording each in its inbox and
+   committing an effect (the demo service, ``prisme_testing.demo``).
+3. Latency: events committed one per transaction at a fixed 1,000 events/s; end-to-end latency
+   = effect committed − event created (same clock), p50/p99.
+
+Usage: python bench/bus.py [--events 20000] [--rate 1000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from prisme_chassis.app import running
+from prisme_chassis.auth import generate_keypair
+from prisme_chassis.bus import enqueue, enqueue_many
+from prisme_chassis.db import connect
+from prisme_localinfra import NatsServer, PostgresServer
+from prisme_testing.demo.app import DemoItemCreated, DemoSettings, spec
+
+
+async def raw_jetstream(url: str, n: int, payload: bytes) -> float:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="RAW", subjects=["raw.>"], storage=StorageType.FILE))
+    await js.add_consumer(
+        "RAW",
+        ConsumerConfig(durable_name="raw", ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20000),
+    )
+    psub = await js.pull_subscribe_bind(durable="raw", stream="RAW")
+    received = 0
+
+    async def consume() -> None:
+        nonlocal received
+        while received < n:
+            try:
+                msgs = await psub.fetch(500, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            for m in msgs:
+                await m.ack()
+            received += len(msgs)
+
+    start = time.perf_counter()
+    consumer = asyncio.create_task(consume())
+    for i in range(0, n, 500):
+        futs = [
+            await js.publish_async("raw.event", payload, headers={"Nats-Msg-Id": uuid.uuid4().hex})
+            for _ in range(min(500, n - i))
+        ]
+        await asyncio.gather(*futs)
+    await consumer
+    elapsed = time.perf_counter() - start
+    await nc.close()
+    return elapsed
+
+
+async def effects_count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM effects"))
+
+
+async def pipeline(settings: DemoSettings, n: int) -> float:
+    async with running(spec, settings) as rt:
+        conn = await connect(settings.database_url)
+        start = time.perf_counter()
+        for i in range(0, n, 500):
+            events = [DemoItemCreated(item_id=uuid.uuid4(), n=j) for j in range(min(500, n - i))]
+            async with conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO items (id, n) VALUES ($1, $2)", [(e.item_id, e.n) for e in events]
+                )
+                await enqueue_many(conn, events)
+        while await effects_count(conn) < n:
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        dupes = await conn.fetchval("SELECT count(*) - count(DISTINCT item_id) FROM effects")
+        assert dupes == 0, f"{dupes} duplicate effects"
+        await conn.close()
+        del rt
+    return elapsed
+
+
+async def latency(settings: DemoSettings, rate: int, seconds: float) -> list[float]:
+    async with running(spec, settings):
+        conns = [await connect(settings.database_url) for _ in range(8)]
+        await conns[0].execute("TRUNCATE effects")
+        total = int(rate * seconds)
+        interval = 1.0 / rate
+        start = time.perf_counter()
+
+        async def write(i: int) -> None:
+            conn = conns[i % len(conns)]
+            event = DemoItemCreated(item_id=uuid.uuid4(), n=i)
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO items (id, n) VALUES ($1, $2)", event.item_id, event.n
+                )
+                await enqueue(conn, event)
+
+        pending: set[asyncio.Task[None]] = set()
+        locks = [asyncio.Lock() for _ in conns]
+
+        async def guarded(i: int) -> None:
+            async with locks[i % len(conns)]:
+                await write(i)
+
+        for i in range(total):
+            target = start + i * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(guarded(i))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.gather(*pending)
+        achieved = total / (time.perf_counter() - start)
+        while await effects_count(conns[0]) < total:
+            await asyncio.sleep(0.01)
+        rows = await conns[0].fetch(
+            "SELECT extract(epoch FROM applied_at - sent_at) * 1000 AS ms FROM effects"
+        )
+        for c in conns:
+            await c.close()
+        print(f"  offered rate achieved: {achieved:,.0f} events/s over {total} events")
+        return [float(r["ms"]) for r in rows]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--rate", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-bus-") as tmp:
+        root = Path(tmp)
+        natsd = NatsServer(root / "nats")
+        pg = PostgresServer(root / "pg")  # durable (fsync on), as in production
+        natsd.start()
+        pg.start()
+        try:
+            payload = DemoItemCreated(item_id=uuid.uuid4(), n=1).model_dump_json().encode()
+            raw = await raw_jetstream(natsd.url, args.events, payload)
+            _, public = generate_keypair()
+            settings = DemoSettings(
+                env="test",
+                nats_url=natsd.url,
+                jwt_public_key=public,
+                data_dir=root / "data",
+                database_url=pg.create_database("bench_pipeline"),
+                log_level="WARNING",
+            )
+            piped = await pipeline(settings, args.events)
+            lat_settings = settings.model_copy(
+                update={"database_url": pg.create_database("bench_latency")}
+            )
+            lat = await latency(lat_settings, args.rate, args.seconds)
+        finally:
+            pg.stop()
+            natsd.stop()
+    raw_tput, pipe_tput = args.events / raw, args.events / piped
+    ratio = pipe_tput / raw_tput
+    p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
+    print(
+        f"P1 raw JetStream publish+consume : {raw_tput:10,.0f} events/s ({args.events} events, {raw:.2f}s)"
+    )
+    print(
+        f"P1 outbox→relay→consumer+inbox   : {pipe_tput:10,.0f} events/s ({args.events} events, {piped:.2f}s)"
+    )
+    print(
+        f"P1 throughput ratio              : {ratio:.2f} (target ≥ 0.50) {'OK' if ratio >= 0.5 else 'MISSED'}"
+    )
+    print(
+        f"P1 latency at {args.rate}/s         : p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {statistics.mean(lat):.1f} ms (target p99 < 50 ms) {'OK' if p99 < 50 else 'MISSED'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
