@@ -127,7 +127,7 @@ async def run_contracts(
     new_database: Callable[[], Awaitable[str]],
     base_settings: dict[str, Any],
     make_token: Callable[..., str],
-) -> AsyncIterator[ServiceFactory]:
+) -> ServiceFactory:
     """Factory: ``async with run_contracts(clock=..., dsn=...) as svc`` (restartable on one database)."""
     default_dsn = await new_database()
 
@@ -153,7 +153,7 @@ async def run_contracts(
                 app=app,
             )
 
-    yield run
+    return run
 
 
 @pytest.fixture
