@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -15,7 +15,9 @@ from .domain import ContractState, FailureStats
 from .vault import SealedRef
 
 #: Anything queries can run on: a connection (in a transaction or not), a pooled one, the pool.
-DB = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record] | asyncpg.Pool[asyncpg.Record]
+DB: TypeAlias = (
+    "asyncpg.Connection | PoolConnectionProxy[asyncpg.Record] | asyncpg.Pool[asyncpg.Record]"
+)
 
 # --- contracts ---------------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ class _LocalWriter:
         self._part = final.with_name(final.name + ".part")
         final.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._open = True
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -53,12 +54,18 @@ class _LocalWriter:
 
     def commit(self) -> None:
         os.fsync(self._fd)
-        os.close(self._fd)
+        self._close()
         os.replace(self._part, self._final)
 
     def abort(self) -> None:
-        os.close(self._fd)
+        """Drop an unfinished object (a no-op once committed: delete it through the store)."""
+        self._close()
         self._part.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        if self._open:
+            self._open = False
+            os.close(self._fd)
 
 
 class _LocalReader:

@@ -1,0 +1,314 @@
+"""video-svc through its real HTTP API, real PostgreSQL and a real nats-server -js (issue 6).
+
+``svc`` is the ``Svc`` helper of conftest.py (a running service with its database and bus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from prisme_events import VideoLinkCreated, VideoLinkRevoked
+from prisme_testing.plugin import collect_events, publish_event
+from prisme_video import retention
+
+
+async def _login(viewer: Any, token_url: str, password: str) -> None:
+    r = await viewer.post(token_url, data={"password": password})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == token_url
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "secure" not in cookie  # test mode is local: plain HTTP
+    assert f"path={token_url.lower()}" in cookie
+
+
+def _path(url: str) -> str:
+    return "/v/" + url.split("/v/", 1)[1]
+
+
+async def test_upload_share_view_and_stream(svc: Any, video: Callable[..., bytes]) -> None:
+    original = video(4.0, width=320, height=240, codec="mpeg4", noise=True)
+    assert len(original) > 5 * svc.settings.chunk_size
+    contract = await svc.activate()
+
+    r = await svc.upload(contract, original)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["video_codec"] == "mpeg4"
+    assert (body["width"], body["height"]) == (320, 240)
+    assert float(body["duration_seconds"]) == 4.0
+    assert body["size_bytes"] == len(original)
+    assert body["uploaded_by"] == "op-alice"
+    video_id = body["id"]
+
+    # At rest: the object is ciphertext only, and no 64-byte window of the recording shows.
+    stored = (svc.settings.objects_dir() / video_id / "video").read_bytes()
+    assert len(stored) > len(original)
+    for offset in range(0, len(original) - 64, len(original) // 50):
+        assert original[offset : offset + 64] not in stored
+
+    poster = await svc.client.get(f"/v1/videos/{video_id}/poster")
+    assert poster.status_code == 200
+    assert poster.content.startswith(b"\xff\xd8")
+
+    link = await svc.share(video_id)
+    assert link["status"] == "active"
+    assert link["expires_at"].startswith(contract.ends_at.isoformat()[:19])
+    path = _path(link["url"])
+
+    async with svc.viewer() as anonymous:
+        page = await anonymous.get(path)
+        assert page.status_code == 200
+        assert "Mot de passe" in page.text
+        assert "<video" not in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+        denied = await anonymous.get(f"{path}/stream")
+        assert denied.status_code == 401
+        wrong = await anonymous.post(path, data={"password": "pas-le-bon"})
+        assert wrong.status_code == 401
+        assert "Mot de passe incorrect" in wrong.text
+
+    async with svc.viewer() as viewer:
+        await _login(viewer, path, link["password"])
+        player = await viewer.get(path)
+        assert player.status_code == 200
+        assert '<video controls preload="metadata" src="' in player.text
+        assert "Intervention poste 3" in player.text
+
+        full = await viewer.get(f"{path}/stream")
+        assert full.status_code == 200
+        assert full.headers["accept-ranges"] == "bytes"
+        assert full.headers["content-type"] == "video/mp4"
+        assert full.content == original
+
+        rng = random.Random(6)
+        size = len(original)
+        for _ in range(25):
+            start = rng.randrange(size)
+            end = rng.randrange(start, min(size, start + 3 * svc.settings.chunk_size))
+            part = await viewer.get(f"{path}/stream", headers={"Range": f"bytes={start}-{end}"})
+            assert part.status_code == 206
+            assert part.headers["content-range"] == f"bytes {start}-{end}/{size}"
+            assert part.content == original[start : end + 1]
+        tail = await viewer.get(f"{path}/stream", headers={"Range": "bytes=-1000"})
+        assert tail.status_code == 206
+        assert tail.content == original[-1000:]
+        beyond = await viewer.get(f"{path}/stream", headers={"Range": f"bytes={size}-"})
+        assert beyond.status_code == 416
+        assert beyond.headers["content-range"] == f"bytes */{size}"
+
+    # V4: every view is in the access log, with the bytes served.
+    await asyncio.sleep(0.2)  # the stream's log row is written as the response completes
+    log = await svc.client.get("/v1/access-log", params={"link_id": link["id"]})
+    assert log.status_code == 200
+    events = [e["event"] for e in log.json()]
+    assert {"page", "login_failed", "login_ok", "stream", "denied"} <= set(events)
+    streams = [e for e in log.json() if e["event"] == "stream" and e["status"] == 200]
+    assert streams[0]["bytes_served"] == len(original)
+    assert all(e["address"] == "127.0.0.1" for e in log.json())
+
+    created = await collect_events(svc.nats_url, "video.link_created", 1)
+    assert isinstance(created[0], VideoLinkCreated)
+    assert str(created[0].link_id) == link["id"]
+
+
+async def test_comments_are_timestamped_within_the_video(svc: Any, small_mp4: bytes) -> None:
+    contract = await svc.activate()
+    video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+    ok = await svc.client.post(
+        f"/v1/videos/{video_id}/comments", json={"at_seconds": "1.5", "text": "Mise à jour pilote"}
+    )
+    assert ok.status_code == 201, ok.text
+    late = await svc.client.post(
+        f"/v1/videos/{video_id}/comments", json={"at_seconds": "99", "text": "après la fin"}
+    )
+    assert late.status_code == 422
+    assert late.headers["content-type"] == "application/problem+json"
+    got = (await svc.client.get(f"/v1/videos/{video_id}")).json()
+    assert [(c["at_seconds"], c["text"]) for c in got["comments"]] == [
+        ("1.500", "Mise à jour pilote")
+    ]
+    listed = await svc.client.get("/v1/videos", params={"client_id": str(contract.client_id)})
+    assert [v["id"] for v in listed.json()] == [video_id]
+
+
+async def test_non_video_upload_is_refused_and_leaves_nothing(svc: Any) -> None:
+    contract = await svc.activate()
+    r = await svc.upload(contract, b"%PDF-1.7 ceci n'est pas une video\n" * 500)
+    assert r.status_code == 415
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "pas une vidéo" in r.json()["detail"]
+    assert await svc.fetchval("SELECT count(*) FROM videos") == 0
+    objects = svc.settings.objects_dir()
+    assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
+
+
+async def test_bad_upload_forms_are_refused(svc: Any, small_mp4: bytes) -> None:
+    missing = await svc.client.post(
+        "/v1/videos", data={"title": "x"}, files={"file": ("a.mp4", small_mp4, "video/mp4")}
+    )
+    assert missing.status_code == 422
+    fields = {e["field"] for e in missing.json()["errors"]}
+    assert fields == {"client_id", "contract_id"}
+    not_multipart = await svc.client.post("/v1/videos", json={"title": "x"})
+    assert not_multipart.status_code == 422
+    no_auth = await svc.viewer().post("/v1/videos", data={"title": "x"})
+    assert no_auth.status_code == 401
+    assert await svc.fetchval("SELECT count(*) FROM videos") == 0
+
+
+async def test_wrong_passwords_lock_the_link_at_the_eleventh_try(
+    svc: Any, small_mp4: bytes
+) -> None:
+    contract = await svc.activate()
+    video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+    link = await svc.share(video_id)
+    path = _path(link["url"])
+    async with svc.viewer() as viewer:
+        for attempt in range(10):
+            r = await viewer.post(path, data={"password": f"essai-{attempt}"})
+            assert r.status_code == 401, (attempt, r.status_code)
+        locked = await viewer.post(path, data={"password": link["password"]})
+        assert locked.status_code == 429
+        assert "bloqué" in locked.text
+        assert 0 < int(locked.headers["retry-after"]) <= 30 * 60
+        assert "set-cookie" not in locked.headers
+    # Per address too: another link, same address, is locked as well.
+    other = await svc.share(video_id)
+    async with svc.viewer() as viewer:
+        r = await viewer.post(_path(other["url"]), data={"password": other["password"]})
+        assert r.status_code == 429
+    failed = await svc.fetchval("SELECT count(*) FROM access_log WHERE event = 'login_failed'")
+    assert failed == 10
+
+
+async def test_growing_delay_between_failures(run_video: Any, small_mp4: bytes) -> None:
+    async with run_video(throttle_base_delay_seconds=30) as svc:
+        contract = await svc.activate()
+        link = await svc.share((await svc.upload(contract, small_mp4)).json()["id"])
+        path = _path(link["url"])
+        async with svc.viewer() as viewer:
+            for _ in range(3):  # the first typos are free
+                assert (await viewer.post(path, data={"password": "x"})).status_code == 401
+            r = await viewer.post(path, data={"password": link["password"]})
+            assert r.status_code == 429
+            assert "Patientez" in r.text
+            assert 25 <= int(r.headers["retry-after"]) <= 30
+
+
+async def test_contract_end_revokes_every_link_within_a_second(svc: Any, small_mp4: bytes) -> None:
+    contract = await svc.activate()
+    other_contract = await svc.activate(contract.client_id)
+    video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+    kept_video = (await svc.upload(other_contract, small_mp4)).json()["id"]
+    links = [await svc.share(video_id) for _ in range(3)]
+    kept = await svc.share(kept_video)
+    stream = f"{_path(links[0]['url'])}/stream"
+    async with svc.viewer() as viewer:
+        await _login(viewer, _path(links[0]["url"]), links[0]["password"])
+        assert (await viewer.get(stream, headers={"Range": "bytes=0-9"})).status_code == 206
+
+        await svc.end(contract)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while (await viewer.get(stream, headers={"Range": "bytes=0-9"})).status_code != 410:
+            assert loop.time() < deadline, "link still served more than 1 s after contract.ended"
+            await asyncio.sleep(0.02)
+
+        gone = await viewer.get(stream)
+        assert gone.status_code == 410
+        assert gone.content.startswith(b"{")  # a problem, never a byte of the video
+        assert (await viewer.get(_path(links[0]["url"]))).status_code == 410
+    for link in links:
+        async with svc.viewer() as anonymous:
+            page = await anonymous.get(_path(link["url"]))
+            assert page.status_code == 410
+            assert "n'est plus valable" in page.text
+            post = await anonymous.post(_path(link["url"]), data={"password": link["password"]})
+            assert post.status_code == 410
+
+    listed = (
+        await svc.client.get("/v1/links", params={"client_id": str(contract.client_id)})
+    ).json()
+    statuses = {item["id"]: item["status"] for item in listed}
+    assert {statuses[link["id"]] for link in links} == {"revoked"}
+    assert statuses[kept["id"]] == "active"
+
+    revoked = await collect_events(svc.nats_url, "video.link_revoked", 3)
+    assert {str(e.link_id) for e in revoked} == {link["id"] for link in links}
+    assert all(isinstance(e, VideoLinkRevoked) for e in revoked)
+
+    refused = await svc.client.post(f"/v1/videos/{video_id}/links")
+    assert refused.status_code == 409
+
+    # Another contract.ended for the same contract (a replay) revokes nothing more.
+    await svc.end(contract)
+    await asyncio.sleep(0.5)
+    assert len(await collect_events(svc.nats_url, "video.link_revoked", 4, timeout=1.0)) == 3
+
+
+async def test_link_past_its_expiry_answers_410(svc: Any, small_mp4: bytes) -> None:
+    contract = await svc.activate(ends_in=timedelta(days=30))
+    link = await svc.share((await svc.upload(contract, small_mp4)).json()["id"])
+    path = _path(link["url"])
+    async with svc.viewer() as viewer:
+        await _login(viewer, path, link["password"])
+        assert (
+            await viewer.get(f"{path}/stream", headers={"Range": "bytes=0-1"})
+        ).status_code == 206
+        svc.shift_clock(timedelta(days=31))
+        assert (
+            await viewer.get(f"{path}/stream", headers={"Range": "bytes=0-1"})
+        ).status_code == 410
+        assert (await viewer.get(path)).status_code == 410
+    listed = (await svc.client.get("/v1/links", params={"video_id": link["video_id"]})).json()
+    assert listed[0]["status"] == "expired"
+
+
+async def test_no_link_without_an_active_contract(svc: Any, small_mp4: bytes) -> None:
+    unknown = await svc.upload_for(uuid.uuid4(), uuid.uuid4(), small_mp4)
+    assert unknown.status_code == 201
+    r = await svc.client.post(f"/v1/videos/{unknown.json()['id']}/links")
+    assert r.status_code == 409
+    assert "aucun contrat actif" in r.json()["detail"]
+
+
+async def test_ended_seen_before_activated_stays_ended(svc: Any, small_mp4: bytes) -> None:
+    activated = svc.make_activated(uuid.uuid4())
+    await publish_event(svc.nats_url, svc.make_ended(activated, version=3))
+    await svc.wait_contract(activated.contract_id, "ended")
+    await publish_event(svc.nats_url, activated)
+    video_id = (await svc.upload(activated, small_mp4)).json()["id"]
+    await asyncio.sleep(0.3)
+    assert (
+        await svc.fetchval(
+            "SELECT status || ':' || version FROM contracts WHERE contract_id = $1",
+            activated.contract_id,
+        )
+        == "ended:3"
+    )
+    r = await svc.client.post(f"/v1/videos/{video_id}/links")
+    assert r.status_code == 409
+
+
+async def test_retention_deletes_recordings_after_the_contract_ends(
+    run_video: Any, small_mp4: bytes
+) -> None:
+    async with run_video(retention_days=30) as svc:
+        contract = await svc.activate()
+        video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+        await svc.end(contract)
+        await svc.wait_contract(contract.contract_id, "ended")
+        assert await retention.purge_once(svc.runtime) == 0
+        svc.shift_clock(timedelta(days=30, minutes=1))
+        assert await retention.purge_once(svc.runtime) == 1
+        assert not (svc.settings.objects_dir() / video_id / "video").exists()
+        assert not (svc.settings.objects_dir() / video_id / "poster").exists()
+        assert (await svc.client.get(f"/v1/videos/{video_id}")).status_code == 404
+        assert await retention.purge_once(svc.runtime) == 0
