@@ -58,8 +58,11 @@ def _opts(key: str) -> Any:
 
 
 def _meta(obj: Any) -> dict[str, str]:
-    raw = getattr(obj, "metadata", None) or {}
-    return {str(k): str(v) for k, v in dict(raw).items()}
+    raw = getattr(obj, "metadata", None)
+    if raw is None:
+        return {}
+    items = raw.to_dict() if hasattr(raw, "to_dict") else dict(raw)
+    return {str(k): str(v) for k, v in items.items()}
 
 
 @contextlib.asynccontextmanager

@@ -4,13 +4,15 @@ factories of contract events (the bus is fed straight from the catalogue, as con
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
 import pytest
+import stripe
 from prisme_billing.app import spec
 from prisme_billing.settings import BillingSettings
 from prisme_chassis.db import create_pool, migrate_service
@@ -22,6 +24,7 @@ from prisme_events import (
     ContractEnded,
     Manager,
 )
+from prisme_stripe_sandbox import SandboxServer
 
 
 @pytest.fixture
@@ -148,3 +151,34 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0)
 @pytest.fixture
 def wait_for() -> Callable[..., Awaitable[Any]]:
     return eventually
+
+
+@pytest.fixture
+def stripe_sandbox() -> Iterator[SandboxServer]:
+    """The team's Stripe stand-in (services/stripe-sandbox), on a free port in a thread."""
+    with SandboxServer(retry_delays=(0.2, 0.5, 1.0)) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def stripe_settings(
+    billing_settings: BillingSettings, stripe_sandbox: SandboxServer
+) -> BillingSettings:
+    return billing_settings.model_copy(
+        update={
+            "stripe_enabled": True,
+            "stripe_api_base": stripe_sandbox.url,
+            "stripe_webhook_secret": "whsec_" + secrets.token_hex(16),
+            "reconcile_every_s": 3600.0,
+        }
+    )
+
+
+@pytest.fixture
+def stripe_client(stripe_sandbox: SandboxServer) -> stripe.StripeClient:
+    """The test's own SDK client: it plays the customer paying on the hosted page."""
+    return stripe.StripeClient(
+        "sk_test_customer",
+        base_addresses={"api": stripe_sandbox.url},
+        http_client=stripe.HTTPXClient(),
+    )

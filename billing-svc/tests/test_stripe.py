@@ -1,0 +1,315 @@
+"""B5/B8/R3 through the Stripe stand-in: the real SDK code path, signed webhooks, worker."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any, cast
+
+import asyncpg
+import httpx
+import pytest
+import stripe
+from prisme_billing import repository as repo
+from prisme_billing import stripe_sync
+from prisme_billing.app import build_app
+from prisme_billing.settings import BillingSettings
+from prisme_chassis.db import create_pool
+from prisme_stripe_sandbox import SandboxServer
+from prisme_testing.plugin import collect_events, publish_event, start_service
+
+Wait = Callable[..., Awaitable[Any]]
+
+
+@asynccontextmanager
+async def billing(
+    settings: BillingSettings, sb: SandboxServer, headers: dict[str, str]
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """billing-svc running, with the sandbox's webhook endpoint pointed at it."""
+    async with (
+        start_service(build_app(settings), headers=headers) as api,
+        httpx.AsyncClient(base_url=sb.url) as control,
+    ):
+        r = await control.put(
+            "/_sandbox/webhook",
+            json={
+                "url": f"{str(api.base_url).rstrip('/')}/v1/webhooks/stripe",
+                "secret": settings.webhook_secret(),
+            },
+        )
+        assert r.status_code == 200, r.text
+        yield api, control
+
+
+async def _invoice(
+    api: httpx.AsyncClient, wait_for: Wait, contract_id: uuid.UUID
+) -> dict[str, Any]:
+    async def get() -> list[Any]:
+        return list(
+            (await api.get("/v1/invoices", params={"contract_id": str(contract_id)})).json()
+        )
+
+    (inv,) = await wait_for(get)
+    return dict(inv)
+
+
+async def _stripe_invoice(client: stripe.StripeClient, wait_for: Wait, doc_id: str) -> Any:
+    async def find() -> Any:
+        page = await client.v1.invoices.list_async({"limit": 100})
+        mine = [i for i in page.data if stripe_sync._meta(i).get("prisme_document_id") == doc_id]
+        assert len(mine) <= 1, "one Stripe invoice per document"
+        return mine[0] if mine and mine[0].status == "open" else None
+
+    return await wait_for(find)
+
+
+async def _status(
+    api: httpx.AsyncClient, wait_for: Wait, inv_id: str, status: str
+) -> dict[str, Any]:
+    async def get() -> Any:
+        body = (await api.get(f"/v1/invoices/{inv_id}")).json()
+        return body if body["status"] == status else None
+
+    return dict(await wait_for(get))
+
+
+async def test_card_payment_and_refund_after_cessation(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    ended: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        assert si.collection_method == "send_invoice"
+        assert si.amount_due == 348000
+        assert set(si.payment_settings.payment_method_types) == {"card", "sepa_debit"}
+        customer = await stripe_client.v1.customers.retrieve_async(si.customer)
+        assert customer.email == act.client.manager.email
+
+        await stripe_client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        paid = await _status(api, wait_for, inv["id"], "paid")
+        assert paid["amount_paid"] == "3480.00"
+        (event,) = await collect_events(s.nats_url, "invoice.paid", 1)
+        assert event.method == "card"
+
+        # B5: cessation on 30 June → credit note 1754.30, refunded on the card.
+        await publish_event(s.nats_url, ended(act, date(2026, 6, 30), version=3))
+        (refunded,) = await collect_events(s.nats_url, "payment.refunded", 1, timeout=20)
+        assert refunded.amount == "1754.30"
+        refunds = await stripe_client.v1.refunds.list_async({"payment_intent": si.payment_intent})
+        assert [r.amount for r in refunds.data] == [175430]
+        # The refund's own webhooks (refund.created, charge.refunded) have no second effect.
+        await wait_for(lambda: _all_processed(s))
+        assert len(await collect_events(s.nats_url, "payment.refunded", 2, timeout=1)) == 1
+
+
+async def _all_processed(s: BillingSettings) -> bool:
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        left = await conn.fetchval(
+            "SELECT count(*) FROM webhook_events WHERE processed_at IS NULL"
+        ) + await conn.fetchval("SELECT count(*) FROM stripe_jobs WHERE status <> 'done'")
+        return bool(left == 0)
+    finally:
+        await conn.close()
+
+
+async def test_sepa_pending_then_paid_and_failed_payment(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+        sepa = activated(postes=7, start=date(2026, 1, 1))
+        card = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, sepa)
+        await publish_event(s.nats_url, card)
+        inv_sepa = await _invoice(api, wait_for, sepa.contract_id)
+        inv_card = await _invoice(api, wait_for, card.contract_id)
+        si_sepa = await _stripe_invoice(stripe_client, wait_for, inv_sepa["id"])
+        si_card = await _stripe_invoice(stripe_client, wait_for, inv_card["id"])
+
+        # SEPA: processing while the debit is pending, paid once it settles.
+        await stripe_client.v1.invoices.pay_async(si_sepa.id, {"payment_method": "pm_sepa_debit"})
+        await wait_for(lambda: _all_processed(s))
+        assert (await api.get(f"/v1/invoices/{inv_sepa['id']}")).json()["status"] == "open"
+        assert (await control.post(f"/_sandbox/payments/{si_sepa.id}/settle")).status_code == 200
+        await _status(api, wait_for, inv_sepa["id"], "paid")
+
+        # A declined card: payment_failed, then paid by a later attempt.
+        await control.post("/_sandbox/switches", json={"decline_next_payments": 1})
+        with pytest.raises(stripe.CardError):
+            await stripe_client.v1.invoices.pay_async(
+                si_card.id, {"payment_method": "pm_card_visa"}
+            )
+        await _status(api, wait_for, inv_card["id"], "payment_failed")
+        await stripe_client.v1.invoices.pay_async(si_card.id, {"payment_method": "pm_card_visa"})
+        await _status(api, wait_for, inv_card["id"], "paid")
+
+        events = await collect_events(s.nats_url, ["invoice.paid", "invoice.payment_failed"], 3)
+        methods = sorted(getattr(e, "method", e.subject) for e in events)
+        assert methods == ["card", "invoice.payment_failed", "sepa_debit"]
+
+
+async def test_forged_unsigned_stale_and_replayed_webhooks(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        await stripe_client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        await _status(api, wait_for, inv["id"], "paid")
+        await wait_for(lambda: _all_processed(s))
+        (paid_event,) = (await stripe_client.v1.events.list_async({"type": "invoice.paid"})).data
+
+        async def outcomes(kind: dict[str, Any], attempts: int) -> set[int]:
+            """Redeliver the paid event with ``kind`` overrides; the status codes we answered
+            (a refused delivery is retried by the sandbox: wait for all its attempts)."""
+            log = "/_sandbox/deliveries"
+            before = len(
+                (await control.get(log, params={"event_id": paid_event.id})).json()["data"]
+            )
+            await control.post(f"/_sandbox/events/{paid_event.id}/redeliver", json=kind)
+
+            async def done() -> Any:
+                rows = (await control.get(log, params={"event_id": paid_event.id})).json()["data"]
+                return rows[before:] if len(rows) >= before + attempts else None
+
+            return {row["status_code"] for row in await wait_for(done)}
+
+        retries = 1 + 3  # the sandbox's first attempt and its retry_delays
+        assert await outcomes({"secret": "whsec_forged"}, retries) == {400}
+        assert await outcomes({"unsigned": True}, retries) == {400}
+        assert await outcomes({"timestamp": int(time.time()) - 3600}, retries) == {400}
+        assert await outcomes({}, 1) == {200}  # a replay: accepted, stored once, no second effect
+        body = b'{"id": "evt_x", "type": "invoice.paid", "data": {"object": {"id": "in_x"}}}'
+        r = await api.post("/v1/webhooks/stripe", content=body)
+        assert r.status_code == 400
+        assert r.headers["content-type"].startswith("application/problem+json")
+        r = await api.post(
+            "/v1/webhooks/stripe", content=body, headers={"Stripe-Signature": "t=1,v1=00"}
+        )
+        assert r.status_code == 400
+
+        await wait_for(lambda: _all_processed(s))
+        conn = await asyncpg.connect(s.database_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM payments") == 1
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM webhook_events WHERE external_id = $1", paid_event.id
+                )
+                == 1
+            )
+        finally:
+            await conn.close()
+        assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1
+        assert (await api.get(f"/v1/invoices/{inv['id']}")).json()["amount_paid"] == "3480.00"
+
+
+async def test_missed_webhooks_are_caught_by_reconciliation(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        await control.post("/_sandbox/switches", json={"drop_webhooks": True})
+        await stripe_client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        await wait_for(lambda: _all_processed(s))
+        assert (await api.get(f"/v1/invoices/{inv['id']}")).json()["status"] == "open"
+        r = await api.post("/v1/stripe/reconcile")
+        assert r.status_code == 200
+        assert r.json()["new_events"] >= 1
+        await _status(api, wait_for, inv["id"], "paid")
+        again = await api.post("/v1/stripe/reconcile")
+        assert again.json()["new_events"] == 0
+
+
+async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    # First the invoice is issued with the worker off: its Stripe job waits in the table.
+    off = stripe_settings.model_copy(update={"stripe_enabled": False})
+    act = activated(postes=7, start=date(2026, 1, 1))
+    async with start_service(build_app(off), headers=auth_headers) as api:
+        await publish_event(off.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+
+    pool = await create_pool(off.database_url)
+    client = stripe_sync.make_client(stripe_settings)
+    try:
+        # "Crash" 1: every Stripe call made, then the transaction dies before commit.
+        with pytest.raises(RuntimeError, match="crash"):
+            async with pool.acquire() as conn, conn.transaction():
+                await stripe_sync._push_invoice(cast(Any, conn), client, uuid.UUID(inv["id"]))
+                raise RuntimeError("crash before commit")
+        # "Crash" 2: Stripe does the work but the answer is lost in transit (a 500).
+        async with httpx.AsyncClient(base_url=stripe_sandbox.url) as control:
+            await control.post(
+                "/_sandbox/switches",
+                json={
+                    "fail_next_requests": 1,
+                    "fail_mode": "after",
+                    "fail_status": 500,
+                    "fail_path_prefix": "/v1/invoices",
+                },
+            )
+        await stripe_sync.run_one_job(pool, client)
+        async with pool.acquire() as conn:
+            jobs = await repo.jobs(cast(Any, conn))
+
+        # Then the worker retries until done.
+        async def done() -> bool:
+            await stripe_sync.drain(pool, client)
+            async with pool.acquire() as conn:
+                return bool(await conn.fetchval("SELECT status = 'done' FROM stripe_jobs"))
+
+        await wait_for(done)
+    finally:
+        await pool.close()
+    assert len(jobs) == 1
+    page = await stripe_client.v1.invoices.list_async({"limit": 100})
+    mine = [i for i in page.data if stripe_sync._meta(i).get("prisme_document_id") == inv["id"]]
+    assert len(mine) == 1
+    assert mine[0].status == "open"
+    assert mine[0].amount_due == 382800
+    items = await stripe_client.v1.invoice_items.list_async({"invoice": mine[0].id})
+    assert len(items.data) == 1
+    customers = await stripe_client.v1.customers.list_async({"limit": 100})
+    assert len(customers.data) == 1
