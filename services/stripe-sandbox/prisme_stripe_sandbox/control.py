@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from .deps import JSON, SandboxDep
-from .errors import not_found
+from .errors import invalid, not_found
 from .resources import invoices, payments
+from .switches import Switches
 from .webhooks import DEFAULT_ENDPOINT_ID, new_secret
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
@@ -85,10 +86,15 @@ async def get_switches(sb: SandboxDep) -> JSON:
 
 @router.post("/switches")
 async def set_switches(body: dict[str, Any], sb: SandboxDep) -> JSON:
-    merged = sb.switches.model_validate({**sb.switches.model_dump(), **body})
+    unknown = sorted(set(body) - set(Switches.model_fields))
+    if unknown:
+        raise invalid(f"Unknown switches: {', '.join(unknown)}", code="parameter_unknown")
+    try:
+        merged = Switches.model_validate({**sb.switches.model_dump(), **body})
+    except ValidationError as exc:
+        raise invalid(f"Invalid switches: {exc.errors()}", code="parameter_invalid") from None
     for name in body:
-        if name in type(sb.switches).model_fields:
-            setattr(sb.switches, name, getattr(merged, name))
+        setattr(sb.switches, name, getattr(merged, name))
     return sb.switches.model_dump()
 
 
