@@ -8,7 +8,7 @@ import os
 import uvicorn
 
 from .app import create_app
-from .webhooks import DEFAULT_RETRY_DELAYS, new_secret
+from .webhooks import DEFAULT_RETRY_DELAYS
 
 
 def _delays(text: str) -> list[float]:
@@ -32,13 +32,12 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated seconds between delivery attempts (default 1,2,5,10,30)",
     )
     args = parser.parse_args(argv)
-    secret = args.webhook_secret
-    if args.webhook_url and not secret:
-        secret = new_secret()
-        # Printed once so that the operator can configure the receiving endpoint.
-        print(f"webhook secret: {secret}", flush=True)
+    # Without --webhook-secret a secret is generated; it is never logged (read it from
+    # GET /_sandbox/webhook).
     app = create_app(
-        webhook_url=args.webhook_url, webhook_secret=secret, retry_delays=args.webhook_retry_delays
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+        retry_delays=args.webhook_retry_delays,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 

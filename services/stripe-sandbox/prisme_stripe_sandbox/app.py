@@ -13,7 +13,16 @@ from starlette.exceptions import HTTPException
 from .control import router as control_router
 from .errors import StripeError, invalid
 from .middleware import StripeApiMiddleware
-from .resources import customers, events, invoiceitems, invoices, payment_methods, payments, refunds
+from .resources import (
+    customers,
+    events,
+    invoice_actions,
+    invoiceitems,
+    invoices,
+    payment_methods,
+    payments,
+    refunds,
+)
 from .sandbox import Sandbox
 from .webhooks import DEFAULT_RETRY_DELAYS
 
@@ -40,7 +49,9 @@ def create_app(
 
     app = FastAPI(title="PRISME Stripe sandbox", lifespan=lifespan, docs_url="/_sandbox/docs")
     app.state.sandbox = sb
-    for module in (customers, payment_methods, invoiceitems, invoices, payments, refunds, events):
+    for module in (
+        customers, payment_methods, invoiceitems, invoices, invoice_actions, payments, refunds, events,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(control_router)
     app.add_middleware(StripeApiMiddleware, sandbox=sb)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .deps import JSON, SandboxDep
 from .errors import invalid, not_found
-from .resources import invoices, payments
+from .resources import invoice_actions, payments
 from .switches import Switches
 from .webhooks import DEFAULT_ENDPOINT_ID, new_secret
 
@@ -111,7 +111,7 @@ async def fail_payment(obj_id: str, sb: SandboxDep, body: FailBody | None = None
 
 @router.post("/advance")
 async def advance(sb: SandboxDep) -> JSON:
-    return {"invoices": invoices.advance(sb)}
+    return {"invoices": invoice_actions.advance(sb)}
 
 
 @router.post("/events/{event_id}/redeliver")

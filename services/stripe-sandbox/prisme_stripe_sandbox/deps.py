@@ -11,7 +11,7 @@ from .params import Params, decode
 from .sandbox import Sandbox
 
 
-def get_sandbox(request: Request) -> Sandbox:
+async def get_sandbox(request: Request) -> Sandbox:
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
 
