@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -239,3 +240,32 @@ async def test_postgres_restart_mid_stream(
                 break
             await asyncio.sleep(0.2)
         await _assert_exactly_once(dsn, 2000)
+
+
+async def test_sigterm_drains_gracefully_and_resumes(
+    demo: tuple[DemoSettings, str], auth_headers: dict[str, str], tmp_path: Any, platform_keys: tuple[str, str], nats_url: str
+) -> None:
+    _, dsn = demo
+    env = {
+        "PRISME_ENV": "test",
+        "PRISME_NATS_URL": nats_url,
+        "PRISME_DEMO_DATABASE_URL": dsn,
+        "PRISME_JWT_PUBLIC_KEY": platform_keys[1],
+        "PRISME_DATA_DIR": str(tmp_path),
+    }
+    proc = ServiceProcess("prisme_testing.demo", env, log_file=tmp_path / "demo.log")
+    proc.start()
+    try:
+        await proc.wait_ready()
+        async with httpx.AsyncClient(base_url=proc.url, headers=auth_headers) as client:
+            for _ in range(4):
+                assert (await client.post("/items/bulk", json={"count": 500})).status_code == 201
+        # SIGTERM: finishes its batch, drains, exits by itself (uvicorn re-raises the signal
+        # after its graceful shutdown, hence -SIGTERM rather than 0).
+        assert proc.terminate() in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in (tmp_path / "demo.log").read_text()
+        proc.start()
+        await proc.wait_ready()
+        await _assert_exactly_once(dsn, 2000)
+    finally:
+        proc.kill()
