@@ -1,0 +1,57 @@
+"""R4: a service cannot publish another service's subjects (real nats-server, real config)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import nats
+import nats.errors
+import pytest
+from prisme_localinfra import NatsServer
+from prisme_localinfra.nats_auth import generate_passwords, render_config, url_with_credentials
+
+
+async def test_services_publish_only_their_own_subjects(tmp_path: Path) -> None:
+    passwords = generate_passwords(["contracts-svc", "billing-svc"])
+    config = tmp_path / "nats.conf"
+    config.write_text(render_config(passwords))
+    server = NatsServer(tmp_path / "nats", config_file=config)
+    server.start()
+    try:
+        admin = await nats.connect(url_with_credentials(server.url, "admin", passwords["admin"]))
+        ajs = admin.jetstream()
+        await ajs.add_stream(name="CONTRACTS", subjects=["contract.>"])
+
+        contracts = await nats.connect(
+            url_with_credentials(server.url, "contracts-svc", passwords["contracts-svc"])
+        )
+        ack = await contracts.jetstream().publish(
+            "contract.ended", b"{}", headers={"Nats-Msg-Id": uuid.uuid4().hex}
+        )
+        assert ack.stream == "CONTRACTS"
+
+        errors: list[Exception] = []
+
+        async def on_error(exc: Exception) -> None:
+            errors.append(exc)
+
+        billing = await nats.connect(
+            url_with_credentials(server.url, "billing-svc", passwords["billing-svc"]),
+            error_cb=on_error,
+        )
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await billing.jetstream().publish("contract.ended", b"{}", timeout=1.0)
+        assert any("permissions violation" in str(e).lower() for e in errors)
+        assert (await ajs.stream_info("CONTRACTS")).state.messages == 1
+
+        with pytest.raises(nats.errors.Error):
+            await nats.connect(
+                url_with_credentials(server.url, "billing-svc", "wrong"),
+                max_reconnect_attempts=0,
+                allow_reconnect=False,
+            )
+        for nc in (admin, contracts, billing):
+            await nc.close()
+    finally:
+        server.stop()
