@@ -106,7 +106,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; survives database and NATS outages."""
-        last_purge = 0.0
+        last_purge = last_observe = 0.0
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -114,7 +114,9 @@ class OutboxRelay:
                 try:
                     while await self.publish_batch() == self.batch_size:
                         pass
-                    await self._observe()
+                    if loop.time() - last_observe > 1.0:  # metrics, not on every wake-up
+                        await self._observe()
+                        last_observe = loop.time()
                     if loop.time() - last_purge > 600:
                         await self._purge()
                         last_purge = loop.time()
