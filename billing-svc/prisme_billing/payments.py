@@ -60,6 +60,8 @@ async def record_manual_payment(
     paid = await repo.add_paid(conn, invoice_id, amount)
     if paid >= invoice["total_ttc"]:
         await _mark_paid(conn, invoice, method)
+        # The client must not be asked to pay again on Stripe's hosted page.
+        await repo.enqueue_job(conn, "paid_out_of_band", invoice_id)
     updated = await repo.document(conn, invoice_id)
     assert updated is not None
     return updated
@@ -90,7 +92,8 @@ async def stripe_invoice_paid(
     """B8: Stripe says the invoice is paid. One payment row per Stripe invoice (unique
     ``external_id``), so duplicates and reconciliation replays have no second effect."""
     amount = domain.from_cents(amount_cents)
-    if amount <= 0:
+    if amount <= 0 or invoice["status"] == "paid":
+        # Already paid (by hand, then closed out of band on Stripe): no second payment.
         return False
     inserted = await repo.insert_payment(
         conn,

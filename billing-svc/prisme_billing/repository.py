@@ -543,6 +543,13 @@ async def retry_job(
     )
 
 
+async def job_status(conn: asyncpg.Connection, kind: str, document_id: uuid.UUID) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT status FROM stripe_jobs WHERE kind = $1 AND document_id = $2", kind, document_id
+    )
+    return value
+
+
 async def jobs(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM stripe_jobs ORDER BY created_at")
 

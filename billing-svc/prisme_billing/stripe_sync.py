@@ -168,9 +168,31 @@ async def _refund(
     await payments.refund_settled(conn, refund, created.id, created.status or "pending")
 
 
+async def _paid_out_of_band(
+    conn: asyncpg.Connection, client: stripe.StripeClient, doc_id: uuid.UUID
+) -> None:
+    """Close the Stripe invoice of an invoice paid by transfer or cheque."""
+    doc = await repo.document(conn, doc_id)
+    assert doc is not None
+    if doc["stripe_invoice_id"] is None:
+        pushed = await repo.job_status(conn, "push_invoice", doc_id)
+        if pushed in (None, "failed"):
+            return  # never reached Stripe: nothing to close
+        raise RuntimeError("the Stripe invoice is not created yet")  # retried after the push
+    current = await client.v1.invoices.retrieve_async(doc["stripe_invoice_id"])
+    if current.status != "open":
+        return
+    await client.v1.invoices.pay_async(
+        doc["stripe_invoice_id"],
+        {"paid_out_of_band": True},
+        _opts(f"invoice:{doc_id}:paid_out_of_band"),
+    )
+
+
 JOBS: dict[str, Callable[[asyncpg.Connection, stripe.StripeClient, uuid.UUID], Awaitable[None]]] = {
     "push_invoice": _push_invoice,
     "refund": _refund,
+    "paid_out_of_band": _paid_out_of_band,
 }
 
 

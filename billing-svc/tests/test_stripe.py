@@ -86,7 +86,7 @@ async def test_card_payment_and_refund_after_cessation(
     wait_for: Wait,
 ) -> None:
     s = stripe_settings
-    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+    async with billing(s, stripe_sandbox, auth_headers) as (api, _control):
         act = activated(postes=6, start=date(2026, 1, 1))
         await publish_event(s.nats_url, act)
         inv = await _invoice(api, wait_for, act.contract_id)
@@ -275,10 +275,13 @@ async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
     client = stripe_sync.make_client(stripe_settings)
     try:
         # "Crash" 1: every Stripe call made, then the transaction dies before commit.
-        with pytest.raises(RuntimeError, match="crash"):
+        async def crash_before_commit() -> None:
             async with pool.acquire() as conn, conn.transaction():
                 await stripe_sync._push_invoice(cast(Any, conn), client, uuid.UUID(inv["id"]))
                 raise RuntimeError("crash before commit")
+
+        with pytest.raises(RuntimeError, match="crash"):
+            await crash_before_commit()
         # "Crash" 2: Stripe does the work but the answer is lost in transit (a 500).
         async with httpx.AsyncClient(base_url=stripe_sandbox.url) as control:
             await control.post(
@@ -293,6 +296,15 @@ async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
         await stripe_sync.run_one_job(pool, client)
         async with pool.acquire() as conn:
             jobs = await repo.jobs(cast(Any, conn))
+        async with httpx.AsyncClient(base_url=stripe_sandbox.url) as control:
+            log = (await control.get("/_sandbox/requests")).json()["data"]
+        (lost,) = [r for r in log if r["injected"]]
+        assert lost["path"] == "/v1/invoices"
+        # The SDK's network retry (or the job's) reused our key: Stripe replayed, not re-created.
+        assert any(
+            r["replayed"] and r["idempotency_key"] == lost["idempotency_key"] for r in log
+        )
+        assert lost["idempotency_key"] == f"invoice:{inv['id']}:create"
 
         # Then the worker retries until done.
         async def done() -> bool:
@@ -313,3 +325,34 @@ async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
     assert len(items.data) == 1
     customers = await stripe_client.v1.customers.list_async({"limit": 100})
     assert len(customers.data) == 1
+
+
+async def test_manual_payment_closes_the_stripe_invoice_without_double_counting(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, _control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        r = await api.post(
+            f"/v1/invoices/{inv['id']}/payments",
+            json={"method": "bank_transfer", "amount": "3480.00", "paid_on": "2026-01-20"},
+        )
+        assert r.status_code == 201, r.text
+
+        async def closed() -> bool:
+            current = await stripe_client.v1.invoices.retrieve_async(si.id)
+            return current.status == "paid"
+
+        await wait_for(closed)
+        await wait_for(lambda: _all_processed(s))
+        body = (await api.get(f"/v1/invoices/{inv['id']}")).json()
+        assert (body["status"], body["amount_paid"]) == ("paid", "3480.00")
+        assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1
