@@ -87,10 +87,22 @@ class Params:
     def __contains__(self, name: str) -> bool:
         return name in self.data
 
-    def allow(self, *names: str, ignored: Iterable[str] = ()) -> None:
-        """Reject parameters outside ``names`` + ``ignored`` (always allowing ``expand``)."""
+    def allow(
+        self, *names: str, ignored: Iterable[str] = (), unmodelled: Iterable[str] = ()
+    ) -> None:
+        """Reject parameters outside ``names`` + ``ignored`` (always allowing ``expand``).
+
+        ``unmodelled`` are Stripe parameters that would change amounts or flows the sandbox does
+        not model: refused with a clear message rather than silently ignored.
+        """
         allowed = {*names, *ignored, "expand"}
         for key in self.data:
+            if key in unmodelled:
+                raise invalid(
+                    f"`{key}` is a Stripe parameter the PRISME Stripe sandbox does not model.",
+                    code="parameter_unknown",
+                    param=key,
+                )
             if key not in allowed:
                 raise invalid(
                     f"Received unknown parameter: {key}", code="parameter_unknown", param=key

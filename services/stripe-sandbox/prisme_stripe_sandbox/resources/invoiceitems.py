@@ -17,16 +17,8 @@ from .invoices import editable_invoice, recompute
 router = APIRouter()
 
 _AMOUNT_FIELDS = ("amount", "unit_amount", "unit_amount_decimal", "price_data", "quantity")
-_IGNORED = (
-    "discountable",
-    "discounts",
-    "tax_rates",
-    "tax_behavior",
-    "tax_code",
-    "price",
-    "pricing",
-    "subscription",
-)
+_IGNORED = ("discountable", "tax_behavior", "tax_code")
+_UNMODELLED = ("discounts", "tax_rates", "price", "pricing", "subscription")
 
 
 def _amounts(p: Params, item: Obj) -> None:
@@ -105,6 +97,7 @@ async def create_invoiceitem(sb: SandboxDep, p: ParamsDep) -> JSON:
         "period",
         *_AMOUNT_FIELDS,
         ignored=_IGNORED,
+        unmodelled=_UNMODELLED,
     )
     customer = get_customer(sb, p.req("customer"))
     invoice = None
@@ -166,7 +159,10 @@ async def retrieve_invoiceitem(item_id: str, sb: SandboxDep, p: ParamsDep) -> JS
 
 @router.post("/v1/invoiceitems/{item_id}")
 async def update_invoiceitem(item_id: str, sb: SandboxDep, p: ParamsDep) -> JSON:
-    p.allow("description", "metadata", "period", *_AMOUNT_FIELDS, ignored=_IGNORED)
+    p.allow(
+        "description", "metadata", "period", *_AMOUNT_FIELDS,
+        ignored=_IGNORED, unmodelled=_UNMODELLED,
+    )  # fmt: skip
     item = _editable_item(sb, item_id)
     draft = sb.store.render(item)
     _apply(sb, draft, p)

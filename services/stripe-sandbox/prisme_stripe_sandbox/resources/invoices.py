@@ -21,11 +21,25 @@ _SETTABLE = (
     "footer", "metadata", "default_payment_method", "payment_settings", "number",
 )  # fmt: skip
 _IGNORED = (
-    "custom_fields", "rendering", "statement_descriptor", "account_tax_ids", "automatic_tax",
-    "discounts", "effective_at", "issuer", "on_behalf_of", "transfer_data", "shipping_cost",
-    "shipping_details", "default_tax_rates", "application_fee_amount", "default_source",
+    "custom_fields", "rendering", "statement_descriptor", "account_tax_ids", "effective_at",
+    "issuer", "shipping_details", "default_source", "automatic_tax",
+)  # fmt: skip
+_UNMODELLED = (
+    "discounts", "default_tax_rates", "shipping_cost", "on_behalf_of", "transfer_data",
+    "application_fee_amount", "subscription", "from_invoice",
 )  # fmt: skip
 _OPEN_EDITABLE = {"metadata", "auto_advance", "description", "footer"}
+
+
+def _refuse_automatic_tax(p: Params) -> None:
+    tax = p.mapping("automatic_tax") or {}
+    if tax.get("enabled") == "true":
+        raise invalid(
+            "Stripe Tax (`automatic_tax[enabled]=true`) is not modelled by the sandbox; "
+            "PRISME prices are TTC with VAT computed by billing-svc (B3).",
+            code="parameter_unknown",
+            param="automatic_tax[enabled]",
+        )
 
 
 def editable_invoice(sb: Sandbox, invoice_id: str, *, param: str = "invoice") -> Obj:
@@ -224,7 +238,11 @@ def _new_invoice(sb: Sandbox, customer: Obj) -> Obj:
 
 @router.post("/v1/invoices")
 async def create_invoice(sb: SandboxDep, p: ParamsDep, request: Request) -> JSON:
-    p.allow("customer", "pending_invoice_items_behavior", *_SETTABLE, ignored=_IGNORED)
+    p.allow(
+        "customer", "pending_invoice_items_behavior", *_SETTABLE,
+        ignored=_IGNORED, unmodelled=_UNMODELLED,
+    )  # fmt: skip
+    _refuse_automatic_tax(p)
     customer = get_customer(sb, p.req("customer"))
     behavior = p.string("pending_invoice_items_behavior") or "exclude"
     if behavior not in ("include", "exclude"):
@@ -259,7 +277,8 @@ async def retrieve_invoice(invoice_id: str, sb: SandboxDep, p: ParamsDep) -> JSO
 
 @router.post("/v1/invoices/{invoice_id}")
 async def update_invoice(invoice_id: str, sb: SandboxDep, p: ParamsDep) -> JSON:
-    p.allow(*_SETTABLE, ignored=_IGNORED)
+    p.allow(*_SETTABLE, ignored=_IGNORED, unmodelled=_UNMODELLED)
+    _refuse_automatic_tax(p)
     invoice = sb.store.get("invoice", invoice_id)
     if invoice["status"] != "draft":
         for key in p.data:
