@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import traceback
@@ -39,6 +40,7 @@ _lock = threading.Lock()
 _provider: TracerProvider | None = None
 _exporting_to: set[str] = set()
 _clients_instrumented = False
+_path_redactions: list[tuple[re.Pattern[str], str]] = []
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_RECORD_ATTRS = frozenset(
@@ -157,6 +159,31 @@ def add_span_processor(processor: SpanProcessor) -> None:
         _ensure_provider("unknown_service").add_span_processor(processor)
 
 
+def redact_url_paths(pattern: str, replacement: str) -> None:
+    """Replace matches of ``pattern`` in the URL attributes of server spans.
+
+    For secrets carried in paths (DESIGN §7), e.g. video-svc's ``/v/<token>``: the
+    instrumentation records ``http.target``/``http.url``; they are rewritten before export.
+    """
+    with _lock:
+        if all(existing.pattern != pattern for existing, _ in _path_redactions):
+            _path_redactions.append((re.compile(pattern), replacement))
+
+
+def _redact_server_span(span: trace.Span, scope: dict[str, Any]) -> None:
+    if not _path_redactions or not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key, value in list(attributes.items()):
+        if not isinstance(value, str):
+            continue
+        cleaned = value
+        for pattern, replacement in _path_redactions:
+            cleaned = pattern.sub(replacement, cleaned)
+        if cleaned != value:
+            span.set_attribute(key, cleaned)
+
+
 def instrument_app(app: FastAPI) -> None:
     """Server spans for every route except health and metrics."""
     if getattr(app, "_is_instrumented_by_opentelemetry", False):
@@ -167,6 +194,7 @@ def instrument_app(app: FastAPI) -> None:
         tracer_provider=trace.get_tracer_provider(),
         # one span per ASGI send/receive message is noise, not insight
         exclude_spans=["receive", "send"],
+        server_request_hook=_redact_server_span,
     )
 
 
