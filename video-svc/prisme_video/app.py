@@ -7,13 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
 
-from . import api, handlers, retention, viewer
+from . import api, handlers, redaction, retention, viewer
 from .context import build_context
 from .settings import VideoSettings
 
 
 async def _startup(rt: Runtime) -> None:
     assert isinstance(rt.settings, VideoSettings)
+    redaction.install()
     rt.state["video"] = build_context(rt.settings)
 
 
