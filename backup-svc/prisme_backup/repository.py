@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -183,7 +182,7 @@ async def update_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, changes: dic
     for name, value in changes.items():
         if name not in allowed:
             raise ValueError(name)
-        args.append(json.dumps(value) if name == "databases" else value)
+        args.append(value)
         cast = "::jsonb" if name == "databases" else ""
         sets.append(f"{name} = ${len(args)}{cast}")
     sets.append("updated_at = now()")

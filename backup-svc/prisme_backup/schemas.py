@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime, time
 from typing import Literal
@@ -40,7 +39,6 @@ class PlanOut(BaseModel):
     @classmethod
     def of(cls, row: asyncpg.Record) -> PlanOut:
         data = dict(row)
-        data["databases"] = json.loads(data["databases"])
         data.pop("repository_password", None)
         return cls.model_validate(data)
 

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pgserver
+from prisme_backup.domain import REUNION
+from prisme_events import Address, ClientSnapshot, ContractActivated, ContractEnded, Manager
+
+T = TypeVar("T")
 
 PG_BIN = Path(pgserver.__file__).parent / "pginstall" / "bin"
 PG_DUMP = str(PG_BIN / "pg_dump")
@@ -44,3 +52,77 @@ def read_tree(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def client_snapshot(client_id: uuid.UUID) -> ClientSnapshot:
+    return ClientSnapshot(
+        client_id=client_id,
+        name="Cabinet médical des Filaos",
+        siren="552100554",
+        address=Address(line1="12 rue des Filaos", postal_code="97400", city="Saint-Denis"),
+        manager=Manager(name="Dr Payet", email="gerant@filaos.example", phone="+262262000001"),
+    )
+
+
+PRISME_INCLUDES = ["microsoft_365", "cloud_backup", "video_recordings"]
+
+
+def activated(
+    client_id: uuid.UUID,
+    contract_id: uuid.UUID | None = None,
+    *,
+    version: int = 2,
+    includes: list[str] | None = None,
+    year: int | None = None,
+) -> ContractActivated:
+    year = year or date.today().year
+    return ContractActivated(
+        contract_id=contract_id or uuid.uuid4(),
+        client_id=client_id,
+        version=version,
+        offer="prisme",
+        includes=PRISME_INCLUDES if includes is None else includes,
+        year=year,
+        client=client_snapshot(client_id),
+        start_date=date(year, 1, 1),
+        end_date=date(year, 12, 31),
+        ends_at=datetime(year, 12, 31, 23, 59, 59, tzinfo=REUNION),
+        postes=4,
+        peripherals=2,
+        users=[],
+    )
+
+
+def ended(
+    event: ContractActivated,
+    *,
+    version: int = 3,
+    effective_date: date | None = None,
+    renewal_includes: list[str] | None = None,
+) -> ContractEnded:
+    return ContractEnded(
+        contract_id=event.contract_id,
+        client_id=event.client_id,
+        version=version,
+        offer=event.offer,
+        includes=event.includes,
+        year=event.year,
+        reason="cessation",
+        effective_date=effective_date or date.today(),
+        ended_at=datetime.now(REUNION),
+        postes=event.postes,
+        renewal_contract_id=uuid.uuid4() if renewal_includes is not None else None,
+        renewal_includes=renewal_includes or [],
+    )
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
+    """Poll ``probe`` until it returns something truthy (effects of events are asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        got = await probe()
+        if got:
+            return got
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -70,26 +70,6 @@ async def test_wrong_password_error_never_shows_the_password(tmp_path: Path) -> 
     result = await wrong.check()
     assert not result.ok
     assert PASSWORD not in result.output
-
-
-async def test_history_keeps_only_the_last_30_days(tmp_path: Path) -> None:
-    share = tmp_path / "PARTAGE"
-    write_tree(share, {"f": b"x"})
-    restic = make_restic(tmp_path)
-    await restic.init()
-    now = datetime.now(UTC).replace(microsecond=0)
-    ages = [45, 41, 31, 29, 10, 0]
-    for age in ages:
-        (share / "f").write_bytes(f"day -{age}".encode())
-        await restic.backup([share], time=now - timedelta(days=age))
-    before = await restic.snapshots()
-    assert len(before) == len(ages)
-    assert min(s.time for s in before) == now - timedelta(days=45)
-    removed = await restic.forget(keep_within="30d", prune=True)
-    after = await restic.snapshots()
-    assert len(removed) == 3
-    assert sorted((now - s.time).days for s in after) == [0, 10, 29]
-    assert (await restic.check(read_data_subset="all")).ok
 
 
 async def test_corrupted_pack_is_caught_by_the_check(tmp_path: Path) -> None:
@@ -160,67 +140,6 @@ async def test_pg_dump_custom_format_and_command_engines(tmp_path: Path, practic
         await runner.dump(
             DatabaseSource("bad", "postgresql", conninfo=with_db(practice_pg, "nope")),
             tmp_path / "st",
-        )
-
-
-async def test_run_once_backs_up_databases_and_share_and_both_copies_restore(
-    tmp_path: Path, practice_pg: str
-) -> None:
-    db = f"cab_{uuid.uuid4().hex[:8]}"
-    await psql(practice_pg, f"CREATE DATABASE {db}")
-    uri = with_db(practice_pg, db)
-    await psql(
-        uri,
-        "CREATE TABLE rdv (id int primary key, who text);"
-        " INSERT INTO rdv VALUES (1, 'Payet'), (2, 'Grondin')",
-    )
-    share = tmp_path / "PARTAGE"
-    v1 = {"courriers/lettre.txt": b"Bonjour", "scan.pdf": b"%PDF-1.4" + bytes(5000)}
-    write_tree(share, v1)
-    plan = make_plan(
-        tmp_path / "repo",
-        share,
-        [DatabaseSourceSpec(name="medical", engine="postgresql", conninfo=uri)],
-    )
-    restic = restic_for(plan, binary="restic", cache_dir=None, host="practice")
-    dumps = DumpRunner(pg_dump=PG_DUMP)
-    first = await run_once(plan, restic=restic, dumps=dumps, staging_dir=tmp_path / "staging")
-    assert first.run.status == "succeeded", first.run.error
-    assert [c.kind for c in first.checks] == ["integrity", "restore"]
-    assert all(c.ok for c in first.checks), first.checks
-
-    await psql(
-        uri, "UPDATE rdv SET who = 'Técher' WHERE id = 2; INSERT INTO rdv VALUES (3, 'Boyer')"
-    )
-    (share / "courriers/lettre.txt").write_bytes(b"Bonjour, version 2")
-    (share / "scan.pdf").unlink()
-    (share / "nouveau.odt").write_bytes(b"odt")
-    v2 = read_tree(share)
-    second = await run_once(plan, restic=restic, dumps=dumps, staging_dir=tmp_path / "staging")
-    assert second.run.status == "succeeded", second.run.error
-    assert second.run.snapshot_id != first.run.snapshot_id
-
-    for outcome, files, rows in (
-        (first, v1, "1|Payet\n2|Grondin"),
-        (second, v2, "1|Payet\n2|Técher\n3|Boyer"),
-    ):
-        target = tmp_path / f"restore-{outcome.run.snapshot_id}"
-        assert outcome.run.snapshot_id is not None
-        await restic.restore(outcome.run.snapshot_id, target)
-        assert read_tree(target / str(share).lstrip("/")) == files
-        dump = (
-            target
-            / str(tmp_path / "staging").lstrip("/")
-            / str(plan.plan_id)
-            / "databases"
-            / "medical.dump"
-        )
-        restored_db = f"r_{uuid.uuid4().hex[:8]}"
-        await psql(practice_pg, f"CREATE DATABASE {restored_db}")
-        await run(PG_RESTORE, "--no-owner", "-d", with_db(practice_pg, restored_db), str(dump))
-        assert (
-            await psql(with_db(practice_pg, restored_db), "SELECT id, who FROM rdv ORDER BY id")
-            == rows
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,7 +63,7 @@ async def plan_for_agent(conn: asyncpg.Connection, ctx: Backups, who: AgentIdent
     plan = await repository.get_plan(conn, who.plan_id)
     if plan is None:
         raise NotFound("plan not found")
-    databases = json.loads(plan["databases"])
+    databases = plan["databases"]  # jsonb, decoded by the chassis pool's codec
     return AgentPlan(
         plan_id=plan["id"],
         client_id=plan["client_id"],

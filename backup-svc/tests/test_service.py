@@ -1,0 +1,369 @@
+"""backup-svc with its agent: real restic, a real PostgreSQL, a real PARTAGE folder, real NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+import tarfile
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from backup_helpers import (
+    PG_DUMP,
+    PG_RESTORE,
+    activated,
+    ended,
+    eventually,
+    psql,
+    read_tree,
+    run,
+    with_db,
+    write_tree,
+)
+from prisme_backup import domain
+from prisme_backup.agent.client import AgentRefused, ControlPlane
+from prisme_backup.agent.config import AgentConfig
+from prisme_backup.agent.restic import Repository, Restic
+from prisme_backup.agent.service import enrol, run_and_report
+from prisme_backup.app import build_app
+from prisme_backup.service import watch
+from prisme_backup.service.context import Backups
+from prisme_backup.settings import BackupSettings
+from prisme_chassis.db import connect
+from prisme_events import ContractActivated
+from prisme_testing.plugin import collect_events, publish_event, start_service
+
+
+async def plan_of(api: httpx.AsyncClient, client_id: uuid.UUID) -> dict[str, Any] | None:
+    plans = (await api.get("/v1/plans", params={"client_id": str(client_id)})).json()
+    return plans[0] if plans else None
+
+
+async def new_plan(api: httpx.AsyncClient, nats_url: str, **patch: Any) -> dict[str, Any]:
+    client_id = uuid.uuid4()
+    event = activated(client_id)
+    await publish_event(nats_url, event)
+    plan = await eventually(lambda: plan_of(api, client_id))
+    assert plan["contract_id"] == str(event.contract_id)
+    body = {"check_parts": 1, "restore_every_days": 1, **patch}
+    resp = await api.patch(f"/v1/plans/{plan['id']}", json=body)
+    assert resp.status_code == 200, resp.text
+    result: dict[str, Any] = resp.json()
+    return result
+
+
+async def enrolled(api: httpx.AsyncClient, plan_id: str, tmp_path: Path) -> Path:
+    resp = await api.post(f"/v1/plans/{plan_id}/enrolment-tokens")
+    assert resp.status_code == 201, resp.text
+    token = resp.json()["token"]
+    config_path = tmp_path / "agent.json"
+    config = AgentConfig(
+        server_url=str(api.base_url), staging_dir=tmp_path / "staging", pg_dump=PG_DUMP
+    )
+    await enrol(config_path, config, token, "srv-cabinet")
+    assert oct(config_path.stat().st_mode & 0o777) == "0o600"
+    # The token is single-use.
+    again = await api.post("/v1/agent/enrol", json={"token": token, "hostname": "x"})
+    assert again.status_code == 401
+    return config_path
+
+
+async def restic_of(config_path: Path) -> Restic:
+    config = AgentConfig.load(config_path)
+    async with ControlPlane(config.server_url, config.credential) as cp:
+        plan = await cp.plan()
+    return Restic(Repository(plan.repository.location, plan.repository.password))
+
+
+@pytest.fixture
+def headers(make_token: Callable[..., str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(scopes=('backups:read', 'backups:write'))}"}
+
+
+async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
+    backup_settings: BackupSettings,
+    headers: dict[str, str],
+    nats_url: str,
+    practice_pg: str,
+    tmp_path: Path,
+) -> None:
+    db = f"cab_{uuid.uuid4().hex[:8]}"
+    await psql(practice_pg, f"CREATE DATABASE {db}")
+    uri = with_db(practice_pg, db)
+    await psql(uri, "CREATE TABLE rdv (id int primary key, who text)")
+    await psql(uri, "INSERT INTO rdv VALUES (1, 'Payet'), (2, 'Grondin')")
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"courriers/lettre.txt": b"Bonjour", "scan.pdf": os.urandom(300_000)})
+    v1 = read_tree(share)
+
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(
+            api,
+            nats_url,
+            share_path=str(share),
+            databases=[{"name": "medical", "engine": "postgresql", "conninfo": uri}],
+        )
+        assert plan["daily_at"] == "21:00:00"
+        assert plan["timezone"] == "Indian/Reunion"
+        assert plan["quota_bytes"] == 10**12
+        assert plan["history_days"] == 30
+        config_path = await enrolled(api, plan["id"], tmp_path)
+
+        first = await run_and_report(config_path)
+        assert first.run.status == "succeeded", first.run.error
+        assert [(c.kind, c.ok) for c in first.checks] == [("integrity", True), ("restore", True)]
+
+        await psql(uri, "UPDATE rdv SET who = 'Técher' WHERE id = 2")
+        await psql(uri, "INSERT INTO rdv VALUES (3, 'Boyer')")
+        (share / "courriers/lettre.txt").write_bytes(b"Bonjour, version 2")
+        (share / "scan.pdf").unlink()
+        (share / "nouveau.odt").write_bytes(b"odt")
+        v2 = read_tree(share)
+        # The second copy through the installed entry point, as a real process.
+        await run(sys.executable, "-m", "prisme_backup.agent", "--config", str(config_path), "run")
+
+        snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()
+        assert len(snaps) == 2
+        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
+        assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
+        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
+        # The test restore is periodic: done once today, not again on the same day.
+        assert sorted(c["kind"] for c in checks) == ["integrity", "integrity", "restore"]
+        assert all(c["ok"] for c in checks)
+        completed = await collect_events(nats_url, "backup.snapshot_completed", 2)
+        assert {e.snapshot_id for e in completed} == {s["snapshot_id"] for s in snaps}  # type: ignore[attr-defined]
+
+        restic = await restic_of(config_path)
+        staging = tmp_path / "staging" / plan["id"] / "databases" / "medical.dump"
+        for snap, files, rows in (
+            (snaps[1], v1, "1|Payet\n2|Grondin"),
+            (snaps[0], v2, "1|Payet\n2|Técher\n3|Boyer"),
+        ):
+            target = tmp_path / f"restore-{snap['snapshot_id']}"
+            await restic.restore(snap["snapshot_id"], target)
+            assert read_tree(target / str(share).lstrip("/")) == files
+            restored_db = f"r_{uuid.uuid4().hex[:8]}"
+            await psql(practice_pg, f"CREATE DATABASE {restored_db}")
+            dump = target / str(staging).lstrip("/")
+            await run(PG_RESTORE, "--no-owner", "-d", with_db(practice_pg, restored_db), str(dump))
+            got = await psql(
+                with_db(practice_pg, restored_db), "SELECT id, who FROM rdv ORDER BY id"
+            )
+            assert got == rows
+
+        # K3: the contract ends → scheduling stops, the agent is refused at once.
+        activation = (await collect_events(nats_url, "contract.activated", 1))[0]
+        assert isinstance(activation, ContractActivated)
+        await publish_event(nats_url, ended(activation))
+
+        async def is_ended() -> bool:
+            return (await api.get(f"/v1/plans/{plan['id']}")).json()["status"] == "ended"
+
+        await eventually(is_ended)
+        with pytest.raises(AgentRefused):
+            await run_and_report(config_path)
+        agents = (await api.get(f"/v1/plans/{plan['id']}/agents")).json()
+        assert [a["status"] for a in agents] == ["revoked"]
+        assert (await api.post(f"/v1/plans/{plan['id']}/enrolment-tokens")).status_code == 409
+
+        # The client's last full export.
+        export = (await api.post(f"/v1/plans/{plan['id']}/exports")).json()
+
+        async def export_ready() -> dict[str, Any] | None:
+            row: dict[str, Any] = (await api.get(f"/v1/exports/{export['id']}")).json()
+            return row if row["status"] in ("ready", "failed") else None
+
+        done = await eventually(export_ready, timeout=60)
+        assert done["status"] == "ready", done
+        archive = await api.get(f"/v1/exports/{export['id']}/archive")
+        assert archive.status_code == 200
+        with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
+            names = tar.getnames()
+            member = tar.extractfile(str(share / "nouveau.odt").lstrip("/"))
+            assert member is not None
+            assert member.read() == b"odt"
+        assert any(n.endswith("medical.dump") for n in names)
+
+        # The history has not run out yet: the worker keeps the copies.
+        plan_now = (await api.get(f"/v1/plans/{plan['id']}")).json()
+        assert plan_now["status"] == "ended"
+        location = Path(plan_now["repository_location"])
+        assert await asyncio.to_thread(location.is_dir)
+
+        # 30 days later, the purge destroys the repository and records it.
+        purge_at = datetime.fromisoformat(plan_now["purge_after"]) + timedelta(minutes=1)
+        ctx = Backups.from_settings(backup_settings)
+        conn = await connect(backup_settings.database_url)
+        try:
+            async with conn.transaction():
+                assert await watch.purge_due(conn, ctx, purge_at - timedelta(days=2)) == []
+            async with conn.transaction():
+                assert await watch.purge_due(conn, ctx, purge_at) == [plan["id"]]
+        finally:
+            await conn.close()
+        assert not await asyncio.to_thread(location.exists)
+        purged = (await api.get(f"/v1/plans/{plan['id']}")).json()
+        assert purged["status"] == "purged"
+        assert (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json() == []
+        record = (await api.get(f"/v1/plans/{plan['id']}/purges")).json()
+        assert len(record) == 1
+        assert record[0]["snapshots"] == 2
+        events = await collect_events(nats_url, "backup.purged", 1)
+        assert [str(e.plan_id) for e in events] == [plan["id"]]  # type: ignore[attr-defined]
+        assert (await api.get(f"/v1/exports/{export['id']}")).json()["status"] == "purged"
+        assert (await api.post(f"/v1/plans/{plan['id']}/exports")).status_code == 409
+
+
+async def test_history_keeps_30_days_and_a_day_without_copy_is_missed(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str, tmp_path: Path
+) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"f.txt": b"v0"})
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url, share_path=str(share), restore_every_days=30)
+        config_path = await enrolled(api, plan["id"], tmp_path)
+        now = datetime.now(UTC)
+        for age in (45, 41, 20, 0):
+            (share / "f.txt").write_bytes(f"{age} days ago".encode())
+            outcome = await run_and_report(config_path, snapshot_time=now - timedelta(days=age))
+            assert outcome.run.status == "succeeded", outcome.run.error
+        snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()
+        ages = sorted(
+            round((now - datetime.fromisoformat(s["taken_at"])).total_seconds() / 86400)
+            for s in snaps
+        )
+        assert ages == [0, 20]
+        restic = await restic_of(config_path)
+        assert len(await restic.snapshots()) == 2
+
+        # Today is covered; nothing for the next two days → two missed days.
+        today = domain.business_day(now)
+        later = domain.slot(today + timedelta(days=2), domain.DEFAULT_DAILY_AT) + timedelta(hours=7)
+        conn = await connect(backup_settings.database_url)
+        try:
+            async with conn.transaction():
+                raised = await watch.find_missed(conn, later)
+            async with conn.transaction():
+                assert await watch.find_missed(conn, later) == []  # once per day
+        finally:
+            await conn.close()
+        missed_days = sorted(d for _, d in raised)
+        assert today not in missed_days
+        assert missed_days[-2:] == [today + timedelta(days=1), today + timedelta(days=2)]
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        assert {a["day"] for a in alerts if a["kind"] == "missed"} == {
+            d.isoformat() for d in missed_days
+        }
+        events = await collect_events(nats_url, "backup.missed", len(missed_days))
+        assert sorted(e.day for e in events) == missed_days  # type: ignore[attr-defined]
+
+
+async def test_corrupted_pack_is_caught_and_raises_an_alert(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str, tmp_path: Path
+) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"radio.dcm": os.urandom(600_000), "note.txt": b"x"})
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url, share_path=str(share), restore_every_days=30)
+        config_path = await enrolled(api, plan["id"], tmp_path)
+        first = await run_and_report(config_path)
+        assert [c.ok for c in first.checks] == [True, True]
+        location = Path(plan["repository_location"])
+        packs = [p for p in (location / "data").rglob("*") if p.is_file()]
+        biggest = max(packs, key=lambda p: p.stat().st_size)
+        raw = bytearray(biggest.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        biggest.chmod(0o600)
+        biggest.write_bytes(bytes(raw))
+
+        second = await run_and_report(config_path)
+        integrity = [c for c in second.checks if c.kind == "integrity"]
+        assert [c.ok for c in integrity] == [False]
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        assert [a["kind"] for a in alerts] == ["check_failed"]
+        assert alerts[0]["detail"].startswith("integrity check failed")
+        events = await collect_events(nats_url, "backup.check_failed", 1)
+        assert [(str(e.plan_id), e.check) for e in events] == [(plan["id"], "integrity")]  # type: ignore[attr-defined]
+
+
+async def test_plans_follow_contract_events_idempotently_and_by_version(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str
+) -> None:
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        a, b, c, d, marker = (uuid.uuid4() for _ in range(5))
+        act_a = activated(a)
+        await publish_event(nats_url, act_a)
+        await publish_event(nats_url, act_a.model_copy(update={"event_id": uuid.uuid4()}))
+        await publish_event(nats_url, activated(b, includes=["video_recordings"]))
+        act_c = activated(c)
+        await publish_event(nats_url, ended(act_c, version=3))  # seen before its activation
+        await publish_event(nats_url, act_c)
+        act_d = activated(d)
+        await publish_event(nats_url, act_d)
+        await publish_event(nats_url, ended(act_d, renewal_includes=["cloud_backup"]))
+        await publish_event(nats_url, activated(marker))
+        await eventually(lambda: plan_of(api, marker))
+
+        plans = (await api.get("/v1/plans")).json()
+        by_client = {p["client_id"]: p for p in plans}
+        assert set(by_client) == {str(a), str(d), str(marker)}
+        assert by_client[str(d)]["status"] == "active"  # renewed with the backup: carries over
+        locations = {p["repository_location"] for p in plans}
+        assert len(locations) == 3
+
+        # Operators edit sources and schedule; bad input changes nothing.
+        pid = by_client[str(a)]["id"]
+        bad = await api.patch(f"/v1/plans/{pid}", json={"daily_at": "25:00"})
+        assert bad.status_code == 422
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        dup = [{"name": "x", "engine": "command", "command": ["true"]}] * 2
+        assert (await api.patch(f"/v1/plans/{pid}", json={"databases": dup})).status_code == 409
+        ok = await api.patch(
+            f"/v1/plans/{pid}", json={"daily_at": "22:30", "share_path": "D:/PARTAGE"}
+        )
+        assert ok.json()["daily_at"] == "22:30:00"
+        assert ok.json()["share_path"] == "D:/PARTAGE"
+
+        # Operator routes want a token with the right scope; agent routes want agent credentials.
+        async with httpx.AsyncClient(base_url=api.base_url) as anon:
+            assert (await anon.get("/v1/plans")).status_code == 401
+            assert (await anon.get("/v1/alerts")).status_code == 401
+            assert (await anon.get("/v1/agent/plan")).status_code == 401
+            forged = {"Authorization": "Bearer " + "A" * 43}
+            assert (await anon.get("/v1/agent/plan", headers=forged)).status_code == 401
+            expired = await anon.post("/v1/agent/enrol", json={"token": "B" * 43, "hostname": "h"})
+            assert expired.status_code == 401
+
+
+async def test_repository_password_is_sealed_and_never_in_events(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str, tmp_path: Path
+) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"a": b"a"})
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url, share_path=str(share))
+        config_path = await enrolled(api, plan["id"], tmp_path)
+        assert (await run_and_report(config_path)).run.status == "succeeded"
+        config = AgentConfig.load(config_path)
+        async with ControlPlane(config.server_url, config.credential) as cp:
+            password = (await cp.plan()).repository.password
+        assert config.credential is not None
+        conn = await connect(backup_settings.database_url)
+        try:
+            for table in ("plans", "agents", "enrolment_tokens", "runs", "checks", "outbox"):
+                rows = await conn.fetch(f"SELECT * FROM {table}")  # noqa: S608
+                dumped = repr([dict(r) for r in rows])
+                assert password not in dumped
+                assert config.credential not in dumped
+        finally:
+            await conn.close()
+        events = await collect_events(nats_url, "backup.>", 1)
+        assert events
+        assert all(password not in e.model_dump_json() for e in events)
