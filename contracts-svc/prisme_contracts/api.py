@@ -9,9 +9,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from prisme_chassis.app import RuntimeDep, Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.errors import NotFound, Unprocessable
 
 from . import audit, cessation, domain, eligibility, inventory, service, year_end
 from .clock import Clock
@@ -43,6 +44,7 @@ from .schemas import (
     UserOut,
     YearEndIn,
     YearEndOut,
+    storable_text,
 )
 
 router = APIRouter(tags=["contracts"])
@@ -60,11 +62,22 @@ def _clock(request: Request) -> Clock:
 
 
 def _amendment(effective_date: date | None, note: str | None) -> AmendmentIn:
+    if note is not None and not storable_text(note):
+        raise Unprocessable("note must not contain NUL characters or unpaired surrogates")
     return AmendmentIn(effective_date=effective_date, note=note)
 
 
+def _filename(name: str | None) -> str | None:
+    """The uploaded file's name as given, made storable (it is only shown back, never used as a path)."""
+    if name is None:
+        return None
+    cleaned = "".join(ch for ch in name if ch != "\x00").encode("utf-8", "replace").decode("utf-8")
+    return cleaned[:255] or None
+
+
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**62)]
+Year = Annotated[int, Path(ge=2000, le=2999)]
 
 # --- catalogue and partners ---------------------------------------------------------------
 
@@ -92,6 +105,8 @@ async def add_partner(
 async def remove_partner(
     name: str, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> None:
+    if not storable_text(name):
+        raise NotFound(f"partner {name!r} is not listed")
     await inventory.remove_partner(conn, name, _actor(who, request))
 
 
@@ -369,7 +384,7 @@ async def request_termination(
         reason=reason,
         effective_date=effective_date,
         document=data,
-        document_name=document.filename,
+        document_name=_filename(document.filename),
         actor=_actor(who, request),
         today=_clock(request).today(),
     )

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["practitioner", "assistant", "secretary", "employee"]
 Kind = Literal["server", "workstation", "peripheral"]
@@ -21,8 +21,37 @@ Status = Literal["draft", "active", "ended", "cancelled"]
 _Name = Field(min_length=1, max_length=200)
 
 
+def storable_text(value: str) -> bool:
+    """PostgreSQL text holds neither NUL characters nor unpaired surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(value: Any) -> None:
+    if isinstance(value, str) and not storable_text(value):
+        raise ValueError("text must not contain NUL characters or unpaired surrogates")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        _check_text(data)
+        return data
 
 
 class ManagerIn(_In):

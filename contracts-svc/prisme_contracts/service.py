@@ -109,13 +109,13 @@ async def create_contract(
             f"client {body.client_id} not found",
             errors=[{"field": "client_id", "detail": "unknown client"}],
         )
-    if body.start_date.year < today.year:
+    if not today.year <= body.start_date.year <= today.year + 1:
         raise Unprocessable(
-            f"start date {body.start_date} is in a past year",
+            f"start date {body.start_date} is outside the current and the next calendar year",
             errors=[
                 {
                     "field": "start_date",
-                    "detail": "a contract covers the current or a future calendar year",
+                    "detail": "a contract covers the current or the next calendar year",
                 }
             ],
         )

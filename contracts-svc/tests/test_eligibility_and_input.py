@@ -120,6 +120,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
         {**good, "address": {**good["address"], "postal_code": "974"}},
         {**good, "unexpected": 1},
         {k: v for k, v in good.items() if k != "siren"},
+        {**good, "name": "Cabinet\u0000"},  # PostgreSQL text cannot hold NUL: refused, not a 500
     ]
     for body in bad_clients:
         r = await svc.alice.post("/v1/clients", json=body)
@@ -167,6 +168,17 @@ async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
     )
     assert r.status_code == 422
     assert (await svc.alice.get(f"/v1/clients/{cid}/users")).json() == []
+
+    r = await svc.alice.delete(
+        f"/v1/clients/{cid}/assets/{'0' * 8}-0000-0000-0000-{'0' * 12}", params={"note": "a\u0000"}
+    )
+    assert r.status_code == 422
+    assert (await svc.alice.delete("/v1/partners/a%00b")).status_code == 404
+    r = await svc.alice.post(
+        "/v1/contracts",
+        json={"client_id": cid, "offer": "prisme", "start_date": f"{year + 2}-01-01"},
+    )
+    assert r.status_code == 422
 
     # draft-only operations
     contract = await svc.contract(cid)
