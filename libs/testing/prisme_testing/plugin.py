@@ -7,6 +7,8 @@ session (per xdist worker) and each test gets a fresh database; each test gets i
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,12 +26,19 @@ __all__ = ["ServiceProcess", "collect_events", "publish_event", "start_service"]
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """A real PostgreSQL for the session (fsync off: a test run needs no crash durability)."""
-    server = PostgresServer(tmp_path_factory.mktemp("pg"), durable=False)
+def pg() -> Iterator[PostgresServer]:
+    """A real PostgreSQL for the session (fsync off: a test run needs no crash durability).
+
+    Its data lives outside pytest's temporary root: as root, PostgreSQL runs as another user
+    that must traverse the path, and every pytest process (each xdist worker) resets
+    ``/tmp/pytest-of-root`` to mode 0700 when it starts.
+    """
+    root = Path(tempfile.mkdtemp(prefix="prisme-test-pg-"))
+    server = PostgresServer(root, durable=False)
     server.start()
     yield server
     server.stop(mode="immediate")
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
