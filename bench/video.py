@@ -1,0 +1,339 @@
+"""P3 (DESIGN.md §8): Range streaming of a 1 GiB recording, the viewer against nginx, one run.
+
+1. A real recording of about ``--size-mib`` MiB (MJPEG in AVI, built from a few encoded frames
+   repeated, so it is quick to make and passes the PyAV probe).
+2. Embedded PostgreSQL and nats-server, and video-svc as its own process (``python -m
+   prisme_video``); the recording is uploaded through ``POST /v1/videos`` (curl -F, streamed),
+   a contract is activated on the bus, a link is created and a viewer session opened.
+3. nginx (Debian package) on a free loopback port with a temporary config serves the same
+   plaintext bytes (sendfile on, access log off, one worker).
+4. The same client (curl to /dev/null) fetches ``Range: bytes=0-`` from both, alternately,
+   ``--runs`` times; then random 1 MiB ranges for the time to first byte. The service's resident
+   memory is sampled throughout (peak RSS).
+
+Prints throughput of each, the ratio (target ≥ 50 %), TTFB (target < 50 ms) and peak RSS.
+
+Usage: python bench/video.py [--size-mib 1024] [--runs 3] [--ranges 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import httpx
+import psutil
+from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_events import Address, ClientSnapshot, ContractActivated, Manager
+from prisme_localinfra import NatsServer, PostgresServer, free_port, wait_for_port
+from prisme_testing.events import publish_event
+
+UNIQUE_FRAMES = 12
+
+
+def make_recording(path: Path, size_mib: int) -> int:
+    """An MJPEG/AVI of about ``size_mib`` MiB: a few noisy 1080p frames, repeated."""
+    rng = random.Random(3)
+    with av.open(str(path), mode="w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuvj420p"
+        stream.codec_context.time_base = Fraction(1, 25)
+        stream.codec_context.options = {"qmin": "1", "qmax": "1"}
+        payloads: list[bytes] = []
+        for i in range(UNIQUE_FRAMES):
+            frame = av.VideoFrame(1920, 1080, "yuvj420p")
+            for plane in frame.planes:
+                plane.update(rng.randbytes(plane.buffer_size))
+            frame.pts = i
+            payloads += [bytes(p) for p in stream.encode(frame)]
+        payloads += [bytes(p) for p in stream.encode(None)]
+        frames = max(1, size_mib * 1024 * 1024 // len(payloads[0]))
+        for i in range(frames):
+            packet = av.Packet(payloads[i % len(payloads)])
+            packet.stream = stream
+            packet.pts = packet.dts = i
+            packet.time_base = Fraction(1, 25)
+            packet.is_keyframe = True
+            container.mux(packet)
+    return path.stat().st_size
+
+
+def contract_event() -> ContractActivated:
+    client_id, now = uuid.uuid4(), datetime.now(UTC)
+    return ContractActivated(
+        contract_id=uuid.uuid4(),
+        client_id=client_id,
+        version=1,
+        offer="prisme",
+        includes=[],
+        year=now.year,
+        client=ClientSnapshot(
+            client_id=client_id,
+            name="Cabinet bench",
+            siren="123456789",
+            address=Address(line1="1 rue", postal_code="97400", city="Saint-Denis"),
+            manager=Manager(name="Dr Bench", email="bench@example.re", phone="0262000000"),
+        ),
+        start_date=now.date(),
+        end_date=date(now.year, 12, 31),
+        ends_at=now + timedelta(days=30),
+        postes=1,
+        peripherals=0,
+        users=[],
+    )
+
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+user root;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    types {{ video/x-msvideo avi; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+class RssSampler:
+    """Peak resident memory of a process, sampled every 20 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def curl(url: str, byte_range: str, cookie: str | None = None) -> tuple[float, float, int]:
+    """(seconds total, seconds to first byte, bytes) of one GET with a Range header."""
+    cmd = ["curl", "-s", "-o", "/dev/null", "-H", f"Range: bytes={byte_range}"]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    cmd += ["-w", "%{http_code} %{time_total} %{time_starttransfer} %{size_download}", url]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+    if out[0] != "206":
+        raise RuntimeError(f"{url} answered {out[0]}")
+    return float(out[1]), float(out[2]), int(out[3])
+
+
+def fetch(url: str, byte_range: str, cookie: str | None = None) -> bytes:
+    cmd = ["curl", "-s", "-H", f"Range: bytes={byte_range}"]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    return subprocess.run([*cmd, url], check=True, capture_output=True).stdout
+
+
+def main() -> None:  # noqa: PLR0915 - a linear script
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ranges", type=int, default=30)
+    args = parser.parse_args()
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        sys.exit("nginx is required: apt-get install -y nginx")
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+
+    tmp = Path(tempfile.mkdtemp(prefix="prisme-video-bench-"))
+    www = tmp / "www"
+    www.mkdir()
+    recording = www / "recording.avi"
+    started = time.perf_counter()
+    size = make_recording(recording, args.size_mib)
+    print(f"recording: {size / 2**20:.0f} MiB in {time.perf_counter() - started:.1f} s")
+
+    pg = PostgresServer(tmp / "pg", durable=False)
+    nats_server = NatsServer(tmp / "nats")
+    service: subprocess.Popen[bytes] | None = None
+    nginx: subprocess.Popen[bytes] | None = None
+    pg.start()
+    nats_server.start()
+    try:
+        private, public = generate_keypair()
+        token = mint_token(private, sub="op-bench", scopes=["admin"])
+        port = free_port()
+        env = {
+            **os.environ,
+            "PRISME_ENV": "test",
+            "PRISME_NATS_URL": nats_server.url,
+            "PRISME_VIDEO_DATABASE_URL": pg.create_database("video_bench"),
+            "PRISME_JWT_PUBLIC_KEY": public,
+            "PRISME_HTTP_PORT": str(port),
+            "PRISME_DATA_DIR": str(tmp / "video-data"),
+            "PRISME_LOG_LEVEL": "WARNING",
+        }
+        service = subprocess.Popen(
+            [sys.executable, "-m", "prisme_video"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / "service.log").open("wb"),
+        )
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, timeout=60) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or service.poll() is not None:
+                    sys.exit(f"video-svc did not start; see {tmp / 'service.log'}")
+                time.sleep(0.1)
+            event = contract_event()
+            asyncio.run(publish_event(nats_server.url, event))
+
+            started = time.perf_counter()
+            upload = subprocess.run(
+                [
+                    "curl",
+                    "-s",
+                    "-f",
+                    "-H",
+                    f"Authorization: Bearer {token}",
+                    "-F",
+                    f"client_id={event.client_id}",
+                    "-F",
+                    f"contract_id={event.contract_id}",
+                    "-F",
+                    "title=Bench",
+                    "-F",
+                    f"file=@{recording};type=video/x-msvideo",
+                    f"{base}/v1/videos",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            upload_s = time.perf_counter() - started
+            video_id = httpx.Response(200, content=upload.stdout).json()["id"]
+            print(f"upload (stream + encrypt + probe): {size / 2**20 / upload_s:.0f} MiB/s")
+
+            deadline = time.monotonic() + 10
+            while (
+                link := client.post(f"/v1/videos/{video_id}/links", headers=auth)
+            ).status_code != 201:
+                if time.monotonic() > deadline:
+                    sys.exit(f"no link: {link.text}")
+                time.sleep(0.1)
+            path = "/v/" + link.json()["url"].rsplit("/v/", 1)[1]
+            login = client.post(path, data={"password": link.json()["password"]})
+            assert login.status_code == 303, login.text
+            cookie = f"prisme_video_session={login.cookies['prisme_video_session']}"
+
+        nginx_port = free_port()
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port, root=www))
+        nginx = subprocess.Popen([nginx_bin, "-c", str(conf), "-p", str(tmp)])
+        wait_for_port(nginx_port)
+
+        viewer_url = f"{base}{path}/stream"
+        nginx_url = f"http://127.0.0.1:{nginx_port}/recording.avi"
+        rng = random.Random(11)
+        for _ in range(5):  # same bytes from both
+            start = rng.randrange(size - 2**20)
+            span = f"{start}-{start + 2**20 - 1}"
+            if fetch(viewer_url, span, cookie) != fetch(nginx_url, span):
+                sys.exit("the viewer and nginx disagree on the bytes")
+
+        rss_idle = psutil.Process(service.pid).memory_info().rss
+        results: dict[str, list[float]] = {"viewer": [], "nginx": []}
+        with RssSampler(service.pid) as sampler:
+            for _ in range(args.runs):
+                for name, url, ck in (("nginx", nginx_url, None), ("viewer", viewer_url, cookie)):
+                    total, _, got = curl(url, "0-", ck)
+                    assert got == size, (name, got, size)
+                    results[name].append(size / total / 2**20)
+            ttfb: dict[str, list[float]] = {"viewer": [], "nginx": []}
+            for _ in range(args.ranges):
+                start = rng.randrange(size - 2**20)
+                span = f"{start}-{start + 2**20 - 1}"
+                ttfb["nginx"].append(curl(nginx_url, span)[1] * 1000)
+                ttfb["viewer"].append(curl(viewer_url, span, cookie)[1] * 1000)
+
+        def q(values: list[float], p: float) -> float:
+            return sorted(values)[min(len(values) - 1, int(p * len(values)))]
+
+        best = {name: max(values) for name, values in results.items()}
+        median = {name: statistics.median(values) for name, values in results.items()}
+        print(
+            f"\nP3 video streaming, {size / 2**20:.0f} MiB, Range bytes=0-, {args.runs} runs each"
+        )
+        for name in ("nginx", "viewer"):
+            runs = ", ".join(f"{v:.0f}" for v in results[name])
+            print(
+                f"  {name:7s} throughput MiB/s: median {median[name]:.0f}  best {best[name]:.0f}  ({runs})"
+            )
+        print(
+            f"  ratio viewer/nginx (median): {median['viewer'] / median['nginx']:.1%}  (target >= 50 %)"
+        )
+        print(f"  ratio viewer/nginx (best):   {best['viewer'] / best['nginx']:.1%}")
+        for name in ("nginx", "viewer"):
+            print(
+                f"  {name:7s} time to first byte (1 MiB random ranges): "
+                f"median {statistics.median(ttfb[name]):.1f} ms  p95 {q(ttfb[name], 0.95):.1f} ms"
+            )
+        print(
+            f"  video-svc RSS: idle {rss_idle / 2**20:.0f} MiB, peak while streaming "
+            f"{sampler.peak / 2**20:.0f} MiB (recording {size / 2**20:.0f} MiB)"
+        )
+    finally:
+        for proc in (nginx, service):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        nats_server.stop()
+        pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
