@@ -168,7 +168,7 @@ def fetch(url: str, byte_range: str, cookie: str | None = None) -> bytes:
     return subprocess.run([*cmd, url], check=True, capture_output=True).stdout
 
 
-def main() -> None:  # noqa: PLR0915 - a linear script
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
