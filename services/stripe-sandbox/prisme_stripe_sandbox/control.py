@@ -145,6 +145,7 @@ async def requests(sb: SandboxDep) -> JSON:
 @router.post("/reset")
 async def reset(sb: SandboxDep) -> JSON:
     sb.reset()
+    await sb.dispatcher.settle_cancelled()
     return {"status": "reset"}
 
 

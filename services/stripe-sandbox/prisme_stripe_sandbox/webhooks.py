@@ -150,6 +150,12 @@ class Dispatcher:
             self._spawn(event, ep, timestamp=timestamp, secret=secret, unsigned=unsigned)
         return len(targets)
 
+    async def settle_cancelled(self) -> None:
+        """Let cancelled deliveries finish unwinding (after ``clear``)."""
+        tasks = [t for t in self._tasks if t.cancelled() or t.cancelling()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def wait_idle(self) -> None:
         """Wait for every in-flight delivery (including retries) to finish."""
         while self._tasks:
