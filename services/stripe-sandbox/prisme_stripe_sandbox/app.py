@@ -54,6 +54,12 @@ def create_app(
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(control_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        # the platform's liveness probe path (prisme up probes every process there)
+        return {"status": "ok"}
+
     app.add_middleware(StripeApiMiddleware, sandbox=sb)
 
     @app.exception_handler(StripeError)

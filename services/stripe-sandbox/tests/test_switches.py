@@ -141,3 +141,5 @@ async def test_reset_forgets_objects_but_keeps_the_webhook(
         await client.v1.customers.retrieve_async(cus.id)
     assert (await control.get("/_sandbox/switches")).json()["drop_webhooks"] is False
     assert (await control.get("/_sandbox/webhook")).json()["url"].endswith("/webhooks/stripe")
+    for probe in ("/healthz", "/_sandbox/health"):
+        assert (await control.get(probe)).json() == {"status": "ok"}
