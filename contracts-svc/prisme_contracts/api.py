@@ -344,7 +344,11 @@ async def renew(
     who: Principal = require_scopes(WRITE),
 ) -> ContractOut:
     return await service.renew(
-        conn, contract_id, body.offer if body else None, _actor(who, request)
+        conn,
+        contract_id,
+        body.offer if body else None,
+        _actor(who, request),
+        _clock(request).today(),
     )
 
 

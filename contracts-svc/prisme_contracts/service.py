@@ -201,9 +201,13 @@ async def activate(
 
 
 async def renew(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, offer: str | None, actor: Actor
+    conn: asyncpg.Connection, contract_id: uuid.UUID, offer: str | None, actor: Actor, today: date
 ) -> ContractOut:
-    """C2: the next year's draft, same client, inventory and users (they belong to the practice)."""
+    """C2: the next year's draft, same client, inventory and users (they belong to the practice).
+
+    It starts on 1 January, or today when the renewal is made after the new year began (a
+    contract is never backdated into days nobody agreed to pay for).
+    """
     contract = await _contract(conn, contract_id, lock=True)
     if contract["status"] not in ("active", "ended") or contract["end_reason"] == "cessation":
         raise Conflict(
@@ -212,6 +216,8 @@ async def renew(
     code = offer or contract["offer"]
     await _offer(conn, code)
     next_year = contract["year"] + 1
+    if next_year < today.year:
+        raise Conflict(f"year {next_year} is over; create a contract for {today.year} instead")
     existing = await repo.renewal_for(conn, contract["client_id"], next_year)
     if existing is not None:
         raise Conflict(
@@ -222,7 +228,7 @@ async def renew(
         conn,
         client_id=contract["client_id"],
         offer=code,
-        start_date=domain.renewal_start(contract["year"]),
+        start_date=max(domain.renewal_start(contract["year"]), today),
         renewal_of=contract_id,
         actor=actor,
     )

@@ -99,7 +99,8 @@ async def test_year_end_ends_every_contract_once_and_names_the_renewal(svc: Svc)
     # the closed year takes no new activation; the renewal activates normally
     assert (await svc.alice.post(f"/v1/contracts/{draft['id']}/activate")).status_code == 409
     assert (await svc.alice.post(f"/v1/contracts/{r1['id']}/activate")).status_code == 200
-    activated = await collect_events(svc.nats_url, "contract.activated", 6)
+    activated = await collect_events(svc.nats_url, "contract.activated", 5)
+    assert len(activated) == 5
     renewal = next(e for e in activated if str(e.contract_id) == r1["id"])
     assert isinstance(renewal, ContractActivated)
     assert str(renewal.renewal_of) == k1["id"]
@@ -110,6 +111,14 @@ async def test_year_end_ends_every_contract_once_and_names_the_renewal(svc: Svc)
     assert audit[-1]["actor"] == "op-alice"
     assert audit[-1]["after"]["end_reason"] == "year_end"
     assert c1["id"] != c2["id"]
+    # renewing an ended contract after the new year began starts the renewal today
+    svc.clock.travel_to(datetime(year + 1, 2, 10, 9, 0, tzinfo=domain.REUNION))
+    late = (await svc.alice.post(f"/v1/contracts/{k3['id']}/renew")).json()
+    assert (late["status"], late["start_date"], late["renewal_of"]) == (
+        "draft",
+        f"{year + 1}-02-10",
+        k3["id"],
+    )
 
 
 async def _seed_active(dsn: str, year: int, n: int) -> list[str]:
