@@ -12,7 +12,7 @@ import stripe
 from fastapi import APIRouter, Query, Request, Response
 from prisme_chassis.app import RuntimeDep, Tx
 from prisme_chassis.auth import Principal, require_scopes
-from prisme_chassis.errors import DomainError
+from prisme_chassis.errors import DomainError, NotFound
 from pydantic import BaseModel, Field
 
 from . import domain, payments, queries, service, stripe_sync
@@ -291,6 +291,47 @@ async def list_charges(
         ChargeOut(**{k: r[k] for k in ChargeOut.model_fields})
         for r in await repo.list_charges(conn, status)
     ]
+
+
+class ContractBillingOut(BaseModel):
+    contract_id: uuid.UUID
+    client_id: uuid.UUID
+    year: int
+    contract_status: str
+    payment_status: str
+    total_invoiced: str
+    total_paid: str
+    total_credited: str
+    total_refunded: str
+    currency: str = "EUR"
+
+
+@router.get("/v1/contracts/{contract_id}/billing")
+async def contract_billing(
+    contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
+) -> ContractBillingOut:
+    """B8: a contract's payment status as Stripe's webhooks and manual payments left it."""
+    found = await repo.contract_billing(conn, contract_id)
+    if found is None:
+        raise NotFound("billing knows no such contract", contract_id=contract_id)
+    contract, docs = found["contract"], found["documents"]
+    invoices = [d for d in docs if d["kind"] == "invoice"]
+    refunded = sum((d["amount_refunded"] for d in invoices), domain.ZERO)
+    return ContractBillingOut(
+        contract_id=contract_id,
+        client_id=contract["client_id"],
+        year=contract["year"],
+        contract_status=contract["status"],
+        payment_status=domain.contract_payment_status(
+            [d["status"] for d in invoices], found["awaiting"] > 0, refunded > 0
+        ),
+        total_invoiced=domain.money(sum((d["total_ttc"] for d in invoices), domain.ZERO)),
+        total_paid=domain.money(sum((d["amount_paid"] for d in invoices), domain.ZERO)),
+        total_credited=domain.money(
+            sum((d["total_ttc"] for d in docs if d["kind"] == "credit_note"), domain.ZERO)
+        ),
+        total_refunded=domain.money(refunded),
+    )
 
 
 # --- Stripe ------------------------------------------------------------------------------------

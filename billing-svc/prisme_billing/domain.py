@@ -209,3 +209,24 @@ PRISME_DEFAULT = Price(
     extra_poste_ttc=Decimal("348.00"),
     label="Infogérance PRISME",
 )
+
+
+def contract_payment_status(
+    invoice_statuses: list[str], awaiting_price: bool, refunded: bool
+) -> str:
+    """B8: one word for a contract's payment state, from its invoices' states.
+
+    ``awaiting_price`` (B1) wins over everything, then ``refunded`` (B5), then a failed
+    attempt, then anything still open; ``paid`` once every invoice is paid.
+    """
+    if awaiting_price:
+        return "awaiting_price"
+    if refunded:
+        return "refunded"
+    if not invoice_statuses:
+        return "not_invoiced"
+    if "payment_failed" in invoice_statuses:
+        return "payment_failed"
+    if all(s == "paid" for s in invoice_statuses):
+        return "paid"
+    return "unpaid"

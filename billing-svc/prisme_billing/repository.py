@@ -617,3 +617,22 @@ async def set_reconciliation_mark(conn: asyncpg.Connection, source: str, checked
         source,
         checked_to,
     )
+
+
+async def contract_billing(
+    conn: asyncpg.Connection, contract_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """Totals of one contract's documents, its charges waiting for a price, its refunds."""
+    contract = await conn.fetchrow("SELECT * FROM contracts WHERE contract_id = $1", contract_id)
+    if contract is None:
+        return None
+    docs = await conn.fetch(
+        "SELECT kind, status, total_ttc, amount_paid, amount_refunded FROM documents"
+        " WHERE contract_id = $1 AND status <> 'draft'",
+        contract_id,
+    )
+    awaiting = await conn.fetchval(
+        "SELECT count(*) FROM charges WHERE contract_id = $1 AND status = 'awaiting_price'",
+        contract_id,
+    )
+    return {"contract": contract, "documents": docs, "awaiting": int(awaiting)}

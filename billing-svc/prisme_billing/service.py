@@ -158,7 +158,7 @@ async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) 
                 continue
             line = extra
         invoice_id = await _issue_invoice(
-            conn, charge["contract_id"], charge["client_id"], [line], book.version
+            conn, charge["contract_id"], charge["client_id"], [line], book.version, charge["kind"]
         )
         await repo.resolve_charge(conn, charge["id"], "invoiced", invoice_id)
         issued += 1
@@ -246,11 +246,13 @@ async def _issue_invoice(
     client_id: uuid.UUID,
     charges: list[domain.Charge],
     price_book_version: int,
+    kind: str,
 ) -> uuid.UUID:
     doc_id, totals = await create_draft_invoice(
         conn, contract_id, client_id, charges, price_book_version
     )
-    number = await finalise(conn, doc_id, "invoice")
+    today = business_today()
+    number = await finalise(conn, doc_id, "invoice", today)
     await enqueue(
         conn,
         InvoiceIssued(
@@ -259,6 +261,10 @@ async def _issue_invoice(
             invoice_id=doc_id,
             number=number,
             total_ttc=domain.money(totals.ttc),
+            kind="amendment" if kind == "amendment" else "activation",
+            year=charges[0].period_start.year,
+            issue_date=today,
+            due_date=domain.due_date(today),
         ),
     )
     # The Stripe invoice is created by the worker from this durable job (B8).
@@ -318,6 +324,7 @@ async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UU
                 invoice_id=invoice["id"],
                 number=number,
                 total_ttc=domain.money(totals.ttc),
+                invoice_number=invoice["number"],
             ),
         )
         refundable = min(totals.ttc, invoice["amount_paid"] - invoice["amount_refunded"])

@@ -161,3 +161,15 @@ def test_amendment_bills_only_the_difference(before: int, after: int, effective:
         assert extra is not None
         assert extra.yearly_ttc == diff
         assert extra.amount_ttc == domain.prorate(diff, domain.days_covered(effective), 2026)
+
+
+def test_contract_payment_status() -> None:
+    status = domain.contract_payment_status
+    assert status([], awaiting_price=True, refunded=False) == "awaiting_price"
+    assert status([], awaiting_price=False, refunded=False) == "not_invoiced"
+    assert status(["paid", "open"], awaiting_price=False, refunded=False) == "unpaid"
+    assert (
+        status(["paid", "payment_failed"], awaiting_price=False, refunded=False) == "payment_failed"
+    )
+    assert status(["paid", "paid"], awaiting_price=False, refunded=False) == "paid"
+    assert status(["paid"], awaiting_price=False, refunded=True) == "refunded"

@@ -97,8 +97,15 @@ async def test_activation_amendment_cessation_through_the_bus(
             "invoice.issued",
             "invoice.issued",
         ]
-        issued = {getattr(e, "number", None): getattr(e, "total_ttc", None) for e in events}
-        assert issued[inv["number"]] == "3340.80"
+        issued = {getattr(e, "number", None): e for e in events}
+        first_issued = issued[inv["number"]]
+        assert first_issued.total_ttc == "3340.80"
+        assert (first_issued.kind, first_issued.year) == (
+            "activation",
+            2026,
+        )
+        assert issued[extra["number"]].kind == "amendment"
+        assert issued[first["number"]].invoice_number == inv["number"]
         # Duplicates and the amendment removing a poste produced nothing more.
         assert len(await _invoices(api, contract_id=act.contract_id)) == 2
 
@@ -150,6 +157,10 @@ async def test_offer_without_price_waits_then_is_invoiced(
             return list(r.json())
 
         (charge,) = await wait_for(waiting)
+        state = (await api.get(f"/v1/contracts/{act.contract_id}/billing")).json()
+        assert state["payment_status"] == "awaiting_price"
+        unknown = await api.get(f"/v1/contracts/{uuid.uuid4()}/billing")
+        assert unknown.status_code == 404
         assert charge["contract_id"] == str(act.contract_id)
         assert await _invoices(api) == []  # B1: nothing wrong is ever issued
 

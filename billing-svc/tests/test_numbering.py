@@ -13,26 +13,22 @@ import pytest
 from prisme_billing import domain, service
 from prisme_billing import repository as repo
 
-from .conftest import client_snapshot
+BUYER = {
+    "name": "Cabinet médical des Lilas",
+    "siren": "552100554",
+    "line1": "3 rue des Lilas",
+    "postal_code": "97410",
+    "city": "Saint-Pierre",
+    "manager_name": "Dr Hoarau",
+    "email": "gerant@lilas.example",
+}
 
 
 async def _client(pool: asyncpg.Pool) -> uuid.UUID:
-    snap = client_snapshot()
+    client_id = uuid.uuid4()
     async with pool.acquire() as conn:
-        await repo.upsert_client(
-            cast(Any, conn),
-            {
-                "name": snap.name,
-                "siren": snap.siren,
-                "line1": snap.address.line1,
-                "postal_code": snap.address.postal_code,
-                "city": snap.address.city,
-                "manager_name": snap.manager.name,
-                "email": snap.manager.email,
-            },
-            snap.client_id,
-        )
-    return snap.client_id
+        await repo.upsert_client(cast(Any, conn), BUYER, client_id)
+    return client_id
 
 
 async def _drafts(pool: asyncpg.Pool, client_id: uuid.UUID, n: int) -> list[uuid.UUID]:

@@ -109,6 +109,11 @@ async def test_card_payment_and_refund_after_cessation(
         assert refunded.amount == "1754.30"
         refunds = await stripe_client.v1.refunds.list_async({"payment_intent": si.payment_intent})
         assert [r.amount for r in refunds.data] == [175430]
+        state = (await api.get(f"/v1/contracts/{act.contract_id}/billing")).json()
+        assert state["payment_status"] == "refunded"
+        assert (state["total_invoiced"], state["total_paid"]) == ("3480.00", "3480.00")
+        assert (state["total_credited"], state["total_refunded"]) == ("1754.30", "1754.30")
+        assert state["contract_status"] == "ended"
         # The refund's own webhooks (refund.created, charge.refunded) have no second effect.
         await wait_for(lambda: _all_processed(s))
         assert len(await collect_events(s.nats_url, "payment.refunded", 2, timeout=1)) == 1
@@ -158,6 +163,8 @@ async def test_sepa_pending_then_paid_and_failed_payment(
                 si_card.id, {"payment_method": "pm_card_visa"}
             )
         await _status(api, wait_for, inv_card["id"], "payment_failed")
+        state = (await api.get(f"/v1/contracts/{card.contract_id}/billing")).json()
+        assert state["payment_status"] == "payment_failed"
         await stripe_client.v1.invoices.pay_async(si_card.id, {"payment_method": "pm_card_visa"})
         await _status(api, wait_for, inv_card["id"], "paid")
 
@@ -301,9 +308,7 @@ async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
         (lost,) = [r for r in log if r["injected"]]
         assert lost["path"] == "/v1/invoices"
         # The SDK's network retry (or the job's) reused our key: Stripe replayed, not re-created.
-        assert any(
-            r["replayed"] and r["idempotency_key"] == lost["idempotency_key"] for r in log
-        )
+        assert any(r["replayed"] and r["idempotency_key"] == lost["idempotency_key"] for r in log)
         assert lost["idempotency_key"] == f"invoice:{inv['id']}:create"
 
         # Then the worker retries until done.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from datetime import date
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from .base import Event
 
@@ -23,6 +26,13 @@ class InvoiceIssued(BillingEvent):
     number: str
     total_ttc: str
     currency: str = "EUR"
+    kind: Literal["activation", "amendment"] | None = Field(
+        default=None,
+        description="The year's invoice (B2) or an additional one for added postes (B4)",
+    )
+    year: int | None = Field(default=None, description="The contract year invoiced")
+    issue_date: date | None = None
+    due_date: date | None = None
 
     def aggregate_id(self) -> str:
         return str(self.invoice_id)
@@ -63,6 +73,7 @@ class CreditNoteIssued(BillingEvent):
     number: str
     total_ttc: str
     currency: str = "EUR"
+    invoice_number: str | None = Field(default=None, description="The credited invoice's number")
 
     def aggregate_id(self) -> str:
         return str(self.credit_note_id)
