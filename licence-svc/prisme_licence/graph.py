@@ -39,9 +39,12 @@ class GraphRequest:
     method: str
     url: str  # relative to /v1.0, e.g. "/users/{id}"
     body: dict[str, Any] | None = None
+    depends_on: tuple[str, ...] = ()
 
     def as_batch_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
+        if self.depends_on:
+            item["dependsOn"] = list(self.depends_on)
         if self.body is not None:
             item["body"] = self.body
             item["headers"] = {"Content-Type": "application/json"}

@@ -16,12 +16,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 from urllib.parse import quote
 
 import asyncpg
-from prisme_chassis.bus import enqueue
+from prisme_chassis.bus import enqueue_many
 from prisme_events import LicenceFailed, LicenceProvisioned, LicenceRevoked
 from prisme_events.licence import LicenceEvent
 
@@ -60,6 +60,29 @@ class Outcome:
     event: str | None = None
     reason: str = ""
     new_upn: str | None = None
+
+
+REVOKE_CHAIN = ("disable", "revoke_sessions", "unlicense", "delete")
+
+
+def _pack(
+    groups: list[tuple[Work, list[GraphRequest]]], size: int
+) -> list[list[tuple[Work, list[GraphRequest]]]]:
+    """Split request groups into $batch calls of at most ``size`` requests, never splitting
+    a group (dependsOn only works inside one batch)."""
+    chunks: list[list[tuple[Work, list[GraphRequest]]]] = []
+    current: list[tuple[Work, list[GraphRequest]]] = []
+    count = 0
+    for group in groups:
+        n = len(group[1])
+        if current and count + n > size:
+            chunks.append(current)
+            current, count = [], 0
+        current.append(group)
+        count += n
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _filter_url(upn: str) -> str:
@@ -147,13 +170,11 @@ class JobRunner:
             rows = await repo.claim_jobs(
                 conn, tenant, self.owner, self.settings.batch_size, self.settings.job_lease_seconds
             )
-            works = []
-            for row in rows:
-                account = await repo.get_account(conn, row["account_id"])
-                assert account is not None
-                works.append(
-                    Work(row["id"], row["kind"], row["step"], row["attempts"], dict(account))
-                )
+            accounts = await repo.accounts_by_ids(conn, [r["account_id"] for r in rows])
+            works = [
+                Work(r["id"], r["kind"], r["step"], r["attempts"], dict(accounts[r["account_id"]]))
+                for r in rows
+            ]
             return works
 
     # -- one round --------------------------------------------------------------------------
@@ -169,25 +190,27 @@ class JobRunner:
         outcomes: dict[int, Outcome] = {}
         seats = await self._seats(tenant, works, outcomes)
 
-        requests: list[tuple[Work, GraphRequest]] = []
+        # Each job contributes its next request, or for a revocation the whole remaining chain
+        # linked by dependsOn (Graph runs it in order and fails the rest with 424 at the first
+        # error), packed into $batch calls of at most 20 requests.
+        groups: list[tuple[Work, list[GraphRequest]]] = []
         for i, w in enumerate(works):
             if w.job_id in outcomes:
                 continue
-            req = self._request(str(i), tenant, w, passwords, seats)
-            if isinstance(req, Outcome):
-                outcomes[w.job_id] = req
+            reqs = self._requests(str(i), w, passwords, seats, tenant)
+            if isinstance(reqs, Outcome):
+                outcomes[w.job_id] = reqs
             else:
-                requests.append((w, req))
-        if requests:
+                groups.append((w, reqs))
+        for chunk in _pack(groups, self.settings.batch_size):
             try:
-                responses = await self.graph.batch(tenant, [r for _, r in requests])
+                responses = await self.graph.batch(tenant, [r for _, reqs in chunk for r in reqs])
             except GraphUnavailable as exc:
-                for w, _ in requests:
+                for w, _ in chunk:
                     outcomes[w.job_id] = self._transient(w, str(exc), exc.retry_after)
-            else:
-                for w, req in requests:
-                    resp = responses.get(req.id) or GraphResponse(req.id, 502)
-                    outcomes[w.job_id] = self._interpret(tenant, w, resp)
+                continue
+            for w, reqs in chunk:
+                outcomes[w.job_id] = self._interpret_chain(tenant, w, reqs, responses)
         return await self._persist(works, outcomes)
 
     async def _passwords(self, works: list[Work]) -> dict[int, str]:
@@ -218,9 +241,18 @@ class JobRunner:
         """Resolve sku ids and hand free seats to the jobs about to assign a licence.
 
         Returns job id → sku id for the jobs that may proceed; the others get an outcome."""
-        needing = [w for w in works if w.step in ("assign", "unlicense")]
+        needing = [
+            w
+            for w in works
+            if w.step == "assign"
+            or (w.kind == "revoke" and w.step in REVOKE_CHAIN and w.account["graph_user_id"])
+        ]
         if not needing:
             return {}
+        if all(w.step != "assign" for w in needing):
+            cached = {w.job_id: self._sku_ids.get((tenant, w.account["sku"])) for w in needing}
+            if all(cached.values()):  # removing a licence needs only the sku id, known already
+                return {k: v for k, v in cached.items() if v}
         try:
             resp = await self.graph.request(tenant, GraphRequest("skus", "GET", "/subscribedSkus"))
         except GraphUnavailable as exc:
@@ -251,6 +283,38 @@ class JobRunner:
                 free[part] -= 1
             allowed[w.job_id] = sku["skuId"]
         return allowed
+
+    def _requests(
+        self, rid: str, w: Work, passwords: dict[int, str], seats: dict[int, str], tenant: str
+    ) -> list[GraphRequest] | Outcome:
+        if w.kind == "revoke" and w.step in REVOKE_CHAIN:
+            chain = REVOKE_CHAIN[REVOKE_CHAIN.index(w.step) :]
+            reqs: list[GraphRequest] = []
+            for k, step in enumerate(chain):
+                one = self._request(f"{rid}.{k}", tenant, replace(w, step=step), passwords, seats)
+                if isinstance(one, Outcome):
+                    return one
+                if reqs:
+                    one = replace(one, depends_on=(reqs[-1].id,))
+                reqs.append(one)
+            return reqs
+        one = self._request(rid, tenant, w, passwords, seats)
+        return one if isinstance(one, Outcome) else [one]
+
+    def _interpret_chain(
+        self, tenant: str, w: Work, reqs: list[GraphRequest], responses: dict[str, GraphResponse]
+    ) -> Outcome:
+        """Walk a job's responses in order; stop at the first one that does not advance it."""
+        step = w.step
+        outcome = Outcome(step)
+        for req in reqs:
+            resp = responses.get(req.id) or GraphResponse(req.id, 502)
+            outcome = self._interpret(tenant, replace(w, step=step), resp)
+            advanced = outcome.status == "queued" and outcome.delay is None and outcome.step != step
+            if not advanced:
+                return outcome
+            step = outcome.step
+        return outcome
 
     def _request(
         self, rid: str, tenant: str, w: Work, passwords: dict[int, str], seats: dict[int, str]
@@ -441,52 +505,56 @@ class JobRunner:
 
     # -- persist --------------------------------------------------------------------------------
     async def _persist(self, works: list[Work], outcomes: dict[int, Outcome]) -> list[Work]:
+        """One transaction per round, set-based: job progress, account changes, events."""
         s = self.settings
         keep: list[Work] = []
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as pconn, pconn.transaction():
+            conn = cast(asyncpg.Connection, pconn)
+            rows = []
             for w in works:
                 o = outcomes[w.job_id]
                 continuing = o.status == "queued" and o.delay is None
-                ours = await repo.save_job(
-                    conn,
-                    w.job_id,
-                    self.owner,
-                    step=o.step,
-                    status=o.status,
-                    attempts=o.attempts if o.attempts is not None else w.attempts,
-                    delay_seconds=o.delay,
-                    last_error=o.error,
-                    keep_lease=continuing,
-                    lease_seconds=s.job_lease_seconds,
-                )
-                if not ours:
-                    await repo.release_job(conn, w.job_id, self.owner)
+                attempts = o.attempts if o.attempts is not None else w.attempts
+                rows.append((w.job_id, o.step, o.status, attempts, o.delay, o.error, continuing))
+            ours = await repo.save_jobs(conn, self.owner, rows, s.job_lease_seconds)
+            lost = [w.job_id for w in works if w.job_id not in ours]
+            if lost:  # cancelled or taken over meanwhile: their effects are not ours to record
+                await repo.release_jobs(conn, lost, self.owner)
+            events = []
+            provisioned: list[uuid.UUID] = []
+            revoked: list[uuid.UUID] = []
+            for w in works:
+                if w.job_id not in ours:
                     continue
+                o = outcomes[w.job_id]
                 a = w.account
                 upd = dict(o.account)
                 if o.new_upn:
-                    taken = await repo.upns_like(
-                        conn,
-                        a["graph_tenant"],
-                        domain.upn_local_part(a["first_name"], a["last_name"]),
-                    )
+                    local = domain.upn_local_part(a["first_name"], a["last_name"])
+                    taken = await repo.upns_like(conn, a["graph_tenant"], local)
                     upd["upn"] = domain.unique_upn(
                         a["first_name"], a["last_name"], a["upn"].split("@")[1], [*taken, o.new_upn]
                     )
-                if upd:
+                if o.event == "revoked":
+                    revoked.append(a["id"])
+                elif upd:
                     await repo.set_account_state(conn, a["id"], **upd)
-                    a.update(upd)
+                a.update(upd)
                 if o.event == "provisioned":
-                    await repo.start_credential_clock(conn, a["id"], s.credential_ttl_seconds)
-                elif o.event == "revoked":
-                    await repo.destroy_credential(conn, a["id"], "expired")
+                    provisioned.append(a["id"])
                 if o.event:
-                    await enqueue(cast(asyncpg.Connection, conn), self._event(o, a))
+                    events.append(self._event(o, a))
                 w.step = o.step
                 if o.attempts is not None:
                     w.attempts = o.attempts
-                if continuing:
+                if o.status == "queued" and o.delay is None:
                     keep.append(w)
+            if revoked:
+                await repo.mark_revoked(conn, revoked)
+            if provisioned:
+                await repo.start_credential_clocks(conn, provisioned, s.credential_ttl_seconds)
+            if events:
+                await enqueue_many(conn, events)
         return keep
 
     @staticmethod

@@ -88,6 +88,11 @@ async def get_account(
     return await conn.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
 
 
+async def accounts_by_ids(conn: Conn, ids: list[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    rows = await conn.fetch("SELECT * FROM accounts WHERE id = ANY($1::uuid[])", ids)
+    return {r["id"]: r for r in rows}
+
+
 async def upns_like(conn: Conn, graph_tenant: str, local_prefix: str) -> list[str]:
     rows = await conn.fetch(
         "SELECT upn FROM accounts WHERE graph_tenant = $1 AND lower(upn) LIKE $2",
@@ -218,15 +223,6 @@ async def insert_credential(
     )
 
 
-async def start_credential_clock(conn: Conn, account_id: uuid.UUID, ttl_seconds: float) -> None:
-    await conn.execute(
-        """UPDATE credentials SET expires_at = now() + make_interval(secs => $2)
-           WHERE account_id = $1 AND expires_at IS NULL""",
-        account_id,
-        ttl_seconds,
-    )
-
-
 async def take_credential(conn: Conn, account_id: uuid.UUID) -> asyncpg.Record | None:
     """Delete and return the sealed password, if still there and not expired (read once)."""
     return await conn.fetchrow(
@@ -350,51 +346,78 @@ async def claim_jobs(
     )
 
 
-async def save_job(
-    conn: Conn,
-    job_id: int,
-    owner: str,
-    *,
-    step: str,
-    status: str,
-    attempts: int,
-    delay_seconds: float | None,
-    last_error: str | None,
-    keep_lease: bool,
-    lease_seconds: float,
-) -> bool:
-    """Record a job's progress; False when the job is no longer ours (cancelled or re-leased)."""
-    result = await conn.execute(
-        """
-        UPDATE jobs SET step = $3, status = $4, attempts = $5,
-            run_after = CASE WHEN $6::float8 IS NULL THEN run_after ELSE now() + make_interval(secs => $6) END,
-            last_error = $7,
-            lease_owner = CASE WHEN $8 THEN lease_owner ELSE NULL END,
-            lease_until = CASE WHEN $8 THEN now() + make_interval(secs => $9) ELSE NULL END,
-            updated_at = now()
-        WHERE id = $1 AND lease_owner = $2 AND status = 'queued'
-        """,
-        job_id,
-        owner,
-        step,
-        status,
-        attempts,
-        delay_seconds,
-        last_error,
-        keep_lease,
-        lease_seconds,
-    )
-    return result.endswith(" 1")
-
-
-async def release_job(conn: Conn, job_id: int, owner: str) -> None:
-    await conn.execute(
-        "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-        job_id,
-        owner,
-    )
-
-
 async def job_counts(conn: Conn) -> dict[str, int]:
     rows = await conn.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
     return {r["status"]: int(r["n"]) for r in rows}
+
+
+async def save_jobs(
+    conn: Conn,
+    owner: str,
+    rows: list[tuple[int, str, str, int, float | None, str | None, bool]],
+    lease_seconds: float,
+) -> set[int]:
+    """Record a round's progress in one statement; returns the ids still ours (a job
+    cancelled or re-leased meanwhile is left alone).
+
+    Row: (id, step, status, attempts, delay seconds or None, last error, keep the lease)."""
+    if not rows:
+        return set()
+    cols = list(zip(*rows, strict=True))
+    updated = await conn.fetch(
+        """
+        UPDATE jobs j SET step = u.step, status = u.status, attempts = u.attempts,
+            run_after = CASE WHEN u.delay IS NULL THEN j.run_after
+                             ELSE now() + make_interval(secs => u.delay) END,
+            last_error = u.err,
+            lease_owner = CASE WHEN u.keep THEN j.lease_owner ELSE NULL END,
+            lease_until = CASE WHEN u.keep THEN now() + make_interval(secs => $3) ELSE NULL END,
+            updated_at = now()
+        FROM unnest($2::bigint[], $4::text[], $5::text[], $6::int[], $7::float8[], $8::text[],
+                    $9::bool[]) AS u(id, step, status, attempts, delay, err, keep)
+        WHERE j.id = u.id AND j.lease_owner = $1 AND j.status = 'queued'
+        RETURNING j.id
+        """,
+        owner,
+        list(cols[0]),
+        lease_seconds,
+        list(cols[1]),
+        list(cols[2]),
+        list(cols[3]),
+        list(cols[4]),
+        list(cols[5]),
+        list(cols[6]),
+    )
+    return {r["id"] for r in updated}
+
+
+async def release_jobs(conn: Conn, job_ids: list[int], owner: str) -> None:
+    await conn.execute(
+        """UPDATE jobs SET lease_owner = NULL, lease_until = NULL
+           WHERE id = ANY($1::bigint[]) AND lease_owner = $2""",
+        job_ids,
+        owner,
+    )
+
+
+async def mark_revoked(conn: Conn, account_ids: list[uuid.UUID]) -> None:
+    """L3 done: accounts revoked, any unread initial password destroyed with them."""
+    await conn.execute("DELETE FROM credentials WHERE account_id = ANY($1::uuid[])", account_ids)
+    await conn.execute(
+        """UPDATE accounts SET status = 'revoked', alert = NULL, updated_at = now(),
+               credential_state = CASE WHEN credential_state = 'available' THEN 'expired'
+                                       ELSE credential_state END
+           WHERE id = ANY($1::uuid[])""",
+        account_ids,
+    )
+
+
+async def start_credential_clocks(
+    conn: Conn, account_ids: list[uuid.UUID], ttl_seconds: float
+) -> None:
+    await conn.execute(
+        """UPDATE credentials SET expires_at = now() + make_interval(secs => $2)
+           WHERE account_id = ANY($1::uuid[]) AND expires_at IS NULL""",
+        account_ids,
+        ttl_seconds,
+    )

@@ -62,13 +62,7 @@ class Sku:
     sku_id: str
     part_number: str
     enabled: int
-
-    def consumed(self, users: dict[str, dict[str, Any]]) -> int:
-        return sum(
-            1
-            for u in users.values()
-            if any(lic["skuId"] == self.sku_id for lic in u["assignedLicenses"])
-        )
+    consumed: int = 0  # kept up to date on assign/remove/delete (O(1) at any tenant size)
 
 
 @dataclass
@@ -79,6 +73,7 @@ class Tenant:
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)  # user id -> sha256 of the password
     sessions_revoked: dict[str, int] = field(default_factory=dict)
+    by_upn: dict[str, str] = field(default_factory=dict)  # lower-case UPN -> user id
 
 
 @dataclass
@@ -219,11 +214,8 @@ class Directory:
     def _find(self, tenant: Tenant, ref: str) -> dict[str, Any] | None:
         if ref in tenant.users:
             return tenant.users[ref]
-        low = ref.lower()
-        for user in tenant.users.values():
-            if user["userPrincipalName"].lower() == low:
-                return user
-        return None
+        uid = tenant.by_upn.get(ref.lower())
+        return tenant.users.get(uid) if uid else None
 
     def _not_found(self, ref: str) -> Result:
         return graph_error(
@@ -285,13 +277,14 @@ class Directory:
             ),
         }
         tenant.users[user["id"]] = user
+        tenant.by_upn[upn.lower()] = user["id"]
         tenant.passwords[user["id"]] = hashlib.sha256(password.encode()).hexdigest()
         self._log(tenant, "create", user, accountEnabled=user["accountEnabled"])
         return 201, {"Location": f"/v1.0/users/{user['id']}"}, self._public(user)
 
     def list_users(self, tenant: Tenant, query: dict[str, str]) -> Result:
         flt = query.get("$filter")
-        users = list(tenant.users.values())
+        users: list[dict[str, Any]] = list(tenant.users.values()) if not flt else []
         if flt:
             prefix = "userPrincipalName eq "
             if not flt.startswith(prefix):
@@ -299,8 +292,8 @@ class Directory:
             value = flt[len(prefix) :].strip()
             if not (value.startswith("'") and value.endswith("'")):
                 return graph_error(400, "BadRequest", "Invalid filter clause.")
-            wanted = value[1:-1].replace("''", "'").lower()
-            users = [u for u in users if u["userPrincipalName"].lower() == wanted]
+            found = self._find(tenant, value[1:-1].replace("''", "'"))
+            users = [found] if found else []
         return 200, {}, {"value": [self._public(u) for u in users]}
 
     def get_user(self, tenant: Tenant, ref: str) -> Result:
@@ -346,6 +339,10 @@ class Directory:
         if user is None:
             return self._not_found(ref)
         del tenant.users[user["id"]]
+        del tenant.by_upn[user["userPrincipalName"].lower()]
+        for lic in user["assignedLicenses"]:
+            if lic["skuId"] in tenant.skus:
+                tenant.skus[lic["skuId"]].consumed -= 1
         user["deletedDateTime"] = datetime.now(UTC).isoformat()
         tenant.deleted[user["id"]] = user
         self._log(tenant, "delete", user)
@@ -397,12 +394,17 @@ class Directory:
                     "Request_BadRequest",
                     f"License {sku_id} does not correspond to a valid company License.",
                 )
-            if sku.consumed(tenant.users) >= sku.enabled:
+            if sku.consumed >= sku.enabled:
                 return graph_error(
                     400,
                     "Request_BadRequest",
                     f"Subscription {sku.sku_id} does not have any available licenses.",
                 )
+        for sku_id in adding:
+            tenant.skus[str(sku_id)].consumed += 1
+        for sku_id in remove:
+            if sku_id in tenant.skus:
+                tenant.skus[sku_id].consumed -= 1
         user["assignedLicenses"] = [
             lic for lic in user["assignedLicenses"] if lic["skuId"] not in set(remove)
         ] + [{"skuId": s, "disabledPlans": []} for s in adding]
@@ -420,7 +422,7 @@ class Directory:
                 "skuPartNumber": sku.part_number,
                 "capabilityStatus": "Enabled",
                 "appliesTo": "User",
-                "consumedUnits": sku.consumed(tenant.users),
+                "consumedUnits": sku.consumed,
                 "prepaidUnits": {
                     "enabled": sku.enabled,
                     "suspended": 0,
