@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +20,19 @@ from .context import VideoContext
 from .multipart import MalformedFormError, TooLargeError, read_form
 from .repository import LinkRow, VideoRow
 
-router = APIRouter(tags=["videos"])
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the RFC 9457 problems a route may answer."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/problem+json": {"schema": {"type": "object"}}},
+        }
+        for status in statuses
+    }
+
+
+router = APIRouter(tags=["videos"], responses=problems(401, 403, 422))
 
 
 def context(rt: Any) -> VideoContext:
@@ -143,7 +156,9 @@ _UPLOAD_BODY = {
 }
 
 
-@router.post("/v1/videos", status_code=201, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/v1/videos", status_code=201, openapi_extra=_UPLOAD_BODY, responses=problems(413, 415)
+)
 async def upload_video(
     request: Request, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
 ) -> VideoOut:
@@ -192,7 +207,7 @@ async def list_videos(
     return [VideoOut.of(v) for v in await repo.list_videos(conn, client_id, contract_id)]
 
 
-@router.get("/v1/videos/{video_id}")
+@router.get("/v1/videos/{video_id}", responses=problems(404))
 async def get_video(
     video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
 ) -> VideoOut:
@@ -203,7 +218,7 @@ async def get_video(
 @router.get(
     "/v1/videos/{video_id}/poster",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    responses={200: {"content": {"image/jpeg": {}}}, **problems(404)},
 )
 async def get_poster(
     video_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:read")
@@ -213,7 +228,7 @@ async def get_poster(
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/v1/videos/{video_id}/comments", status_code=201)
+@router.post("/v1/videos/{video_id}/comments", status_code=201, responses=problems(404))
 async def add_comment(
     video_id: uuid.UUID, body: CommentIn, conn: Tx, who: Principal = require_scopes("videos:write")
 ) -> CommentOut:
@@ -221,7 +236,7 @@ async def add_comment(
     return CommentOut(**dict(row))
 
 
-@router.get("/v1/videos/{video_id}/comments")
+@router.get("/v1/videos/{video_id}/comments", responses=problems(404))
 async def list_comments(
     video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
 ) -> list[CommentOut]:
@@ -229,7 +244,7 @@ async def list_comments(
     return [CommentOut(**dict(c)) for c in await repo.list_comments(conn, video_id)]
 
 
-@router.post("/v1/videos/{video_id}/links", status_code=201)
+@router.post("/v1/videos/{video_id}/links", status_code=201, responses=problems(404, 409))
 async def create_link(
     video_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
 ) -> NewLinkOut:
@@ -252,7 +267,7 @@ async def list_links(
     return [LinkOut.of(link, now) for link in await repo.list_links(conn, client_id, video_id)]
 
 
-@router.post("/v1/links/{link_id}/revoke")
+@router.post("/v1/links/{link_id}/revoke", responses=problems(404))
 async def revoke_link(
     link_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
 ) -> LinkOut:

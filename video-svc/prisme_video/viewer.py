@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -11,10 +11,15 @@ from prisme_chassis.app import RuntimeDep, Tx
 from prisme_chassis.errors import NotFound
 
 from . import pages, viewing
-from .api import context
+from .api import context, problems
 from .viewing import Visitor
 
 router = APIRouter(tags=["viewer"])
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_PAGES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Lien inconnu", **_HTML},
+    410: {"description": "Lien expiré ou révoqué", **_HTML},
+}
 
 COOKIE = "prisme_video_session"
 _STREAM_HEADERS = {
@@ -53,7 +58,7 @@ def _media_type(container: str) -> str:
     return "application/octet-stream"
 
 
-@router.get("/v/{token}", response_class=HTMLResponse, include_in_schema=True)
+@router.get("/v/{token}", response_class=HTMLResponse, responses=_PAGES)
 async def link_page(token: str, request: Request, conn: Tx, rt: RuntimeDep) -> HTMLResponse:
     """The password page, or the player once the visitor has a session for this link."""
     ctx = context(rt)
@@ -73,7 +78,17 @@ async def link_page(token: str, request: Request, conn: Tx, rt: RuntimeDep) -> H
     return _html(page, 200)
 
 
-@router.post("/v/{token}", response_class=HTMLResponse)
+@router.post(
+    "/v/{token}",
+    response_class=HTMLResponse,
+    responses={
+        **_PAGES,
+        303: {"description": "Session ouverte, retour à la page du lien"},
+        401: {"description": "Mot de passe incorrect", **_HTML},
+        429: {"description": "Trop d'essais (délai croissant, puis blocage)", **_HTML},
+        **problems(422),
+    },
+)
 async def link_login(
     token: str,
     request: Request,
@@ -116,7 +131,11 @@ async def link_login(
 @router.get(
     "/v/{token}/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}}},
+    responses={
+        200: {"content": {"video/mp4": {}}},
+        206: {"content": {"video/mp4": {}}},
+        **problems(401, 404, 410, 416),
+    },
 )
 async def link_stream(token: str, request: Request, rt: RuntimeDep) -> Response:
     """HTTP Range streaming (206/416), decrypting chunk by chunk in constant memory."""
