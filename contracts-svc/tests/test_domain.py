@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prisme_contracts import domain
 from prisme_contracts.domain import AssetView, NetworkView
@@ -32,6 +32,7 @@ def test_malformed_sirens_are_refused(siren: str) -> None:
     assert not domain.siren_is_valid(siren)
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.from_regex(r"\A[0-9]{8}\Z"))
 def test_exactly_one_luhn_key_per_prefix(prefix: str) -> None:
     valid = [k for k in "0123456789" if domain.luhn_valid(prefix + k)]
@@ -39,6 +40,7 @@ def test_exactly_one_luhn_key_per_prefix(prefix: str) -> None:
     assert domain.siren_is_valid(_luhn_complete(prefix))
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.from_regex(r"\A[0-9]{9}\Z"), st.integers(0, 8), st.integers(1, 9))
 def test_a_single_digit_error_is_detected(siren: str, pos: int, delta: int) -> None:
     siren = _luhn_complete(siren[:8])
@@ -77,11 +79,13 @@ def test_invalid_phones(phone: str) -> None:
     assert not domain.phone_is_valid(phone)
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.integers(0, 99))
 def test_every_974xx_code_is_reunion(n: int) -> None:
     assert domain.is_reunion_postal_code(f"974{n:02d}")
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.from_regex(r"\A[0-9]{5}\Z").filter(lambda s: not s.startswith("974")))
 def test_other_postal_codes_are_not_reunion(code: str) -> None:
     assert domain.postal_code_is_valid(code)
@@ -91,6 +95,7 @@ def test_other_postal_codes_are_not_reunion(code: str) -> None:
 # --- contract year (C2) -----------------------------------------------------------
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2200, 12, 31)))
 def test_contract_ends_on_31_december_of_its_start_year(start: date) -> None:
     end = domain.end_of_year(start.year)
@@ -108,12 +113,14 @@ def test_contract_ends_on_31_december_of_its_start_year(start: date) -> None:
         assert covered == 1
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.integers(1900, 2400))
 def test_days_in_year_follows_the_gregorian_leap_rule(year: int) -> None:
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     assert domain.days_in_year(year) == (366 if leap else 365)
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.integers(2000, 2200))
 def test_ends_at_is_the_last_second_in_reunion(year: int) -> None:
     at = domain.ends_at(year)
@@ -123,6 +130,7 @@ def test_ends_at_is_the_last_second_in_reunion(year: int) -> None:
     assert domain.reunion_today(at + timedelta(seconds=1)) == date(year + 1, 1, 1)
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(
     st.datetimes(
         min_value=datetime(2000, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
@@ -163,6 +171,7 @@ asset_st = st.builds(
 )
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(st.lists(asset_st, max_size=30))
 def test_postes_are_servers_and_workstations_physical_or_virtual(assets: list[AssetView]) -> None:
     postes = domain.count_postes(assets)
@@ -265,6 +274,7 @@ def test_undeclared_network_fails_network_and_speed() -> None:
     assert [f.criterion for f in result.failures] == ["single_network", "internet_speed"]
 
 
+@settings(deadline=None)  # a shared 2-core machine: no per-example time limit
 @given(
     st.from_regex(r"\A[0-9]{5}\Z"),
     st.none()
