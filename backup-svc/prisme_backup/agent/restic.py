@@ -132,8 +132,10 @@ class Restic:
         binary: str = "restic",
         cache_dir: Path | None = None,
         host: str | None = None,
+        progress_fps: float = 2.0,
     ) -> None:
         self.repo = repo
+        self.progress_fps = progress_fps
         self.binary = binary
         self.cache_dir = cache_dir
         self.host = host
@@ -145,6 +147,7 @@ class Restic:
         env["RESTIC_PASSWORD"] = self.repo.password
         # --time and snapshot times are read and printed in UTC whatever the machine says.
         env["TZ"] = "UTC"
+        env["RESTIC_PROGRESS_FPS"] = str(self.progress_fps)
         return env
 
     def _argv(self, args: Sequence[str]) -> list[str]:

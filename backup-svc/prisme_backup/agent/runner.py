@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,6 +25,8 @@ class RunOutcome:
     run: RunReport
     checks: list[CheckReport] = field(default_factory=list)
     summary: BackupSummary | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each step (dumps, backup, forget, size, check, restore)."""
 
 
 def restic_for(plan: AgentPlan, *, binary: str, cache_dir: Path | None, host: str) -> Restic:
@@ -63,9 +66,19 @@ async def run_once(
     started = clock()
     day = business_day(snapshot_time or started)
     staging = staging_dir / str(plan.plan_id)
+    timings: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        timings[step] = now - mark
+        mark = now
+
     try:
         await restic.init()
         await asyncio.to_thread(_fresh_dir, staging)
+        lap("init")
         for db in plan.databases:
             source = DatabaseSource(
                 name=db.name,
@@ -76,6 +89,7 @@ async def run_once(
             )
             result = await dumps.dump(source, staging / "databases")
             log.info("dumped %s (%d bytes)", result.name, result.size)
+        lap("dumps")
         paths: list[str] = [str(staging)]
         if plan.share_path:
             share = Path(plan.share_path)
@@ -93,8 +107,11 @@ async def run_once(
             time=snapshot_time,
             on_progress=progress,
         )
+        lap("backup")
         forgotten = await restic.forget(keep_within=f"{plan.history_days}d", prune=True)
+        lap("forget")
         repo_bytes = await restic.raw_size()
+        lap("size")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a failed run report (K2)
         log.warning("backup run failed: %s", exc)
         return RunOutcome(
@@ -104,7 +121,8 @@ async def run_once(
                 finished_at=clock(),
                 status="failed",
                 error=f"{type(exc).__name__}: {exc}"[:4000],
-            )
+            ),
+            timings=timings,
         )
     run = RunReport(
         day=day,
@@ -120,9 +138,10 @@ async def run_once(
         repository_bytes=repo_bytes,
         forgotten=forgotten,
     )
-    outcome = RunOutcome(run, summary=summary)
+    outcome = RunOutcome(run, summary=summary, timings=timings)
     subset = check_subset(day, plan.check_parts)
     check = await restic.check(read_data_subset=subset)
+    lap("check")
     outcome.checks.append(
         CheckReport(
             kind="integrity",
@@ -139,6 +158,7 @@ async def run_once(
             ok, detail = restored.ok, restored.detail
         except Exception as exc:  # noqa: BLE001 - a restore that cannot run is a failed check
             ok, detail = False, f"{type(exc).__name__}: {exc}"
+        lap("restore")
         outcome.checks.append(
             CheckReport(
                 kind="restore",

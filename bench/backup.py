@@ -1,0 +1,202 @@
+"""P6: the agent's daily run against plain ``restic backup`` on the same data, in one run.
+
+Generates a practice-like share (default 300 MB: large incompressible scans/images plus many
+small documents; ``--mb`` to change it), then, each into its own fresh repository:
+
+1. plain ``restic backup`` of the share (the baseline);
+2. the agent's daily run on the same share (``prisme_backup.agent.runner.run_once``, the code the
+   installed agent runs: restic through the async wrapper with ``--json`` progress parsing, then
+   ``forget --keep-within 30d --prune``, ``check --read-data-subset n/7`` and the size probe);
+3. the same two again over the unchanged share (the daily re-check of an unchanged share).
+
+Prints the figures and the ratios (wall clock; the agent's backup step is timed around the
+wrapper's ``restic backup`` call, process start and key derivation included, like the baseline). The test restore is periodic (weekly) and not part of this
+daily measure. Usage: ``.venv/bin/python bench/backup.py [--mb 300] [--rounds 3]`` (medians are printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from datetime import time as dtime
+from pathlib import Path
+
+from prisme_backup.agent.dumps import DumpRunner
+from prisme_backup.agent.protocol import AgentPlan, RepositorySpec
+from prisme_backup.agent.restic import Repository, Restic
+from prisme_backup.agent.runner import run_once
+from prisme_backup.domain import business_day
+
+PASSWORD = uuid.uuid4().hex
+
+
+def generate(root: Path, megabytes: int) -> int:
+    """~85 % in 2–8 MB incompressible files, the rest in 40 KB documents."""
+    rng = os.urandom
+    total = 0
+    big_budget = megabytes * 1_000_000 * 85 // 100
+    i = 0
+    while total < big_budget:
+        size = (2 + i % 7) * 1_000_000
+        path = root / "imagerie" / f"patient{i:04d}.dcm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng(size))
+        total += size
+        i += 1
+    j = 0
+    line = b"Compte rendu de consultation, cabinet medical, La Reunion. " * 8
+    while total < megabytes * 1_000_000:
+        path = root / "courriers" / f"{j // 500:02d}" / f"lettre{j:05d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = line * 80 + rng(2000)
+        path.write_bytes(body)
+        total += len(body)
+        j += 1
+    return total
+
+
+async def plain_backup(repo: Path, cache: Path, share: Path) -> float:
+    env = {**os.environ, "RESTIC_PASSWORD": PASSWORD, "RESTIC_REPOSITORY": str(repo)}
+    start = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        "restic",
+        "--cache-dir",
+        str(cache),
+        "backup",
+        "--host",
+        "bench",
+        str(share),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(err.decode())
+    return time.perf_counter() - start
+
+
+async def agent_run(
+    restic: Restic, plan: AgentPlan, staging: Path
+) -> tuple[float, dict[str, float]]:
+    """(whole daily run, seconds per step), wall clock."""
+    start = time.perf_counter()
+    outcome = await run_once(
+        plan,
+        restic=restic,
+        dumps=DumpRunner(),
+        staging_dir=staging,
+        last_restore_day=business_day(datetime.now(UTC)),  # periodic restore not due today
+    )
+    whole = time.perf_counter() - start
+    if outcome.run.status != "succeeded" or outcome.summary is None:
+        raise RuntimeError(outcome.run.error)
+    if not all(c.ok for c in outcome.checks):
+        raise RuntimeError([c.detail for c in outcome.checks])
+    return whole, outcome.timings
+
+
+async def one_round(work: Path, share: Path, *, agent_first: bool) -> dict[str, float]:
+    """Fresh repositories; new data then unchanged data, for plain restic and the agent."""
+    await asyncio.to_thread(work.mkdir)
+    for repo in ("repo-plain", "repo-agent"):
+        env = {**os.environ, "RESTIC_PASSWORD": PASSWORD, "RESTIC_REPOSITORY": str(work / repo)}
+        proc = await asyncio.create_subprocess_exec(
+            "restic", "init", env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+        await proc.wait()
+    plan = AgentPlan(
+        plan_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        databases=[],
+        share_path=str(share),
+        daily_at=dtime(21),
+        timezone="Indian/Reunion",
+        history_days=30,
+        quota_bytes=10**12,
+        check_parts=7,
+        restore_every_days=7,
+        restore_sample=5,
+        repository=RepositorySpec(location=str(work / "repo-agent"), password=PASSWORD),
+    )
+    restic = Restic(
+        Repository(str(work / "repo-agent"), PASSWORD), cache_dir=work / "cache-agent", host="bench"
+    )
+    staging = work / "staging"
+    out: dict[str, float] = {}
+
+    async def plain(key: str) -> None:
+        out[key] = await plain_backup(work / "repo-plain", work / "cache-plain", share)
+
+    async def agent(key: str) -> None:
+        whole, steps = await agent_run(restic, plan, staging)
+        out["whole" + key], out["step" + key] = whole, steps["backup"]
+
+    # Alternate who goes first between rounds so neither always gets the warmer caches.
+    order = [agent, plain] if agent_first else [plain, agent]
+    for step in order:
+        await step("1") if step is agent else await step("plain1")
+    for step in reversed(order):
+        await step("2") if step is agent else await step("plain2")
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+async def main(megabytes: int, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="prisme-bench-backup-"))
+    try:
+        share = work / "PARTAGE"
+        t0 = time.perf_counter()
+        size = generate(share, megabytes)
+        print(
+            f"data: {size / 1e6:.0f} MB in {sum(1 for _ in share.rglob('*'))} entries "
+            f"(generated in {time.perf_counter() - t0:.1f}s)"
+        )
+        mb = size / 1e6
+        rows: list[dict[str, float]] = []
+        for n in range(rounds):
+            rows.append(await one_round(work / f"round{n}", share, agent_first=n % 2 == 1))
+            r = rows[-1]
+            print(
+                f"round {n + 1}: plain {r['plain1']:.2f}s / agent backup {r['step1']:.2f}s"
+                f" / agent run {r['whole1']:.2f}s; unchanged: plain {r['plain2']:.2f}s"
+                f" / agent backup {r['step2']:.2f}s / agent run {r['whole2']:.2f}s"
+            )
+        m = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        print(f"medians over {rounds} rounds, {mb:.0f} MB")
+        print("first run (new data)")
+        print(f"  plain restic backup        {m['plain1']:7.2f} s  {mb / m['plain1']:8.1f} MB/s")
+        print(
+            f"  agent backup step          {m['step1']:7.2f} s  {mb / m['step1']:8.1f} MB/s"
+            f"  ratio {m['plain1'] / m['step1']:.2f}"
+        )
+        print(
+            f"  agent whole daily run      {m['whole1']:7.2f} s  {mb / m['whole1']:8.1f} MB/s"
+            f"  ratio {m['plain1'] / m['whole1']:.2f}  (backup + forget/prune + check 1/7 + size)"
+        )
+        print("second run (unchanged data)")
+        print(f"  plain restic backup        {m['plain2']:7.2f} s")
+        print(
+            f"  agent backup step          {m['step2']:7.2f} s  ratio {m['plain2'] / m['step2']:.2f}"
+        )
+        print(
+            f"  agent whole daily run      {m['whole2']:7.2f} s  ratio {m['plain2'] / m['whole2']:.2f}"
+        )
+        print("ratio = plain time / agent time (P6 target for the backup: >= 0.90)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.mb, args.rounds))
