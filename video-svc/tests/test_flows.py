@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from prisme_events import VideoLinkCreated, VideoLinkRevoked
 from prisme_testing.plugin import collect_events, publish_event
 from prisme_video import retention
@@ -312,3 +314,41 @@ async def test_retention_deletes_recordings_after_the_contract_ends(
         assert not (svc.settings.objects_dir() / video_id / "poster").exists()
         assert (await svc.client.get(f"/v1/videos/{video_id}")).status_code == 404
         assert await retention.purge_once(svc.runtime) == 0
+
+
+async def test_revoking_a_link_stops_a_stream_in_flight(
+    svc: Any, video: Callable[..., bytes]
+) -> None:
+    """V3: the stream re-checks its link while it runs; revocation cuts a long transfer."""
+    original = video(6.0, width=1280, height=720, codec="mpeg4", noise=True)
+    assert len(original) > 16 * 2**20
+    contract = await svc.activate()
+    link = await svc.share((await svc.upload(contract, original)).json()["id"])
+    path = _path(link["url"])
+    received = 0
+    async with svc.viewer() as viewer:
+        await _login(viewer, path, link["password"])
+        with contextlib.suppress(httpx.RemoteProtocolError):
+            async with viewer.stream("GET", f"{path}/stream") as response:
+                assert response.status_code == 200
+                async for piece in response.aiter_raw(65536):
+                    if received == 0:
+                        revoked = await svc.client.post(f"/v1/links/{link['id']}/revoke")
+                        assert revoked.json()["status"] == "revoked"
+                    received += len(piece)
+    assert 0 < received < len(original)
+    events = await collect_events(svc.nats_url, "video.link_revoked", 1)
+    assert events[0].reason == "revoked_by:op-alice"
+
+
+async def test_upload_over_the_limit_is_refused_and_leaves_nothing(
+    run_video: Any, small_mp4: bytes
+) -> None:
+    async with run_video(max_upload_bytes=1000) as svc:
+        contract = await svc.activate()
+        r = await svc.upload(contract, small_mp4)
+        assert r.status_code == 413
+        assert r.headers["content-type"] == "application/problem+json"
+        assert await svc.fetchval("SELECT count(*) FROM videos") == 0
+        objects = svc.settings.objects_dir()
+        assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
