@@ -229,30 +229,20 @@ def main() -> None:
             asyncio.run(publish_event(nats_server.url, event))
 
             started = time.perf_counter()
-            upload = subprocess.run(
-                [
-                    "curl",
-                    "-s",
-                    "-f",
-                    "-H",
-                    f"Authorization: Bearer {token}",
-                    "-F",
-                    f"client_id={event.client_id}",
-                    "-F",
-                    f"contract_id={event.contract_id}",
-                    "-F",
-                    "title=Bench",
-                    "-F",
-                    f"file=@{recording};type=video/x-msvideo",
-                    f"{base}/v1/videos",
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
+            upload_cmd = [
+                "curl", "-s", "-f", "-H", f"Authorization: Bearer {token}",
+                "-F", f"client_id={event.client_id}", "-F", f"contract_id={event.contract_id}",
+                "-F", "title=Bench", "-F", f"file=@{recording};type=video/x-msvideo",
+                f"{base}/v1/videos",
+            ]  # fmt: skip
+            with RssSampler(service.pid) as upload_rss:
+                upload = subprocess.run(upload_cmd, check=True, capture_output=True, text=True)
             upload_s = time.perf_counter() - started
             video_id = httpx.Response(200, content=upload.stdout).json()["id"]
-            print(f"upload (stream + encrypt + probe): {size / 2**20 / upload_s:.0f} MiB/s")
+            print(
+                f"upload (stream + encrypt + probe): {size / 2**20 / upload_s:.0f} MiB/s, "
+                f"video-svc peak RSS {upload_rss.peak / 2**20:.0f} MiB"
+            )
 
             deadline = time.monotonic() + 10
             while (
