@@ -20,7 +20,8 @@ import asyncpg
 import nats
 import nats.errors
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from prisme_events import STREAMS, StreamSpec, stream_of
@@ -39,7 +40,12 @@ from .bus import (
 )
 from .db import create_pool, migrate_service
 from .errors import NotFound, Unprocessable
-from .http import RequestMetricsMiddleware, health_router, install_problem_handlers
+from .http import (
+    RequestMetricsMiddleware,
+    health_router,
+    install_problem_handlers,
+    problem_response,
+)
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -269,6 +275,72 @@ def _dead_letter_router() -> APIRouter:
     return router
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Document errors as they are answered: 422 (and every error) as problem+json."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        problem = {
+            "description": "Problem details (RFC 9457)",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = problem
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["Problem"] = PROBLEM_SCHEMA
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # Safety net: a value the database cannot hold (out-of-range number, bad text) is the
+    # caller's input, not a server fault. The transaction was already rolled back.
+    return problem_response(
+        status=422,
+        code="invalid_value",
+        title="Invalid value",
+        detail="A value is out of the accepted range or format.",
+        instance=request.url.path,
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    return problem_response(
+        status=409,
+        code="conflict",
+        title="Conflict",
+        detail="The request conflicts with the current state (a uniqueness or reference rule).",
+        instance=request.url.path,
+    )
+
+
 def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     """The FastAPI app of a service, with the whole chassis in its lifespan."""
     telemetry.setup_telemetry(spec.name, settings.otlp_endpoint, settings.log_level)
@@ -296,6 +368,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         return {"database": db_ok, "bus": rt.nc.is_connected}
 
     install_problem_handlers(app)
+    app.add_exception_handler(asyncpg.DataError, _data_error)
+    app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, _integrity_error)
     app.add_middleware(RequestMetricsMiddleware, service=spec.name)
     app.include_router(health_router(ready))
     for router in spec.public_routers:
@@ -304,6 +378,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         app.include_router(router)
     app.include_router(_dead_letter_router())
     telemetry.instrument_app(app)
+    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app
 
 

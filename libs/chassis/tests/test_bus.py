@@ -243,7 +243,11 @@ async def test_postgres_restart_mid_stream(
 
 
 async def test_sigterm_drains_gracefully_and_resumes(
-    demo: tuple[DemoSettings, str], auth_headers: dict[str, str], tmp_path: Any, platform_keys: tuple[str, str], nats_url: str
+    demo: tuple[DemoSettings, str],
+    auth_headers: dict[str, str],
+    tmp_path: Any,
+    platform_keys: tuple[str, str],
+    nats_url: str,
 ) -> None:
     _, dsn = demo
     env = {

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from prisme_chassis.db import MigrationError, load_migrations, migrate
 
 
@@ -17,7 +16,9 @@ def write(directory: Path, name: str, sql: str) -> None:
     (directory / name).write_text(sql)
 
 
-async def test_applies_in_order_once_and_records(tmp_path: Path, new_database: Callable[[], Awaitable[str]]) -> None:
+async def test_applies_in_order_once_and_records(
+    tmp_path: Path, new_database: Callable[[], Awaitable[str]]
+) -> None:
     write(tmp_path, "002_add_column.sql", "ALTER TABLE t ADD COLUMN b int;")
     write(tmp_path, "001_create.sql", "CREATE TABLE t (a int);")
     conn = await asyncpg.connect(await new_database())
@@ -26,15 +27,21 @@ async def test_applies_in_order_once_and_records(tmp_path: Path, new_database: C
         assert await migrate(conn, "svc", tmp_path) == []  # idempotent
         write(tmp_path, "003_more.sql", "ALTER TABLE t ADD COLUMN c int;")
         assert await migrate(conn, "svc", tmp_path) == [3]
-        cols = await conn.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = 't' ORDER BY 1")
+        cols = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 't' ORDER BY 1"
+        )
         assert [r[0] for r in cols] == ["a", "b", "c"]
-        rows = await conn.fetch("SELECT version, name FROM schema_migrations WHERE component = 'svc' ORDER BY 1")
+        rows = await conn.fetch(
+            "SELECT version, name FROM schema_migrations WHERE component = 'svc' ORDER BY 1"
+        )
         assert [(r[0], r[1]) for r in rows] == [(1, "create"), (2, "add_column"), (3, "more")]
     finally:
         await conn.close()
 
 
-async def test_edited_applied_migration_is_refused(tmp_path: Path, new_database: Callable[[], Awaitable[str]]) -> None:
+async def test_edited_applied_migration_is_refused(
+    tmp_path: Path, new_database: Callable[[], Awaitable[str]]
+) -> None:
     write(tmp_path, "001_create.sql", "CREATE TABLE t (a int);")
     conn = await asyncpg.connect(await new_database())
     try:
@@ -46,7 +53,9 @@ async def test_edited_applied_migration_is_refused(tmp_path: Path, new_database:
         await conn.close()
 
 
-async def test_failed_migration_rolls_back_and_stops(tmp_path: Path, new_database: Callable[[], Awaitable[str]]) -> None:
+async def test_failed_migration_rolls_back_and_stops(
+    tmp_path: Path, new_database: Callable[[], Awaitable[str]]
+) -> None:
     write(tmp_path, "001_ok.sql", "CREATE TABLE ok (a int);")
     write(tmp_path, "002_bad.sql", "CREATE TABLE half (a int); SELECT no_such_function();")
     write(tmp_path, "003_after.sql", "CREATE TABLE after (a int);")
@@ -54,7 +63,10 @@ async def test_failed_migration_rolls_back_and_stops(tmp_path: Path, new_databas
     try:
         with pytest.raises(asyncpg.UndefinedFunctionError):
             await migrate(conn, "svc", tmp_path)
-        tables = {r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            r[0]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
         assert "ok" in tables
         assert "half" not in tables
         assert "after" not in tables
