@@ -60,10 +60,13 @@ async def edit_plan(
 ) -> PlanOut:
     """Edit the sources (databases and the way to dump them, the PARTAGE folder) or the
     schedule (daily start, Indian/Reunion time)."""
-    changes = body.model_dump(exclude_unset=True, mode="json")
-    for name in ("daily_at",):
-        if name in changes:
-            changes[name] = getattr(body, name)
+    changes = {
+        name: value
+        for name, value in body.model_dump(exclude_unset=True, mode="json").items()
+        if value is not None or name == "share_path"  # only the share may be unset
+    }
+    if "daily_at" in changes:
+        changes["daily_at"] = body.daily_at
     if "databases" in changes:
         names = [d["name"] for d in changes["databases"]]
         if len(set(names)) != len(names):

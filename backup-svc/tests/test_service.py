@@ -325,6 +325,13 @@ async def test_plans_follow_contract_events_idempotently_and_by_version(
         assert bad.headers["content-type"].startswith("application/problem+json")
         dup = [{"name": "x", "engine": "command", "command": ["true"]}] * 2
         assert (await api.patch(f"/v1/plans/{pid}", json={"databases": dup})).status_code == 409
+        leaky = [{"name": "m", "engine": "postgresql", "conninfo": "host=db password=hunter2"}]
+        assert (await api.patch(f"/v1/plans/{pid}", json={"databases": leaky})).status_code == 422
+        leaky_uri = [{"name": "m", "engine": "postgresql", "conninfo": "postgresql://u:pw@db/x"}]
+        resp = await api.patch(f"/v1/plans/{pid}", json={"databases": leaky_uri})
+        assert resp.status_code == 422
+        nulls = {"databases": None, "daily_at": None}
+        assert (await api.patch(f"/v1/plans/{pid}", json=nulls)).status_code == 200
         ok = await api.patch(
             f"/v1/plans/{pid}", json={"daily_at": "22:30", "share_path": "D:/PARTAGE"}
         )
@@ -367,3 +374,58 @@ async def test_repository_password_is_sealed_and_never_in_events(
         events = await collect_events(nats_url, "backup.>", 1)
         assert events
         assert all(password not in e.model_dump_json() for e in events)
+
+
+async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str, tmp_path: Path
+) -> None:
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url)
+        config = AgentConfig.load(await enrolled(api, plan["id"], tmp_path))
+        agent = {"Authorization": f"Bearer {config.credential}"}
+        now = datetime.now(UTC)
+        day = domain.business_day(now)
+        base = {
+            "day": day.isoformat(),
+            "started_at": now.isoformat(),
+            "finished_at": now.isoformat(),
+        }
+        failed = await api.post(
+            "/v1/agent/runs",
+            headers=agent,
+            json={**base, "status": "failed", "error": "pg_dump: connection refused"},
+        )
+        assert failed.status_code == 201
+        # The agent's report is validated like any input: nothing recorded when it is wrong.
+        bogus = await api.post(
+            "/v1/agent/runs", headers=agent, json={**base, "status": "succeeded"}
+        )
+        assert bogus.status_code == 422
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        assert [(a["kind"], a["day"]) for a in alerts] == [("failed", day.isoformat())]
+        assert "connection refused" in alerts[0]["detail"]
+        missed = await collect_events(nats_url, "backup.missed", 1)
+        assert [e.day for e in missed] == [day]  # type: ignore[attr-defined]
+
+        good = await api.post(
+            "/v1/agent/runs",
+            headers=agent,
+            json={
+                **base,
+                "status": "succeeded",
+                "snapshot_id": "0123abcd",
+                "snapshot_time": now.isoformat(),
+                "repository_bytes": 10**12 + 1,
+            },
+        )
+        assert good.status_code == 201, good.text
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        by_kind = {a["kind"]: a for a in alerts}
+        assert by_kind["failed"]["resolved_at"] is not None
+        assert by_kind["over_quota"]["resolved_at"] is None
+        open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()
+        assert [a["kind"] for a in open_alerts] == ["over_quota"]
+        quota = await collect_events(nats_url, "backup.check_failed", 1)
+        assert [e.check for e in quota] == ["quota"]  # type: ignore[attr-defined]
+        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
+        assert sorted(r["status"] for r in runs) == ["failed", "succeeded"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, time
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+_PASSWORD_IN_CONNINFO = re.compile(r"(?i)(\bpassword\s*=|://[^/@\s]*:[^/@\s]+@)")
 
 
 class _Wire(BaseModel):
@@ -27,6 +30,18 @@ class DatabaseSourceSpec(_Wire):
         "otherwise standard output is the dump",
     )
     extension: str = Field(default="dump", pattern=r"^[A-Za-z0-9]{1,10}$")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DatabaseSourceSpec:
+        if self.engine == "postgresql":
+            if not self.conninfo:
+                raise ValueError("a postgresql source needs its conninfo")
+            # Passwords stay on the practice's server (agent configuration), never in the plan.
+            if _PASSWORD_IN_CONNINFO.search(self.conninfo):
+                raise ValueError("the conninfo must not carry a password")
+        elif not self.command:
+            raise ValueError("a command source needs its command")
+        return self
 
 
 class RepositorySpec(_Wire):
