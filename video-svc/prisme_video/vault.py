@@ -123,7 +123,8 @@ async def stream_range(
             first, last = max(start - base, 0), end - base + 1
             yield plain if first == 0 and last >= len(plain) else plain[first:last]
     finally:
-        await asyncio.to_thread(source.close)
+        # Not awaited: a cancelled response (client gone) must still release the reader.
+        source.close()
 
 
 def read_object(store: ObjectStore, ref: SealedRef, data_key: bytes) -> bytes:
