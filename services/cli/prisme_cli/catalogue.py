@@ -28,6 +28,9 @@ class ProcessSpec:
     probe: str
     #: the service's own database (env ``PRISME_<NAME>_DATABASE_URL``); None for sandboxes.
     database: str | None = None
+    #: the service's own NATS user (DESIGN.md §7: it may publish only its own subjects); the
+    #: stream owner name of ``prisme_events.STREAMS``. None for processes without a bus.
+    nats_user: str | None = None
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -70,9 +73,9 @@ PROCESSES: tuple[ProcessSpec, ...] = (
             "{port}",
             "--webhook-url",
             "http://127.0.0.1:{billing_port}/v1/webhooks/stripe",
-            "--webhook-secret",
-            "{stripe_webhook_secret}",
         ),
+        # the signing secret goes by environment, not argv, which any local user can read
+        env={"PRISME_STRIPE_SANDBOX_WEBHOOK_SECRET": "{stripe_webhook_secret}"},
     ),
     ProcessSpec(
         name="contracts",
@@ -81,6 +84,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         kind="service",
         probe="/readyz",
         database="contracts",
+        nats_user="contracts-svc",
     ),
     ProcessSpec(
         name="billing",
@@ -89,6 +93,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         kind="service",
         probe="/readyz",
         database="billing",
+        nats_user="billing-svc",
         env={
             "PRISME_BILLING_STRIPE_API_BASE": "http://127.0.0.1:{stripe_sandbox_port}",
             "PRISME_BILLING_STRIPE_WEBHOOK_SECRET": "{stripe_webhook_secret}",
@@ -101,6 +106,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         kind="service",
         probe="/readyz",
         database="licence",
+        nats_user="licence-svc",
         env={
             "PRISME_LICENCE_GRAPH_BASE_URL": "http://127.0.0.1:{graph_sandbox_port}/v1.0",
             "PRISME_LICENCE_GRAPH_TOKEN_URL": (
@@ -115,6 +121,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         kind="service",
         probe="/readyz",
         database="video",
+        nats_user="video-svc",
     ),
     ProcessSpec(
         name="backup",
@@ -123,6 +130,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         kind="service",
         probe="/readyz",
         database="backup",
+        nats_user="backup-svc",
     ),
 )
 

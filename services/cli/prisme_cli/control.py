@@ -6,7 +6,7 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -18,6 +18,7 @@ from .state import (
     RunState,
     alive,
     group_alive,
+    pss_bytes,
     rss_bytes,
     signal_group,
     start_time,
@@ -97,8 +98,17 @@ class Row:
     port: int | None
     status: str
     restarts: int
+    #: proportional resident memory of the process and its children (shared pages split)
+    pss_mb: float
+    #: plain resident memory (shared pages counted in every process that maps them)
     rss_mb: float
     url: str
+
+
+@dataclass
+class Totals:
+    pss_mb: float
+    rss_mb: float
 
 
 def _probe(client: httpx.Client, url: str) -> bool:
@@ -108,16 +118,19 @@ def _probe(client: httpx.Client, url: str) -> bool:
         return False
 
 
-def collect(state: RunState) -> tuple[list[Row], float]:
-    """One row per process, and the resident memory of the whole platform in MB (every
-    process of every tree counted once, the runner included)."""
+def collect(state: RunState) -> tuple[list[Row], Totals]:
+    """One row per process, and the memory of the whole platform (every process of every
+    tree counted once, the runner included)."""
     rows: list[Row] = []
     pids: set[int] = {state.runner_pid}
 
-    def measured(pid: int) -> float:
+    def measure(pid: int | None) -> tuple[float, float]:
+        if pid is None:
+            return 0.0, 0.0
         members = set(tree(pid))
         pids.update(members)
-        return sum(rss_bytes(p) for p in members) / 2**20
+        return (sum(pss_bytes(p) for p in members) / 2**20,
+                sum(rss_bytes(p) for p in members) / 2**20)  # fmt: skip
 
     with httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5)) as client:
         for proc in state.processes:
@@ -128,30 +141,27 @@ def collect(state: RunState) -> tuple[list[Row], float]:
                 status = "down"
             else:
                 status = "ready" if _probe(client, proc.url + proc.probe) else "not ready"
-            rss = measured(proc.pid) if running and proc.pid else 0.0
-            rows.append(
-                Row(proc.name, proc.pid if running else None, proc.port, status, proc.restarts,
-                    rss, proc.url)
-            )  # fmt: skip
+            pid = proc.pid if running else None
+            rows.append(Row(proc.name, pid, proc.port, status, proc.restarts, *measure(pid),
+                            proc.url))  # fmt: skip
     infra = state.infra
     if infra.nats_pid is not None:
-        up = alive(infra.nats_pid, infra.nats_started)
-        rows.append(
-            Row("nats", infra.nats_pid if up else None, None, "running" if up else "down", 0,
-                measured(infra.nats_pid) if up else 0.0, infra.nats_url or "")
-        )  # fmt: skip
+        nats_pid = infra.nats_pid if alive(infra.nats_pid, infra.nats_started) else None
+        rows.append(Row("nats", nats_pid, None, "running" if nats_pid else "down", 0,
+                        *measure(nats_pid), infra.nats_url or ""))  # fmt: skip
     if infra.postgres_dir is not None:
         pg_pid = PostgresServer(Path(infra.postgres_dir)).pid
-        up = pg_pid is not None and alive(pg_pid)
-        rows.append(
-            Row("postgres", pg_pid if up else None, None, "running" if up else "down", 0,
-                measured(pg_pid) if up and pg_pid else 0.0, "")
-        )  # fmt: skip
-    rows.append(
-        Row("runner", state.runner_pid, None, state.phase, 0,
-            rss_bytes(state.runner_pid) / 2**20, "")
-    )  # fmt: skip
-    return rows, sum(rss_bytes(p) for p in pids) / 2**20
+        pg_pid = pg_pid if pg_pid is not None and alive(pg_pid) else None
+        rows.append(Row("postgres", pg_pid, None, "running" if pg_pid else "down", 0,
+                        *measure(pg_pid), infra.postgres_dsn or ""))  # fmt: skip
+    runner = state.runner_pid
+    rows.append(Row("runner", runner, None, state.phase, 0, pss_bytes(runner) / 2**20,
+                    rss_bytes(runner) / 2**20, ""))  # fmt: skip
+    totals = Totals(
+        pss_mb=sum(pss_bytes(p) for p in pids) / 2**20,
+        rss_mb=sum(rss_bytes(p) for p in pids) / 2**20,
+    )
+    return rows, totals
 
 
 def status(data_dir: DataDir, out: TextIO, as_json: bool = False) -> int:
@@ -168,7 +178,7 @@ def status(data_dir: DataDir, out: TextIO, as_json: bool = False) -> int:
             file=out,
         )
         return 3
-    rows, total = collect(state)
+    rows, totals = collect(state)
     services = [r for r in rows if r.name not in ("nats", "postgres", "runner")]
     ok = all(r.status in ("ready", "not installed") for r in services)
     if as_json:
@@ -176,17 +186,19 @@ def status(data_dir: DataDir, out: TextIO, as_json: bool = False) -> int:
             "data_dir": state.data_dir,
             "phase": state.phase,
             "ready": ok,
-            "total_rss_mb": round(total, 1),
-            "processes": [r.__dict__ for r in rows],
+            "total_pss_mb": round(totals.pss_mb, 1),
+            "total_rss_mb": round(totals.rss_mb, 1),
+            "processes": [asdict(r) for r in rows],
         }
         print(json.dumps(payload, indent=2), file=out)
         return 0 if ok else 1
-    print(f"{'NAME':<16}{'PID':>8}  {'PORT':>5}  {'STATUS':<14}{'RESTARTS':>8}  {'RSS MB':>7}  URL",
+    print(f"{'NAME':<16}{'PID':>8}  {'PORT':>5}  {'STATUS':<14}{'RESTARTS':>8}  {'MEM MB':>7}  URL",
           file=out)  # fmt: skip
     for r in rows:
         pid = str(r.pid) if r.pid else "-"
         port = str(r.port) if r.port else "-"
         print(f"{r.name:<16}{pid:>8}  {port:>5}  {r.status:<14}{r.restarts:>8}  "
-              f"{r.rss_mb:>7.1f}  {r.url}", file=out)  # fmt: skip
-    print(f"{'total':<16}{'':>8}  {'':>5}  {'':<14}{'':>8}  {total:>7.1f}", file=out)
+              f"{r.pss_mb:>7.1f}  {r.url}", file=out)  # fmt: skip
+    print(f"{'total':<16}{'':>8}  {'':>5}  {'':<14}{'':>8}  {totals.pss_mb:>7.1f}  "
+          f"(proportional set size; plain RSS sum {totals.rss_mb:.1f} MB)", file=out)  # fmt: skip
     return 0 if ok else 1

@@ -15,6 +15,7 @@ Layout::
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -130,6 +131,23 @@ class DataDir:
         token = self.mint(sub=ADMIN_SUB, scopes=["admin"], name="prisme up", ttl=ADMIN_TOKEN_TTL)
         write_private(self.admin_token, token + "\n")
         return token
+
+    def ensure_nats_passwords(self, users: list[str]) -> dict[str, str]:
+        """One NATS password per user (plus ``admin``), generated once and kept 0600."""
+        path = self.secrets / "nats-passwords.json"
+        stored: dict[str, str] = {}
+        if path.exists():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        wanted = [*users, "admin"]
+        missing = [user for user in wanted if user not in stored]
+        if missing:
+            stored.update({user: secrets.token_urlsafe(24) for user in missing})
+            write_private(path, json.dumps(stored, indent=2, sort_keys=True))
+        return {user: stored[user] for user in wanted}
+
+    @property
+    def nats_config(self) -> Path:
+        return self.secrets / "nats.conf"
 
     def ensure_secret(self, name: str, prefix: str = "") -> str:
         """A random secret stored under ``secrets/<name>`` (0600), generated once."""

@@ -14,18 +14,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
 from prisme_localinfra import NatsServer, PostgresServer, free_port
+from prisme_localinfra.nats_auth import render_config, url_with_credentials
 from prisme_localinfra.ports import port_open
 
-from .catalogue import ProcessSpec, select
+from .catalogue import PROCESSES, ProcessSpec, select
 from .control import cleanup
-from .datadir import DataDir
-from .state import InfraState, RunState, alive, start_time
+from .datadir import DataDir, write_private
+from .state import RunState, alive, start_time
 from .supervisor import Supervisor
 
 DEFAULT_NATS_PORT = 4222
@@ -73,11 +75,11 @@ def assign_ports(specs: list[ProcessSpec], free_ports: bool) -> dict[str, int]:
     return {spec.name: free_port() if free_ports else spec.port for spec in specs}
 
 
-def template_context(
-    specs: list[ProcessSpec], ports: dict[str, int], stripe_webhook_secret: str
-) -> dict[str, str]:
+def template_context(ports: dict[str, int], stripe_webhook_secret: str) -> dict[str, str]:
+    """Values for the table's templates; a process left out by ``--only`` keeps its default
+    port (e.g. the Stripe sandbox still targets billing on 8002)."""
     context = {"stripe_webhook_secret": stripe_webhook_secret}
-    for spec in specs:
+    for spec in PROCESSES:
         context[spec.port_key] = str(ports.get(spec.name, spec.port))
     return context
 
@@ -94,6 +96,17 @@ def check_not_running(data_dir: DataDir) -> None:
         )
     cleanup(state, report=lambda line: print(f"[prisme] stale run: {line}"))
     data_dir.state_file.unlink(missing_ok=True)
+
+
+def start_postgres(
+    postgres: PostgresServer, specs: list[ProcessSpec], pool: ThreadPoolExecutor
+) -> dict[str, str]:
+    """Start PostgreSQL and create the services' databases (concurrently: on a fresh cluster
+    each CREATE DATABASE waits on its own checkpoint)."""
+    postgres.start()
+    names = {spec.name: spec.database for spec in specs if spec.database}
+    futures = {name: pool.submit(postgres.create_database, db) for name, db in names.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 def busy_ports(ports: dict[str, int]) -> list[str]:
@@ -139,48 +152,62 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
         public_key = data_dir.ensure_keypair()
         admin_token = data_dir.ensure_admin_token()
         webhook_secret = data_dir.ensure_secret("stripe-webhook-secret", prefix="whsec_")
-        context = template_context(specs, ports, webhook_secret)
+        context = template_context(ports, webhook_secret)
 
         base_env = dict(os.environ)
         base_env.setdefault("PRISME_ENV", "development")
         base_env["PRISME_JWT_PUBLIC_KEY"] = public_key
         base_env["PYTHONUNBUFFERED"] = "1"
 
-        nats_url = os.environ.get("PRISME_NATS_URL")
-        if nats_url:
-            state.infra = InfraState(nats_url=nats_url, external_nats=True)
-            say(f"using external NATS {nats_url}")
+        # PostgreSQL (the slowest to come up on a fresh data dir) starts in the background
+        # while NATS and the sandboxes start; the services start once their databases exist.
+        database_urls: dict[str, str] = {}
+        with_db = [s for s in specs if s.database_env]
+        wants_db = [s for s in with_db if not os.environ.get(s.database_env or "")]
+        pg_ready: Future[dict[str, str]] | None = None
+        background = ThreadPoolExecutor(max_workers=len(wants_db) + 1)
+        if with_db and not wants_db:
+            state.infra.external_postgres = True
+            say("using external PostgreSQL databases")
+        elif wants_db:
+            postgres = PostgresServer(data_dir.postgres)
+            state.infra.postgres_dir = str(postgres.data_dir)
+            state.infra.postgres_dsn = postgres.admin_dsn
+            state.save(data_dir.state_file)
+            pg_ready = background.submit(start_postgres, postgres, wants_db, background)
+
+        nats_urls: dict[str, str] = {}
+        external_nats = os.environ.get("PRISME_NATS_URL")
+        if external_nats:
+            state.infra.nats_url = external_nats
+            state.infra.external_nats = True
+            say("using external NATS (PRISME_NATS_URL)")
         else:
+            # DESIGN.md §7: each service has its own NATS user, allowed to publish only its
+            # own subjects (the same rules as deploy/nats for a cluster).
+            users = [spec.nats_user for spec in PROCESSES if spec.nats_user]
+            passwords = data_dir.ensure_nats_passwords(users)
+            write_private(data_dir.nats_config, render_config(passwords))
             nats_port = DEFAULT_NATS_PORT
             if options.free_ports or port_open(nats_port):
                 nats_port = free_port()
-            nats = NatsServer(data_dir.nats, nats_port, log_file=data_dir.log_file("nats"))
+            nats = NatsServer(
+                data_dir.nats,
+                nats_port,
+                config_file=data_dir.nats_config,
+                log_file=data_dir.log_file("nats"),
+            )
             nats.start()
-            nats_url = nats.url
-            state.infra.nats_url = nats_url
+            state.infra.nats_url = nats.url
             state.infra.nats_pid = nats.pid
             state.infra.nats_started = start_time(nats.pid) if nats.pid else None
             state.save(data_dir.state_file)
-        base_env["PRISME_NATS_URL"] = nats_url
+            for spec in specs:
+                if spec.nats_user:
+                    nats_urls[spec.name] = url_with_credentials(
+                        nats.url, spec.nats_user, passwords[spec.nats_user]
+                    )
 
-        database_urls: dict[str, str] = {}
-        wants_db = [s for s in specs if s.database_env and not os.environ.get(s.database_env)]
-        if not wants_db:
-            state.infra.external_postgres = True
-        elif not shutdown.requested.is_set():
-            postgres = PostgresServer(data_dir.postgres)
-            state.infra.postgres_dir = str(postgres.data_dir)
-            state.save(data_dir.state_file)
-            postgres.start()
-            state.infra.postgres_pid = postgres.pid
-            state.infra.postgres_started = start_time(postgres.pid) if postgres.pid else None
-            state.save(data_dir.state_file)
-            for spec in wants_db:
-                assert spec.database is not None
-                database_urls[spec.name] = postgres.create_database(spec.database)
-
-        if shutdown.requested.is_set():
-            return 0
         supervisor = Supervisor(
             specs,
             ports,
@@ -188,11 +215,24 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
             base_env,
             data_dir,
             database_urls=database_urls,
+            nats_urls=nats_urls,
             python=options.python,
             report=say,
         )
         state.processes = [m.state for m in supervisor.managed]
-        supervisor.start_all()
+        if not shutdown.requested.is_set():
+            supervisor.start_all(lambda spec: spec.database is None)
+        state.save(data_dir.state_file)
+        if pg_ready is not None:
+            database_urls.update(pg_ready.result())
+            supervisor.database_urls.update(database_urls)
+            if postgres is not None:
+                state.infra.postgres_pid = postgres.pid
+                state.infra.postgres_started = start_time(postgres.pid) if postgres.pid else None
+        background.shutdown()
+        if shutdown.requested.is_set():
+            return 0
+        supervisor.start_all(lambda spec: spec.database is not None)
         state.save(data_dir.state_file)
 
         deadline = time.monotonic() + options.ready_timeout

@@ -77,8 +77,18 @@ def rss_bytes(pid: int) -> int:
     return pages * PAGE_SIZE
 
 
-def tree_rss(pid: int) -> int:
-    return sum(rss_bytes(p) for p in tree(pid))
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: resident memory with shared pages split between their users,
+    so summing it over many processes (PostgreSQL backends, Python workers) counts every page
+    once. 0 when gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0
+    return 0
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
@@ -131,6 +141,7 @@ class InfraState:
     nats_pid: int | None = None
     nats_started: int | None = None
     postgres_dir: str | None = None
+    postgres_dsn: str | None = None
     postgres_pid: int | None = None
     postgres_started: int | None = None
     external_nats: bool = False

@@ -104,6 +104,7 @@ class Supervisor:
         data_dir: DataDir,
         *,
         database_urls: Mapping[str, str] | None = None,
+        nats_urls: Mapping[str, str] | None = None,
         python: str = sys.executable,
         report: Callable[[str], None] = print,
     ) -> None:
@@ -111,6 +112,8 @@ class Supervisor:
         self.context = dict(context)
         self.base_env = dict(base_env)
         self.database_urls = dict(database_urls or {})
+        #: per-process NATS URL carrying that service's own credentials (embedded NATS)
+        self.nats_urls = dict(nats_urls or {})
         self.python = python
         self.report = report
         self.stopping = False
@@ -145,6 +148,8 @@ class Supervisor:
             env.setdefault(key, value)
         env["PRISME_HTTP_PORT"] = str(port)
         env["PRISME_DATA_DIR"] = str(self.data_dir.service_dir(spec.name))
+        if spec.name in self.nats_urls:
+            env["PRISME_NATS_URL"] = self.nats_urls[spec.name]
         database_env = spec.database_env
         if database_env and database_env not in env and spec.name in self.database_urls:
             env[database_env] = self.database_urls[spec.name]
@@ -152,8 +157,11 @@ class Supervisor:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start_all(self) -> None:
+    def start_all(self, which: Callable[[ProcessSpec], bool] = lambda spec: True) -> None:
+        """Start the (not yet started) processes that ``which`` selects."""
         for managed in self.managed:
+            if not which(managed.spec) or managed.state.status != "pending":
+                continue
             missing = installed(managed.spec.module)
             if missing:
                 managed.state.status = "not installed"

@@ -1,0 +1,97 @@
+# PRISME task runner: `make help` lists what a developer (and CI) can do.
+# Everything installs into ./.venv with uv; `make up` and `make test` install first when needed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV       := .venv
+BIN        := $(VENV)/bin
+PYTHON     ?= python3
+DATA_DIR   ?= ./.prisme
+# pytest-xdist workers: the suite is sized for 2 cores (DESIGN.md §9)
+JOBS       ?= 2
+PYTEST_ARGS ?=
+# Debian packages the tests need, as <command>:<package>; installed only when the command is
+# missing, and only with apt-get as root (otherwise a warning names what to install).
+APT_NEEDS  := restic:restic nginx:nginx chromium:chromium chromedriver:chromium-driver
+
+STAMP      := $(VENV)/.installed
+LOCK_INPUTS := pyproject.toml $(wildcard uv.lock */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml)
+# mypy --strict over every package of the workspace (libs, services, *-svc)
+MYPY_ROOTS := $(wildcard libs/*/prisme_* services/*/prisme_* *-svc/prisme_*)
+empty      :=
+space      := $(empty) $(empty)
+MYPY_PATH  := $(subst $(space),:,$(patsubst %/,%,$(sort $(dir $(MYPY_ROOTS)))))
+
+.PHONY: help install up down status test lint format bench clean distclean apt-packages
+
+help: ## list the targets
+	@echo "PRISME — make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) apt-packages ## install everything into .venv (uv) plus the Debian packages tests use
+
+$(STAMP): $(LOCK_INPUTS)
+	@if ! command -v uv >/dev/null 2>&1 && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
+	  echo "installing uv with pip"; \
+	  $(PYTHON) -m pip install --quiet uv || $(PYTHON) -m pip install --quiet --break-system-packages uv; \
+	fi
+	@UV="$$(command -v uv || echo "$(PYTHON) -m uv")"; \
+	  $$UV sync --all-packages --inexact
+	@touch $@
+
+apt-packages:
+	@missing=""; \
+	for need in $(APT_NEEDS); do \
+	  cmd="$${need%%:*}"; pkg="$${need##*:}"; \
+	  if ! command -v "$$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$$cmd" ] && [ ! -x "/usr/bin/$$cmd" ]; then \
+	    missing="$$missing $$pkg"; \
+	  fi; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "apt-get install:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "warning: missing Debian packages:$$missing (install them as root; some tests need them)" >&2; \
+	  fi; \
+	fi
+
+up: install ## run the whole platform locally (Ctrl-C stops it)
+	$(BIN)/prisme up --data-dir $(DATA_DIR)
+
+down: ## stop a `make up` that is still running or was killed
+	$(BIN)/prisme down --data-dir $(DATA_DIR)
+
+status: ## show what runs and whether it is ready
+	$(BIN)/prisme status --data-dir $(DATA_DIR)
+
+test: install ## run every test: unit, service, end-to-end, browser, AsyncAPI staleness
+	@rc=0; $(BIN)/pytest -n $(JOBS) -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; \
+	exit $$rc
+
+lint: install ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	MYPYPATH=$(MYPY_PATH) $(BIN)/mypy $(MYPY_ROOTS)
+
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## run every benchmark script in bench/ (each prints its figures)
+	@set -e; for script in bench/*.py; do \
+	  [ -e "$$script" ] || { echo "no benchmark in bench/"; break; }; \
+	  echo "== $$script"; $(BIN)/python "$$script"; \
+	done
+
+clean: ## remove caches and build leftovers (keeps .venv and the .prisme data dir)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out
+	find . -path ./.venv -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+
+distclean: clean ## also remove .venv and the local data dir (stop `make up` first)
+	@if [ -f $(DATA_DIR)/state.json ]; then $(BIN)/prisme down --data-dir $(DATA_DIR) || true; fi
+	rm -rf $(VENV) $(DATA_DIR)

@@ -1,0 +1,135 @@
+"""The service table, the data dir's key material and `prisme token`."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prisme_chassis.auth import Authenticator
+from prisme_chassis.errors import DomainError
+from prisme_cli.catalogue import PROCESSES, select
+from prisme_cli.datadir import DataDir
+
+DESIGN_PORTS = {
+    "contracts": 8001,
+    "billing": 8002,
+    "licence": 8003,
+    "video": 8004,
+    "backup": 8005,
+    "graph-sandbox": 8010,
+    "stripe-sandbox": 8011,
+}
+
+
+def test_table_matches_design_ports_and_conventions() -> None:
+    assert {spec.name: spec.port for spec in PROCESSES} == DESIGN_PORTS
+    for spec in PROCESSES:
+        if spec.kind == "service":
+            assert spec.module == f"prisme_{spec.name}"
+            assert spec.probe == "/readyz"
+            assert spec.database_env == f"PRISME_{spec.name.upper()}_DATABASE_URL"
+        else:
+            assert spec.probe == "/healthz"
+            assert spec.database is None
+
+
+def test_stripe_sandbox_and_billing_share_the_webhook_secret() -> None:
+    context = {"port": "9011", "billing_port": "9002", "stripe_sandbox_port": "9011",
+               "graph_sandbox_port": "9010", "stripe_webhook_secret": "whsec_abc"}  # fmt: skip
+    stripe = select(["stripe-sandbox"])[0]
+    args = stripe.render_args(context)
+    assert args[args.index("--webhook-url") + 1] == "http://127.0.0.1:9002/v1/webhooks/stripe"
+    assert "whsec_abc" not in args  # never on a command line
+    assert stripe.render_env(context)["PRISME_STRIPE_SANDBOX_WEBHOOK_SECRET"] == "whsec_abc"
+    billing = select(["billing"])[0].render_env(context)
+    assert billing["PRISME_BILLING_STRIPE_WEBHOOK_SECRET"] == "whsec_abc"
+    assert billing["PRISME_BILLING_STRIPE_API_BASE"] == "http://127.0.0.1:9011"
+
+
+def test_select_keeps_table_order_and_refuses_unknown_names() -> None:
+    assert [s.name for s in select(["video", "contracts"])] == ["contracts", "video"]
+    with pytest.raises(ValueError, match=r"contract\b"):
+        select(["contract"])
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_keypair_is_generated_once_private_and_signs_the_admin_token(tmp_path: Path) -> None:
+    data_dir = DataDir.at(tmp_path / "d")
+    data_dir.prepare()
+    public = data_dir.ensure_keypair()
+    assert data_dir.ensure_keypair() == public  # reused, not regenerated
+    assert _mode(data_dir.private_key) == 0o600
+    token = data_dir.ensure_admin_token()
+    assert _mode(data_dir.admin_token) == 0o600
+    assert data_dir.admin_token.read_text().strip() == token
+    principal = Authenticator(public).verify(token)
+    assert principal.scopes == frozenset({"admin"})
+    assert principal.has("billing:write")
+
+
+def test_token_from_another_key_is_refused(tmp_path: Path) -> None:
+    first, second = DataDir.at(tmp_path / "a"), DataDir.at(tmp_path / "b")
+    for d in (first, second):
+        d.prepare()
+    first.ensure_keypair()
+    other_public = second.ensure_keypair()
+    token = first.mint(sub="op-x", scopes=["admin"])
+    with pytest.raises(DomainError):
+        Authenticator(other_public).verify(token)
+
+
+def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    data_dir = DataDir.at(tmp_path)
+    data_dir.prepare()
+    secret = data_dir.ensure_secret("stripe-webhook-secret", prefix="whsec_")
+    assert secret.startswith("whsec_")
+    assert len(secret) > 40
+    assert data_dir.ensure_secret("stripe-webhook-secret", prefix="whsec_") == secret
+    assert _mode(data_dir.secrets / "stripe-webhook-secret") == 0o600
+
+
+def _prisme(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "prisme_cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_prisme_token_mints_with_the_data_dir_key(tmp_path: Path) -> None:
+    data_dir = DataDir.at(tmp_path)
+    data_dir.prepare()
+    public = data_dir.ensure_keypair()
+    done = _prisme("token", "--data-dir", str(tmp_path), "--scopes", "billing:read,videos:write",
+                   "--sub", "op-alice", "--name", "Alice")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    principal = Authenticator(public).verify(done.stdout.strip())
+    assert principal.sub == "op-alice"
+    assert principal.name == "Alice"
+    assert principal.scopes == frozenset({"billing:read", "videos:write"})
+    assert not principal.has("billing:write")
+
+
+def test_prisme_token_without_a_key_says_how_to_get_one(tmp_path: Path) -> None:
+    done = _prisme("token", "--data-dir", str(tmp_path / "empty"))
+    assert done.returncode == 2
+    assert "prisme up" in done.stderr
+    assert done.stdout == ""
+
+
+def test_nats_passwords_are_per_service_stable_and_private(tmp_path: Path) -> None:
+    data_dir = DataDir.at(tmp_path)
+    data_dir.prepare()
+    users = [spec.nats_user for spec in PROCESSES if spec.nats_user]
+    assert users == [
+        f"{name}-svc" for name in ("contracts", "billing", "licence", "video", "backup")
+    ]
+    first = data_dir.ensure_nats_passwords(users)
+    assert set(first) == {*users, "admin"}
+    assert len(set(first.values())) == len(first)
+    assert data_dir.ensure_nats_passwords(users) == first
+    assert _mode(data_dir.secrets / "nats-passwords.json") == 0o600

@@ -1,0 +1,220 @@
+"""`prisme up` as a user runs it: a real runner process with real NATS, PostgreSQL, the
+sandboxes and whichever services are installed; stopped by SIGTERM or cleaned up by
+`prisme down` after the runner itself was killed.  Leftovers are checked by pid."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from prisme_chassis.auth import Authenticator
+from prisme_cli.state import RunState, alive, tree
+
+SERVICES = ("contracts", "billing", "licence", "video", "backup")
+SANDBOXES = ("graph-sandbox", "stripe-sandbox")
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without PRISME_* (no external NATS/PostgreSQL by accident)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PRISME_")}
+
+
+def start_runner(data_dir: Path, *extra: str, ready_timeout: int = 90) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "prisme_cli", "up", "--data-dir", str(data_dir), "--free-ports",
+         "--ready-timeout", str(ready_timeout), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env(),
+    )  # fmt: skip
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def running_state(data_dir: Path, runner: subprocess.Popen[str]) -> RunState:
+    def check() -> RunState | None:
+        assert runner.poll() is None, runner.stdout.read() if runner.stdout else ""
+        path = data_dir / "state.json"
+        if not path.exists():
+            return None
+        state = RunState.load(path)
+        return state if state.phase == "running" else None
+
+    result: RunState = wait_for(check, 120, "the platform to be running")
+    return result
+
+
+def prisme(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prisme_cli", *args], capture_output=True,
+                          text=True, timeout=120, env=clean_env())  # fmt: skip
+
+
+def platform_processes(state: RunState) -> list[tuple[int, int]]:
+    """Every process of the platform (runner tree and the daemonised PostgreSQL tree)."""
+    pids = set(tree(state.runner_pid))
+    if state.infra.postgres_pid:
+        pids |= set(tree(state.infra.postgres_pid))
+    found = []
+    for pid in pids:
+        path = Path(f"/proc/{pid}/stat")
+        if path.exists():
+            raw = path.read_text()
+            found.append((pid, int(raw[raw.rindex(")") + 2 :].split()[19])))
+    return found
+
+
+def survivors(processes: list[tuple[int, int]]) -> list[int]:
+    return [pid for pid, started in processes if alive(pid, started)]
+
+
+async def databases(dsn: str) -> set[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data dir outside pytest's tmp tree: pytest resets that tree to mode 0700 whenever a
+    session starts, which would lock out PostgreSQL's own system user (when run as root)."""
+    path = Path(tempfile.mkdtemp(prefix="prisme-cli-"))
+    yield path / "data"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
+    runner = start_runner(data_dir)
+    try:
+        state = running_state(data_dir, runner)
+        names = [p.name for p in state.processes]
+        assert names == [*SANDBOXES, *SERVICES]
+
+        # infrastructure: real NATS and PostgreSQL with one database per service
+        assert state.infra.nats_pid is not None
+        assert alive(state.infra.nats_pid, state.infra.nats_started)
+        assert state.infra.postgres_pid is not None
+        assert alive(state.infra.postgres_pid)
+        assert state.infra.postgres_dsn is not None
+        assert set(SERVICES) <= asyncio.run(databases(state.infra.postgres_dsn))
+
+        # the sandboxes answer; each service is either ready or reported as not installed
+        for proc in state.processes:
+            if proc.name in SANDBOXES:
+                assert proc.status == "ready", proc
+                assert httpx.get(proc.url + "/healthz").status_code == 200
+            elif proc.status == "not installed":
+                assert proc.detail, proc
+            else:
+                assert proc.status == "ready", (proc, Path(proc.log).read_text()[-3000:])
+                assert httpx.get(proc.url + "/readyz").status_code == 200
+
+        # the admin token is signed by the data dir's key
+        public = (data_dir / "keys" / "platform.pub").read_text()
+        token = (data_dir / "admin-token").read_text().strip()
+        assert Authenticator(public).verify(token).scopes == frozenset({"admin"})
+
+        # status, as text and JSON
+        shown = prisme("status", "--data-dir", str(data_dir), "--json")
+        report = json.loads(shown.stdout)
+        assert shown.returncode == 0, shown.stdout
+        assert report["ready"] is True
+        rows = {row["name"]: row for row in report["processes"]}
+        assert rows["graph-sandbox"]["status"] == "ready"
+        assert rows["nats"]["status"] == "running"
+        assert rows["postgres"]["status"] == "running"
+        assert report["total_pss_mb"] > rows["nats"]["pss_mb"] + rows["postgres"]["pss_mb"] > 0
+        assert report["total_rss_mb"] >= report["total_pss_mb"]
+        text = prisme("status", "--data-dir", str(data_dir)).stdout
+        assert "graph-sandbox" in text
+        assert "total" in text
+
+        # a second runner on the same data dir is refused
+        again = prisme("up", "--data-dir", str(data_dir), "--free-ports")
+        assert again.returncode == 2
+        assert "already running" in again.stdout
+
+        # a crashed process is restarted
+        graph = state.process("graph-sandbox")
+        assert graph.pid is not None
+        os.kill(graph.pid, signal.SIGKILL)
+
+        def restarted() -> bool:
+            now = RunState.load(data_dir / "state.json").process("graph-sandbox")
+            return now.restarts == 1 and now.status == "ready" and now.pid != graph.pid
+
+        wait_for(restarted, 30, "graph-sandbox to be restarted")
+        state = RunState.load(data_dir / "state.json")
+        everything = platform_processes(state)
+        assert len(everything) >= 8  # runner, nats, postgres and its workers, the sandboxes
+
+        runner.send_signal(signal.SIGTERM)
+        output, _ = runner.communicate(timeout=60)
+        assert runner.returncode == 0, output
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            prisme("down", "--data-dir", str(data_dir))
+    assert survivors(everything) == []
+    assert "graph-sandbox exited with code -9" in output
+    assert "[prisme] stopped" in output
+    assert not (data_dir / "state.json").exists()
+    assert prisme("status", "--data-dir", str(data_dir)).returncode == 3
+
+
+def test_down_cleans_up_after_the_runner_was_killed(data_dir: Path) -> None:
+    # contracts brings PostgreSQL in, whether its package is installed or not
+    runner = start_runner(data_dir, "--only", ",".join([*SANDBOXES, "contracts"]), ready_timeout=20)
+    try:
+        state = running_state(data_dir, runner)
+        assert [p.status for p in state.processes][:2] == ["ready", "ready"]
+        everything = platform_processes(state)
+        runner.kill()  # the runner dies without stopping anything
+        runner.wait(10)
+        assert survivors(everything)  # its children live on…
+        stale = prisme("status", "--data-dir", str(data_dir))
+        assert stale.returncode == 3
+        assert "stale state" in stale.stdout
+        done = prisme("down", "--data-dir", str(data_dir))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "stopping graph-sandbox" in done.stdout
+        assert "stopping postgres" in done.stdout
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        runner.communicate()
+    assert survivors(everything) == []  # …until `prisme down`
+    assert not (data_dir / "state.json").exists()
+    # the data dir is reusable: a new run starts on the same keys and cluster
+    public = (data_dir / "keys" / "platform.pub").read_text()
+    again = start_runner(data_dir, "--only", "graph-sandbox", ready_timeout=20)
+    try:
+        running_state(data_dir, again)
+        assert (data_dir / "keys" / "platform.pub").read_text() == public
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=60)
+        assert again.returncode == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
+            prisme("down", "--data-dir", str(data_dir))
