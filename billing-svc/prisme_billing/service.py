@@ -157,12 +157,9 @@ async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) 
                 await repo.resolve_charge(conn, charge["id"], "nothing_due", None)
                 continue
             line = extra
-        invoice_id = await _issue_invoice(
-            conn, charge["contract_id"], charge["client_id"], [line], book.version, charge["kind"]
-        )
-        await repo.resolve_charge(conn, charge["id"], "invoiced", invoice_id)
-        issued += 1
         contract = await repo.lock_contract(conn, charge["contract_id"])
+        await _issue_invoice(conn, charge, [line], book.version)
+        issued += 1
         if contract is not None and contract["end_reason"] == "cessation":
             await _credit_after_cessation(conn, charge["contract_id"])
     return issued
@@ -242,15 +239,19 @@ async def create_draft_invoice(
 
 async def _issue_invoice(
     conn: asyncpg.Connection,
-    contract_id: uuid.UUID,
-    client_id: uuid.UUID,
+    charge: asyncpg.Record,
     charges: list[domain.Charge],
     price_book_version: int,
-    kind: str,
 ) -> uuid.UUID:
+    contract_id, client_id = charge["contract_id"], charge["client_id"]
     doc_id, totals = await create_draft_invoice(
         conn, contract_id, client_id, charges, price_book_version
     )
+    await repo.resolve_charge(conn, charge["id"], "invoiced", doc_id)
+    # The Stripe invoice is created by the worker from this durable job (B8).
+    await repo.enqueue_job(conn, "push_invoice", doc_id)
+    # B6: the number is taken last, so the series' counter row stays locked only for the
+    # few statements left before commit (every issuing transaction queues on it).
     today = business_today()
     number = await finalise(conn, doc_id, "invoice", today)
     await enqueue(
@@ -261,14 +262,12 @@ async def _issue_invoice(
             invoice_id=doc_id,
             number=number,
             total_ttc=domain.money(totals.ttc),
-            kind="amendment" if kind == "amendment" else "activation",
+            kind="amendment" if charge["kind"] == "amendment" else "activation",
             year=charges[0].period_start.year,
             issue_date=today,
             due_date=domain.due_date(today),
         ),
     )
-    # The Stripe invoice is created by the worker from this durable job (B8).
-    await repo.enqueue_job(conn, "push_invoice", doc_id)
     return doc_id
 
 

@@ -1,0 +1,220 @@
+"""billing-svc figures (DESIGN.md §8, P4 and B6), each against a baseline in the same run.
+
+1. Invoicing: N contract activations applied by the real handler code path (charge, prorata,
+   draft, numbering, outbox row, Stripe job), one transaction each, from 20 connections.
+   Baseline: N bare transactions doing one INSERT each from the same 20 connections.
+2. Numbering (B6): N drafts finalised concurrently on one series (the counter row is locked
+   until commit). Baseline: N transactions that only bump a counter row.
+3. Reads (P4): GET /v1/invoices?client_id= at 200 concurrent connections against billing-svc
+   running as its own process; baseline: GET /healthz of the same process. p50/p99.
+
+Usage: python bench/billing.py [--contracts 2000] [--requests 4000] [--concurrency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from prisme_billing import service
+from prisme_billing.app import spec
+from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.db import create_pool, migrate_service
+from prisme_events import Address, ClientSnapshot, ContractActivated, Manager
+from prisme_localinfra import NatsServer, PostgresServer
+from prisme_testing.runner import ServiceProcess
+
+
+def activation(client_id: uuid.UUID, postes: int, start: date) -> ContractActivated:
+    client = ClientSnapshot(
+        client_id=client_id,
+        name="Cabinet bench",
+        siren="552100554",
+        address=Address(line1="1 rue du Bench", postal_code="97400", city="Saint-Denis"),
+        manager=Manager(name="Dr Bench", email="bench@example.org", phone="0262000000"),
+    )
+    return ContractActivated(
+        contract_id=uuid.uuid4(),
+        client_id=client_id,
+        version=2,
+        offer="prisme",
+        includes=[],
+        year=start.year,
+        client=client,
+        start_date=start,
+        end_date=date(start.year, 12, 31),
+        ends_at=datetime(start.year, 12, 31, 19, 59, 59, tzinfo=UTC),
+        postes=postes,
+        peripherals=0,
+        users=[],
+    )
+
+
+async def in_parallel(n: int, workers: int, job: Callable[[int], Awaitable[None]]) -> float:
+    queue = iter(range(n))
+
+    async def worker() -> None:
+        for i in queue:
+            await job(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return time.perf_counter() - start
+
+
+async def invoicing(pool: asyncpg.Pool, n: int, clients: list[uuid.UUID]) -> None:
+    await pool.execute("CREATE TABLE bench_baseline (id uuid PRIMARY KEY, v int)")
+
+    async def baseline(i: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO bench_baseline VALUES ($1, $2)", uuid.uuid4(), i)
+
+    async def real(i: int) -> None:
+        ev = activation(clients[i % len(clients)], 1 + i % 15, date(2026, 1, 1 + i % 28))
+        async with pool.acquire() as conn, conn.transaction():
+            await service.contract_activated(conn, ev)  # type: ignore[arg-type]
+
+    base = await in_parallel(n, 20, baseline)
+    took = await in_parallel(n, 20, real)
+    count = await pool.fetchval("SELECT count(*) FROM documents WHERE status = 'open'")
+    print(
+        f"invoicing: {n / took:8.0f} activations/s invoiced ({count} invoices) | "
+        f"baseline bare INSERT transactions {n / base:8.0f}/s | ratio {base / took:.2f}"
+    )
+
+
+async def numbering(pool: asyncpg.Pool, n: int, client_id: uuid.UUID) -> None:
+    from prisme_billing import domain
+
+    charge = domain.activation_charge(domain.PRISME_DEFAULT, 6, date(2026, 1, 1))
+    drafts = []
+    async with pool.acquire() as conn, conn.transaction():
+        for _ in range(n):
+            doc_id, _ = await service.create_draft_invoice(
+                conn, uuid.uuid4(), client_id, [charge], 1
+            )  # type: ignore[arg-type]
+            drafts.append(doc_id)
+    await pool.execute(
+        "CREATE TABLE bench_counter (k int PRIMARY KEY, v int); INSERT INTO bench_counter VALUES (1, 0)"
+    )
+
+    async def baseline(i: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE bench_counter SET v = v + 1 WHERE k = 1")
+
+    async def real(i: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await service.finalise(conn, drafts[i], "invoice", date(2031, 1, 1))  # type: ignore[arg-type]
+
+    base = await in_parallel(n, 20, baseline)
+    took = await in_parallel(n, 20, real)
+    seqs = [
+        r["sequence"]
+        for r in await pool.fetch(
+            "SELECT sequence FROM documents WHERE series_year = 2031 ORDER BY sequence"
+        )
+    ]
+    gapless = seqs == list(range(1, n + 1))
+    print(
+        f"numbering: {n / took:8.0f} finalisations/s, gapless={gapless} | "
+        f"baseline counter bump {n / base:8.0f}/s | ratio {base / took:.2f}"
+    )
+
+
+async def latencies(
+    url: str, paths: list[str], headers: dict[str, str], total: int, conc: int
+) -> list[float]:
+    out: list[float] = []
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30
+    ) as client:
+        sem = asyncio.Semaphore(conc)
+
+        async def one(i: int) -> None:
+            async with sem:
+                t = time.perf_counter()
+                r = await client.get(paths[i % len(paths)])
+                out.append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+    return sorted(out)
+
+
+def pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))] * 1000
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contracts", type=int, default=2000)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--concurrency", type=int, default=200)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        pg = PostgresServer(Path(tmp) / "pg", durable=False)
+        nats_server = NatsServer(Path(tmp) / "nats")
+        pg.start()
+        nats_server.start()
+        try:
+            dsn = pg.create_database("billing_bench")
+            pool = await create_pool(dsn, max_size=20)
+            await migrate_service(pool, spec.name, spec.migrations)
+            clients = [uuid.uuid4() for _ in range(max(1, args.contracts // 4))]
+            await invoicing(pool, args.contracts, clients)
+            await numbering(pool, args.contracts // 2, clients[0])
+            await pool.close()
+
+            private, public = generate_keypair()
+            svc = ServiceProcess(
+                "prisme_billing",
+                {
+                    "PRISME_ENV": "test",
+                    "PRISME_BILLING_DATABASE_URL": dsn,
+                    "PRISME_NATS_URL": nats_server.url,
+                    "PRISME_JWT_PUBLIC_KEY": public,
+                    "PRISME_DATA_DIR": str(Path(tmp) / "data"),
+                    "PRISME_BILLING_STRIPE_ENABLED": "false",
+                    "PRISME_LOG_LEVEL": "WARNING",
+                },
+            )
+            svc.start()
+            try:
+                await svc.wait_ready()
+                headers = {
+                    "Authorization": f"Bearer {mint_token(private, sub='bench', scopes=['admin'])}"
+                }
+                paths = [
+                    f"/v1/invoices?client_id={c}"
+                    for c in random.sample(clients, min(200, len(clients)))
+                ]
+                await latencies(svc.url, paths, headers, 400, 20)  # warm-up
+                base = await latencies(
+                    svc.url, ["/healthz"], headers, args.requests, args.concurrency
+                )
+                real = await latencies(svc.url, paths, headers, args.requests, args.concurrency)
+                print(
+                    f"reads @ {args.concurrency} conns: GET /v1/invoices p50 {pct(real, 0.5):6.1f} ms "
+                    f"p99 {pct(real, 0.99):6.1f} ms mean {statistics.mean(real) * 1000:6.1f} ms | "
+                    f"baseline /healthz p50 {pct(base, 0.5):6.1f} ms p99 {pct(base, 0.99):6.1f} ms"
+                )
+            finally:
+                svc.terminate()
+        finally:
+            nats_server.stop()
+            pg.stop(mode="immediate")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
