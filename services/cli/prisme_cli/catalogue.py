@@ -109,8 +109,9 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         nats_user="licence-svc",
         env={
             "PRISME_LICENCE_GRAPH_BASE_URL": "http://127.0.0.1:{graph_sandbox_port}/v1.0",
+            # {{tenant}} stays a placeholder: licence-svc fills in each practice's tenant
             "PRISME_LICENCE_GRAPH_TOKEN_URL": (
-                "http://127.0.0.1:{graph_sandbox_port}/common/oauth2/v2.0/token"
+                "http://127.0.0.1:{graph_sandbox_port}/{{tenant}}/oauth2/v2.0/token"
             ),
         },
     ),

@@ -36,7 +36,7 @@ def test_table_matches_design_ports_and_conventions() -> None:
             assert spec.database is None
 
 
-def test_stripe_sandbox_and_billing_share_the_webhook_secret() -> None:
+def test_sandbox_urls_and_the_shared_webhook_secret_reach_the_services() -> None:
     context = {"port": "9011", "billing_port": "9002", "stripe_sandbox_port": "9011",
                "graph_sandbox_port": "9010", "stripe_webhook_secret": "whsec_abc"}  # fmt: skip
     stripe = select(["stripe-sandbox"])[0]
@@ -47,6 +47,11 @@ def test_stripe_sandbox_and_billing_share_the_webhook_secret() -> None:
     billing = select(["billing"])[0].render_env(context)
     assert billing["PRISME_BILLING_STRIPE_WEBHOOK_SECRET"] == "whsec_abc"
     assert billing["PRISME_BILLING_STRIPE_API_BASE"] == "http://127.0.0.1:9011"
+    licence = select(["licence"])[0].render_env(context)
+    assert licence["PRISME_LICENCE_GRAPH_BASE_URL"] == "http://127.0.0.1:9010/v1.0"
+    assert licence["PRISME_LICENCE_GRAPH_TOKEN_URL"] == (
+        "http://127.0.0.1:9010/{tenant}/oauth2/v2.0/token"
+    )
 
 
 def test_select_keeps_table_order_and_refuses_unknown_names() -> None:
