@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -117,14 +118,35 @@ async def _publish(url: str, events: list) -> float:
     return elapsed
 
 
-async def _wait(dsn: str, status: str, total: int, label: str, timeout: float) -> float:
+async def _wait(
+    dsn: str,
+    status: str,
+    total: int,
+    label: str,
+    timeout: float,
+    marks: dict[str, float],
+    samples: Counter[str] | None = None,
+) -> float:
+    """Seconds until ``total`` accounts have ``status``; ``marks`` gets when every job was queued."""
     conn = await asyncpg.connect(dsn)
     start = time.perf_counter()
     last_print = 0.0
+    kind = "provision" if status == "active" else "revoke"
     try:
         while True:
             n = await conn.fetchval("SELECT count(*) FROM accounts WHERE status = $1", status)
             now = time.perf_counter() - start
+            if samples is not None:
+                for r in await conn.fetch(
+                    """SELECT state, coalesce(wait_event, 'cpu') AS w, left(query, 70) AS q
+                       FROM pg_stat_activity WHERE datname = current_database()
+                       AND pid <> pg_backend_pid() AND state <> 'idle'"""
+                ):
+                    samples[f"{r['state']:<20} {r['w']:<18} {r['q']}"] += 1
+            if kind not in marks:
+                queued = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = $1", kind)
+                if queued >= total:
+                    marks[kind] = now
             if n >= total:
                 return now
             if now - last_print >= 5:
@@ -232,7 +254,8 @@ async def main(args: argparse.Namespace) -> None:
                 flush=True,
             )
             await _publish(ns.url, activations)
-            t_prov = await _wait(dsn, "active", total, "provisioned", args.timeout)
+            marks: dict[str, float] = {}
+            t_prov = await _wait(dsn, "active", total, "provisioned", args.timeout, marks)
             before = (
                 await http.get(
                     f"http://127.0.0.1:{gport}/_sandbox/state", params={"tenant": "none"}
@@ -241,7 +264,8 @@ async def main(args: argparse.Namespace) -> None:
 
             cpu_before = [_cpu_seconds(p.pid) for p in procs]
             await _publish(ns.url, [_ended(a) for a in activations])
-            t_rev = await _wait(dsn, "revoked", total, "revoked", args.timeout)
+            samples: Counter[str] | None = Counter() if args.sample else None
+            t_rev = await _wait(dsn, "revoked", total, "revoked", args.timeout, marks, samples)
             cpu = [_cpu_seconds(p.pid) - b for p, b in zip(procs, cpu_before, strict=True)]
             after = (
                 await http.get(
@@ -263,9 +287,17 @@ async def main(args: argparse.Namespace) -> None:
             f"({reqs / max(batches, 1):.1f} per batch, {reqs / t_rev:.0f} ops/s)"
         )
         print(
+            f"events consumed: every provision job queued after {marks.get('provision', -1):.1f} s, "
+            f"every revoke job after {marks.get('revoke', -1):.1f} s (contract.* handlers)"
+        )
+        print(
             f"CPU during revocation: sandbox {cpu[0]:.1f} s, licence-svc {cpu[1]:.1f} s "
             f"(PostgreSQL and NATS not counted) over {t_rev:.1f} s wall on {os.cpu_count()} cores"
         )
+        if samples:
+            print("busiest PostgreSQL sessions during revocation (samples, state, wait, query):")
+            for key, n in samples.most_common(8):
+                print(f"  {n:4d} {key}")
         target = 10_000 * 5
         print(
             f"extrapolated : 10,000 contracts x 5 users = {target} accounts -> "
@@ -294,5 +326,6 @@ if __name__ == "__main__":
     parser.add_argument("--max-batches", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--throttle", type=float, default=0.0)
+    parser.add_argument("--sample", action="store_true", help="sample pg_stat_activity")
     parser.add_argument("--timeout", type=float, default=900.0)
     asyncio.run(main(parser.parse_args()))

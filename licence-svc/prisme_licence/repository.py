@@ -273,6 +273,31 @@ async def add_job(
     return inserted is not None
 
 
+async def add_jobs(conn: Conn, jobs: list[tuple[str, uuid.UUID, str, str, str]]) -> int:
+    """Bulk :func:`add_job`: rows of (key, account id, tenant, kind, first step)."""
+    if not jobs:
+        return 0
+    cols = list(zip(*jobs, strict=True))
+    rows = await conn.fetch(
+        """INSERT INTO jobs (key, account_id, graph_tenant, kind, step)
+           SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+           ON CONFLICT (key) DO NOTHING RETURNING graph_tenant""",
+        *[list(c) for c in cols],
+    )
+    for tenant in {r["graph_tenant"] for r in rows}:
+        await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, tenant)
+    return len(rows)
+
+
+async def cancel_queued_many(conn: Conn, account_ids: list[uuid.UUID], kind: str) -> None:
+    await conn.execute(
+        """UPDATE jobs SET status = 'cancelled', updated_at = now()
+           WHERE account_id = ANY($1::uuid[]) AND kind = $2 AND status = 'queued'""",
+        account_ids,
+        kind,
+    )
+
+
 async def cancel_queued(conn: Conn, account_id: uuid.UUID, kind: str) -> int:
     result = await conn.execute(
         "UPDATE jobs SET status = 'cancelled', updated_at = now() WHERE account_id = $1 AND kind = $2 AND status = 'queued'",
