@@ -154,14 +154,16 @@ async def activate(
     if contract["end_date"] < today:
         raise Conflict(f"year {contract['year']} is over; create a contract for {today.year}")
     offer = await _offer(conn, contract["offer"])
+    # Lock the practice before judging it: an inventory change committed meanwhile would
+    # otherwise be missed both here and by its own re-check (which saw a draft).
+    client = await repo.get_client(conn, contract["client_id"], lock=True)
+    assert client is not None
     result, override = await eligibility.evaluate(conn, contract["client_id"])
     if not result.eligible and override is None:
         raise Unprocessable(
             "the practice is not eligible (C3)",
             failures=[{"criterion": f.criterion, "detail": f.detail} for f in result.failures],
         )
-    client = await repo.get_client(conn, contract["client_id"], lock=True)
-    assert client is not None
     users = await repo.list_users(conn, contract["client_id"])
     views = asset_views(await repo.list_assets(conn, contract["client_id"]))
     updated = await repo.set_contract_state(

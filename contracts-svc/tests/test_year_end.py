@@ -4,11 +4,13 @@ run by the API and by the scheduler at 00:00 Indian/Reunion on 1 January."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import httpx
 from prisme_chassis.bus import enqueue_many
 from prisme_chassis.db import create_pool
 from prisme_contracts import domain
@@ -249,3 +251,74 @@ async def test_scheduler_catches_up_a_missed_turn_of_year_on_start(
         [event] = await _ended(svc2, 1)
         assert event.ended_at == domain.ends_at(year)
         assert event.version == 3
+
+
+async def test_sigkill_during_year_end_then_restart_finishes_it(
+    new_database: Any, base_settings: dict[str, Any], make_token: Any, tmp_path: Any
+) -> None:
+    """A real crash: the service process is SIGKILLed in the middle of a run; on restart the
+    scheduler's catch-up finishes the year; every contract ends once, one event each."""
+    from prisme_testing.plugin import ServiceProcess
+
+    dsn = await new_database()
+    env = {
+        "PRISME_ENV": "test",
+        "PRISME_NATS_URL": base_settings["nats_url"],
+        "PRISME_JWT_PUBLIC_KEY": base_settings["jwt_public_key"],
+        "PRISME_DATA_DIR": str(base_settings["data_dir"]),
+        "PRISME_CONTRACTS_DATABASE_URL": dsn,
+        "PRISME_CONTRACTS_YEAR_END_BATCH_SIZE": "25",
+        "PRISME_LOG_LEVEL": "WARNING",
+    }
+    headers = {"Authorization": f"Bearer {make_token()}"}
+    proc = ServiceProcess("prisme_contracts", env, log_file=tmp_path / "contracts.log")
+    proc.start()
+    try:
+        await proc.wait_ready()
+        year = datetime.now(UTC).astimezone(domain.REUNION).year - 1
+        ids = await _seed_active(dsn, year, 1000)
+        async with httpx.AsyncClient(base_url=proc.url, headers=headers, timeout=60) as http:
+            run = asyncio.create_task(http.post("/v1/year-end", json={"year": year}))
+
+            async def started() -> bool:
+                return bool((await http.get(f"/v1/year-end/{year}")).json()["ended"] > 0)
+
+            await _wait_for(started)
+            proc.kill()
+            with contextlib.suppress(httpx.HTTPError):
+                await run
+        progress_at_kill = await _count(dsn, year)
+        proc.start()
+        await proc.wait_ready()
+
+        async def done() -> bool:
+            return await _count(dsn, year) == 0
+
+        await _wait_for(done, timeout=60)
+        nats_url = base_settings["nats_url"]
+        events = await collect_events(nats_url, "contract.ended", len(ids), 15.0)
+        assert len(events) == len(ids), f"{progress_at_kill} were still active at the kill"
+        extra = await collect_events(nats_url, "contract.ended", len(ids) + 1, 1.0)
+        assert len(extra) == len(ids)
+        assert Counter(str(e.contract_id) for e in events) == Counter(ids)
+        async with httpx.AsyncClient(base_url=proc.url, headers=headers) as http:
+            progress = (await http.get(f"/v1/year-end/{year}")).json()
+        assert (progress["status"], progress["ended"], progress["remaining"]) == (
+            "done",
+            len(ids),
+            0,
+        )
+    finally:
+        proc.terminate()
+
+
+async def _count(dsn: str, year: int) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM contracts WHERE status = 'active' AND year = $1", year
+            )
+        )
+    finally:
+        await conn.close()
