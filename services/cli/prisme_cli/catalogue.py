@@ -123,6 +123,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         probe="/readyz",
         database="video",
         nats_user="video-svc",
+        env={"PRISME_VIDEO_PUBLIC_BASE_URL": "http://127.0.0.1:{port}"},
     ),
     ProcessSpec(
         name="backup",
