@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 
 
 def _alias(name: str) -> AliasChoices:
@@ -25,8 +25,10 @@ class BillingSettings(ServiceSettings):
     stripe_api_base: str = Field(
         default="http://127.0.0.1:8011", validation_alias=_alias("stripe_api_base")
     )
-    stripe_api_key: str | None = Field(default=None, validation_alias=_alias("stripe_api_key"))
-    stripe_webhook_secret: str | None = Field(
+    stripe_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_alias("stripe_api_key")
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_alias("stripe_webhook_secret")
     )
     #: Stripe webhooks older than this are refused (R3, replay window).
@@ -63,19 +65,21 @@ class BillingSettings(ServiceSettings):
         # Development/test: secrets are generated once into data_dir and reused (conventions).
         if self.env != "production":
             if not self.stripe_api_key:
-                self.stripe_api_key = (
-                    "sk_test_" + secret_from_data_dir(self, "stripe_api_key", 24).hex()
-                )
+                key = secret_from_data_dir(self, "stripe_api_key", 24).hex()
+                self.stripe_api_key = SecretStr("sk_test_" + key)
             if not self.stripe_webhook_secret:
-                self.stripe_webhook_secret = (
-                    "whsec_" + secret_from_data_dir(self, "stripe_webhook_secret", 24).hex()
-                )
+                secret = secret_from_data_dir(self, "stripe_webhook_secret", 24).hex()
+                self.stripe_webhook_secret = SecretStr("whsec_" + secret)
         return self
 
     def stripe_key(self) -> str:
-        assert self.stripe_api_key is not None
-        return self.stripe_api_key
+        return _reveal(self.stripe_api_key)
 
     def webhook_secret(self) -> str:
-        assert self.stripe_webhook_secret is not None
-        return self.stripe_webhook_secret
+        return _reveal(self.stripe_webhook_secret)
+
+
+def _reveal(value: SecretStr | str | None) -> str:
+    if value is None:
+        raise ValueError("secret not configured")
+    return value.get_secret_value() if isinstance(value, SecretStr) else value

@@ -25,6 +25,7 @@ from prisme_events import (
     Manager,
 )
 from prisme_stripe_sandbox import SandboxServer
+from pydantic import SecretStr
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ async def stripe_settings(
         update={
             "stripe_enabled": True,
             "stripe_api_base": stripe_sandbox.url,
-            "stripe_webhook_secret": "whsec_" + secrets.token_hex(16),
+            "stripe_webhook_secret": SecretStr("whsec_" + secrets.token_hex(16)),
             "reconcile_every_s": 3600.0,
         }
     )
