@@ -359,12 +359,15 @@ async def agents_of(conn: asyncpg.Connection, plan_id: uuid.UUID) -> list[Row]:
 # --- runs, snapshots, checks ---------------------------------------------------------------
 
 
-async def insert_run(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
-    await conn.execute(
+async def insert_run(conn: asyncpg.Connection, values: dict[str, Any]) -> bool:
+    """``False`` when a run with that id was already recorded (a re-sent report)."""
+    row = await conn.fetchrow(
         """
         INSERT INTO runs (id, plan_id, agent_id, day, started_at, finished_at, status, error,
                           snapshot_id, bytes_added, total_bytes, files, repository_bytes)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
         """,
         values["id"],
         values["plan_id"],
@@ -380,6 +383,19 @@ async def insert_run(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
         values["files"],
         values["repository_bytes"],
     )
+    return row is not None
+
+
+async def owner_of_run(conn: asyncpg.Connection, run_id: uuid.UUID) -> uuid.UUID | None:
+    owner: uuid.UUID | None = await conn.fetchval("SELECT agent_id FROM runs WHERE id = $1", run_id)
+    return owner
+
+
+async def owner_of_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> uuid.UUID | None:
+    owner: uuid.UUID | None = await conn.fetchval(
+        "SELECT agent_id FROM checks WHERE id = $1", check_id
+    )
+    return owner
 
 
 async def insert_snapshot(
@@ -455,12 +471,15 @@ async def run_of_agent(conn: asyncpg.Connection, run_id: uuid.UUID, agent_id: uu
     )
 
 
-async def insert_check(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
-    await conn.execute(
+async def insert_check(conn: asyncpg.Connection, values: dict[str, Any]) -> bool:
+    """``False`` when a check with that id was already recorded (a re-sent report)."""
+    row = await conn.fetchrow(
         """
         INSERT INTO checks (id, plan_id, agent_id, run_id, kind, ok, subset, snapshot_id, detail,
                             checked_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
         """,
         values["id"],
         values["plan_id"],
@@ -473,6 +492,7 @@ async def insert_check(conn: asyncpg.Connection, values: dict[str, Any]) -> None
         values["detail"],
         values["checked_at"],
     )
+    return row is not None
 
 
 async def list_checks(conn: asyncpg.Connection, plan_id: uuid.UUID, limit: int) -> list[Row]:

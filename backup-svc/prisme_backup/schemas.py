@@ -9,7 +9,7 @@ from typing import Literal
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .agent.protocol import DatabaseSourceSpec
+from .agent.protocol import DatabaseSourceSpec, LocalTime, Text
 
 
 class PlanOut(BaseModel):
@@ -49,8 +49,8 @@ class PlanPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     databases: list[DatabaseSourceSpec] | None = None
-    share_path: str | None = Field(default=None, min_length=1, max_length=1000)
-    daily_at: time | None = None
+    share_path: Text | None = Field(default=None, min_length=1, max_length=1000)
+    daily_at: LocalTime | None = None
     grace_minutes: int | None = Field(default=None, ge=0, le=1440)
     check_parts: int | None = Field(default=None, ge=1, le=365)
     restore_every_days: int | None = Field(default=None, ge=1, le=365)

@@ -30,8 +30,10 @@ from backup_helpers import (
 from prisme_backup import domain
 from prisme_backup.agent.client import AgentRefused, ControlPlane
 from prisme_backup.agent.config import AgentConfig
+from prisme_backup.agent.dumps import DumpRunner
 from prisme_backup.agent.restic import Repository, Restic
-from prisme_backup.agent.service import enrol, run_and_report
+from prisme_backup.agent.runner import restic_for, run_once
+from prisme_backup.agent.service import _keep, enrol, run_and_report
 from prisme_backup.app import build_app
 from prisme_backup.service import watch
 from prisme_backup.service.context import Backups
@@ -330,6 +332,8 @@ async def test_plans_follow_contract_events_idempotently_and_by_version(
         leaky_uri = [{"name": "m", "engine": "postgresql", "conninfo": "postgresql://u:pw@db/x"}]
         resp = await api.patch(f"/v1/plans/{pid}", json={"databases": leaky_uri})
         assert resp.status_code == 422
+        for bad_body in ({"daily_at": "21:00:00+02:00"}, {"share_path": "D:/PART\x00AGE"}):
+            assert (await api.patch(f"/v1/plans/{pid}", json=bad_body)).status_code == 422
         nulls = {"databases": None, "daily_at": None}
         assert (await api.patch(f"/v1/plans/{pid}", json=nulls)).status_code == 200
         ok = await api.patch(
@@ -390,12 +394,18 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
             "started_at": now.isoformat(),
             "finished_at": now.isoformat(),
         }
-        failed = await api.post(
-            "/v1/agent/runs",
-            headers=agent,
-            json={**base, "status": "failed", "error": "pg_dump: connection refused"},
-        )
-        assert failed.status_code == 201
+        report = {
+            **base,
+            "report_id": str(uuid.uuid4()),
+            "status": "failed",
+            "error": "pg_dump: connection refused",
+        }
+        for _ in range(2):  # a re-sent report is recorded once
+            failed = await api.post("/v1/agent/runs", headers=agent, json=report)
+            assert failed.status_code == 201
+            assert failed.json()["run_id"] == report["report_id"]
+        nul = await api.post("/v1/agent/runs", headers=agent, json={**report, "error": "a\x00b"})
+        assert nul.status_code == 422
         # The agent's report is validated like any input: nothing recorded when it is wrong.
         bogus = await api.post(
             "/v1/agent/runs", headers=agent, json={**base, "status": "succeeded"}
@@ -429,3 +439,33 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
         assert [e.check for e in quota] == ["quota"]  # type: ignore[attr-defined]
         runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
         assert sorted(r["status"] for r in runs) == ["failed", "succeeded"]
+
+
+async def test_reports_survive_an_agent_crash_and_are_sent_once(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str, tmp_path: Path
+) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"a.txt": b"a"})
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url, share_path=str(share), restore_every_days=30)
+        config_path = await enrolled(api, plan["id"], tmp_path)
+        config = AgentConfig.load(config_path)
+        async with ControlPlane(config.server_url, config.credential) as cp:
+            agent_plan = await cp.plan()
+        # A copy made, then the agent dies before reporting: the reports wait on disk.
+        restic = restic_for(agent_plan, binary="restic", cache_dir=None, host="srv")
+        lost = await run_once(
+            agent_plan, restic=restic, dumps=DumpRunner(), staging_dir=tmp_path / "st"
+        )
+        kept = _keep(config_path, lost)
+        assert kept.exists()
+        assert (await api.get(f"/v1/plans/{plan['id']}/runs")).json() == []
+
+        nxt = await run_and_report(config_path)
+        assert not kept.exists()
+        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
+        assert sorted(r["id"] for r in runs) == sorted(str(o.run.report_id) for o in (lost, nxt))
+        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
+        assert len(checks) == len(lost.checks) + len(nxt.checks)
+        events = await collect_events(nats_url, "backup.snapshot_completed", 3, timeout=3)
+        assert len(events) == 2

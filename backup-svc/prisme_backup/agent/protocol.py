@@ -5,11 +5,30 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 _PASSWORD_IN_CONNINFO = re.compile(r"(?i)(\bpassword\s*=|://[^/@\s]*:[^/@\s]+@)")
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refuse it as bad input instead of failing on insert.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _naive_time(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("give the local Indian/Reunion time, without an offset")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_naive_time)]
 
 
 class _Wire(BaseModel):
@@ -21,10 +40,10 @@ class DatabaseSourceSpec(_Wire):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     engine: Literal["postgresql", "command"]
-    conninfo: str | None = Field(
+    conninfo: Text | None = Field(
         default=None, description="libpq connection string, without the password"
     )
-    command: list[str] = Field(
+    command: list[Text] = Field(
         default_factory=list,
         description="argv of the dump command; {output} is replaced by the dump file, "
         "otherwise standard output is the dump",
@@ -66,8 +85,8 @@ class AgentPlan(_Wire):
 
 
 class EnrolRequest(_Wire):
-    token: str = Field(min_length=16, max_length=200)
-    hostname: str = Field(min_length=1, max_length=200)
+    token: Text = Field(min_length=16, max_length=200)
+    hostname: Text = Field(min_length=1, max_length=200)
 
 
 class EnrolResponse(_Wire):
@@ -77,11 +96,15 @@ class EnrolResponse(_Wire):
 
 
 class RunReport(_Wire):
+    report_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        description="Chosen by the agent; the run's id. Re-sending a report changes nothing.",
+    )
     day: date = Field(description="The Réunion day this copy is for")
     started_at: AwareDatetime
     finished_at: AwareDatetime
     status: Literal["succeeded", "failed"]
-    error: str | None = Field(default=None, max_length=4000)
+    error: Text | None = Field(default=None, max_length=4000)
     snapshot_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,64}$")
     snapshot_time: AwareDatetime | None = None
     bytes_added: int = Field(default=0, ge=0)
@@ -96,10 +119,13 @@ class RunAccepted(_Wire):
 
 
 class CheckReport(_Wire):
+    report_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, description="Chosen by the agent; re-sending changes nothing"
+    )
     run_id: uuid.UUID | None = None
     kind: Literal["integrity", "restore"]
     ok: bool
-    subset: str | None = Field(default=None, max_length=20)
+    subset: Text | None = Field(default=None, max_length=20)
     snapshot_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,64}$")
-    detail: str = Field(default="", max_length=4000)
+    detail: Text = Field(default="", max_length=4000)
     checked_at: AwareDatetime

@@ -144,6 +144,7 @@ async def run_once(
     lap("check")
     outcome.checks.append(
         CheckReport(
+            run_id=run.report_id,
             kind="integrity",
             ok=check.ok,
             subset=subset,
@@ -161,6 +162,7 @@ async def run_once(
         lap("restore")
         outcome.checks.append(
             CheckReport(
+                run_id=run.report_id,
                 kind="restore",
                 ok=ok,
                 snapshot_id=summary.snapshot_id,

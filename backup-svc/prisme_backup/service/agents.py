@@ -95,8 +95,8 @@ async def report_run(
         raise NotFound("plan not found")
     if report.status == "succeeded" and not report.snapshot_id:
         raise Unprocessable("a succeeded run names its snapshot")
-    run_id = uuid.uuid4()
-    await repository.insert_run(
+    run_id = report.report_id
+    new = await repository.insert_run(
         conn,
         {
             "id": run_id,
@@ -114,6 +114,10 @@ async def report_run(
             "repository_bytes": report.repository_bytes,
         },
     )
+    if not new:
+        if await repository.owner_of_run(conn, run_id) != who.agent_id:
+            raise Conflict("that report id belongs to another agent")
+        return run_id  # a re-sent report: already recorded, no second effect
     if report.status == "failed":
         reason = f"copy failed: {report.error or 'unknown error'}"
         await raise_missed(conn, plan, report.day, reason, kind="failed")
@@ -178,8 +182,8 @@ async def report_check(
         conn, report.run_id, who.agent_id
     ):
         raise Conflict("that run was not reported by this agent")
-    check_id = uuid.uuid4()
-    await repository.insert_check(
+    check_id = report.report_id
+    new = await repository.insert_check(
         conn,
         {
             "id": check_id,
@@ -194,6 +198,10 @@ async def report_check(
             "checked_at": report.checked_at,
         },
     )
+    if not new:
+        if await repository.owner_of_check(conn, check_id) != who.agent_id:
+            raise Conflict("that report id belongs to another agent")
+        return check_id
     if not report.ok:
         what = "integrity check" if report.kind == "integrity" else "test restore"
         detail = f"{what} failed: {report.detail}"[:4000]
