@@ -10,6 +10,7 @@ from .credentials import PasswordHashing, SessionCookies, cookie_key
 from .domain import ThrottlePolicy
 from .settings import VideoSettings
 from .storage import LocalObjectStore, ObjectStore
+from .storage_s3 import S3ObjectStore, s3_client
 
 
 def utcnow() -> datetime:
@@ -27,11 +28,25 @@ class VideoContext:
     clock: Callable[[], datetime] = field(default=utcnow)
 
 
+def build_store(settings: VideoSettings) -> ObjectStore:
+    if settings.storage_backend == "s3":
+        assert settings.s3_bucket is not None  # checked by the settings
+        secret = settings.s3_secret_access_key
+        client = s3_client(
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret is not None else None,
+        )
+        return S3ObjectStore(client, settings.s3_bucket, settings.s3_prefix)
+    return LocalObjectStore(settings.objects_dir())
+
+
 def build_context(settings: VideoSettings) -> VideoContext:
     master = settings.master_key_bytes()
     return VideoContext(
         settings=settings,
-        store=LocalObjectStore(settings.objects_dir()),
+        store=build_store(settings),
         master_key=master,
         hashing=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib

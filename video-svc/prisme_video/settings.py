@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
+from prisme_chassis.settings import ServiceSettings, refuse_placeholder, secret_from_data_dir
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
 from .crypto import DEFAULT_CHUNK_SIZE, KEY_BYTES
@@ -35,6 +35,23 @@ class VideoSettings(ServiceSettings):
         validation_alias=_alias("storage_dir"),
         description="Root of the local object store (default: data_dir/objects)",
     )
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local", validation_alias=_alias("storage_backend")
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=_alias("s3_endpoint_url"),
+        description="An S3-compatible endpoint (MinIO, Scaleway, OVH…); AWS when unset",
+    )
+    s3_bucket: str | None = Field(default=None, validation_alias=_alias("s3_bucket"))
+    s3_prefix: str = Field(default="videos/", validation_alias=_alias("s3_prefix"))
+    s3_region: str = Field(default="eu-west-3", validation_alias=_alias("s3_region"))
+    s3_access_key_id: str | None = Field(default=None, validation_alias=_alias("s3_access_key_id"))
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("s3_secret_access_key"),
+        description="With the key id; leave both unset to use the platform's role credentials",
+    )
     chunk_size: int = Field(
         default=DEFAULT_CHUNK_SIZE, ge=4096, validation_alias=_alias("chunk_size")
     )
@@ -61,6 +78,11 @@ class VideoSettings(ServiceSettings):
     def _check_master_key(self) -> VideoSettings:
         if self.master_key is not None and self.master_key.get_secret_value().strip():
             _decode_key(self.master_key.get_secret_value())
+        if self.storage_backend == "s3":
+            if not self.s3_bucket:
+                raise ValueError("PRISME_VIDEO_S3_BUCKET is required with the s3 storage backend")
+            if self.s3_access_key_id:
+                refuse_placeholder(self.env, "s3_secret_access_key", self.s3_secret_access_key)
         return self
 
     @property

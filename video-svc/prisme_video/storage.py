@@ -38,6 +38,12 @@ class ObjectMissingError(Exception):
     pass
 
 
+def check_name(name: str) -> None:
+    """Object names are relative paths of plain segments (they come from video ids)."""
+    if not _NAME.match(name) or ".." in name:
+        raise ValueError(f"invalid object name {name!r}")
+
+
 class _LocalWriter:
     def __init__(self, final: Path) -> None:
         self._final = final
@@ -94,8 +100,7 @@ class LocalObjectStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, name: str) -> Path:
-        if not _NAME.match(name) or ".." in name:
-            raise ValueError(f"invalid object name {name!r}")
+        check_name(name)
         return self.root / name
 
     def create(self, name: str) -> ObjectWriter:
