@@ -312,12 +312,20 @@ async def list_contracts(
     client_id: uuid.UUID | None = None,
     status: Status | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
+    non_conforming: bool | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
     who: Principal = require_scopes(READ),
 ) -> list[ContractOut]:
+    """Contracts, oldest first; ``non_conforming=true`` lists those flagged under C4."""
     return await service.list_contracts(
-        conn, client_id=client_id, status=status, year=year, limit=limit, offset=offset
+        conn,
+        client_id=client_id,
+        status=status,
+        year=year,
+        non_conforming=non_conforming,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -330,18 +330,21 @@ async def list_contracts(
     client_id: uuid.UUID | None,
     status: str | None,
     year: int | None,
+    non_conforming: bool | None,
     limit: int,
     offset: int,
 ) -> list[Row]:
     return await conn.fetch(
         f"SELECT {_CONTRACT_COLS} FROM contracts c"
         " WHERE ($1::uuid IS NULL OR c.client_id = $1) AND ($2::text IS NULL OR c.status = $2)"
-        " AND ($3::int IS NULL OR c.year = $3) ORDER BY c.created_at, c.id LIMIT $4 OFFSET $5",
+        " AND ($3::int IS NULL OR c.year = $3) AND ($6::bool IS NULL OR c.non_conforming = $6)"
+        " ORDER BY c.created_at, c.id LIMIT $4 OFFSET $5",
         client_id,
         status,
         year,
         limit,
         offset,
+        non_conforming,
     )
 
 

@@ -269,12 +269,19 @@ async def list_contracts(
     client_id: uuid.UUID | None,
     status: str | None,
     year: int | None,
+    non_conforming: bool | None = None,
     limit: int,
     offset: int,
 ) -> list[ContractOut]:
     includes = {r["code"]: list(r["includes"]) for r in await repo.list_offers(conn)}
     rows = await repo.list_contracts(
-        conn, client_id=client_id, status=status, year=year, limit=limit, offset=offset
+        conn,
+        client_id=client_id,
+        status=status,
+        year=year,
+        non_conforming=non_conforming,
+        limit=limit,
+        offset=offset,
     )
     return [contract_out(r, includes.get(r["offer"], [])) for r in rows]
 

@@ -153,6 +153,8 @@ async def test_create_activate_amend_cease(svc: Svc) -> None:
     current = (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()
     assert current["status"] == "active"
     assert current["non_conforming"] is True
+    flagged = (await svc.alice.get("/v1/contracts", params={"non_conforming": "true"})).json()
+    assert [k["id"] for k in flagged] == [contract["id"]]
     assert changed.version == current["version"]
 
     # C6: cessation, proven by a document, approved by another operator
