@@ -224,8 +224,8 @@ class JobRunner:
                 aid = w.account["id"]
                 row = await repo.get_credential(conn, aid)
                 if row is None:
-                    if w.account["credential_state"] != "none":
-                        continue  # read or expired already: the account exists somewhere
+                    # First creation, or a new life after a revocation (the old password went
+                    # with the deleted user). Look-up-before-create still prevents duplicates.
                     password = domain.initial_password()
                     nonce, sealed = self.vault.seal(aid, password)
                     await repo.insert_credential(conn, aid, nonce, sealed)

@@ -218,7 +218,7 @@ async def insert_credential(
         ciphertext,
     )
     await conn.execute(
-        "UPDATE accounts SET credential_state = 'available' WHERE id = $1 AND credential_state = 'none'",
+        "UPDATE accounts SET credential_state = 'available' WHERE id = $1",
         account_id,
     )
 

@@ -74,6 +74,8 @@ async def test_prisme_activation_provisions_every_user_and_sav_none(
 
         events = await collect_events(nats_url, "licence.>", 5, timeout=10)
         assert sorted(e.subject for e in events) == ["licence.provisioned"] * 5
+        counters = (await graph.http.get("/_sandbox/state")).json()["counters"]
+        assert counters["tokens"] == 1  # one client-credentials token, cached for the tenant
         assert {e.user_id for e in events} == {u.user_id for u in a.users}  # type: ignore[attr-defined]
 
         # L1: the initial password is shown once, and it is the one Graph received.
@@ -301,3 +303,55 @@ async def test_credentials_expire_after_the_configured_delay(
             assert await conn.fetchval("SELECT count(*) FROM credentials") == 0
         finally:
             await conn.close()
+
+
+async def test_user_removed_then_added_again_gets_a_new_account_and_password(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        users = factories.users(2)
+        a = factories.activated(users)
+        await publish_event(nats_url, a)
+
+        async def status_of(user_id: uuid.UUID) -> str:
+            accs = {x["user_id"]: x for x in await _accounts(api, contract_id=a.contract_id)}
+            return str(accs.get(str(user_id), {}).get("status"))
+
+        async def is_(user_id: uuid.UUID, status: str) -> bool:
+            return await status_of(user_id) == status
+
+        await eventually(lambda: is_(users[1].user_id, "active"), what="provisioned")
+        acc = next(
+            x
+            for x in await _accounts(api, contract_id=a.contract_id)
+            if x["user_id"] == str(users[1].user_id)
+        )
+        first = (await api.post(f"/v1/accounts/{acc['id']}/credentials")).json()["password"]
+        # Removed and re-added in quick succession: the revocation runs first, then a new user.
+        await publish_event(nats_url, factories.amended(a, [], [users[1].user_id], version=3))
+        await publish_event(nats_url, factories.amended(a, [users[1]], [], version=4))
+
+        async def recreated() -> bool:
+            state = await graph.state(TENANT)
+            return len(state["deleted"]) == 1 and await is_(users[1].user_id, "active")
+
+        await eventually(recreated, what="account re-created after its revocation")
+        r = await api.post(f"/v1/accounts/{acc['id']}/credentials")
+        assert r.status_code == 200, r.text
+        second = r.json()["password"]
+        assert second != first
+        state = await graph.state(TENANT)
+        live = next(u for u in state["users"] if u["userPrincipalName"] == acc["upn"])
+        assert live["passwordSha256"] == hashlib.sha256(second.encode()).hexdigest()
+        ops = [e["op"] for e in state["oplog"] if e["upn"] == acc["upn"]]
+        assert ops == [
+            "create",
+            "assign_license",
+            "disable",
+            "revoke_sessions",
+            "remove_license",
+            "delete",
+            "create",
+            "assign_license",
+        ]
