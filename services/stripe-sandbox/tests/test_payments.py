@@ -61,7 +61,8 @@ async def test_card_invoice_created_finalised_and_paid(
     paid_events = await eventually(lambda: receiver.of_type("invoice.paid"))
     assert paid_events[0].data.object.id == inv.id
     assert paid_events[0].data.object.metadata["prisme_invoice_id"] == "F2026-000001"
-    assert receiver.of_type("invoice.finalized")[0].data.object.status == "open"
+    finalized = await eventually(lambda: receiver.of_type("invoice.finalized"))
+    assert finalized[0].data.object.status == "open"
     assert receiver.rejected == []
 
 
@@ -173,7 +174,7 @@ async def test_declined_card_raises_card_error_and_emits_payment_failed(
     assert (charge.status, charge.failure_code) == ("failed", "card_declined")
     failed = await eventually(lambda: receiver.of_type("invoice.payment_failed"))
     assert failed[0].data.object.id == inv.id
-    assert receiver.of_type("charge.failed")
+    assert await eventually(lambda: receiver.of_type("charge.failed"))
 
 
 async def test_payment_method_type_must_be_allowed_by_the_invoice(
@@ -226,6 +227,8 @@ async def test_refund_partial_then_full_after_payment(
     ] == "A2026-000001"
     refunded = await eventually(lambda: len(receiver.of_type("charge.refunded")) == 2)
     assert refunded
+    created = await eventually(lambda: len(receiver.of_type("refund.created")) == 2)
+    assert created
     assert {e.data.object.id for e in receiver.of_type("refund.created")} == {first.id, rest.id}
     assert (await client.v1.invoices.retrieve_async(inv.id)).status == "paid"
 
