@@ -361,3 +361,54 @@ async def test_manual_payment_closes_the_stripe_invoice_without_double_counting(
         body = (await api.get(f"/v1/invoices/{inv['id']}")).json()
         assert (body["status"], body["amount_paid"]) == ("paid", "3480.00")
         assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1
+
+
+async def test_duplicated_and_reordered_webhooks_leave_one_outcome(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    """B8: a declined attempt then a success, delivered twice each and newest first: the
+    invoice ends paid, with one payment, and no failure recorded after the success."""
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        await control.post(
+            "/_sandbox/switches",
+            json={"hold_webhooks": True, "duplicate_webhooks": True, "decline_next_payments": 1},
+        )
+        with pytest.raises(stripe.CardError):
+            await stripe_client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        await stripe_client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        await control.post("/_sandbox/switches", json={"hold_webhooks": False})
+        released = await control.post("/_sandbox/webhooks/release", json={"order": "reverse"})
+        assert released.status_code == 200
+        await _status(api, wait_for, inv["id"], "paid")
+        await wait_for(lambda: _all_processed(s))
+        conn = await asyncpg.connect(s.database_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM payments") == 1
+            assert await conn.fetchval("SELECT count(*) FROM payment_failures") == 0
+            dupes = await conn.fetchval(
+                "SELECT count(*) FROM webhook_events GROUP BY external_id ORDER BY 1 DESC LIMIT 1"
+            )
+            assert dupes == 1
+            # R5: no Stripe secret in any of our tables.
+            dump = await conn.fetchval(
+                "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM webhook_events) t"
+            )
+            for table in ("stripe_jobs", "clients", "payments", "documents"):
+                dump += str(await conn.fetch(f"SELECT * FROM {table}"))  # noqa: S608
+        finally:
+            await conn.close()
+        assert s.stripe_key() not in dump
+        assert s.webhook_secret() not in dump
+        body = (await api.get(f"/v1/invoices/{inv['id']}")).json()
+        assert (body["status"], body["amount_paid"]) == ("paid", "3480.00")
+        assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1
