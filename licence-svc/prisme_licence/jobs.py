@@ -1,11 +1,13 @@
-"""The Graph job runner: leases jobs per tenant and drives them step by step through ``$batch``.
+"""The Graph job runner: leases jobs per tenant and drives them through ``$batch``.
 
-One round = one ``$batch`` of ≤ 20 requests for one tenant, one request per job (its next
-step), then one transaction recording every job's progress, the account changes and the
-events. Revocation takes one step per round, so its order (disable, revoke sessions, remove
-licence, delete) holds for every account (L3). 429s wait for their ``Retry-After``, 5xx and
-network errors back off exponentially, and a lost worker's lease runs out so another worker
-takes the job over (L4).
+A round takes up to ``batch_size`` leased jobs of one tenant and sends each job's next
+request (provisioning: look-up, create, enable, assign — one at a time, each depends on the
+previous answer) or, for a revocation, its whole remaining chain disable → revoke sessions →
+remove licence → soft-delete linked by ``dependsOn`` so Graph runs it in that order and
+fails the rest (424) at the first error (L3). Requests are packed into ``$batch`` calls of at
+most 20; then one transaction records every job's progress, the account changes and the
+events. A 429 waits for its own ``Retry-After`` (per item), 5xx and network errors back off
+exponentially, and a lost worker's lease runs out so another worker takes the job over (L4).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from prisme_events.licence import LicenceEvent
 
 from . import domain
 from . import repository as repo
-from .graph import GraphClient, GraphRequest, GraphResponse, GraphUnavailable
+from .graph import GraphAuthError, GraphClient, GraphRequest, GraphResponse, GraphUnavailable
 from .settings import LicenceSettings
 from .vault import Vault
 
@@ -209,6 +211,10 @@ class JobRunner:
                 for w, _ in chunk:
                     outcomes[w.job_id] = self._transient(w, str(exc), exc.retry_after)
                 continue
+            except GraphAuthError as exc:  # configuration: retried with back-off, then failed
+                for w, _ in chunk:
+                    outcomes[w.job_id] = self._transient(w, str(exc), None)
+                continue
             for w, reqs in chunk:
                 outcomes[w.job_id] = self._interpret_chain(tenant, w, reqs, responses)
         return await self._persist(works, outcomes)
@@ -255,7 +261,7 @@ class JobRunner:
                 return {k: v for k, v in cached.items() if v}
         try:
             resp = await self.graph.request(tenant, GraphRequest("skus", "GET", "/subscribedSkus"))
-        except GraphUnavailable as exc:
+        except (GraphUnavailable, GraphAuthError) as exc:
             resp = GraphResponse("skus", 503, {}, {"error": {"message": str(exc)}})
         if not resp.ok:
             for w in needing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from prisme_chassis.settings import ServiceSettings
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 
 
 def _alias(name: str) -> AliasChoices:
@@ -13,7 +13,7 @@ def _alias(name: str) -> AliasChoices:
 
 
 class LicenceSettings(ServiceSettings):
-    secret_fields: ClassVar[tuple[str, ...]] = ("graph_client_secret",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("graph_client_secret", "credentials_key")
 
     http_port: int = 8003
     database_url: str = Field(
@@ -21,11 +21,10 @@ class LicenceSettings(ServiceSettings):
     )
     # The provider's multi-tenant app, consented in each practice's tenant: one client id and
     # secret, one token per tenant (client credentials).
-    graph_base_url: str = Field(
-        default="http://127.0.0.1:8010/v1.0", validation_alias=_alias("graph_base_url")
-    )
+    # Empty means: the local sandbox (port 8010) in development/test, Microsoft in production.
+    graph_base_url: str = Field(default="", validation_alias=_alias("graph_base_url"))
     graph_token_url: str = Field(
-        default="http://127.0.0.1:8010/{tenant}/oauth2/v2.0/token",
+        default="",
         validation_alias=_alias("graph_token_url"),
         description="Token endpoint; {tenant} is replaced by the tenant id or domain",
     )
@@ -72,3 +71,21 @@ class LicenceSettings(ServiceSettings):
     graph_timeout_seconds: float = Field(
         default=30.0, gt=0, validation_alias=_alias("graph_timeout_seconds")
     )
+
+    @model_validator(mode="after")
+    def _graph_urls(self) -> LicenceSettings:
+        if not self.graph_base_url:
+            self.graph_base_url = (
+                "https://graph.microsoft.com/v1.0"
+                if self.env == "production"
+                else "http://127.0.0.1:8010/v1.0"
+            )
+        if not self.graph_token_url:
+            self.graph_token_url = (
+                "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+                if self.env == "production"
+                else "http://127.0.0.1:8010/{tenant}/oauth2/v2.0/token"
+            )
+        if "{tenant}" not in self.graph_token_url:
+            raise ValueError("graph_token_url must contain {tenant}")
+        return self
