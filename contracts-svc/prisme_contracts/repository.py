@@ -535,6 +535,33 @@ async def finish_year_end_run(conn: asyncpg.Connection, year: int) -> None:
     )
 
 
+async def cancel_drafts_of_year(
+    conn: asyncpg.Connection, year: int, actor: str, source: str | None
+) -> int:
+    """Drafts of a closed year can never be activated: cancel them (with their audit rows)."""
+    count = await conn.fetchval(
+        """
+        WITH cancelled AS (
+            UPDATE contracts c SET status = 'cancelled', version = c.version + 1, updated_at = now()
+             WHERE c.year = $1 AND c.status = 'draft'
+            RETURNING c.id, c.client_id, c.version
+        ), audited AS (
+            INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)
+            SELECT $2, $3, 'contract.cancelled', 'contract', x.id, x.client_id,
+                   jsonb_build_object('status', 'draft', 'version', x.version - 1),
+                   jsonb_build_object('status', 'cancelled', 'version', x.version,
+                                      'why', 'year-end: the year is closed')
+              FROM cancelled x
+        )
+        SELECT count(*) FROM cancelled
+        """,
+        year,
+        actor,
+        source,
+    )
+    return int(count)
+
+
 async def count_active(conn: asyncpg.Connection, year: int) -> int:
     value = await conn.fetchval(
         "SELECT count(*) FROM contracts WHERE status = 'active' AND year = $1", year

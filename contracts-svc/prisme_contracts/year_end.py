@@ -1,4 +1,5 @@
-"""The year-end run (C2): every active contract of a year ends on 31 December.
+"""The year-end run (C2): every active contract of a year ends on 31 December (drafts of
+that year, which can no longer be activated, are cancelled).
 
 Set-based and crash-safe: each batch ends up to ``batch_size`` contracts in one SQL statement
 (which also writes their audit rows), and the ``contract.ended`` outbox rows and the progress
@@ -109,6 +110,7 @@ async def run(
         await asyncio.sleep(0.05)
         waited += 0.05
     async with transaction(pool) as conn:
+        await repo.cancel_drafts_of_year(conn, year, actor.sub, actor.source)
         await repo.finish_year_end_run(conn, year)
         return await progress(conn, year)
 

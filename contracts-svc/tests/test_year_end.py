@@ -90,7 +90,7 @@ async def test_year_end_ends_every_contract_once_and_names_the_renewal(svc: Svc)
             "year_end",
             f"{year}-12-31",
         )
-    assert (await svc.alice.get(f"/v1/contracts/{draft['id']}")).json()["status"] == "draft"
+    assert (await svc.alice.get(f"/v1/contracts/{draft['id']}")).json()["status"] == "cancelled"
     assert (await svc.alice.get(f"/v1/contracts/{r2['id']}")).json()["status"] == "active"
 
     # a second run changes nothing and publishes nothing
