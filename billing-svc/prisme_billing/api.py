@@ -365,9 +365,19 @@ class ReconcileOut(BaseModel):
     new_events: int
 
 
+class StripeUnavailable(DomainError):
+    status = 503
+    code = "stripe_unavailable"
+    title = "Stripe is unavailable"
+
+
 @router.post("/v1/stripe/reconcile")
 async def reconcile(
     rt: RuntimeDep, who: Principal = require_scopes("billing:write")
 ) -> ReconcileOut:
     """Fetch Stripe events missed by the webhook (also run periodically by the worker)."""
-    return ReconcileOut(new_events=await stripe_sync.reconcile(rt.pool, rt.state["stripe"]))
+    try:
+        return ReconcileOut(new_events=await stripe_sync.reconcile(rt.pool, rt.state["stripe"]))
+    except stripe.StripeError as exc:
+        # Nothing was lost: the worker reconciles again later.
+        raise StripeUnavailable(f"Stripe answered {type(exc).__name__}; try again later") from exc
