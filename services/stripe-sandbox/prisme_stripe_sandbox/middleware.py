@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import StripeError, api_error
 from .sandbox import (
     DEFAULT_API_VERSION,
+    LOG_LIMIT,
     RequestContext,
     Sandbox,
     StoredResponse,
@@ -90,6 +91,7 @@ class StripeApiMiddleware:
             "at": datetime.now(UTC).isoformat(),
         }
         sb.requests.append(entry)
+        del sb.requests[:-LOG_LIMIT]
 
         async def answer(status: int, body: bytes, *, replayed: bool = False) -> None:
             entry["status"] = status

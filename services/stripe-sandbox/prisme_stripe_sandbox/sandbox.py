@@ -14,6 +14,8 @@ from .switches import Switches
 from .webhooks import DEFAULT_ENDPOINT_ID, DEFAULT_RETRY_DELAYS, Dispatcher, Endpoint, new_secret
 
 DEFAULT_API_VERSION = "2026-10-28.endive"
+# The request and delivery logs keep the latest entries only (a long `prisme up` session).
+LOG_LIMIT = 10_000
 
 
 @dataclass

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
 DEFAULT_ENDPOINT_ID = "we_sandbox_default"
+LOG_LIMIT = 10_000  # delivery log entries kept
 
 
 def sign(payload: str, secret: str, timestamp: int) -> str:
@@ -195,6 +196,7 @@ class Dispatcher:
                 "at": datetime.now(UTC).isoformat(),
             }
         )
+        del self.deliveries[:-LOG_LIMIT]
 
     async def _deliver(
         self,
