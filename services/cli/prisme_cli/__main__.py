@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
 
     with_data_dir(commands.add_parser("down", help="stop a running (or crashed) `prisme up`"))
 
+    with_data_dir(
+        commands.add_parser("init", help="create the platform key pair and an admin token")
+    )
+
     token = with_data_dir(commands.add_parser("token", help="mint a token with the platform key"))
     token.add_argument("--scopes", default="admin", help="comma-separated scopes (default admin)")
     token.add_argument("--sub", default="op-cli", help="operator id recorded in audit trails")
@@ -84,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         return status(data_dir, sys.stdout, as_json=args.json)
     if args.command == "down":
         return down(data_dir, sys.stdout)
+    if args.command == "init":
+        data_dir.prepare()
+        data_dir.ensure_keypair()
+        data_dir.ensure_admin_token()
+        print(f"public key:  {data_dir.public_key}")
+        print(f"admin token: {data_dir.admin_token}")
+        return 0
     if args.command == "token":
         scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
         try:

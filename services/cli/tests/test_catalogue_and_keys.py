@@ -138,3 +138,13 @@ def test_nats_passwords_are_per_service_stable_and_private(tmp_path: Path) -> No
     assert len(set(first.values())) == len(first)
     assert data_dir.ensure_nats_passwords(users) == first
     assert _mode(data_dir.secrets / "nats-passwords.json") == 0o600
+
+
+def test_prisme_init_creates_the_key_pair_and_an_admin_token_once(tmp_path: Path) -> None:
+    done = _prisme("init", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    public = (tmp_path / "keys" / "platform.pub").read_text()
+    token = (tmp_path / "admin-token").read_text().strip()
+    assert Authenticator(public).verify(token).scopes == frozenset({"admin"})
+    assert _prisme("init", "--data-dir", str(tmp_path)).returncode == 0
+    assert (tmp_path / "keys" / "platform.pub").read_text() == public

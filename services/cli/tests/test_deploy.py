@@ -1,0 +1,277 @@
+"""deploy/ and docker-compose.yml: parsed and, where a real binary exists here, exercised.
+
+No container engine runs here, so the compose file and the Kubernetes manifests are checked
+for structure against the service table; the NATS configuration runs for real (a 3-node
+JetStream cluster of nats-server processes with the account rules), and the PostgreSQL init
+script runs against a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import nats.errors
+import pytest
+import yaml
+from nats.js.api import StreamConfig
+from prisme_cli.catalogue import PROCESSES
+from prisme_events import STREAMS
+from prisme_localinfra import PostgresServer, free_port
+from prisme_localinfra.nats import nats_server_binary
+from prisme_localinfra.nats_auth import service_permissions
+from prisme_localinfra.ports import wait_for_port
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+SERVICES = [spec for spec in PROCESSES if spec.kind == "service"]
+SANDBOXES = [spec for spec in PROCESSES if spec.kind == "sandbox"]
+NATS_PASSWORDS = {
+    f"NATS_{name}_PASSWORD": f"pw-{name.lower()}"
+    for name in ("CONTRACTS", "BILLING", "LICENCE", "VIDEO", "BACKUP", "SERVICES", "ADMIN", "SYS")
+}
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_runs_a_3_node_nats_cluster_with_health_checks() -> None:
+    services = compose()["services"]
+    for node in ("nats-1", "nats-2", "nats-3"):
+        nats_node = services[node]
+        assert nats_node["command"] == ["-c", "/etc/nats/cluster.conf"]
+        assert "./deploy/nats:/etc/nats:ro" in nats_node["volumes"]
+        assert "js-enabled-only=true" in " ".join(nats_node["healthcheck"]["test"])
+        env = nats_node["environment"]
+        assert env["SERVER_NAME"] == node
+        assert {env[f"NATS_ROUTE_{i}"] for i in (1, 2, 3)} == {
+            f"nats-route://nats-{i}:6222" for i in (1, 2, 3)
+        }
+        assert set(NATS_PASSWORDS) <= set(env)
+
+
+def test_compose_runs_every_process_of_the_table_on_its_port() -> None:
+    services = compose()["services"]
+    assert {"postgres", "otel-collector", "jaeger", "keys"} <= set(services)
+    for spec in SERVICES:
+        svc = services[spec.name]
+        assert svc["command"] == [spec.module]
+        assert svc["ports"] == [f"{spec.port}:8000"]
+        env = svc["environment"]
+        assert env["PRISME_NATS_URL"].startswith(f"nats://{spec.nats_user}:")
+        database_url = env[f"PRISME_{spec.name.upper()}_DATABASE_URL"]
+        assert database_url.endswith(f"@postgres:5432/{spec.name}")
+        assert env["PRISME_STREAM_REPLICAS"] == "3"
+        assert env["PRISME_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        deps = svc["depends_on"]
+        for node in ("nats-1", "nats-2", "nats-3", "postgres"):
+            assert deps[node]["condition"] == "service_healthy"
+        assert "/readyz" in " ".join(svc["healthcheck"]["test"])
+    for spec in SANDBOXES:
+        svc = services[spec.name]
+        assert svc["command"][0] == spec.module
+        assert svc["ports"] == [f"{spec.port}:{spec.port}"]
+    # billing and the Stripe sandbox agree on the webhook secret by default
+    billing_secret = services["billing"]["environment"]["PRISME_BILLING_STRIPE_WEBHOOK_SECRET"]
+    sandbox_env = services["stripe-sandbox"]["environment"]
+    assert sandbox_env["PRISME_STRIPE_SANDBOX_WEBHOOK_SECRET"] == billing_secret
+
+
+def _allowed(block: str, direction: str) -> list[str]:
+    match = re.search(direction + r":\s*\{\s*allow:\s*\[([^\]]*)\]", block)
+    assert match, block
+    return [item.strip().strip('"') for item in match.group(1).split(",")]
+
+
+def test_nats_accounts_give_each_service_the_rules_of_the_embedded_runner() -> None:
+    """deploy/nats/accounts.conf and prisme_localinfra.nats_auth must not drift apart."""
+    text = (DEPLOY / "nats" / "accounts.conf").read_text()
+    pattern = r"user: ([\w-]+), password: \$\w+\s*permissions: \{.*?\n\s{8}\}"
+    blocks = {m.group(1): m.group(0) for m in re.finditer(pattern, text, re.S)}
+    assert set(blocks) == {spec.owner for spec in STREAMS}
+    for owner, block in blocks.items():
+        expected = service_permissions(owner)
+        assert _allowed(block, "publish") == expected["publish"]["allow"], owner
+        assert _allowed(block, "subscribe") == expected["subscribe"]["allow"], owner
+
+
+def _nats_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **NATS_PASSWORDS, **extra}
+
+
+def test_nats_cluster_config_is_valid_and_refuses_a_missing_password() -> None:
+    routes = {f"NATS_ROUTE_{i}": f"nats-route://nats-{i}:6222" for i in (1, 2, 3)}
+    conf = str(DEPLOY / "nats" / "cluster.conf")
+    ok = subprocess.run([nats_server_binary(), "-t", "-c", conf], capture_output=True, text=True,
+                        env=_nats_env(SERVER_NAME="nats-1", **routes))  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    env = _nats_env(SERVER_NAME="nats-1", **routes)
+    del env["NATS_BILLING_PASSWORD"]
+    bad = subprocess.run([nats_server_binary(), "-t", "-c", conf], capture_output=True, text=True,
+                         env=env)  # fmt: skip
+    assert bad.returncode != 0
+    assert "NATS_BILLING_PASSWORD" in bad.stderr
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[list[str]]:
+    """Three nats-server processes running deploy/nats (store dir and ports moved to tmp)."""
+    ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
+    routes = {f"NATS_ROUTE_{i + 1}": f"nats-route://127.0.0.1:{p[1]}" for i, p in enumerate(ports)}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, (client, cluster, monitor) in enumerate(ports):
+            node = tmp_path / f"n{i}"
+            node.mkdir()
+            conf = (DEPLOY / "nats" / "cluster.conf").read_text()
+            assert "store_dir: /data " in conf
+            (node / "cluster.conf").write_text(
+                conf.replace("store_dir: /data ", f"store_dir: {node} ")
+            )
+            (node / "accounts.conf").write_text((DEPLOY / "nats" / "accounts.conf").read_text())
+            with (node / "log").open("wb") as log:
+                procs.append(subprocess.Popen(
+                    [nats_server_binary(), "-c", str(node / "cluster.conf"), "-a", "127.0.0.1",
+                     "-p", str(client), "-m", str(monitor),
+                     "--cluster", f"nats://127.0.0.1:{cluster}"],
+                    env=_nats_env(SERVER_NAME=f"n{i}", **routes), stdout=log,
+                    stderr=subprocess.STDOUT,
+                ))  # fmt: skip
+        for client, _, _ in ports:
+            wait_for_port(client, timeout=15)
+        yield [f"nats://127.0.0.1:{client}" for client, _, _ in ports]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+
+
+def _url(url: str, user: str) -> str:
+    password = NATS_PASSWORDS[f"NATS_{user.removesuffix('-svc').upper()}_PASSWORD"]
+    return url.replace("nats://", f"nats://{user}:{password}@")
+
+
+async def test_nats_cluster_replicates_streams_and_enforces_publish_rights(
+    nats_cluster: list[str],
+) -> None:
+    errors: list[Exception] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    contracts = await nats.connect(_url(nats_cluster[0], "contracts-svc"))
+    billing = await nats.connect(_url(nats_cluster[1], "billing-svc"), error_cb=on_error)
+    try:
+        js = contracts.jetstream()
+        for _ in range(240):  # the meta leader is elected a few seconds after start
+            try:
+                info = await js.add_stream(
+                    StreamConfig(name="CONTRACTS", subjects=["contract.>"], num_replicas=3)
+                )
+                break
+            except nats.errors.Error:
+                await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("no JetStream meta leader")
+        assert info.config.num_replicas == 3
+        ack = await js.publish("contract.ended", b"{}", headers={"Nats-Msg-Id": uuid.uuid4().hex})
+        assert ack.stream == "CONTRACTS"
+        # billing-svc, connected to another node, may read the stream but not publish to it
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await billing.jetstream().publish("contract.ended", b"{}", timeout=1.0)
+        assert any("permissions violation" in str(e).lower() for e in errors)
+        state = await billing.jetstream().stream_info("CONTRACTS")
+        assert state.state.messages == 1
+        assert state.cluster is not None
+        assert len(state.cluster.replicas or []) == 2  # the leader plus two replicas
+    finally:
+        await contracts.close()
+        await billing.close()
+
+
+async def test_postgres_init_script_creates_one_private_database_per_service(
+    pg: PostgresServer,
+) -> None:
+    env = {
+        **os.environ,
+        "PATH": f"{pg.bin}:{os.environ['PATH']}",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(pg.port),
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_DB": "postgres",
+        **{f"PRISME_{s.name.upper()}_DB_PASSWORD": f"db-{s.name}" for s in SERVICES},
+    }
+    script = str(DEPLOY / "postgres" / "init-databases.sh")
+    for _ in range(2):  # idempotent
+        done = await asyncio.to_thread(
+            subprocess.run, ["bash", script], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(pg.admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba"
+        )
+    finally:
+        await conn.close()
+    owners = {row["datname"]: row["rolname"] for row in rows}
+    for spec in SERVICES:
+        assert owners[spec.name] == spec.name
+    own = await asyncpg.connect(pg.dsn("contracts").replace("postgres@", "contracts@"))
+    await own.execute("CREATE TABLE IF NOT EXISTS probe (id int)")  # the owner may migrate
+    await own.close()
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await asyncpg.connect(pg.dsn("billing").replace("postgres@", "contracts@"))
+
+
+def test_entrypoint_reads_secrets_from_files(tmp_path: Path) -> None:
+    (tmp_path / "showenv.py").write_text(
+        "import os\nprint(os.environ.get('PRISME_JWT_PUBLIC_KEY'))\n"
+        "print(os.environ.get('PRISME_JWT_PUBLIC_KEY_FILE'))\n"
+    )
+    (tmp_path / "key.pem").write_text("-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PRISME_JWT_PUBLIC_KEY_FILE": str(tmp_path / "key.pem")}  # fmt: skip
+    done = subprocess.run(["sh", str(DEPLOY / "entrypoint.sh"), "showenv"], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "-----BEGIN PUBLIC KEY-----",
+        "abc",
+        "-----END PUBLIC KEY-----",
+        "None",
+    ]
+
+
+def test_kubernetes_manifests_cover_the_table() -> None:
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    docs = []
+    for resource in kustomization["resources"]:
+        docs += [d for d in yaml.safe_load_all((DEPLOY / resource).read_text()) if d]
+    for generator in kustomization["configMapGenerator"]:
+        for file in generator["files"]:
+            assert (DEPLOY / file).exists(), file
+    for doc in docs:
+        assert doc["apiVersion"]
+        assert doc["metadata"]["name"]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    for spec in PROCESSES:
+        container = deployments[spec.name]["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"][0] == spec.module
+        assert container["ports"][0]["containerPort"] == spec.port
+        assert container["readinessProbe"]["httpGet"]["path"] == spec.probe
+    nats_set = next(d for d in docs if d["kind"] == "StatefulSet")
+    assert nats_set["spec"]["replicas"] == 3
