@@ -33,7 +33,7 @@ from prisme_backup.agent.config import AgentConfig
 from prisme_backup.agent.dumps import DumpRunner
 from prisme_backup.agent.restic import Repository, Restic
 from prisme_backup.agent.runner import restic_for, run_once
-from prisme_backup.agent.service import _keep, enrol, run_and_report
+from prisme_backup.agent.service import _keep, daemon, enrol, run_and_report
 from prisme_backup.app import build_app
 from prisme_backup.service import watch
 from prisme_backup.service.context import Backups
@@ -171,6 +171,7 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         await eventually(is_ended)
         with pytest.raises(AgentRefused):
             await run_and_report(config_path)
+        await asyncio.wait_for(daemon(config_path), 10)  # the daily loop stops by itself
         agents = (await api.get(f"/v1/plans/{plan['id']}/agents")).json()
         assert [a["status"] for a in agents] == ["revoked"]
         assert (await api.post(f"/v1/plans/{plan['id']}/enrolment-tokens")).status_code == 409
