@@ -96,6 +96,16 @@ async def test_pending_items_included_and_item_updates_recompute(
     assert (await client.v1.invoices.retrieve_async(inv.id)).amount_due == 0
     listed = await client.v1.invoices.list_async(params={"customer": cus.id, "status": "draft"})
     assert [i.id for i in listed.data] == [inv.id, excluded.id]
+    for amount in (1, 2, 3):
+        await client.v1.invoice_items.create_async(
+            params={"customer": cus.id, "invoice": inv.id, "amount": amount, "currency": "eur"}
+        )
+    first = await client.v1.invoices.line_items.list_async(inv.id, params={"limit": 2})
+    assert ([line.amount for line in first.data], first.has_more) == ([1, 2], True)
+    rest = await client.v1.invoices.line_items.list_async(
+        inv.id, params={"limit": 2, "starting_after": first.data[-1].id}
+    )
+    assert ([line.amount for line in rest.data], rest.has_more) == ([3], False)
 
 
 async def test_void_uncollectible_and_zero_total(

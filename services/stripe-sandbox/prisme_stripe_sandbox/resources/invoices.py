@@ -324,7 +324,5 @@ async def list_invoices(sb: SandboxDep, p: ParamsDep) -> JSON:
 @router.get("/v1/invoices/{invoice_id}/lines")
 async def list_invoice_lines(invoice_id: str, sb: SandboxDep, p: ParamsDep) -> JSON:
     invoice = sb.store.get("invoice", invoice_id)
-    lines = list(reversed(invoice["lines"]["data"]))
-    page = sb.store.page(lines, p, f"/v1/invoices/{invoice_id}/lines")
-    page["data"].reverse()
-    return page
+    # lines are listed in invoice order (oldest first), unlike top-level lists
+    return sb.store.page(invoice["lines"]["data"], p, f"/v1/invoices/{invoice_id}/lines")
