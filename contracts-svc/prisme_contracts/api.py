@@ -14,7 +14,7 @@ from prisme_chassis.app import RuntimeDep, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import NotFound, Unprocessable
 
-from . import audit, cessation, domain, eligibility, inventory, service, year_end
+from . import audit, cessation, clients, domain, eligibility, inventory, service, year_end
 from .clock import Clock
 from .facts import Actor
 from .scheduler import clock_of
@@ -90,14 +90,14 @@ async def list_offers(conn: Tx, who: Principal = require_scopes(READ)) -> list[O
 
 @router.get("/v1/partners")
 async def list_partners(conn: Tx, who: Principal = require_scopes(READ)) -> list[str]:
-    return await inventory.list_partners(conn)
+    return await clients.list_partners(conn)
 
 
 @router.post("/v1/partners", status_code=201)
 async def add_partner(
     body: PartnerIn, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> PartnerIn:
-    await inventory.add_partner(conn, body.name, _actor(who, request))
+    await clients.add_partner(conn, body.name, _actor(who, request))
     return body
 
 
@@ -107,7 +107,7 @@ async def remove_partner(
 ) -> None:
     if not storable_text(name):
         raise NotFound(f"partner {name!r} is not listed")
-    await inventory.remove_partner(conn, name, _actor(who, request))
+    await clients.remove_partner(conn, name, _actor(who, request))
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -117,21 +117,21 @@ async def remove_partner(
 async def create_client(
     body: NewClient, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ClientOut:
-    return await inventory.create_client(conn, body, _actor(who, request))
+    return await clients.create_client(conn, body, _actor(who, request))
 
 
 @router.get("/v1/clients")
 async def list_clients(
     conn: Tx, limit: Limit = 100, offset: Offset = 0, who: Principal = require_scopes(READ)
 ) -> list[ClientOut]:
-    return await inventory.list_clients(conn, limit, offset)
+    return await clients.list_clients(conn, limit, offset)
 
 
 @router.get("/v1/clients/{client_id}")
 async def get_client(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> ClientOut:
-    return await inventory.get_client(conn, client_id)
+    return await clients.get_client(conn, client_id)
 
 
 @router.post("/v1/clients/{client_id}/users", status_code=201)
@@ -196,14 +196,14 @@ async def put_network(
     request: Request,
     who: Principal = require_scopes(WRITE),
 ) -> NetworkOut:
-    return await inventory.put_network(conn, client_id, body, _actor(who, request))
+    return await clients.put_network(conn, client_id, body, _actor(who, request))
 
 
 @router.get("/v1/clients/{client_id}/network")
 async def get_network(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> NetworkOut:
-    return await inventory.get_network(conn, client_id)
+    return await clients.get_network(conn, client_id)
 
 
 @router.post("/v1/clients/{client_id}/assets", status_code=201)

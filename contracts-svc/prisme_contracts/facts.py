@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from prisme_chassis.errors import Unprocessable
 from prisme_events import Address, ClientSnapshot, ContractUser, Manager
 from prisme_events.contract import AssetFact
 
@@ -24,6 +25,11 @@ _EVENT_NS = uuid.UUID("6f1c1f5e-2a51-4a7e-9d3b-0c6f4d0e2b71")
 
 def event_id(contract_id: uuid.UUID, version: int) -> uuid.UUID:
     return uuid.uuid5(_EVENT_NS, f"contract:{contract_id}:v{version}")
+
+
+def invalid(field: str, detail: str) -> Unprocessable:
+    """A 422 problem naming the offending field."""
+    return Unprocessable(detail, errors=[{"field": field, "detail": detail}])
 
 
 @dataclass(frozen=True)

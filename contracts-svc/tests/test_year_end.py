@@ -183,7 +183,7 @@ async def test_crash_half_way_then_rerun_ends_each_contract_once(svc: Svc) -> No
     r = await svc.alice.post("/v1/year-end", json={"year": year})
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["ended"], r.json()["remaining"]) == ("done", 25, 0)
-    events = await _ended(svc, 26, timeout=3.0)
+    events = await _ended(svc, 26, timeout=1.0)
     assert len(events) == 25
     assert Counter(str(e.contract_id) for e in events) == Counter(ids)
     assert {e.version for e in events} == {3}
@@ -197,7 +197,7 @@ async def test_concurrent_runs_end_each_contract_once(svc: Svc) -> None:
     )
     assert [r.status_code for r in results] == [200, 200, 200]
     assert {r.json()["ended"] for r in results} == {300}
-    events = await _ended(svc, 301, timeout=3.0)
+    events = await _ended(svc, 301, timeout=1.0)
     assert len(events) == 300
     assert len({e.contract_id for e in events}) == 300
 

@@ -1,0 +1,152 @@
+"""Practices (C3): the client, its local network, and the partners list operators keep."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from prisme_chassis.errors import Conflict, NotFound
+
+from . import audit, domain, eligibility
+from . import repository as repo
+from .facts import (
+    Actor,
+    client_out,
+    invalid,
+)
+from .schemas import (
+    ClientOut,
+    NetworkIn,
+    NetworkOut,
+    NewClient,
+)
+
+# --- clients ------------------------------------------------------------------------------
+
+
+async def create_client(conn: asyncpg.Connection, body: NewClient, actor: Actor) -> ClientOut:
+    siren = domain.normalize_siren(body.siren)
+    if not domain.siren_is_valid(siren):
+        raise invalid("siren", f"SIREN invalide (9 chiffres avec clé de Luhn) : {body.siren}")
+    if not domain.email_is_valid(body.manager.email):
+        raise invalid("manager.email", f"adresse e-mail invalide : {body.manager.email}")
+    if not domain.phone_is_valid(body.manager.phone):
+        raise invalid("manager.phone", f"numéro de téléphone invalide : {body.manager.phone}")
+    if not domain.postal_code_is_valid(body.address.postal_code):
+        raise invalid(
+            "address.postal_code", f"code postal invalide (5 chiffres) : {body.address.postal_code}"
+        )
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "name": body.name,
+        "siren": siren,
+        "manager_name": body.manager.name,
+        "manager_email": body.manager.email,
+        "manager_phone": domain.normalize_phone(body.manager.phone),
+        "line1": body.address.line1,
+        "postal_code": body.address.postal_code,
+        "city": body.address.city,
+    }
+    row = await repo.insert_client(conn, values)
+    await audit.record(
+        conn,
+        actor,
+        "client.created",
+        entity_type="client",
+        entity_id=row["id"],
+        client_id=row["id"],
+        after=values,
+    )
+    return client_out(row)
+
+
+async def client_row(
+    conn: asyncpg.Connection, client_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record:
+    row = await repo.get_client(conn, client_id, lock=lock)
+    if row is None:
+        raise NotFound(f"client {client_id} not found")
+    return row
+
+
+async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> ClientOut:
+    return client_out(await client_row(conn, client_id))
+
+
+async def list_clients(conn: asyncpg.Connection, limit: int, offset: int) -> list[ClientOut]:
+    return [client_out(r) for r in await repo.list_clients(conn, limit, offset)]
+
+
+# --- network --------------------------------------------------------------------------------
+
+
+async def put_network(
+    conn: asyncpg.Connection, client_id: uuid.UUID, body: NetworkIn, actor: Actor
+) -> NetworkOut:
+    await client_row(conn, client_id, lock=True)
+    before = await repo.get_network(conn, client_id)
+    row = await repo.upsert_network(
+        conn, client_id, body.lan_count, body.download_mbps, body.upload_mbps
+    )
+    await audit.record(
+        conn,
+        actor,
+        "network.set",
+        entity_type="network",
+        entity_id=client_id,
+        client_id=client_id,
+        before=None
+        if before is None
+        else repo.record(before, ["lan_count", "download_mbps", "upload_mbps"]),
+        after=body.model_dump(),
+    )
+    await eligibility.recheck(conn, client_id, actor)
+    return NetworkOut.model_validate(dict(row))
+
+
+async def get_network(conn: asyncpg.Connection, client_id: uuid.UUID) -> NetworkOut:
+    await client_row(conn, client_id)
+    row = await repo.get_network(conn, client_id)
+    if row is None:
+        raise NotFound(f"the network of client {client_id} is not declared")
+    return NetworkOut.model_validate(dict(row))
+
+
+# --- partners -------------------------------------------------------------------------------
+
+
+async def list_partners(conn: asyncpg.Connection) -> list[str]:
+    return await repo.list_partners(conn)
+
+
+async def add_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> None:
+    if not await repo.insert_partner(conn, name, actor.sub):
+        raise Conflict(f"partner {name!r} is already listed")
+    await audit.record(
+        conn,
+        actor,
+        "partner.added",
+        entity_type="partner",
+        entity_id=None,
+        client_id=None,
+        after={"name": name},
+    )
+    for client_id in await repo.clients_with_partner_assets(conn, name):
+        await eligibility.recheck(conn, client_id, actor)
+
+
+async def remove_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> None:
+    if not await repo.delete_partner(conn, name):
+        raise NotFound(f"partner {name!r} is not listed")
+    await audit.record(
+        conn,
+        actor,
+        "partner.removed",
+        entity_type="partner",
+        entity_id=None,
+        client_id=None,
+        before={"name": name},
+    )
+    for client_id in await repo.clients_with_partner_assets(conn, name):
+        await eligibility.recheck(conn, client_id, actor)
