@@ -22,7 +22,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "X-Robots-Tag": "noindex, nofollow",
-    "Content-Security-Policy": "default-src 'none'; media-src 'self'; style-src 'unsafe-inline';"
+    "Content-Security-Policy": "default-src 'none'; media-src 'self'; img-src 'self';"
+    " style-src 'unsafe-inline';"
     " form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 
@@ -51,14 +52,15 @@ def password_page(message: str | None = None) -> str:
     )
 
 
-def player_page(title: str, duration_seconds: float, stream_url: str) -> str:
+def player_page(title: str, duration_seconds: float, stream_url: str, poster_url: str) -> str:
     minutes, seconds = divmod(round(duration_seconds), 60)
     return _page(
         title,
         f"<h1>{escape(title)}</h1>"
         f"<p><small>Durée : {minutes} min {seconds:02d} s. Cette vidéo peut contenir des données "
         "de santé : ne la partagez pas.</small></p>"
-        f'<video controls preload="metadata" src="{escape(stream_url)}">'
+        f'<video controls preload="metadata" src="{escape(stream_url)}" '
+        f'poster="{escape(poster_url)}">'
         "Votre navigateur ne sait pas lire cette vidéo.</video>",
     )
 

@@ -73,7 +73,10 @@ async def link_page(token: str, request: Request, conn: Tx, rt: RuntimeDep) -> H
     if not signed_in:
         return _html(pages.password_page(), 200)
     page = pages.player_page(
-        target.video.title, float(target.video.duration_seconds), f"{request.url.path}/stream"
+        target.video.title,
+        float(target.video.duration_seconds),
+        f"{request.url.path}/stream",
+        f"{request.url.path}/poster",
     )
     return _html(page, 200)
 
@@ -156,3 +159,15 @@ async def link_stream(token: str, request: Request, rt: RuntimeDep) -> Response:
         headers=headers,
         media_type=_media_type(plan.container),
     )
+
+
+@router.get(
+    "/v/{token}/poster",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **problems(401, 404, 410)},
+)
+async def link_poster(token: str, request: Request, rt: RuntimeDep) -> Response:
+    image = await viewing.poster(
+        rt.pool, context(rt), token, request.cookies.get(COOKIE), _visitor(request)
+    )
+    return Response(image, media_type="image/jpeg", headers=_STREAM_HEADERS)

@@ -21,6 +21,7 @@ from .context import VideoContext
 from .credentials import hash_token
 from .domain import LinkStatus, RangeNotSatisfiableError, link_status, parse_range, throttle
 from .recordings import data_key
+from .recordings import poster as recording_poster
 from .repository import DB, Access, LinkRow, VideoRow
 from .vault import stream_range
 
@@ -178,6 +179,27 @@ def _detach(coro: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_background.discard)
 
 
+async def _authorised(
+    pool: asyncpg.Pool, ctx: VideoContext, token: str, cookie: str | None, visitor: Visitor
+) -> Target:
+    target = await find(pool, ctx, token)
+    if target.status != "active":
+        await _log(pool, target, visitor, "gone", 410)
+        raise Gone("Ce lien a expiré ou a été révoqué.", link_status=target.status)
+    if not ctx.cookies.valid_for(cookie, target.link.id, ctx.clock()):
+        await _log(pool, target, visitor, "denied", 401)
+        raise SessionRequired("Saisissez le mot de passe du lien pour voir la vidéo.")
+    return target
+
+
+async def poster(
+    pool: asyncpg.Pool, ctx: VideoContext, token: str, cookie: str | None, visitor: Visitor
+) -> bytes:
+    """The poster image for the player, under the same rules as the stream."""
+    target = await _authorised(pool, ctx, token, cookie, visitor)
+    return await recording_poster(ctx, target.video)
+
+
 async def stream(
     pool: asyncpg.Pool,
     ctx: VideoContext,
@@ -187,13 +209,7 @@ async def stream(
     visitor: Visitor,
 ) -> StreamPlan:
     """V3: 410 before anything else once the link is dead, whatever cookie comes with it."""
-    target = await find(pool, ctx, token)
-    if target.status != "active":
-        await _log(pool, target, visitor, "gone", 410)
-        raise Gone("Ce lien a expiré ou a été révoqué.", link_status=target.status)
-    if not ctx.cookies.valid_for(cookie, target.link.id, ctx.clock()):
-        await _log(pool, target, visitor, "denied", 401)
-        raise SessionRequired("Saisissez le mot de passe du lien pour voir la vidéo.")
+    target = await _authorised(pool, ctx, token, cookie, visitor)
     size = target.video.size_bytes
     try:
         asked = parse_range(range_header, size)

@@ -72,6 +72,7 @@ async def test_upload_share_view_and_stream(svc: Any, video: Callable[..., bytes
         assert page.headers["referrer-policy"] == "no-referrer"
         denied = await anonymous.get(f"{path}/stream")
         assert denied.status_code == 401
+        assert (await anonymous.get(f"{path}/poster")).status_code == 401
         wrong = await anonymous.post(path, data={"password": "pas-le-bon"})
         assert wrong.status_code == 401
         assert "Mot de passe incorrect" in wrong.text
@@ -82,6 +83,10 @@ async def test_upload_share_view_and_stream(svc: Any, video: Callable[..., bytes
         assert player.status_code == 200
         assert '<video controls preload="metadata" src="' in player.text
         assert "Intervention poste 3" in player.text
+        assert f'poster="{path}/poster"' in player.text
+        image = await viewer.get(f"{path}/poster")
+        assert image.status_code == 200
+        assert image.content == poster.content
 
         full = await viewer.get(f"{path}/stream")
         assert full.status_code == 200
@@ -227,6 +232,7 @@ async def test_contract_end_revokes_every_link_within_a_second(svc: Any, small_m
         assert gone.status_code == 410
         assert gone.content.startswith(b"{")  # a problem, never a byte of the video
         assert (await viewer.get(_path(links[0]["url"]))).status_code == 410
+        assert (await viewer.get(f"{_path(links[0]['url'])}/poster")).status_code == 410
     for link in links:
         async with svc.viewer() as anonymous:
             page = await anonymous.get(_path(link["url"]))
