@@ -45,7 +45,8 @@ async def _drafts(pool: asyncpg.Pool, client_id: uuid.UUID, n: int) -> list[uuid
 
 async def test_200_concurrent_finalisations_get_200_consecutive_numbers(pool: asyncpg.Pool) -> None:
     client_id = await _client(pool)
-    ids = await _drafts(pool, client_id, 230)
+    # 228 finalisations race; every 8th dies after taking its number: 200 commit.
+    ids = await _drafts(pool, client_id, 228)
     today = date(2026, 3, 15)
 
     async def finalise(doc_id: uuid.UUID, fail: bool) -> str | None:
@@ -63,7 +64,7 @@ async def test_200_concurrent_finalisations_get_200_consecutive_numbers(pool: as
         *(finalise(doc_id, fail=i % 8 == 7) for i, doc_id in enumerate(ids))
     )
     numbers = [n for n in results if n is not None]
-    assert len(numbers) == 230 - 230 // 8 >= 200
+    assert len(numbers) == 200
     assert sorted(numbers) == [f"F2026-{i:06d}" for i in range(1, len(numbers) + 1)]
     async with pool.acquire() as conn:
         rows = await conn.fetch(
@@ -75,7 +76,7 @@ async def test_200_concurrent_finalisations_get_200_consecutive_numbers(pool: as
     # Chronological: a higher number was never finalised before a lower one committed its own.
     stamps = [r["finalised_at"] for r in rows]
     assert stamps == sorted(stamps)
-    assert drafts == 230 // 8
+    assert drafts == 28
 
 
 async def test_series_are_per_type_and_year(pool: asyncpg.Pool) -> None:
