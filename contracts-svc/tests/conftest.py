@@ -6,13 +6,14 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from prisme_contracts.app import build_app
 from prisme_contracts.clock import Clock
+from prisme_contracts.domain import REUNION
 from prisme_contracts.settings import ContractsSettings
 from prisme_testing.plugin import start_service
 
@@ -135,7 +136,11 @@ async def run_contracts(
     async def run(
         clock: Clock | None = None, dsn: str | None = None, **settings: Any
     ) -> AsyncIterator[Svc]:
-        clock = clock or Clock()
+        if clock is None:
+            # Mid-June of the current year: the tests' dates (15 March starts, "today"
+            # cessations, amendments) hold whatever day the suite runs on.
+            clock = Clock()
+            clock.travel_to(datetime(clock.today().year, 6, 15, 10, 0, tzinfo=REUNION))
         db = dsn or default_dsn
         conf = ContractsSettings(
             **base_settings, database_url=db, year_end_check_seconds=0.1, **settings

@@ -282,6 +282,17 @@ async def test_renewal_is_the_next_years_draft(svc: Svc) -> None:
         await svc.alice.get("/v1/contracts", params={"client_id": client["id"], "status": "active"})
     ).json()
     assert {k["year"] for k in listed} == {contract["year"], contract["year"] + 1}
+    # an inventory change applies to both active contracts: from today in this year's, from
+    # 1 January in next year's
+    added = await svc.asset(client["id"], name="PC-EXTRA")
+    assert len(added["amendment"]["amendments"]) == 2
+    amended = await collect_events(svc.nats_url, "contract.amended", 2)
+    effective = {str(e.contract_id): e.effective_date for e in amended}  # type: ignore[attr-defined]
+    assert effective == {
+        contract["id"]: svc.clock.today(),
+        renewal["id"]: date(contract["year"] + 1, 1, 1),
+    }
+    assert {(e.postes_before, e.postes) for e in amended} == {(3, 4)}  # type: ignore[attr-defined]
 
 
 async def test_override_is_audited_and_allows_activation(svc: Svc) -> None:
