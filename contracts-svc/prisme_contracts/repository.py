@@ -39,6 +39,12 @@ async def list_offers(conn: asyncpg.Connection) -> list[Row]:
     return await conn.fetch("SELECT code, label, includes FROM offers ORDER BY position, code")
 
 
+async def catalogue_labels(conn: asyncpg.Connection) -> dict[str, str]:
+    return {
+        r["code"]: r["label"] for r in await conn.fetch("SELECT code, label FROM catalogue_items")
+    }
+
+
 async def get_offer(conn: asyncpg.Connection, code: str) -> Row | None:
     return await conn.fetchrow("SELECT code, label, includes FROM offers WHERE code = $1", code)
 

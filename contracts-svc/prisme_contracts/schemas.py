@@ -197,10 +197,16 @@ class PartnerIn(_In):
     name: str = _Name
 
 
+class ItemOut(BaseModel):
+    code: str
+    label: str
+
+
 class OfferOut(BaseModel):
     code: str
     label: str
-    includes: list[str]
+    includes: list[str] = Field(description="Catalogue item codes, as carried by contract.* events")
+    items: list[ItemOut] = Field(description="The same items with their French label")
 
 
 class NewContract(_In):

@@ -25,12 +25,19 @@ from .facts import (
     contract_user,
     event_id,
 )
-from .schemas import AmendmentOut, ContractOut, NewContract, OfferOut
+from .schemas import AmendmentOut, ContractOut, ItemOut, NewContract, OfferOut
 
 
 async def list_offers(conn: asyncpg.Connection) -> list[OfferOut]:
+    """C1: the catalogue, each offer with what it includes."""
+    labels = await repo.catalogue_labels(conn)
     return [
-        OfferOut(code=r["code"], label=r["label"], includes=list(r["includes"]))
+        OfferOut(
+            code=r["code"],
+            label=r["label"],
+            includes=list(r["includes"]),
+            items=[ItemOut(code=c, label=labels.get(c, c)) for c in r["includes"]],
+        )
         for r in await repo.list_offers(conn)
     ]
 

@@ -103,6 +103,8 @@ async def test_offers_catalogue(svc: Svc) -> None:
     assert not prisme_only & set(offers["sav_sauvegarde"]["includes"])
     assert "video_recordings" in offers["prisme"]["includes"]
     assert "video_recordings" in offers["sav_sauvegarde"]["includes"]
+    assert "backup" in offers["sav_sauvegarde"]["includes"]
+    assert all(i["label"] and i["label"] != i["code"] for o in offers.values() for i in o["items"])
 
 
 async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
