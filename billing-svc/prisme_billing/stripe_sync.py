@@ -303,7 +303,7 @@ async def _apply_refund(
         key = _meta(refund).get("prisme_refund_id")
         if key is None:
             return
-        ours = await conn.fetchrow("SELECT * FROM refunds WHERE id = $1 FOR UPDATE", uuid.UUID(key))
+        ours = await repo.refund_by_id(conn, uuid.UUID(key))
         if ours is None:
             return
     await payments.refund_settled(conn, ours, refund.id, refund.status or "pending")

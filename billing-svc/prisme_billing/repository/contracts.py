@@ -1,0 +1,210 @@
+"""SQL: price book (B1), clients, contracts, charges awaiting a price."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from ..domain import Price
+
+# --- price book (B1) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    version: int
+    created_at: datetime
+    created_by: str
+    prices: list[Price]
+
+
+def _price(row: asyncpg.Record) -> Price:
+    return Price(
+        offer=row["offer"],
+        base_ttc=row["base_ttc"],
+        included_postes=row["included_postes"],
+        extra_poste_ttc=row["extra_poste_ttc"],
+        label=row["label"],
+    )
+
+
+async def current_price_book(conn: asyncpg.Connection) -> PriceBook:
+    head = await conn.fetchrow(
+        "SELECT version, created_at, created_by FROM price_book_versions"
+        " ORDER BY version DESC LIMIT 1"
+    )
+    assert head is not None, "migration 001 seeds version 1"
+    rows = await conn.fetch(
+        "SELECT * FROM price_book_entries WHERE version = $1 ORDER BY offer", head["version"]
+    )
+    return PriceBook(
+        head["version"], head["created_at"], head["created_by"], [_price(r) for r in rows]
+    )
+
+
+async def write_price_book(conn: asyncpg.Connection, prices: list[Price], actor: str) -> int:
+    """Store ``prices`` as a new version; concurrent writers serialise on the table lock."""
+    await conn.execute("LOCK TABLE price_book_versions IN SHARE ROW EXCLUSIVE MODE")
+    version: int = await conn.fetchval(
+        "INSERT INTO price_book_versions (version, created_by)"
+        " SELECT coalesce(max(version), 0) + 1, $1 FROM price_book_versions RETURNING version",
+        actor,
+    )
+    await conn.executemany(
+        "INSERT INTO price_book_entries"
+        " (version, offer, label, base_ttc, included_postes, extra_poste_ttc)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            (version, p.offer, p.label, p.base_ttc, p.included_postes, p.extra_poste_ttc)
+            for p in prices
+        ],
+    )
+    return version
+
+
+# --- clients and contracts -----------------------------------------------------------------
+
+
+async def upsert_client(
+    conn: asyncpg.Connection, buyer: dict[str, str], client_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO clients (client_id, name, siren, address_line1, postal_code, city,
+                             manager_name, email)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (client_id) DO UPDATE SET
+            name = EXCLUDED.name, siren = EXCLUDED.siren, address_line1 = EXCLUDED.address_line1,
+            postal_code = EXCLUDED.postal_code, city = EXCLUDED.city,
+            manager_name = EXCLUDED.manager_name, email = EXCLUDED.email, updated_at = now()
+        """,
+        client_id,
+        buyer["name"],
+        buyer["siren"],
+        buyer["line1"],
+        buyer["postal_code"],
+        buyer["city"],
+        buyer["manager_name"],
+        buyer["email"],
+    )
+
+
+async def client(conn: asyncpg.Connection, client_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM clients WHERE client_id = $1", client_id)
+
+
+async def set_stripe_customer(
+    conn: asyncpg.Connection, client_id: uuid.UUID, customer: str
+) -> None:
+    await conn.execute(
+        "UPDATE clients SET stripe_customer_id = $2 WHERE client_id = $1", client_id, customer
+    )
+
+
+async def lock_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+    """The contract row, locked: events of one contract are applied one at a time."""
+    return await conn.fetchrow(
+        "SELECT * FROM contracts WHERE contract_id = $1 FOR UPDATE", contract_id
+    )
+
+
+async def insert_contract(conn: asyncpg.Connection, **fields: Any) -> None:
+    """Insert the contract row (no-op when a concurrent handler already created it)."""
+    cols = ", ".join(fields)
+    params = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
+    await conn.execute(
+        f"INSERT INTO contracts ({cols}) VALUES ({params}) ON CONFLICT DO NOTHING",  # noqa: S608
+        *fields.values(),
+    )
+
+
+_CONTRACT_COLUMNS = frozenset(
+    {
+        "client_id",
+        "offer",
+        "year",
+        "start_date",
+        "postes",
+        "version",
+        "status",
+        "end_reason",
+        "end_effective",
+        "activated_seen",
+    }
+)
+
+
+async def update_contract(conn: asyncpg.Connection, contract_id: uuid.UUID, **fields: Any) -> None:
+    unknown = set(fields) - _CONTRACT_COLUMNS
+    if unknown:
+        raise ValueError(f"unknown contract columns {sorted(unknown)}")
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
+    await conn.execute(
+        f"UPDATE contracts SET {sets}, updated_at = now() WHERE contract_id = $1",  # noqa: S608
+        contract_id,
+        *fields.values(),
+    )
+
+
+# --- charges awaiting a price (B1) ----------------------------------------------------------
+
+
+async def insert_charge(conn: asyncpg.Connection, **fields: Any) -> uuid.UUID | None:
+    """Record a charge once per ``source_key``; ``None`` when it was already recorded."""
+    cols = ", ".join(fields)
+    params = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
+    value: uuid.UUID | None = await conn.fetchval(
+        f"INSERT INTO charges ({cols}) VALUES ({params})"  # noqa: S608
+        " ON CONFLICT (source_key) DO NOTHING RETURNING id",
+        *fields.values(),
+    )
+    return value
+
+
+async def charges_awaiting(conn: asyncpg.Connection, offers: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM charges WHERE status = 'awaiting_price' AND offer = ANY($1::text[])"
+        " ORDER BY created_at FOR UPDATE SKIP LOCKED",
+        offers,
+    )
+
+
+async def list_charges(conn: asyncpg.Connection, status: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM charges WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at",
+        status,
+    )
+
+
+async def resolve_charge(
+    conn: asyncpg.Connection, charge_id: uuid.UUID, status: str, invoice_id: uuid.UUID | None
+) -> None:
+    await conn.execute(
+        "UPDATE charges SET status = $2, invoice_id = $3, resolved_at = now() WHERE id = $1",
+        charge_id,
+        status,
+        invoice_id,
+    )
+
+
+async def contract_billing(
+    conn: asyncpg.Connection, contract_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """Totals of one contract's documents, its charges waiting for a price, its refunds."""
+    contract = await conn.fetchrow("SELECT * FROM contracts WHERE contract_id = $1", contract_id)
+    if contract is None:
+        return None
+    docs = await conn.fetch(
+        "SELECT kind, status, total_ttc, amount_paid, amount_refunded FROM documents"
+        " WHERE contract_id = $1 AND status <> 'draft'",
+        contract_id,
+    )
+    awaiting = await conn.fetchval(
+        "SELECT count(*) FROM charges WHERE contract_id = $1 AND status = 'awaiting_price'",
+        contract_id,
+    )
+    return {"contract": contract, "documents": docs, "awaiting": int(awaiting)}

@@ -1,0 +1,224 @@
+"""SQL: invoices, credit notes, their lines, files and number series (B6)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import asyncpg
+
+from ..domain import Amounts
+
+# --- documents and numbering (B6) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewLine:
+    description: str
+    quantity: int
+    yearly_ttc: Decimal
+    period_start: date
+    period_end: date
+    amounts: Amounts
+
+
+async def insert_draft(
+    conn: asyncpg.Connection,
+    *,
+    kind: str,
+    contract_id: uuid.UUID,
+    client_id: uuid.UUID,
+    buyer: dict[str, str],
+    lines: list[NewLine],
+    totals: Amounts,
+    invoice_id: uuid.UUID | None = None,
+    price_book_version: int | None = None,
+) -> uuid.UUID:
+    doc_id = uuid.uuid4()
+    await conn.execute(
+        """
+        INSERT INTO documents (id, kind, invoice_id, contract_id, client_id, price_book_version,
+                               status, buyer, total_ht, total_vat, total_ttc)
+        VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $10)
+        """,
+        doc_id,
+        kind,
+        invoice_id,
+        contract_id,
+        client_id,
+        price_book_version,
+        buyer,
+        totals.ht,
+        totals.vat,
+        totals.ttc,
+    )
+    await conn.executemany(
+        """
+        INSERT INTO document_lines (document_id, position, description, quantity, yearly_ttc,
+            unit_ttc, period_start, period_end, total_ht, total_vat, total_ttc)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        """,
+        [
+            (
+                doc_id,
+                i,
+                ln.description,
+                ln.quantity,
+                ln.yearly_ttc,
+                ln.amounts.ttc,
+                ln.period_start,
+                ln.period_end,
+                ln.amounts.ht,
+                ln.amounts.vat,
+                ln.amounts.ttc,
+            )
+            for i, ln in enumerate(lines, start=1)
+        ],
+    )
+    return doc_id
+
+
+async def allocate_number(conn: asyncpg.Connection, kind: str, year: int) -> int:
+    """B6: the next number of the (kind, year) series.
+
+    The UPDATE locks the counter row until the caller's transaction ends, so concurrent
+    finalisations queue up behind it and a rolled-back finalisation gives its number back:
+    the series stays gapless and in commit order.
+    """
+    await conn.execute(
+        "INSERT INTO number_series (kind, year) VALUES ($1, $2) ON CONFLICT DO NOTHING", kind, year
+    )
+    value: int = await conn.fetchval(
+        "UPDATE number_series SET last = last + 1 WHERE kind = $1 AND year = $2 RETURNING last",
+        kind,
+        year,
+    )
+    return value
+
+
+async def mark_finalised(
+    conn: asyncpg.Connection,
+    doc_id: uuid.UUID,
+    *,
+    number: str,
+    year: int,
+    sequence: int,
+    issue_date: date,
+    due_date: date | None,
+    status: str,
+) -> None:
+    done = await conn.execute(
+        """
+        UPDATE documents SET number = $2, series_year = $3, sequence = $4, issue_date = $5,
+            due_date = $6, status = $7, finalised_at = clock_timestamp()
+        WHERE id = $1 AND status = 'draft'
+        """,
+        doc_id,
+        number,
+        year,
+        sequence,
+        issue_date,
+        due_date,
+        status,
+    )
+    if done != "UPDATE 1":
+        raise RuntimeError(f"document {doc_id} is not a draft")
+
+
+async def document(
+    conn: asyncpg.Connection, doc_id: uuid.UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    if lock:
+        return await conn.fetchrow("SELECT * FROM documents WHERE id = $1 FOR UPDATE", doc_id)
+    return await conn.fetchrow("SELECT * FROM documents WHERE id = $1", doc_id)
+
+
+async def document_by_stripe_id(
+    conn: asyncpg.Connection, stripe_invoice_id: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM documents WHERE stripe_invoice_id = $1 FOR UPDATE", stripe_invoice_id
+    )
+
+
+async def documents(
+    conn: asyncpg.Connection,
+    kind: str,
+    *,
+    client_id: uuid.UUID | None = None,
+    contract_id: uuid.UUID | None = None,
+    limit: int = 500,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT * FROM documents
+        WHERE kind = $1 AND status <> 'draft'
+          AND ($2::uuid IS NULL OR client_id = $2) AND ($3::uuid IS NULL OR contract_id = $3)
+        ORDER BY series_year, sequence LIMIT $4
+        """,
+        kind,
+        client_id,
+        contract_id,
+        limit,
+    )
+
+
+async def invoices_of_contract(
+    conn: asyncpg.Connection, contract_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM documents WHERE kind = 'invoice' AND contract_id = $1 AND status <> 'draft'"
+        " ORDER BY sequence FOR UPDATE",
+        contract_id,
+    )
+
+
+async def credit_note_of(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM documents WHERE kind = 'credit_note' AND invoice_id = $1", invoice_id
+    )
+
+
+async def lines(
+    conn: asyncpg.Connection, doc_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[asyncpg.Record]]:
+    rows = await conn.fetch(
+        "SELECT * FROM document_lines WHERE document_id = ANY($1::uuid[])"
+        " ORDER BY document_id, position",
+        doc_ids,
+    )
+    out: dict[uuid.UUID, list[asyncpg.Record]] = {d: [] for d in doc_ids}
+    for r in rows:
+        out[r["document_id"]].append(r)
+    return out
+
+
+async def set_status(conn: asyncpg.Connection, doc_id: uuid.UUID, status: str) -> None:
+    await conn.execute("UPDATE documents SET status = $2 WHERE id = $1", doc_id, status)
+
+
+async def set_stripe_invoice(conn: asyncpg.Connection, doc_id: uuid.UUID, stripe_id: str) -> None:
+    await conn.execute(
+        "UPDATE documents SET stripe_invoice_id = $2 WHERE id = $1", doc_id, stripe_id
+    )
+
+
+async def stored_pdf(conn: asyncpg.Connection, doc_id: uuid.UUID) -> bytes | None:
+    value: bytes | None = await conn.fetchval(
+        "SELECT pdf FROM document_files WHERE document_id = $1", doc_id
+    )
+    return value
+
+
+async def store_pdf(conn: asyncpg.Connection, doc_id: uuid.UUID, pdf: bytes) -> bytes:
+    """Keep the first rendering: a finalised document's file never changes."""
+    await conn.execute(
+        "INSERT INTO document_files (document_id, pdf) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        doc_id,
+        pdf,
+    )
+    stored = await stored_pdf(conn, doc_id)
+    assert stored is not None
+    return stored
