@@ -365,6 +365,21 @@ class ReconcileOut(BaseModel):
     new_events: int
 
 
+class StripeBacklogOut(BaseModel):
+    jobs_pending: int
+    jobs_failed: int
+    webhooks_pending: int
+    webhooks_failed: int
+
+
+@router.get("/v1/stripe/backlog")
+async def stripe_backlog(
+    conn: Tx, who: Principal = require_scopes("billing:read")
+) -> StripeBacklogOut:
+    """Stripe work not done yet and work given up on (for the dashboard's alerts)."""
+    return StripeBacklogOut(**await repo.backlog(conn))
+
+
 class StripeUnavailable(DomainError):
     status = 503
     code = "stripe_unavailable"

@@ -117,6 +117,13 @@ async def test_card_payment_and_refund_after_cessation(
         # The refund's own webhooks (refund.created, charge.refunded) have no second effect.
         await wait_for(lambda: _all_processed(s))
         assert len(await collect_events(s.nats_url, "payment.refunded", 2, timeout=1)) == 1
+        backlog = (await api.get("/v1/stripe/backlog")).json()
+        assert backlog == {
+            "jobs_pending": 0,
+            "jobs_failed": 0,
+            "webhooks_pending": 0,
+            "webhooks_failed": 0,
+        }
 
 
 async def _all_processed(s: BillingSettings) -> bool:
@@ -277,6 +284,7 @@ async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
     async with start_service(build_app(off), headers=auth_headers) as api:
         await publish_event(off.nats_url, act)
         inv = await _invoice(api, wait_for, act.contract_id)
+        assert (await api.get("/v1/stripe/backlog")).json()["jobs_pending"] == 1
 
     pool = await create_pool(off.database_url)
     client = stripe_sync.make_client(stripe_settings)

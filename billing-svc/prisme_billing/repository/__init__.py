@@ -33,6 +33,7 @@ from .documents import (
     stored_pdf,
 )
 from .outside import (
+    backlog,
     claim_job,
     claim_webhook,
     enqueue_job,
@@ -65,6 +66,7 @@ __all__ = [
     "add_paid",
     "add_refunded",
     "allocate_number",
+    "backlog",
     "charges_awaiting",
     "claim_job",
     "claim_webhook",

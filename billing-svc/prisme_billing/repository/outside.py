@@ -129,3 +129,20 @@ async def set_reconciliation_mark(conn: asyncpg.Connection, source: str, checked
         source,
         checked_to,
     )
+
+
+async def backlog(conn: asyncpg.Connection) -> dict[str, int]:
+    """What the Stripe worker still has to do, and what it gave up on."""
+    row = await conn.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM stripe_jobs WHERE status = 'pending') AS jobs_pending,
+          (SELECT count(*) FROM stripe_jobs WHERE status = 'failed') AS jobs_failed,
+          (SELECT count(*) FROM webhook_events WHERE processed_at IS NULL AND attempts < 20)
+              AS webhooks_pending,
+          (SELECT count(*) FROM webhook_events WHERE processed_at IS NULL AND attempts >= 20)
+              AS webhooks_failed
+        """
+    )
+    assert row is not None
+    return {key: int(value) for key, value in row.items()}
