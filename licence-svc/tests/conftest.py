@@ -59,7 +59,13 @@ async def graph() -> AsyncIterator[Sandbox]:
     directory = Directory({"O365_BUSINESS": 100})
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(directory), host="127.0.0.1", port=port, log_config=None)
+        uvicorn.Config(
+            create_app(directory),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            timeout_graceful_shutdown=2,
+        )
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
