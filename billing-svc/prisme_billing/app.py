@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import cast
 
+import asyncpg
 from fastapi import FastAPI
 from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
 
-from . import api, handlers, stripe_sync
+from . import api, handlers, service, stripe_sync
 from .settings import BillingSettings
 
 
@@ -27,13 +30,21 @@ async def stripe_worker(rt: Runtime) -> None:
         await stripe_sync.worker_loop(rt.pool, rt.state["stripe"], settings)
 
 
+async def awaiting_price_sweeper(rt: Runtime) -> None:
+    """B1: invoices charges whose price arrived while they were being recorded."""
+    while True:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            await service.sweep_awaiting_charges(cast(asyncpg.Connection, conn))
+        await asyncio.sleep(_settings(rt).sweep_every_s)
+
+
 spec = ServiceSpec(
     name="billing-svc",
     migrations=Path(__file__).parent / "migrations",
     routers=[api.router],
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
-    workers=[stripe_worker],
+    workers=[stripe_worker, awaiting_price_sweeper],
     on_startup=_start,
 )
 

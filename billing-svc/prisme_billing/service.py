@@ -140,6 +140,13 @@ async def replace_price_book(
     return version
 
 
+async def sweep_awaiting_charges(conn: asyncpg.Connection) -> int:
+    """Invoice whatever waits for an offer the current book prices. Run periodically: a charge
+    committed while a price-book PUT was running is not seen by that PUT."""
+    book = await repo.current_price_book(conn)
+    return await invoice_awaiting_charges(conn, [p.offer for p in book.prices])
+
+
 async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) -> int:
     """Invoice every charge of ``offers`` still waiting, if the current book prices it."""
     book = await repo.current_price_book(conn)

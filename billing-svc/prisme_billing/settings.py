@@ -37,6 +37,7 @@ class BillingSettings(ServiceSettings):
     )
     stripe_enabled: bool = Field(default=True, validation_alias=_alias("stripe_enabled"))
     worker_poll_s: float = Field(default=1.0, validation_alias=_alias("worker_poll_s"))
+    sweep_every_s: float = Field(default=60.0, validation_alias=_alias("sweep_every_s"))
     reconcile_every_s: float = Field(default=300.0, validation_alias=_alias("reconcile_every_s"))
 
     seller_name: str = Field(
