@@ -123,6 +123,19 @@ class Svc:
                 raise AssertionError(f"contract {contract_id} not {status} (got {got})")
             await asyncio.sleep(0.05)
 
+    async def wait_until(self, sql: str, *args: Any, timeout: float = 10) -> Any:
+        """Poll ``sql`` until it returns a truthy value (effects of the bus are asynchronous)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (value := await self.fetchval(sql, *args)):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"still false after {timeout}s: {sql}")
+            await asyncio.sleep(0.05)
+        return value
+
+    async def wait_processed(self, event: Any) -> None:
+        """Until video-svc's consumer committed ``event`` (its inbox row)."""
+        await self.wait_until("SELECT true FROM inbox WHERE event_id = $1", event.event_id)
+
     async def activate(
         self, client_id: uuid.UUID | None = None, ends_in: timedelta = timedelta(days=200)
     ) -> ContractActivated:

@@ -111,7 +111,11 @@ async def test_upload_share_view_and_stream(svc: Any, video: Callable[..., bytes
         assert beyond.headers["content-range"] == f"bytes */{size}"
 
     # V4: every view is in the access log, with the bytes served.
-    await asyncio.sleep(0.2)  # the stream's log row is written as the response completes
+    # The stream's row is written as its response completes.
+    await svc.wait_until(
+        "SELECT true FROM access_log WHERE event = 'stream' AND status = 200 AND link_id = $1",
+        uuid.UUID(link["id"]),
+    )
     log = await svc.client.get("/v1/access-log", params={"link_id": link["id"]})
     assert log.status_code == 200
     events = [e["event"] for e in log.json()]
@@ -256,8 +260,9 @@ async def test_contract_end_revokes_every_link_within_a_second(svc: Any, small_m
     assert refused.status_code == 409
 
     # Another contract.ended for the same contract (a replay) revokes nothing more.
-    await svc.end(contract)
-    await asyncio.sleep(0.5)
+    replay = await svc.end(contract)
+    await svc.wait_processed(replay)
+    await svc.wait_until("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL")
     assert len(await collect_events(svc.nats_url, "video.link_revoked", 4, timeout=1.0)) == 3
 
 
@@ -293,7 +298,7 @@ async def test_ended_seen_before_activated_stays_ended(svc: Any, small_mp4: byte
     await svc.wait_contract(activated.contract_id, "ended")
     await publish_event(svc.nats_url, activated)
     video_id = (await svc.upload(activated, small_mp4)).json()["id"]
-    await asyncio.sleep(0.3)
+    await svc.wait_processed(activated)
     assert (
         await svc.fetchval(
             "SELECT status || ':' || version FROM contracts WHERE contract_id = $1",
