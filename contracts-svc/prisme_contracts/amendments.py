@@ -50,14 +50,11 @@ async def record(
     if not contracts:
         return ChangeOut(intervention_id=None, amendments=[])
     day = amend.effective_date or today
-    targets: list[tuple[asyncpg.Record, date]] = []
-    for contract in contracts:
-        if domain.within_contract(contract["start_date"], contract["end_date"], day):
-            targets.append((contract, day))
-        elif contract["start_date"] > day:
-            targets.append((contract, contract["start_date"]))
-    covered = any(eff == day for _, eff in targets)
-    if amend.effective_date is not None and not covered:
+    dates = domain.amendment_effective_dates(
+        [(c["start_date"], c["end_date"]) for c in contracts], day
+    )
+    targets = [(c, eff) for c, eff in zip(contracts, dates, strict=True) if eff is not None]
+    if amend.effective_date is not None and day not in dates:
         periods = ", ".join(f"{c['start_date']}..{c['end_date']}" for c in contracts)
         raise invalid(
             "effective_date",

@@ -125,6 +125,23 @@ def within_contract(start_date: date, end_date: date, day: date) -> bool:
     return start_date <= day <= end_date
 
 
+def amendment_effective_dates(periods: Sequence[tuple[date, date]], day: date) -> list[date | None]:
+    """C5: when a change made on ``day`` takes effect in each active contract period.
+
+    ``day`` itself in the contract covering it; the first day of a contract not started yet (an
+    early renewal); ``None`` for a contract already over (it awaits its year-end).
+    """
+    effective: list[date | None] = []
+    for start, end in periods:
+        if within_contract(start, end, day):
+            effective.append(day)
+        elif start > day:
+            effective.append(start)
+        else:
+            effective.append(None)
+    return effective
+
+
 def next_year_end_instant(now: datetime) -> datetime:
     """The next turn of the year, 1 January 00:00 Indian/Reunion, strictly after ``now``."""
     local = now.astimezone(REUNION)

@@ -327,3 +327,39 @@ def test_override_clears_non_conformity_only() -> None:
 )
 def test_documents_are_recognised_by_content(head: bytes, media_type: str | None) -> None:
     assert domain.sniff_document_type(head) == media_type
+
+
+# --- amendments (C5) ----------------------------------------------------------------------
+
+period_st = st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)).map(
+    lambda d: (d, domain.end_of_year(d.year))
+)
+
+
+@settings(deadline=None)
+@given(
+    st.lists(period_st, max_size=3),
+    st.dates(min_value=date(2019, 1, 1), max_value=date(2031, 12, 31)),
+)
+def test_a_change_takes_effect_within_each_contract_not_over(
+    periods: list[tuple[date, date]], day: date
+) -> None:
+    effective = domain.amendment_effective_dates(periods, day)
+    assert len(effective) == len(periods)
+    for (start, end), eff in zip(periods, effective, strict=True):
+        if end < day:
+            assert eff is None  # already over: awaits its year-end
+        else:
+            assert eff is not None
+            assert domain.within_contract(start, end, eff)
+            assert eff == max(day, start)
+
+
+def test_a_change_before_an_early_renewal_counts_from_its_first_day() -> None:
+    this_year = (date(2026, 3, 15), date(2026, 12, 31))
+    next_year = (date(2027, 1, 1), date(2027, 12, 31))
+    assert domain.amendment_effective_dates([this_year, next_year], date(2026, 6, 1)) == [
+        date(2026, 6, 1),
+        date(2027, 1, 1),
+    ]
+    assert domain.amendment_effective_dates([this_year], date(2026, 3, 1)) == [date(2026, 3, 15)]
