@@ -75,6 +75,29 @@ async def upsert_contract(
     )
 
 
+async def record_removal(
+    conn: Conn, contract_id: uuid.UUID, user_id: uuid.UUID, version: int
+) -> None:
+    await conn.execute(
+        """INSERT INTO user_removals (contract_id, user_id, version) VALUES ($1, $2, $3)
+           ON CONFLICT (contract_id, user_id) DO UPDATE
+           SET version = GREATEST(user_removals.version, EXCLUDED.version)""",
+        contract_id,
+        user_id,
+        version,
+    )
+
+
+async def removed_after(conn: Conn, contract_id: uuid.UUID, version: int) -> set[uuid.UUID]:
+    """Users removed from the contract by an amendment newer than ``version``."""
+    rows = await conn.fetch(
+        "SELECT user_id FROM user_removals WHERE contract_id = $1 AND version > $2",
+        contract_id,
+        version,
+    )
+    return {r["user_id"] for r in rows}
+
+
 # -- accounts -------------------------------------------------------------------------------
 async def account_by_user(conn: Conn, user_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM accounts WHERE user_id = $1 FOR UPDATE", user_id)

@@ -118,7 +118,18 @@ async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractA
         return
     tenant = await tenant_of(conn, settings, e.client_id)
     listed = {u.user_id for u in e.users}
+    # An amendment newer than this activation already removed some users (reordering).
+    removed = await repo.removed_after(conn, e.contract_id, e.version)
     for user in e.users:
+        if user.user_id in removed:
+            continue
+        acc = await repo.account_by_user(conn, user.user_id)
+        if (
+            acc is not None
+            and acc["contract_id"] == e.contract_id
+            and acc["attached_version"] > e.version
+        ):
+            continue  # a newer amendment already decided about this user
         await _ensure_account(
             conn,
             tenant,
@@ -158,8 +169,10 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
             key=f"provision:{user.user_id}:{e.amendment_id}",
         )
     for user_id in e.users_removed:
+        await repo.record_removal(conn, e.contract_id, user_id, e.version)
         acc = await repo.account_by_user(conn, user_id)
         if acc is not None and acc["contract_id"] == e.contract_id and acc["status"] != "revoked":
+            await repo.attach_account(conn, acc["id"], e.contract_id, e.version)
             await _revoke(conn, acc, key=f"revoke:{user_id}:{e.amendment_id}")
 
 

@@ -355,3 +355,39 @@ async def test_user_removed_then_added_again_gets_a_new_account_and_password(
             "create",
             "assign_license",
         ]
+
+
+async def test_reordered_events_are_applied_by_version(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        # contract.ended seen before contract.activated: nothing is provisioned.
+        gone = factories.activated(factories.users(2))
+        await publish_event(nats_url, factories.ended(gone))
+        await publish_event(nats_url, gone)
+        await eventually(lambda: _processed(dsn, gone.event_id), what="late activation processed")
+        assert await _accounts(api, contract_id=gone.contract_id) == []
+
+        # An amendment (v3: removes A, adds B) seen before its activation (v2: lists A and C).
+        a_user, c_user = factories.users(2, [("Alice", "Avril"), ("Chloé", "Clain")])
+        b_user = factories.users(1, [("Bruno", "Boyer")])[0]
+        act = factories.activated([a_user, c_user])
+        amend = factories.amended(act, [b_user], [a_user.user_id], version=3)
+        await publish_event(nats_url, amend)
+        await publish_event(nats_url, act)
+        await eventually(lambda: _processed(dsn, act.event_id), what="activation processed")
+
+        async def settled() -> bool:
+            accs = await _accounts(api, contract_id=act.contract_id)
+            return sorted(x["status"] for x in accs) == ["active", "active"]
+
+        await eventually(settled, what="B and C active")
+        users = {x["user_id"] for x in await _accounts(api, contract_id=act.contract_id)}
+        assert users == {str(b_user.user_id), str(c_user.user_id)}
+        state = await graph.state(TENANT)
+        assert {u["userPrincipalName"] for u in state["users"]} == {
+            "bruno.boyer@prisme.re",
+            "chloe.clain@prisme.re",
+        }
+        assert state["deleted"] == []
