@@ -24,7 +24,7 @@ from .context import VideoContext
 from .credentials import hash_token, new_password, new_token
 from .domain import ContractState, LinkStatus, can_share, link_status, merge_contract
 from .recordings import live_video
-from .repository import LinkRow
+from .repository import LinkRow, VideoRow
 
 
 @dataclass(frozen=True)
@@ -40,23 +40,19 @@ async def create_link(
     conn: asyncpg.Connection, ctx: VideoContext, video_id: uuid.UUID, actor: str
 ) -> NewLink:
     video = await live_video(conn, video_id)
-    # Same lock as the contract.ended handler: a link cannot slip in after the revocation.
-    await repo.lock_contract(conn, video.contract_id)
-    contract = await repo.get_contract(conn, video.contract_id)
-    refusal = can_share(contract, video.client_id, ctx.clock())
-    if refusal is not None or contract is None or contract.ends_at is None:
-        raise Conflict(
-            f"Impossible de partager cette vidéo : {refusal}.", contract_id=video.contract_id
-        )
+    await _shareable(conn, ctx, video)  # fail fast, before the costly hash
     token, password = new_token(), new_password()
     password_hash = await asyncio.to_thread(ctx.hashing.hash, password)
+    # Same lock as the contract.ended handler: a link cannot slip in after the revocation.
+    await repo.lock_contract(conn, video.contract_id)
+    ends_at = await _shareable(conn, ctx, video)
     link = await repo.insert_link(
         conn,
         link_id=uuid.uuid4(),
         video=video,
         token_hash=hash_token(token),
         password_hash=password_hash,
-        expires_at=contract.ends_at,  # V3: the end of the contract's engagement (C2)
+        expires_at=ends_at,  # V3: the end of the contract's engagement (C2)
         created_by=actor,
     )
     await enqueue(
@@ -71,6 +67,17 @@ async def create_link(
     )
     url = f"{ctx.settings.public_base_url.rstrip('/')}/v/{token}"
     return NewLink(link, url, password)
+
+
+async def _shareable(conn: asyncpg.Connection, ctx: VideoContext, video: VideoRow) -> datetime:
+    """The link expiry if the video's contract allows sharing now, else a 409 saying why."""
+    contract = await repo.get_contract(conn, video.contract_id)
+    refusal = can_share(contract, video.client_id, ctx.clock())
+    if refusal is not None or contract is None or contract.ends_at is None:
+        raise Conflict(
+            f"Impossible de partager cette vidéo : {refusal}.", contract_id=video.contract_id
+        )
+    return contract.ends_at
 
 
 def status_of(link: LinkRow, now: datetime) -> LinkStatus:
