@@ -38,7 +38,7 @@ $(STAMP): $(LOCK_INPUTS)
 	  $(PYTHON) -m pip install --quiet uv || $(PYTHON) -m pip install --quiet --break-system-packages uv; \
 	fi
 	@UV="$$(command -v uv || echo "$(PYTHON) -m uv")"; \
-	  $$UV sync --all-packages --inexact
+	  $$UV sync --all-packages --inexact --compile-bytecode
 	@touch $@
 
 apt-packages:

@@ -24,7 +24,7 @@ import httpx
 
 from .catalogue import ProcessSpec
 from .datadir import DataDir
-from .state import ProcessState, signal_group, start_time
+from .state import ProcessState, alive, signal_group, start_time, tree, wait_gone
 
 #: back-off between restarts of a crashing process: 0.5 s, 1 s, 2 s … capped at 30 s
 BACKOFF_FIRST = 0.5
@@ -257,9 +257,11 @@ class Supervisor:
     def stop(self, grace: float = 10.0, hurry: Callable[[], bool] = lambda: False) -> None:
         """SIGTERM every process group, SIGKILL what is left after ``grace`` seconds."""
         self.stopping = True
+        members: list[tuple[int, int]] = []  # every process of every group, to see them gone
         for managed in self.managed:
             managed.next_start = None
             if managed.proc is not None:
+                members += [(p, st) for p in tree(managed.proc.pid) if (st := start_time(p))]
                 signal_group(managed.proc.pid, signal.SIGTERM)
                 managed.state.status = "stopping"
         deadline = time.monotonic() + grace
@@ -277,5 +279,7 @@ class Supervisor:
                 managed.state.status = "stopped"
                 managed.state.pid = None
                 managed.state.started = None
+        # SIGKILL is delivered asynchronously: wait until the members are really gone
+        wait_gone(lambda: any(alive(p, st) for p, st in members), 5.0)
         self._http.close()
         self.changed = True
