@@ -55,6 +55,15 @@ async def test_no_token_or_password_in_clear_anywhere(
     caplog.set_level(logging.DEBUG)
     spans = InMemorySpanExporter()
     telemetry.add_span_processor(SimpleSpanProcessor(spans))
+    try:
+        await _exercise_and_search(svc, small_mp4, caplog, spans)
+    finally:
+        spans.shutdown()  # the processor stays registered; a shut-down exporter keeps nothing
+
+
+async def _exercise_and_search(
+    svc: Any, small_mp4: bytes, caplog: pytest.LogCaptureFixture, spans: InMemorySpanExporter
+) -> None:
 
     contract = await svc.activate()
     video_id = (await svc.upload(contract, small_mp4)).json()["id"]
