@@ -115,7 +115,8 @@ class JobRunner:
             await listener.add_listener(repo.JOBS_CHANNEL, self._on_notify)
             while True:
                 due_in = await self.tick()
-                timeout = min(self.settings.job_poll_seconds, max(0.02, due_in))
+                # Floor: a due job may be blocked behind an older job of its account; do not spin.
+                timeout = min(self.settings.job_poll_seconds, max(0.1, due_in))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                 self._wake.clear()
@@ -152,11 +153,13 @@ class JobRunner:
         return self.settings.job_poll_seconds if due_in is None else due_in
 
     async def _drain(self, tenant: str) -> None:
+        worked = False
         try:
             while True:
                 works = await self._claim(tenant)
                 if not works:
                     return
+                worked = True
                 while works:
                     works = await self._round(tenant, works)
         except Exception:
@@ -165,7 +168,8 @@ class JobRunner:
             )
         finally:
             self._running[tenant] -= 1
-            self._wake.set()
+            if worked:  # more may be ready now (next steps, freed accounts)
+                self._wake.set()
 
     async def _claim(self, tenant: str) -> list[Work]:
         async with self.pool.acquire() as conn, conn.transaction():
