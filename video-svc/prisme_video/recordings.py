@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -191,3 +192,34 @@ async def purge_expired(conn: DB, ctx: VideoContext) -> list[uuid.UUID]:
         await repo.mark_video_deleted(conn, video.id, now)
         purged.append(video.id)
     return purged
+
+
+def _video_id_of(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(name.split("/", 1)[0])
+    except ValueError:
+        return None
+
+
+async def sweep_orphans(conn: DB, ctx: VideoContext) -> int:
+    """Delete objects no video row points to (an upload killed between storing and recording).
+
+    Only objects older than the grace period: a younger one may be an upload in progress.
+    """
+    cutoff = ctx.clock() - timedelta(hours=ctx.settings.orphan_grace_hours)
+    stale: dict[uuid.UUID, list[str]] = {}
+    for name, modified in await asyncio.to_thread(lambda: list(ctx.store.list())):
+        video_id = _video_id_of(name)
+        if video_id is not None and modified < cutoff:
+            stale.setdefault(video_id, []).append(name)
+    if not stale:
+        return 0
+    known = await repo.known_video_ids(conn, list(stale))
+    deleted = 0
+    for video_id, names in stale.items():
+        if video_id in known:
+            continue
+        for name in names:
+            await asyncio.to_thread(ctx.store.delete, name)
+            deleted += 1
+    return deleted

@@ -150,6 +150,11 @@ async def videos_due_for_purge(
     return [_video(r) for r in rows]
 
 
+async def known_video_ids(conn: DB, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch("SELECT id FROM videos WHERE id = ANY($1::uuid[])", ids)
+    return {r["id"] for r in rows}
+
+
 async def mark_video_deleted(conn: DB, video_id: uuid.UUID, now: datetime) -> None:
     await conn.execute("UPDATE videos SET deleted_at = $2 WHERE id = $1", video_id, now)
 

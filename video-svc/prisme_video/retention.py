@@ -26,8 +26,19 @@ async def purge_once(rt: Runtime) -> int:
             return total
 
 
+async def sweep_once(rt: Runtime) -> int:
+    """Objects left by uploads that never got their row (killed between store and commit)."""
+    ctx: VideoContext = rt.state["video"]
+    async with rt.pool.acquire() as conn:
+        deleted = await recordings.sweep_orphans(conn, ctx)
+    if deleted:
+        log.info("orphan objects deleted", extra={"count": deleted})
+    return deleted
+
+
 async def run(rt: Runtime) -> None:
     ctx: VideoContext = rt.state["video"]
     while True:
         await purge_once(rt)
+        await sweep_once(rt)
         await asyncio.sleep(ctx.settings.retention_interval_seconds)

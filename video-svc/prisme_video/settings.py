@@ -65,6 +65,9 @@ class VideoSettings(ServiceSettings):
     retention_interval_seconds: float = Field(
         default=3600.0, gt=0, validation_alias=_alias("retention_interval_seconds")
     )
+    orphan_grace_hours: float = Field(
+        default=24.0, gt=0, validation_alias=_alias("orphan_grace_hours")
+    )
     session_minutes: int = Field(default=120, ge=1, validation_alias=_alias("session_minutes"))
     throttle_base_delay_seconds: float = Field(
         default=1.0, ge=0, validation_alias=_alias("throttle_base_delay_seconds")

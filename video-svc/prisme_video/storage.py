@@ -8,8 +8,11 @@ Only ciphertext ever reaches a backend.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +35,9 @@ class ObjectStore(Protocol):
     def open(self, name: str) -> ObjectReader: ...
     def size(self, name: str) -> int: ...
     def delete(self, name: str) -> None: ...
+    def list(self) -> Iterator[tuple[str, datetime]]:
+        """Every object (unfinished ones too) with its last modification time."""
+        ...
 
 
 class ObjectMissingError(Exception):
@@ -119,3 +125,12 @@ class LocalObjectStore:
         path = self._path(name)
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".part").unlink(missing_ok=True)
+        if path.parent != self.root:
+            with contextlib.suppress(OSError):  # not empty: other objects of the video remain
+                path.parent.rmdir()
+
+    def list(self) -> Iterator[tuple[str, datetime]]:
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                name = path.relative_to(self.root).as_posix().removesuffix(".part")
+                yield name, datetime.fromtimestamp(path.stat().st_mtime, UTC)

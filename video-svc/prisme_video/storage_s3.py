@@ -7,6 +7,8 @@ video ids, so a retried upload overwrites the same key instead of leaving a seco
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -133,6 +135,14 @@ class S3ObjectStore:
 
     def delete(self, name: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=self._key(name))
+
+    def list(self) -> Iterator[tuple[str, datetime]]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield str(item["Key"]).removeprefix(self.prefix), item["LastModified"]
 
 
 def s3_client(

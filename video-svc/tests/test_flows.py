@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -363,3 +365,22 @@ async def test_upload_over_the_limit_is_refused_and_leaves_nothing(
         assert await svc.fetchval("SELECT count(*) FROM videos") == 0
         objects = svc.settings.objects_dir()
         assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
+
+
+async def test_orphan_objects_of_killed_uploads_are_swept(svc: Any, small_mp4: bytes) -> None:
+    contract = await svc.activate()
+    video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+    objects = svc.settings.objects_dir()
+    orphan, fresh = uuid.uuid4(), uuid.uuid4()
+    for name in (f"{orphan}/video", f"{orphan}/video.part", f"{fresh}/video.part"):
+        (objects / name).parent.mkdir(exist_ok=True)
+        (objects / name).write_bytes(b"sealed bytes")
+    old = time.time() - 25 * 3600
+    for path in [*(objects / str(orphan)).iterdir(), *(objects / video_id).iterdir()]:
+        os.utime(path, (old, old))
+    assert await retention.sweep_once(svc.runtime) == 2
+    assert not (objects / str(orphan)).exists()
+    assert (objects / str(fresh) / "video.part").exists()  # maybe an upload in progress
+    assert (objects / video_id / "video").exists()
+    assert (objects / video_id / "poster").exists()
+    assert await retention.sweep_once(svc.runtime) == 0

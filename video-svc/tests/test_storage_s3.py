@@ -82,6 +82,7 @@ def test_small_object_is_a_single_put(store: S3ObjectStore) -> None:
     writer.write(b"jpeg bytes")
     ref = writer.commit()
     assert read_object(store, ref, key) == b"jpeg bytes"
+    assert [name for name, _ in store.list()] == ["v2/poster"]
     with pytest.raises(DecryptionError):
         read_object(store, ref, new_data_key())
 
