@@ -9,6 +9,8 @@ VENV       := .venv
 BIN        := $(VENV)/bin
 PYTHON     ?= python3
 DATA_DIR   ?= ./.prisme
+# extra `prisme up` options, e.g. make up UP_ARGS="--only contracts,billing --free-ports"
+UP_ARGS    ?=
 # pytest-xdist workers: the suite is sized for 2 cores (DESIGN.md §9)
 JOBS       ?= 2
 PYTEST_ARGS ?=
@@ -60,7 +62,7 @@ apt-packages:
 	fi
 
 up: install ## run the whole platform locally (Ctrl-C stops it)
-	$(BIN)/prisme up --data-dir $(DATA_DIR)
+	$(BIN)/prisme up --data-dir $(DATA_DIR) $(UP_ARGS)
 
 down: ## stop a `make up` that is still running or was killed
 	$(BIN)/prisme down --data-dir $(DATA_DIR)
