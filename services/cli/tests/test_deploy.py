@@ -194,6 +194,13 @@ async def test_nats_cluster_replicates_streams_and_enforces_publish_rights(
         assert any("permissions violation" in str(e).lower() for e in errors)
         state = await billing.jetstream().stream_info("CONTRACTS")
         assert state.state.messages == 1
+        # …and consume it through its own durable
+        sub = await billing.jetstream().pull_subscribe(
+            "contract.>", durable="billing-contracts", stream="CONTRACTS"
+        )
+        [msg] = await sub.fetch(1, timeout=10)
+        assert msg.subject == "contract.ended"
+        await msg.ack_sync()
         assert state.cluster is not None
         assert len(state.cluster.replicas or []) == 2  # the leader plus two replicas
     finally:
