@@ -26,7 +26,7 @@ empty      :=
 space      := $(empty) $(empty)
 MYPY_PATH  := $(subst $(space),:,$(patsubst %/,%,$(sort $(dir $(MYPY_ROOTS)))))
 
-.PHONY: help install up down status test lint format bench clean distclean apt-packages
+.PHONY: help install up down status test lint format asyncapi bench clean distclean apt-packages
 
 help: ## list the targets
 	@echo "PRISME — make <target>"
@@ -70,7 +70,7 @@ down: ## stop a `make up` that is still running or was killed
 status: ## show what runs and whether it is ready
 	$(BIN)/prisme status --data-dir $(DATA_DIR)
 
-test: install ## run every test: unit, service, end-to-end, browser, AsyncAPI staleness
+test: install ## run every test (unit, service, end-to-end, browser; the AsyncAPI document is current)
 	@rc=0; $(BIN)/pytest -n $(JOBS) -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; \
 	exit $$rc
@@ -83,6 +83,9 @@ lint: install ## ruff check, ruff format --check, mypy --strict
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+asyncapi: install ## regenerate libs/events/asyncapi.json after changing an event model
+	$(BIN)/python -m prisme_events.asyncapi
 
 bench: install ## run every benchmark script in bench/ (each prints its figures)
 	@set -e; for script in bench/*.py; do \
