@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -113,6 +113,124 @@ def busy_ports(ports: dict[str, int]) -> list[str]:
     return [f"{name} ({port})" for name, port in ports.items() if port_open(port)]
 
 
+class Platform:
+    """One run of the platform: its infrastructure, its processes and the state file."""
+
+    def __init__(
+        self,
+        options: UpOptions,
+        data_dir: DataDir,
+        specs: list[ProcessSpec],
+        ports: dict[str, int],
+        say: Callable[[str], None],
+    ) -> None:
+        self.options = options
+        self.data_dir = data_dir
+        self.specs = specs
+        self.ports = ports
+        self.say = say
+        self.state = RunState(
+            data_dir=str(data_dir.root),
+            runner_pid=os.getpid(),
+            runner_started=start_time(os.getpid()),
+        )
+        self.nats: NatsServer | None = None
+        self.postgres: PostgresServer | None = None
+        self.postgres_ready: Future[dict[str, str]] | None = None
+        self.supervisor: Supervisor | None = None
+        self._pool = ThreadPoolExecutor(max_workers=len(specs) + 1)
+
+    def save(self) -> None:
+        self.state.save(self.data_dir.state_file)
+
+    def start_postgres(self) -> None:
+        """In the background (the slowest part on a fresh data dir): PostgreSQL and the
+        databases of the services whose ``PRISME_<SVC>_DATABASE_URL`` is not set."""
+        with_db = [s for s in self.specs if s.database_env]
+        wanted = [s for s in with_db if not os.environ.get(s.database_env or "")]
+        if with_db and not wanted:
+            self.state.infra.external_postgres = True
+            self.say("using external PostgreSQL databases")
+            return
+        if not wanted:
+            return
+        self.postgres = PostgresServer(self.data_dir.postgres)
+        self.state.infra.postgres_dir = str(self.postgres.data_dir)
+        self.state.infra.postgres_dsn = self.postgres.admin_dsn
+        self.save()
+        self.postgres_ready = self._pool.submit(start_postgres, self.postgres, wanted, self._pool)
+
+    def database_urls(self) -> dict[str, str]:
+        """Wait for :meth:`start_postgres`; the DSN of each service's database."""
+        if self.postgres_ready is None or self.postgres is None:
+            return {}
+        urls = self.postgres_ready.result()
+        pid = self.postgres.pid
+        self.state.infra.postgres_pid = pid
+        self.state.infra.postgres_started = start_time(pid) if pid else None
+        self.save()
+        return urls
+
+    def start_nats(self) -> dict[str, str]:
+        """The embedded NATS unless ``PRISME_NATS_URL`` is set; each service's NATS URL."""
+        external = os.environ.get("PRISME_NATS_URL")
+        if external:
+            self.state.infra.nats_url = external
+            self.state.infra.external_nats = True
+            self.say("using external NATS (PRISME_NATS_URL)")
+            return {}
+        # DESIGN.md §7: each service has its own NATS user, allowed to publish only its own
+        # subjects (the same rules as deploy/nats for a cluster).
+        users = [spec.nats_user for spec in PROCESSES if spec.nats_user]
+        passwords = self.data_dir.ensure_nats_passwords(users)
+        write_private(self.data_dir.nats_config, render_config(passwords))
+        port = DEFAULT_NATS_PORT
+        if self.options.free_ports or port_open(port):
+            port = free_port()
+        self.nats = NatsServer(
+            self.data_dir.nats,
+            port,
+            config_file=self.data_dir.nats_config,
+            log_file=self.data_dir.log_file("nats"),
+        )
+        self.nats.start()
+        self.state.infra.nats_url = self.nats.url
+        self.state.infra.nats_pid = self.nats.pid
+        self.state.infra.nats_started = start_time(self.nats.pid) if self.nats.pid else None
+        self.save()
+        return {
+            spec.name: url_with_credentials(
+                self.nats.url, spec.nats_user, passwords[spec.nats_user]
+            )
+            for spec in self.specs
+            if spec.nats_user
+        }
+
+    def step(self) -> None:
+        """One supervision step, saving the state when something changed."""
+        assert self.supervisor is not None
+        self.supervisor.poll()
+        if self.supervisor.changed:
+            self.supervisor.changed = False
+            self.save()
+
+    def stop(self, hurry: Callable[[], bool]) -> None:
+        """Services first (they drain into NATS and PostgreSQL), then NATS, then PostgreSQL."""
+        self.state.phase = "stopping"
+        self.save()
+        if self.supervisor is not None:
+            self.supervisor.stop(self.options.grace, hurry=hurry)
+        if self.nats is not None:
+            _stop_quietly(self.say, "nats", self.nats.stop)
+        if self.postgres_ready is not None:
+            # a PostgreSQL still starting would come up after a stop: let it finish first
+            wait([self.postgres_ready])
+        if self.postgres is not None:
+            _stop_quietly(self.say, "postgres", self.postgres.stop)
+        self._pool.shutdown()
+        self.data_dir.state_file.unlink(missing_ok=True)
+
+
 def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
     out = options.out
 
@@ -141,134 +259,62 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
     if own_shutdown:
         shutdown.install()
     began = time.monotonic()
-    state = RunState(
-        data_dir=str(data_dir.root), runner_pid=os.getpid(), runner_started=start_time(os.getpid())
-    )
-    state.save(data_dir.state_file)
-    nats: NatsServer | None = None
-    postgres: PostgresServer | None = None
-    supervisor: Supervisor | None = None
+    platform = Platform(options, data_dir, specs, ports, say)
+    platform.save()
     try:
         public_key = data_dir.ensure_keypair()
         admin_token = data_dir.ensure_admin_token()
         webhook_secret = data_dir.ensure_secret("stripe-webhook-secret", prefix="whsec_")
-        context = template_context(ports, webhook_secret)
-
         base_env = dict(os.environ)
         base_env.setdefault("PRISME_ENV", "development")
         base_env["PRISME_JWT_PUBLIC_KEY"] = public_key
         base_env["PYTHONUNBUFFERED"] = "1"
 
-        # PostgreSQL (the slowest to come up on a fresh data dir) starts in the background
-        # while NATS and the sandboxes start; the services start once their databases exist.
-        database_urls: dict[str, str] = {}
-        with_db = [s for s in specs if s.database_env]
-        wants_db = [s for s in with_db if not os.environ.get(s.database_env or "")]
-        pg_ready: Future[dict[str, str]] | None = None
-        background = ThreadPoolExecutor(max_workers=len(wants_db) + 1)
-        if with_db and not wants_db:
-            state.infra.external_postgres = True
-            say("using external PostgreSQL databases")
-        elif wants_db:
-            postgres = PostgresServer(data_dir.postgres)
-            state.infra.postgres_dir = str(postgres.data_dir)
-            state.infra.postgres_dsn = postgres.admin_dsn
-            state.save(data_dir.state_file)
-            pg_ready = background.submit(start_postgres, postgres, wants_db, background)
-
-        nats_urls: dict[str, str] = {}
-        external_nats = os.environ.get("PRISME_NATS_URL")
-        if external_nats:
-            state.infra.nats_url = external_nats
-            state.infra.external_nats = True
-            say("using external NATS (PRISME_NATS_URL)")
-        else:
-            # DESIGN.md §7: each service has its own NATS user, allowed to publish only its
-            # own subjects (the same rules as deploy/nats for a cluster).
-            users = [spec.nats_user for spec in PROCESSES if spec.nats_user]
-            passwords = data_dir.ensure_nats_passwords(users)
-            write_private(data_dir.nats_config, render_config(passwords))
-            nats_port = DEFAULT_NATS_PORT
-            if options.free_ports or port_open(nats_port):
-                nats_port = free_port()
-            nats = NatsServer(
-                data_dir.nats,
-                nats_port,
-                config_file=data_dir.nats_config,
-                log_file=data_dir.log_file("nats"),
-            )
-            nats.start()
-            state.infra.nats_url = nats.url
-            state.infra.nats_pid = nats.pid
-            state.infra.nats_started = start_time(nats.pid) if nats.pid else None
-            state.save(data_dir.state_file)
-            for spec in specs:
-                if spec.nats_user:
-                    nats_urls[spec.name] = url_with_credentials(
-                        nats.url, spec.nats_user, passwords[spec.nats_user]
-                    )
-
-        supervisor = Supervisor(
+        platform.start_postgres()
+        nats_urls = platform.start_nats()
+        supervisor = platform.supervisor = Supervisor(
             specs,
             ports,
-            context,
+            template_context(ports, webhook_secret),
             base_env,
             data_dir,
-            database_urls=database_urls,
             nats_urls=nats_urls,
             python=options.python,
             report=say,
         )
-        state.processes = [m.state for m in supervisor.managed]
-        if not shutdown.requested.is_set():
+        platform.state.processes = [m.state for m in supervisor.managed]
+        if not shutdown.requested.is_set():  # the sandboxes need neither NATS nor a database
             supervisor.start_all(lambda spec: spec.database is None)
-        state.save(data_dir.state_file)
-        if pg_ready is not None:
-            database_urls.update(pg_ready.result())
-            supervisor.database_urls.update(database_urls)
-            if postgres is not None:
-                state.infra.postgres_pid = postgres.pid
-                state.infra.postgres_started = start_time(postgres.pid) if postgres.pid else None
-        background.shutdown()
+        platform.save()
+        supervisor.database_urls.update(platform.database_urls())
         if shutdown.requested.is_set():
             return 0
         supervisor.start_all(lambda spec: spec.database is not None)
-        state.save(data_dir.state_file)
+        platform.save()
 
         deadline = time.monotonic() + options.ready_timeout
         while not shutdown.requested.is_set():
-            supervisor.poll()
-            if supervisor.changed:
-                supervisor.changed = False
-                state.save(data_dir.state_file)
+            platform.step()
             if supervisor.all_settled() or time.monotonic() > deadline:
                 break
             shutdown.requested.wait(0.05)
         if shutdown.requested.is_set():
             return 0
-
-        state.phase = "running"
-        state.save(data_dir.state_file)
-        print_summary(out, data_dir, state, postgres, admin_token, time.monotonic() - began)
+        platform.state.phase = "running"
+        platform.save()
+        print_summary(
+            out, data_dir, platform.state, platform.postgres, admin_token, time.monotonic() - began
+        )
         while not shutdown.requested.is_set():
-            supervisor.poll()
-            if supervisor.changed:
-                supervisor.changed = False
-                state.save(data_dir.state_file)
+            platform.step()
             shutdown.requested.wait(0.2)
         return 0
     except Exception as exc:  # noqa: BLE001 - report, then stop everything in `finally`
-        say(f"start-up failed: {type(exc).__name__}: {exc}")
+        say(f"failed: {type(exc).__name__}: {exc}")
         return 1
     finally:
-        state.phase = "stopping"
-        state.save(data_dir.state_file)
         say("stopping…")
-        if supervisor is not None:
-            supervisor.stop(options.grace, hurry=shutdown.hurry.is_set)
-        _stop_quietly(say, "nats", nats.stop if nats else None)
-        _stop_quietly(say, "postgres", postgres.stop if postgres else None)
-        data_dir.state_file.unlink(missing_ok=True)
+        platform.stop(hurry=shutdown.hurry.is_set)
         if own_shutdown:
             shutdown.restore()
         say("stopped")
