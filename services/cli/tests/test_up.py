@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from prisme_chassis.auth import Authenticator
 from prisme_cli.state import RunState, alive, tree
+from prisme_localinfra import PostgresServer
 
 SERVICES = ("contracts", "billing", "licence", "video", "backup")
 SANDBOXES = ("graph-sandbox", "stripe-sandbox")
@@ -218,3 +220,44 @@ def test_down_cleans_up_after_the_runner_was_killed(data_dir: Path) -> None:
         if again.poll() is None:
             again.kill()
             prisme("down", "--data-dir", str(data_dir))
+
+
+def test_external_nats_and_postgres_are_used_as_configured(
+    data_dir: Path, nats_url: str, pg: PostgresServer
+) -> None:
+    dsn = pg.create_database(f"cli_{uuid.uuid4().hex[:12]}")
+    env = {**clean_env(), "PRISME_NATS_URL": nats_url, "PRISME_CONTRACTS_DATABASE_URL": dsn}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "prisme_cli", "up", "--data-dir", str(data_dir), "--free-ports",
+         "--only", "contracts", "--ready-timeout", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        state = running_state(data_dir, runner)
+        assert state.infra.external_nats
+        assert state.infra.external_postgres
+        assert state.infra.nats_pid is None
+        assert state.infra.postgres_dir is None
+        assert not (data_dir / "postgres").exists()
+        contracts = state.process("contracts")
+        assert contracts.status == "ready", Path(contracts.log).read_text()[-3000:]
+        # its migrations ran in the database we gave it
+        assert asyncio.run(migrations_applied(dsn)) > 0
+        runner.send_signal(signal.SIGTERM)
+        output, _ = runner.communicate(timeout=60)
+        assert runner.returncode == 0, output
+        assert "using external NATS" in output
+        assert "using external PostgreSQL" in output
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            prisme("down", "--data-dir", str(data_dir))
+
+
+async def migrations_applied(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+        return count
+    finally:
+        await conn.close()
