@@ -296,29 +296,32 @@ async def add_job(
     return inserted is not None
 
 
-async def add_jobs(conn: Conn, jobs: list[tuple[str, uuid.UUID, str, str, str]]) -> int:
-    """Bulk :func:`add_job`: rows of (key, account id, tenant, kind, first step)."""
-    if not jobs:
-        return 0
-    cols = list(zip(*jobs, strict=True))
-    rows = await conn.fetch(
-        """INSERT INTO jobs (key, account_id, graph_tenant, kind, step)
-           SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[])
-           ON CONFLICT (key) DO NOTHING RETURNING graph_tenant""",
-        *[list(c) for c in cols],
+async def revoke_contract_accounts(conn: Conn, contract_id: uuid.UUID) -> int:
+    """Queue the revocation of every live account of a contract in one statement (year-end
+    volume, P2): pending provisionings are cancelled, job keys come from domain ids."""
+    n = await conn.fetchval(
+        """
+        WITH acc AS (
+            SELECT id, user_id, graph_tenant FROM accounts
+            WHERE contract_id = $1 AND status IN ('pending', 'active', 'failed')
+            FOR UPDATE
+        ), cancelled AS (
+            UPDATE jobs SET status = 'cancelled', updated_at = now()
+            WHERE account_id IN (SELECT id FROM acc) AND kind = 'provision' AND status = 'queued'
+        ), added AS (
+            INSERT INTO jobs (key, account_id, graph_tenant, kind, step)
+            SELECT 'revoke:' || user_id || ':' || $1::text, id, graph_tenant, 'revoke', 'disable' FROM acc
+            ON CONFLICT (key) DO NOTHING
+            RETURNING graph_tenant
+        ), woken AS (
+            SELECT pg_notify($2, t.graph_tenant) FROM (SELECT DISTINCT graph_tenant FROM added) t
+        )
+        SELECT (SELECT count(*) FROM added) + 0 * (SELECT count(*) FROM woken)
+        """,
+        contract_id,
+        JOBS_CHANNEL,
     )
-    for tenant in {r["graph_tenant"] for r in rows}:
-        await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, tenant)
-    return len(rows)
-
-
-async def cancel_queued_many(conn: Conn, account_ids: list[uuid.UUID], kind: str) -> None:
-    await conn.execute(
-        """UPDATE jobs SET status = 'cancelled', updated_at = now()
-           WHERE account_id = ANY($1::uuid[]) AND kind = $2 AND status = 'queued'""",
-        account_ids,
-        kind,
-    )
+    return int(n or 0)
 
 
 async def cancel_queued(conn: Conn, account_id: uuid.UUID, kind: str) -> int:

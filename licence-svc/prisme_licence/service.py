@@ -93,20 +93,6 @@ async def _revoke(conn: Conn, acc: asyncpg.Record, key: str) -> None:
     await repo.add_job(conn, key, acc["id"], acc["graph_tenant"], "revoke", "disable")
 
 
-async def _revoke_all(conn: Conn, accounts: list[asyncpg.Record], key_suffix: str) -> None:
-    """Set-based :func:`_revoke` for a whole contract (year-end volume, P2)."""
-    if not accounts:
-        return
-    await repo.cancel_queued_many(conn, [a["id"] for a in accounts], "provision")
-    await repo.add_jobs(
-        conn,
-        [
-            (f"revoke:{a['user_id']}:{key_suffix}", a["id"], a["graph_tenant"], "revoke", "disable")
-            for a in accounts
-        ],
-    )
-
-
 async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractActivated) -> None:
     """L1: every user of a contract that includes Microsoft 365 gets an account."""
     m365 = domain.includes_microsoft_365(e.includes)
@@ -189,12 +175,7 @@ async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded
             await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
             return
         # Renewal already activated: its users were re-attached then; the rest leave.
-    leaving = [
-        acc
-        for acc in await repo.accounts_of_contract(conn, e.contract_id)
-        if acc["status"] in ("pending", "active", "failed")
-    ]
-    await _revoke_all(conn, leaving, str(e.contract_id))
+    await repo.revoke_contract_accounts(conn, e.contract_id)
 
 
 async def list_accounts(
