@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,6 +32,7 @@ class PostgresServer:
         self.durable = durable
         self.bin = pg_bin_dir()
         # PostgreSQL refuses to run as root: then it runs as a dedicated system user, as pgserver does.
+        self._tmp_socket_dir: Path | None = None
         self.system_user: str | None = "pgserver" if os.geteuid() == 0 else None
 
     @property
@@ -84,12 +86,14 @@ class PostgresServer:
         candidate = self.data_dir / "run"
         if len(str(candidate)) > 80:  # unix socket paths are limited to ~107 bytes
             candidate = Path(tempfile.mkdtemp(prefix="prisme-pg-"))
+            self._tmp_socket_dir = candidate
         candidate.mkdir(parents=True, exist_ok=True)
         self._own(candidate)
         return str(candidate)
 
     def start(self) -> None:
         self.init()
+        self._own(self.data_dir)  # a parent may have lost its traversal bits since init
         options = [
             f"-p {self.port}",
             "-h 127.0.0.1",
@@ -108,6 +112,9 @@ class PostgresServer:
         if not (self.pgdata / "postmaster.pid").exists():
             return
         self._run("pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "-t", "30", "stop")
+        if self._tmp_socket_dir is not None:
+            shutil.rmtree(self._tmp_socket_dir, ignore_errors=True)
+            self._tmp_socket_dir = None
 
     def restart(self) -> None:
         self.stop()
