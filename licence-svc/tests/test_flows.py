@@ -391,3 +391,35 @@ async def test_reordered_events_are_applied_by_version(
             "chloe.clain@prisme.re",
         }
         assert state["deleted"] == []
+
+
+async def test_per_tenant_concurrency_limit_and_batch_size(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    dsn = await new_database()
+    await graph.faults(latency_ms=40)
+    other_client = uuid.uuid4()
+    settings = settings_for(dsn, per_tenant_concurrency=2, max_concurrent_batches=8)
+    async with start_service(build_app(settings), headers=auth_headers) as api:
+        r = await api.put(
+            f"/v1/tenants/{other_client}",
+            json={"graph_tenant": "second-tenant", "domain": "second.re"},
+        )
+        assert r.status_code == 200
+        contracts = [factories.activated(factories.users(5)) for _ in range(8)]
+        contracts.append(factories.activated(factories.users(5), client_id=other_client))
+        for c in contracts:
+            await publish_event(nats_url, c)
+
+        async def all_active() -> bool:
+            accs = await _accounts(api)
+            return len(accs) == 45 and all(x["status"] == "active" for x in accs)
+
+        await eventually(all_active, timeout=60, what="45 accounts")
+        state = (await graph.http.get("/_sandbox/state")).json()
+        peak = state["max_concurrent_batches"]
+        assert 1 <= peak[TENANT] <= 2, peak  # never more than the per-tenant limit
+        assert peak["second-tenant"] >= 1
+        counters = state["counters"]
+        # $batch of at most 20 (the sandbox refuses more): 45 accounts x 3 calls in few batches
+        assert counters["batches"] < 45 * 3

@@ -101,8 +101,13 @@ def create_app(directory: Directory | None = None) -> FastAPI:
         tenant = _tenant_of(request)
         if tenant is None:
             return _unauthorized()
-        await _latency()
         d.counters["batches"] += 1
+        d.in_flight[tenant] = d.in_flight.get(tenant, 0) + 1
+        d.max_in_flight[tenant] = max(d.max_in_flight.get(tenant, 0), d.in_flight[tenant])
+        try:
+            await _latency()
+        finally:
+            d.in_flight[tenant] -= 1
         try:
             payload = json.loads(await request.body())
             requests = payload["requests"]

@@ -96,6 +96,9 @@ class Directory:
         self.faults = Faults()
         self.rng = random.Random()
         self.oplog: list[dict[str, Any]] = []
+        # $batch calls in flight per tenant, and the most seen at once (concurrency limits)
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
         self.counters: dict[str, int] = {
             "requests": 0,
             "batches": 0,
@@ -461,6 +464,7 @@ class Directory:
                 }
                 for t in tenants
             },
+            "max_concurrent_batches": dict(self.max_in_flight),
             "oplog": [
                 e for e in self.oplog if tenant_name is None or e["tenant"] == tenant_name.lower()
             ],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import pytest
 from prisme_graph_sandbox import Directory, create_app
+from prisme_localinfra import free_port
 
 
 async def _client(directory: Directory | None = None) -> httpx.AsyncClient:
@@ -219,3 +223,25 @@ async def test_batch_rejects_malformed(bad: dict[str, Any]) -> None:
     async with await _client() as c:
         h = await _token(c)
         assert (await c.post("/v1.0/$batch", json=bad, headers=h)).status_code == 400
+
+
+async def test_entry_point_serves_on_the_given_port() -> None:
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
+        [sys.executable, "-m", "prisme_graph_sandbox", "--port", str(port), "--seats", "3"]
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as c:
+            for _ in range(200):
+                try:
+                    if (await c.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            h = await _token(c, "t")
+            skus = (await c.get("/v1.0/subscribedSkus", headers=h)).json()["value"]
+            o365 = next(s for s in skus if s["skuPartNumber"] == "O365_BUSINESS")
+            assert o365["prepaidUnits"]["enabled"] == 3
+    finally:
+        proc.terminate()
+        proc.wait(10)
