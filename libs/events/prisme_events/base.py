@@ -58,8 +58,16 @@ class Event(BaseModel):
 
 
 def event_types() -> dict[str, type[Event]]:
-    """Every registered event type, by subject."""
-    return dict(sorted(_REGISTRY.items()))
+    """The catalogue: every event type declared in this package, by subject.
+
+    Events declared elsewhere (the test-only demo service) are decodable but not part of the
+    catalogue, its streams or its AsyncAPI document.
+    """
+    return {
+        subject: cls
+        for subject, cls in sorted(_REGISTRY.items())
+        if cls.__module__.startswith("prisme_events.")
+    }
 
 
 def event_type(subject: str) -> type[Event]:
