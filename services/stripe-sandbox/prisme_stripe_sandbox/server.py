@@ -21,7 +21,15 @@ class SandboxServer:
         self.sandbox: Sandbox = self.app.state.sandbox
         self.host = host
         self._server = uvicorn.Server(
-            uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(
+                self.app,
+                host=host,
+                port=port,
+                lifespan="on",
+                # keep the host process's logging as it is (uvicorn's default config
+                # stops its loggers from propagating to the root handlers)
+                log_config=None,
+            )
         )
         self._thread: threading.Thread | None = None
         self.port = port

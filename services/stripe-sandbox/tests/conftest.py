@@ -66,7 +66,7 @@ class Receiver:
 class ThreadServer:
     def __init__(self, app: Any) -> None:
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
