@@ -32,6 +32,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 #: Health and scrape routes produce no spans (they would drown the useful ones).
 EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$"
@@ -115,6 +116,37 @@ def _traces_url(endpoint: str) -> str:
     return endpoint
 
 
+class _RecordWhenExported(Sampler):
+    """Record spans only once something receives them (an OTLP exporter, a test's processor).
+
+    Until then spans are non-recording but keep real trace ids, so ``traceparent`` still links
+    a request, its events and their consumers, and logs still carry the trace id — at a
+    fraction of the cost of building spans nobody reads (measured by bench/bus.py).
+    """
+
+    recording = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: Any = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        if self.recording:
+            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+        return SamplingResult(Decision.DROP)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
+_sampler = _RecordWhenExported()
+
+
 def _ensure_provider(service_name: str) -> TracerProvider:
     global _provider
     if _provider is None:
@@ -122,7 +154,9 @@ def _ensure_provider(service_name: str) -> TracerProvider:
         if isinstance(current, TracerProvider):
             _provider = current
         else:
-            _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+            _provider = TracerProvider(
+                resource=Resource.create({SERVICE_NAME: service_name}), sampler=_sampler
+            )
             trace.set_tracer_provider(_provider)
     return _provider
 
@@ -135,6 +169,7 @@ def setup_telemetry(service_name: str, otlp_endpoint: str | None, log_level: str
             provider.add_span_processor(
                 BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_url(otlp_endpoint)))
             )
+            _sampler.recording = True
             _exporting_to.add(otlp_endpoint)
 
         root = logging.getLogger()
@@ -157,6 +192,7 @@ def add_span_processor(processor: SpanProcessor) -> None:
     """
     with _lock:
         _ensure_provider("unknown_service").add_span_processor(processor)
+        _sampler.recording = True
 
 
 def redact_url_paths(pattern: str, replacement: str) -> None:

@@ -273,3 +273,24 @@ async def test_sigterm_drains_gracefully_and_resumes(
         await _assert_exactly_once(dsn, 2000)
     finally:
         proc.kill()
+
+
+async def test_batch_handler_isolates_a_failing_event(
+    new_database: Callable[[], Awaitable[str]],
+    base_settings: dict[str, Any],
+    auth_headers: dict[str, str],
+) -> None:
+    dsn = await new_database()
+    settings = DemoSettings(**base_settings, database_url=dsn, batch_effects=True)
+    async with start_service(build_app(settings), headers=auth_headers) as client:
+        poisoned = (await client.post("/items", json={"n": 0, "poison": True})).json()["id"]
+        assert (await client.post("/items/bulk", json={"count": 300})).status_code == 201
+        await _assert_exactly_once(dsn, 300)
+        assert poisoned not in {str(r["item_id"]) for r in await effects(dsn)}
+
+        async def dead() -> bool:
+            return bool((await client.get("/v1/dead-letters")).json())
+
+        await wait_for(dead)
+        [letter] = (await client.get("/v1/dead-letters")).json()
+        assert "poisoned" in letter["error"]

@@ -1,11 +1,12 @@
 """The bus on NATS JetStream: outbox relay, inbox consumers, dead letters, provisioning."""
 
-from .consumer import Consumer, Handler, Subscription, dead_letter_subject
+from .consumer import BatchHandler, Consumer, Handler, Subscription, dead_letter_subject
 from .deadletter import DeadLetter, list_dead_letters, load_dead_letter
 from .outbox import OutboxRelay, enqueue, enqueue_many
 from .provision import ensure_consumer, ensure_dead_letter_stream, ensure_stream
 
 __all__ = [
+    "BatchHandler",
     "Consumer",
     "DeadLetter",
     "Handler",

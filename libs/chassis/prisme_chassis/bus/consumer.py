@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("prisme.bus")
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
 
 INFRA_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -50,16 +52,37 @@ class Subscription:
 
     durable: str
     stream: str
-    handlers: Mapping[type[Event], Handler]
+    handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
+    # Set-based handlers: one call with every new event of that type in the fetched batch
+    # (e.g. 10,000 contract.ended at year-end); on failure they are retried one event at a time.
+    batch_handlers: Mapping[type[Event], BatchHandler] = field(default_factory=dict)
     max_deliver: int = 6
     backoff: Sequence[float] = (0.5, 2.0, 10.0, 30.0, 60.0)
     batch: int = 100
     ack_wait: float = 30.0
     max_ack_pending: int = 2000
 
+    def __post_init__(self) -> None:
+        both = set(self.handlers) & set(self.batch_handlers)
+        if both:
+            raise ValueError(f"{self.durable}: two handlers for {sorted(c.subject for c in both)}")
+        if not self.handlers and not self.batch_handlers:
+            raise ValueError(f"{self.durable}: no handler")
+
+    @functools.cached_property
+    def event_classes(self) -> frozenset[type[Event]]:
+        return frozenset(self.handlers) | frozenset(self.batch_handlers)
+
     @property
     def filter_subjects(self) -> list[str]:
-        return sorted(cls.subject for cls in self.handlers)
+        return sorted(cls.subject for cls in self.event_classes)
+
+    async def handle_one(self, conn: asyncpg.Connection, event: Event) -> None:
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            await handler(conn, event)
+        else:
+            await self.batch_handlers[type(event)](conn, [event])
 
     def delay(self, delivered: int) -> float:
         return self.backoff[min(max(delivered - 1, 0), len(self.backoff) - 1)]
@@ -107,14 +130,22 @@ class Consumer:
 
     async def run(self) -> None:
         psub = None
+        # Caught up: wait for the next message with a pull of one, which the server answers
+        # the moment it arrives. A pull of a whole batch would be held until the batch fills
+        # or expires, adding up to that long to every event's latency on a quiet stream.
+        caught_up = True
         while not self._stopping.is_set():
             try:
                 if psub is None:
                     psub = await self.js.pull_subscribe_bind(
                         durable=self.sub.durable, stream=self.sub.stream
                     )
-                msgs = await psub.fetch(self.sub.batch, timeout=1.0)
+                if caught_up:
+                    msgs = await psub.fetch(1, timeout=1.0)
+                else:
+                    msgs = await psub.fetch(self.sub.batch, timeout=0.05)
             except (nats.errors.TimeoutError, TimeoutError):
+                caught_up = True
                 continue
             except asyncio.CancelledError:
                 raise
@@ -122,6 +153,7 @@ class Consumer:
                 log.warning("fetch on %s failed, retrying: %s", self.sub.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
+            caught_up = len(msgs) < self.sub.batch and not caught_up
             if msgs:
                 await self.process(msgs)
         if psub is not None:
@@ -172,11 +204,15 @@ class Consumer:
                     [e.subject for _, e in decoded],
                 )
             }
+            grouped: dict[type[Event], list[tuple[Msg, Event]]] = {}
             for msg, event in decoded:
                 if event.event_id not in fresh:
                     outcomes.append(_Outcome(msg, "duplicate", event=event))
                     continue
                 fresh.discard(event.event_id)  # the same event twice in one batch: once
+                if type(event) in self.sub.batch_handlers:
+                    grouped.setdefault(type(event), []).append((msg, event))
+                    continue
                 with self._span(msg) as span:
                     try:
                         await self.sub.handlers[type(event)](conn, event)
@@ -186,6 +222,16 @@ class Consumer:
                         span.record_exception(exc)
                         raise _HandlerFailed from exc
                 outcomes.append(_Outcome(msg, "ok", event=event))
+            for cls, items in grouped.items():
+                with self._batch_span(cls.subject, [m for m, _ in items]) as span:
+                    try:
+                        await self.sub.batch_handlers[cls](conn, [e for _, e in items])
+                    except INFRA_ERRORS:
+                        raise
+                    except Exception as exc:
+                        span.record_exception(exc)
+                        raise _HandlerFailed from exc
+                outcomes += [_Outcome(m, "ok", event=e) for m, e in items]
         return outcomes
 
     async def _each(self, msgs: Sequence[Msg]) -> list[_Outcome]:
@@ -194,6 +240,25 @@ class Consumer:
             for msg in msgs:
                 outcomes.append(await self._one(cast(asyncpg.Connection, conn), msg))
         return outcomes
+
+    def _batch_span(self, subject: str, msgs: Sequence[Msg]) -> Any:
+        links = [
+            trace.Link(
+                trace.get_current_span(propagate.extract(m.headers or {})).get_span_context()
+            )
+            for m in msgs
+        ]
+        return _tracer.start_as_current_span(
+            f"{subject} receive",
+            kind=SpanKind.CONSUMER,
+            links=[link for link in links if link.context.is_valid],
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": subject,
+                "messaging.consumer.group.name": self.sub.durable,
+                "messaging.batch.message_count": len(msgs),
+            },
+        )
 
     def _span(self, msg: Msg) -> Any:
         headers = msg.headers or {}
@@ -229,8 +294,7 @@ class Consumer:
                     )
                     if not inserted:
                         return _Outcome(msg, "duplicate", event=event)
-                    handler = self.sub.handlers[type(event)]
-                    await handler(conn, event)
+                    await self.sub.handle_one(conn, event)
             except INFRA_ERRORS as exc:
                 span.set_status(Status(StatusCode.ERROR, repr(exc)))
                 raise
@@ -248,7 +312,7 @@ class Consumer:
             raise PoisonMessage(f"unknown event type {subject}") from exc
         except ValueError as exc:
             raise PoisonMessage(f"invalid {subject} payload: {exc}") from exc
-        if type(event) not in self.sub.handlers:
+        if type(event) not in self.sub.event_classes:
             raise PoisonMessage(f"{self.sub.durable} has no handler for {subject}")
         return event
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
@@ -33,6 +34,7 @@ class DemoSettings(ServiceSettings):
     database_url: str = Field(
         validation_alias=AliasChoices("database_url", "PRISME_DEMO_DATABASE_URL")
     )
+    batch_effects: bool = False  # apply effects with a set-based batch handler
 
 
 class NewItem(BaseModel):
@@ -84,23 +86,47 @@ async def cure(item_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("ad
 
 
 async def on_item_created(conn: asyncpg.Connection, event: DemoItemCreated) -> None:
-    poisoned = await conn.fetchval(
-        "SELECT poison AND NOT EXISTS (SELECT 1 FROM cured WHERE item_id = $1) FROM items WHERE id = $1",
-        event.item_id,
-    )
-    if poisoned:
-        raise ValueError(f"item {event.item_id} is poisoned")
+    await on_items_created(conn, [event])
+
+
+async def on_items_created(conn: asyncpg.Connection, events: Sequence[DemoItemCreated]) -> None:
+    """The effect: one row per event, in one statement for the whole batch."""
     span = trace.get_current_span().get_span_context()
-    await conn.execute(
-        "INSERT INTO effects (item_id, event_id, trace_id, sent_at) VALUES ($1, $2, $3, $4)",
-        event.item_id,
-        event.event_id,
-        format(span.trace_id, "032x") if span.is_valid else None,
-        event.occurred_at,
+    trace_id = format(span.trace_id, "032x") if span.is_valid else None
+    applied = await conn.fetchval(
+        """
+        WITH new AS (
+            INSERT INTO effects (item_id, event_id, trace_id, sent_at)
+            SELECT e.item_id, e.event_id, $3, e.sent_at
+            FROM unnest($1::uuid[], $2::uuid[], $4::timestamptz[]) AS e(item_id, event_id, sent_at)
+            JOIN items i ON i.id = e.item_id
+            WHERE NOT i.poison OR EXISTS (SELECT 1 FROM cured c WHERE c.item_id = e.item_id)
+            RETURNING 1
+        )
+        SELECT count(*) FROM new
+        """,
+        [e.item_id for e in events],
+        [e.event_id for e in events],
+        trace_id,
+        [e.occurred_at for e in events],
     )
+    if applied != len(events):
+        raise ValueError(f"{len(events) - applied} poisoned item(s) among {len(events)}")
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
+    settings = cast(DemoSettings, rt.settings)
+    if settings.batch_effects:
+        return [
+            Subscription(
+                durable="demo-items",
+                stream=DEMO_STREAM.name,
+                batch_handlers={DemoItemCreated: on_items_created},
+                max_deliver=3,
+                backoff=(0.1, 0.2),
+                batch=500,
+            )
+        ]
     return [
         Subscription(
             durable="demo-items",
