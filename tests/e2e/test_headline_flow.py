@@ -302,73 +302,86 @@ async def test_cessation_revokes_licences_kills_links_and_credits(platform: Plat
         await eventually(purged, "the copies of the ended plan to be destroyed")
 
 
-async def test_year_end_carries_over_the_renewed_practice_only(platform: Platform) -> None:
+async def test_year_end_carries_over_the_renewed_practices_only(platform: Platform) -> None:
+    """Three practices: one renewed and activated ahead of the new year, one renewed (signed
+    draft) and activated in January, one not renewed. POST /v1/year-end ends the three
+    contracts; only the third loses its accounts; every old contract's link dies."""
     p = platform
     year = p.clock.today().year
-    renewed = await p.practice(tag="Grondin", users=2, workstations=2)
+    ahead = await p.practice(tag="Grondin", users=2, workstations=2)
+    january = await p.practice(tag="Lebon", users=2, workstations=2)
     leaving = await p.practice(tag="Fontaine", users=2, workstations=2)
-    k_renewed = await _activate(p, renewed, date(year, 3, 1))
-    k_leaving = await _activate(p, leaving, date(year, 3, 1))
-    acc_renewed = await _licensed(p, renewed, k_renewed["id"])
-    acc_leaving = await _licensed(p, leaving, k_leaving["id"])
+    practices = (ahead, january, leaving)
+    old = {c["id"]: await _activate(p, c, date(year, 3, 1)) for c in practices}
+    accounts = {c["id"]: await _licensed(p, c, old[c["id"]]["id"]) for c in practices}
     original = make_video(seconds=0.5)
-    link_renewed = await p.share(renewed["id"], k_renewed["id"], original)
-    link_leaving = await p.share(leaving["id"], k_leaving["id"], original)
+    links = {c["id"]: await p.share(c["id"], old[c["id"]]["id"], original) for c in practices}
 
-    # C2: the renewal is next year's draft, activated ahead of the new year.
-    renewal = ok(await p.contracts.post(f"/v1/contracts/{k_renewed['id']}/renew"), 201)
-    assert (renewal["status"], renewal["year"], renewal["renewal_of"]) == (
-        "draft",
-        year + 1,
-        k_renewed["id"],
-    )
-    renewal = ok(await p.contracts.post(f"/v1/contracts/{renewal['id']}/activate"))
-    assert renewal["status"] == "active"
+    # C2: a renewal is next year's draft, made by an operator from the old contract.
+    renewals = {}
+    for c in (ahead, january):
+        r = ok(await p.contracts.post(f"/v1/contracts/{old[c['id']]['id']}/renew"), 201)
+        assert (r["status"], r["year"], r["renewal_of"], r["start_date"]) == (
+            "draft",
+            year + 1,
+            old[c["id"]]["id"],
+            f"{year + 1}-01-01",
+        )
+        renewals[c["id"]] = r
+    r = ok(await p.contracts.post(f"/v1/contracts/{renewals[ahead['id']]['id']}/activate"))
+    assert r["status"] == "active"
 
-    async def moved() -> bool:
-        listed = await p.accounts(contract_id=renewal["id"])
-        return {a["id"] for a in listed} == {a["id"] for a in acc_renewed} and all(
+    async def attached(client: dict[str, Any]) -> bool:
+        listed = await p.accounts(contract_id=renewals[client["id"]]["id"])
+        return {a["id"] for a in listed} == {a["id"] for a in accounts[client["id"]]} and all(
             a["status"] == "active" for a in listed
         )
 
-    await eventually(moved, "the renewed practice's accounts under the renewal")
-    await _invoice(p, renewal["id"])  # next year's invoice, at its activation
+    await eventually(lambda: attached(ahead), "the accounts re-attached to the early renewal")
+    await _invoice(p, renewals[ahead["id"]]["id"])  # next year's invoice, at its activation
     before = await p.graph_state()
 
-    # The year is not over yet: refused.
+    # The year is not over yet: refused. On 1 January (Indian/Reunion) it runs.
     assert (await p.contracts.post("/v1/year-end", json={"year": year})).status_code == 409
     p.clock.travel_to(datetime(year + 1, 1, 1, 0, 0, 1, tzinfo=REUNION))
     run = ok(await p.contracts.post("/v1/year-end", json={"year": year}))
-    assert (run["status"], run["ended"], run["remaining"]) == ("done", 2, 0)
-    for k in (k_renewed, k_leaving):
-        assert ok(await p.contracts.get(f"/v1/contracts/{k['id']}"))["status"] == "ended"
-    assert ok(await p.contracts.get(f"/v1/contracts/{renewal['id']}"))["status"] == "active"
+    assert (run["status"], run["ended"], run["remaining"]) == ("done", 3, 0)
+    for k in old.values():
+        got = ok(await p.contracts.get(f"/v1/contracts/{k['id']}"))
+        assert (got["status"], got["end_reason"]) == ("ended", "year_end")
+    # The signed draft survives the year-end and is activated in January.
+    r = ok(await p.contracts.post(f"/v1/contracts/{renewals[january['id']]['id']}/activate"))
+    assert r["status"] == "active"
+    await eventually(lambda: attached(january), "the accounts carried over to the renewal")
 
-    # Links of both old contracts die.
-    await _link_dead(p, link_renewed)
-    await _link_dead(p, link_leaving)
-    # The practice without a renewal loses its licences (L3).
-    await _revoked(p, acc_leaving)
+    # V3: the links of every old contract die.
+    for link in links.values():
+        await _link_dead(p, link)
+    # L3: the practice without a renewal loses its licences.
+    await _revoked(p, accounts[leaving["id"]])
 
-    # The renewed practice's accounts are untouched (L3 carry-over): once licence-svc has
-    # handled every contract event and its Graph jobs are done, no operation touched them.
+    # L3 carry-over: once licence-svc has handled every contract event and its Graph jobs are
+    # done, no Graph operation touched the renewed practices' accounts.
     await eventually(
-        lambda: drained(p.nats_url, "licence-contracts"), "licence-svc to handle contract.ended"
+        lambda: drained(p.nats_url, "licence-contracts"), "licence-svc to handle the events"
     )
 
     async def no_open_jobs() -> bool:
         summary = ok(await p.licence.get("/v1/jobs/summary"))
-        return bool(summary["queued"] == 0 and summary["failed"] == 0 and summary["done"] > 0)
+        return bool(summary["queued"] == 0 and summary["failed"] == 0)
 
     await eventually(no_open_jobs, "licence-svc's Graph jobs to finish")
     after = await p.graph_state()
     users = {u["userPrincipalName"]: u for u in after["users"]}
-    for a in acc_renewed:
-        assert _ops(after, a["upn"], since=len(before["oplog"])) == []
-        assert users[a["upn"]]["accountEnabled"] is True
-        assert len(users[a["upn"]]["assignedLicenses"]) == 1
-    listed = await p.accounts(client_id=renewed["id"])
-    assert {(a["id"], a["status"]) for a in listed} == {(a["id"], "active") for a in acc_renewed}
-    # Nothing was credited: year-end is not a cessation (B5).
-    assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": renewed["id"]})) == []
-    assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": leaving["id"]})) == []
+    for c in (ahead, january):
+        for a in accounts[c["id"]]:
+            assert _ops(after, a["upn"], since=len(before["oplog"])) == []
+            assert users[a["upn"]]["accountEnabled"] is True
+            assert len(users[a["upn"]]["assignedLicenses"]) == 1
+        listed = await p.accounts(client_id=c["id"])
+        assert {(a["id"], a["status"]) for a in listed} == {
+            (a["id"], "active") for a in accounts[c["id"]]
+        }
+    # Year-end is no cessation: nothing credited (B5).
+    for c in practices:
+        assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": c["id"]})) == []
