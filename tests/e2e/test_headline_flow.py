@@ -9,6 +9,7 @@ the unused days — except the accounts of a practice renewed for next year, whi
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -169,9 +170,10 @@ async def test_activation_provisions_invoices_backs_up_and_shares_a_video(
     assert len(accounts) == 5
     state = await p.graph_state()
     assert len(state["users"]) == 5
-    # The initial password is shown once (L1).
-    first = await p.licence.post(f"/v1/accounts/{accounts[0]['id']}/credentials")
-    assert first.status_code == 200, first.text
+    # The initial password is shown once (L1), and it is the one Graph was given.
+    first = ok(await p.licence.post(f"/v1/accounts/{accounts[0]['id']}/credentials"))
+    (graph_user,) = [u for u in state["users"] if u["userPrincipalName"] == accounts[0]["upn"]]
+    assert hashlib.sha256(first["password"].encode()).hexdigest() == graph_user["passwordSha256"]
     assert (
         await p.licence.post(f"/v1/accounts/{accounts[0]['id']}/credentials")
     ).status_code == 410
