@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import re
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -152,6 +156,35 @@ async def latencies(
     return sorted(out)
 
 
+WRK_SCRIPT = """
+paths = {%s}
+i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["Authorization"] = "%s"})
+end
+"""
+
+
+def wrk_latency(url: str, paths: list[str], auth: str, conns: int, seconds: int = 10) -> str:
+    """p50/p99 measured by wrk (a C load generator: the Python client above saturates first)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % (", ".join(f'"{p}"' for p in paths), auth))
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", f.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(f.name)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    rps = re.search(r"Requests/sec:\s+(\S+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return f"p50 {lat.get('50')} p99 {lat.get('99')} {rps.group(1) if rps else '?'} req/s" + (
+        f" NON-2XX {non2xx.group(1)}" if non2xx else ""
+    )
+
+
 def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000
 
@@ -204,6 +237,17 @@ async def main() -> None:
                     svc.url, ["/healthz"], headers, args.requests, args.concurrency
                 )
                 real = await latencies(svc.url, paths, headers, args.requests, args.concurrency)
+                if shutil.which("wrk"):
+                    auth = headers["Authorization"]
+                    base_w = await asyncio.to_thread(
+                        wrk_latency, svc.url, ["/healthz"], auth, args.concurrency
+                    )
+                    real_w = await asyncio.to_thread(
+                        wrk_latency, svc.url, paths, auth, args.concurrency
+                    )
+                    print(
+                        f"P4 wrk @ {args.concurrency} conns: GET /v1/invoices {real_w} | baseline /healthz {base_w}"
+                    )
                 print(
                     f"reads @ {args.concurrency} conns: GET /v1/invoices p50 {pct(real, 0.5):6.1f} ms "
                     f"p99 {pct(real, 0.99):6.1f} ms mean {statistics.mean(real) * 1000:6.1f} ms | "
