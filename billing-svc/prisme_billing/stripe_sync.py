@@ -145,10 +145,11 @@ async def _refund(
     invoice = await repo.document(conn, refund["invoice_id"])
     assert invoice is not None
     assert invoice["stripe_invoice_id"] is not None
-    stripe_invoice = await client.v1.invoices.retrieve_async(invoice["stripe_invoice_id"])
+    stripe_invoice = await client.v1.invoices.retrieve_async(
+        invoice["stripe_invoice_id"], {"expand": ["payments"]}
+    )
     target: dict[str, Any] = {}
-    # ``payment_intent``/``charge`` on the invoice object (typed out of newer SDK stubs).
-    if payment_intent := getattr(stripe_invoice, "payment_intent", None):
+    if payment_intent := _invoice_payment_intent(stripe_invoice):
         target["payment_intent"] = payment_intent
     elif charge := getattr(stripe_invoice, "charge", None):
         target["charge"] = charge
@@ -274,8 +275,35 @@ async def _apply_invoice(
         await payments.stripe_payment_failed(conn, doc, event_id, reason)
 
 
+def _invoice_payment_intent(inv: Any) -> str | None:
+    """The payment intent that paid ``inv``.
+
+    Since API 2025-03-31 (the SDK pins a later version) Stripe lists it under
+    ``invoice.payments.data[].payment.payment_intent``; older versions put it on the invoice.
+    """
+    payments = getattr(inv, "payments", None)
+    for item in getattr(payments, "data", None) or []:
+        payment = getattr(item, "payment", None)
+        intent = getattr(payment, "payment_intent", None) if payment is not None else None
+        if intent:
+            return intent if isinstance(intent, str) else str(intent.id)
+    legacy = getattr(inv, "payment_intent", None)
+    return str(legacy) if legacy else None
+
+
+async def _invoice_charge(client: stripe.StripeClient, inv: Any) -> str | None:
+    if charge := getattr(inv, "charge", None):
+        return str(charge)
+    if intent_id := _invoice_payment_intent(inv):
+        intent = await client.v1.payment_intents.retrieve_async(intent_id)
+        latest = getattr(intent, "latest_charge", None)
+        if latest:
+            return latest if isinstance(latest, str) else str(latest.id)
+    return None
+
+
 async def _payment_method_type(client: stripe.StripeClient, inv: Any) -> str:
-    charge_id = getattr(inv, "charge", None)
+    charge_id = await _invoice_charge(client, inv)
     if charge_id:
         charge = await client.v1.charges.retrieve_async(charge_id)
         details = getattr(charge, "payment_method_details", None)
@@ -285,7 +313,7 @@ async def _payment_method_type(client: stripe.StripeClient, inv: Any) -> str:
 
 
 async def _failure_reason(client: stripe.StripeClient, inv: Any) -> str:
-    charge_id = getattr(inv, "charge", None)
+    charge_id = await _invoice_charge(client, inv)
     if charge_id:
         charge = await client.v1.charges.retrieve_async(charge_id)
         code = getattr(charge, "failure_code", None)
