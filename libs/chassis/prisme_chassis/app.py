@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from prisme_events import STREAMS, StreamSpec, stream_of
 from pydantic import BaseModel
 
@@ -37,6 +38,7 @@ from .bus import (
     ensure_dead_letter_stream,
     ensure_stream,
     list_dead_letters,
+    load_dead_letter,
 )
 from .db import create_pool, migrate_service
 from .errors import NotFound, Unprocessable
@@ -259,13 +261,11 @@ def _dead_letter_router() -> APIRouter:
     @router.post("/v1/dead-letters/{seq}/replay", status_code=204)
     async def replay(seq: int, rt: RuntimeDep, who: Principal = require_scopes("admin")) -> None:
         """Run a dead letter through its consumer again; it leaves the stream on success."""
-        letters = {
-            d.seq: d
-            for durable in rt.consumers
-            for d in await list_dead_letters(rt.js, durable, 10_000)
-        }
-        letter = letters.get(seq)
-        if letter is None:
+        try:
+            letter = await load_dead_letter(rt.js, seq)
+        except NotFoundError:
+            letter = None
+        if letter is None or letter.durable not in rt.consumers:
             raise NotFound(f"no dead letter {seq} for this service")
         try:
             await rt.consumers[letter.durable].replay(seq)
