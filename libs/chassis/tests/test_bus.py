@@ -165,6 +165,18 @@ async def test_dead_letter_routes_need_admin(
         assert (await client.get("/v1/dead-letters", headers=reader)).status_code == 403
 
 
+def demo_process(dsn: str, nats_url: str, public_key: str, tmp_path: Any) -> ServiceProcess:
+    """The demo service as a real process, logging to ``tmp_path/demo.log``."""
+    env = {
+        "PRISME_ENV": "test",
+        "PRISME_NATS_URL": nats_url,
+        "PRISME_DEMO_DATABASE_URL": dsn,
+        "PRISME_JWT_PUBLIC_KEY": public_key,
+        "PRISME_DATA_DIR": str(tmp_path),
+    }
+    return ServiceProcess("prisme_testing.demo", env, log_file=tmp_path / "demo.log")
+
+
 async def _assert_exactly_once(dsn: str, expected: int, timeout: float = 60.0) -> None:
     async def all_there() -> bool:
         return len(await effects(dsn)) >= expected
@@ -184,14 +196,7 @@ async def test_sigkill_mid_batch_loses_and_duplicates_nothing(
     nats_url: str,
 ) -> None:
     _, dsn = demo
-    env = {
-        "PRISME_ENV": "test",
-        "PRISME_NATS_URL": nats_url,
-        "PRISME_DEMO_DATABASE_URL": dsn,
-        "PRISME_JWT_PUBLIC_KEY": platform_keys[1],
-        "PRISME_DATA_DIR": str(tmp_path),
-    }
-    proc = ServiceProcess("prisme_testing.demo", env, log_file=tmp_path / "demo.log")
+    proc = demo_process(dsn, nats_url, platform_keys[1], tmp_path)
     proc.start()
     try:
         await proc.wait_ready()
@@ -250,14 +255,7 @@ async def test_sigterm_drains_gracefully_and_resumes(
     nats_url: str,
 ) -> None:
     _, dsn = demo
-    env = {
-        "PRISME_ENV": "test",
-        "PRISME_NATS_URL": nats_url,
-        "PRISME_DEMO_DATABASE_URL": dsn,
-        "PRISME_JWT_PUBLIC_KEY": platform_keys[1],
-        "PRISME_DATA_DIR": str(tmp_path),
-    }
-    proc = ServiceProcess("prisme_testing.demo", env, log_file=tmp_path / "demo.log")
+    proc = demo_process(dsn, nats_url, platform_keys[1], tmp_path)
     proc.start()
     try:
         await proc.wait_ready()
