@@ -33,6 +33,7 @@ class PostgresServer:
         self.bin = pg_bin_dir()
         # PostgreSQL refuses to run as root: then it runs as a dedicated system user, as pgserver does.
         self._tmp_socket_dir: Path | None = None
+        self._binaries_reachable = False
         self.system_user: str | None = "pgserver" if os.geteuid() == 0 else None
 
     @property
@@ -47,6 +48,7 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str) -> str:
+        self._reach_binaries()
         out = subprocess.run(
             [str(self.bin / args[0]), *args[1:]],
             capture_output=True,
@@ -68,6 +70,15 @@ class PostgresServer:
             "initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
             "-E", "UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+
+    def _reach_binaries(self) -> None:
+        """The system user must traverse to the binaries, e.g. a checkout under a 0700 dir."""
+        if self.system_user is None or self._binaries_reachable:
+            return
+        from pgserver.utils import ensure_prefix_permissions  # noqa: PLC0415
+
+        ensure_prefix_permissions(self.bin / "postgres")
+        self._binaries_reachable = True
 
     def _own(self, path: Path) -> None:
         if self.system_user is None:
