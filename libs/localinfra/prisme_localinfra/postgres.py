@@ -75,7 +75,7 @@ class PostgresServer:
         """The system user must traverse to the binaries, e.g. a checkout under a 0700 dir."""
         if self.system_user is None or self._binaries_reachable:
             return
-        from pgserver.utils import ensure_prefix_permissions  # noqa: PLC0415
+        from pgserver.utils import ensure_prefix_permissions
 
         ensure_prefix_permissions(self.bin / "postgres")
         self._binaries_reachable = True
