@@ -21,6 +21,7 @@ import nats
 import nats.errors
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import Path as FastAPIPath
 from fastapi.openapi.utils import get_openapi
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -259,7 +260,11 @@ def _dead_letter_router() -> APIRouter:
         ]
 
     @router.post("/v1/dead-letters/{seq}/replay", status_code=204)
-    async def replay(seq: int, rt: RuntimeDep, who: Principal = require_scopes("admin")) -> None:
+    async def replay(
+        seq: Annotated[int, FastAPIPath(ge=1, le=2**63 - 1)],
+        rt: RuntimeDep,
+        who: Principal = require_scopes("admin"),
+    ) -> None:
         """Run a dead letter through its consumer again; it leaves the stream on success."""
         try:
             letter = await load_dead_letter(rt.js, seq)
