@@ -2,7 +2,8 @@
 
 Arguments and environment values are templates filled from the run's context:
 ``{port}`` is the process's own HTTP port, ``{<name>_port}`` any other process's port
-(``{billing_port}``, ``{stripe_sandbox_port}``…) and ``{stripe_webhook_secret}`` the
+(``{billing_port}``, ``{stripe_sandbox_port}``…), ``{<name>_<purpose>_port}`` a process's
+other port (``{mail_sandbox_smtp_port}``) and ``{stripe_webhook_secret}`` the
 generated webhook signing secret shared by the Stripe sandbox and billing-svc.
 """
 
@@ -33,6 +34,9 @@ class ProcessSpec:
     nats_user: str | None = None
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    #: other ports the process listens on, by purpose, with their default (the mail
+    #: sandbox's SMTP port): template key ``{<name>_<purpose>_port}``.
+    extra_ports: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def env_prefix(self) -> str:
@@ -45,6 +49,9 @@ class ProcessSpec:
     @property
     def port_key(self) -> str:
         return f"{self.name.replace('-', '_')}_port"
+
+    def extra_port_key(self, purpose: str) -> str:
+        return f"{self.name.replace('-', '_')}_{purpose}_port"
 
     def render_args(self, context: Mapping[str, str]) -> list[str]:
         return [arg.format_map(context) for arg in self.args]
@@ -76,6 +83,15 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         ),
         # the signing secret goes by environment, not argv, which any local user can read
         env={"PRISME_STRIPE_SANDBOX_WEBHOOK_SECRET": "{stripe_webhook_secret}"},
+    ),
+    ProcessSpec(
+        name="mail-sandbox",
+        module="prisme_mail_sandbox",
+        port=8012,
+        kind="sandbox",
+        probe="/healthz",
+        args=("--port", "{port}", "--smtp-port", "{mail_sandbox_smtp_port}"),
+        extra_ports={"smtp": 2525},
     ),
     ProcessSpec(
         name="contracts",

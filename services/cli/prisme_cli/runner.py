@@ -72,7 +72,13 @@ class Shutdown:
 
 
 def assign_ports(specs: list[ProcessSpec], free_ports: bool) -> dict[str, int]:
-    return {spec.name: free_port() if free_ports else spec.port for spec in specs}
+    """Each process's HTTP port by name, and its other ports as ``name:purpose``."""
+    ports: dict[str, int] = {}
+    for spec in specs:
+        ports[spec.name] = free_port() if free_ports else spec.port
+        for purpose, default in spec.extra_ports.items():
+            ports[f"{spec.name}:{purpose}"] = free_port() if free_ports else default
+    return ports
 
 
 def template_context(ports: dict[str, int], stripe_webhook_secret: str) -> dict[str, str]:
@@ -81,6 +87,10 @@ def template_context(ports: dict[str, int], stripe_webhook_secret: str) -> dict[
     context = {"stripe_webhook_secret": stripe_webhook_secret}
     for spec in PROCESSES:
         context[spec.port_key] = str(ports.get(spec.name, spec.port))
+        for purpose, default in spec.extra_ports.items():
+            context[spec.extra_port_key(purpose)] = str(
+                ports.get(f"{spec.name}:{purpose}", default)
+            )
     return context
 
 

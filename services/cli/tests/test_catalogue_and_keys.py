@@ -21,6 +21,7 @@ DESIGN_PORTS = {
     "backup": 8005,
     "graph-sandbox": 8010,
     "stripe-sandbox": 8011,
+    "mail-sandbox": 8012,
 }
 
 
@@ -148,3 +149,20 @@ def test_prisme_init_creates_the_key_pair_and_an_admin_token_once(tmp_path: Path
     assert Authenticator(public).verify(token).scopes == frozenset({"admin"})
     assert _prisme("init", "--data-dir", str(tmp_path)).returncode == 0
     assert (tmp_path / "keys" / "platform.pub").read_text() == public
+
+
+def test_mail_sandbox_gets_its_smtp_port_from_the_run() -> None:
+    from prisme_cli.runner import assign_ports, template_context
+
+    mail = select(["mail-sandbox"])
+    defaults = assign_ports(mail, free_ports=False)
+    assert defaults == {"mail-sandbox": 8012, "mail-sandbox:smtp": 2525}
+    free = assign_ports(mail, free_ports=True)
+    context = {**template_context(free, "whsec_x"), "port": str(free["mail-sandbox"])}
+    args = mail[0].render_args(context)
+    assert args == [
+        "--port",
+        str(free["mail-sandbox"]),
+        "--smtp-port",
+        str(free["mail-sandbox:smtp"]),
+    ]

@@ -81,7 +81,9 @@ def test_compose_runs_every_process_of_the_table_on_its_port() -> None:
     for spec in SANDBOXES:
         svc = services[spec.name]
         assert svc["command"][0] == spec.module
-        assert svc["ports"] == [f"{spec.port}:{spec.port}"]
+        assert svc["ports"][0] == f"{spec.port}:{spec.port}"
+        for purpose, port in spec.extra_ports.items():
+            assert f"{port}:{port}" in svc["ports"], purpose
     # billing and the Stripe sandbox agree on the webhook secret by default
     billing_secret = services["billing"]["environment"]["PRISME_BILLING_STRIPE_WEBHOOK_SECRET"]
     sandbox_env = services["stripe-sandbox"]["environment"]

@@ -26,7 +26,7 @@ from prisme_cli.state import RunState, alive, tree
 from prisme_localinfra import PostgresServer
 
 SERVICES = ("contracts", "billing", "licence", "video", "backup")
-SANDBOXES = ("graph-sandbox", "stripe-sandbox")
+SANDBOXES = ("graph-sandbox", "stripe-sandbox", "mail-sandbox")
 
 
 def clean_env() -> dict[str, str]:
