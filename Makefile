@@ -16,7 +16,7 @@ JOBS       ?= 2
 PYTEST_ARGS ?=
 # Debian packages the tests need, as <command>:<package>; installed only when the command is
 # missing, and only with apt-get as root (otherwise a warning names what to install).
-APT_NEEDS  := restic:restic nginx:nginx wrk:wrk
+APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk
 
 STAMP      := $(VENV)/.installed
 LOCK_INPUTS := pyproject.toml $(wildcard uv.lock */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
 from pydantic import AliasChoices, Field, SecretStr, model_validator
+
+
+#: The development stand-ins' values (docker-compose's dev overlay, the sandbox's defaults):
+#: a production deployment that still carries one is pointed at the sandbox by mistake.
+SANDBOX_SECRETS = frozenset({"sk_test_sandbox", "whsec_compose_sandbox_secret"})
+#: Stripe test-mode keys: they reach only Stripe's test data, never real payments.
+TEST_MODE_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
 def _alias(name: str) -> AliasChoices:
@@ -31,9 +40,10 @@ class BillingSettings(ServiceSettings):
     stripe_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_alias("stripe_webhook_secret")
     )
-    #: Stripe webhooks older than this are refused (R3, replay window).
+    #: Stripe webhooks older than this are refused (R3, replay window); 0 would switch the
+    #: timestamp check off, so it is refused.
     stripe_webhook_tolerance_s: int = Field(
-        default=300, validation_alias=_alias("stripe_webhook_tolerance_s")
+        default=300, gt=0, validation_alias=_alias("stripe_webhook_tolerance_s")
     )
     stripe_enabled: bool = Field(default=True, validation_alias=_alias("stripe_enabled"))
     worker_poll_s: float = Field(default=1.0, validation_alias=_alias("worker_poll_s"))
@@ -71,6 +81,13 @@ class BillingSettings(ServiceSettings):
             if not self.stripe_webhook_secret:
                 secret = secret_from_data_dir(self, "stripe_webhook_secret", 24).hex()
                 self.stripe_webhook_secret = SecretStr("whsec_" + secret)
+            return self
+        _refuse_sandbox_api_base(self.stripe_api_base)
+        key = _reveal(self.stripe_api_key)
+        if key in SANDBOX_SECRETS or key.startswith(TEST_MODE_KEY_PREFIXES):
+            raise ValueError("stripe_api_key: a sandbox or test-mode key is refused in production")
+        if _reveal(self.stripe_webhook_secret) in SANDBOX_SECRETS:
+            raise ValueError("stripe_webhook_secret: the sandbox's secret is refused in production")
         return self
 
     def stripe_key(self) -> str:
@@ -78,6 +95,25 @@ class BillingSettings(ServiceSettings):
 
     def webhook_secret(self) -> str:
         return _reveal(self.stripe_webhook_secret)
+
+
+def _refuse_sandbox_api_base(url: str) -> None:
+    """Production talks to Stripe over https, never to a local or in-cluster stand-in."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host:
+        raise ValueError("stripe_api_base must be an https URL in production")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        local = host == "localhost" or host.endswith((".localhost", ".local"))
+        if local or "sandbox" in host or "." not in host:
+            raise ValueError(
+                f"stripe_api_base {url!r} names a sandbox or local host; refused in production"
+            ) from None
+        return
+    if address.is_private or address.is_loopback or address.is_link_local:
+        raise ValueError(f"stripe_api_base {url!r} is a local address; refused in production")
 
 
 def _reveal(value: SecretStr | str | None) -> str:

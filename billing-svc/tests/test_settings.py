@@ -28,10 +28,73 @@ def test_dev_secrets_are_generated_once_and_never_shown(
 
 
 def test_production_refuses_placeholders(base_settings: dict[str, Any]) -> None:
-    prod = {**base_settings, "env": "production", "database_url": "postgresql://x/y"}
+    prod = {
+        **base_settings,
+        "env": "production",
+        "database_url": "postgresql://x/y",
+        "stripe_api_base": "https://api.stripe.com",
+    }
     with pytest.raises(ValidationError, match="stripe_api_key"):
         BillingSettings(**prod, stripe_api_key="changeme", stripe_webhook_secret="whsec_real1")
     with pytest.raises(ValidationError, match="stripe_webhook_secret"):
         BillingSettings(**prod, stripe_api_key="sk_live_real", stripe_webhook_secret="")
     ok = BillingSettings(**prod, stripe_api_key="sk_live_abc", stripe_webhook_secret="whsec_abc")
     assert ok.stripe_key() == "sk_live_abc"
+
+
+PRODUCTION_KEYS = {"stripe_api_key": "sk_live_abc", "stripe_webhook_secret": "whsec_abc"}
+
+
+@pytest.mark.parametrize("tolerance", [0, -1])
+def test_a_webhook_tolerance_that_disables_the_timestamp_check_is_refused(
+    base_settings: dict[str, Any], tolerance: int
+) -> None:
+    with pytest.raises(ValidationError, match="stripe_webhook_tolerance_s"):
+        BillingSettings(
+            **base_settings, database_url="postgresql://x/y", stripe_webhook_tolerance_s=tolerance
+        )
+
+
+@pytest.mark.parametrize(
+    "api_base",
+    [
+        "http://127.0.0.1:8011",  # the default: the local sandbox
+        "http://stripe-sandbox:8011",  # docker-compose's sandbox
+        "https://stripe-sandbox.prisme.svc",
+        "https://localhost:8011",
+        "https://10.0.0.7",
+        "http://api.stripe.com",  # not https
+    ],
+)
+def test_production_refuses_a_sandbox_or_local_stripe_url(
+    base_settings: dict[str, Any], api_base: str
+) -> None:
+    prod = {**base_settings, "env": "production", "database_url": "postgresql://x/y"}
+    with pytest.raises(ValidationError, match="stripe_api_base"):
+        BillingSettings(**prod, **PRODUCTION_KEYS, stripe_api_base=api_base)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("stripe_api_key", "sk_test_sandbox"),  # docker-compose's dev default
+        ("stripe_api_key", "sk_test_51Habc"),  # any test-mode key
+        ("stripe_webhook_secret", "whsec_compose_sandbox_secret"),
+    ],
+)
+def test_production_refuses_the_sandbox_secrets(
+    base_settings: dict[str, Any], field: str, value: str
+) -> None:
+    prod = {
+        **base_settings,
+        "env": "production",
+        "database_url": "postgresql://x/y",
+        "stripe_api_base": "https://api.stripe.com",
+    }
+    with pytest.raises(ValidationError, match=field):
+        BillingSettings(**{**prod, **PRODUCTION_KEYS, field: value})
+
+
+def test_development_still_runs_against_the_local_sandbox(base_settings: dict[str, Any]) -> None:
+    dev = BillingSettings(**base_settings, database_url="postgresql://x/y")
+    assert dev.stripe_api_base == "http://127.0.0.1:8011"
