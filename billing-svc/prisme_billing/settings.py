@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
-
 #: The development stand-ins' values (docker-compose's dev overlay, the sandbox's defaults):
 #: a production deployment that still carries one is pointed at the sandbox by mistake.
 SANDBOX_SECRETS = frozenset({"sk_test_sandbox", "whsec_compose_sandbox_secret"})
