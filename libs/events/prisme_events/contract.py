@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -139,6 +140,22 @@ class ContractEnded(ContractEvent):
     renewal_includes: list[str] = Field(default_factory=list)
 
 
+class ContractCancelled(ContractEvent):
+    """A contract that was never active stopped: an operator cancelled its draft, or the draft
+    expired unactivated at its year's end (C8). What was carried over for it (L3: Microsoft 365
+    accounts, the backup plan) stops now, as it would have at ``contract.ended``."""
+
+    subject: ClassVar[str] = "contract.cancelled"
+
+    reason: Literal["withdrawn", "expired"] = Field(
+        description="``withdrawn``: an operator cancelled the draft; ``expired``: its year ended"
+    )
+    cancelled_at: AwareDatetime
+    renewal_of: uuid.UUID | None = Field(
+        default=None, description="The previous year's contract this draft was renewing"
+    )
+
+
 class EligibilityFailure(_Fact):
     criterion: str
     detail: str
@@ -153,3 +170,37 @@ class ContractEligibilityChanged(ContractEvent):
     non_conforming: bool
     failures: list[EligibilityFailure]
     overridden: bool = False
+
+
+class BillableItem(_Fact):
+    """One billable line of an intervention (C7, B9), priced by billing from the price book."""
+
+    kind: Literal["travel", "work"] = Field(
+        description="``travel``: on-site travel (flat fee per zone); ``work``: out-of-contract work"
+    )
+    price_code: str = Field(description="Price-book code, e.g. ``deplacement_sud``")
+    quantity: Decimal = Field(gt=0, description="Units of the price code (trips, hours, forfaits)")
+    zone: str | None = Field(default=None, description="Zone of the island, for travel")
+
+
+class InterventionRecorded(Event):
+    """A technician's intervention at a practice was recorded (C7). Remote work on what the
+    contract covers bills nothing (no ``billable`` item); billing invoices the billable items at
+    the end of the month of ``started_at`` (B9)."""
+
+    subject: ClassVar[str] = "intervention.recorded"
+    source: ClassVar[str] = "contracts-svc"
+
+    intervention_id: uuid.UUID
+    client_id: uuid.UUID
+    contract_id: uuid.UUID | None = Field(
+        default=None, description="The active contract covering the intervention, if any"
+    )
+    version: int = Field(default=1, ge=1, description="The intervention's version (1: recorded)")
+    started_at: AwareDatetime
+    duration_minutes: int = Field(gt=0)
+    mode: Literal["remote", "on_site"]
+    billable: list[BillableItem] = Field(default_factory=list)
+
+    def aggregate_id(self) -> str:
+        return str(self.intervention_id)
