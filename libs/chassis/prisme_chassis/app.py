@@ -41,6 +41,7 @@ from .bus import (
     list_dead_letters,
     load_dead_letter,
 )
+from .bus.routes import outbox_router
 from .db import create_pool, migrate_service
 from .errors import NotFound, Unprocessable
 from .http import (
@@ -166,6 +167,7 @@ async def _provision(rt: Runtime, subs: Sequence[Subscription]) -> None:
             stream=sub.stream,
             durable=sub.durable,
             filter_subjects=sub.filter_subjects,
+            max_deliver=sub.max_deliver + 1,
             ack_wait=sub.ack_wait,
             max_ack_pending=sub.max_ack_pending,
         )
@@ -382,6 +384,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     app.include_router(_dead_letter_router())
+    app.include_router(outbox_router())
     telemetry.instrument_app(app)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -69,9 +69,19 @@ OUTBOX_PENDING = Gauge(
     "Outbox rows not yet acknowledged by JetStream.",
     registry=REGISTRY,
 )
+OUTBOX_FAILING = Gauge(
+    "prisme_outbox_failing",
+    "Unsent outbox rows whose last publish failed, set aside until their next attempt.",
+    registry=REGISTRY,
+)
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "prisme_outbox_publish_failures",
+    "Failed attempts to publish an outbox row (the row is retried with back-off).",
+    registry=REGISTRY,
+)
 OUTBOX_LAG = Gauge(
     "prisme_outbox_lag_seconds",
-    "Age in seconds of the oldest unsent outbox row (0 when the outbox is empty).",
+    "Age in seconds of the oldest unsent outbox row not set aside by a failure (0 if none).",
     registry=REGISTRY,
 )
 DEAD_LETTERS = Counter(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,16 +15,8 @@ import pytest
 from prisme_events import cloudevent_headers, encode
 from prisme_localinfra import NatsServer, PostgresServer
 from prisme_testing.demo.app import DemoItemCreated, DemoSettings, build_app
+from prisme_testing.polling import eventually
 from prisme_testing.runner import ServiceProcess, start_service
-
-
-async def wait_for(cond: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def effects(dsn: str) -> list[asyncpg.Record]:
@@ -62,7 +53,7 @@ async def test_committed_event_reaches_consumer_once(
         async def all_applied() -> bool:
             return len(await effects(dsn)) >= 5
 
-        await wait_for(all_applied)
+        await eventually(all_applied)
         await asyncio.sleep(0.3)  # leave room for a (wrong) second application
         rows = await effects(dsn)
         assert sorted(str(r["item_id"]) for r in rows) == sorted(ids)
@@ -82,7 +73,7 @@ async def test_rollback_publishes_nothing(
         async def one_applied() -> bool:
             return len(await effects(dsn)) == 1
 
-        await wait_for(one_applied)
+        await eventually(one_applied)
         await asyncio.sleep(0.3)
         assert await stream_count(nats_url) == 1
         conn = await asyncpg.connect(dsn)
@@ -103,7 +94,7 @@ async def test_duplicate_message_has_no_second_effect(
         async def applied() -> bool:
             return len(await effects(dsn)) == 1
 
-        await wait_for(applied)
+        await eventually(applied)
         event_id = (await effects(dsn))[0]["event_id"]
         # The same event published again under another Nats-Msg-Id gets past JetStream's
         # de-duplication: only the inbox stands between it and a second effect.
@@ -114,7 +105,7 @@ async def test_duplicate_message_has_no_second_effect(
             headers = cloudevent_headers(event) | {"Nats-Msg-Id": uuid.uuid4().hex}
             await js.publish(event.subject, encode(event), headers=headers)
         await nc.close()
-        await wait_for(lambda: _consumed(client, 4))
+        await eventually(lambda: _consumed(client, 4))
         assert len(await effects(dsn)) == 1
 
 
@@ -137,7 +128,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed(
         async def dead() -> bool:
             return bool((await client.get("/v1/dead-letters")).json())
 
-        await wait_for(dead)
+        await eventually(dead)
         [letter] = (await client.get("/v1/dead-letters")).json()
         assert letter["durable"] == "demo-items"
         assert letter["subject"] == "demo.item_created"
@@ -181,7 +172,7 @@ async def _assert_exactly_once(dsn: str, expected: int, timeout: float = 60.0) -
     async def all_there() -> bool:
         return len(await effects(dsn)) >= expected
 
-    await wait_for(all_there, timeout)
+    await eventually(all_there, timeout)
     await asyncio.sleep(0.5)
     rows = await effects(dsn)
     assert len(rows) == expected
@@ -207,7 +198,7 @@ async def test_sigkill_mid_batch_loses_and_duplicates_nothing(
         async def some_applied() -> bool:
             return len(await effects(dsn)) > 0
 
-        await wait_for(some_applied)
+        await eventually(some_applied)
         proc.kill()
         assert len(await effects(dsn)) < 2000  # killed mid-stream
         proc.start()
@@ -289,6 +280,6 @@ async def test_batch_handler_isolates_a_failing_event(
         async def dead() -> bool:
             return bool((await client.get("/v1/dead-letters")).json())
 
-        await wait_for(dead)
+        await eventually(dead)
         [letter] = (await client.get("/v1/dead-letters")).json()
         assert "poisoned" in letter["error"]

@@ -1,10 +1,21 @@
-"""Durable pull consumers with an inbox, bounded business retries and dead letters.
+"""Durable pull consumers with an inbox, bounded retries and dead letters.
 
 For each fetched batch the consumer opens one transaction; every message runs in its own
 savepoint: its event id is inserted into ``inbox`` (a conflict means a duplicate: acked, no
 second effect), then its handler runs. After the commit, successful and duplicate messages are
-acked; failed ones are nak'ed with back-off, or dead-lettered after ``max_deliver`` deliveries.
-Infrastructure failures (database unreachable) are nak'ed without counting towards dead-lettering.
+acked; failed ones are nak'ed with back-off.
+
+Every failure is bounded, whatever its kind: a handler error, an "infrastructure" error (the
+database unreachable, a deadlock, a timeout), a batch whose commit failed. A message that fails
+on its ``max_deliver``-th delivery goes to the service's dead letters with its error; one that
+comes back more often than that without ever being settled (the process crashed while handling
+it) is dead-lettered without running again. JetStream's own ``max_deliver`` is one more than
+the subscription's, so the server never drops a message the chassis has not dead-lettered.
+After an infrastructure failure of a whole batch the consumer fetches nothing until the
+database answers again, so an outage costs each message one delivery, not all of them.
+
+A message is decoded by its NATS subject, which the server's permissions tie to its producer;
+one whose ``ce-type`` header names another type is refused (dead-lettered, never applied).
 """
 
 from __future__ import annotations
@@ -99,7 +110,7 @@ class PoisonMessage(Exception):
 @dataclass
 class _Outcome:
     msg: Msg
-    status: str  # ok | duplicate | error | infra
+    status: str  # ok | duplicate | error | infra | poison (→ dead_letter)
     error: BaseException | None = None
     event: Event | None = None
 
@@ -161,6 +172,22 @@ class Consumer:
                 await psub.unsubscribe()
 
     async def process(self, msgs: Sequence[Msg]) -> None:
+        """Handle a batch; dead-letter first what came back too often without being settled."""
+        fresh: list[Msg] = []
+        for msg in msgs:
+            delivered = _delivered(msg)
+            if delivered > self.sub.max_deliver:
+                error = RuntimeError(
+                    f"delivered {delivered} times without being settled (the consumer stopped"
+                    " or crashed while handling it, or it ran past ack_wait)"
+                )
+                await self._settle(_Outcome(msg, "poison", error))
+            else:
+                fresh.append(msg)
+        if fresh:
+            await self._process(fresh)
+
+    async def _process(self, msgs: Sequence[Msg]) -> None:
         """Handle a batch in one transaction; acks only after the commit.
 
         Fast path: one inbox insert for the whole batch, then each handler in turn. If a
@@ -175,13 +202,28 @@ class Consumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the commit (or the pool) failed: nothing was applied
-            log.warning("batch on %s not committed, will be redelivered: %s", self.sub.durable, exc)
+            log.warning("batch on %s not committed, will be redelivered: %r", self.sub.durable, exc)
             for msg in msgs:
-                with contextlib.suppress(Exception):
-                    await msg.nak(delay=self.sub.delay(_delivered(msg)))
+                await self._settle(_Outcome(msg, "infra", exc))
+            await self._wait_for_database()
             return
         for out in outcomes:
             await self._settle(out)
+
+    async def _wait_for_database(self) -> None:
+        """Fetch nothing more until the database answers (each probe bounded in time)."""
+        delay = 0.25
+        while not self._stopping.is_set():
+            try:
+                async with self.pool.acquire(timeout=5.0) as conn:
+                    await conn.fetchval("SELECT 1", timeout=5.0)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - still down: probe again
+                log.info("%s waits for the database: %r", self.sub.durable, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _batch(self, msgs: Sequence[Msg]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
@@ -305,7 +347,10 @@ class Consumer:
             return _Outcome(msg, "ok", event=event)
 
     def _decode(self, msg: Msg) -> Event:
-        subject = (msg.headers or {}).get("ce-type", msg.subject)
+        subject = msg.subject
+        ce_type = (msg.headers or {}).get("ce-type")
+        if ce_type is not None and ce_type != subject:
+            raise PoisonMessage(f"subject {subject} and ce-type {ce_type} differ; refused")
         try:
             event = decode(subject, msg.data)
         except UnknownEventError as exc:
@@ -329,7 +374,7 @@ class Consumer:
                 out.status = "dead_letter"
             else:
                 log.warning(
-                    "handler %s failed on %s (delivery %d), retrying: %r",
+                    "%s failed on %s (delivery %d), retrying: %r",
                     self.sub.durable,
                     subject,
                     delivered,

@@ -67,14 +67,16 @@ async def ensure_consumer(
     stream: str,
     durable: str,
     filter_subjects: Sequence[str],
+    max_deliver: int,
     ack_wait: float = 30.0,
     max_ack_pending: int = 1000,
 ) -> None:
     """Create or update a durable pull consumer and verify the server holds our configuration.
 
-    Redelivery is unlimited at the JetStream level (``max_deliver=-1``): the chassis counts
-    business failures itself and dead-letters them, while infrastructure failures (database
-    down) are retried for as long as it takes, so no message is ever dropped by the server.
+    ``max_deliver`` is the subscription's bound plus one: the chassis dead-letters a message at
+    its last counted delivery, and one delivered once more than that (its consumer crashed
+    while handling it) as soon as it is fetched, so the server never gives up on a message the
+    chassis has not dead-lettered.
     """
     config = ConsumerConfig(
         name=durable,
@@ -82,14 +84,16 @@ async def ensure_consumer(
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait,
-        max_deliver=-1,
+        max_deliver=max_deliver,
         max_ack_pending=max_ack_pending,
         filter_subjects=list(filter_subjects),
     )
     info = await js.add_consumer(stream, config)
     got = info.config
     if sorted(got.filter_subjects or [got.filter_subject or ""]) != sorted(filter_subjects) or (
-        got.ack_wait != ack_wait or got.max_ack_pending != max_ack_pending
+        got.ack_wait != ack_wait
+        or got.max_ack_pending != max_ack_pending
+        or got.max_deliver != max_deliver
     ):
         # An older server answered create with the old config: delete and create anew.
         log.warning("consumer %s on %s had another configuration; recreating", durable, stream)

@@ -39,7 +39,8 @@ class DemoSettings(ServiceSettings):
 
 class NewItem(BaseModel):
     n: int = 0
-    poison: bool = False
+    poison: bool = False  # its effect raises a business error (ValueError) until cured
+    infra: bool = False  # its effect raises an infrastructure error (ConnectionRefusedError)
     rollback: bool = False
 
 
@@ -60,7 +61,11 @@ async def create_item(
 ) -> dict[str, str]:
     item_id = uuid.uuid4()
     await conn.execute(
-        "INSERT INTO items (id, n, poison) VALUES ($1, $2, $3)", item_id, body.n, body.poison
+        "INSERT INTO items (id, n, poison, infra_fail) VALUES ($1, $2, $3, $4)",
+        item_id,
+        body.n,
+        body.poison,
+        body.infra,
     )
     await enqueue(conn, DemoItemCreated(item_id=item_id, n=body.n))
     if body.rollback:
@@ -91,6 +96,13 @@ async def on_item_created(conn: asyncpg.Connection, event: DemoItemCreated) -> N
 
 async def on_items_created(conn: asyncpg.Connection, events: Sequence[DemoItemCreated]) -> None:
     """The effect: one row per event, in one statement for the whole batch."""
+    failing = await conn.fetchval(
+        "SELECT count(*) FROM items i WHERE i.id = ANY($1::uuid[]) AND i.infra_fail"
+        " AND NOT EXISTS (SELECT 1 FROM cured c WHERE c.item_id = i.id)",
+        [e.item_id for e in events],
+    )
+    if failing:
+        raise ConnectionRefusedError(f"{failing} item(s) reach an unreachable dependency")
     span = trace.get_current_span().get_span_context()
     trace_id = format(span.trace_id, "032x") if span.is_valid else None
     applied = await conn.fetchval(
