@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Subscription
-from prisme_events import ContractActivated, ContractEnded
+from prisme_events import ContractActivated, ContractCancelled, ContractEnded
 
 from .service import plans
 from .service.context import Backups
@@ -20,10 +20,17 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
         await plans.on_contract_ended(conn, event)
 
+    async def on_cancelled(conn: asyncpg.Connection, event: ContractCancelled) -> None:
+        await plans.on_contract_cancelled(conn, event)
+
     return [
         Subscription(
             durable="backup-contracts",
             stream="CONTRACTS",
-            handlers={ContractActivated: on_activated, ContractEnded: on_ended},
+            handlers={
+                ContractActivated: on_activated,
+                ContractEnded: on_ended,
+                ContractCancelled: on_cancelled,
+            },
         )
     ]

@@ -14,6 +14,11 @@ Row = asyncpg.Record
 # --- contracts (what we know of contracts-svc's contracts) -------------------------------
 
 
+async def contract_status(conn: asyncpg.Connection, contract_id: uuid.UUID) -> str | None:
+    value = await conn.fetchval("SELECT status FROM contracts WHERE contract_id = $1", contract_id)
+    return None if value is None else str(value)
+
+
 async def upsert_contract(
     conn: asyncpg.Connection,
     *,

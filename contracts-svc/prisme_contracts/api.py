@@ -364,7 +364,7 @@ async def renew(
 async def cancel(
     contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
-    return await service.cancel(conn, contract_id, _actor(who, request))
+    return await service.cancel(conn, contract_id, _actor(who, request), _clock(request).now())
 
 
 @router.get("/v1/contracts/{contract_id}/amendments")

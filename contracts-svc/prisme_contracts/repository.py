@@ -543,14 +543,16 @@ async def finish_year_end_run(conn: asyncpg.Connection, year: int) -> None:
 
 async def cancel_drafts_of_year(
     conn: asyncpg.Connection, year: int, actor: str, source: str | None
-) -> int:
-    """Drafts of a closed year can never be activated: cancel them (with their audit rows)."""
-    count = await conn.fetchval(
+) -> list[Row]:
+    """Drafts of a closed year can never be activated: cancel them (with their audit rows).
+
+    Returns what their ``contract.cancelled`` events need (C8: what was carried over stops)."""
+    rows = await conn.fetch(
         """
         WITH cancelled AS (
             UPDATE contracts c SET status = 'cancelled', version = c.version + 1, updated_at = now()
              WHERE c.year = $1 AND c.status = 'draft'
-            RETURNING c.id, c.client_id, c.version
+            RETURNING c.id, c.client_id, c.version, c.offer, c.year, c.renewal_of
         ), audited AS (
             INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)
             SELECT $2, $3, 'contract.cancelled', 'contract', x.id, x.client_id,
@@ -559,13 +561,13 @@ async def cancel_drafts_of_year(
                                       'why', 'year-end: the year is closed')
               FROM cancelled x
         )
-        SELECT count(*) FROM cancelled
+        SELECT x.*, o.includes FROM cancelled x JOIN offers o ON o.code = x.offer
         """,
         year,
         actor,
         source,
     )
-    return int(count)
+    return list(rows)
 
 
 async def count_active(conn: asyncpg.Connection, year: int) -> int:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import asyncpg
 from prisme_chassis.bus import enqueue
 from prisme_chassis.errors import Conflict, NotFound, Unprocessable
-from prisme_events import ContractActivated
+from prisme_events import ContractActivated, ContractCancelled
 
 from . import audit, domain, eligibility
 from . import repository as repo
@@ -244,8 +244,13 @@ async def renew(
     return await _out(conn, row)
 
 
-async def cancel(conn: asyncpg.Connection, contract_id: uuid.UUID, actor: Actor) -> ContractOut:
-    """Drop a draft that will not be signed (it was never active: nothing to publish)."""
+async def cancel(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, actor: Actor, now: datetime
+) -> ContractOut:
+    """Drop a draft that will not be signed (C8).
+
+    A renewal draft counts as signed for the L3 carry-over, so ``contract.cancelled`` tells
+    licence-svc and backup-svc to stop what they carried over for it."""
     contract = await _contract(conn, contract_id, lock=True)
     if contract["status"] != "draft":
         raise Conflict(
@@ -253,6 +258,22 @@ async def cancel(conn: asyncpg.Connection, contract_id: uuid.UUID, actor: Actor)
             status_now=contract["status"],
         )
     updated = await repo.set_contract_state(conn, contract_id, status="cancelled")
+    offer = await _offer(conn, updated["offer"])
+    await enqueue(
+        conn,
+        ContractCancelled(
+            event_id=event_id(contract_id, updated["version"]),
+            contract_id=contract_id,
+            client_id=updated["client_id"],
+            version=updated["version"],
+            offer=updated["offer"],
+            includes=list(offer["includes"]),
+            year=updated["year"],
+            reason="withdrawn",
+            cancelled_at=now,
+            renewal_of=updated["renewal_of"],
+        ),
+    )
     await audit.record(
         conn,
         actor,

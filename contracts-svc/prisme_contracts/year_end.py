@@ -21,7 +21,7 @@ from typing import cast
 import asyncpg
 from prisme_chassis.bus import enqueue_many
 from prisme_chassis.errors import Conflict
-from prisme_events import ContractEnded
+from prisme_events import ContractCancelled, ContractEnded
 
 from . import domain
 from . import repository as repo
@@ -110,7 +110,8 @@ async def run(
         await asyncio.sleep(0.05)
         waited += 0.05
     async with transaction(pool) as conn:
-        await repo.cancel_drafts_of_year(conn, year, actor.sub, actor.source)
+        expired = await repo.cancel_drafts_of_year(conn, year, actor.sub, actor.source)
+        await enqueue_many(conn, [_cancelled_event(r, ended_at) for r in expired])
         await repo.finish_year_end_run(conn, year)
         return await progress(conn, year)
 
@@ -131,4 +132,20 @@ def _ended_event(row: asyncpg.Record, ended_at: datetime) -> ContractEnded:
         postes=row["postes"],
         renewal_contract_id=renewal,
         renewal_includes=list(row["renewal_includes"]) if renewal is not None else [],
+    )
+
+
+def _cancelled_event(row: asyncpg.Record, at: datetime) -> ContractCancelled:
+    """C8: a draft left unactivated when its year ends expires."""
+    return ContractCancelled(
+        event_id=event_id(row["id"], row["version"]),
+        contract_id=row["id"],
+        client_id=row["client_id"],
+        version=row["version"],
+        offer=row["offer"],
+        includes=list(row["includes"]),
+        year=row["year"],
+        reason="expired",
+        cancelled_at=at,
+        renewal_of=row["renewal_of"],
     )

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Subscription
-from prisme_events import ContractActivated, ContractAmended, ContractEnded
+from prisme_events import ContractActivated, ContractAmended, ContractCancelled, ContractEnded
 
 from . import service
 from .settings import LicenceSettings
@@ -26,9 +26,13 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
         await service.contract_ended(conn, settings, event)
 
+    async def on_cancelled(conn: asyncpg.Connection, event: ContractCancelled) -> None:
+        await service.contract_cancelled(conn, event)
+
     handlers: dict[Any, Any] = {
         ContractActivated: on_activated,
         ContractAmended: on_amended,
         ContractEnded: on_ended,
+        ContractCancelled: on_cancelled,
     }
     return [Subscription(durable="licence-contracts", stream="CONTRACTS", handlers=handlers)]

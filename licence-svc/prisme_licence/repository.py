@@ -62,7 +62,8 @@ async def upsert_contract(
         INSERT INTO contracts (contract_id, client_id, year, includes_m365, status, version)
         VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (contract_id) DO UPDATE SET
-            status = CASE WHEN contracts.status = 'ended' THEN 'ended' ELSE EXCLUDED.status END,
+            status = CASE WHEN contracts.status IN ('ended', 'cancelled') THEN contracts.status
+                          ELSE EXCLUDED.status END,
             version = GREATEST(contracts.version, EXCLUDED.version),
             includes_m365 = EXCLUDED.includes_m365
         """,

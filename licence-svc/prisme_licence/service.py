@@ -12,7 +12,13 @@ from typing import Any
 
 import asyncpg
 from prisme_chassis.errors import Conflict, Gone, NotFound
-from prisme_events import ContractActivated, ContractAmended, ContractEnded, ContractUser
+from prisme_events import (
+    ContractActivated,
+    ContractAmended,
+    ContractCancelled,
+    ContractEnded,
+    ContractUser,
+)
 
 from . import domain
 from . import repository as repo
@@ -169,12 +175,31 @@ async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded
     if domain.carries_over(e.renewal_contract_id, e.renewal_includes):
         assert e.renewal_contract_id is not None
         renewal = await repo.get_contract(conn, e.renewal_contract_id)
+        if renewal is not None and renewal["status"] == "cancelled":
+            # The renewal was cancelled before this arrived (reordering): nothing carries over.
+            await repo.revoke_contract_accounts(conn, e.contract_id)
+            return
         if renewal is None:
             # Renewal not activated here yet: hand the accounts over; its activation will
             # revoke those whose user is no longer listed.
             await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
             return
         # Renewal already activated: its users were re-attached then; the rest leave.
+    await repo.revoke_contract_accounts(conn, e.contract_id)
+
+
+async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:
+    """C8/L3: a renewal draft that is cancelled, or expires unactivated, was counted as signed
+    for the carry-over; the accounts handed over to it stop now, in the L3 order."""
+    await repo.upsert_contract(
+        conn,
+        e.contract_id,
+        e.client_id,
+        e.year,
+        domain.includes_microsoft_365(e.includes),
+        "cancelled",
+        e.version,
+    )
     await repo.revoke_contract_accounts(conn, e.contract_id)
 
 

@@ -387,3 +387,84 @@ async def test_year_end_carries_over_the_renewed_practices_only(platform: Platfo
     # Year-end is no cessation: nothing credited (B5).
     for c in practices:
         assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": c["id"]})) == []
+
+
+async def test_a_cancelled_or_expired_renewal_stops_what_was_carried_over(
+    platform: Platform,
+) -> None:
+    """C8/L3/K3: a renewal draft counts as signed at the year-end, so the accounts and the backup
+    plan carry over to it. When that draft is then cancelled (one practice), or is simply left
+    unactivated until its own year ends (the other), the accounts are revoked in the L3 order
+    and the backup plan stops."""
+    p = platform
+    year = p.clock.today().year
+    withdrawn = await p.practice(tag="Payet", users=2, workstations=2)
+    expiring = await p.practice(tag="Techer", users=2, workstations=2)
+    practices = (withdrawn, expiring)
+    old = {c["id"]: await _activate(p, c, date(year, 3, 1)) for c in practices}
+    accounts = {c["id"]: await _licensed(p, c, old[c["id"]]["id"]) for c in practices}
+
+    async def plan_of(client: dict[str, Any]) -> dict[str, Any]:
+        async def one() -> list[Any]:
+            return list(ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]})))
+
+        (plan,) = await eventually(one, "the backup plan")
+        return dict(plan)
+
+    plans = {c["id"]: await plan_of(c) for c in practices}
+    renewals = {
+        c["id"]: ok(await p.contracts.post(f"/v1/contracts/{old[c['id']]['id']}/renew"), 201)
+        for c in practices
+    }
+
+    p.clock.travel_to(datetime(year + 1, 1, 1, 0, 0, 1, tzinfo=REUNION))
+    run = ok(await p.contracts.post("/v1/year-end", json={"year": year}))
+    assert (run["status"], run["ended"]) == ("done", 2)
+
+    async def carried_over(client: dict[str, Any]) -> bool:
+        listed = await p.accounts(contract_id=renewals[client["id"]]["id"])
+        return {a["id"] for a in listed} == {a["id"] for a in accounts[client["id"]]}
+
+    for c in practices:
+        await eventually(lambda c=c: carried_over(c), "the accounts carried over to the draft")
+    await eventually(
+        lambda: drained(p.nats_url, "backup-contracts"), "backup-svc to handle the year-end"
+    )
+    for c in practices:
+        plan = ok(await p.backup.get(f"/v1/plans/{plans[c['id']]['id']}"))
+        assert plan["status"] == "active", "the mirror carries over without interruption"
+
+    async def plan_stopped(client: dict[str, Any]) -> dict[str, Any] | None:
+        body = ok(await p.backup.get(f"/v1/plans/{plans[client['id']]['id']}"))
+        return dict(body) if body["status"] in ("ended", "purged") else None
+
+    # An operator cancels the first practice's draft in March.
+    p.clock.travel_to(datetime(year + 1, 3, 10, 9, 0, tzinfo=REUNION))
+    cancelled = ok(
+        await p.contracts.post(f"/v1/contracts/{renewals[withdrawn['id']]['id']}/cancel")
+    )
+    assert cancelled["status"] == "cancelled"
+    await _revoked(p, accounts[withdrawn["id"]])
+    stopped = await eventually(lambda: plan_stopped(withdrawn), "the plan to stop")
+    assert stopped["last_day"] == date(year + 1, 3, 10).isoformat()
+    # The other practice's draft still carries its accounts and its plan.
+    assert await carried_over(expiring)
+    assert {a["status"] for a in await p.accounts(client_id=expiring["id"])} == {"active"}
+    assert ok(await p.backup.get(f"/v1/plans/{plans[expiring['id']]['id']}"))["status"] == "active"
+
+    # The second draft is never activated: the next year-end expires it.
+    p.clock.travel_to(datetime(year + 2, 1, 1, 0, 0, 1, tzinfo=REUNION))
+    ok(await p.contracts.post("/v1/year-end", json={"year": year + 1}))
+    expired = ok(await p.contracts.get(f"/v1/contracts/{renewals[expiring['id']]['id']}"))
+    assert expired["status"] == "cancelled"
+    await _revoked(p, accounts[expiring["id"]])
+    await eventually(lambda: plan_stopped(expiring), "the expired draft's plan to stop")
+
+    # Exactly once: the contract events were handled and no account was revoked twice.
+    await eventually(
+        lambda: drained(p.nats_url, "licence-contracts"), "licence-svc to handle the events"
+    )
+    state = await p.graph_state()
+    for c in practices:
+        for a in accounts[c["id"]]:
+            assert _ops(state, a["upn"])[2:] == L3_ORDER

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 from prisme_chassis.errors import Conflict, NotFound
-from prisme_events import ContractActivated, ContractEnded
+from prisme_events import ContractActivated, ContractCancelled, ContractEnded
 
 from .. import domain, repository, vault
 from .context import Backups
@@ -108,7 +108,11 @@ async def on_contract_ended(
     plan = await repository.plan_for_client(conn, event.client_id)
     if plan is None or plan["status"] != "active" or plan["contract_id"] != event.contract_id:
         return  # no plan, already ended, or the practice already moved on to a newer contract
-    if event.renewal_contract_id is not None and domain.includes_backup(event.renewal_includes):
+    if (
+        event.renewal_contract_id is not None
+        and domain.includes_backup(event.renewal_includes)
+        and await repository.contract_status(conn, event.renewal_contract_id) != "cancelled"
+    ):
         return  # renewed with the backup: the mirror carries over without interruption
     await repository.end_plan(
         conn,
@@ -116,6 +120,39 @@ async def on_contract_ended(
         last_day=event.effective_date,
         ended_at=event.ended_at,
         purge_after=domain.purge_after(event.effective_date, plan["history_days"]),
+    )
+    await repository.revoke_agents(conn, plan["id"], now)
+
+
+async def on_contract_cancelled(
+    conn: asyncpg.Connection, event: ContractCancelled, now: datetime | None = None
+) -> None:
+    """C8/K3: the renewal draft the plan was carried over for is cancelled (or expired
+    unactivated): the plan stops as it would have at ``contract.ended``."""
+    now = now or datetime.now(UTC)
+    fresh = await repository.upsert_contract(
+        conn,
+        contract_id=event.contract_id,
+        client_id=event.client_id,
+        version=event.version,
+        status="cancelled",
+        includes_backup=domain.includes_backup(event.includes),
+        year=event.year,
+    )
+    if not fresh or event.renewal_of is None:
+        return
+    plan = await repository.plan_for_client(conn, event.client_id)
+    if plan is None or plan["status"] != "active" or plan["contract_id"] != event.renewal_of:
+        return  # no plan, already stopped, or a newer contract took it over
+    if await repository.contract_status(conn, event.renewal_of) != "ended":
+        return  # the old contract still runs; its contract.ended will stop the plan
+    last_day = domain.business_day(event.cancelled_at)
+    await repository.end_plan(
+        conn,
+        plan["id"],
+        last_day=last_day,
+        ended_at=event.cancelled_at,
+        purge_after=domain.purge_after(last_day, plan["history_days"]),
     )
     await repository.revoke_agents(conn, plan["id"], now)
 
