@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import cast
 
-import asyncpg
 from prisme_chassis.app import Runtime
+from prisme_chassis.db import transaction
 
 from .service import exports, watch
 from .service.context import Backups
 from .settings import BackupSettings
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection inside one transaction (typed as a plain connection)."""
-    async with pool.acquire() as proxy, proxy.transaction():
-        yield cast(asyncpg.Connection, proxy)
 
 
 def _interval(rt: Runtime) -> float:

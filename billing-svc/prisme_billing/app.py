@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import cast
 
-import asyncpg
 from fastapi import FastAPI
 from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+from prisme_chassis.db import transaction
 
 from . import api, handlers, service, stripe_sync
 from .settings import BillingSettings
@@ -33,8 +32,8 @@ async def stripe_worker(rt: Runtime) -> None:
 async def awaiting_price_sweeper(rt: Runtime) -> None:
     """B1: invoices charges whose price arrived while they were being recorded."""
     while True:
-        async with rt.pool.acquire() as conn, conn.transaction():
-            await service.sweep_awaiting_charges(cast(asyncpg.Connection, conn))
+        async with transaction(rt.pool) as conn:
+            await service.sweep_awaiting_charges(conn)
         await asyncio.sleep(_settings(rt).sweep_every_s)
 
 

@@ -8,15 +8,15 @@ carries an idempotency key built from our ids so the retry never creates a secon
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import asyncpg
 import stripe
+from prisme_chassis.db import transaction
 
 from . import domain, payments
 from . import repository as repo
@@ -63,13 +63,6 @@ def _meta(obj: Any) -> dict[str, str]:
         return {}
     items = raw.to_dict() if hasattr(raw, "to_dict") else dict(raw)
     return {str(k): str(v) for k, v in items.items()}
-
-
-@contextlib.asynccontextmanager
-async def _tx(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection inside a transaction (typed as a plain connection)."""
-    async with pool.acquire() as proxy, proxy.transaction():
-        yield cast(asyncpg.Connection, proxy)
 
 
 # --- jobs ----------------------------------------------------------------------------------
@@ -199,7 +192,7 @@ JOBS: dict[str, Callable[[asyncpg.Connection, stripe.StripeClient, uuid.UUID], A
 
 async def run_one_job(pool: asyncpg.Pool, client: stripe.StripeClient) -> bool:
     """Run the next due job in its own transaction; ``False`` when none is due."""
-    async with _tx(pool) as conn:
+    async with transaction(pool) as conn:
         job = await repo.claim_job(conn)
         if job is None:
             return False
@@ -338,7 +331,7 @@ async def _apply_refund(
 
 
 async def process_one_webhook(pool: asyncpg.Pool, client: stripe.StripeClient) -> bool:
-    async with _tx(pool) as conn:
+    async with transaction(pool) as conn:
         row = await repo.claim_webhook(conn)
         if row is None:
             return False
@@ -359,7 +352,7 @@ async def process_one_webhook(pool: asyncpg.Pool, client: stripe.StripeClient) -
 async def reconcile(pool: asyncpg.Pool, client: stripe.StripeClient) -> int:
     """Catch missed webhooks: list Stripe's events since the last mark and store the ones we do
     not have (same unique constraint, so nothing is processed twice). Returns how many were new."""
-    async with _tx(pool) as conn:
+    async with transaction(pool) as conn:
         mark = await repo.reconciliation_mark(conn, SOURCE)
     since = max(0, (mark or 0) - RECONCILE_OVERLAP_S)
     new = 0
@@ -374,7 +367,7 @@ async def reconcile(pool: asyncpg.Pool, client: stripe.StripeClient) -> int:
         if starting_after:
             params["starting_after"] = starting_after
         page = await client.v1.events.list_async(cast(Any, params))
-        async with _tx(pool) as conn:
+        async with transaction(pool) as conn:
             for event in page.data:
                 newest = max(newest, event.created)
                 if await repo.store_webhook(
@@ -384,7 +377,7 @@ async def reconcile(pool: asyncpg.Pool, client: stripe.StripeClient) -> int:
         if not page.has_more or not page.data:
             break
         starting_after = page.data[-1].id
-    async with _tx(pool) as conn:
+    async with transaction(pool) as conn:
         await repo.set_reconciliation_mark(conn, SOURCE, newest or int(time.time()))
     return new
 

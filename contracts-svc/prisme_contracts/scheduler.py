@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from prisme_chassis.app import Runtime
+from prisme_chassis.db import transaction
 
 from . import domain, year_end
 from . import repository as repo
@@ -34,7 +35,7 @@ async def catch_up(rt: Runtime) -> list[int]:
     """Close every past year left open (missed turn of the year, interrupted run)."""
     clock = clock_of(rt)
     current = clock.today().year
-    async with year_end.transaction(rt.pool) as conn:
+    async with transaction(rt.pool) as conn:
         years = await repo.years_with_active_before(conn, current)
     for year in years:
         result = await year_end.run(rt.pool, year, SCHEDULER, clock.now())

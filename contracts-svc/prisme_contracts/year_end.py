@@ -12,14 +12,12 @@ run can never publish a second ``contract.ended`` for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import cast
 
 import asyncpg
 from prisme_chassis.bus import enqueue_many
+from prisme_chassis.db import transaction
 from prisme_chassis.errors import Conflict
 from prisme_events import ContractCancelled, ContractEnded
 
@@ -31,13 +29,6 @@ from .schemas import YearEndOut
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-
-
-@contextlib.asynccontextmanager
-async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    """One pooled connection inside one transaction (committed on normal exit)."""
-    async with pool.acquire() as conn, conn.transaction():
-        yield cast(asyncpg.Connection, conn)
 
 
 async def progress(conn: asyncpg.Connection, year: int) -> YearEndOut:

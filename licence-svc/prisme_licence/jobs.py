@@ -19,11 +19,12 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 from prisme_chassis.bus import enqueue_many
+from prisme_chassis.db import transaction
 from prisme_events import LicenceFailed, LicenceProvisioned, LicenceRevoked
 from prisme_events.licence import LicenceEvent
 
@@ -172,7 +173,7 @@ class JobRunner:
                 self._wake.set()
 
     async def _claim(self, tenant: str) -> list[Work]:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             rows = await repo.claim_jobs(
                 conn, tenant, self.owner, self.settings.batch_size, self.settings.job_lease_seconds
             )
@@ -229,7 +230,7 @@ class JobRunner:
         out: dict[int, str] = {}
         if not works:
             return out
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             for w in works:
                 aid = w.account["id"]
                 row = await repo.get_credential(conn, aid)
@@ -518,8 +519,7 @@ class JobRunner:
         """One transaction per round, set-based: job progress, account changes, events."""
         s = self.settings
         keep: list[Work] = []
-        async with self.pool.acquire() as pconn, pconn.transaction():
-            conn = cast(asyncpg.Connection, pconn)
+        async with transaction(self.pool) as conn:
             rows = []
             for w in works:
                 o = outcomes[w.job_id]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from prisme_chassis.app import RuntimeDep, Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.db import transaction
 from prisme_chassis.errors import PayloadTooLarge, Unprocessable
 from pydantic import BaseModel, Field
 
@@ -183,7 +184,7 @@ async def upload_video(
         )
         fields = recordings.parse_upload_form(form.fields, form.has_file)
         recording = await upload.seal()
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with transaction(rt.pool) as conn:
             video = await recordings.record_video(conn, ctx, fields, recording, who.sub)
     except MalformedFormError as exc:
         await upload.discard()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from prisme_chassis.app import Runtime
+from prisme_chassis.db import transaction
 
 from . import recordings
 from .context import VideoContext
@@ -17,7 +18,7 @@ async def purge_once(rt: Runtime) -> int:
     ctx: VideoContext = rt.state["video"]
     total = 0
     while True:
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with transaction(rt.pool) as conn:
             purged = await recordings.purge_expired(conn, ctx)
         total += len(purged)
         for video_id in purged:

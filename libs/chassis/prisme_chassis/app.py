@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import asyncpg
 import nats
@@ -42,7 +42,7 @@ from .bus import (
     load_dead_letter,
 )
 from .bus.routes import outbox_router
-from .db import create_pool, migrate_service
+from .db import create_pool, migrate_service, transaction
 from .errors import NotFound, Unprocessable
 from .http import (
     RequestMetricsMiddleware,
@@ -221,8 +221,8 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 async def _transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:
     rt: Runtime = request.app.state.runtime
-    async with rt.pool.acquire() as conn, conn.transaction():
-        yield cast(asyncpg.Connection, conn)
+    async with transaction(rt.pool) as conn:
+        yield conn
 
 
 # The edge owns the transaction: committed when the route returns, before the response is sent.

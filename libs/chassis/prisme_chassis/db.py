@@ -8,9 +8,11 @@ serialise on an advisory lock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -65,6 +67,14 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection inside one transaction: committed on normal exit, rolled back on
+    any exception (the one way every worker, handler and script opens a transaction)."""
+    async with pool.acquire() as proxy, proxy.transaction():
+        yield cast(asyncpg.Connection, proxy)
 
 
 async def migrate(conn: asyncpg.Connection, component: str, directory: Path) -> list[int]:
