@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from prisme_chassis.app import RuntimeDep, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import DomainError, NotFound
+from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
 
 from . import domain, payments, queries, service, stripe_sync
@@ -62,10 +63,10 @@ def _lines(rows: list[asyncpg.Record]) -> list[LineOut]:
         LineOut(
             description=r["description"],
             quantity=r["quantity"],
-            unit_ttc=domain.money(r["unit_ttc"]),
-            total_ht=domain.money(r["total_ht"]),
-            total_vat=domain.money(r["total_vat"]),
-            total_ttc=domain.money(r["total_ttc"]),
+            unit_ttc=money_str(r["unit_ttc"]),
+            total_ht=money_str(r["total_ht"]),
+            total_vat=money_str(r["total_vat"]),
+            total_ttc=money_str(r["total_ttc"]),
             period_start=r["period_start"],
             period_end=r["period_end"],
         )
@@ -82,10 +83,10 @@ def _invoice(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> InvoiceOut:
         issue_date=doc["issue_date"],
         due_date=doc["due_date"],
         status=doc["status"],
-        total_ht=domain.money(doc["total_ht"]),
-        total_vat=domain.money(doc["total_vat"]),
-        total_ttc=domain.money(doc["total_ttc"]),
-        amount_paid=domain.money(doc["amount_paid"]),
+        total_ht=money_str(doc["total_ht"]),
+        total_vat=money_str(doc["total_vat"]),
+        total_ttc=money_str(doc["total_ttc"]),
+        amount_paid=money_str(doc["amount_paid"]),
         currency=doc["currency"],
         lines=_lines(lines),
     )
@@ -237,9 +238,9 @@ def _book(book: repo.PriceBook) -> PriceBookOut:
             PriceOut(
                 offer=p.offer,
                 label=p.label,
-                base_ttc=domain.money(p.base_ttc),
+                base_ttc=money_str(p.base_ttc),
                 included_postes=p.included_postes,
-                extra_poste_ttc=domain.money(p.extra_poste_ttc),
+                extra_poste_ttc=money_str(p.extra_poste_ttc),
             )
             for p in book.prices
         ],
@@ -316,7 +317,7 @@ async def contract_billing(
         raise NotFound("billing knows no such contract", contract_id=contract_id)
     contract, docs = found["contract"], found["documents"]
     invoices = [d for d in docs if d["kind"] == "invoice"]
-    refunded = sum((d["amount_refunded"] for d in invoices), domain.ZERO)
+    refunded = sum((d["amount_refunded"] for d in invoices), ZERO)
     return ContractBillingOut(
         contract_id=contract_id,
         client_id=contract["client_id"],
@@ -325,12 +326,12 @@ async def contract_billing(
         payment_status=domain.contract_payment_status(
             [d["status"] for d in invoices], found["awaiting"] > 0, refunded > 0
         ),
-        total_invoiced=domain.money(sum((d["total_ttc"] for d in invoices), domain.ZERO)),
-        total_paid=domain.money(sum((d["amount_paid"] for d in invoices), domain.ZERO)),
-        total_credited=domain.money(
-            sum((d["total_ttc"] for d in docs if d["kind"] == "credit_note"), domain.ZERO)
+        total_invoiced=money_str(sum((d["total_ttc"] for d in invoices), ZERO)),
+        total_paid=money_str(sum((d["amount_paid"] for d in invoices), ZERO)),
+        total_credited=money_str(
+            sum((d["total_ttc"] for d in docs if d["kind"] == "credit_note"), ZERO)
         ),
-        total_refunded=domain.money(refunded),
+        total_refunded=money_str(refunded),
     )
 
 

@@ -15,13 +15,14 @@ from typing import Any
 import reportlab
 from facturx import generate_from_binary, xml_check_xsd
 from lxml import etree  # type: ignore[import-untyped]
+from prisme_chassis.money import eur_fr, money_str
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from .domain import VAT_RATE, money
+from .domain import VAT_RATE
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -113,7 +114,7 @@ def _party(
 
 
 def _amount(value: Decimal) -> str:
-    return money(value)
+    return money_str(value)
 
 
 def cii_xml(doc: Document, seller: Seller) -> bytes:
@@ -231,12 +232,6 @@ def _fr_date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def _eur(value: Decimal) -> str:
-    whole, cents = money(value).split(".")
-    grouped = f"{int(whole):,}".replace(",", "\u00a0")
-    return f"{grouped},{cents} €"
-
-
 def render_pdf(doc: Document, seller: Seller) -> bytes:
     """The human-readable document, in French, with every mandatory mention (B7)."""
     _fonts()
@@ -300,9 +295,9 @@ def render_pdf(doc: Document, seller: Seller) -> bytes:
     for ln in doc.lines:
         y -= 6 * mm
         text(left, y, ln.description[:70], 8)
-        text(cols[1], y, _eur(ln.total_ht), 8)
-        text(cols[2], y, _eur(ln.total_vat), 8)
-        text(cols[3], y, _eur(ln.total_ttc), 8)
+        text(cols[1], y, eur_fr(ln.total_ht), 8)
+        text(cols[2], y, eur_fr(ln.total_vat), 8)
+        text(cols[3], y, eur_fr(ln.total_ttc), 8)
         y -= 4 * mm
         text(
             left,
@@ -320,7 +315,7 @@ def render_pdf(doc: Document, seller: Seller) -> bytes:
     ]:
         y -= 6 * mm
         text(cols[1] - 25 * mm, y, label, 10, bold=label == "Total TTC")
-        text(cols[3], y, _eur(amount), 10, bold=label == "Total TTC")
+        text(cols[3], y, eur_fr(amount), 10, bold=label == "Total TTC")
 
     y -= 14 * mm
     mentions = [

@@ -8,18 +8,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-CENT = Decimal("0.01")
+from prisme_chassis.money import ZERO, round_half_up
+
 #: B3: La Réunion's normal VAT rate (DOM), 8.5 %.
 VAT_RATE = Decimal("8.5")
 _VAT_FACTOR = Decimal("1") + VAT_RATE / Decimal("100")
-ZERO = Decimal("0.00")
-
-
-def round_half_up(value: Decimal) -> Decimal:
-    """Round to cents, half up (never banker's rounding)."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,19 +182,6 @@ PAYMENT_TERM_DAYS = 30
 
 def due_date(issue: date) -> date:
     return issue + timedelta(days=PAYMENT_TERM_DAYS)
-
-
-def money(value: Decimal) -> str:
-    """Money as a decimal string with two places (DESIGN §4)."""
-    return f"{round_half_up(value):.2f}"
-
-
-def to_cents(value: Decimal) -> int:
-    return int(round_half_up(value) * 100)
-
-
-def from_cents(cents: int) -> Decimal:
-    return round_half_up(Decimal(cents) / Decimal(100))
 
 
 PRISME_DEFAULT = Price(

@@ -14,9 +14,9 @@ import asyncpg
 from prisme_chassis.bus import enqueue
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import Conflict, NotFound, Unprocessable
+from prisme_chassis.money import from_cents, money_str, round_half_up
 from prisme_events import InvoicePaid, InvoicePaymentFailed, PaymentRefunded
 
-from . import domain
 from . import repository as repo
 
 MANUAL_METHODS = ("bank_transfer", "cheque")
@@ -35,7 +35,7 @@ async def record_manual_payment(
     """Record a bank transfer or cheque; the invoice is paid once the total is covered."""
     if method not in MANUAL_METHODS:
         raise Unprocessable("method must be bank_transfer or cheque", method=method)
-    if amount != domain.round_half_up(amount) or amount <= 0:
+    if amount != round_half_up(amount) or amount <= 0:
         raise Unprocessable("amount must be positive with at most two decimals")
     invoice = await repo.document(conn, invoice_id, lock=True)
     if invoice is None or invoice["kind"] != "invoice" or invoice["status"] == "draft":
@@ -45,7 +45,7 @@ async def record_manual_payment(
         raise Conflict("invoice is already paid", number=invoice["number"])
     if amount > outstanding:
         raise Unprocessable(
-            "amount exceeds what is owed", outstanding=domain.money(outstanding), currency="EUR"
+            "amount exceeds what is owed", outstanding=money_str(outstanding), currency="EUR"
         )
     await repo.insert_payment(
         conn,
@@ -76,7 +76,7 @@ async def _mark_paid(conn: asyncpg.Connection, invoice: asyncpg.Record, method: 
             contract_id=invoice["contract_id"],
             invoice_id=invoice["id"],
             number=invoice["number"],
-            amount=domain.money(invoice["total_ttc"]),
+            amount=money_str(invoice["total_ttc"]),
             method=method,
         ),
     )
@@ -91,7 +91,7 @@ async def stripe_invoice_paid(
 ) -> bool:
     """B8: Stripe says the invoice is paid. One payment row per Stripe invoice (unique
     ``external_id``), so duplicates and reconciliation replays have no second effect."""
-    amount = domain.from_cents(amount_cents)
+    amount = from_cents(amount_cents)
     if amount <= 0 or invoice["status"] == "paid":
         # Already paid (by hand, then closed out of band on Stripe): no second payment.
         return False
@@ -167,7 +167,7 @@ async def refund_settled(
                 contract_id=invoice["contract_id"],
                 refund_id=refund["id"],
                 invoice_id=invoice["id"],
-                amount=domain.money(refund["amount"]),
+                amount=money_str(refund["amount"]),
             ),
         )
     elif stripe_status in ("failed", "canceled"):

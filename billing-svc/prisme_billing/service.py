@@ -13,6 +13,7 @@ import asyncpg
 from prisme_chassis.bus import enqueue
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import Unprocessable
+from prisme_chassis.money import money_str
 from prisme_events import (
     ClientSnapshot,
     ContractActivated,
@@ -268,7 +269,7 @@ async def _issue_invoice(
             contract_id=contract_id,
             invoice_id=doc_id,
             number=number,
-            total_ttc=domain.money(totals.ttc),
+            total_ttc=money_str(totals.ttc),
             kind="amendment" if charge["kind"] == "amendment" else "activation",
             year=charges[0].period_start.year,
             issue_date=today,
@@ -329,7 +330,7 @@ async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UU
                 credit_note_id=note_id,
                 invoice_id=invoice["id"],
                 number=number,
-                total_ttc=domain.money(totals.ttc),
+                total_ttc=money_str(totals.ttc),
                 invoice_number=invoice["number"],
             ),
         )

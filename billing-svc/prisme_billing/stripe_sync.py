@@ -17,6 +17,7 @@ from typing import Any, cast
 import asyncpg
 import stripe
 from prisme_chassis.db import transaction
+from prisme_chassis.money import to_cents
 
 from . import domain, payments
 from . import repository as repo
@@ -114,7 +115,7 @@ async def _push_invoice(
             {
                 "customer": customer_id,
                 "invoice": invoice.id,
-                "amount": domain.to_cents(ln["total_ttc"]),
+                "amount": to_cents(ln["total_ttc"]),
                 "currency": "eur",
                 "description": ln["description"],
             },
@@ -151,7 +152,7 @@ async def _refund(
     # Keyed by the credit note: one credit note, one refund, however often this job reruns.
     params: Any = {
         **target,
-        "amount": domain.to_cents(refund["amount"]),
+        "amount": to_cents(refund["amount"]),
         "reason": "requested_by_customer",
         "metadata": {
             "prisme_refund_id": str(refund["id"]),

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prisme_billing import domain
 from prisme_billing.domain import PRISME_DEFAULT as PRICE
+from prisme_chassis.money import ZERO, money_str, round_half_up
 
 
 def _vectors_path() -> Path:
@@ -63,7 +64,7 @@ def test_vector(row: dict[str, str]) -> None:
         )
         assert domain.unused_days(on) == int(row["days"])
         credit = domain.credit_for_cessation(line, on)
-        amount = credit.amount_ttc if credit else domain.ZERO
+        amount = credit.amount_ttc if credit else ZERO
         if credit:
             assert credit.days == int(row["days"])
             assert credit.yearly_ttc == Decimal(row["yearly_ttc"])
@@ -89,9 +90,9 @@ def test_removing_postes_refunds_nothing() -> None:
 
 
 def test_rounding_is_half_up() -> None:
-    assert domain.round_half_up(Decimal("0.125")) == Decimal("0.13")
-    assert domain.round_half_up(Decimal("2.675")) == Decimal("2.68")
-    assert domain.money(Decimal("3340.8")) == "3340.80"
+    assert round_half_up(Decimal("0.125")) == Decimal("0.13")
+    assert round_half_up(Decimal("2.675")) == Decimal("2.68")
+    assert money_str(Decimal("3340.8")) == "3340.80"
 
 
 def test_document_numbers() -> None:
@@ -112,8 +113,8 @@ any_day = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
 @given(yearly=cents, start=any_day)
 def test_prorata_bounded_and_exact_at_full_year(yearly: Decimal, start: date) -> None:
     amount = domain.prorate(yearly, domain.days_covered(start), start.year)
-    assert domain.ZERO <= amount <= yearly
-    assert amount == domain.round_half_up(amount)
+    assert ZERO <= amount <= yearly
+    assert amount == round_half_up(amount)
     full = domain.prorate(yearly, domain.days_in_year(start.year), start.year)
     assert full == yearly
 
@@ -131,7 +132,7 @@ def test_prorata_never_increases_with_a_later_start(yearly: Decimal, start: date
 @given(ttc=cents)
 def test_ht_plus_vat_is_ttc(ttc: Decimal) -> None:
     split = domain.split_ttc(ttc)
-    assert split.ht + split.vat == split.ttc == domain.round_half_up(ttc)
+    assert split.ht + split.vat == split.ttc == round_half_up(ttc)
     # HT is the closest cent to TTC / 1.085, so VAT is never off by more than a cent.
     assert abs(split.ht * Decimal("1.085") - split.ttc) <= Decimal("0.01")
 
@@ -146,7 +147,7 @@ def test_cessation_credit_plus_used_part_is_the_invoice(postes: int, effective: 
     used = domain.prorate(
         invoiced.yearly_ttc, (effective - invoiced.period_start).days + 1, effective.year
     )
-    credited = credit.amount_ttc if credit else domain.ZERO
+    credited = credit.amount_ttc if credit else ZERO
     assert credited <= invoiced.amount_ttc
     assert abs(credited + used - invoiced.amount_ttc) <= Decimal("0.01")
 

@@ -21,10 +21,14 @@ async def test_commits_on_exit_and_rolls_back_on_exception(
             await conn.execute("CREATE TABLE t (v int)")
             await conn.execute("INSERT INTO t VALUES (1)")
             assert conn.is_in_transaction()
-        with pytest.raises(Boom):
+
+        async def insert_then_fail() -> None:
             async with transaction(pool) as conn:
                 await conn.execute("INSERT INTO t VALUES (2)")
                 raise Boom
+
+        with pytest.raises(Boom):
+            await insert_then_fail()
         async with pool.acquire() as conn:
             assert [r["v"] for r in await conn.fetch("SELECT v FROM t")] == [1]
         assert pool.get_size() - pool.get_idle_size() == 0  # every connection went back
