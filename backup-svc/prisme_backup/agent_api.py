@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.errors import Unauthorized
 
 from .agent.protocol import (
@@ -16,8 +16,8 @@ from .agent.protocol import (
     RunAccepted,
     RunReport,
 )
+from .runtime import BackupRuntimeDep
 from .service import agents
-from .service.context import Backups
 
 router = APIRouter(tags=["agent"])
 
@@ -41,9 +41,9 @@ async def enrol(body: EnrolRequest, conn: Tx) -> EnrolResponse:
 
 
 @router.get("/v1/agent/plan")
-async def plan(conn: Tx, rt: RuntimeDep, who: AgentDep) -> AgentPlan:
+async def plan(conn: Tx, rt: BackupRuntimeDep, who: AgentDep) -> AgentPlan:
     """The plan and the repository (with its password) for this agent."""
-    ctx: Backups = rt.state["backups"]
+    ctx = rt.context
     return await agents.plan_for_agent(conn, ctx, who)
 
 

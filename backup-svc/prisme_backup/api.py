@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import Conflict
 
 from . import repository
+from .runtime import BackupRuntimeDep
 from .schemas import (
     AgentOut,
     AlertOut,
@@ -25,14 +26,8 @@ from .schemas import (
     SnapshotOut,
 )
 from .service import exports, plans
-from .service.context import Backups
 
 router = APIRouter(tags=["backups"])
-
-
-def _ctx(rt: RuntimeDep) -> Backups:
-    ctx: Backups = rt.state["backups"]
-    return ctx
 
 
 @router.get("/v1/plans")
@@ -78,10 +73,10 @@ async def edit_plan(
 async def new_enrolment_token(
     plan_id: uuid.UUID,
     conn: Tx,
-    rt: RuntimeDep,
+    rt: BackupRuntimeDep,
     who: Principal = require_scopes("backups:write"),
 ) -> EnrolmentTokenOut:
-    token, expires_at = await plans.issue_enrolment_token(conn, _ctx(rt), plan_id, who.sub)
+    token, expires_at = await plans.issue_enrolment_token(conn, rt.context, plan_id, who.sub)
     return EnrolmentTokenOut(token=token, expires_at=expires_at, plan_id=plan_id)
 
 
@@ -176,11 +171,11 @@ async def get_export(
 async def download_export(
     export_id: uuid.UUID,
     conn: Tx,
-    rt: RuntimeDep,
+    rt: BackupRuntimeDep,
     who: Principal = require_scopes("backups:read"),
 ) -> FileResponse:
     row = await exports.get_export(conn, export_id)
     if row["status"] != "ready":
         raise Conflict(f"the export is {row['status']}")
-    path = exports.archive_path(_ctx(rt), row["plan_id"], export_id)
+    path = exports.archive_path(rt.context, row["plan_id"], export_id)
     return FileResponse(path, media_type="application/x-tar", filename=f"export-{export_id}.tar")

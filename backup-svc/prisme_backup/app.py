@@ -5,26 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+from prisme_chassis.app import ServiceSpec, create_app, run
 
 from . import agent_api, api, handlers, workers
-from .service.context import Backups
+from .runtime import build_context
 from .settings import BackupSettings
-
-
-async def _startup(rt: Runtime) -> None:
-    assert isinstance(rt.settings, BackupSettings)
-    rt.state["backups"] = Backups.from_settings(rt.settings)
-
 
 spec = ServiceSpec(
     name="backup-svc",
     migrations=Path(__file__).parent / "migrations",
+    context=build_context,
     routers=[api.router],
     public_routers=[agent_api.router],
     subscriptions=handlers.subscriptions,
     workers=[workers.watch_loop, workers.export_loop],
-    on_startup=_startup,
 )
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncpg
-from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Subscription
 from prisme_events import ContractActivated, ContractCancelled, ContractEnded
 
+from .runtime import BackupRuntime
 from .service import plans
-from .service.context import Backups
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
-    ctx: Backups = rt.state["backups"]
+def subscriptions(rt: BackupRuntime) -> list[Subscription]:
+    ctx = rt.context
 
     async def on_activated(conn: asyncpg.Connection, event: ContractActivated) -> None:
         await plans.on_contract_activated(conn, ctx, event)

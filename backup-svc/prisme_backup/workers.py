@@ -6,24 +6,21 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from prisme_chassis.app import Runtime
 from prisme_chassis.db import transaction
 
+from .runtime import BackupRuntime
 from .service import exports, watch
-from .service.context import Backups
-from .settings import BackupSettings
 
 log = logging.getLogger(__name__)
 
 
-def _interval(rt: Runtime) -> float:
-    settings = rt.settings
-    return settings.watch_interval if isinstance(settings, BackupSettings) else 60.0
+def _interval(rt: BackupRuntime) -> float:
+    return rt.settings.watch_interval
 
 
-async def watch_loop(rt: Runtime) -> None:
+async def watch_loop(rt: BackupRuntime) -> None:
     """Every interval: raise missed copies, destroy repositories whose history ran out."""
-    ctx: Backups = rt.state["backups"]
+    ctx = rt.context
     while True:
         now = datetime.now(UTC)
         async with transaction(rt.pool) as conn:
@@ -33,8 +30,8 @@ async def watch_loop(rt: Runtime) -> None:
         await asyncio.sleep(_interval(rt))
 
 
-async def export_loop(rt: Runtime) -> None:
-    ctx: Backups = rt.state["backups"]
+async def export_loop(rt: BackupRuntime) -> None:
+    ctx = rt.context
     while True:
         async with transaction(rt.pool) as conn:
             done = await exports.run_next_export(conn, ctx)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import asyncpg
 import stripe
 from fastapi import APIRouter, Query, Request, Response
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import DomainError, NotFound
 from prisme_chassis.money import ZERO, money_str
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from . import domain, payments, queries, service, stripe_sync
 from . import repository as repo
-from .settings import BillingSettings
+from .context import BillingRuntimeDep
 
 router = APIRouter(tags=["billing"])
 public_router = APIRouter(tags=["webhooks"])
@@ -96,11 +96,6 @@ def _credit_note(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> CreditNote
     return CreditNoteOut(**_invoice(doc, lines).model_dump(), invoice_id=doc["invoice_id"])
 
 
-def _settings(rt: RuntimeDep) -> BillingSettings:
-    assert isinstance(rt.settings, BillingSettings)
-    return rt.settings
-
-
 # --- invoices and credit notes ---------------------------------------------------------------
 
 
@@ -132,10 +127,13 @@ _PDF: dict[int | str, dict[str, Any]] = {
 
 @router.get("/v1/invoices/{invoice_id}/pdf", response_class=Response, responses=_PDF)
 async def invoice_pdf(
-    invoice_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("billing:read")
+    invoice_id: uuid.UUID,
+    conn: Tx,
+    rt: BillingRuntimeDep,
+    who: Principal = require_scopes("billing:read"),
 ) -> Response:
     """B7: the invoice as Factur-X (EN 16931)."""
-    number, pdf = await queries.document_pdf(conn, "invoice", invoice_id, _settings(rt))
+    number, pdf = await queries.document_pdf(conn, "invoice", invoice_id, rt.settings)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -158,9 +156,12 @@ async def list_credit_notes(
 
 @router.get("/v1/credit-notes/{note_id}/pdf", response_class=Response, responses=_PDF)
 async def credit_note_pdf(
-    note_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("billing:read")
+    note_id: uuid.UUID,
+    conn: Tx,
+    rt: BillingRuntimeDep,
+    who: Principal = require_scopes("billing:read"),
 ) -> Response:
-    number, pdf = await queries.document_pdf(conn, "credit_note", note_id, _settings(rt))
+    number, pdf = await queries.document_pdf(conn, "credit_note", note_id, rt.settings)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -350,12 +351,12 @@ class WebhookAck(BaseModel):
 
 
 @public_router.post("/v1/webhooks/stripe")
-async def stripe_webhook(request: Request, conn: Tx, rt: RuntimeDep) -> WebhookAck:
+async def stripe_webhook(request: Request, conn: Tx, rt: BillingRuntimeDep) -> WebhookAck:
     """B8/R3: verified over the raw body, stored once, processed afterwards by the worker."""
     payload = await request.body()
     try:
         stored = await stripe_sync.receive_webhook(
-            conn, payload, request.headers.get("stripe-signature"), _settings(rt)
+            conn, payload, request.headers.get("stripe-signature"), rt.settings
         )
     except (stripe.SignatureVerificationError, ValueError) as exc:
         raise InvalidSignature("the webhook signature is missing, wrong or too old") from exc
@@ -389,11 +390,11 @@ class StripeUnavailable(DomainError):
 
 @router.post("/v1/stripe/reconcile")
 async def reconcile(
-    rt: RuntimeDep, who: Principal = require_scopes("billing:write")
+    rt: BillingRuntimeDep, who: Principal = require_scopes("billing:write")
 ) -> ReconcileOut:
     """Fetch Stripe events missed by the webhook (also run periodically by the worker)."""
     try:
-        return ReconcileOut(new_events=await stripe_sync.reconcile(rt.pool, rt.state["stripe"]))
+        return ReconcileOut(new_events=await stripe_sync.reconcile(rt.pool, rt.context.stripe))
     except stripe.StripeError as exc:
         # Nothing was lost: the worker reconciles again later.
         raise StripeUnavailable(f"Stripe answered {type(exc).__name__}; try again later") from exc

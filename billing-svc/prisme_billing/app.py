@@ -6,45 +6,36 @@ import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
-from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+from prisme_chassis.app import ServiceSpec, create_app, run
 from prisme_chassis.db import transaction
 
 from . import api, handlers, service, stripe_sync
+from .context import BillingRuntime, build_context
 from .settings import BillingSettings
 
 
-def _settings(rt: Runtime) -> BillingSettings:
-    assert isinstance(rt.settings, BillingSettings)
-    return rt.settings
-
-
-async def _start(rt: Runtime) -> None:
-    rt.state["stripe"] = stripe_sync.make_client(_settings(rt))
-
-
-async def stripe_worker(rt: Runtime) -> None:
+async def stripe_worker(rt: BillingRuntime) -> None:
     """Runs Stripe jobs, processes stored webhooks, reconciles (B8)."""
-    settings = _settings(rt)
-    if settings.stripe_enabled:
-        await stripe_sync.worker_loop(rt.pool, rt.state["stripe"], settings)
+    if rt.settings.stripe_enabled:
+        await stripe_sync.worker_loop(rt.pool, rt.context.stripe, rt.settings)
 
 
-async def awaiting_price_sweeper(rt: Runtime) -> None:
+async def awaiting_price_sweeper(rt: BillingRuntime) -> None:
     """B1: invoices charges whose price arrived while they were being recorded."""
     while True:
         async with transaction(rt.pool) as conn:
             await service.sweep_awaiting_charges(conn)
-        await asyncio.sleep(_settings(rt).sweep_every_s)
+        await asyncio.sleep(rt.settings.sweep_every_s)
 
 
 spec = ServiceSpec(
     name="billing-svc",
     migrations=Path(__file__).parent / "migrations",
+    context=build_context,
     routers=[api.router],
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
     workers=[stripe_worker, awaiting_price_sweeper],
-    on_startup=_start,
 )
 
 

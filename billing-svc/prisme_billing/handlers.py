@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Subscription
 from prisme_events import ContractActivated, ContractAmended, ContractEnded
 
 from . import service
+from .context import BillingRuntime
 
 
 async def on_activated(conn: asyncpg.Connection, event: ContractActivated) -> None:
@@ -24,7 +24,7 @@ async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
     await service.contract_ended(conn, event)
 
 
-def subscriptions(rt: Runtime) -> Sequence[Subscription]:
+def subscriptions(rt: BillingRuntime) -> Sequence[Subscription]:
     return [
         Subscription(
             durable="billing-contracts",

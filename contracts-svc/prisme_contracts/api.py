@@ -10,14 +10,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import NotFound, Unprocessable
 
 from . import audit, cessation, clients, domain, eligibility, inventory, service, year_end
 from .clock import Clock
+from .context import ContractsRuntimeDep, contracts_runtime
 from .facts import Actor
-from .scheduler import clock_of
 from .schemas import (
     AmendmentIn,
     AmendmentOut,
@@ -58,7 +58,7 @@ def _actor(who: Principal, request: Request) -> Actor:
 
 
 def _clock(request: Request) -> Clock:
-    return clock_of(request.app.state.runtime)
+    return contracts_runtime(request).context.clock
 
 
 def _amendment(effective_date: date | None, note: str | None) -> AmendmentIn:
@@ -433,10 +433,13 @@ async def approve_termination(
 
 @router.post("/v1/year-end")
 async def run_year_end(
-    body: YearEndIn, rt: RuntimeDep, request: Request, who: Principal = require_scopes(WRITE)
+    body: YearEndIn,
+    rt: ContractsRuntimeDep,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
 ) -> YearEndOut:
     """End every active contract of ``year`` (idempotent; commits batch by batch)."""
-    batch = getattr(rt.settings, "year_end_batch_size", year_end.BATCH_SIZE)
+    batch = rt.settings.year_end_batch_size
     return await year_end.run(
         rt.pool, body.year, _actor(who, request), _clock(request).now(), batch_size=batch
     )

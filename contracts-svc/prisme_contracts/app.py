@@ -5,23 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from prisme_chassis.app import Runtime, ServiceSpec, create_app
+from prisme_chassis.app import Resources, ServiceSpec, create_app
 
 from . import api, scheduler
 from .clock import Clock
+from .context import ContractsContext
 from .settings import ContractsSettings
 
 
-def _spec(clock: Clock) -> ServiceSpec:
-    async def on_startup(rt: Runtime) -> None:
-        rt.state["clock"] = clock
+def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
+    async def context(resources: Resources[ContractsSettings]) -> ContractsContext:
+        return ContractsContext(clock=clock)
 
     return ServiceSpec(
         name="contracts-svc",
         migrations=Path(__file__).parent / "migrations",
+        context=context,
         routers=[api.router],
         workers=[scheduler.run],
-        on_startup=on_startup,
     )
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from prisme_chassis.app import Runtime
 from prisme_chassis.db import transaction
 
 from . import domain, year_end
 from . import repository as repo
-from .clock import Clock
+from .context import ContractsRuntime
 from .facts import Actor
 
 log = logging.getLogger(__name__)
@@ -23,17 +22,9 @@ log = logging.getLogger(__name__)
 SCHEDULER = Actor(sub="system:year-end-scheduler", source="scheduler")
 
 
-def clock_of(rt: Runtime) -> Clock:
-    clock = rt.state.get("clock")
-    if not isinstance(clock, Clock):
-        clock = Clock()
-        rt.state["clock"] = clock
-    return clock
-
-
-async def catch_up(rt: Runtime) -> list[int]:
+async def catch_up(rt: ContractsRuntime) -> list[int]:
     """Close every past year left open (missed turn of the year, interrupted run)."""
-    clock = clock_of(rt)
+    clock = rt.context.clock
     current = clock.today().year
     async with transaction(rt.pool) as conn:
         years = await repo.years_with_active_before(conn, current)
@@ -43,10 +34,10 @@ async def catch_up(rt: Runtime) -> list[int]:
     return years
 
 
-async def run(rt: Runtime) -> None:
+async def run(rt: ContractsRuntime) -> None:
     """Worker loop (restarted by the chassis supervisor if it crashes, e.g. database outage)."""
-    clock = clock_of(rt)
-    tick = float(getattr(rt.settings, "year_end_check_seconds", 60.0))
+    clock = rt.context.clock
+    tick = rt.settings.year_end_check_seconds
     await catch_up(rt)
     while True:
         now = clock.now()

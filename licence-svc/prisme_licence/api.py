@@ -6,12 +6,12 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, Response
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from pydantic import BaseModel, Field
 
 from . import service
-from .vault import Vault
+from .context import LicenceRuntimeDep
 
 router = APIRouter(tags=["licences"])
 
@@ -120,12 +120,11 @@ async def job_summary(conn: Tx, who: Principal = require_scopes("licences:read")
 async def read_credentials(
     account_id: uuid.UUID,
     conn: Tx,
-    rt: RuntimeDep,
+    rt: LicenceRuntimeDep,
     response: Response,
     who: Principal = require_scopes("licences:write"),
 ) -> CredentialsOut:
     """The initial password, once (L1); later calls answer 410. Not cacheable."""
-    vault: Vault = rt.state["vault"]
-    acc, password = await service.read_credentials(conn, vault, account_id)
+    acc, password = await service.read_credentials(conn, rt.context.vault, account_id)
     response.headers["Cache-Control"] = "no-store"
     return CredentialsOut(account_id=acc["id"], upn=acc["upn"], password=password)

@@ -5,48 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+from prisme_chassis.app import ServiceSpec, create_app, run
 
 from . import api, handlers
-from .graph import GraphClient
-from .jobs import JobRunner
+from .context import LicenceRuntime, build_context
 from .settings import LicenceSettings
-from .vault import Vault, load_key
 
 
-async def _startup(rt: Runtime) -> None:
-    settings = rt.settings
-    assert isinstance(settings, LicenceSettings)
-    secret = settings.graph_client_secret or "sandbox-client-secret"  # production refuses None
-    graph = GraphClient(
-        settings.graph_base_url,
-        settings.graph_token_url,
-        settings.graph_client_id,
-        secret,
-        timeout=settings.graph_timeout_seconds,
-    )
-    vault = Vault(load_key(settings))
-    rt.state.update(graph=graph, vault=vault, runner=JobRunner(rt.pool, graph, vault, settings))
+async def _shutdown(rt: LicenceRuntime) -> None:
+    await rt.context.graph.aclose()
 
 
-async def _shutdown(rt: Runtime) -> None:
-    graph: GraphClient | None = rt.state.get("graph")
-    if graph is not None:
-        await graph.aclose()
-
-
-async def run_jobs(rt: Runtime) -> None:
-    runner: JobRunner = rt.state["runner"]
-    await runner.run()
+async def run_jobs(rt: LicenceRuntime) -> None:
+    await rt.context.runner.run()
 
 
 spec = ServiceSpec(
     name="licence-svc",
     migrations=Path(__file__).parent / "migrations",
+    context=build_context,
     routers=[api.router],
     subscriptions=handlers.subscriptions,
     workers=[run_jobs],
-    on_startup=_startup,
     on_shutdown=_shutdown,
 )
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Subscription
 from prisme_events import ContractActivated, ContractAmended, ContractCancelled, ContractEnded
 
 from . import service
-from .settings import LicenceSettings
+from .context import LicenceRuntime
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
+def subscriptions(rt: LicenceRuntime) -> list[Subscription]:
     settings = rt.settings
-    assert isinstance(settings, LicenceSettings)
 
     async def on_activated(conn: asyncpg.Connection, event: ContractActivated) -> None:
         await service.contract_activated(conn, settings, event)

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
 from prisme_chassis.errors import PayloadTooLarge, Unprocessable
@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from . import recordings, sharing
 from . import repository as repo
-from .context import VideoContext
+from .context import VideoRuntimeDep
 from .multipart import MalformedFormError, TooLargeError, read_form
 from .repository import LinkRow, VideoRow
 
@@ -34,11 +34,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 router = APIRouter(tags=["videos"], responses=problems(401, 403, 422))
-
-
-def context(rt: Any) -> VideoContext:
-    ctx: VideoContext = rt.state["video"]
-    return ctx
 
 
 class CommentIn(BaseModel):
@@ -161,14 +156,14 @@ _UPLOAD_BODY = {
     "/v1/videos", status_code=201, openapi_extra=_UPLOAD_BODY, responses=problems(413, 415)
 )
 async def upload_video(
-    request: Request, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
+    request: Request, rt: VideoRuntimeDep, who: Principal = require_scopes("videos:write")
 ) -> VideoOut:
     """V1: stream a recording to encrypted storage, check it is a video, record it.
 
     No transaction is held while the file arrives; the row is written once the file is stored
     and probed, and the object is deleted if anything fails before that commit.
     """
-    ctx = context(rt)
+    ctx = rt.context
     upload = recordings.RecordingUpload(ctx)
 
     async def open_sink() -> recordings.RecordingUpload:
@@ -222,10 +217,13 @@ async def get_video(
     responses={200: {"content": {"image/jpeg": {}}}, **problems(404)},
 )
 async def get_poster(
-    video_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:read")
+    video_id: uuid.UUID,
+    conn: Tx,
+    rt: VideoRuntimeDep,
+    who: Principal = require_scopes("videos:read"),
 ) -> Response:
     video = await recordings.live_video(conn, video_id)
-    image = await recordings.poster(context(rt), video)
+    image = await recordings.poster(rt.context, video)
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
@@ -247,10 +245,13 @@ async def list_comments(
 
 @router.post("/v1/videos/{video_id}/links", status_code=201, responses=problems(404, 409))
 async def create_link(
-    video_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
+    video_id: uuid.UUID,
+    conn: Tx,
+    rt: VideoRuntimeDep,
+    who: Principal = require_scopes("videos:write"),
 ) -> NewLinkOut:
     """V2: a link and its password, both returned this once (only hashes are kept)."""
-    ctx = context(rt)
+    ctx = rt.context
     created = await sharing.create_link(conn, ctx, video_id, who.sub)
     base = LinkOut.of(created.link, ctx.clock())
     return NewLinkOut(**base.model_dump(), url=created.url, password=created.password)
@@ -259,20 +260,23 @@ async def create_link(
 @router.get("/v1/links")
 async def list_links(
     conn: Tx,
-    rt: RuntimeDep,
+    rt: VideoRuntimeDep,
     client_id: uuid.UUID | None = None,
     video_id: uuid.UUID | None = None,
     who: Principal = require_scopes("videos:read"),
 ) -> list[LinkOut]:
-    now = context(rt).clock()
+    now = rt.context.clock()
     return [LinkOut.of(link, now) for link in await repo.list_links(conn, client_id, video_id)]
 
 
 @router.post("/v1/links/{link_id}/revoke", responses=problems(404))
 async def revoke_link(
-    link_id: uuid.UUID, conn: Tx, rt: RuntimeDep, who: Principal = require_scopes("videos:write")
+    link_id: uuid.UUID,
+    conn: Tx,
+    rt: VideoRuntimeDep,
+    who: Principal = require_scopes("videos:write"),
 ) -> LinkOut:
-    ctx = context(rt)
+    ctx = rt.context
     link = await sharing.revoke_link(conn, ctx, link_id, who.sub)
     return LinkOut.of(link, ctx.clock())
 

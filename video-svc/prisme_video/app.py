@@ -5,27 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+from prisme_chassis.app import Resources, ServiceSpec, create_app, run
 
 from . import api, handlers, redaction, retention, viewer
-from .context import build_context
+from .context import VideoContext, build_context
 from .settings import VideoSettings
 
 
-async def _startup(rt: Runtime) -> None:
-    assert isinstance(rt.settings, VideoSettings)
+async def _context(resources: Resources[VideoSettings]) -> VideoContext:
     redaction.install()
-    rt.state["video"] = build_context(rt.settings)
+    return build_context(resources.settings)
 
 
 spec = ServiceSpec(
     name="video-svc",
     migrations=Path(__file__).parent / "migrations",
+    context=_context,
     routers=[api.router],
     public_routers=[viewer.router],
     subscriptions=handlers.subscriptions,
     workers=[retention.run],
-    on_startup=_startup,
 )
 
 

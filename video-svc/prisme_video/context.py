@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends
+from prisme_chassis.app import Runtime, runtime_dependency
 
 from .credentials import PasswordHashing, SessionCookies, cookie_key
 from .domain import ThrottlePolicy
@@ -54,3 +58,8 @@ def build_context(settings: VideoSettings) -> VideoContext:
         cookies=SessionCookies(cookie_key(master)),
         policy=ThrottlePolicy(base_delay=timedelta(seconds=settings.throttle_base_delay_seconds)),
     )
+
+
+VideoRuntime = Runtime[VideoSettings, VideoContext]
+#: What video-svc's routes declare to receive the typed runtime.
+VideoRuntimeDep = Annotated[VideoRuntime, Depends(runtime_dependency(VideoSettings, VideoContext))]

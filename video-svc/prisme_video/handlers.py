@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Subscription
 from prisme_events import ContractActivated, ContractAmended, ContractEnded
 
 from . import sharing
+from .context import VideoRuntime
 
 
-def subscriptions(rt: Runtime) -> Sequence[Subscription]:
+def subscriptions(rt: VideoRuntime) -> Sequence[Subscription]:
     return [
         Subscription(
             durable="video-contracts",

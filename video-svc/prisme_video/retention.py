@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from prisme_chassis.app import Runtime
 from prisme_chassis.db import transaction
 
 from . import recordings
-from .context import VideoContext
+from .context import VideoRuntime
 
 log = logging.getLogger(__name__)
 
 
-async def purge_once(rt: Runtime) -> int:
-    ctx: VideoContext = rt.state["video"]
+async def purge_once(rt: VideoRuntime) -> int:
+    ctx = rt.context
     total = 0
     while True:
         async with transaction(rt.pool) as conn:
@@ -27,9 +26,9 @@ async def purge_once(rt: Runtime) -> int:
             return total
 
 
-async def sweep_once(rt: Runtime) -> int:
+async def sweep_once(rt: VideoRuntime) -> int:
     """Objects left by uploads that never got their row (killed between store and commit)."""
-    ctx: VideoContext = rt.state["video"]
+    ctx = rt.context
     async with rt.pool.acquire() as conn:
         deleted = await recordings.sweep_orphans(conn, ctx)
     if deleted:
@@ -37,8 +36,8 @@ async def sweep_once(rt: Runtime) -> int:
     return deleted
 
 
-async def run(rt: Runtime) -> None:
-    ctx: VideoContext = rt.state["video"]
+async def run(rt: VideoRuntime) -> None:
+    ctx = rt.context
     while True:
         await purge_once(rt)
         await sweep_once(rt)

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from prisme_chassis.app import RuntimeDep, Tx
+from prisme_chassis.app import Tx
 from prisme_chassis.errors import NotFound
 
 from . import pages, viewing
-from .api import context, problems
+from .api import problems
+from .context import VideoRuntimeDep
 from .viewing import Visitor
 
 router = APIRouter(tags=["viewer"])
@@ -59,9 +60,9 @@ def _media_type(container: str) -> str:
 
 
 @router.get("/v/{token}", response_class=HTMLResponse, responses=_PAGES)
-async def link_page(token: str, request: Request, conn: Tx, rt: RuntimeDep) -> HTMLResponse:
+async def link_page(token: str, request: Request, conn: Tx, rt: VideoRuntimeDep) -> HTMLResponse:
     """The password page, or the player once the visitor has a session for this link."""
-    ctx = context(rt)
+    ctx = rt.context
     try:
         target, signed_in = await viewing.open_page(
             conn, ctx, token, _visitor(request), request.cookies.get(COOKIE)
@@ -96,11 +97,11 @@ async def link_login(
     token: str,
     request: Request,
     conn: Tx,
-    rt: RuntimeDep,
+    rt: VideoRuntimeDep,
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """V4: check the password (throttled, logged); on success set a session bound to the link."""
-    ctx = context(rt)
+    ctx = rt.context
     try:
         outcome = await viewing.login(conn, ctx, token, password, _visitor(request))
     except NotFound:
@@ -140,11 +141,11 @@ async def link_login(
         **problems(401, 404, 410, 416),
     },
 )
-async def link_stream(token: str, request: Request, rt: RuntimeDep) -> Response:
+async def link_stream(token: str, request: Request, rt: VideoRuntimeDep) -> Response:
     """HTTP Range streaming (206/416), decrypting chunk by chunk in constant memory."""
     plan = await viewing.stream(
         rt.pool,
-        context(rt),
+        rt.context,
         token,
         request.cookies.get(COOKIE),
         request.headers.get("range"),
@@ -166,8 +167,8 @@ async def link_stream(token: str, request: Request, rt: RuntimeDep) -> Response:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, **problems(401, 404, 410)},
 )
-async def link_poster(token: str, request: Request, rt: RuntimeDep) -> Response:
+async def link_poster(token: str, request: Request, rt: VideoRuntimeDep) -> Response:
     image = await viewing.poster(
-        rt.pool, context(rt), token, request.cookies.get(COOKIE), _visitor(request)
+        rt.pool, rt.context, token, request.cookies.get(COOKIE), _visitor(request)
     )
     return Response(image, media_type="image/jpeg", headers=_STREAM_HEADERS)

@@ -17,11 +17,10 @@ import av
 import httpx
 import pytest
 from fastapi import FastAPI
-from prisme_chassis.app import Runtime
 from prisme_events import Address, ClientSnapshot, ContractActivated, ContractEnded, Manager
 from prisme_testing.plugin import publish_event, start_service
 from prisme_video.app import build_app
-from prisme_video.context import VideoContext
+from prisme_video.context import VideoContext, VideoRuntime
 from prisme_video.settings import VideoSettings
 
 
@@ -91,14 +90,13 @@ class Svc:
         self.dsn = settings.database_url
 
     @property
-    def runtime(self) -> Runtime:
-        rt: Runtime = self.app.state.runtime
+    def runtime(self) -> VideoRuntime:
+        rt: VideoRuntime = self.app.state.runtime
         return rt
 
     @property
     def ctx(self) -> VideoContext:
-        ctx: VideoContext = self.runtime.state["video"]
-        return ctx
+        return self.runtime.context
 
     def shift_clock(self, delta: timedelta) -> None:
         """Move the service's clock (link expiry, retention) without waiting."""

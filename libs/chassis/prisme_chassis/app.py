@@ -4,6 +4,12 @@
 database pool and migrations, the NATS connection and streams, the outbox relay, the consumers
 and the service's workers, and tears them down gracefully (consumers finish their batch, the
 NATS connection is drained).
+
+Typed end to end: a ``ServiceSpec[S, C]`` names its settings class ``S`` and builds its own
+context ``C`` (clients, keys, runners: a dataclass the service declares) from the chassis'
+``Resources[S]``; its workers, subscriptions and routes then receive a ``Runtime[S, C]`` whose
+``settings`` and ``context`` are of those types, so no service looks anything up by string or
+asserts a type.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import asyncpg
 import nats
@@ -54,37 +60,51 @@ from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Worker = Callable[["Runtime"], Awaitable[None]]
-Hook = Callable[["Runtime"], Awaitable[None]]
+S = TypeVar("S", bound=ServiceSettings)
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
-    """What makes a service: its name, schema, routes, subscriptions and background loops."""
+class Resources(Generic[S]):
+    """What the chassis has opened when the service builds its context."""
+
+    settings: S
+    pool: asyncpg.Pool
+    nc: NATS
+    js: JetStreamContext
+
+
+@dataclass(frozen=True)
+class ServiceSpec(Generic[S, C]):
+    """What makes a service: its name, schema, context, routes, subscriptions and loops.
+
+    ``context`` builds the service's own context (its clients, keys, runners) once the pool and
+    the bus are up; ``on_shutdown`` closes what it opened.
+    """
 
     name: str
     migrations: Path
+    context: Callable[[Resources[S]], Awaitable[C]]
     routers: Sequence[APIRouter] = ()
     public_routers: Sequence[APIRouter] = ()
-    subscriptions: Callable[[Runtime], Sequence[Subscription]] | None = None
-    workers: Sequence[Worker] = ()
-    on_startup: Hook | None = None
-    on_shutdown: Hook | None = None
+    subscriptions: Callable[[Runtime[S, C]], Sequence[Subscription]] | None = None
+    workers: Sequence[Callable[[Runtime[S, C]], Awaitable[None]]] = ()
+    on_shutdown: Callable[[Runtime[S, C]], Awaitable[None]] | None = None
     version: str = "1.0.0"
     db_pool_size: int = 10
     stream: StreamSpec | None = None  # defaults to the catalogue's stream owned by ``name``
 
 
 @dataclass
-class Runtime:
+class Runtime(Generic[S, C]):
     """What a running service holds; ``app.state.runtime``."""
 
-    spec: ServiceSpec
-    settings: ServiceSettings
+    spec: ServiceSpec[S, C]
+    settings: S
     pool: asyncpg.Pool
     nc: NATS
     js: JetStreamContext
-    state: dict[str, Any] = field(default_factory=dict)
+    context: C
     consumers: dict[str, Consumer] = field(default_factory=dict)
     relay: OutboxRelay | None = None
 
@@ -137,7 +157,7 @@ async def _supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:
             delay = min(delay * 2, 30.0)
 
 
-async def start_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
+async def start_runtime(spec: ServiceSpec[S, C], settings: S) -> Runtime[S, C]:
     dsn = database_url(settings)
     pool = await create_pool(dsn, max_size=spec.db_pool_size)
     try:
@@ -147,10 +167,17 @@ async def start_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime
         await pool.close()
         raise
     js = nc.jetstream()
-    return Runtime(spec=spec, settings=settings, pool=pool, nc=nc, js=js)
+    try:
+        context = await spec.context(Resources(settings=settings, pool=pool, nc=nc, js=js))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await nc.close()
+        await pool.close()
+        raise
+    return Runtime(spec=spec, settings=settings, pool=pool, nc=nc, js=js, context=context)
 
 
-async def _provision(rt: Runtime, subs: Sequence[Subscription]) -> None:
+async def _provision(rt: Runtime[S, C], subs: Sequence[Subscription]) -> None:
     replicas = rt.settings.stream_replicas
     own = rt.spec.stream
     if own is None:
@@ -174,13 +201,11 @@ async def _provision(rt: Runtime, subs: Sequence[Subscription]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator[Runtime]:
+async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime[S, C]]:
     """The service's whole back end (no HTTP): usable by the app's lifespan and by scripts."""
     rt = await start_runtime(spec, settings)
     tasks: list[asyncio.Task[None]] = []
     try:
-        if spec.on_startup is not None:
-            await spec.on_startup(rt)
         subs = list(spec.subscriptions(rt)) if spec.subscriptions else []
         await _provision(rt, subs)
         rt.relay = OutboxRelay(rt.pool, rt.js, database_url(settings))
@@ -211,16 +236,41 @@ async def running(spec: ServiceSpec, settings: ServiceSettings) -> AsyncIterator
         await rt.pool.close()
 
 
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
+def runtime(request: Request) -> Runtime[ServiceSettings, object]:
+    """The runtime as the chassis' own routes see it (dead letters, jobs): base settings."""
+    rt: Runtime[ServiceSettings, object] = request.app.state.runtime
     return rt
 
 
-RuntimeDep = Annotated[Runtime, Depends(runtime)]
+#: For the chassis' own routers; a service's routes use its typed alias (``runtime_dependency``).
+RuntimeDep = Annotated[Runtime[ServiceSettings, object], Depends(runtime)]
+
+
+def runtime_dependency(settings: type[S], context: type[C]) -> Callable[[Request], Runtime[S, C]]:
+    """A FastAPI dependency giving a service's routes their ``Runtime[S, C]``::
+
+        VideoRuntime = Runtime[VideoSettings, VideoContext]
+        VideoRuntimeDep = Annotated[
+            VideoRuntime, Depends(runtime_dependency(VideoSettings, VideoContext))
+        ]
+
+    The one check that the app was built with these types lives here, not in each route.
+    """
+
+    def dependency(request: Request) -> Runtime[S, C]:
+        rt: Runtime[S, C] = request.app.state.runtime
+        if not isinstance(rt.settings, settings) or not isinstance(rt.context, context):
+            raise TypeError(
+                f"{rt.spec.name} runs with {type(rt.settings).__name__}/"
+                f"{type(rt.context).__name__}, not {settings.__name__}/{context.__name__}"
+            )
+        return rt
+
+    return dependency
 
 
 async def _transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    rt: Runtime = request.app.state.runtime
+    rt: Runtime[ServiceSettings, object] = request.app.state.runtime
     async with transaction(rt.pool) as conn:
         yield conn
 
@@ -348,7 +398,7 @@ async def _integrity_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
     """The FastAPI app of a service, with the whole chassis in its lifespan."""
     telemetry.setup_telemetry(spec.name, settings.otlp_endpoint, settings.log_level)
     telemetry.instrument_clients()
@@ -364,7 +414,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     app.state.authenticator = Authenticator(settings.jwt_public_key)
 
     async def ready() -> dict[str, bool]:
-        rt: Runtime | None = getattr(app.state, "runtime", None)
+        rt: Runtime[S, C] | None = getattr(app.state, "runtime", None)
         if rt is None:
             return {"database": False, "bus": False}
         try:

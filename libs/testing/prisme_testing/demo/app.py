@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import ClassVar
 
 import asyncpg
 from fastapi import APIRouter, FastAPI
 from opentelemetry import trace
-from prisme_chassis.app import Runtime, ServiceSpec, Tx, create_app, run
+from prisme_chassis.app import Resources, Runtime, ServiceSpec, Tx, create_app, run
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.bus import Subscription, enqueue, enqueue_many
 from prisme_chassis.settings import ServiceSettings
@@ -126,9 +127,20 @@ async def on_items_created(conn: asyncpg.Connection, events: Sequence[DemoItemCr
         raise ValueError(f"{len(events) - applied} poisoned item(s) among {len(events)}")
 
 
-def subscriptions(rt: Runtime) -> list[Subscription]:
-    settings = cast(DemoSettings, rt.settings)
-    if settings.batch_effects:
+@dataclass(frozen=True)
+class DemoContext:
+    """The demo holds nothing of its own; a real service keeps its clients and keys here."""
+
+
+async def build_context(resources: Resources[DemoSettings]) -> DemoContext:
+    return DemoContext()
+
+
+DemoRuntime = Runtime[DemoSettings, DemoContext]
+
+
+def subscriptions(rt: DemoRuntime) -> list[Subscription]:
+    if rt.settings.batch_effects:
         return [
             Subscription(
                 durable="demo-items",
@@ -153,6 +165,7 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
 spec = ServiceSpec(
     name="demo-svc",
     migrations=Path(__file__).parent / "migrations",
+    context=build_context,
     routers=[router],
     subscriptions=subscriptions,
     stream=DEMO_STREAM,

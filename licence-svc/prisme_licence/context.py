@@ -1,0 +1,44 @@
+"""What licence-svc's use cases and workers need besides a connection, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from prisme_chassis.app import Resources, Runtime, runtime_dependency
+
+from .graph import GraphClient
+from .jobs import JobRunner
+from .settings import LicenceSettings
+from .vault import Vault, load_key
+
+
+@dataclass(frozen=True)
+class LicenceContext:
+    graph: GraphClient
+    vault: Vault
+    runner: JobRunner
+
+
+async def build_context(resources: Resources[LicenceSettings]) -> LicenceContext:
+    settings = resources.settings
+    secret = settings.graph_client_secret or "sandbox-client-secret"  # production refuses None
+    graph = GraphClient(
+        settings.graph_base_url,
+        settings.graph_token_url,
+        settings.graph_client_id,
+        secret,
+        timeout=settings.graph_timeout_seconds,
+    )
+    vault = Vault(load_key(settings))
+    return LicenceContext(
+        graph=graph, vault=vault, runner=JobRunner(resources.pool, graph, vault, settings)
+    )
+
+
+LicenceRuntime = Runtime[LicenceSettings, LicenceContext]
+#: What licence-svc's routes declare to receive the typed runtime.
+LicenceRuntimeDep = Annotated[
+    LicenceRuntime, Depends(runtime_dependency(LicenceSettings, LicenceContext))
+]
