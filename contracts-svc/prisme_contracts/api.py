@@ -6,7 +6,7 @@ The edge owns the transaction (``Tx``), except the year-end run which commits ba
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
@@ -14,7 +14,17 @@ from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import NotFound, Unprocessable
 
-from . import audit, cessation, clients, domain, eligibility, inventory, service, year_end
+from . import (
+    audit,
+    cessation,
+    clients,
+    domain,
+    eligibility,
+    interventions,
+    inventory,
+    service,
+    year_end,
+)
 from .clock import Clock
 from .context import ContractsRuntimeDep, contracts_runtime
 from .facts import Actor
@@ -27,6 +37,9 @@ from .schemas import (
     ClientOut,
     ContractOut,
     EligibilityOut,
+    InterventionIn,
+    InterventionOut,
+    InterventionPage,
     NetworkIn,
     NetworkOut,
     NewAsset,
@@ -294,6 +307,42 @@ async def revoke_override(
     client_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> EligibilityOut:
     return await eligibility.revoke_override(conn, client_id, _actor(who, request))
+
+
+# --- interventions (C7) -------------------------------------------------------------------
+
+
+@router.post("/v1/clients/{client_id}/interventions", status_code=201)
+async def record_intervention(
+    client_id: uuid.UUID,
+    body: InterventionIn,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> InterventionOut:
+    """C7: a remote or on-site intervention; billable items go to billing (B9)."""
+    return await interventions.record(
+        conn, client_id, body, _actor(who, request), _clock(request).now()
+    )
+
+
+@router.get("/v1/interventions")
+async def list_interventions(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    since: Annotated[datetime | None, Query(description="Started at or after")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 100,
+    who: Principal = require_scopes(READ),
+) -> InterventionPage:
+    if since is not None and since.tzinfo is None:
+        raise Unprocessable(
+            "since doit porter un fuseau horaire",
+            errors=[{"field": "since", "detail": "e.g. 2026-03-01T00:00:00+04:00"}],
+        )
+    return await interventions.list_page(
+        conn, client_id=client_id, since=since, cursor=cursor, limit=limit
+    )
 
 
 # --- contracts (C2) -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 REUNION = ZoneInfo("Indian/Reunion")
@@ -323,3 +324,55 @@ def sniff_document_type(head: bytes) -> str | None:
 def renewal_start(year: int) -> date:
     """C2: a renewal covers the whole next calendar year."""
     return date(year + 1, 1, 1)
+
+
+# ---------------------------------------------------------------------------
+# Interventions (C7)
+# ---------------------------------------------------------------------------
+
+#: The island's four arrondissements: on-site travel is priced per zone (B9).
+ZONES = ("nord", "sud", "est", "ouest")
+
+MAX_INTERVENTION_MINUTES = 24 * 60
+
+_PRICE_CODE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Billable:
+    kind: str  # travel | work
+    price_code: str
+    quantity: Decimal
+
+
+def intervention_problems(
+    *,
+    mode: str,
+    zone: str | None,
+    billable: Sequence[Billable],
+    started_at: datetime,
+    now: datetime,
+) -> list[tuple[str, str]]:
+    """C7: what is wrong with an intervention, as (field, French detail) pairs; empty if fine.
+
+    Remote work on what the contract covers is never billed, but a remote intervention may
+    carry out-of-contract work ("sur demande"); travel is only for on-site visits and names
+    the zone of the island it is priced by."""
+    problems: list[tuple[str, str]] = []
+    if started_at > now:
+        problems.append(("started_at", "une intervention ne peut pas commencer dans le futur"))
+    if zone is not None and zone not in ZONES:
+        problems.append(("zone", f"zone inconnue {zone!r} (zones : {', '.join(ZONES)})"))
+    travels = [b for b in billable if b.kind == "travel"]
+    if travels and mode != "on_site":
+        problems.append(
+            ("billable", "un déplacement n'est facturé que pour une intervention sur site")
+        )
+    if travels and zone is None:
+        problems.append(("zone", "la zone est requise pour facturer un déplacement"))
+    for i, item in enumerate(billable):
+        if not _PRICE_CODE.match(item.price_code):
+            problems.append((f"billable[{i}].price_code", "code tarifaire invalide"))
+        if item.kind == "travel" and item.quantity != item.quantity.to_integral_value():
+            problems.append((f"billable[{i}].quantity", "un déplacement se compte en unités"))
+    return problems

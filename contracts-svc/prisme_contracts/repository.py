@@ -429,6 +429,70 @@ async def insert_intervention(
     return row
 
 
+_INTERVENTION_COLS = (
+    "id, client_id, contract_id, kind, technician, started_at, duration_minutes, mode, zone,"
+    " description, billable, video_id, recorded_by, performed_at"
+)
+
+
+async def insert_service_intervention(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
+    """C7: a remote or on-site intervention with its billable items."""
+    row = await conn.fetchrow(
+        "INSERT INTO interventions (id, client_id, contract_id, kind, technician, started_at,"
+        " duration_minutes, mode, zone, description, billable, video_id, recorded_by)"
+        " VALUES ($1, $2, $3, 'service', $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        f" RETURNING {_INTERVENTION_COLS}",
+        values["id"],
+        values["client_id"],
+        values["contract_id"],
+        values["technician"],
+        values["started_at"],
+        values["duration_minutes"],
+        values["mode"],
+        values["zone"],
+        values["summary"],
+        _jsonable(values["billable"]),
+        values["video_id"],
+        values["recorded_by"],
+    )
+    assert row is not None
+    return row
+
+
+async def list_interventions(
+    conn: asyncpg.Connection,
+    *,
+    client_id: uuid.UUID | None,
+    since: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Row]:
+    """Newest first; ``after`` is the (started_at, id) of the last row of the previous page."""
+    return await conn.fetch(
+        f"SELECT {_INTERVENTION_COLS} FROM interventions"
+        " WHERE ($1::uuid IS NULL OR client_id = $1)"
+        " AND ($2::timestamptz IS NULL OR started_at >= $2)"
+        " AND ($3::timestamptz IS NULL OR (started_at, id) < ($3, $4::uuid))"
+        " ORDER BY started_at DESC, id DESC LIMIT $5",
+        client_id,
+        since,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def active_contract_on(
+    conn: asyncpg.Connection, client_id: uuid.UUID, day: date
+) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT id FROM contracts WHERE client_id = $1 AND status = 'active'"
+        " AND start_date <= $2 AND end_date >= $2",
+        client_id,
+        day,
+    )
+
+
 async def insert_amendment(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO amendments (id, contract_id, intervention_id, effective_date, changes,"

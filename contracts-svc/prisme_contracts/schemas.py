@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["practitioner", "assistant", "secretary", "employee"]
 Kind = Literal["server", "workstation", "peripheral"]
@@ -296,3 +297,50 @@ class AuditOut(BaseModel):
     client_id: uuid.UUID | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+class BillableIn(_In):
+    """A billable item of an intervention (C7), priced by billing from its price book (B9)."""
+
+    kind: Literal["travel", "work"]
+    quantity: Decimal = Field(gt=0, le=1000, decimal_places=2, description="Trips or hours")
+    price_code: str = Field(min_length=1, max_length=64, description="Price-book code")
+
+
+class InterventionIn(_In):
+    technician: str = Field(min_length=1, max_length=200, description="Who intervened")
+    started_at: AwareDatetime
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+    mode: Literal["remote", "on_site"]
+    zone: str | None = Field(default=None, max_length=20, description="nord | sud | est | ouest")
+    summary: str = Field(min_length=1, max_length=4000, description="What was done")
+    billable: list[BillableIn] = Field(default_factory=list, max_length=20)
+    video_id: uuid.UUID | None = None
+
+
+class BillableOut(BaseModel):
+    kind: str
+    quantity: Decimal
+    price_code: str
+
+
+class InterventionOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    contract_id: uuid.UUID | None
+    kind: Literal["inventory", "service"]
+    technician: str
+    started_at: datetime
+    duration_minutes: int | None
+    mode: Literal["remote", "on_site"] | None
+    zone: str | None
+    summary: str
+    billable: list[BillableOut]
+    video_id: uuid.UUID | None
+    recorded_by: str | None
+    recorded_at: datetime
+
+
+class InterventionPage(BaseModel):
+    items: list[InterventionOut]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page")
