@@ -82,7 +82,7 @@ async def record(
             mode=body.mode,
             billable=[
                 BillableItem(
-                    kind=b.kind,  # type: ignore[arg-type]
+                    kind=b.kind,
                     price_code=b.price_code,
                     quantity=b.quantity,
                     zone=zone if b.kind == "travel" else None,
