@@ -16,7 +16,11 @@ JOBS       ?= 2
 PYTEST_ARGS ?=
 # Debian packages the tests need, as <command>:<package>; installed only when the command is
 # missing, and only with apt-get as root (otherwise a warning names what to install).
-APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk
+# command:package, or /absolute/path:package for a package that installs no command (fonts,
+# colour profiles): billing's Factur-X embeds DejaVu Sans and an sRGB output intent (PDF/A).
+APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk \
+              /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
+              /usr/share/color/icc/sRGB.icc:icc-profiles-free
 
 STAMP      := $(VENV)/.installed
 LOCK_INPUTS := pyproject.toml $(wildcard uv.lock */pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml)
@@ -47,7 +51,9 @@ apt-packages:
 	@missing=""; \
 	for need in $(APT_NEEDS); do \
 	  cmd="$${need%%:*}"; pkg="$${need##*:}"; \
-	  if ! command -v "$$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$$cmd" ] && [ ! -x "/usr/bin/$$cmd" ]; then \
+	  case "$$cmd" in /*) found=$$([ -e "$$cmd" ] && echo y);; \
+	    *) found=$$(command -v "$$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$$cmd" ] || [ -x "/usr/bin/$$cmd" ] && echo y);; esac; \
+	  if [ -z "$$found" ]; then \
 	    missing="$$missing $$pkg"; \
 	  fi; \
 	done; \

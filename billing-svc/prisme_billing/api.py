@@ -28,14 +28,24 @@ PositiveMoney = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_pl
 
 
 class LineOut(BaseModel):
+    """A document line: ``quantity`` × ``unit_ttc`` = ``total_ttc`` (since API 1.1; before,
+    ``quantity`` held the number of postes and ``unit_ttc`` the line total)."""
+
     description: str
-    quantity: int
+    quantity: str = Field(description="Billed quantity (decimal string): 1 for a prorated line")
+    unit: Literal["forfait", "heure"]
+    unit_ht: str
     unit_ttc: str
     total_ht: str
     total_vat: str
     total_ttc: str
     period_start: date
     period_end: date
+    postes: int | None = Field(description="Postes the yearly price is for (B1), if any")
+    yearly_ttc: str | None = Field(description="Yearly TTC price a prorated line is a share of")
+    prorata: str | None = Field(
+        description='e.g. "292 jours sur 365, du 15/03/2026 au 31/12/2026" (B2)'
+    )
 
 
 class InvoiceOut(BaseModel):
@@ -62,13 +72,18 @@ def _lines(rows: list[asyncpg.Record]) -> list[LineOut]:
     return [
         LineOut(
             description=r["description"],
-            quantity=r["quantity"],
+            quantity=domain.quantity_str(r["quantity"]),
+            unit="heure" if r["unit_code"] == domain.UNIT_HOUR else "forfait",
+            unit_ht=money_str(r["unit_ht"]),
             unit_ttc=money_str(r["unit_ttc"]),
             total_ht=money_str(r["total_ht"]),
             total_vat=money_str(r["total_vat"]),
             total_ttc=money_str(r["total_ttc"]),
             period_start=r["period_start"],
             period_end=r["period_end"],
+            postes=r["postes"],
+            yearly_ttc=None if r["yearly_ttc"] is None else money_str(r["yearly_ttc"]),
+            prorata=r["prorata"],
         )
         for r in rows
     ]

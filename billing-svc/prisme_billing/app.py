@@ -30,6 +30,8 @@ async def awaiting_price_sweeper(rt: BillingRuntime) -> None:
 
 spec = ServiceSpec(
     name="billing-svc",
+    # 1.1: document lines bill quantity × unit price (issue 14); see LineOut.
+    version="1.1.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router],

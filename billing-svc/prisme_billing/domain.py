@@ -1,4 +1,4 @@
-"""Pure billing rules (DESIGN.md B1-B6): prices, prorata, VAT split, document numbers.
+"""Pure billing rules (DESIGN.md B1-B6, B10): prices, prorata, VAT split, numbers, dunning.
 
 No I/O here: plain functions over plain values, imported by the service layer.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from prisme_chassis.money import ZERO, round_half_up
+from prisme_chassis.money import ZERO, money_str, round_half_up
 
 #: B3: La Réunion's normal VAT rate (DOM), 8.5 %.
 VAT_RATE = Decimal("8.5")
@@ -84,32 +84,94 @@ def sum_amounts(items: list[Amounts]) -> Amounts:
     return Amounts(ht=ht, vat=vat, ttc=ht + vat)
 
 
+ONE = Decimal("1")
+#: UN/ECE rec. 20 unit codes: a flat fee (one) and an hour.
+UNIT_ONE = "C62"
+UNIT_HOUR = "HUR"
+
+
+def fr_date(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
 @dataclass(frozen=True, slots=True)
 class Charge:
-    """One invoice line to issue: a yearly TTC amount prorated over a period."""
+    """One document line to issue: ``quantity`` × ``unit_ttc`` = ``amount_ttc``.
+
+    A prorated line (B2, B4, B5) bills quantity 1 of the period's share of a yearly price:
+    its unit price is the prorated amount and :attr:`prorata` says how it was computed. A
+    one-off line (B9) bills hours or flat fees at a price-book unit price.
+    """
 
     description: str
-    quantity: int
-    yearly_ttc: Decimal
+    quantity: Decimal
+    unit_ttc: Decimal
+    amount_ttc: Decimal
     period_start: date
     period_end: date
-    amount_ttc: Decimal
+    yearly_ttc: Decimal | None = None
+    postes: int | None = None
+    unit_code: str = UNIT_ONE
+    prorated: bool = True
 
     @property
     def days(self) -> int:
         return (self.period_end - self.period_start).days + 1
 
+    @property
+    def days_in_year(self) -> int:
+        return days_in_year(self.period_end.year)
+
+    @property
+    def prorata(self) -> str | None:
+        """The line's prorata as an accountant checks it (B2), in French."""
+        if not self.prorated:
+            return None
+        return prorata_text(self.days, self.days_in_year, self.period_start, self.period_end)
+
+
+def prorata_text(days: int, diy: int, start: date, end: date) -> str:
+    """``292 jours sur 365, du 15/03/2026 au 31/12/2026``."""
+    return f"{days} jours sur {diy}, du {fr_date(start)} au {fr_date(end)}"
+
+
+def _postes_wording(price: Price, postes: int) -> str:
+    extra = max(0, postes - price.included_postes)
+    if not extra:
+        return f"{postes} poste(s)"
+    return f"{postes} postes ({price.included_postes} inclus + {extra} supplémentaire(s))"
+
+
+def _prorated(
+    description: str,
+    yearly: Decimal,
+    start: date,
+    end: date,
+    postes: int | None,
+    amount: Decimal | None = None,
+) -> Charge:
+    if amount is None:
+        amount = prorate(yearly, (end - start).days + 1, end.year)
+    return Charge(
+        description=description,
+        quantity=ONE,
+        unit_ttc=amount,
+        amount_ttc=amount,
+        period_start=start,
+        period_end=end,
+        yearly_ttc=yearly,
+        postes=postes,
+    )
+
 
 def activation_charge(price: Price, postes: int, start: date) -> Charge:
     """B2: the year's invoice line for an activation on ``start``."""
-    yearly = yearly_price(price, postes)
-    return Charge(
-        description=f"{price.label} — {postes} poste(s), engagement {start.year}",
-        quantity=postes,
-        yearly_ttc=yearly,
-        period_start=start,
-        period_end=end_of_year(start.year),
-        amount_ttc=prorate(yearly, days_covered(start), start.year),
+    return _prorated(
+        f"{price.label} — {_postes_wording(price, postes)}, engagement {start.year}",
+        yearly_price(price, postes),
+        start,
+        end_of_year(start.year),
+        postes,
     )
 
 
@@ -124,16 +186,13 @@ def amendment_charge(
     added = yearly_price(price, postes) - yearly_price(price, postes_before)
     if postes <= postes_before or added <= 0:
         return None
-    return Charge(
-        description=(
-            f"{price.label} — ajout de {postes - postes_before} poste(s) "
-            f"({postes_before} → {postes}), engagement {effective.year}"
-        ),
-        quantity=postes - postes_before,
-        yearly_ttc=added,
-        period_start=effective,
-        period_end=end_of_year(effective.year),
-        amount_ttc=prorate(added, days_covered(effective), effective.year),
+    return _prorated(
+        f"{price.label} — ajout de {postes - postes_before} poste(s) "
+        f"({postes_before} → {postes}), engagement {effective.year}",
+        added,
+        effective,
+        end_of_year(effective.year),
+        postes,
     )
 
 
@@ -142,15 +201,19 @@ class InvoicedLine:
     """A finalised invoice line as far as a credit note needs it."""
 
     description: str
-    yearly_ttc: Decimal
+    yearly_ttc: Decimal | None
     period_start: date
     period_end: date
     amount_ttc: Decimal
+    postes: int | None = None
 
 
 def credit_for_cessation(line: InvoicedLine, effective: date) -> Charge | None:
     """B5: credit the unused days (``effective`` + 1 through 31 December) of one invoiced line,
-    with the same formula; never more than the line itself. ``None`` when nothing is owed."""
+    with the same formula; never more than the line itself. ``None`` when nothing is owed
+    (or for a one-off line, which is not a share of a year)."""
+    if line.yearly_ttc is None:
+        return None
     first_unused = max(line.period_start, effective + timedelta(days=1))
     if first_unused > line.period_end:
         return None
@@ -158,13 +221,62 @@ def credit_for_cessation(line: InvoicedLine, effective: date) -> Charge | None:
     amount = min(prorate(line.yearly_ttc, days, line.period_end.year), line.amount_ttc)
     if amount <= 0:
         return None
+    return _prorated(
+        f"Avoir — cessation d'activité au {fr_date(effective)} : {line.description}",
+        line.yearly_ttc,
+        first_unused,
+        line.period_end,
+        line.postes,
+        amount=amount,
+    )
+
+
+def one_off_charge(
+    label: str, quantity: Decimal, unit_ttc: Decimal, unit_code: str, day: date, note: str
+) -> Charge:
+    """B9: a price-book item (travel to a zone, hours of work) done on ``day``."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
     return Charge(
-        description=f"Avoir — cessation d'activité au {effective:%d/%m/%Y} : {line.description}",
-        quantity=1,
-        yearly_ttc=line.yearly_ttc,
-        period_start=first_unused,
-        period_end=line.period_end,
+        description=f"{label} — {note}" if note else label,
+        quantity=quantity,
+        unit_ttc=unit_ttc,
+        amount_ttc=round_half_up(quantity * unit_ttc),
+        period_start=day,
+        period_end=day,
+        unit_code=unit_code,
+        prorated=False,
+    )
+
+
+class CreditExceeded(ValueError):
+    """A correction would credit more than what is left of the invoice (B6)."""
+
+
+def correction_charge(
+    invoice_number: str,
+    line: InvoicedLine,
+    amount_ttc: Decimal,
+    already_credited: Decimal,
+    reason: str,
+) -> Charge:
+    """B6: credit ``amount_ttc`` of one invoice line, never more than what is left of it."""
+    amount = round_half_up(amount_ttc)
+    if amount != amount_ttc or amount <= 0:
+        raise ValueError("the amount must be positive with at most two decimals")
+    left = line.amount_ttc - already_credited
+    if amount > left:
+        raise CreditExceeded(f"only {money_str(left)} EUR of this line is left to credit")
+    return Charge(
+        description=f"Avoir sur la facture {invoice_number} ({reason}) : {line.description}",
+        quantity=ONE,
+        unit_ttc=amount,
         amount_ttc=amount,
+        period_start=line.period_start,
+        period_end=line.period_end,
+        yearly_ttc=None,
+        postes=line.postes,
+        prorated=False,
     )
 
 
@@ -182,6 +294,38 @@ PAYMENT_TERM_DAYS = 30
 
 def due_date(issue: date) -> date:
     return issue + timedelta(days=PAYMENT_TERM_DAYS)
+
+
+# --- dunning (B10) ---------------------------------------------------------------------------
+
+#: Reminders to the practice's manager, in days after the due date (B10).
+REMINDER_DAYS = (7, 21)
+#: The fixed recovery indemnity of art. D441-5 of the Code de commerce (B7, B10).
+RECOVERY_INDEMNITY = Decimal("40.00")
+
+
+def days_late(due: date, today: date) -> int:
+    """Days past the due date (0 while it is not past)."""
+    return max(0, (today - due).days)
+
+
+def late_penalty(outstanding: Decimal, annual_rate_percent: Decimal, late: int) -> Decimal:
+    """B10: simple interest at the invoice's stated annual rate over the days late (computed
+    and shown, never added to the invoice)."""
+    if outstanding <= 0 or late <= 0:
+        return ZERO
+    return round_half_up(outstanding * annual_rate_percent / Decimal(100) * late / Decimal(365))
+
+
+def reminders_due(due: date, today: date, sent: set[int]) -> list[int]:
+    """The reminder stages (days after due) reached by ``today`` and not sent yet."""
+    return [d for d in REMINDER_DAYS if days_late(due, today) >= d and d not in sent]
+
+
+def quantity_str(value: Decimal) -> str:
+    """A quantity without trailing zeros: ``1``, ``1.5``."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 PRISME_DEFAULT = Price(

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 from prisme_chassis.errors import NotFound
 
-from . import documents
+from . import documents, factur_x
 from . import repository as repo
 from .settings import BillingSettings
 
@@ -15,15 +15,19 @@ from .settings import BillingSettings
 def seller(settings: BillingSettings) -> documents.Seller:
     """B7: the seller's identity comes from settings."""
     return documents.Seller(
-        name=settings.seller_name,
+        legal_name=settings.seller_legal_name,
+        trade_name=settings.seller_trade_name,
+        legal_form=settings.seller_legal_form,
         siren=settings.seller_siren,
         vat_id=settings.seller_vat_id,
         address=settings.seller_address,
         postal_code=settings.seller_postal_code,
         city=settings.seller_city,
         email=settings.seller_email,
-        legal_form=settings.seller_legal_form,
-        late_penalty_rate=settings.late_penalty_rate,
+        phone=settings.seller_phone,
+        iban=settings.seller_iban,
+        bic=settings.seller_bic,
+        late_penalty=settings.late_penalty(),
     )
 
 
@@ -55,34 +59,52 @@ async def document_pdf(
     stored = await repo.stored_pdf(conn, doc_id)
     if stored is not None:
         return doc["number"], stored
-    invoice_number = None
-    if doc["invoice_id"] is not None:
-        invoice = await repo.document(conn, doc["invoice_id"])
-        invoice_number = invoice["number"] if invoice else None
-    rendered = documents.factur_x(
-        documents.Document(
-            kind=doc["kind"],
-            number=doc["number"],
-            issue_date=doc["issue_date"],
-            due_date=doc["due_date"],
-            buyer=doc["buyer"],
-            lines=[
-                documents.Line(
-                    description=ln["description"],
-                    quantity=ln["quantity"],
-                    period_start=ln["period_start"],
-                    period_end=ln["period_end"],
-                    total_ht=ln["total_ht"],
-                    total_vat=ln["total_vat"],
-                    total_ttc=ln["total_ttc"],
-                )
-                for ln in lines
-            ],
-            total_ht=doc["total_ht"],
-            total_vat=doc["total_vat"],
-            total_ttc=doc["total_ttc"],
-            invoice_number=invoice_number,
-        ),
-        seller(settings),
+    rendered = factur_x.factur_x(
+        await document_values(conn, doc, lines, settings), seller(settings)
     )
     return doc["number"], await repo.store_pdf(conn, doc_id, rendered)
+
+
+async def document_values(
+    conn: asyncpg.Connection,
+    doc: asyncpg.Record,
+    lines: list[asyncpg.Record],
+    settings: BillingSettings,
+) -> documents.Document:
+    """What the Factur-X of a finalised document shows, from its rows."""
+    invoice = None
+    if doc["invoice_id"] is not None:
+        invoice = await repo.document(conn, doc["invoice_id"])
+    invoice_number = invoice["number"] if invoice else None
+    due = doc["due_date"] or doc["issue_date"]
+    return documents.Document(
+        kind=doc["kind"],
+        number=doc["number"],
+        issue_date=doc["issue_date"],
+        due_date=due,
+        buyer=doc["buyer"],
+        lines=[
+            documents.Line(
+                description=ln["description"],
+                quantity=ln["quantity"],
+                unit_code=ln["unit_code"],
+                unit_ht=ln["unit_ht"],
+                unit_ttc=ln["unit_ttc"],
+                period_start=ln["period_start"],
+                period_end=ln["period_end"],
+                total_ht=ln["total_ht"],
+                total_vat=ln["total_vat"],
+                total_ttc=ln["total_ttc"],
+                yearly_ttc=ln["yearly_ttc"],
+                postes=ln["postes"],
+                prorata=ln["prorata"],
+            )
+            for ln in lines
+        ],
+        total_ht=doc["total_ht"],
+        total_vat=doc["total_vat"],
+        total_ttc=doc["total_ttc"],
+        payment_terms=documents.payment_terms(doc["kind"], due, seller(settings), invoice_number),
+        invoice_number=invoice_number,
+        invoice_issue_date=invoice["issue_date"] if invoice else None,
+    )

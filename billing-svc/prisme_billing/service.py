@@ -177,10 +177,16 @@ async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) 
 
 
 def _new_line(charge: domain.Charge) -> repo.NewLine:
+    # B3: the line's HT comes from its TTC total, the unit price HT from the unit price TTC.
     return repo.NewLine(
         description=charge.description,
         quantity=charge.quantity,
+        unit_code=charge.unit_code,
+        unit_ttc=charge.unit_ttc,
+        unit_ht=domain.split_ttc(charge.unit_ttc).ht,
         yearly_ttc=charge.yearly_ttc,
+        postes=charge.postes,
+        prorata=charge.prorata,
         period_start=charge.period_start,
         period_end=charge.period_end,
         amounts=domain.split_ttc(charge.amount_ttc),
@@ -217,7 +223,8 @@ async def finalise(
         year=today.year,
         sequence=sequence,
         issue_date=today,
-        due_date=domain.due_date(today) if kind == "invoice" else None,
+        # BR-CO-25: every document states when it is due; a credit note applies at once.
+        due_date=domain.due_date(today) if kind == "invoice" else today,
         status="open" if kind == "invoice" else "issued",
     )
     return number
@@ -301,6 +308,7 @@ async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UU
                         ln["period_start"],
                         ln["period_end"],
                         ln["total_ttc"],
+                        ln["postes"],
                     ),
                     effective,
                 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -49,26 +51,79 @@ class BillingSettings(ServiceSettings):
     sweep_every_s: float = Field(default=60.0, validation_alias=_alias("sweep_every_s"))
     reconcile_every_s: float = Field(default=300.0, validation_alias=_alias("reconcile_every_s"))
 
-    seller_name: str = Field(
-        default="PRISME Informatique SAS", validation_alias=_alias("seller_name")
+    # B7: the seller's legal identity. The provider is REUNIONINFORMATIQUE.COM, Sainte-Clotilde
+    # (the service terms); its legal details are configuration, not code. The defaults below
+    # are EXAMPLE values for development and tests only, every one visibly marked; production
+    # refuses to start while any of them is missing or still an example (see _seller_identity).
+    seller_trade_name: str = Field(
+        default="REUNIONINFORMATIQUE.COM", validation_alias=_alias("seller_trade_name")
     )
-    seller_siren: str = Field(default="912345674", validation_alias=_alias("seller_siren"))
-    seller_vat_id: str = Field(default="FR40912345674", validation_alias=_alias("seller_vat_id"))
-    seller_address: str = Field(
-        default="12 rue de Paris", validation_alias=_alias("seller_address")
-    )
-    seller_postal_code: str = Field(default="97400", validation_alias=_alias("seller_postal_code"))
-    seller_city: str = Field(default="Saint-Denis", validation_alias=_alias("seller_city"))
-    seller_email: str = Field(
-        default="facturation@prisme.example", validation_alias=_alias("seller_email")
+    seller_legal_name: str = Field(
+        default="EXEMPLE — raison sociale à configurer",
+        validation_alias=_alias("seller_legal_name"),
     )
     seller_legal_form: str = Field(
-        default="SAS au capital de 10 000 €", validation_alias=_alias("seller_legal_form")
+        default="EXEMPLE — forme juridique et capital", validation_alias=_alias("seller_legal_form")
     )
-    #: B7: late-payment penalty rate printed on every invoice.
-    late_penalty_rate: str = Field(
-        default="3 fois le taux d'intérêt légal", validation_alias=_alias("late_penalty_rate")
+    #: 9 digits; the example is the SIREN INSEE documents as fictitious-looking test data.
+    seller_siren: str = Field(default="000000000", validation_alias=_alias("seller_siren"))
+    seller_vat_id: str = Field(default="FR00000000000", validation_alias=_alias("seller_vat_id"))
+    seller_address: str = Field(
+        default="EXEMPLE — adresse à configurer", validation_alias=_alias("seller_address")
     )
+    seller_postal_code: str = Field(default="97490", validation_alias=_alias("seller_postal_code"))
+    seller_city: str = Field(default="Sainte-Clotilde", validation_alias=_alias("seller_city"))
+    seller_email: str = Field(
+        default="prisme@reunioninformatique.com", validation_alias=_alias("seller_email")
+    )
+    seller_phone: str = Field(default="0262 79 00 11", validation_alias=_alias("seller_phone"))
+    #: Bank details printed for transfers (and embedded as the SEPA credit-transfer means).
+    seller_iban: str = Field(
+        default="FR7600000000000000000000000", validation_alias=_alias("seller_iban")
+    )
+    seller_bic: str = Field(default="EXAMPLEXXXXX", validation_alias=_alias("seller_bic"))
+    #: B7/B10: the annual late-payment penalty rate (percent), used to compute penalties.
+    late_penalty_rate_percent: Decimal = Field(
+        default=Decimal("10.00"), ge=0, le=100, validation_alias=_alias("late_penalty_rate_percent")
+    )
+    #: B7: how the penalty rate is worded on documents ({rate} is replaced by the rate).
+    late_penalty_wording: str = Field(
+        default="taux annuel de {rate} % (au moins trois fois le taux d'intérêt légal)",
+        validation_alias=_alias("late_penalty_wording"),
+    )
+
+    #: Seller fields that must be set, and not left at an example, in production. (The trade
+    #: name, town, postal code, e-mail and phone default to the provider's real ones, from the
+    #: service terms.)
+    SELLER_FIELDS: ClassVar[tuple[str, ...]] = (
+        "seller_legal_name",
+        "seller_legal_form",
+        "seller_siren",
+        "seller_vat_id",
+        "seller_address",
+        "seller_postal_code",
+        "seller_city",
+        "seller_email",
+        "seller_iban",
+        "seller_bic",
+    )
+
+    @model_validator(mode="after")
+    def _seller_identity(self) -> BillingSettings:
+        if self.env == "production":
+            left = [name for name in self.SELLER_FIELDS if _is_example(getattr(self, name))]
+            if left:
+                env = ", ".join(f"PRISME_BILLING_{n.upper()}" for n in left)
+                raise ValueError(
+                    f"production needs the seller's real legal identity (B7); set {env}"
+                )
+        if not re.fullmatch(r"\d{9}", self.seller_siren):
+            raise ValueError("PRISME_BILLING_SELLER_SIREN must be 9 digits")
+        return self
+
+    def late_penalty(self) -> str:
+        rate = f"{self.late_penalty_rate_percent:.2f}".replace(".", ",")
+        return self.late_penalty_wording.replace("{rate}", rate)
 
     @model_validator(mode="after")
     def _dev_secrets(self) -> BillingSettings:
@@ -113,6 +168,17 @@ def _refuse_sandbox_api_base(url: str) -> None:
         return
     if address.is_private or address.is_loopback or address.is_link_local:
         raise ValueError(f"stripe_api_base {url!r} is a local address; refused in production")
+
+
+#: The example values above that are not worded as examples (digits and codes).
+_EXAMPLE_VALUES = frozenset(
+    {"000000000", "FR00000000000", "FR7600000000000000000000000", "EXAMPLEXXXXX"}
+)
+
+
+def _is_example(value: str) -> bool:
+    upper = value.strip().upper()
+    return not upper or "EXEMPLE" in upper or "EXAMPLE" in upper or upper in _EXAMPLE_VALUES
 
 
 def _reveal(value: SecretStr | str | None) -> str:

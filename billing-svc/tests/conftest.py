@@ -4,15 +4,21 @@ factories of contract events (the bus is fed straight from the catalogue, as con
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pikepdf
 import pytest
+import saxonche
 import stripe
+from lxml import etree
 from prisme_billing.app import spec
 from prisme_billing.settings import BillingSettings
 from prisme_chassis.db import create_pool, migrate_service
@@ -183,3 +189,89 @@ def stripe_client(stripe_sandbox: SandboxServer) -> stripe.StripeClient:
         base_addresses={"api": stripe_sandbox.url},
         http_client=stripe.HTTPXClient(),
     )
+
+
+# --- vectors and Factur-X checks (shared by the domain, service and Factur-X tests) -----------
+
+
+def vectors_path() -> Path:
+    """../shared/vectors/billing.csv relative to the checkout (the tests never copy it)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "vectors" / "billing.csv"
+        if (parent / "pyproject.toml").exists() and candidate.exists():
+            return candidate
+    return Path("/work/shared/vectors/billing.csv")
+
+
+@pytest.fixture(scope="session")
+def vectors() -> list[dict[str, str]]:
+    return list(csv.DictReader(vectors_path().open(encoding="utf-8")))
+
+
+SCHEMATRON = Path(__file__).parent / "en16931" / "EN16931-CII-validation.xslt"
+SVRL = "{http://purl.oclc.org/dsdl/svrl}"
+
+
+class Schematron:
+    """The official EN 16931 CII schematron (compiled XSLT, vendored) run by Saxon-HE."""
+
+    def __init__(self) -> None:
+        self._proc = saxonche.PySaxonProcessor(license=False)
+        self._xslt = self._proc.new_xslt30_processor().compile_stylesheet(
+            stylesheet_file=str(SCHEMATRON)
+        )
+
+    def report(self, xml: bytes) -> tuple[int, list[tuple[str, str, str]]]:
+        """(rules fired, [(rule id, flag, text)] of every failed assert)."""
+        node = self._proc.parse_xml(xml_text=xml.decode("utf-8"))
+        svrl = etree.fromstring(self._xslt.transform_to_string(xdm_node=node).encode("utf-8"))
+        failed = [
+            (
+                str(f.get("id")),
+                str(f.get("flag")),
+                " ".join(t.text or "" for t in f.iter(f"{SVRL}text")),
+            )
+            for f in svrl.iter(f"{SVRL}failed-assert")
+        ]
+        return len(list(svrl.iter(f"{SVRL}fired-rule"))), failed
+
+    def fatal(self, xml: bytes) -> list[tuple[str, str, str]]:
+        fired, failed = self.report(xml)
+        assert fired > 50, "the schematron did not run its rules"
+        return [f for f in failed if f[1] == "fatal"]
+
+
+@pytest.fixture(scope="session")
+def schematron() -> Schematron:
+    return Schematron()
+
+
+def pdfa_structure(pdf: bytes) -> None:
+    """PDF/A-3b structure: header, sRGB output intent, every font embedded, XMP pdfaid 3/B,
+    the XML attached as factur-x.xml with AFRelationship and listed in the catalogue's /AF."""
+    assert pdf.startswith(b"%PDF-1.")
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        (intent,) = doc.Root.OutputIntents
+        assert intent.S == pikepdf.Name.GTS_PDFA1
+        assert intent.DestOutputProfile.N == 3
+        assert len(intent.DestOutputProfile.read_bytes()) > 1000
+        fonts = 0
+        for page in doc.pages:
+            for _name, font in page.Resources.Font.items():
+                fonts += 1
+                descriptor = font.get("/FontDescriptor")
+                assert descriptor is not None, f"{font.get('/BaseFont')} has no descriptor"
+                assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), (
+                    f"{font.get('/BaseFont')} is not embedded"
+                )
+        assert fonts >= 2
+        meta = doc.open_metadata()
+        assert (meta.get("pdfaid:part"), meta.get("pdfaid:conformance")) == ("3", "B")
+        xmp = bytes(doc.Root.Metadata.read_bytes())
+        assert b"urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#" in xmp
+        assert b"EN 16931" in xmp
+        (spec,) = doc.Root.AF
+        assert str(spec.F) == "factur-x.xml"
+        assert spec.AFRelationship == pikepdf.Name.Data
+        assert "/ID" in doc.trailer

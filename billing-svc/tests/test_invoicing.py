@@ -51,11 +51,14 @@ async def test_activation_amendment_cessation_through_the_bus(
         assert re.fullmatch(r"F20\d\d-\d{6}", inv["number"])
         assert inv["status"] == "open"
         (line,) = inv["lines"]
-        assert (line["period_start"], line["period_end"], line["quantity"]) == (
+        assert (line["period_start"], line["period_end"], line["postes"]) == (
             "2026-03-15",
             "2026-12-31",
             8,
         )
+        assert (line["quantity"], line["unit_ttc"], line["unit_ht"]) == ("1", "3340.80", "3079.08")
+        assert line["prorata"] == "292 jours sur 365, du 15/03/2026 au 31/12/2026"
+        assert line["yearly_ttc"] == "4176.00"
         _assert_adds_up(inv)
 
         # Redelivery and a second publication of the same fact: still one invoice.

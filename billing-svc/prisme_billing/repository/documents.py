@@ -17,8 +17,13 @@ from ..domain import Amounts
 @dataclass(frozen=True, slots=True)
 class NewLine:
     description: str
-    quantity: int
-    yearly_ttc: Decimal
+    quantity: Decimal
+    unit_code: str
+    unit_ttc: Decimal
+    unit_ht: Decimal
+    yearly_ttc: Decimal | None
+    postes: int | None
+    prorata: str | None
     period_start: date
     period_end: date
     amounts: Amounts
@@ -57,8 +62,9 @@ async def insert_draft(
     await conn.executemany(
         """
         INSERT INTO document_lines (document_id, position, description, quantity, yearly_ttc,
-            unit_ttc, period_start, period_end, total_ht, total_vat, total_ttc)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            unit_ttc, period_start, period_end, total_ht, total_vat, total_ttc, unit_code,
+            unit_ht, postes, prorata)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
         """,
         [
             (
@@ -67,12 +73,16 @@ async def insert_draft(
                 ln.description,
                 ln.quantity,
                 ln.yearly_ttc,
-                ln.amounts.ttc,
+                ln.unit_ttc,
                 ln.period_start,
                 ln.period_end,
                 ln.amounts.ht,
                 ln.amounts.vat,
                 ln.amounts.ttc,
+                ln.unit_code,
+                ln.unit_ht,
+                ln.postes,
+                ln.prorata,
             )
             for i, ln in enumerate(lines, start=1)
         ],
