@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 # missing, and only with apt-get as root (otherwise a warning names what to install).
 # command:package, or /absolute/path:package for a package that installs no command (fonts,
 # colour profiles): billing's Factur-X embeds DejaVu Sans and an sRGB output intent (PDF/A).
-APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk \
+APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk chromium:chromium \
               /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
               /usr/share/color/icc/sRGB.icc:icc-profiles-free
 

@@ -4,6 +4,8 @@ prisme up [--data-dir ./.prisme] [--only contracts,billing,...] [--free-ports]
 prisme status [--json]
 prisme down
 prisme token [--scopes contracts:read,billing:read] [--sub op-alice] [--ttl-hours 12]
+prisme operators add EMAIL --role ROLE [--name NAME] | list | disable EMAIL | enable EMAIL
+                 | reset-password EMAIL
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+from . import operators
 from .catalogue import PROCESSES
 from .control import down, status
 from .datadir import DataDir
@@ -60,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("init", help="create the platform key pair and an admin token")
     )
 
+    ops = with_data_dir(
+        commands.add_parser(
+            "operators",
+            help="dashboard operators: add EMAIL --role ROLE [--name NAME] | list | disable "
+            "EMAIL | enable EMAIL | reset-password EMAIL (prints one-time passwords)",
+        )
+    )
+    ops.add_argument("args", nargs=argparse.REMAINDER, help="the operators subcommand")
+
     token = with_data_dir(commands.add_parser("token", help="mint a token with the platform key"))
     token.add_argument("--scopes", default="admin", help="comma-separated scopes (default admin)")
     token.add_argument("--sub", default="op-cli", help="operator id recorded in audit trails")
@@ -95,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"public key:  {data_dir.public_key}")
         print(f"admin token: {data_dir.admin_token}")
         return 0
+    if args.command == "operators":
+        return operators.run(data_dir, list(args.args))
     if args.command == "token":
         scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
         try:

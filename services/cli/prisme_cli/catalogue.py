@@ -3,8 +3,11 @@
 Arguments and environment values are templates filled from the run's context:
 ``{port}`` is the process's own HTTP port, ``{<name>_port}`` any other process's port
 (``{billing_port}``, ``{stripe_sandbox_port}``…), ``{<name>_<purpose>_port}`` a process's
-other port (``{mail_sandbox_smtp_port}``) and ``{stripe_webhook_secret}`` the
-generated webhook signing secret shared by the Stripe sandbox and billing-svc.
+other port (``{mail_sandbox_smtp_port}``), ``{stripe_webhook_secret}`` the generated webhook
+signing secret shared by the Stripe sandbox and billing-svc and ``{platform_key_file}`` the
+platform's private key, which only the dashboard reads.
+
+The dashboard comes first: `prisme up` prints its URL first.
 """
 
 from __future__ import annotations
@@ -61,6 +64,17 @@ class ProcessSpec:
 
 
 PROCESSES: tuple[ProcessSpec, ...] = (
+    ProcessSpec(
+        name="dashboard",
+        module="prisme_dashboard",
+        port=8000,
+        kind="service",
+        probe="/readyz",
+        database="dashboard",
+        nats_user="dashboard",
+        # DESIGN §7: the token issuer holds the platform's signing key (a file, not argv)
+        env={"PRISME_DASHBOARD_SIGNING_KEY_FILE": "{platform_key_file}"},
+    ),
     ProcessSpec(
         name="graph-sandbox",
         module="prisme_graph_sandbox",

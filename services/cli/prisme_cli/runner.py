@@ -8,8 +8,10 @@ SIGINT/SIGTERM/SIGHUP → stop services, then NATS, then PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -31,6 +33,8 @@ from .state import RunState, alive, start_time
 from .supervisor import Supervisor
 
 DEFAULT_NATS_PORT = 4222
+#: the first admin `prisme up` creates on an empty dashboard (PRISME_FIRST_ADMIN_EMAIL)
+FIRST_ADMIN_EMAIL = os.environ.get("PRISME_FIRST_ADMIN_EMAIL", "admin@prisme.local")
 
 
 class AlreadyRunningError(RuntimeError):
@@ -81,10 +85,15 @@ def assign_ports(specs: list[ProcessSpec], free_ports: bool) -> dict[str, int]:
     return ports
 
 
-def template_context(ports: dict[str, int], stripe_webhook_secret: str) -> dict[str, str]:
+def template_context(
+    ports: dict[str, int], stripe_webhook_secret: str, platform_key_file: str = ""
+) -> dict[str, str]:
     """Values for the table's templates; a process left out by ``--only`` keeps its default
     port (e.g. the Stripe sandbox still targets billing on 8002)."""
-    context = {"stripe_webhook_secret": stripe_webhook_secret}
+    context = {
+        "stripe_webhook_secret": stripe_webhook_secret,
+        "platform_key_file": platform_key_file,
+    }
     for spec in PROCESSES:
         context[spec.port_key] = str(ports.get(spec.name, spec.port))
         for purpose, default in spec.extra_ports.items():
@@ -285,7 +294,7 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
         supervisor = platform.supervisor = Supervisor(
             specs,
             ports,
-            template_context(ports, webhook_secret),
+            template_context(ports, webhook_secret, str(data_dir.private_key)),
             base_env,
             data_dir,
             nats_urls=nats_urls,
@@ -312,8 +321,15 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
             return 0
         platform.state.phase = "running"
         platform.save()
+        first_admin = bootstrap_first_admin(supervisor, options.python, say)
         print_summary(
-            out, data_dir, platform.state, platform.postgres, admin_token, time.monotonic() - began
+            out,
+            data_dir,
+            platform.state,
+            platform.postgres,
+            admin_token,
+            time.monotonic() - began,
+            first_admin=first_admin,
         )
         while not shutdown.requested.is_set():
             platform.step()
@@ -339,6 +355,32 @@ def _stop_quietly(say: Callable[[str], None], name: str, stop: Callable[[], None
         say(f"could not stop {name}: {exc}")
 
 
+def bootstrap_first_admin(
+    supervisor: Supervisor, python: str, say: Callable[[str], None]
+) -> tuple[str, str] | None:
+    """On the first run (no operator yet) the dashboard's first admin: (e-mail, one-time
+    password), printed once by the summary and never written anywhere."""
+    managed = next((m for m in supervisor.managed if m.spec.name == "dashboard"), None)
+    if managed is None or managed.state.status != "ready":
+        return None
+    env = supervisor.environment(managed.spec, managed.state.port)
+    done = subprocess.run(
+        [python, "-m", "prisme_dashboard.manage", "bootstrap", "--email", FIRST_ADMIN_EMAIL],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        say(f"could not create the first admin: {done.stderr.strip()[-500:]}")
+        return None
+    result = json.loads(done.stdout)
+    if not result.get("created"):
+        return None
+    return str(result["email"]), str(result["password"])
+
+
 def print_summary(
     out: TextIO,
     data_dir: DataDir,
@@ -346,6 +388,8 @@ def print_summary(
     postgres: PostgresServer | None,
     admin_token: str,
     elapsed: float,
+    *,
+    first_admin: tuple[str, str] | None = None,
 ) -> None:
     ready = [p for p in state.processes if p.status == "ready"]
     lines = [
@@ -362,6 +406,14 @@ def print_summary(
         lines.append(f"  {'postgres':<16}{postgres.dsn(''):<28}")
     elif state.infra.external_postgres:
         lines.append(f"  {'postgres':<16}{'(external)':<28}")
+    if first_admin is not None:
+        lines += [
+            "",
+            "  premier administrateur du tableau de bord (affiché une seule fois,",
+            "  mot de passe à changer à la première connexion) :",
+            f"    e-mail :       {first_admin[0]}",
+            f"    mot de passe : {first_admin[1]}",
+        ]
     lines += [
         "",
         f"  logs: {data_dir.logs}/<name>.log",

@@ -14,6 +14,7 @@ from prisme_cli.catalogue import PROCESSES, select
 from prisme_cli.datadir import DataDir
 
 DESIGN_PORTS = {
+    "dashboard": 8000,
     "contracts": 8001,
     "billing": 8002,
     "licence": 8003,
@@ -35,6 +36,16 @@ def test_table_matches_design_ports_and_conventions() -> None:
         else:
             assert spec.probe == "/healthz"
             assert spec.database is None
+
+
+def test_the_dashboard_comes_first_and_alone_reads_the_signing_key() -> None:
+    assert PROCESSES[0].name == "dashboard"
+    context = {"platform_key_file": "/data/keys/platform.key"}
+    assert PROCESSES[0].render_env(context) == {
+        "PRISME_DASHBOARD_SIGNING_KEY_FILE": "/data/keys/platform.key"
+    }
+    others = [spec for spec in PROCESSES[1:] if "{platform_key_file}" in str(spec.env)]
+    assert others == []
 
 
 def test_sandbox_urls_and_the_shared_webhook_secret_reach_the_services() -> None:
@@ -132,7 +143,8 @@ def test_nats_passwords_are_per_service_stable_and_private(tmp_path: Path) -> No
     data_dir.prepare()
     users = [spec.nats_user for spec in PROCESSES if spec.nats_user]
     assert users == [
-        f"{name}-svc" for name in ("contracts", "billing", "licence", "video", "backup")
+        "dashboard",
+        *(f"{name}-svc" for name in ("contracts", "billing", "licence", "video", "backup")),
     ]
     first = data_dir.ensure_nats_passwords(users)
     assert set(first) == {*users, "admin"}

@@ -37,7 +37,17 @@ SERVICES = [spec for spec in PROCESSES if spec.kind == "service"]
 SANDBOXES = [spec for spec in PROCESSES if spec.kind == "sandbox"]
 NATS_PASSWORDS = {
     f"NATS_{name}_PASSWORD": f"pw-{name.lower()}"
-    for name in ("CONTRACTS", "BILLING", "LICENCE", "VIDEO", "BACKUP", "SERVICES", "ADMIN", "SYS")
+    for name in (
+        "DASHBOARD",
+        "CONTRACTS",
+        "BILLING",
+        "LICENCE",
+        "VIDEO",
+        "BACKUP",
+        "SERVICES",
+        "ADMIN",
+        "SYS",
+    )
 }
 
 
@@ -101,7 +111,8 @@ def test_nats_accounts_give_each_service_the_rules_of_the_embedded_runner() -> N
     text = (DEPLOY / "nats" / "accounts.conf").read_text()
     pattern = r"user: ([\w-]+), password: \$\w+\s*permissions: \{.*?\n\s{8}\}"
     blocks = {m.group(1): m.group(0) for m in re.finditer(pattern, text, re.S)}
-    assert set(blocks) == {spec.owner for spec in STREAMS}
+    # every stream owner, plus the dashboard (which owns no stream)
+    assert set(blocks) == {spec.owner for spec in STREAMS} | {"dashboard"}
     for owner, block in blocks.items():
         expected = service_permissions(owner)
         assert _allowed(block, "publish") == expected["publish"]["allow"], owner

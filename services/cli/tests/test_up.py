@@ -110,7 +110,7 @@ def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
     try:
         state = running_state(data_dir, runner)
         names = [p.name for p in state.processes]
-        assert names == [*SANDBOXES, *SERVICES]
+        assert names == ["dashboard", *SANDBOXES, *SERVICES]  # the dashboard's URL first
 
         # infrastructure: real NATS and PostgreSQL with one database per service
         assert state.infra.nats_pid is not None
@@ -118,7 +118,7 @@ def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
         assert state.infra.postgres_pid is not None
         assert alive(state.infra.postgres_pid)
         assert state.infra.postgres_dsn is not None
-        assert set(SERVICES) <= asyncio.run(databases(state.infra.postgres_dsn))
+        assert {"dashboard", *SERVICES} <= asyncio.run(databases(state.infra.postgres_dsn))
 
         # the sandboxes answer; each service is either ready or reported as not installed
         for proc in state.processes:
@@ -135,6 +135,24 @@ def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
         public = (data_dir / "keys" / "platform.pub").read_text()
         token = (data_dir / "admin-token").read_text().strip()
         assert Authenticator(public).verify(token).scopes == frozenset({"admin"})
+
+        # the first run created the dashboard's first admin; operators are managed from here
+        dashboard = state.process("dashboard")
+        assert dashboard.status == "ready", Path(dashboard.log).read_text()[-3000:]
+        listed = prisme("operators", "--data-dir", str(data_dir), "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [o["email"] for o in json.loads(listed.stdout)] == ["admin@prisme.local"]
+        added = prisme(
+            "operators",
+            "--data-dir",
+            str(data_dir),
+            "add",
+            "tech@prisme.re",
+            "--role",
+            "technician",
+        )
+        assert added.returncode == 0, added.stderr
+        assert "une seule fois" in added.stdout
 
         # status, as text and JSON
         shown = prisme("status", "--data-dir", str(data_dir), "--json")
@@ -178,6 +196,9 @@ def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
             runner.kill()
             prisme("down", "--data-dir", str(data_dir))
     assert survivors(everything) == []
+    assert "premier administrateur" in output
+    assert "admin@prisme.local" in output
+    assert output.count("mot de passe :") == 1
     assert "graph-sandbox exited with code -9" in output
     assert "[prisme] stopped" in output
     assert not (data_dir / "state.json").exists()

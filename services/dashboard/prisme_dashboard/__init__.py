@@ -1,0 +1,1 @@
+"""The PRISME operations dashboard: operators, sign-in, sessions and the token issuer."""

@@ -1,0 +1,83 @@
+"""Settings of the dashboard (env prefix ``PRISME_``, own settings ``PRISME_DASHBOARD_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from prisme_chassis.settings import ServiceSettings, refuse_placeholder, secret_from_data_dir
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(name, f"PRISME_DASHBOARD_{name.upper()}")
+
+
+class DashboardSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = ("secret_key",)
+
+    http_port: int = 8000
+    database_url: str = Field(validation_alias=_alias("database_url"))
+    secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("secret_key"),
+        description="Seals TOTP seeds and signs the sign-in form's CSRF token (hex of 32 "
+        "bytes or more). Generated into data_dir in development/test, required in production.",
+    )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("signing_key"),
+        description="PEM of the platform's Ed25519 private key: the dashboard signs the "
+        "operators' short-lived tokens with it (or give signing_key_file).",
+    )
+    signing_key_file: Path | None = Field(default=None, validation_alias=_alias("signing_key_file"))
+    public_url: str | None = Field(
+        default=None,
+        validation_alias=_alias("public_url"),
+        description="The origin operators' browsers use (e.g. https://prisme.example); "
+        "state-changing forms must come from it. Default: the request's own host.",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, validation_alias=_alias("session_idle_minutes")
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, validation_alias=_alias("session_absolute_hours")
+    )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        validation_alias=_alias("login_free_failures"),
+        description="failed sign-ins per address or account before the delay starts",
+    )
+    login_base_delay_seconds: float = Field(
+        default=2.0, gt=0, validation_alias=_alias("login_base_delay_seconds")
+    )
+    login_max_delay_seconds: float = Field(
+        default=900.0, gt=0, validation_alias=_alias("login_max_delay_seconds")
+    )
+
+    @model_validator(mode="after")
+    def _read_signing_key_file(self) -> DashboardSettings:
+        if self.signing_key is None and self.signing_key_file is not None:
+            try:
+                pem = self.signing_key_file.read_text(encoding="ascii")
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read signing_key_file {self.signing_key_file}: {exc}"
+                ) from exc
+            self.signing_key = SecretStr(pem)
+        # after reading the file: the chassis' own check runs before this validator
+        refuse_placeholder(self.env, "signing_key", self.signing_key)
+        return self
+
+    def secret_key_bytes(self) -> bytes:
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            try:
+                raw = bytes.fromhex(value)
+            except ValueError as exc:
+                raise ValueError("PRISME_DASHBOARD_SECRET_KEY must be hex") from exc
+            if len(raw) < 32:
+                raise ValueError("PRISME_DASHBOARD_SECRET_KEY must hold at least 32 bytes")
+            return raw
+        return secret_from_data_dir(self, "dashboard-secret", 32)

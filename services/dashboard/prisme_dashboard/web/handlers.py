@@ -1,0 +1,45 @@
+"""What a refused page request looks like in a browser: a French page, not JSON."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from prisme_chassis.errors import DomainError, TooManyRequests
+
+from ..errors import CsrfRefused, NotAdmin
+from .deps import PasswordChangeRequired, SignInRequired
+from .render import page
+
+
+def install(app: FastAPI) -> None:
+    async def sign_in_required(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    async def password_change_required(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/password", status_code=303)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        headings = {
+            CsrfRefused: "Requête refusée",
+            TooManyRequests: "Trop de tentatives",
+            NotAdmin: "Accès refusé",
+        }
+        heading = next((h for cls, h in headings.items() if isinstance(exc, cls)), exc.title)
+        back = "/login" if isinstance(exc, TooManyRequests) else "/"
+        response = page(
+            request,
+            "refused.html",
+            status=exc.status,
+            heading=heading,
+            message=exc.detail or exc.title,
+            back=back,
+            problem_type=exc.type_uri,
+        )
+        response.headers.update(exc.headers())
+        return response
+
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(PasswordChangeRequired, password_change_required)
+    for error in (CsrfRefused, TooManyRequests, NotAdmin):
+        app.add_exception_handler(error, refused)

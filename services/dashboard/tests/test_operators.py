@@ -1,0 +1,110 @@
+"""Operators from the command line (O1) and the password rules (DESIGN §7)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import asyncpg
+from prisme_dashboard import manage, passwords, roles
+from prisme_dashboard.passwords import MIN_LENGTH
+
+from .conftest import Dashboard
+
+
+def test_password_rules_are_length_and_the_block_list_only() -> None:
+    assert passwords.policy_problems("a" * (MIN_LENGTH - 1))
+    assert passwords.policy_problems("court") != []
+    assert passwords.policy_problems("correct horse battery") == []
+    assert passwords.policy_problems("tout en minuscules sans chiffres") == []  # no composition
+    common = next(p for p in sorted(passwords.common_passwords()) if len(p) >= MIN_LENGTH)
+    assert any("courants" in problem for problem in passwords.policy_problems(common))
+    assert any("courants" in p for p in passwords.policy_problems(common.upper()))
+    assert passwords.policy_problems("claire.hoarau2026", email="claire.hoarau@prisme.re")
+
+
+def test_hashes_are_argon2id_and_verify() -> None:
+    hashed = passwords.hash_password("une phrase assez longue")
+    assert hashed.startswith("$argon2id$")
+    assert passwords.verify_password(hashed, "une phrase assez longue")
+    assert not passwords.verify_password(hashed, "une autre phrase longue")
+    assert not passwords.verify_password(None, "une phrase assez longue")
+
+
+def test_every_role_maps_to_scopes_and_the_readme_prints_the_table() -> None:
+    assert set(roles.ROLE_SCOPES) == set(roles.ROLES)
+    assert roles.scopes_for(["admin"]) == ["admin"]
+    assert "contracts:approve" not in roles.scopes_for(["technician"])
+    assert "contracts:approve" in roles.scopes_for(["accountant"])
+    assert roles.scopes_for(["technician", "accountant"]) == sorted(
+        set(roles.ROLE_SCOPES["technician"]) | set(roles.ROLE_SCOPES["accountant"])
+    )
+
+
+async def test_add_list_disable_enable_and_reset_from_the_command_line(
+    dashboard: Dashboard,
+) -> None:
+    first = await dashboard.add_operator("Anne@Prisme.re", "accountant", name="Anne Técher")
+    assert len(first) >= 20
+    listed = json.loads(await dashboard.manage("operators", "list", "--json"))
+    assert [(o["email"], o["name"], o["roles"], o["status"]) for o in listed] == [
+        ("anne@prisme.re", "Anne Técher", ["accountant"], "active")
+    ]
+    assert listed[0]["must_change_password"] is True
+
+    # the same e-mail twice, an unknown role: refused, nothing created
+    out = io.StringIO()
+    assert (
+        await manage.execute(
+            ["operators", "add", "anne@prisme.re", "--role", "admin"], dashboard.dsn, out
+        )
+        == 1
+    )
+    assert (
+        await manage.execute(
+            ["operators", "add", "bob@prisme.re", "--role", "boss"], dashboard.dsn, out
+        )
+        == 1
+    )
+    assert len(json.loads(await dashboard.manage("operators", "list", "--json"))) == 1
+
+    await dashboard.manage("operators", "disable", "anne@prisme.re")
+    text = await dashboard.manage("operators", "list")
+    assert "disabled" in text
+    await dashboard.manage("operators", "enable", "anne@prisme.re")
+    printed = await dashboard.manage("operators", "reset-password", "anne@prisme.re")
+    second = printed.rsplit(" ", 1)[1].strip()
+    assert second != first
+
+    conn = await asyncpg.connect(dashboard.dsn)
+    try:
+        stored = await conn.fetchval("SELECT password_hash FROM operators")
+        assert passwords.verify_password(stored, second)
+        assert not passwords.verify_password(stored, first)
+        actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit ORDER BY id")]
+    finally:
+        await conn.close()
+    assert actions == [
+        "operator.created",
+        "operator.disabled",
+        "operator.enabled",
+        "operator.password_reset",
+    ]
+
+
+async def test_bootstrap_creates_the_first_admin_once(dashboard: Dashboard) -> None:
+    created = json.loads(await dashboard.manage("bootstrap", "--email", "admin@prisme.local"))
+    assert created["created"] is True
+    assert created["email"] == "admin@prisme.local"
+    assert len(created["password"]) >= 20
+    again = json.loads(await dashboard.manage("bootstrap", "--email", "admin@prisme.local"))
+    assert again == {"created": False}
+    listed = json.loads(await dashboard.manage("operators", "list", "--json"))
+    assert [(o["email"], o["roles"]) for o in listed] == [("admin@prisme.local", ["admin"])]
+
+
+def test_the_readme_prints_the_role_scope_table() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    printed = readme.split("<!-- role-scope-table -->\n", 1)[1].split("\n<!--", 1)[0]
+    assert printed.strip() == roles.markdown_table()
