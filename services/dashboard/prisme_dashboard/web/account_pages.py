@@ -12,7 +12,7 @@ from prisme_chassis.app import Tx
 from .. import clock, second_factor, sessions
 from ..errors import AccountChangeRefused, NotAdmin
 from ..repository import open_sessions
-from .deps import GuardedForm, SignedIn
+from .deps import GuardedForm, SignedIn, context_of
 from .render import page
 from .signin_pages import actor_of
 
@@ -59,7 +59,7 @@ async def end_session(
 
 @router.get("/security")
 async def security(request: Request, conn: Tx, visit: SignedIn) -> Response:
-    state = await second_factor.state(conn, visit.operator.id, request.app.state.seal_key)
+    state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
     return page(request, "security.html", state=state, errors=[])
 
 
@@ -73,11 +73,11 @@ async def totp_start(
             conn,
             visit.operator.id,
             password=current_password,
-            seal_key=request.app.state.seal_key,
+            seal_key=context_of(request).seal_key,
             actor=actor_of(request, visit.operator),
         )
     except AccountChangeRefused as exc:
-        state = await second_factor.state(conn, visit.operator.id, request.app.state.seal_key)
+        state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
         return page(request, "security.html", status=422, state=state, errors=[exc.detail])
     return RedirectResponse("/security", status_code=303)
 
@@ -91,12 +91,12 @@ async def totp_confirm(
             conn,
             visit.operator.id,
             code=code,
-            seal_key=request.app.state.seal_key,
+            seal_key=context_of(request).seal_key,
             actor=actor_of(request, visit.operator),
             now=clock.now(),
         )
     except AccountChangeRefused as exc:
-        state = await second_factor.state(conn, visit.operator.id, request.app.state.seal_key)
+        state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
         return page(request, "security.html", status=422, state=state, errors=[exc.detail])
     # shown once, on this response only (never stored in clear, never redirected with)
     return page(request, "recovery_codes.html", codes=codes)
@@ -116,11 +116,11 @@ async def totp_remove(
             visit.operator.id,
             password=current_password,
             code=code,
-            seal_key=request.app.state.seal_key,
+            seal_key=context_of(request).seal_key,
             actor=actor_of(request, visit.operator),
             now=clock.now(),
         )
     except AccountChangeRefused as exc:
-        state = await second_factor.state(conn, visit.operator.id, request.app.state.seal_key)
+        state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
         return page(request, "security.html", status=422, state=state, errors=[exc.detail])
     return RedirectResponse("/security?ok=totp_removed", status_code=303)

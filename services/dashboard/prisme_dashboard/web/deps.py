@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from prisme_chassis.app import Tx
 
 from .. import clock, sessions
+from ..context import DashboardContext
 from ..operators import Operator
 from ..operators import get as get_operator
 from ..settings import DashboardSettings
@@ -38,6 +39,13 @@ class Visit:
 
 def settings_of(request: Request) -> DashboardSettings:
     return cast(DashboardSettings, request.app.state.settings)
+
+
+def context_of(request: Request) -> DashboardContext:
+    context = request.app.state.runtime.context
+    if not isinstance(context, DashboardContext):
+        raise TypeError("the dashboard runs without its DashboardContext")
+    return context
 
 
 def session_policy(settings: DashboardSettings) -> sessions.Policy:

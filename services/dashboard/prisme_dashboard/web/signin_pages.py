@@ -14,6 +14,7 @@ from ..errors import WeakPassword
 from .deps import (
     GuardedFormAny,
     SignedInAny,
+    context_of,
     load_visit,
     session_policy,
     settings_of,
@@ -75,7 +76,7 @@ def _login_page(
     request: Request, *, error: str | None = None, email: str = "", status: int = 200
 ) -> HTMLResponse:
     cookie = request.cookies.get(LOGIN_COOKIE) or new_login_cookie()
-    key = request.app.state.secret_key
+    key = context_of(request).login_key
     response = page(
         request,
         "login.html",
@@ -83,7 +84,7 @@ def _login_page(
         csrf_token=login_token(key, cookie),
         error=error,
         email=email,
-        oidc=request.app.state.oidc is not None,
+        oidc=False,
     )
     if request.cookies.get(LOGIN_COOKIE) != cookie:
         set_cookie(response, LOGIN_COOKIE, cookie)
@@ -108,7 +109,7 @@ async def login(
     check_origin(request, settings_of(request).public_url)
     cookie = request.cookies.get(LOGIN_COOKIE)
     check_token(
-        login_token(request.app.state.secret_key, cookie or ""), csrf_token if cookie else None
+        login_token(context_of(request).login_key, cookie or ""), csrf_token if cookie else None
     )
     now = clock.now()
     previous = request.cookies.get(SESSION_COOKIE)
@@ -168,7 +169,7 @@ async def code(
             pending,
             code=code,
             attempt=_attempt(request),
-            seal_key=request.app.state.seal_key,
+            seal_key=context_of(request).seal_key,
             throttle_policy=throttle_policy(request),
             session_policy=session_policy(settings_of(request)),
             now=clock.now(),
