@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import asyncpg
-from prisme_chassis.bus import enqueue
+from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import Conflict, NotFound, Unprocessable
 from prisme_chassis.money import from_cents, money_str, round_half_up
@@ -75,6 +75,7 @@ async def _mark_paid(conn: asyncpg.Connection, invoice: asyncpg.Record, method: 
             client_id=invoice["client_id"],
             contract_id=invoice["contract_id"],
             invoice_id=invoice["id"],
+            version=await next_version(conn, "invoice", invoice["id"]),
             number=invoice["number"],
             amount=money_str(invoice["total_ttc"]),
             method=method,
@@ -131,6 +132,7 @@ async def stripe_payment_failed(
             client_id=invoice["client_id"],
             contract_id=invoice["contract_id"],
             invoice_id=invoice["id"],
+            version=await next_version(conn, "invoice", invoice["id"]),
             number=invoice["number"],
             reason=reason,
         ),
@@ -166,6 +168,7 @@ async def refund_settled(
                 client_id=invoice["client_id"],
                 contract_id=invoice["contract_id"],
                 refund_id=refund["id"],
+                version=await next_version(conn, "refund", refund["id"]),
                 invoice_id=invoice["id"],
                 amount=money_str(refund["amount"]),
             ),

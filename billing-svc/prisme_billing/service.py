@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from prisme_chassis.bus import enqueue
+from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import Unprocessable
 from prisme_chassis.money import money_str
@@ -275,6 +275,7 @@ async def _issue_invoice(
             client_id=client_id,
             contract_id=contract_id,
             invoice_id=doc_id,
+            version=await next_version(conn, "invoice", doc_id),
             number=number,
             total_ttc=money_str(totals.ttc),
             kind="amendment" if charge["kind"] == "amendment" else "activation",
@@ -336,6 +337,7 @@ async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UU
                 client_id=invoice["client_id"],
                 contract_id=contract_id,
                 credit_note_id=note_id,
+                version=await next_version(conn, "credit_note", note_id),
                 invoice_id=invoice["id"],
                 number=number,
                 total_ttc=money_str(totals.ttc),

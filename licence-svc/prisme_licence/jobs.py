@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 import asyncpg
-from prisme_chassis.bus import enqueue_many
+from prisme_chassis.bus import enqueue_many, next_version
 from prisme_chassis.db import transaction
 from prisme_events import LicenceFailed, LicenceProvisioned, LicenceRevoked
 from prisme_events.licence import LicenceEvent
@@ -553,7 +553,8 @@ class JobRunner:
                 if o.event == "provisioned":
                     provisioned.append(a["id"])
                 if o.event:
-                    events.append(self._event(o, a))
+                    version = await next_version(conn, "licence_account", a["id"])
+                    events.append(self._event(o, a, version))
                 w.step = o.step
                 if o.attempts is not None:
                     w.attempts = o.attempts
@@ -568,9 +569,10 @@ class JobRunner:
         return keep
 
     @staticmethod
-    def _event(o: Outcome, a: dict[str, Any]) -> LicenceEvent:
+    def _event(o: Outcome, a: dict[str, Any], version: int) -> LicenceEvent:
         facts = {
             "account_id": a["id"],
+            "version": version,
             "client_id": a["client_id"],
             "contract_id": a["contract_id"],
             "user_id": a["user_id"],

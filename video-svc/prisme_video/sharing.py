@@ -59,6 +59,7 @@ async def create_link(
         conn,
         VideoLinkCreated(
             link_id=link.id,
+            version=LINK_CREATED_VERSION,
             video_id=video.id,
             client_id=video.client_id,
             contract_id=video.contract_id,
@@ -97,9 +98,15 @@ async def revoke_link(
     return revoked
 
 
+# A link's whole life is two events (revoking is idempotent and final): its versions (DESIGN §3).
+LINK_CREATED_VERSION = 1
+LINK_REVOKED_VERSION = 2
+
+
 def _revoked_event(link: LinkRow) -> VideoLinkRevoked:
     return VideoLinkRevoked(
         link_id=link.id,
+        version=LINK_REVOKED_VERSION,
         video_id=link.video_id,
         client_id=link.client_id,
         contract_id=link.contract_id,

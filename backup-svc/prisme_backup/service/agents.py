@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from prisme_chassis.bus import enqueue
+from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from prisme_events import BackupCheckFailed, BackupSnapshotCompleted
 
@@ -139,6 +139,7 @@ async def report_run(
         conn,
         BackupSnapshotCompleted(
             plan_id=plan["id"],
+            version=await next_version(conn, "backup_plan", plan["id"]),
             client_id=plan["client_id"],
             snapshot_id=report.snapshot_id,
             bytes_added=report.bytes_added,
@@ -162,6 +163,7 @@ async def report_run(
                 conn,
                 BackupCheckFailed(
                     plan_id=plan["id"],
+                    version=await next_version(conn, "backup_plan", plan["id"]),
                     client_id=plan["client_id"],
                     detail=detail,
                     check="quota",
@@ -218,6 +220,7 @@ async def report_check(
             conn,
             BackupCheckFailed(
                 plan_id=plan["id"],
+                version=await next_version(conn, "backup_plan", plan["id"]),
                 client_id=plan["client_id"],
                 detail=detail,
                 check=report.kind,

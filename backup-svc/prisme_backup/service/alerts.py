@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import asyncpg
-from prisme_chassis.bus import enqueue
+from prisme_chassis.bus import enqueue, next_version
 from prisme_events import BackupMissed
 
 from .. import repository
@@ -28,6 +28,12 @@ async def raise_missed(
         return False
     await enqueue(
         conn,
-        BackupMissed(plan_id=plan["id"], client_id=plan["client_id"], day=day, reason=reason),
+        BackupMissed(
+            plan_id=plan["id"],
+            version=await next_version(conn, "backup_plan", plan["id"]),
+            client_id=plan["client_id"],
+            day=day,
+            reason=reason,
+        ),
     )
     return True

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from prisme_chassis.bus import enqueue
+from prisme_chassis.bus import enqueue, next_version
 from prisme_events import BackupPurged
 
 from .. import domain, repository, vault
@@ -69,7 +69,13 @@ async def purge_due(conn: asyncpg.Connection, ctx: Backups, now: datetime) -> li
         count = await repository.mark_purged(conn, plan, now)
         await _delete_exports(ctx, plan["id"])
         await enqueue(
-            conn, BackupPurged(plan_id=plan["id"], client_id=plan["client_id"], snapshots=count)
+            conn,
+            BackupPurged(
+                plan_id=plan["id"],
+                version=await next_version(conn, "backup_plan", plan["id"]),
+                client_id=plan["client_id"],
+                snapshots=count,
+            ),
         )
         log.info("purged the repository of plan %s (%d snapshots)", plan["id"], count)
         purged.append(str(plan["id"]))

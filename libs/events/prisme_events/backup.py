@@ -11,6 +11,8 @@ from .base import Event
 
 class BackupEvent(Event):
     source: ClassVar[str] = "backup-svc"
+    # v2: ``version``, the aggregate's version, on every event (DESIGN §3)
+    schema_version: ClassVar[int] = 2
 
     plan_id: uuid.UUID
     client_id: uuid.UUID

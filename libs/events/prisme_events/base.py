@@ -23,8 +23,10 @@ class Event(BaseModel):
     """Base of every integration event: a past-tense fact with an id and a time.
 
     Subclasses set ``subject`` (the NATS subject, also the CloudEvents ``ce-type``),
-    ``source`` (the producing service) and ``schema_version``; they name their aggregate
-    through :meth:`aggregate_id`.
+    ``source`` (the producing service) and ``schema_version`` (bumped whenever the payload
+    changes); they name their aggregate through :meth:`aggregate_id`. Every event carries its
+    aggregate's ``version`` after the change (DESIGN §3), strictly increasing per aggregate, so
+    consumers can ignore what arrives late or twice.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -38,6 +40,9 @@ class Event(BaseModel):
     )
     occurred_at: AwareDatetime = Field(
         default_factory=_utcnow, description="When the fact happened"
+    )
+    version: int = Field(
+        ge=1, description="The aggregate's version after this change (1 for its first event)"
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

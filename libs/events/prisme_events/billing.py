@@ -13,6 +13,8 @@ from .base import Event
 
 class BillingEvent(Event):
     source: ClassVar[str] = "billing-svc"
+    # v2: ``version``, the aggregate's version, on every event (DESIGN §3)
+    schema_version: ClassVar[int] = 2
 
     client_id: uuid.UUID
     contract_id: uuid.UUID | None = None

@@ -10,6 +10,8 @@ from .base import Event
 
 class LicenceEvent(Event):
     source: ClassVar[str] = "licence-svc"
+    # v2: ``version``, the aggregate's version, on every event (DESIGN §3)
+    schema_version: ClassVar[int] = 2
 
     account_id: uuid.UUID
     client_id: uuid.UUID

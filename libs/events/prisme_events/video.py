@@ -12,6 +12,8 @@ from .base import Event
 
 class VideoLinkEvent(Event):
     source: ClassVar[str] = "video-svc"
+    # v2: ``version``, the aggregate's version, on every event (DESIGN §3)
+    schema_version: ClassVar[int] = 2
 
     link_id: uuid.UUID
     video_id: uuid.UUID

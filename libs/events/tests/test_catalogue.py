@@ -79,3 +79,17 @@ def test_checked_in_asyncapi_is_current() -> None:
     assert DOCUMENT.read_text(encoding="utf-8") == render(), (
         "libs/events/asyncapi.json is stale: run `python -m prisme_events.asyncapi`"
     )
+
+
+def test_every_event_carries_its_aggregate_version() -> None:
+    for subject, cls in event_types().items():
+        field = cls.model_fields.get("version")
+        assert field is not None, f"{subject} has no aggregate version"
+        schema = cls.model_json_schema()["properties"]["version"]
+        assert schema["type"] == "integer"
+        assert schema["minimum"] == 1, subject
+    # a payload that changed has its schema version bumped (v2 added ``version``)
+    for subject, cls in event_types().items():
+        if not subject.startswith(("contract.", "intervention.")):
+            assert cls.schema_version >= 2, subject
+            assert cls.dataschema().endswith(f":v{cls.schema_version}")

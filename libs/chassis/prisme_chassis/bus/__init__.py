@@ -4,6 +4,7 @@ from .consumer import BatchHandler, Consumer, Handler, Subscription, dead_letter
 from .deadletter import DeadLetter, list_dead_letters, load_dead_letter
 from .outbox import OutboxRelay, enqueue, enqueue_many
 from .provision import ensure_consumer, ensure_dead_letter_stream, ensure_stream
+from .versions import next_version
 
 __all__ = [
     "BatchHandler",
@@ -20,4 +21,5 @@ __all__ = [
     "ensure_stream",
     "list_dead_letters",
     "load_dead_letter",
+    "next_version",
 ]

@@ -26,6 +26,7 @@ class DemoItemCreated(Event):
     source: ClassVar[str] = "demo-svc"
     item_id: uuid.UUID
     n: int
+    version: int = 1  # an item is created once and never changes
 
     def aggregate_id(self) -> str:
         return str(self.item_id)
