@@ -36,6 +36,7 @@ from .schemas import (
     AuditOut,
     ClientOut,
     ContractOut,
+    DecisionIn,
     EligibilityOut,
     InterventionIn,
     InterventionOut,
@@ -470,9 +471,38 @@ async def get_termination_document(
 
 @router.post("/v1/terminations/{termination_id}/approve")
 async def approve_termination(
+    termination_id: uuid.UUID,
+    body: DecisionIn,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> TerminationOut:
+    """C6/O2: another operator approves; a future effective date schedules the ending."""
+    return await cessation.approve(
+        conn, termination_id, _actor(who, request), body.note, _clock(request).now()
+    )
+
+
+@router.post("/v1/terminations/{termination_id}/reject")
+async def reject_termination(
+    termination_id: uuid.UUID,
+    body: DecisionIn,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> TerminationOut:
+    """C6/O2: another operator rejects; the contract is free for a new request."""
+    return await cessation.reject(
+        conn, termination_id, _actor(who, request), body.note, _clock(request).now()
+    )
+
+
+@router.post("/v1/terminations/{termination_id}/withdraw")
+async def withdraw_termination(
     termination_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> TerminationOut:
-    return await cessation.approve(
+    """C6: the requester withdraws a pending request."""
+    return await cessation.withdraw(
         conn, termination_id, _actor(who, request), _clock(request).now()
     )
 

@@ -22,7 +22,7 @@ def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
         migrations=Path(__file__).parent / "migrations",
         context=context,
         routers=[api.router],
-        workers=[scheduler.run],
+        workers=[scheduler.run, scheduler.run_cessations],
     )
 
 

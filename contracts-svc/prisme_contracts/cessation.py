@@ -1,12 +1,14 @@
 """Early termination for proven cessation of activity (C6).
 
 An operator uploads the official document (PDF, JPEG or PNG, recognised by its content, at
-most 10 MB); another operator approves it; the contract then ends at the effective date and
-``contract.ended`` (reason ``cessation``) is published. The document is kept in the database
-with its SHA-256, so the proof and the approval travel together in backups.
+most 10 MB); another operator approves or rejects it with a note; the requester may withdraw
+it while it is pending. A rejected or withdrawn request frees the contract for a new one; only
+one request is open at a time (pending, or approved and waiting for its date).
 
-The effective date must already have come (cessation is proven by a document issued once the
-activity stopped): it lies within the contract period and is not after today.
+The effective date (the last day covered) lies within the contract period. When it has come,
+approval ends the contract at once and publishes ``contract.ended`` (reason ``cessation``);
+when it is in the future (a practice announcing its closure), approval schedules the ending
+and :func:`apply_due` ends the contract on that day, following the platform clock.
 """
 
 from __future__ import annotations
@@ -71,16 +73,11 @@ async def request(
             f"contract is {contract['status']}; only an active contract can be terminated",
             status_now=contract["status"],
         )
-    last = min(contract["end_date"], today)
-    if not domain.within_contract(contract["start_date"], last, effective_date):
+    if not domain.within_contract(contract["start_date"], contract["end_date"], effective_date):
         raise Unprocessable(
-            f"effective date {effective_date} must lie between {contract['start_date']} and {last}",
-            errors=[
-                {
-                    "field": "effective_date",
-                    "detail": "within the contract period and not in the future",
-                }
-            ],
+            f"la date d'effet {effective_date} doit être comprise entre le"
+            f" {contract['start_date']} et le {contract['end_date']}",
+            errors=[{"field": "effective_date", "detail": "within the contract period"}],
         )
     media_type = check_document(document)
     values = {
@@ -98,7 +95,9 @@ async def request(
     try:
         row = await repo.insert_termination(conn, values)
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict("a termination request is already pending for this contract") from exc
+        raise Conflict(
+            "a termination request is already open for this contract (pending or scheduled)"
+        ) from exc
     await audit.record(
         conn,
         actor,
@@ -108,31 +107,135 @@ async def request(
         client_id=contract["client_id"],
         after={k: v for k, v in values.items() if k != "document"},
     )
-    return TerminationOut.model_validate(dict(row))
+    return termination_out(row)
 
 
-async def approve(
-    conn: asyncpg.Connection, termination_id: uuid.UUID, actor: Actor, now: datetime
-) -> TerminationOut:
-    """C6: a different operator approves; the contract ends at the effective date."""
+async def _pending(
+    conn: asyncpg.Connection, termination_id: uuid.UUID
+) -> tuple[asyncpg.Record, asyncpg.Record]:
     termination = await repo.get_termination(conn, termination_id, lock=True)
     if termination is None:
         raise NotFound(f"termination {termination_id} not found")
     if termination["status"] != "pending":
         raise Conflict(f"termination is already {termination['status']}")
+    contract = await repo.get_contract(conn, termination["contract_id"], lock=True)
+    assert contract is not None
+    return termination, contract
+
+
+async def approve(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, actor: Actor, note: str, now: datetime
+) -> TerminationOut:
+    """C6/O2: a different operator approves; the contract ends at the effective date (now,
+    or on that day when it is still to come)."""
+    termination, contract = await _pending(conn, termination_id)
     if termination["requested_by"] == actor.sub:
         raise Forbidden(
             "the operator who uploaded the document cannot approve it (four-eyes rule, C6)"
         )
-    contract = await repo.get_contract(conn, termination["contract_id"], lock=True)
-    assert contract is not None
     if contract["status"] != "active":
         raise Conflict(
             f"contract is {contract['status']}; it cannot end again", status_now=contract["status"]
         )
+    approved = await repo.decide_termination(
+        conn, termination_id, status="approved", actor=actor.sub, note=note, at=now
+    )
+    await audit.record(
+        conn,
+        actor,
+        "termination.approved",
+        entity_type="termination",
+        entity_id=termination_id,
+        client_id=contract["client_id"],
+        before={"status": "pending", "requested_by": termination["requested_by"]},
+        after={"status": "approved", "approved_by": actor.sub, "note": note},
+    )
+    today = now.astimezone(domain.REUNION).date()
+    if termination["effective_date"] > today:
+        return termination_out(approved)  # scheduled: apply_due ends it on that day
+    return termination_out(await _end_contract(conn, approved, contract, actor, now))
+
+
+async def reject(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, actor: Actor, note: str, now: datetime
+) -> TerminationOut:
+    """C6/O2: another operator rejects the request; the contract stays as it is and a new
+    request is possible."""
+    termination, contract = await _pending(conn, termination_id)
+    if termination["requested_by"] == actor.sub:
+        raise Forbidden(
+            "the requester cannot decide on their own request (four-eyes rule, C6);"
+            " withdraw it instead"
+        )
+    rejected = await repo.decide_termination(
+        conn, termination_id, status="rejected", actor=actor.sub, note=note, at=now
+    )
+    await audit.record(
+        conn,
+        actor,
+        "termination.rejected",
+        entity_type="termination",
+        entity_id=termination_id,
+        client_id=contract["client_id"],
+        before={"status": "pending", "requested_by": termination["requested_by"]},
+        after={"status": "rejected", "decided_by": actor.sub, "note": note},
+    )
+    return termination_out(rejected)
+
+
+async def withdraw(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, actor: Actor, now: datetime
+) -> TerminationOut:
+    """C6: the requester takes back a pending request (e.g. the wrong document)."""
+    termination, contract = await _pending(conn, termination_id)
+    if termination["requested_by"] != actor.sub:
+        raise Forbidden("only the operator who made the request can withdraw it")
+    withdrawn = await repo.decide_termination(
+        conn, termination_id, status="withdrawn", actor=actor.sub, note=None, at=now
+    )
+    await audit.record(
+        conn,
+        actor,
+        "termination.withdrawn",
+        entity_type="termination",
+        entity_id=termination_id,
+        client_id=contract["client_id"],
+        before={"status": "pending"},
+        after={"status": "withdrawn"},
+    )
+    return termination_out(withdrawn)
+
+
+SCHEDULER = Actor(sub="system:cessation-scheduler", source="scheduler")
+
+
+async def apply_due(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
+    """End the contracts whose approved cessation date has come (C6); idempotent.
+
+    Run by the scheduler, on the platform clock. A contract that already ended otherwise
+    (year-end) leaves its cessation applied with nothing more to do."""
+    today = now.astimezone(domain.REUNION).date()
+    done = 0
+    for termination in await repo.due_terminations(conn, today, limit):
+        contract = await repo.get_contract(conn, termination["contract_id"], lock=True)
+        assert contract is not None
+        if contract["status"] == "active":
+            await _end_contract(conn, termination, contract, SCHEDULER, now)
+        else:
+            await repo.mark_termination_applied(conn, termination["id"], now)
+        done += 1
+    return done
+
+
+async def _end_contract(
+    conn: asyncpg.Connection,
+    termination: asyncpg.Record,
+    contract: asyncpg.Record,
+    actor: Actor,
+    now: datetime,
+) -> asyncpg.Record:
     offer = await repo.get_offer(conn, contract["offer"])
     assert offer is not None
-    approved = await repo.approve_termination(conn, termination_id, actor.sub)
     updated = await repo.set_contract_state(
         conn,
         contract["id"],
@@ -141,17 +244,8 @@ async def approve(
         ended_on=termination["effective_date"],
         ended_at=now,
     )
+    applied = await repo.mark_termination_applied(conn, termination["id"], now)
     views = asset_views(await repo.list_assets(conn, contract["client_id"]))
-    await audit.record(
-        conn,
-        actor,
-        "termination.approved",
-        entity_type="termination",
-        entity_id=termination_id,
-        client_id=contract["client_id"],
-        before={"status": "pending"},
-        after={"status": "approved", "approved_by": actor.sub},
-    )
     await audit.record(
         conn,
         actor,
@@ -160,7 +254,7 @@ async def approve(
         entity_id=contract["id"],
         client_id=contract["client_id"],
         before=contract_audit(contract),
-        after={**contract_audit(updated), "termination_id": termination_id},
+        after={**contract_audit(updated), "termination_id": termination["id"]},
     )
     # A ceased practice carries nothing over (L3): renewal fields stay empty even if a
     # next-year contract exists; the operator cancels or terminates that one separately.
@@ -180,14 +274,37 @@ async def approve(
             postes=domain.count_postes(views),
         ),
     )
-    return TerminationOut.model_validate(dict(approved))
+    return applied
+
+
+def termination_out(row: asyncpg.Record) -> TerminationOut:
+    return TerminationOut(
+        id=row["id"],
+        contract_id=row["contract_id"],
+        reason=row["reason"],
+        effective_date=row["effective_date"],
+        status=row["status"],
+        scheduled=row["status"] == "approved" and row["applied_at"] is None,
+        document_type=row["document_type"],
+        document_name=row["document_name"],
+        document_size=row["document_size"],
+        document_sha256=row["document_sha256"],
+        requested_by=row["requested_by"],
+        requested_at=row["requested_at"],
+        approved_by=row["approved_by"],
+        approved_at=row["approved_at"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        decision_note=row["decision_note"],
+        applied_at=row["applied_at"],
+    )
 
 
 async def get(conn: asyncpg.Connection, termination_id: uuid.UUID) -> TerminationOut:
     row = await repo.get_termination(conn, termination_id)
     if row is None:
         raise NotFound(f"termination {termination_id} not found")
-    return TerminationOut.model_validate(dict(row))
+    return termination_out(row)
 
 
 async def document(

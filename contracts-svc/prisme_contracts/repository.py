@@ -522,7 +522,8 @@ async def list_amendments(conn: asyncpg.Connection, contract_id: uuid.UUID) -> l
 
 _TERMINATION_COLS = (
     "id, contract_id, reason, effective_date, status, document_type, document_name, document_size,"
-    " document_sha256, requested_by, requested_at, approved_by, approved_at"
+    " document_sha256, requested_by, requested_at, approved_by, approved_at, decided_by,"
+    " decided_at, decision_note, applied_at"
 )
 
 
@@ -563,17 +564,55 @@ async def get_termination_document(
     )
 
 
-async def approve_termination(
-    conn: asyncpg.Connection, termination_id: uuid.UUID, actor: str
+async def decide_termination(
+    conn: asyncpg.Connection,
+    termination_id: uuid.UUID,
+    *,
+    status: str,
+    actor: str,
+    note: str | None,
+    at: datetime,
 ) -> Row:
+    """Approve, reject or withdraw a pending request (the caller checked it is pending)."""
+    approved = status == "approved"
     row = await conn.fetchrow(
-        "UPDATE terminations SET status = 'approved', approved_by = $2, approved_at = now()"
+        "UPDATE terminations SET status = $2, decided_by = $3::text,"
+        " decided_at = $5::timestamptz, decision_note = $4,"
+        " approved_by = CASE WHEN $6::boolean THEN $3::text END,"
+        " approved_at = CASE WHEN $6::boolean THEN $5::timestamptz END"
         f" WHERE id = $1 RETURNING {_TERMINATION_COLS}",
         termination_id,
+        status,
         actor,
+        note,
+        at,
+        approved,
     )
     assert row is not None
     return row
+
+
+async def mark_termination_applied(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, at: datetime
+) -> Row:
+    row = await conn.fetchrow(
+        f"UPDATE terminations SET applied_at = $2 WHERE id = $1 RETURNING {_TERMINATION_COLS}",
+        termination_id,
+        at,
+    )
+    assert row is not None
+    return row
+
+
+async def due_terminations(conn: asyncpg.Connection, today: date, limit: int) -> list[Row]:
+    """Approved cessations whose effective date has come, not applied yet (C6), locked."""
+    return await conn.fetch(
+        f"SELECT {_TERMINATION_COLS} FROM terminations"
+        " WHERE status = 'approved' AND applied_at IS NULL AND effective_date <= $1"
+        " ORDER BY effective_date, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        today,
+        limit,
+    )
 
 
 # --- year-end runs (C2) -------------------------------------------------------------------

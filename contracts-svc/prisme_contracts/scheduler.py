@@ -12,7 +12,7 @@ import logging
 
 from prisme_chassis.db import transaction
 
-from . import domain, year_end
+from . import cessation, domain, year_end
 from . import repository as repo
 from .context import ContractsRuntime
 from .facts import Actor
@@ -45,3 +45,16 @@ async def run(rt: ContractsRuntime) -> None:
         await asyncio.sleep(min(tick, max(0.0, (due - now).total_seconds())))
         if clock.now() >= due:
             await catch_up(rt)
+
+
+async def run_cessations(rt: ContractsRuntime) -> None:
+    """Worker loop: end the contracts whose approved cessation date has come (C6), on the
+    platform clock; checks every ``cessation_check_seconds``."""
+    clock = rt.context.clock
+    while True:
+        async with transaction(rt.pool) as conn:
+            ended = await cessation.apply_due(conn, clock.now())
+        if ended:
+            log.info("cessation: %d scheduled endings applied", ended)
+            continue
+        await asyncio.sleep(rt.settings.cessation_check_seconds)

@@ -260,7 +260,10 @@ class TerminationOut(BaseModel):
     contract_id: uuid.UUID
     reason: Literal["cessation"]
     effective_date: date
-    status: Literal["pending", "approved"]
+    status: Literal["pending", "approved", "rejected", "withdrawn"]
+    scheduled: bool = Field(
+        description="Approved with a future effective date: the contract ends on that day"
+    )
     document_type: str
     document_name: str | None
     document_size: int
@@ -269,6 +272,16 @@ class TerminationOut(BaseModel):
     requested_at: datetime
     approved_by: str | None
     approved_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    applied_at: datetime | None = Field(description="When the contract actually ended")
+
+
+class DecisionIn(_In):
+    """O2/O3: a decision on a four-eyes request always says why."""
+
+    note: str = Field(min_length=1, max_length=2000)
 
 
 class YearEndIn(_In):

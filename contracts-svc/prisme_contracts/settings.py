@@ -28,3 +28,12 @@ class ContractsSettings(ServiceSettings):
         ),
         description="How often the scheduler looks at the clock while waiting for 1 January",
     )
+    cessation_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        validation_alias=AliasChoices(
+            "cessation_check_seconds", "PRISME_CONTRACTS_CESSATION_CHECK_SECONDS"
+        ),
+        description="How often scheduled cessations (C6) are checked against the clock",
+    )

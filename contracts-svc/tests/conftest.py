@@ -143,7 +143,11 @@ async def run_contracts(
             clock.travel_to(datetime(clock.today().year, 6, 15, 10, 0, tzinfo=REUNION))
         db = dsn or default_dsn
         conf = ContractsSettings(
-            **base_settings, database_url=db, year_end_check_seconds=0.1, **settings
+            **base_settings,
+            database_url=db,
+            year_end_check_seconds=0.1,
+            cessation_check_seconds=0.1,
+            **settings,
         )
         app = build_app(conf, clock=clock)
         alice = {"Authorization": f"Bearer {make_token(sub='op-alice')}"}

@@ -168,10 +168,14 @@ async def test_create_activate_amend_cease(svc: Svc) -> None:
     termination = r.json()
     assert termination["status"] == "pending"
     assert termination["document_type"] == "application/pdf"
-    r = await svc.alice.post(f"/v1/terminations/{termination['id']}/approve")
+    r = await svc.alice.post(
+        f"/v1/terminations/{termination['id']}/approve", json={"note": "radiation vue"}
+    )
     assert r.status_code == 403
     assert (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()["status"] == "active"
-    r = await svc.as_bob("POST", f"/v1/terminations/{termination['id']}/approve")
+    r = await svc.as_bob(
+        "POST", f"/v1/terminations/{termination['id']}/approve", json={"note": "extrait Kbis"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["approved_by"] == "op-bob"
     ended = (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()
@@ -188,7 +192,9 @@ async def test_create_activate_amend_cease(svc: Svc) -> None:
     assert end.renewal_contract_id is None
 
     # ending an ended contract is refused
-    r = await svc.as_bob("POST", f"/v1/terminations/{termination['id']}/approve")
+    r = await svc.as_bob(
+        "POST", f"/v1/terminations/{termination['id']}/approve", json={"note": "encore"}
+    )
     assert r.status_code == 409
     r = await svc.alice.post(
         f"/v1/contracts/{contract['id']}/terminations",
@@ -237,8 +243,8 @@ async def test_cessation_document_and_dates_are_checked(svc: Svc) -> None:
     assert await post("cessation", today, "x.pdf", b"") == 415
     assert await post("cessation", today, "x.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024)) == 413
     assert await post("convenance", today, "x.pdf", PDF) == 422
-    tomorrow = (svc.clock.today() + timedelta(days=1)).isoformat()
-    assert await post("cessation", tomorrow, "x.pdf", PDF) == 422
+    next_year = date(svc.clock.today().year + 1, 1, 1).isoformat()
+    assert await post("cessation", next_year, "x.pdf", PDF) == 422
     before_start = (date.fromisoformat(contract["start_date"]) - timedelta(days=1)).isoformat()
     assert await post("cessation", before_start, "x.pdf", PDF) == 422
     # nothing was recorded

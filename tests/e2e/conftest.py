@@ -78,6 +78,7 @@ async def platform(
             **base("contracts"),
             database_url=await new_database(),
             year_end_check_seconds=3600,  # the year-end is run by POST /v1/year-end here
+            cessation_check_seconds=0.2,
         ),
         clock=clock,
     )

@@ -243,11 +243,17 @@ async def test_cessation_revokes_licences_kills_links_and_credits(platform: Plat
     )
     termination = ok(r, 201)
     assert (
-        await p.contracts.post(f"/v1/terminations/{termination['id']}/approve")
+        await p.contracts.post(
+            f"/v1/terminations/{termination['id']}/approve", json={"note": "radiation"}
+        )
     ).status_code == 403
     assert ok(await p.contracts.get(f"/v1/contracts/{contract['id']}"))["status"] == "active"
     approved = ok(
-        await p.contracts.post(f"/v1/terminations/{termination['id']}/approve", headers=p.bob)
+        await p.contracts.post(
+            f"/v1/terminations/{termination['id']}/approve",
+            json={"note": "radiation du RCS vérifiée"},
+            headers=p.bob,
+        )
     )
     assert approved["approved_by"] == "op-bob"
     ended = ok(await p.contracts.get(f"/v1/contracts/{contract['id']}"))
@@ -468,3 +474,54 @@ async def test_a_cancelled_or_expired_renewal_stops_what_was_carried_over(
     for c in practices:
         for a in accounts[c["id"]]:
             assert _ops(state, a["upn"])[2:] == L3_ORDER
+
+
+async def test_a_cessation_scheduled_for_a_future_date_ends_and_credits_from_that_date(
+    platform: Platform,
+) -> None:
+    """C6/B5: a practice announces in June that it closes on 30 September. The approved
+    cessation waits; on 30 September the contract ends, its accounts are revoked and the
+    credit note covers 1 October to 31 December."""
+    p = platform
+    year = p.clock.today().year
+    client = await p.practice(tag="Riviere", users=2, workstations=6)
+    contract = await _activate(p, client, date(year, 2, 1))
+    accounts = await _licensed(p, client, contract["id"])
+    invoice = await _invoice(p, contract["id"])
+    closing = date(year, 9, 30)
+    termination = ok(
+        await p.contracts.post(
+            f"/v1/contracts/{contract['id']}/terminations",
+            data={"reason": "cessation", "effective_date": closing.isoformat()},
+            files={"document": ("fermeture.pdf", make_pdf("Fermeture"), "application/pdf")},
+        ),
+        201,
+    )
+    approved = ok(
+        await p.contracts.post(
+            f"/v1/terminations/{termination['id']}/approve",
+            json={"note": "fermeture annoncée au 30/09"},
+            headers=p.bob,
+        )
+    )
+    assert approved["scheduled"] is True
+    assert ok(await p.contracts.get(f"/v1/contracts/{contract['id']}"))["status"] == "active"
+    assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]})) == []
+
+    p.clock.travel_to(datetime(year, 9, 30, 8, 0, tzinfo=REUNION))
+
+    async def ended() -> dict[str, Any] | None:
+        body = ok(await p.contracts.get(f"/v1/contracts/{contract['id']}"))
+        return dict(body) if body["status"] == "ended" else None
+
+    body = await eventually(ended, "the scheduled cessation", 30)
+    assert (body["end_reason"], body["ended_on"]) == ("cessation", closing.isoformat())
+    await _revoked(p, accounts)
+
+    async def notes() -> list[Any]:
+        return list(ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]})))
+
+    (note,) = await eventually(notes, "the credit note")
+    assert note["invoice_id"] == invoice["id"]
+    unused = (date(year, 12, 31) - closing).days
+    assert Decimal(note["total_ttc"]) == prorated(yearly_ttc_from_vectors(6), unused, year)
