@@ -56,6 +56,7 @@ from .http import (
     install_problem_handlers,
     problem_response,
 )
+from .jobs import JobBinding, JobWorker, jobs_router, worker_name
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,12 @@ class ServiceSpec(Generic[S, C]):
     version: str = "1.0.0"
     db_pool_size: int = 10
     stream: StreamSpec | None = None  # defaults to the catalogue's stream owned by ``name``
+    #: scope area of the chassis' operational routes for this service (``billing`` →
+    #: ``billing:read`` to list jobs, ``billing:write`` to retry one); None: ``admin`` only
+    area: str | None = None
+    #: the job kinds this service runs, each bound to its handler (prisme_chassis.jobs);
+    #: when given, the service runs a job worker and serves ``/v1/jobs``
+    jobs: Callable[[Runtime[S, C]], Sequence[JobBinding]] | None = None
 
 
 @dataclass
@@ -107,6 +114,7 @@ class Runtime(Generic[S, C]):
     context: C
     consumers: dict[str, Consumer] = field(default_factory=dict)
     relay: OutboxRelay | None = None
+    job_worker: JobWorker | None = None
 
 
 def database_url(settings: ServiceSettings) -> str:
@@ -219,6 +227,11 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
             tasks.append(
                 asyncio.create_task(_supervise(name, lambda w=worker: w(rt)))  # type: ignore[misc]
             )
+        if spec.jobs is not None:
+            rt.job_worker = JobWorker(
+                rt.pool, database_url(settings), spec.jobs(rt), name=worker_name(spec.name)
+            )
+            tasks.append(asyncio.create_task(_supervise("job-worker", rt.job_worker.run)))
         yield rt
     finally:
         for consumer in rt.consumers.values():
@@ -435,6 +448,8 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
         app.include_router(router)
     app.include_router(_dead_letter_router())
     app.include_router(outbox_router())
+    if spec.jobs is not None:
+        app.include_router(jobs_router(spec.area))
     telemetry.instrument_app(app)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -91,6 +91,31 @@ DEAD_LETTERS = Counter(
     registry=REGISTRY,
 )
 
+JOBS = Gauge(
+    "prisme_jobs",
+    "Jobs of the durable job queue by kind and state (queue depth: state=queued).",
+    ["kind", "state"],
+    registry=REGISTRY,
+)
+JOBS_OLDEST_READY = Gauge(
+    "prisme_jobs_oldest_ready_seconds",
+    "Seconds the oldest ready (queued and due) job of a kind has been waiting (0: none).",
+    ["kind"],
+    registry=REGISTRY,
+)
+JOBS_DEAD = Gauge(
+    "prisme_jobs_dead",
+    "Dead jobs of a kind (attempts spent or refused for good), waiting for an operator.",
+    ["kind"],
+    registry=REGISTRY,
+)
+JOB_RUNS = Counter(
+    "prisme_job_runs",
+    "Handler runs of the job queue by kind and outcome (succeeded|proceeded|retried|dead|lost).",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+
 
 def render() -> tuple[bytes, str]:
     """The Prometheus text exposition of :data:`REGISTRY` and its content type."""

@@ -15,8 +15,9 @@ import pytest
 from prisme_events import cloudevent_headers, encode
 from prisme_localinfra import NatsServer, PostgresServer
 from prisme_testing.demo.app import DemoItemCreated, DemoSettings, build_app
+from prisme_testing.demo.process import demo_process
 from prisme_testing.polling import eventually
-from prisme_testing.runner import ServiceProcess, start_service
+from prisme_testing.runner import start_service
 
 
 async def effects(dsn: str) -> list[asyncpg.Record]:
@@ -154,18 +155,6 @@ async def test_dead_letter_routes_need_admin(
         assert (await client.get("/v1/dead-letters")).status_code == 401
         reader = {"Authorization": f"Bearer {make_token(scopes=['contracts:read'])}"}
         assert (await client.get("/v1/dead-letters", headers=reader)).status_code == 403
-
-
-def demo_process(dsn: str, nats_url: str, public_key: str, tmp_path: Any) -> ServiceProcess:
-    """The demo service as a real process, logging to ``tmp_path/demo.log``."""
-    env = {
-        "PRISME_ENV": "test",
-        "PRISME_NATS_URL": nats_url,
-        "PRISME_DEMO_DATABASE_URL": dsn,
-        "PRISME_JWT_PUBLIC_KEY": public_key,
-        "PRISME_DATA_DIR": str(tmp_path),
-    }
-    return ServiceProcess("prisme_testing.demo", env, log_file=tmp_path / "demo.log")
 
 
 async def _assert_exactly_once(dsn: str, expected: int, timeout: float = 60.0) -> None:

@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import asyncpg
+import httpx
 from fastapi import APIRouter, FastAPI
 from opentelemetry import trace
+from prisme_chassis import jobs
 from prisme_chassis.app import Resources, Runtime, ServiceSpec, Tx, create_app, run
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.bus import Subscription, enqueue, enqueue_many
+from prisme_chassis.errors import NotFound
 from prisme_chassis.settings import ServiceSettings
 from prisme_events import Event, StreamSpec
 from pydantic import AliasChoices, BaseModel, Field
@@ -37,6 +40,9 @@ class DemoSettings(ServiceSettings):
         validation_alias=AliasChoices("database_url", "PRISME_DEMO_DATABASE_URL")
     )
     batch_effects: bool = False  # apply effects with a set-based batch handler
+    sink_url: str = ""  # where the demo.deliver job POSTs (a test's stand-in)
+    job_lease_seconds: float = 30.0
+    job_backoff_seconds: float = 0.2
 
 
 class NewItem(BaseModel):
@@ -140,6 +146,58 @@ async def build_context(resources: Resources[DemoSettings]) -> DemoContext:
 DemoRuntime = Runtime[DemoSettings, DemoContext]
 
 
+# -- a job kind: deliver an item to an outside system (the chassis job queue's worked example)
+
+DELIVER = jobs.JobKind("demo.deliver", max_attempts=5, backoff_base=0.2, backoff_cap=2.0)
+
+
+@router.post("/items/{item_id}/deliveries", status_code=202)
+async def deliver_item(
+    item_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("admin")
+) -> dict[str, int]:
+    """Ask for the item to be delivered outside: a job, enqueued with the state change."""
+    if await conn.fetchval("SELECT 1 FROM items WHERE id = $1", item_id) is None:
+        raise NotFound(f"no item {item_id}")
+    # One delivery per item: the key names it, and the outside dedups on it.
+    job_id = await jobs.enqueue(conn, DELIVER, f"item:{item_id}:deliver", {"item_id": str(item_id)})
+    return {"job_id": job_id}
+
+
+async def deliver(sink_url: str, job: jobs.Job) -> jobs.Outcome:
+    """POST the item to the sink, outside any transaction; record its receipt with the job."""
+    if not sink_url:
+        raise jobs.PermanentFailure("no sink configured")
+    async with httpx.AsyncClient(timeout=60.0) as client:
+        resp = await client.post(
+            sink_url, json=dict(job.payload), headers={"Idempotency-Key": job.key}
+        )
+    if resp.status_code == 429:
+        raise jobs.RetryLater(
+            "sink throttled", after=float(resp.headers.get("Retry-After", "1")), counts=False
+        )
+    if 400 <= resp.status_code < 500:
+        return jobs.Fail(f"sink refused: {resp.status_code}")
+    resp.raise_for_status()
+    receipt = str(resp.json()["receipt"])
+
+    async def save(conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "INSERT INTO deliveries (item_id, receipt) VALUES ($1, $2)",
+            uuid.UUID(job.payload["item_id"]),
+            receipt,
+        )
+
+    return jobs.Done(apply=save)
+
+
+def job_kinds(rt: DemoRuntime) -> list[jobs.JobBinding]:
+    settings = rt.settings
+    kind = DELIVER.with_policy(
+        lease_seconds=settings.job_lease_seconds, backoff_base=settings.job_backoff_seconds
+    )
+    return [kind.handle(lambda job: deliver(settings.sink_url, job))]
+
+
 def subscriptions(rt: DemoRuntime) -> list[Subscription]:
     if rt.settings.batch_effects:
         return [
@@ -170,6 +228,7 @@ spec = ServiceSpec(
     routers=[router],
     subscriptions=subscriptions,
     stream=DEMO_STREAM,
+    jobs=job_kinds,
 )
 
 

@@ -1,0 +1,120 @@
+"""The operational routes of the job queue, served by every service that binds job kinds.
+
+``GET /v1/jobs?state=&kind=&limit=&cursor=`` lists jobs newest first, a page at a time
+(``next_cursor`` is given back as ``cursor`` for the next page); ``POST /v1/jobs/{id}/retry``
+puts a dead job back in the queue with fresh attempts. Reading asks ``<area>:read``, retrying
+``<area>:write`` for the service's scope area (``admin`` grants both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, cast
+
+import asyncpg
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from ..auth import Principal, require_scopes
+from ..errors import Conflict, NotFound, Unprocessable
+from . import repository as repo
+from .model import JobState, JobView
+
+
+class JobNotDead(Conflict):
+    code = "job_not_dead"
+    title = "Only a dead job can be retried"
+
+
+class JobOut(BaseModel):
+    """A job of the durable queue (its payload stays inside the service)."""
+
+    id: int
+    kind: str
+    key: str = Field(description="idempotency key, built from domain ids")
+    state: JobState
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+
+
+def _out(view: JobView) -> JobOut:
+    return JobOut(
+        id=view.id,
+        kind=view.kind,
+        key=view.key,
+        state=view.state,
+        attempts=view.attempts,
+        max_attempts=view.max_attempts,
+        next_attempt_at=view.next_attempt_at,
+        last_error=view.last_error,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        finished_at=view.finished_at,
+    )
+
+
+async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    pool: asyncpg.Pool = request.app.state.runtime.pool
+    async with pool.acquire() as conn, conn.transaction():
+        yield cast(asyncpg.Connection, conn)
+
+
+Conn = Annotated[asyncpg.Connection, Depends(_connection, scope="function")]
+
+
+def jobs_router(area: str | None) -> APIRouter:
+    """The routes, guarded by ``<area>:read`` / ``<area>:write`` (``admin`` when no area)."""
+    read = f"{area}:read" if area else "admin"
+    write = f"{area}:write" if area else "admin"
+    router = APIRouter(tags=["jobs"])
+
+    @router.get("/v1/jobs")
+    async def list_jobs(
+        conn: Conn,
+        state: JobState | None = None,
+        kind: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+        who: Principal = require_scopes(read),
+    ) -> JobPage:
+        """Jobs of this service, newest first (DESIGN §3: dead jobs are shown and retried)."""
+        after: int | None = None
+        if cursor is not None:
+            if not (cursor.isdigit() and len(cursor) <= 18):
+                raise Unprocessable("cursor is not one this route gave", cursor=cursor)
+            after = int(cursor)
+        views = await repo.page(conn, state=state, kind=kind, after_id=after, limit=limit + 1)
+        more = len(views) > limit
+        views = views[:limit]
+        return JobPage(
+            items=[_out(v) for v in views],
+            next_cursor=str(views[-1].id) if more and views else None,
+        )
+
+    @router.post("/v1/jobs/{job_id}/retry")
+    async def retry_job(
+        conn: Conn,
+        job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        who: Principal = require_scopes(write),
+    ) -> JobOut:
+        """Put a dead job back in the queue with all its attempts; it runs again soon."""
+        view = await repo.retry_dead(conn, job_id)
+        if view is not None:
+            return _out(view)
+        existing = await repo.get(conn, job_id)
+        if existing is None:
+            raise NotFound(f"no job {job_id}")
+        raise JobNotDead(f"job {job_id} is {existing.state.value}", state=existing.state.value)
+
+    return router

@@ -1,0 +1,422 @@
+"""All SQL of the job queue (table ``job_queue``, chassis migration 003).
+
+Times are the database's (``clock_timestamp()``): leases and back-off are mechanics between
+processes, so they follow the one clock every worker shares, not a travelled business clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import asyncpg
+
+from .model import Job, JobKind, JobState, JobView, NewJob, truncate_error
+
+#: NOTIFY channel; the payload is the job kind, so a worker wakes only for its own kinds.
+CHANNEL = "prisme_jobs"
+
+
+def _require_transaction(conn: asyncpg.Connection, what: str) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError(f"{what}() must run inside the transaction of the state change")
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    kind: JobKind,
+    key: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    group_key: str | None = None,
+    serial_key: str | None = None,
+    delay: float = 0.0,
+    revive: bool = False,
+) -> int:
+    """Enqueue one job of ``kind`` in the caller's transaction; returns its id.
+
+    The job exists once the caller commits (and a worker is woken then). The same ``key``
+    enqueued again gives the existing job, whatever its state; with ``revive=True`` a job that
+    is ``dead`` or ``cancelled`` goes back to ``queued`` with fresh attempts and the new
+    payload (reconciliation re-processing what was given up).
+    """
+    ids = await enqueue_many(
+        conn,
+        kind,
+        [NewJob(key, payload or {}, group_key, serial_key, delay)],
+        revive=revive,
+    )
+    return ids[0]
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection, kind: JobKind, jobs: Sequence[NewJob], *, revive: bool = False
+) -> list[int]:
+    """Set-based :func:`enqueue` (year-end revocations); ids in the order of ``jobs``."""
+    if not jobs:
+        return []
+    _require_transaction(conn, "enqueue")
+    keys = [j.key for j in jobs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("the same idempotency key twice in one enqueue_many()")
+    revive_clause = (
+        """DO UPDATE SET state = 'queued', attempts = 0, payload = EXCLUDED.payload,
+               next_attempt_at = EXCLUDED.next_attempt_at, lease_owner = NULL,
+               lease_expires_at = NULL, finished_at = NULL, updated_at = clock_timestamp()
+           WHERE job_queue.state IN ('dead', 'cancelled')"""
+        if revive
+        else "DO NOTHING"
+    )
+    await conn.execute(
+        f"""
+        INSERT INTO job_queue (kind, idempotency_key, payload, max_attempts, group_key,
+                               serial_key, next_attempt_at)
+        SELECT $1, k, p::jsonb, $2, g, s, clock_timestamp() + make_interval(secs => d)
+        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::float8[])
+             WITH ORDINALITY AS t(k, p, g, s, d, n)
+        ORDER BY n
+        ON CONFLICT (kind, idempotency_key) {revive_clause}
+        """,  # noqa: S608 - the clause is one of two constants
+        kind.name,
+        kind.max_attempts,
+        keys,
+        [json.dumps(dict(j.payload)) for j in jobs],
+        [j.group_key for j in jobs],
+        [j.serial_key for j in jobs],
+        [max(0.0, j.delay) for j in jobs],
+    )
+    rows = await conn.fetch(
+        "SELECT id, idempotency_key FROM job_queue WHERE kind = $1 AND idempotency_key = ANY($2)",
+        kind.name,
+        keys,
+    )
+    by_key = {r["idempotency_key"]: r["id"] for r in rows}
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, kind.name)
+    return [by_key[k] for k in keys]
+
+
+async def cancel(
+    conn: asyncpg.Connection,
+    kind: JobKind,
+    *,
+    key: str | None = None,
+    serial_key: str | None = None,
+) -> int:
+    """Cancel the queued (not yet running) jobs of ``kind`` with this key or serial key."""
+    if key is None and serial_key is None:
+        raise ValueError("cancel() needs a key or a serial key")
+    result = await conn.execute(
+        """
+        UPDATE job_queue SET state = 'cancelled', finished_at = clock_timestamp(),
+                             updated_at = clock_timestamp()
+        WHERE kind = $1 AND state = 'queued'
+          AND ($2::text IS NULL OR idempotency_key = $2)
+          AND ($3::text IS NULL OR serial_key = $3)
+        """,
+        kind.name,
+        key,
+        serial_key,
+    )
+    return int(result.split()[-1])
+
+
+async def get_state(conn: asyncpg.Connection, kind: JobKind, key: str) -> JobState | None:
+    """The state of the job of ``kind`` with this idempotency key, if there is one."""
+    state = await conn.fetchval(
+        "SELECT state FROM job_queue WHERE kind = $1 AND idempotency_key = $2", kind.name, key
+    )
+    return None if state is None else JobState(state)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    # The service pool decodes jsonb (prisme_chassis.db); a bare connection gives text.
+    decoded = json.loads(value) if isinstance(value, str) else value
+    return dict(decoded)
+
+
+def _job(row: asyncpg.Record) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["idempotency_key"],
+        payload=_json(row["payload"]),
+        attempt=row["attempts"],
+        max_attempts=row["max_attempts"],
+        group_key=row["group_key"],
+        serial_key=row["serial_key"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+    )
+
+
+def _view(row: asyncpg.Record) -> JobView:
+    return JobView(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["idempotency_key"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+# A job is ready when queued and due, or running with a lease that ran out (its worker died)
+# and runs left; and no older job with its serial key is still open.
+_READY = """
+    j.kind = $1
+    AND ((j.state = 'queued' AND j.next_attempt_at <= clock_timestamp())
+         OR (j.state = 'running' AND j.lease_expires_at < clock_timestamp()
+             AND j.attempts < j.max_attempts))
+    AND (j.serial_key IS NULL OR NOT EXISTS (
+         SELECT 1 FROM job_queue o
+         WHERE o.serial_key = j.serial_key AND o.id < j.id
+           AND o.state IN ('queued', 'running')))
+"""
+
+
+async def claim(
+    conn: asyncpg.Connection, kind: JobKind, lease_token: str, *, grouped: bool
+) -> list[Job]:
+    """Lease up to ``kind.batch_size`` ready jobs (of one group when ``grouped``), counting
+    the run as an attempt; committed by the caller at once, before the handler runs. The
+    running worker's policy sets ``max_attempts`` (it may come from its settings).
+
+    ``FOR UPDATE SKIP LOCKED`` lets workers of several replicas claim side by side.
+    """
+    group: str | None = None
+    if grouped:
+        first = await conn.fetchrow(
+            f"SELECT j.group_key FROM job_queue j WHERE {_READY}"  # noqa: S608 - constant
+            " ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
+            kind.name,
+        )
+        if first is None:
+            return []
+        group = first["group_key"]
+    rows = await conn.fetch(
+        f"""
+        WITH picked AS (
+            SELECT j.id FROM job_queue j
+            WHERE {_READY} AND ($2::boolean IS FALSE OR j.group_key IS NOT DISTINCT FROM $3)
+            ORDER BY j.next_attempt_at, j.id
+            LIMIT $4
+            FOR UPDATE OF j SKIP LOCKED
+        )
+        UPDATE job_queue q SET state = 'running', attempts = q.attempts + 1, max_attempts = $7,
+            lease_owner = $5, lease_expires_at = clock_timestamp() + make_interval(secs => $6),
+            updated_at = clock_timestamp()
+        FROM picked WHERE q.id = picked.id
+        RETURNING q.*
+        """,  # noqa: S608 - the ready condition is a constant
+        kind.name,
+        grouped,
+        group,
+        kind.batch_size,
+        lease_token,
+        kind.lease_seconds,
+        kind.max_attempts,
+    )
+    return sorted((_job(r) for r in rows), key=lambda j: j.id)
+
+
+async def reap_abandoned(conn: asyncpg.Connection, kind: JobKind) -> list[Job]:
+    """Jobs whose lease ran out on their last attempt (their worker died every time): dead.
+
+    Locked by the caller's transaction; the caller records their death and hooks with it.
+    """
+    rows = await conn.fetch(
+        """
+        UPDATE job_queue q SET state = 'dead', finished_at = clock_timestamp(),
+            updated_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL,
+            last_error = 'the worker running it stopped (lease expired) on its last attempt'
+        WHERE q.id IN (
+            SELECT id FROM job_queue
+            WHERE kind = $1 AND state = 'running' AND lease_expires_at < clock_timestamp()
+              AND attempts >= max_attempts
+            LIMIT 100 FOR UPDATE SKIP LOCKED)
+        RETURNING q.*
+        """,
+        kind.name,
+    )
+    return [_job(r) for r in rows]
+
+
+async def renew_leases(
+    conn: asyncpg.Connection, job_ids: Sequence[int], lease_token: str, lease_seconds: float
+) -> int:
+    """Extend the leases this worker still holds; returns how many it still holds."""
+    result = await conn.execute(
+        """
+        UPDATE job_queue SET lease_expires_at = clock_timestamp() + make_interval(secs => $3)
+        WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'
+        """,
+        list(job_ids),
+        lease_token,
+        lease_seconds,
+    )
+    return int(result.split()[-1])
+
+
+async def release(conn: asyncpg.Connection, job_ids: Sequence[int], lease_token: str) -> None:
+    """Hand leased jobs back at once (graceful shutdown): queued again, the run not counted."""
+    await conn.execute(
+        """
+        UPDATE job_queue SET state = 'queued', attempts = greatest(attempts - 1, 0),
+            lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = clock_timestamp(),
+            updated_at = clock_timestamp()
+        WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND state = 'running'
+        """,
+        list(job_ids),
+        lease_token,
+    )
+
+
+async def hold(conn: asyncpg.Connection, job_id: int, lease_token: str) -> bool:
+    """Lock the job for recording its outcome; False when the lease is no longer ours."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM job_queue WHERE id = $1 AND lease_owner = $2 AND state = 'running'"
+        " FOR UPDATE",
+        job_id,
+        lease_token,
+    )
+    return found is not None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How a recorded outcome changes a job row."""
+
+    state: JobState
+    delay: float = 0.0
+    error: str | None = None
+    #: "keep" the run counted, "give_back" (throttled: not a failure) or "reset" (progress
+    #: made: the next step has every attempt again)
+    attempts: Literal["keep", "give_back", "reset"] = "keep"
+    payload: dict[str, Any] | None = None
+
+
+async def record(conn: asyncpg.Connection, job_id: int, t: Transition) -> None:
+    """Write an outcome on a job held with :func:`hold`."""
+    finished = t.state in (JobState.SUCCEEDED, JobState.DEAD)
+    await conn.execute(
+        """
+        UPDATE job_queue SET state = $2,
+            next_attempt_at = CASE WHEN $2 = 'queued'
+                THEN clock_timestamp() + make_interval(secs => $3) ELSE next_attempt_at END,
+            attempts = CASE $5 WHEN 'give_back' THEN greatest(attempts - 1, 0)
+                               WHEN 'reset' THEN 0 ELSE attempts END,
+            last_error = COALESCE($4, last_error),
+            payload = COALESCE($6::text::jsonb, payload),
+            lease_owner = NULL, lease_expires_at = NULL,
+            finished_at = CASE WHEN $7 THEN clock_timestamp() END,
+            updated_at = clock_timestamp()
+        WHERE id = $1
+        """,
+        job_id,
+        t.state.value,
+        max(0.0, t.delay),
+        None if t.error is None else truncate_error(t.error),
+        t.attempts,
+        None if t.payload is None else json.dumps(t.payload),
+        finished,
+    )
+
+
+async def seconds_to_next(conn: asyncpg.Connection, kinds: Sequence[str]) -> float | None:
+    """Seconds until the next queued job is due or a lease runs out (None: nothing pending)."""
+    value = await conn.fetchval(
+        """
+        SELECT extract(epoch FROM min(t) - clock_timestamp()) FROM (
+            SELECT min(next_attempt_at) AS t FROM job_queue
+            WHERE kind = ANY($1::text[]) AND state = 'queued'
+            UNION ALL
+            SELECT min(lease_expires_at) FROM job_queue
+            WHERE kind = ANY($1::text[]) AND state = 'running'
+        ) s
+        """,
+        list(kinds),
+    )
+    return None if value is None else max(0.0, float(value))
+
+
+async def retry_dead(conn: asyncpg.Connection, job_id: int) -> JobView | None:
+    """A dead job goes back to queued with fresh attempts; None when it is not dead."""
+    row = await conn.fetchrow(
+        """
+        UPDATE job_queue SET state = 'queued', attempts = 0, next_attempt_at = clock_timestamp(),
+            finished_at = NULL, updated_at = clock_timestamp()
+        WHERE id = $1 AND state = 'dead'
+        RETURNING *
+        """,
+        job_id,
+    )
+    if row is None:
+        return None
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, row["kind"])
+    return _view(row)
+
+
+async def get(conn: asyncpg.Connection, job_id: int) -> JobView | None:
+    row = await conn.fetchrow("SELECT * FROM job_queue WHERE id = $1", job_id)
+    return None if row is None else _view(row)
+
+
+async def page(
+    conn: asyncpg.Connection,
+    *,
+    state: JobState | None,
+    kind: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[JobView]:
+    """Newest first; ``after_id`` is the last id of the previous page."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM job_queue
+        WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR kind = $2)
+          AND ($3::bigint IS NULL OR id < $3)
+        ORDER BY id DESC LIMIT $4
+        """,
+        None if state is None else state.value,
+        kind,
+        after_id,
+        limit,
+    )
+    return [_view(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class KindStats:
+    counts: dict[JobState, int]
+    oldest_ready_seconds: float
+
+
+async def stats(conn: asyncpg.Connection, kinds: Sequence[str]) -> dict[str, KindStats]:
+    """Per kind: jobs by state (finished ones too) and the age of the oldest ready job."""
+    rows = await conn.fetch(
+        "SELECT kind, state, count(*) AS n FROM job_queue WHERE kind = ANY($1::text[])"
+        " GROUP BY kind, state",
+        list(kinds),
+    )
+    ages = await conn.fetch(
+        """
+        SELECT kind, extract(epoch FROM clock_timestamp() - min(next_attempt_at)) AS age
+        FROM job_queue
+        WHERE kind = ANY($1::text[]) AND state = 'queued' AND next_attempt_at <= clock_timestamp()
+        GROUP BY kind
+        """,
+        list(kinds),
+    )
+    out = {k: KindStats(dict.fromkeys(JobState, 0), 0.0) for k in kinds}
+    for r in rows:
+        out[r["kind"]].counts[JobState(r["state"])] = int(r["n"])
+    for r in ages:
+        out[r["kind"]] = KindStats(out[r["kind"]].counts, float(r["age"] or 0.0))
+    return out

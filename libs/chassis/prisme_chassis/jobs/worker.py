@@ -1,0 +1,324 @@
+"""The job worker: claim (lease) → call the handler outside any transaction → record.
+
+One :class:`JobWorker` per service process runs every kind the service binds. For each kind
+it keeps up to ``kind.concurrency`` handler calls in flight. A claim is its own short
+transaction, committed before the handler runs, so no database transaction (and no pooled
+connection) is held while the handler talks to Stripe, Graph or restic; the lease is renewed
+by a separate short statement while the call lasts. The outcome is recorded in a second short
+transaction that first checks the lease is still this worker's: a job another worker took over
+(after this one stalled past its lease) records nothing here.
+
+Any exception of a handler, or of the ``apply`` of its outcome, is recorded on that job as a
+failed run (back-off, then ``dead``) and the worker goes on with the next job. The worker is
+woken by ``NOTIFY prisme_jobs`` on enqueue and sweeps every ``sweep_interval`` seconds (and
+when the next delayed job is due) in case a notification was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+import asyncpg
+
+from .. import metrics
+from . import repository as repo
+from .model import (
+    Done,
+    Fail,
+    Job,
+    JobBinding,
+    JobState,
+    Outcome,
+    Proceed,
+    Retry,
+    outcome_of_exception,
+)
+
+log = logging.getLogger(__name__)
+
+
+def worker_name(service: str) -> str:
+    """``service@host:pid``: who holds a lease, readable in ``lease_owner``."""
+    return f"{service}@{socket.gethostname()}:{os.getpid()}"
+
+
+class JobWorker:
+    """Runs the bound job kinds of one service until cancelled."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        bindings: Sequence[JobBinding],
+        *,
+        name: str,
+        sweep_interval: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        names = [b.kind.name for b in bindings]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a job kind is bound twice: {names}")
+        self.pool = pool
+        self.dsn = dsn
+        self.bindings: dict[str, JobBinding] = {b.kind.name: b for b in bindings}
+        self.name = name
+        self.sweep_interval = sweep_interval
+        self.rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+        self._in_flight: dict[str, int] = dict.fromkeys(self.bindings, 0)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, kind: object) -> None:
+        if not kind or kind in self.bindings:
+            self._wake.set()
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self.dsn)
+            await self._listener.add_listener(repo.CHANNEL, self._on_notify)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            self._listener = None
+            log.warning("job listener unavailable, sweeping only: %s", exc)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Claim and run jobs until cancelled; survives database outages."""
+        loop = asyncio.get_running_loop()
+        last_observe = last_reap = 0.0
+        try:
+            while True:
+                await self._listen()
+                due_in: float | None = None
+                try:
+                    await self._fill()
+                    if loop.time() - last_reap > 5.0:
+                        await self._reap()
+                        last_reap = loop.time()
+                    if loop.time() - last_observe > 1.0:
+                        await self.observe()
+                        last_observe = loop.time()
+                    async with self.pool.acquire() as proxy:
+                        conn = cast(asyncpg.Connection, proxy)
+                        due_in = await repo.seconds_to_next(conn, list(self.bindings))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - infra outage: retry after the sweep
+                    log.warning("job worker will retry: %s", exc)
+                timeout = (
+                    self.sweep_interval if due_in is None else min(self.sweep_interval, due_in)
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.01, timeout))
+                self._wake.clear()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._listener is not None and not self._listener.is_closed():
+                with contextlib.suppress(Exception):
+                    await self._listener.close()
+
+    async def _fill(self) -> None:
+        """Claim work for every kind with a free slot; each claim commits before its call."""
+        for name, binding in self.bindings.items():
+            while self._in_flight[name] < binding.kind.concurrency:
+                token = f"{self.name}/{uuid.uuid4().hex[:12]}"
+                async with self.pool.acquire() as proxy, proxy.transaction():
+                    conn = cast(asyncpg.Connection, proxy)
+                    jobs = await repo.claim(
+                        conn, binding.kind, token, grouped=binding.batch_handler is not None
+                    )
+                if not jobs:
+                    break
+                self._in_flight[name] += 1
+                task = asyncio.create_task(self._run_claimed(binding, jobs, token))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _reap(self) -> None:
+        for binding in self.bindings.values():
+            async with self.pool.acquire() as proxy, proxy.transaction():
+                conn = cast(asyncpg.Connection, proxy)
+                for job in await repo.reap_abandoned(conn, binding.kind):
+                    log.error(
+                        "job %s (%s) is dead: its worker stopped on every attempt", job.id, job.kind
+                    )
+                    metrics.JOB_RUNS.labels(kind=job.kind, outcome="dead").inc()
+                    if binding.on_dead is not None:
+                        await binding.on_dead(conn, job, "worker lost on every attempt")
+
+    async def observe(self) -> None:
+        """Refresh the queue gauges (depth per kind and state, oldest ready, dead)."""
+        async with self.pool.acquire() as proxy:
+            stats = await repo.stats(cast(asyncpg.Connection, proxy), list(self.bindings))
+        for kind, s in stats.items():
+            for state, n in s.counts.items():
+                metrics.JOBS.labels(kind=kind, state=state.value).set(n)
+            metrics.JOBS_DEAD.labels(kind=kind).set(s.counts[JobState.DEAD])
+            metrics.JOBS_OLDEST_READY.labels(kind=kind).set(s.oldest_ready_seconds)
+
+    # -- one claimed run ----------------------------------------------------------------------
+
+    async def _run_claimed(self, binding: JobBinding, jobs: list[Job], token: str) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(binding, jobs, token))
+        try:
+            outcomes = await self._call(binding, jobs)
+            heartbeat.cancel()
+            await self._record(binding, jobs, outcomes, token)
+        except asyncio.CancelledError:
+            # Shutting down: hand the leases back so another worker need not wait them out.
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as proxy:
+                    await asyncio.wait_for(
+                        repo.release(cast(asyncpg.Connection, proxy), [j.id for j in jobs], token),
+                        timeout=2.0,
+                    )
+            raise
+        except Exception:
+            # Recording failed (database down): the lease runs out and the job is run again;
+            # its idempotency key keeps the outside effect single.
+            log.exception(
+                "could not record the outcome of %s jobs %s",
+                binding.kind.name,
+                [j.id for j in jobs],
+            )
+        finally:
+            heartbeat.cancel()
+            self._in_flight[binding.kind.name] -= 1
+            self._wake.set()  # a slot is free, and the next step may be ready
+
+    async def _call(self, binding: JobBinding, jobs: list[Job]) -> Mapping[int, Outcome]:
+        """The handler's call, outside any transaction; every exception becomes an outcome."""
+        try:
+            if binding.batch_handler is not None:
+                return await binding.batch_handler(jobs)
+            assert binding.handler is not None
+            outcome = await binding.handler(jobs[0])
+            return {jobs[0].id: Done() if outcome is None else outcome}
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the job, never escapes
+            log.warning("%s job(s) %s failed: %r", binding.kind.name, [j.id for j in jobs], exc)
+            failed = outcome_of_exception(exc)
+            return {j.id: failed for j in jobs}
+
+    async def _heartbeat(self, binding: JobBinding, jobs: list[Job], token: str) -> None:
+        every = binding.kind.lease_seconds / 3
+        ids = [j.id for j in jobs]
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self.pool.acquire() as proxy:
+                    held = await repo.renew_leases(
+                        cast(asyncpg.Connection, proxy), ids, token, binding.kind.lease_seconds
+                    )
+                if held < len(ids):
+                    log.warning(
+                        "%s: %d of %d leases lost", binding.kind.name, len(ids) - held, len(ids)
+                    )
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("%s: lease renewal failed: %s", binding.kind.name, exc)
+
+    def _transition(self, binding: JobBinding, job: Job, outcome: Outcome) -> repo.Transition:
+        kind = binding.kind
+        if isinstance(outcome, Done):
+            return repo.Transition(JobState.SUCCEEDED)
+        if isinstance(outcome, Proceed):
+            payload = None if outcome.payload is None else dict(outcome.payload)
+            return repo.Transition(
+                JobState.QUEUED, delay=outcome.after, attempts="reset", payload=payload
+            )
+        if isinstance(outcome, Fail):
+            return repo.Transition(JobState.DEAD, error=outcome.error)
+        if not outcome.counts:
+            delay = outcome.after if outcome.after is not None else kind.backoff(1, self.rng)
+            return repo.Transition(
+                JobState.QUEUED, delay=delay, error=outcome.error, attempts="give_back"
+            )
+        if job.last_attempt:
+            error = f"{outcome.error} (attempt {job.attempt} of {job.max_attempts})"
+            return repo.Transition(JobState.DEAD, error=error)
+        delay = outcome.after if outcome.after is not None else kind.backoff(job.attempt, self.rng)
+        return repo.Transition(JobState.QUEUED, delay=delay, error=outcome.error)
+
+    async def _record(
+        self, binding: JobBinding, jobs: list[Job], outcomes: Mapping[int, Outcome], token: str
+    ) -> None:
+        """One short transaction; each job in its own savepoint so one failing ``apply`` or
+        hook is recorded on its job alone."""
+        async with self.pool.acquire() as proxy, proxy.transaction():
+            conn = cast(asyncpg.Connection, proxy)
+            for job in jobs:
+                outcome = outcomes.get(job.id) or Retry("the batch handler gave no outcome")
+                try:
+                    async with conn.transaction():
+                        await self._record_one(conn, binding, job, outcome, token)
+                except Exception as exc:  # noqa: BLE001 - the apply failed: a failed run
+                    log.warning(
+                        "%s job %s: recording its outcome failed: %r",
+                        binding.kind.name,
+                        job.id,
+                        exc,
+                    )
+                    failed = outcome_of_exception(exc)
+                    if isinstance(failed, Retry):
+                        failed = Retry(f"recording the outcome failed: {failed.error}")
+                    try:
+                        async with conn.transaction():
+                            await self._record_one(conn, binding, job, failed, token)
+                    except Exception:
+                        log.exception("%s job %s: on_dead failed", binding.kind.name, job.id)
+                        async with conn.transaction():
+                            if await repo.hold(conn, job.id, token):
+                                await repo.record(
+                                    conn,
+                                    job.id,
+                                    self._transition(binding, job, failed),
+                                )
+
+    async def _record_one(
+        self,
+        conn: asyncpg.Connection,
+        binding: JobBinding,
+        job: Job,
+        outcome: Outcome,
+        token: str,
+    ) -> None:
+        if not await repo.hold(conn, job.id, token):
+            log.warning(
+                "%s job %s was taken over; its outcome here is dropped", binding.kind.name, job.id
+            )
+            metrics.JOB_RUNS.labels(kind=job.kind, outcome="lost").inc()
+            return
+        if outcome.apply is not None:
+            await outcome.apply(conn)
+        transition = self._transition(binding, job, outcome)
+        if transition.state is JobState.DEAD:
+            log.error("%s job %s is dead: %s", binding.kind.name, job.id, transition.error)
+            if binding.on_dead is not None:
+                await binding.on_dead(conn, job, transition.error or "")
+        await repo.record(conn, job.id, transition)
+        metrics.JOB_RUNS.labels(kind=job.kind, outcome=_outcome_label(outcome, transition)).inc()
+
+
+def _outcome_label(outcome: Outcome, transition: repo.Transition) -> str:
+    if transition.state is JobState.SUCCEEDED:
+        return "succeeded"
+    if transition.state is JobState.DEAD:
+        return "dead"
+    return "proceeded" if isinstance(outcome, Proceed) else "retried"
