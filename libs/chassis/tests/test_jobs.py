@@ -13,19 +13,7 @@ import pytest
 from prisme_chassis import jobs
 from prisme_chassis.db import CHASSIS_MIGRATIONS, create_pool, migrate
 from prisme_chassis.jobs import repository as repo
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[object]], expected: object, timeout: float = 30.0
-) -> None:
-    """Poll ``probe`` until it returns ``expected`` (generous: the machine is loaded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (value := await probe()) != expected:
-        if loop.time() > deadline:
-            raise AssertionError(f"still {value!r}, expected {expected!r} after {timeout}s")
-        await asyncio.sleep(0.05)
-
+from prisme_testing.polling import eventually_equals
 
 FLAKY = jobs.JobKind("test.flaky", max_attempts=3, backoff_base=100.0, backoff_cap=1000.0)
 
@@ -147,7 +135,7 @@ async def test_a_raising_job_is_recorded_and_the_next_job_runs(
     bad = await add(pool, kind, "bad", poison=True)
     good = await add(pool, kind, "good", poison=False)
     async with working(jobs.JobWorker(pool, dsn, [kind.handle(handler)], name="t")):
-        await eventually(lambda: _state(pool, good), "succeeded")
+        await eventually_equals(lambda: _state(pool, good), "succeeded")
     bad_row = await row(pool, bad)
     assert ran == ["bad", "good"]
     assert bad_row["state"] == "queued"
@@ -180,11 +168,11 @@ async def test_backoff_then_dead_after_max_attempts_with_the_hook(
     worker = jobs.JobWorker(pool, dsn, [FLAKY.handle(handler, on_dead=on_dead)], name="t")
     async with working(worker):
         for attempt in (1, 2):
-            await eventually(lambda: _attempts_queued(pool, job_id), attempt)
+            await eventually_equals(lambda: _attempts_queued(pool, job_id), attempt)
             waits.append(float((await row(pool, job_id))["wait"]))
             await make_due(pool, job_id)
             worker.wake()
-        await eventually(lambda: _state(pool, job_id), "dead")
+        await eventually_equals(lambda: _state(pool, job_id), "dead")
     final = await row(pool, job_id)
     assert 50.0 <= waits[0] <= 100.0
     assert 100.0 <= waits[1] <= 200.0  # doubled
@@ -219,9 +207,9 @@ async def test_permanent_failures_throttling_and_progress(db: tuple[str, asyncpg
     throttled = await add(pool, kind, "throttled")
     stepping = await add(pool, kind, "stepping")
     async with working(jobs.JobWorker(pool, dsn, [kind.handle(handler)], name="t")):
-        await eventually(lambda: _state(pool, stepping), "succeeded")
-        await eventually(lambda: _state(pool, refused), "dead")
-        await eventually(lambda: _attempts_queued(pool, throttled), 0)
+        await eventually_equals(lambda: _state(pool, stepping), "succeeded")
+        await eventually_equals(lambda: _state(pool, refused), "dead")
+        await eventually_equals(lambda: _attempts_queued(pool, throttled), 0)
     assert calls == {"refused": 1, "throttled": 1, "stepping": 4}
     assert (await row(pool, refused))["attempts"] == 1  # dead at once, attempts left unused
     t = await row(pool, throttled)
@@ -255,8 +243,8 @@ async def test_a_failing_apply_is_a_failed_run_of_that_job_only(
                 cast(asyncpg.Connection, conn), kind, key, group_key="tenant-1"
             )
     async with working(jobs.JobWorker(pool, dsn, [kind.handle_batch(handle_many)], name="t")):
-        await eventually(lambda: _state(pool, ids["c"]), "succeeded")
-        await eventually(lambda: _attempts_queued(pool, ids["b"]), 1)
+        await eventually_equals(lambda: _state(pool, ids["c"]), "succeeded")
+        await eventually_equals(lambda: _attempts_queued(pool, ids["b"]), 1)
     assert await _state(pool, ids["a"]) == "succeeded"
     assert "constraint of b" in (await row(pool, ids["b"]))["last_error"]
     async with pool.acquire() as conn:
@@ -288,7 +276,7 @@ async def test_serial_jobs_run_in_order_and_groups_batch_together(
             ],
         )
     async with working(jobs.JobWorker(pool, dsn, [kind.handle_batch(handle_many)], name="t")):
-        await eventually(lambda: _count(pool, "succeeded"), 4)
+        await eventually_equals(lambda: _count(pool, "succeeded"), 4)
     # one tenant per $batch; u1's revocation waits for its provisioning to finish
     assert batches[0] == ["t1:provision:u1", "t1:provision:u3"]
     assert sorted(map(sorted, batches)) == sorted(
@@ -317,7 +305,7 @@ async def test_an_expired_lease_is_taken_over_and_a_late_outcome_dropped(
         assert job.attempt == 2
 
     async with working(jobs.JobWorker(pool, dsn, [kind.handle(handler)], name="t")):
-        await eventually(lambda: _state(pool, job_id), "succeeded")
+        await eventually_equals(lambda: _state(pool, job_id), "succeeded")
     # the stalled worker wakes up and tries to record: the job is no longer its own
     async with pool.acquire() as conn, conn.transaction():
         assert not await repo.hold(cast(asyncpg.Connection, conn), job_id, "stalled/1")
@@ -329,7 +317,7 @@ async def test_a_job_whose_worker_always_dies_ends_dead(db: tuple[str, asyncpg.P
     kind = jobs.JobKind("test.crashy", lease_seconds=0.2, max_attempts=2)
     job_id = await add(pool, kind, "oom")
     for n in (1, 2):
-        await eventually(lambda: _ready(pool, kind), True)
+        await eventually_equals(lambda: _ready(pool, kind), True)
         async with pool.acquire() as conn, conn.transaction():
             assert await repo.claim(
                 cast(asyncpg.Connection, conn), kind, f"dies/{n}", grouped=False
@@ -343,7 +331,7 @@ async def test_a_job_whose_worker_always_dies_ends_dead(db: tuple[str, asyncpg.P
         raise AssertionError("a dead job must not run")
 
     async with working(jobs.JobWorker(pool, dsn, [kind.handle(never, on_dead=on_dead)], name="t")):
-        await eventually(lambda: _state(pool, job_id), "dead")
+        await eventually_equals(lambda: _state(pool, job_id), "dead")
     assert deaths == ["worker lost on every attempt"]
     assert "lease expired" in (await row(pool, job_id))["last_error"]
 

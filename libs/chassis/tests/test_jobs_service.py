@@ -16,22 +16,12 @@ import uvicorn
 from prisme_localinfra import free_port
 from prisme_testing.demo.app import DemoSettings, build_app
 from prisme_testing.demo.process import demo_process
+from prisme_testing.polling import eventually_equals
 from prisme_testing.runner import start_service
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[object]], expected: object, timeout: float = 60.0
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (value := await probe()) != expected:
-        if loop.time() > deadline:
-            raise AssertionError(f"still {value!r}, expected {expected!r} after {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -117,7 +107,7 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
                 assert resp.status_code == 202
                 job_ids.append(resp.json()["job_id"])
             for job_id in job_ids:
-                await eventually(lambda j=job_id: job_state(dsn, j), ("dead", 1))
+                await eventually_equals(lambda j=job_id: job_state(dsn, j), ("dead", 1))
 
             dead = (await client.get("/v1/jobs", params={"state": "dead", "limit": 2})).json()
             assert [j["id"] for j in dead["items"]] == sorted(job_ids, reverse=True)[:2]
@@ -141,7 +131,7 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
                         return float(line.split()[-1])
                 return None
 
-            await eventually(dead_gauge, 3.0)
+            await eventually_equals(dead_gauge, 3.0)
 
             # the operator fixes the cause and retries one: it runs again and succeeds
             sink.status = 200
@@ -152,7 +142,7 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
             resp = await client.post(f"/v1/jobs/{job_ids[0]}/retry")
             assert resp.status_code == 200
             assert (resp.json()["state"], resp.json()["attempts"]) == ("queued", 0)
-            await eventually(lambda: job_state(dsn, job_ids[0]), ("succeeded", 1))
+            await eventually_equals(lambda: job_state(dsn, job_ids[0]), ("succeeded", 1))
             again = await client.post(f"/v1/jobs/{job_ids[0]}/retry")
             assert again.status_code == 409
             assert again.json()["type"].endswith("/job_not_dead")
@@ -160,7 +150,7 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
             # a second delivery request for the same item is the same job (idempotency key)
             same = await client.post(f"/items/{items[0]}/deliveries")
             assert same.json()["job_id"] == job_ids[0]
-            await eventually(dead_gauge, 2.0)
+            await eventually_equals(dead_gauge, 2.0)
         conn = await asyncpg.connect(dsn)
         try:
             receipts = await conn.fetch("SELECT item_id::text, receipt FROM deliveries")
@@ -209,11 +199,11 @@ async def test_no_transaction_is_open_while_the_handler_calls_out(
                 item = await new_item(client)
                 # the bus quiet first (the item's event relayed and consumed)
                 effects = "SELECT count(*) FROM effects e JOIN outbox o ON o.sent_at IS NOT NULL"
-                await eventually(lambda: observer.fetchval(effects), 1)
+                await eventually_equals(lambda: observer.fetchval(effects), 1)
                 resp = await client.post(f"/items/{item}/deliveries")
                 job_id = resp.json()["job_id"]
                 await asyncio.wait_for(looked.wait(), 60)  # no probe of ours meanwhile
-                await eventually(lambda: job_state(dsn, job_id), ("succeeded", 1))
+                await eventually_equals(lambda: job_state(dsn, job_id), ("succeeded", 1))
     finally:
         await observer.close()
     assert seen == [(0, True)] * 10
@@ -251,7 +241,7 @@ async def test_a_job_whose_worker_is_killed_mid_call_is_taken_over_and_happens_o
         second.start()
         try:
             await second.wait_ready()
-            await eventually(lambda: job_state(dsn, job_id), ("succeeded", 2))
+            await eventually_equals(lambda: job_state(dsn, job_id), ("succeeded", 2))
         finally:
             second.kill()
     key = f"item:{item}:deliver"

@@ -53,3 +53,19 @@ def eventually_blocking(
                 f"timed out after {timeout:g}s waiting for {what} (last: {value!r})"
             )
         time.sleep(interval)
+
+
+async def eventually_equals(
+    check: Callable[[], Awaitable[T]], expected: T, timeout: float = 60.0, interval: float = 0.05
+) -> T:
+    """Await ``check()`` until it equals ``expected`` (a state, a count); fails naming the
+    last value after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (value := await check()) != expected:
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout:g}s waiting for {expected!r} (last: {value!r})"
+            )
+        await asyncio.sleep(interval)
+    return value
