@@ -1,4 +1,4 @@
-"""All SQL of the job queue (table ``job_queue``, chassis migration 003).
+"""All SQL of the job queue (table ``job_queue``, chassis migration 004).
 
 Times are the database's (``clock_timestamp()``): leases and back-off are mechanics between
 processes, so they follow the one clock every worker shares, not a travelled business clock.
