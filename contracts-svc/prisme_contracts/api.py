@@ -36,6 +36,7 @@ from .schemas import (
     AuditOut,
     ClientOut,
     ContractOut,
+    Criterion,
     DecisionIn,
     EligibilityOut,
     InterventionIn,
@@ -300,14 +301,27 @@ async def override_eligibility(
     request: Request,
     who: Principal = require_scopes(WRITE),
 ) -> EligibilityOut:
-    return await eligibility.record_override(conn, client_id, body.reason, _actor(who, request))
+    """C3: override one failed criterion, with a reason and an optional expiry."""
+    return await eligibility.record_override(
+        conn,
+        client_id,
+        body.criterion,
+        body.reason,
+        body.expires_at,
+        _actor(who, request),
+        _clock(request).now(),
+    )
 
 
 @router.delete("/v1/clients/{client_id}/eligibility/override")
 async def revoke_override(
-    client_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+    client_id: uuid.UUID,
+    criterion: Annotated[Criterion, Query()],
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
 ) -> EligibilityOut:
-    return await eligibility.revoke_override(conn, client_id, _actor(who, request))
+    return await eligibility.revoke_override(conn, client_id, criterion, _actor(who, request))
 
 
 # --- interventions (C7) -------------------------------------------------------------------

@@ -6,7 +6,7 @@ No I/O here: plain functions over plain values, imported by the service layer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -267,10 +267,9 @@ def evaluate_eligibility(
         a.name
         for a in assets
         if a.supplied_by == "third_party"
+        # A partner-supplied asset names a listed partner (an unnamed one proves nothing).
         or (
-            a.supplied_by == "partner"
-            and a.partner is not None
-            and a.partner.casefold() not in listed
+            a.supplied_by == "partner" and (a.partner is None or a.partner.casefold() not in listed)
         )
     ]
     if foreign:
@@ -295,9 +294,14 @@ def evaluate_eligibility(
     return Eligibility(tuple(failures))
 
 
-def is_non_conforming(eligibility: Eligibility, overridden: bool) -> bool:
-    """C4: an active contract whose practice is no longer eligible (and not overridden)."""
-    return not eligibility.eligible and not overridden
+def uncovered(eligibility: Eligibility, overridden: Collection[str]) -> list[Failure]:
+    """C3: the failures no override covers (an override covers one criterion)."""
+    return [f for f in eligibility.failures if f.criterion not in overridden]
+
+
+def is_non_conforming(eligibility: Eligibility, overridden: Collection[str]) -> bool:
+    """C4: an active contract whose practice fails a criterion no override covers."""
+    return bool(uncovered(eligibility, overridden))
 
 
 # ---------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import asyncpg
 from prisme_chassis.bus import enqueue
-from prisme_chassis.errors import Conflict, NotFound
+from prisme_chassis.errors import Conflict, NotFound, Unprocessable
 from prisme_events import ContractEligibilityChanged, EligibilityFailure
 
 from . import audit, domain
@@ -16,9 +17,9 @@ from .schemas import EligibilityOut, FailureOut, OverrideOut
 
 
 async def evaluate(
-    conn: asyncpg.Connection, client_id: uuid.UUID
-) -> tuple[domain.Eligibility, asyncpg.Record | None]:
-    """The client's eligibility as it stands, and its active override if any."""
+    conn: asyncpg.Connection, client_id: uuid.UUID, now: datetime | None = None
+) -> tuple[domain.Eligibility, list[asyncpg.Record]]:
+    """The client's eligibility as it stands, and the overrides in force (one per criterion)."""
     client = await repo.get_client(conn, client_id)
     if client is None:
         raise NotFound(f"client {client_id} not found")
@@ -33,16 +34,31 @@ async def evaluate(
         assets=asset_views(await repo.list_assets(conn, client_id)),
         partners=await repo.list_partners(conn),
     )
-    return result, await repo.get_override(conn, client_id)
+    return result, await repo.active_overrides(conn, client_id, now)
 
 
-def to_out(result: domain.Eligibility, override: asyncpg.Record | None) -> EligibilityOut:
+def covered(overrides: list[asyncpg.Record]) -> set[str]:
+    return {o["criterion"] for o in overrides}
+
+
+def to_out(result: domain.Eligibility, overrides: list[asyncpg.Record]) -> EligibilityOut:
+    used = covered(overrides)
     return EligibilityOut(
-        eligible=result.eligible or override is not None,
+        eligible=not domain.uncovered(result, used),
         criteria_met=result.eligible,
         failures=[FailureOut(criterion=f.criterion, detail=f.detail) for f in result.failures],
-        overridden=override is not None,
-        override=None if override is None else OverrideOut.model_validate(dict(override)),
+        overridden=any(f.criterion in used for f in result.failures),
+        overrides=[
+            OverrideOut(
+                id=o["id"],
+                criterion=o["criterion"],
+                reason=o["reason"],
+                created_by=o["created_by"],
+                created_at=o["created_at"],
+                expires_at=o["expires_at"],
+            )
+            for o in overrides
+        ],
     )
 
 
@@ -56,8 +72,9 @@ async def recheck(conn: asyncpg.Connection, client_id: uuid.UUID, actor: Actor) 
     Publishes ``contract.eligibility_changed`` for each active contract whose conformity
     changed. Never ends a contract, never refunds it.
     """
-    result, override = await evaluate(conn, client_id)
-    non_conforming = domain.is_non_conforming(result, override is not None)
+    result, overrides = await evaluate(conn, client_id)
+    used = covered(overrides)
+    non_conforming = domain.is_non_conforming(result, used)
     for contract in await repo.active_contracts_of_client(conn, client_id):
         if contract["non_conforming"] == non_conforming:
             continue
@@ -94,21 +111,42 @@ async def recheck(conn: asyncpg.Connection, client_id: uuid.UUID, actor: Actor) 
                     EligibilityFailure(criterion=f.criterion, detail=f.detail)
                     for f in result.failures
                 ],
-                overridden=override is not None,
+                overridden=any(f.criterion in used for f in result.failures),
             ),
         )
-    return to_out(result, override)
+    return to_out(result, overrides)
 
 
 async def record_override(
-    conn: asyncpg.Connection, client_id: uuid.UUID, reason: str, actor: Actor
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    criterion: str,
+    reason: str,
+    expires_at: datetime | None,
+    actor: Actor,
+    now: datetime,
 ) -> EligibilityOut:
-    """C3: an operator's explicit, audited override. One active override per client."""
+    """C3: an operator's explicit, audited override of one failed criterion, with a reason
+    and an optional expiry. A criterion that passes needs none; another criterion failing
+    later is not hidden by it."""
     if await repo.get_client(conn, client_id, lock=True) is None:
         raise NotFound(f"client {client_id} not found")
-    if await repo.get_override(conn, client_id) is not None:
-        raise Conflict("an eligibility override is already recorded for this client")
-    row = await repo.insert_override(conn, client_id, reason, actor.sub)
+    if expires_at is not None and expires_at <= now:
+        raise Unprocessable(
+            "la date d'expiration de la dérogation est déjà passée",
+            errors=[{"field": "expires_at", "detail": "must be in the future"}],
+        )
+    result, _ = await evaluate(conn, client_id)
+    if criterion not in {f.criterion for f in result.failures}:
+        raise Conflict(
+            f"le critère {criterion} est respecté : aucune dérogation n'est nécessaire",
+            criterion=criterion,
+        )
+    if await repo.get_override(conn, client_id, criterion) is not None:
+        raise Conflict(
+            f"une dérogation est déjà enregistrée pour le critère {criterion}", criterion=criterion
+        )
+    row = await repo.insert_override(conn, client_id, criterion, reason, expires_at, actor.sub)
     await audit.record(
         conn,
         actor,
@@ -116,19 +154,23 @@ async def record_override(
         entity_type="eligibility_override",
         entity_id=row["id"],
         client_id=client_id,
-        after={"reason": reason},
+        after={
+            "criterion": criterion,
+            "reason": reason,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
     return await recheck(conn, client_id, actor)
 
 
 async def revoke_override(
-    conn: asyncpg.Connection, client_id: uuid.UUID, actor: Actor
+    conn: asyncpg.Connection, client_id: uuid.UUID, criterion: str, actor: Actor
 ) -> EligibilityOut:
     if await repo.get_client(conn, client_id, lock=True) is None:
         raise NotFound(f"client {client_id} not found")
-    override = await repo.get_override(conn, client_id)
+    override = await repo.get_override(conn, client_id, criterion)
     if override is None:
-        raise NotFound("no eligibility override is recorded for this client")
+        raise NotFound(f"aucune dérogation en vigueur pour le critère {criterion}")
     await repo.revoke_override(conn, override["id"], actor.sub)
     await audit.record(
         conn,
@@ -137,6 +179,28 @@ async def revoke_override(
         entity_type="eligibility_override",
         entity_id=override["id"],
         client_id=client_id,
-        before={"reason": override["reason"]},
+        before={"criterion": criterion, "reason": override["reason"]},
     )
     return await recheck(conn, client_id, actor)
+
+
+EXPIRY = Actor(sub="system:override-expiry", source="scheduler")
+
+
+async def lapse_expired(conn: asyncpg.Connection, now: datetime) -> int:
+    """C3/C4: overrides past their expiry stop covering their criterion; the practices'
+    active contracts are re-checked (and flagged non-conforming if that criterion fails)."""
+    lapsed = await repo.lapse_expired_overrides(conn, now)
+    for row in lapsed:
+        await audit.record(
+            conn,
+            EXPIRY,
+            "eligibility.override_expired",
+            entity_type="eligibility_override",
+            entity_id=row["id"],
+            client_id=row["client_id"],
+            before={"criterion": row["criterion"]},
+        )
+    for client_id in sorted({r["client_id"] for r in lapsed}):
+        await recheck(conn, client_id, EXPIRY)
+    return len(lapsed)

@@ -12,7 +12,7 @@ import logging
 
 from prisme_chassis.db import transaction
 
-from . import cessation, domain, year_end
+from . import cessation, domain, eligibility, year_end
 from . import repository as repo
 from .context import ContractsRuntime
 from .facts import Actor
@@ -48,13 +48,15 @@ async def run(rt: ContractsRuntime) -> None:
 
 
 async def run_cessations(rt: ContractsRuntime) -> None:
-    """Worker loop: end the contracts whose approved cessation date has come (C6), on the
-    platform clock; checks every ``cessation_check_seconds``."""
+    """Worker loop on the platform clock, every ``cessation_check_seconds``: end the contracts
+    whose approved cessation date has come (C6), lapse expired eligibility overrides (C3/C4)."""
     clock = rt.context.clock
     while True:
         async with transaction(rt.pool) as conn:
             ended = await cessation.apply_due(conn, clock.now())
-        if ended:
-            log.info("cessation: %d scheduled endings applied", ended)
+        async with transaction(rt.pool) as conn:
+            lapsed = await eligibility.lapse_expired(conn, clock.now())
+        if ended or lapsed:
+            log.info("scheduled work: %d cessations applied, %d overrides lapsed", ended, lapsed)
             continue
         await asyncio.sleep(rt.settings.cessation_check_seconds)

@@ -18,6 +18,9 @@ Kind = Literal["server", "workstation", "peripheral"]
 Form = Literal["physical", "virtual"]
 SuppliedBy = Literal["provider", "partner", "third_party"]
 Status = Literal["draft", "active", "ended", "cancelled"]
+Criterion = Literal[
+    "postal_code", "single_network", "internet_speed", "asset_supplier", "windows_os"
+]
 
 _Name = Field(min_length=1, max_length=200)
 
@@ -175,9 +178,11 @@ class FailureOut(BaseModel):
 
 class OverrideOut(BaseModel):
     id: uuid.UUID
+    criterion: str
     reason: str
     created_by: str
     created_at: datetime
+    expires_at: datetime | None
 
 
 class EligibilityOut(BaseModel):
@@ -186,12 +191,16 @@ class EligibilityOut(BaseModel):
     )
     criteria_met: bool = Field(description="True when every criterion passes (override ignored)")
     failures: list[FailureOut]
-    overridden: bool
-    override: OverrideOut | None
+    overridden: bool = Field(description="True when an override covers at least one failure")
+    overrides: list[OverrideOut] = Field(description="Overrides in force, one per criterion")
 
 
 class OverrideIn(_In):
+    """C3: an explicit, audited override of one failed criterion."""
+
+    criterion: Criterion
     reason: str = Field(min_length=3, max_length=2000)
+    expires_at: AwareDatetime | None = Field(default=None, description="Optional end of validity")
 
 
 class PartnerIn(_In):

@@ -165,11 +165,13 @@ async def activate(
     # otherwise be missed both here and by its own re-check (which saw a draft).
     client = await repo.get_client(conn, contract["client_id"], lock=True)
     assert client is not None
-    result, override = await eligibility.evaluate(conn, contract["client_id"])
-    if not result.eligible and override is None:
+    result, overrides = await eligibility.evaluate(conn, contract["client_id"], now)
+    used = eligibility.covered(overrides)
+    failing = domain.uncovered(result, used)
+    if failing:
         raise Unprocessable(
             "the practice is not eligible (C3)",
-            failures=[{"criterion": f.criterion, "detail": f.detail} for f in result.failures],
+            failures=[{"criterion": f.criterion, "detail": f.detail} for f in failing],
         )
     users = await repo.list_users(conn, contract["client_id"])
     views = asset_views(await repo.list_assets(conn, contract["client_id"]))
@@ -184,7 +186,10 @@ async def activate(
         entity_id=contract_id,
         client_id=contract["client_id"],
         before=contract_audit(contract),
-        after={**contract_audit(updated), "overridden": override is not None},
+        after={
+            **contract_audit(updated),
+            "overridden": sorted(f.criterion for f in result.failures if f.criterion in used),
+        },
     )
     await enqueue(
         conn,

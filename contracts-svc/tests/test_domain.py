@@ -305,11 +305,25 @@ def test_every_failure_is_a_known_criterion_and_listed_once(
     )
 
 
-def test_override_clears_non_conformity_only() -> None:
+def test_an_override_covers_its_own_criterion_only() -> None:
     bad = _eval(postal_code="75001")
-    assert domain.is_non_conforming(bad, overridden=False)
-    assert not domain.is_non_conforming(bad, overridden=True)
-    assert not domain.is_non_conforming(_eval(), overridden=False)
+    assert domain.is_non_conforming(bad, overridden=set())
+    assert not domain.is_non_conforming(bad, overridden={"postal_code"})
+    # C3: an override of another criterion hides nothing.
+    assert domain.is_non_conforming(bad, overridden={"single_network"})
+    assert not domain.is_non_conforming(_eval(), overridden=set())
+
+
+def test_a_partner_supplied_asset_must_name_a_listed_partner() -> None:
+    unnamed = AssetView("PC1", "workstation", "physical", "Windows 11", "partner", None)
+    result = domain.evaluate_eligibility(
+        postal_code="97490",
+        network=NetworkView(1, 1000, 600),
+        assets=[unnamed],
+        partners=["Medisoft"],
+    )
+    assert [f.criterion for f in result.failures] == ["asset_supplier"]
+    assert "PC1" in result.failures[0].detail
 
 
 # --- cessation documents (C6) -----------------------------------------------------

@@ -3,9 +3,11 @@ with a problem response that changes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from prisme_testing.plugin import collect_events
+from prisme_testing.polling import eventually
 
 if TYPE_CHECKING:
     from conftest import Svc
@@ -203,3 +205,102 @@ async def test_routes_need_a_token_with_the_right_scope(svc: Svc, make_token: An
     assert r.status_code == 403
     other = {"Authorization": f"Bearer {make_token(scopes=('billing:write',), sub='op-x')}"}
     assert (await svc.alice.get("/v1/contracts", headers=other)).status_code == 403
+
+
+async def test_a_partner_asset_without_a_named_partner_is_not_eligible(svc: Svc) -> None:
+    """C3 loophole: ``supplied_by=partner`` with no partner named used to pass."""
+    client = await svc.eligible_client()
+    await svc.alice.post("/v1/partners", json={"name": "Medisoft"})
+    r = await svc.alice.post(
+        f"/v1/clients/{client['id']}/assets",
+        json={
+            "name": "NAS2",
+            "function": "stockage",
+            "kind": "peripheral",
+            "form": "physical",
+            "os": "DSM",
+            "supplied_by": "partner",
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = (await svc.alice.get(f"/v1/clients/{client['id']}/eligibility")).json()
+    assert body["eligible"] is False
+    assert [f["criterion"] for f in body["failures"]] == ["asset_supplier"]
+    assert "NAS2" in body["failures"][0]["detail"]
+
+
+async def test_an_override_covers_one_criterion_and_hides_no_new_failure(svc: Svc) -> None:
+    """C3 loophole: a whole-client override used to hide every later failure too."""
+    client = await svc.eligible_client()
+    cid = client["id"]
+    await _break(svc, cid, "single_network")
+    # A criterion that passes needs no override; an unknown criterion is refused.
+    r = await svc.alice.post(
+        f"/v1/clients/{cid}/eligibility/override",
+        json={"criterion": "windows_os", "reason": "pour voir"},
+    )
+    assert r.status_code == 409
+    r = await svc.alice.post(
+        f"/v1/clients/{cid}/eligibility/override",
+        json={"criterion": "everything", "reason": "pour voir"},
+    )
+    assert r.status_code == 422
+    r = await svc.alice.post(
+        f"/v1/clients/{cid}/eligibility/override",
+        json={"criterion": "single_network", "reason": "deux VLAN d'un même réseau"},
+    )
+    assert r.status_code == 201, r.text
+    contract = await svc.contract(cid)
+    assert (await svc.alice.post(f"/v1/contracts/{contract['id']}/activate")).status_code == 200
+
+    # Later the speeds drop: that failure is not hidden by the old override (C4).
+    r = await svc.alice.put(
+        f"/v1/clients/{cid}/network",
+        json={"lan_count": 2, "download_mbps": 500, "upload_mbps": 600},
+    )
+    assert r.status_code == 200, r.text
+    body = (await svc.alice.get(f"/v1/clients/{cid}/eligibility")).json()
+    assert body["eligible"] is False
+    assert {f["criterion"] for f in body["failures"]} == {"single_network", "internet_speed"}
+    current = (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()
+    assert (current["status"], current["non_conforming"]) == ("active", True)
+
+
+async def test_an_override_expires_on_the_clock(svc: Svc) -> None:
+    client = await svc.eligible_client()
+    cid = client["id"]
+    await _break(svc, cid, "single_network")
+    now = svc.clock.now()
+    r = await svc.alice.post(
+        f"/v1/clients/{cid}/eligibility/override",
+        json={
+            "criterion": "single_network",
+            "reason": "migration du second réseau prévue",
+            "expires_at": (now - timedelta(minutes=1)).isoformat(),
+        },
+    )
+    assert r.status_code == 422  # already past
+    r = await svc.alice.post(
+        f"/v1/clients/{cid}/eligibility/override",
+        json={
+            "criterion": "single_network",
+            "reason": "migration du second réseau prévue",
+            "expires_at": (now + timedelta(days=30)).isoformat(),
+        },
+    )
+    assert r.status_code == 201, r.text
+    contract = await svc.contract(cid)
+    assert (await svc.alice.post(f"/v1/contracts/{contract['id']}/activate")).status_code == 200
+    svc.clock.travel_to(now + timedelta(days=31))
+
+    async def flagged() -> bool:
+        body = (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()
+        return bool(body["non_conforming"])
+
+    await eventually(flagged, timeout=20, what="the lapsed override to flag the contract")
+    body = (await svc.alice.get(f"/v1/clients/{cid}/eligibility")).json()
+    assert (body["eligible"], body["overrides"]) == (False, [])
+    audit = (await svc.alice.get("/v1/audit", params={"client_id": cid})).json()
+    assert ("eligibility.override_expired", "system:override-expiry") in {
+        (a["action"], a["actor"]) for a in audit
+    }

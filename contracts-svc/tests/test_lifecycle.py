@@ -61,7 +61,7 @@ async def test_create_activate_amend_cease(svc: Svc) -> None:
         "criteria_met": True,
         "failures": [],
         "overridden": False,
-        "override": None,
+        "overrides": [],
     }
 
     r = await svc.alice.post(f"/v1/contracts/{contract['id']}/activate")
@@ -311,15 +311,20 @@ async def test_override_is_audited_and_allows_activation(svc: Svc) -> None:
     contract = await svc.contract(cid)
     assert (await svc.alice.post(f"/v1/contracts/{contract['id']}/activate")).status_code == 422
     r = await svc.alice.post(
-        f"/v1/clients/{cid}/eligibility/override", json={"reason": "deux VLAN d'un même réseau"}
+        f"/v1/clients/{cid}/eligibility/override",
+        json={"criterion": "single_network", "reason": "deux VLAN d'un même réseau"},
     )
     assert r.status_code == 201, r.text
     assert r.json()["eligible"] is True
     assert r.json()["criteria_met"] is False
-    assert r.json()["override"]["created_by"] == "op-alice"
+    assert [(o["criterion"], o["created_by"]) for o in r.json()["overrides"]] == [
+        ("single_network", "op-alice")
+    ]
     assert (await svc.alice.post(f"/v1/contracts/{contract['id']}/activate")).status_code == 200
     # revoking it flags the active contract non-conforming (C4), never ends it
-    r = await svc.as_bob("DELETE", f"/v1/clients/{cid}/eligibility/override")
+    r = await svc.as_bob(
+        "DELETE", f"/v1/clients/{cid}/eligibility/override", params={"criterion": "single_network"}
+    )
     assert r.status_code == 200
     [changed] = await collect_events(svc.nats_url, "contract.eligibility_changed", 1)
     assert isinstance(changed, ContractEligibilityChanged)
