@@ -268,6 +268,38 @@ async def get_price_book(conn: Tx, who: Principal = require_scopes("billing:read
     return _book(await repo.current_price_book(conn))
 
 
+class PriceCheckOut(BaseModel):
+    offer: str
+    priced: bool
+    price_book_version: int
+    label: str | None = None
+    missing_price: str | None = Field(
+        default=None, description="What is missing, in French, when the offer has no price"
+    )
+
+
+@router.get("/v1/price-book/check")
+async def check_price(
+    conn: Tx,
+    offer: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")],
+    who: Principal = require_scopes("billing:read"),
+) -> PriceCheckOut:
+    """B1: contracts-svc asks this before activating a contract: an offer the current price
+    book does not price cannot be invoiced, so its activation is refused."""
+    book = await repo.current_price_book(conn)
+    price = next((p for p in book.prices if p.offer == offer), None)
+    if price is None:
+        return PriceCheckOut(
+            offer=offer,
+            priced=False,
+            price_book_version=book.version,
+            missing_price=f"prix annuel TTC de l'offre « {offer} » (forfait et prix par poste)",
+        )
+    return PriceCheckOut(
+        offer=offer, priced=True, price_book_version=book.version, label=price.label
+    )
+
+
 @router.put("/v1/price-book")
 async def put_price_book(
     body: PriceBookIn, conn: Tx, who: Principal = require_scopes("billing:write")

@@ -404,7 +404,13 @@ async def get_contract(
 async def activate(
     contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
-    return await service.activate(conn, contract_id, _actor(who, request), _clock(request).now())
+    return await service.activate(
+        conn,
+        contract_id,
+        _actor(who, request),
+        _clock(request).now(),
+        price_check=contracts_runtime(request).context.price_check,
+    )
 
 
 @router.post("/v1/contracts/{contract_id}/renew", status_code=201)

@@ -10,12 +10,17 @@ from prisme_chassis.app import Resources, ServiceSpec, create_app
 from . import api, scheduler
 from .clock import Clock
 from .context import ContractsContext
+from .price_check import PriceCheck
 from .settings import ContractsSettings
 
 
 def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
     async def context(resources: Resources[ContractsSettings]) -> ContractsContext:
-        return ContractsContext(clock=clock)
+        s = resources.settings
+        check = None
+        if s.billing_url is not None and s.billing_token is not None:
+            check = PriceCheck(s.billing_url, s.billing_token.get_secret_value())
+        return ContractsContext(clock=clock, price_check=check)
 
     return ServiceSpec(
         name="contracts-svc",

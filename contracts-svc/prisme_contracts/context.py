@@ -9,12 +9,15 @@ from fastapi import Depends
 from prisme_chassis.app import Runtime, runtime_dependency
 
 from .clock import Clock
+from .price_check import PriceCheck
 from .settings import ContractsSettings
 
 
 @dataclass(frozen=True)
 class ContractsContext:
     clock: Clock
+    #: B1: billing's pre-activation price check (None: not configured, development only).
+    price_check: PriceCheck | None = None
 
 
 ContractsRuntime = Runtime[ContractsSettings, ContractsContext]

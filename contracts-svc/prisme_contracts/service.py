@@ -25,6 +25,7 @@ from .facts import (
     contract_user,
     event_id,
 )
+from .price_check import PriceCheck
 from .schemas import AmendmentOut, ContractOut, ItemOut, NewContract, OfferOut
 
 
@@ -144,10 +145,25 @@ async def create_contract(
 
 
 async def activate(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, actor: Actor, now: datetime
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    actor: Actor,
+    now: datetime,
+    *,
+    price_check: PriceCheck | None = None,
 ) -> ContractOut:
-    """C2/C3: check eligibility, then activate and publish ``contract.activated``."""
+    """C2/C3: check eligibility, then activate and publish ``contract.activated``.
+
+    B1: billing is asked first whether the offer has a price, before any row is locked (no
+    lock is held across the call); a refusal changes nothing.
+    """
+    checked = None
+    if price_check is not None:
+        checked = (await _contract(conn, contract_id))["offer"]
+        await price_check.ensure_priced(checked)
     contract = await _contract(conn, contract_id, lock=True)
+    if checked is not None and contract["offer"] != checked:
+        raise Conflict("the contract's offer changed during activation; try again")
     if contract["status"] != "draft":
         raise Conflict(
             f"contract is {contract['status']}, only a draft can be activated",

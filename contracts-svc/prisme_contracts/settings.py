@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prisme_chassis.settings import ServiceSettings
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 
 
 class ContractsSettings(ServiceSettings):
@@ -37,3 +37,22 @@ class ContractsSettings(ServiceSettings):
         ),
         description="How often scheduled cessations (C6) are checked against the clock",
     )
+    #: B1: billing-svc, asked at activation whether the offer has a price. Required in
+    #: production; left unset only in development and tests (activation then skips the check).
+    billing_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("billing_url", "PRISME_CONTRACTS_BILLING_URL")
+    )
+    #: A bearer token with ``billing:read`` (an integration token an admin creates).
+    billing_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("billing_token", "PRISME_CONTRACTS_BILLING_TOKEN"),
+    )
+
+    @model_validator(mode="after")
+    def _billing_check_in_production(self) -> ContractsSettings:
+        if self.env == "production" and (not self.billing_url or not self.billing_token):
+            raise ValueError(
+                "production needs PRISME_CONTRACTS_BILLING_URL and PRISME_CONTRACTS_BILLING_TOKEN"
+                " (B1: an offer without a price must not be activated)"
+            )
+        return self

@@ -115,6 +115,10 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         probe="/readyz",
         database="contracts",
         nats_user="contracts-svc",
+        env={
+            "PRISME_CONTRACTS_BILLING_URL": "http://127.0.0.1:{billing_port}",
+            "PRISME_CONTRACTS_BILLING_TOKEN": "{contracts_billing_token}",
+        },
     ),
     ProcessSpec(
         name="billing",

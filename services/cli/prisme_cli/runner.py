@@ -28,7 +28,7 @@ from prisme_localinfra.ports import port_open
 
 from .catalogue import PROCESSES, ProcessSpec, select
 from .control import cleanup
-from .datadir import DataDir, write_private
+from .datadir import ADMIN_TOKEN_TTL, DataDir, write_private
 from .state import RunState, alive, start_time
 from .supervisor import Supervisor
 
@@ -86,13 +86,18 @@ def assign_ports(specs: list[ProcessSpec], free_ports: bool) -> dict[str, int]:
 
 
 def template_context(
-    ports: dict[str, int], stripe_webhook_secret: str, platform_key_file: str = ""
+    ports: dict[str, int],
+    stripe_webhook_secret: str,
+    platform_key_file: str = "",
+    service_tokens: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Values for the table's templates; a process left out by ``--only`` keeps its default
-    port (e.g. the Stripe sandbox still targets billing on 8002)."""
+    port (e.g. the Stripe sandbox still targets billing on 8002). ``service_tokens`` are the
+    bearer tokens one service uses to call another (``{contracts_billing_token}``)."""
     context = {
         "stripe_webhook_secret": stripe_webhook_secret,
         "platform_key_file": platform_key_file,
+        **(service_tokens or {}),
     }
     for spec in PROCESSES:
         context[spec.port_key] = str(ports.get(spec.name, spec.port))
@@ -294,7 +299,20 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
         supervisor = platform.supervisor = Supervisor(
             specs,
             ports,
-            template_context(ports, webhook_secret, str(data_dir.private_key)),
+            template_context(
+                ports,
+                webhook_secret,
+                str(data_dir.private_key),
+                {
+                    # B1: contracts-svc asks billing's price book before an activation.
+                    "contracts_billing_token": data_dir.mint(
+                        sub="contracts-svc",
+                        scopes=["billing:read"],
+                        name="contracts-svc → billing (prisme up)",
+                        ttl=ADMIN_TOKEN_TTL,
+                    )
+                },
+            ),
             base_env,
             data_dir,
             nats_urls=nats_urls,
