@@ -35,6 +35,7 @@ from .schemas import (
     AssetOut,
     AuditOut,
     ClientOut,
+    ClientPatch,
     ContractOut,
     Criterion,
     DecisionIn,
@@ -147,6 +148,18 @@ async def get_client(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> ClientOut:
     return await clients.get_client(conn, client_id)
+
+
+@router.patch("/v1/clients/{client_id}")
+async def correct_client(
+    client_id: uuid.UUID,
+    body: ClientPatch,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> ClientOut:
+    """C8: correct the practice's identity (audited; re-checks C3 on a new postal code)."""
+    return await clients.correct_client(conn, client_id, body, _actor(who, request))
 
 
 @router.post("/v1/clients/{client_id}/users", status_code=201)

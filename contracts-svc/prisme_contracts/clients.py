@@ -6,17 +6,21 @@ import uuid
 from typing import Any
 
 import asyncpg
+from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.errors import Conflict, NotFound
+from prisme_events import ClientCorrected
 
 from . import audit, domain, eligibility
 from . import repository as repo
 from .facts import (
     Actor,
     client_out,
+    client_snapshot,
     invalid,
 )
 from .schemas import (
     ClientOut,
+    ClientPatch,
     NetworkIn,
     NetworkOut,
     NewClient,
@@ -59,6 +63,83 @@ async def create_client(conn: asyncpg.Connection, body: NewClient, actor: Actor)
         after=values,
     )
     return client_out(row)
+
+
+async def correct_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, body: ClientPatch, actor: Actor
+) -> ClientOut:
+    """C8: correct the practice's name, SIREN, address or manager, audited with before and
+    after; a postal code outside La Réunion is re-checked by C3 at once (C4 flags the active
+    contracts, never ends them). ``client.corrected`` tells billing (later documents and the
+    Stripe customer); finalised documents keep the identity they were issued with."""
+    before = await client_row(conn, client_id, lock=True)
+    fields: dict[str, Any] = {}
+    if body.name is not None:
+        fields["name"] = body.name
+    if body.siren is not None:
+        siren = domain.normalize_siren(body.siren)
+        if not domain.siren_is_valid(siren):
+            raise invalid("siren", f"SIREN invalide (9 chiffres avec clé de Luhn) : {body.siren}")
+        fields["siren"] = siren
+    if body.manager is not None:
+        m = body.manager
+        if m.email is not None and not domain.email_is_valid(m.email):
+            raise invalid("manager.email", f"adresse e-mail invalide : {m.email}")
+        if m.phone is not None and not domain.phone_is_valid(m.phone):
+            raise invalid("manager.phone", f"numéro de téléphone invalide : {m.phone}")
+        for key, value in (("name", m.name), ("email", m.email), ("phone", m.phone)):
+            if value is not None:
+                fields[f"manager_{key}"] = (
+                    domain.normalize_phone(value) if key == "phone" else value
+                )
+    if body.address is not None:
+        a = body.address
+        if a.postal_code is not None and not domain.postal_code_is_valid(a.postal_code):
+            raise invalid(
+                "address.postal_code", f"code postal invalide (5 chiffres) : {a.postal_code}"
+            )
+        for key, value in (("line1", a.line1), ("postal_code", a.postal_code), ("city", a.city)):
+            if value is not None:
+                fields[key] = value
+    changed = {k: v for k, v in fields.items() if before[k] != v}
+    if not changed:
+        return client_out(before)
+    row = await repo.update_client(conn, client_id, changed)
+    await audit.record(
+        conn,
+        actor,
+        "client.corrected",
+        entity_type="client",
+        entity_id=client_id,
+        client_id=client_id,
+        before={k: before[k] for k in changed},
+        after=changed,
+    )
+    version = await next_version(conn, "client", client_id)
+    await enqueue(
+        conn,
+        ClientCorrected(
+            event_id=uuid.uuid5(_CLIENT_EVENTS, f"{client_id}:v{version}"),
+            client=client_snapshot(row),
+            version=version,
+            changed=sorted(_public_name(k) for k in changed),
+        ),
+    )
+    if "postal_code" in changed:
+        await eligibility.recheck(conn, client_id, actor)
+    return client_out(row)
+
+
+# One event per client version: a replayed correction can never publish twice.
+_CLIENT_EVENTS = uuid.UUID("2f9a8d3c-51b7-4f0e-8a7e-6c1d9b0e4a55")
+
+
+def _public_name(column: str) -> str:
+    if column.startswith("manager_"):
+        return "manager." + column.removeprefix("manager_")
+    if column in ("line1", "postal_code", "city"):
+        return "address." + column
+    return column
 
 
 async def client_row(

@@ -99,6 +99,36 @@ async def insert_client(conn: asyncpg.Connection, values: dict[str, Any]) -> Row
     return row
 
 
+_CLIENT_FIELDS = (
+    "name",
+    "siren",
+    "manager_name",
+    "manager_email",
+    "manager_phone",
+    "line1",
+    "postal_code",
+    "city",
+)
+
+
+async def update_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, fields: dict[str, Any]
+) -> Row:
+    """C8: change the given identity columns of a practice."""
+    unknown = set(fields) - set(_CLIENT_FIELDS)
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    names = sorted(fields)
+    sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
+    row = await conn.fetchrow(
+        f"UPDATE clients SET {sets} WHERE id = $1 RETURNING {_CLIENT_COLS}",
+        client_id,
+        *(fields[n] for n in names),
+    )
+    assert row is not None
+    return row
+
+
 async def get_client(
     conn: asyncpg.Connection, client_id: uuid.UUID, *, lock: bool = False
 ) -> Row | None:

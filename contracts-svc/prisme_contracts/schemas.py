@@ -77,6 +77,27 @@ class NewClient(_In):
     address: AddressIn
 
 
+class ManagerPatch(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, min_length=3, max_length=254)
+    phone: str | None = Field(default=None, min_length=1, max_length=40)
+
+
+class AddressPatch(_In):
+    line1: str | None = Field(default=None, min_length=1, max_length=200)
+    postal_code: str | None = Field(default=None, min_length=1, max_length=10)
+    city: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ClientPatch(_In):
+    """C8: correct a practice's identity; only the fields given change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    siren: str | None = Field(default=None, min_length=1, max_length=20)
+    manager: ManagerPatch | None = None
+    address: AddressPatch | None = None
+
+
 class ClientOut(BaseModel):
     id: uuid.UUID
     name: str

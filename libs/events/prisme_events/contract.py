@@ -172,6 +172,22 @@ class ContractEligibilityChanged(ContractEvent):
     overridden: bool = False
 
 
+class ClientCorrected(Event):
+    """A practice's identity was corrected (C8): name, SIREN, address or manager. Documents
+    already finalised keep the identity they were issued with; later ones, and the payment
+    provider's customer record, use this one."""
+
+    subject: ClassVar[str] = "client.corrected"
+    source: ClassVar[str] = "contracts-svc"
+
+    client: ClientSnapshot
+    version: int = Field(ge=1, description="The client's version after this correction")
+    changed: list[str] = Field(description="The fields changed, e.g. address.postal_code")
+
+    def aggregate_id(self) -> str:
+        return str(self.client.client_id)
+
+
 class BillableItem(_Fact):
     """One billable line of an intervention (C7, B9), priced by billing from the price book."""
 

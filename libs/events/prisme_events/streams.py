@@ -13,7 +13,7 @@ class StreamSpec:
 
 
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("CONTRACTS", ("contract.>", "intervention.>"), "contracts-svc"),
+    StreamSpec("CONTRACTS", ("contract.>", "intervention.>", "client.>"), "contracts-svc"),
     StreamSpec("BILLING", ("invoice.>", "credit_note.>", "payment.>"), "billing-svc"),
     StreamSpec("LICENCES", ("licence.>",), "licence-svc"),
     StreamSpec("VIDEOS", ("video.>",), "video-svc"),
