@@ -6,10 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import Conflict
+from starlette.concurrency import iterate_in_threadpool
 
 from . import repository
 from .runtime import BackupRuntimeDep
@@ -165,7 +166,7 @@ async def get_export(
 
 @router.get(
     "/v1/exports/{export_id}/archive",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/x-tar": {}}}},
 )
 async def download_export(
@@ -173,9 +174,15 @@ async def download_export(
     conn: Tx,
     rt: BackupRuntimeDep,
     who: Principal = require_scopes("backups:read"),
-) -> FileResponse:
+) -> StreamingResponse:
+    """The archive, opened chunk by chunk as it is sent (it is sealed on disk)."""
     row = await exports.get_export(conn, export_id)
     if row["status"] != "ready":
         raise Conflict(f"the export is {row['status']}")
-    path = exports.archive_path(rt.context, row["plan_id"], export_id)
-    return FileResponse(path, media_type="application/x-tar", filename=f"export-{export_id}.tar")
+    chunks = exports.read_archive(rt.context, row["plan_id"], export_id)
+    headers = {"Content-Disposition": f'attachment; filename="export-{export_id}.tar"'}
+    if row["size_bytes"] is not None:
+        headers["Content-Length"] = str(row["size_bytes"])
+    return StreamingResponse(
+        iterate_in_threadpool(chunks), media_type="application/x-tar", headers=headers
+    )

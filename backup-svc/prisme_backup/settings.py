@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import ClassVar
 
+from prisme_chassis.sealing import Keyring, decode_key, decode_keys
 from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
 from pydantic import AliasChoices, Field
 
@@ -22,6 +21,13 @@ class BackupSettings(ServiceSettings):
         repr=False,
         description="base64 of 32 bytes: encrypts the repositories' passwords (AES-GCM)",
         validation_alias=AliasChoices("master_key", "PRISME_BACKUP_MASTER_KEY"),
+    )
+    previous_master_keys: str = Field(
+        default="",
+        repr=False,
+        description="Keys rotated out (comma-separated base64): they still open what they "
+        "sealed; new seals use master_key (libs/README.md, key rotation)",
+        validation_alias=AliasChoices("previous_master_keys", "PRISME_BACKUP_PREVIOUS_MASTER_KEYS"),
     )
     repository_base: str | None = Field(
         default=None,
@@ -49,13 +55,13 @@ class BackupSettings(ServiceSettings):
 
 
 def master_key(settings: BackupSettings) -> bytes:
-    """The 32-byte key sealing repository passwords; generated in data_dir outside production."""
+    """The 32-byte key sealing repository passwords and exports; generated in data_dir outside
+    production."""
     if settings.master_key:
-        try:
-            key = base64.b64decode(settings.master_key, validate=True)
-        except binascii.Error as exc:
-            raise ValueError("PRISME_BACKUP_MASTER_KEY is not base64") from exc
-        if len(key) != 32:
-            raise ValueError("PRISME_BACKUP_MASTER_KEY must be 32 bytes")
-        return key
+        return decode_key(settings.master_key, name="PRISME_BACKUP_MASTER_KEY")
     return secret_from_data_dir(settings, "backup-master", 32)
+
+
+def keyring(settings: BackupSettings) -> Keyring:
+    previous = decode_keys(settings.previous_master_keys, name="PRISME_BACKUP_PREVIOUS_MASTER_KEYS")
+    return Keyring(master_key(settings), previous)

@@ -193,6 +193,11 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
             assert member is not None
             assert member.read() == b"odt"
         assert any(n.endswith("medical.dump") for n in names)
+        # K3: on disk the export is sealed (no tar in clear, not even a partial one).
+        on_disk = [p for p in (backup_settings.data_dir / "exports").rglob("*") if p.is_file()]
+        assert [p.name for p in on_disk] == [f"{export['id']}.tar.sealed"]
+        assert not tarfile.is_tarfile(on_disk[0])
+        assert archive.content not in on_disk[0].read_bytes()
 
         # The history has not run out yet: the worker keeps the copies.
         plan_now = (await api.get(f"/v1/plans/{plan['id']}")).json()
@@ -374,6 +379,11 @@ async def test_repository_password_is_sealed_and_never_in_events(
                 dumped = repr([dict(r) for r in rows])
                 assert password not in dumped
                 assert config.credential not in dumped
+            sealed = await conn.fetchval(
+                "SELECT repository_password FROM plans WHERE id = $1", uuid.UUID(plan["id"])
+            )
+            keyring = Backups.from_settings(backup_settings).keyring
+            assert keyring.sealed_with(sealed) == keyring.current_id  # names its key
         finally:
             await conn.close()
         events = await collect_events(nats_url, "backup.>", 1)

@@ -10,14 +10,14 @@ from prisme_chassis.app import Resources, Runtime, runtime_dependency
 
 from .graph import GraphClient
 from .jobs import JobRunner
+from .passwords import PasswordSealer, load_keyring
 from .settings import LicenceSettings
-from .vault import Vault, load_key
 
 
 @dataclass(frozen=True)
 class LicenceContext:
     graph: GraphClient
-    vault: Vault
+    vault: PasswordSealer
     runner: JobRunner
 
 
@@ -31,7 +31,7 @@ async def build_context(resources: Resources[LicenceSettings]) -> LicenceContext
         secret,
         timeout=settings.graph_timeout_seconds,
     )
-    vault = Vault(load_key(settings))
+    vault = PasswordSealer(load_keyring(settings))
     return LicenceContext(
         graph=graph, vault=vault, runner=JobRunner(resources.pool, graph, vault, settings)
     )

@@ -31,8 +31,8 @@ from prisme_events.licence import LicenceEvent
 from . import domain
 from . import repository as repo
 from .graph import GraphAuthError, GraphClient, GraphRequest, GraphResponse, GraphUnavailable
+from .passwords import PasswordSealer
 from .settings import LicenceSettings
-from .vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,11 @@ def _filter_url(upn: str) -> str:
 
 class JobRunner:
     def __init__(
-        self, pool: asyncpg.Pool, graph: GraphClient, vault: Vault, settings: LicenceSettings
+        self,
+        pool: asyncpg.Pool,
+        graph: GraphClient,
+        vault: PasswordSealer,
+        settings: LicenceSettings,
     ) -> None:
         self.pool = pool
         self.graph = graph

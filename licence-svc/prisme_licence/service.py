@@ -22,8 +22,8 @@ from prisme_events import (
 
 from . import domain
 from . import repository as repo
+from .passwords import PasswordSealer
 from .settings import LicenceSettings
-from .vault import Vault
 
 Conn = asyncpg.Connection
 
@@ -214,7 +214,7 @@ async def list_alerts(conn: Conn) -> list[dict[str, Any]]:
 
 
 async def read_credentials(
-    conn: Conn, vault: Vault, account_id: uuid.UUID
+    conn: Conn, vault: PasswordSealer, account_id: uuid.UUID
 ) -> tuple[dict[str, Any], str]:
     """L1: the initial password, once. Deleted in the same transaction as it is read."""
     acc = await repo.get_account(conn, account_id, lock=True)

@@ -44,6 +44,10 @@ class LicenceSettings(ServiceSettings):
     # AES-256-GCM key for initial passwords at rest (base64url, 32 bytes); generated into
     # data_dir in development/test, required in production.
     credentials_key: str | None = Field(default=None, validation_alias=_alias("credentials_key"))
+    # Keys rotated out (comma-separated base64): they still open what they sealed (libs/README).
+    credentials_previous_keys: str = Field(
+        default="", repr=False, validation_alias=_alias("credentials_previous_keys")
+    )
     credential_ttl_seconds: float = Field(
         default=7 * 86400, gt=0, validation_alias=_alias("credential_ttl_seconds")
     )

@@ -10,10 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from prisme_chassis.auth import generate_keypair
+from prisme_chassis.sealing import Keyring, TamperedError, UnknownKeyError
+from prisme_licence.passwords import PasswordSealer, load_key, load_keyring
 from prisme_licence.settings import LicenceSettings
-from prisme_licence.vault import Vault, load_key
 from pydantic import ValidationError
 
 PUBLIC = generate_keypair()[1]
@@ -67,12 +68,30 @@ def test_development_key_is_generated_once_with_mode_0600(tmp_path: Path) -> Non
 
 
 def test_vault_round_trip_is_bound_to_the_account() -> None:
-    vault = Vault(os.urandom(32))
+    vault = PasswordSealer(Keyring(os.urandom(32)))
     a, b = uuid.uuid4(), uuid.uuid4()
     nonce, sealed = vault.seal(a, "Init-Pass-123!")
     assert b"Init-Pass-123!" not in sealed
     assert vault.open(a, nonce, sealed) == "Init-Pass-123!"
-    with pytest.raises(InvalidTag):
+    with pytest.raises(TamperedError):
         vault.open(b, nonce, sealed)  # a ciphertext copied onto another account does not open
-    with pytest.raises(InvalidTag):
-        Vault(os.urandom(32)).open(a, nonce, sealed)
+    with pytest.raises(UnknownKeyError):
+        PasswordSealer(Keyring(os.urandom(32))).open(a, nonce, sealed)
+
+
+def test_rotated_key_still_opens_and_rows_from_before_key_ids_open(tmp_path: Path) -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    a = uuid.uuid4()
+    nonce, sealed = PasswordSealer(Keyring(old)).seal(a, "Avant-Rotation-1!")
+    encode = base64.urlsafe_b64encode
+    s = _settings(
+        tmp_path,
+        credentials_key=encode(new).decode(),
+        credentials_previous_keys=encode(old).decode(),
+    )
+    rotated = PasswordSealer(load_keyring(s))
+    assert rotated.open(a, nonce, sealed) == "Avant-Rotation-1!"
+    assert rotated.keyring.sealed_with(rotated.seal(a, "x")[1]) == rotated.keyring.current_id
+    legacy_nonce = os.urandom(12)
+    legacy = AESGCM(old).encrypt(legacy_nonce, b"Ancien-Format-2!", a.bytes)
+    assert rotated.open(a, legacy_nonce, legacy) == "Ancien-Format-2!"

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from prisme_chassis.app import Runtime, runtime_dependency
+from prisme_chassis.sealing import Keyring
 
 from .credentials import PasswordHashing, SessionCookies, cookie_key
 from .domain import ThrottlePolicy
@@ -26,6 +27,7 @@ class VideoContext:
     settings: VideoSettings
     store: ObjectStore
     master_key: bytes
+    keyring: Keyring
     hashing: PasswordHashing
     cookies: SessionCookies
     policy: ThrottlePolicy
@@ -52,6 +54,7 @@ def build_context(settings: VideoSettings) -> VideoContext:
         settings=settings,
         store=build_store(settings),
         master_key=master,
+        keyring=Keyring(master, settings.previous_master_keys_bytes()),
         hashing=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),

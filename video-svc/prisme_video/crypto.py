@@ -17,6 +17,7 @@ Pure functions over bytes, no I/O: the storage layer and the service compose the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from dataclasses import dataclass
@@ -25,12 +26,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from prisme_chassis.sealing import Keyring, MalformedError, SealingError
 
 KEY_BYTES = 32
 TAG_BYTES = 16
 PREFIX_BYTES = 4
 DEFAULT_CHUNK_SIZE = 1024 * 1024
-_WRAP_NONCE_BYTES = 12
 _INFO = b"prisme-video/object/v1:"
 _WRAP_AAD = b"prisme-video/data-key/v1:"
 
@@ -47,18 +48,22 @@ def new_nonce_prefix() -> bytes:
     return os.urandom(PREFIX_BYTES)
 
 
-def wrap_key(master_key: bytes, data_key: bytes, owner: str) -> bytes:
-    """Wrap a video's data key with the master key; ``owner`` (the video id) is bound as AAD."""
-    nonce = os.urandom(_WRAP_NONCE_BYTES)
-    return nonce + AESGCM(master_key).encrypt(nonce, data_key, _WRAP_AAD + owner.encode())
+def wrap_key(keyring: Keyring, data_key: bytes, owner: str) -> bytes:
+    """Wrap a video's data key with the current master key (the envelope names it, so the
+    master key can be rotated); ``owner`` (the video id) is bound as associated data."""
+    return keyring.seal(data_key, _WRAP_AAD + owner.encode())
 
 
-def unwrap_key(master_key: bytes, wrapped: bytes, owner: str) -> bytes:
-    nonce, body = wrapped[:_WRAP_NONCE_BYTES], wrapped[_WRAP_NONCE_BYTES:]
+def unwrap_key(keyring: Keyring, wrapped: bytes, owner: str) -> bytes:
+    """Keys wrapped before key ids existed (``nonce || ciphertext``) still unwrap."""
+    aad = _WRAP_AAD + owner.encode()
     try:
-        return AESGCM(master_key).decrypt(nonce, body, _WRAP_AAD + owner.encode())
-    except InvalidTag as exc:
-        raise DecryptionError("wrapped data key does not match the master key") from exc
+        if Keyring.is_envelope(wrapped):
+            with contextlib.suppress(MalformedError):
+                return keyring.open(wrapped, aad)
+        return keyring.open_legacy(wrapped, aad)
+    except SealingError as exc:
+        raise DecryptionError(f"wrapped data key does not open: {exc}") from exc
 
 
 def object_key(data_key: bytes, name: str) -> bytes:

@@ -17,7 +17,7 @@ from .context import VideoContext
 from .crypto import new_data_key, unwrap_key, wrap_key
 from .probe import NotAVideoError, ProbeResult, probe
 from .repository import DB, VideoRow
-from .vault import DecryptingFile, SealedRef, SealedWriter, put_object, read_object
+from .sealed_objects import DecryptingFile, SealedRef, SealedWriter, put_object, read_object
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ async def record_video(
         poster_object=recording.poster.name,
         poster_size=recording.poster.size,
         poster_nonce_prefix=recording.poster.nonce_prefix,
-        wrapped_key=wrap_key(ctx.master_key, recording.data_key, str(recording.video_id)),
+        wrapped_key=wrap_key(ctx.keyring, recording.data_key, str(recording.video_id)),
         deleted_at=None,
     )
     await repo.insert_video(conn, video)
@@ -160,7 +160,7 @@ async def live_video(conn: DB, video_id: uuid.UUID) -> VideoRow:
 
 
 def data_key(ctx: VideoContext, video: VideoRow) -> bytes:
-    return unwrap_key(ctx.master_key, video.wrapped_key, str(video.id))
+    return unwrap_key(ctx.keyring, video.wrapped_key, str(video.id))
 
 
 async def poster(ctx: VideoContext, video: VideoRow) -> bytes:

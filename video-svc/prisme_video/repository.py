@@ -12,7 +12,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from .domain import ContractState, FailureStats
-from .vault import SealedRef
+from .sealed_objects import SealedRef
 
 #: Anything queries can run on: a connection (in a transaction or not), a pooled one, the pool.
 DB: TypeAlias = (

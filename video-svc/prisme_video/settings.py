@@ -7,6 +7,7 @@ import binascii
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from prisme_chassis.sealing import decode_keys
 from prisme_chassis.settings import ServiceSettings, refuse_placeholder, secret_from_data_dir
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
@@ -29,6 +30,12 @@ class VideoSettings(ServiceSettings):
         validation_alias=_alias("master_key"),
         description="Base64 of 32 random bytes; wraps every video's data key. Generated into "
         "data_dir in development/test, required in production.",
+    )
+    previous_master_keys: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("previous_master_keys"),
+        description="Master keys rotated out (comma-separated base64): data keys they wrapped "
+        "still unwrap; new videos use master_key (libs/README.md, key rotation).",
     )
     storage_dir: Path | None = Field(
         default=None,
@@ -95,6 +102,11 @@ class VideoSettings(ServiceSettings):
 
     def objects_dir(self) -> Path:
         return self.storage_dir or Path(self.data_dir) / "objects"
+
+    def previous_master_keys_bytes(self) -> list[bytes]:
+        if self.previous_master_keys is None:
+            return []
+        return decode_keys(self.previous_master_keys.get_secret_value(), name="previous master key")
 
     def master_key_bytes(self) -> bytes:
         """The master key: configured, or generated once into data_dir outside production."""

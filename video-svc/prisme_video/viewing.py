@@ -23,7 +23,7 @@ from .domain import LinkStatus, RangeNotSatisfiableError, link_status, parse_ran
 from .recordings import data_key
 from .recordings import poster as recording_poster
 from .repository import DB, Access, LinkRow, VideoRow
-from .vault import stream_range
+from .sealed_objects import stream_range
 
 # Re-check the link while a long stream runs, so a revocation also stops a transfer in flight.
 RECHECK_EVERY_CHUNKS = 32

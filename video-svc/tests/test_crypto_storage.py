@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from prisme_chassis.sealing import Keyring
 from prisme_video.crypto import (
     TAG_BYTES,
     ChunkCipher,
@@ -17,8 +19,14 @@ from prisme_video.crypto import (
     unwrap_key,
     wrap_key,
 )
+from prisme_video.sealed_objects import (
+    DecryptingFile,
+    SealedRef,
+    SealedWriter,
+    iter_range,
+    read_object,
+)
 from prisme_video.storage import LocalObjectStore
-from prisme_video.vault import DecryptingFile, SealedRef, SealedWriter, iter_range, read_object
 
 CHUNK = 1000
 
@@ -117,14 +125,27 @@ def test_wrong_key_fails(tmp_path: Path) -> None:
 
 
 def test_key_wrapping_binds_the_owner() -> None:
-    master, dek = new_data_key(), new_data_key()
+    master, dek = Keyring(new_data_key()), new_data_key()
     wrapped = wrap_key(master, dek, "video-1")
     assert dek not in wrapped
     assert unwrap_key(master, wrapped, "video-1") == dek
     with pytest.raises(DecryptionError):
         unwrap_key(master, wrapped, "video-2")
     with pytest.raises(DecryptionError):
-        unwrap_key(new_data_key(), wrapped, "video-1")
+        unwrap_key(Keyring(new_data_key()), wrapped, "video-1")
+
+
+def test_master_key_rotation_and_keys_wrapped_before_key_ids() -> None:
+    old, new, dek = new_data_key(), new_data_key(), new_data_key()
+    before = wrap_key(Keyring(old), dek, "video-1")
+    rotated = Keyring(new, previous=[old])
+    assert unwrap_key(rotated, before, "video-1") == dek
+    assert rotated.sealed_with(wrap_key(rotated, dek, "video-2")) == rotated.current_id
+    nonce = os.urandom(12)
+    legacy = nonce + AESGCM(old).encrypt(nonce, dek, b"prisme-video/data-key/v1:video-3")
+    assert unwrap_key(rotated, legacy, "video-3") == dek
+    with pytest.raises(DecryptionError):
+        unwrap_key(Keyring(new), legacy, "video-3")
 
 
 def test_object_keys_differ_per_object() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from prisme_video.crypto import new_data_key
 from prisme_video.probe import NotAVideoError, ProbeResult, probe
+from prisme_video.sealed_objects import DecryptingFile, put_object
 from prisme_video.storage import LocalObjectStore
-from prisme_video.vault import DecryptingFile, put_object
 
 
 def _probe(tmp_path: Path, data: bytes) -> ProbeResult:

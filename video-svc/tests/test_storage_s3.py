@@ -13,9 +13,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 from prisme_localinfra import free_port
 from prisme_video.crypto import DecryptionError, new_data_key
+from prisme_video.sealed_objects import SealedWriter, iter_range, read_object
 from prisme_video.storage import ObjectMissingError
 from prisme_video.storage_s3 import MIN_PART_SIZE, S3ObjectStore, s3_client
-from prisme_video.vault import SealedWriter, iter_range, read_object
 
 CREDENTIALS = {"access_key_id": "bench-key", "secret_access_key": "bench-secret-value"}
 

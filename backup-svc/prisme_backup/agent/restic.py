@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -354,9 +354,31 @@ class Restic:
             )
         return entries
 
-    async def dump_archive(self, snapshot: str, target: Path) -> None:
-        """Write the whole snapshot as a tar archive to ``target`` (mode 0600)."""
-        await _dump_to(self, snapshot, target)
+    async def dump_chunks(self, snapshot: str, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The whole snapshot as a tar archive, streamed (nothing written to disk in clear)."""
+        proc = await asyncio.create_subprocess_exec(
+            *self._argv(["dump", "--archive", "tar", snapshot, "/"]),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self._env(),
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        errors = asyncio.create_task(proc.stderr.read())
+        try:
+            while data := await proc.stdout.read(chunk):
+                yield data
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        err = await errors
+        if proc.returncode != 0:
+            raise ResticError(
+                "dump", proc.returncode or -1, self._scrub(err.decode(errors="replace"))
+            )
 
     async def forget_ids(self, ids: Sequence[str], *, prune: bool = True) -> None:
         if ids:
@@ -366,23 +388,3 @@ class Restic:
         """Bytes the repository stores (``restic stats --mode raw-data``): the quota measure."""
         _, out, _ = await self._run(["stats", "--json", "--mode", "raw-data"])
         return int(json.loads(out).get("total_size", 0))
-
-
-async def _dump_to(restic: Restic, snapshot: str, target: Path) -> None:
-    partial = target.with_name(target.name + ".partial")
-    fd = await asyncio.to_thread(os.open, partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            *restic._argv(["dump", "--archive", "tar", snapshot, "/"]),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=out,
-            stderr=asyncio.subprocess.PIPE,
-            env=restic._env(),
-        )
-        _, err = await proc.communicate()
-    if proc.returncode != 0:
-        await asyncio.to_thread(partial.unlink, True)
-        raise ResticError(
-            "dump", proc.returncode or -1, restic._scrub(err.decode(errors="replace"))
-        )
-    await asyncio.to_thread(partial.replace, target)

@@ -11,7 +11,7 @@ from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from prisme_events import BackupCheckFailed, BackupSnapshotCompleted
 
-from .. import domain, repository, vault
+from .. import domain, repository, tokens
 from ..agent.protocol import (
     AgentPlan,
     CheckReport,
@@ -20,6 +20,7 @@ from ..agent.protocol import (
     RepositorySpec,
     RunReport,
 )
+from ..sealed import open_repository_password
 from .alerts import raise_missed
 from .context import Backups
 
@@ -35,25 +36,25 @@ async def enrol(
 ) -> EnrolResponse:
     """Trade a one-time token for the agent's credential; a new agent replaces the old one."""
     now = now or datetime.now(UTC)
-    plan_id = await repository.consume_enrolment_token(conn, vault.token_hash(token), now)
+    plan_id = await repository.consume_enrolment_token(conn, tokens.token_hash(token), now)
     if plan_id is None:
         raise Unauthorized("unknown, used or expired enrolment token")
     await repository.revoke_agents(conn, plan_id, now)
-    credential = vault.new_token()
+    credential = tokens.new_token()
     agent_id = uuid.uuid4()
     await repository.insert_agent(
         conn,
         agent_id=agent_id,
         plan_id=plan_id,
         hostname=hostname,
-        credential_hash=vault.token_hash(credential),
+        credential_hash=tokens.token_hash(credential),
     )
     return EnrolResponse(agent_id=agent_id, plan_id=plan_id, credential=credential)
 
 
 async def authenticate(conn: asyncpg.Connection, credential: str) -> AgentIdentity:
     """The agent holding ``credential``; refused once revoked or once its plan ended (K3)."""
-    row = await repository.active_agent(conn, vault.token_hash(credential))
+    row = await repository.active_agent(conn, tokens.token_hash(credential))
     if row is None:
         raise Unauthorized("unknown or revoked agent credentials")
     return AgentIdentity(agent_id=row["agent_id"], plan_id=row["plan_id"])
@@ -78,7 +79,7 @@ async def plan_for_agent(conn: asyncpg.Connection, ctx: Backups, who: AgentIdent
         restore_sample=plan["restore_sample"],
         repository=RepositorySpec(
             location=plan["repository_location"],
-            password=vault.unseal(ctx.key, plan["repository_password"], str(plan["id"])),
+            password=open_repository_password(ctx.keyring, plan["id"], plan["repository_password"]),
             env=ctx.repository_env,
         ),
     )

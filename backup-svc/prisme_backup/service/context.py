@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..settings import BackupSettings, master_key
+from prisme_chassis.sealing import Keyring
+
+from ..settings import BackupSettings, keyring
 
 
 @dataclass(frozen=True)
 class Backups:
-    """Configuration the backup use cases share: where repositories go, the sealing key."""
+    """Configuration the backup use cases share: where repositories go, the sealing keys."""
 
-    key: bytes = field(repr=False)
+    keyring: Keyring = field(repr=False)
     repository_base: str
     repository_env: dict[str, str] = field(repr=False)
     restic_binary: str
@@ -23,7 +25,7 @@ class Backups:
     def from_settings(cls, settings: BackupSettings) -> Backups:
         base = settings.repository_base or str(Path(settings.data_dir).resolve() / "repositories")
         return cls(
-            key=master_key(settings),
+            keyring=keyring(settings),
             repository_base=base.rstrip("/"),
             repository_env=dict(settings.repository_env),
             restic_binary=settings.restic_binary,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 from prisme_chassis.errors import Conflict, NotFound
+from prisme_chassis.sealing import SealedFileWriter, read_sealed_file
 
-from .. import repository, vault
+from .. import repository
 from ..agent.restic import Repository, Restic, ResticError
+from ..sealed import export_context, open_repository_password
 from .context import Backups
 from .watch import export_dir
 
@@ -34,7 +37,32 @@ async def get_export(conn: asyncpg.Connection, export_id: uuid.UUID) -> asyncpg.
 
 
 def archive_path(ctx: Backups, plan_id: uuid.UUID, export_id: uuid.UUID) -> Path:
-    return export_dir(ctx) / str(plan_id) / f"{export_id}.tar"
+    """Where the export lies, sealed (``prisme_chassis.sealing`` file format, K3: health data
+    never on disk in clear)."""
+    return export_dir(ctx) / str(plan_id) / f"{export_id}.tar.sealed"
+
+
+def read_archive(ctx: Backups, plan_id: uuid.UUID, export_id: uuid.UUID) -> Iterator[bytes]:
+    """The tar archive in clear, chunk by chunk (blocking)."""
+    path = archive_path(ctx, plan_id, export_id)
+    return read_sealed_file(ctx.keyring, path, export_context(export_id))
+
+
+async def _dump_sealed(
+    restic: Restic, ctx: Backups, snapshot: str, export_id: uuid.UUID, target: Path
+) -> int:
+    """restic's tar stream, sealed chunk by chunk as it comes: never on disk in clear."""
+    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+    writer = await asyncio.to_thread(
+        SealedFileWriter, ctx.keyring, target, export_context(export_id)
+    )
+    try:
+        async for data in restic.dump_chunks(snapshot):
+            await asyncio.to_thread(writer.write, data)
+        return await asyncio.to_thread(writer.close)
+    except BaseException:
+        await asyncio.to_thread(writer.abort)
+        raise
 
 
 async def run_next_export(conn: asyncpg.Connection, ctx: Backups) -> uuid.UUID | None:
@@ -48,7 +76,7 @@ async def run_next_export(conn: asyncpg.Connection, ctx: Backups) -> uuid.UUID |
     restic = Restic(
         Repository(
             location=plan["repository_location"],
-            password=vault.unseal(ctx.key, plan["repository_password"], str(plan["id"])),
+            password=open_repository_password(ctx.keyring, plan["id"], plan["repository_password"]),
             env=ctx.repository_env,
         ),
         binary=ctx.restic_binary,
@@ -60,9 +88,7 @@ async def run_next_export(conn: asyncpg.Connection, ctx: Backups) -> uuid.UUID |
         if not snapshots:
             raise ResticError("snapshots", 0, "the repository holds no snapshot")
         latest = snapshots[-1]
-        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
-        await restic.dump_archive(latest.id, target)
-        size = (await asyncio.to_thread(target.stat)).st_size
+        size = await _dump_sealed(restic, ctx, latest.id, export_id, target)
     except ResticError as exc:
         await repository.finish_export(
             conn, export_id, status="failed", snapshot_id=None, size_bytes=None, error=str(exc)

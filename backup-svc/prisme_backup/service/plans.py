@@ -10,7 +10,8 @@ import asyncpg
 from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import ContractActivated, ContractCancelled, ContractEnded
 
-from .. import domain, repository, vault
+from .. import domain, repository, tokens
+from ..sealed import seal_repository_password
 from .context import Backups
 
 
@@ -52,7 +53,9 @@ async def on_contract_activated(
             check_parts=domain.DEFAULT_CHECK_PARTS,
             restore_every_days=domain.DEFAULT_RESTORE_EVERY_DAYS,
             repository_location=allocate_location(ctx, event.client_id),
-            repository_password=vault.seal(ctx.key, vault.new_repository_password(), str(plan_id)),
+            repository_password=seal_repository_password(
+                ctx.keyring, plan_id, tokens.new_repository_password()
+            ),
             expected_from=expected_from,
         )
         return
@@ -85,7 +88,9 @@ async def on_contract_activated(
         client_name=event.client.name,
         expected_from=expected_from,
         repository_location=allocate_location(ctx, event.client_id),
-        repository_password=vault.seal(ctx.key, vault.new_repository_password(), str(plan["id"])),
+        repository_password=seal_repository_password(
+            ctx.keyring, plan["id"], tokens.new_repository_password()
+        ),
     )
 
 
@@ -187,12 +192,12 @@ async def issue_enrolment_token(
         raise NotFound(f"no backup plan {plan_id}")
     if plan["status"] != "active":
         raise Conflict(f"the plan is {plan['status']}; no agent can enrol")
-    token = vault.new_token()
+    token = tokens.new_token()
     expires_at = datetime.now(UTC) + timedelta(hours=ctx.enrolment_ttl_hours)
     await repository.insert_enrolment_token(
         conn,
         plan_id=plan_id,
-        token_hash=vault.token_hash(token),
+        token_hash=tokens.token_hash(token),
         expires_at=expires_at,
         created_by=actor,
     )

@@ -12,8 +12,9 @@ import asyncpg
 from prisme_chassis.bus import enqueue, next_version
 from prisme_events import BackupPurged
 
-from .. import domain, repository, vault
+from .. import domain, repository
 from ..agent.restic import Repository, Restic
+from ..sealed import open_repository_password
 from .alerts import raise_missed
 from .context import Backups
 
@@ -48,7 +49,7 @@ async def destroy_repository(ctx: Backups, plan: asyncpg.Record) -> None:
     location: str = plan["repository_location"]
     repo = Repository(
         location=location,
-        password=vault.unseal(ctx.key, plan["repository_password"], str(plan["id"])),
+        password=open_repository_password(ctx.keyring, plan["id"], plan["repository_password"]),
         env=ctx.repository_env,
     )
     if repo.is_local:
