@@ -482,6 +482,7 @@ async def request_termination(
         document_name=_filename(document.filename),
         actor=_actor(who, request),
         today=_clock(request).today(),
+        keyring=contracts_runtime(request).context.documents,
     )
 
 
@@ -494,9 +495,12 @@ async def get_termination(
 
 @router.get("/v1/terminations/{termination_id}/document", response_class=Response)
 async def get_termination_document(
-    termination_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+    termination_id: uuid.UUID,
+    conn: Tx,
+    rt: ContractsRuntimeDep,
+    who: Principal = require_scopes(READ),
 ) -> Response:
-    data, media_type, _name = await cessation.document(conn, termination_id)
+    data, media_type, _name = await cessation.document(conn, termination_id, rt.context.documents)
     return Response(
         content=data, media_type=media_type, headers={"Content-Disposition": "attachment"}
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import Resources, ServiceSpec, create_app
 
-from . import api, scheduler
+from . import api, scheduler, sealed_documents
 from .clock import Clock
 from .context import ContractsContext
 from .price_check import PriceCheck
@@ -20,7 +20,9 @@ def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
         check = None
         if s.billing_url is not None and s.billing_token is not None:
             check = PriceCheck(s.billing_url, s.billing_token.get_secret_value())
-        return ContractsContext(clock=clock, price_check=check)
+        keyring = sealed_documents.load_keyring(s)
+        await sealed_documents.seal_clear_documents(resources.pool, keyring)
+        return ContractsContext(clock=clock, documents=keyring, price_check=check)
 
     return ServiceSpec(
         name="contracts-svc",

@@ -27,9 +27,10 @@ from prisme_chassis.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from prisme_chassis.sealing import Keyring
 from prisme_events import ContractEnded
 
-from . import audit, domain
+from . import audit, domain, sealed_documents
 from . import repository as repo
 from .facts import Actor, asset_views, contract_audit, event_id
 from .schemas import TerminationOut
@@ -59,6 +60,7 @@ async def request(
     document_name: str | None,
     actor: Actor,
     today: date,
+    keyring: Keyring,
 ) -> TerminationOut:
     if reason != "cessation":
         raise Unprocessable(
@@ -80,12 +82,13 @@ async def request(
             errors=[{"field": "effective_date", "detail": "within the contract period"}],
         )
     media_type = check_document(document)
+    termination_id = uuid.uuid4()
     values = {
-        "id": uuid.uuid4(),
+        "id": termination_id,
         "contract_id": contract_id,
         "reason": reason,
         "effective_date": effective_date,
-        "document": document,
+        "document": sealed_documents.seal(keyring, termination_id, document),
         "document_type": media_type,
         "document_name": document_name,
         "document_size": len(document),
@@ -308,9 +311,10 @@ async def get(conn: asyncpg.Connection, termination_id: uuid.UUID) -> Terminatio
 
 
 async def document(
-    conn: asyncpg.Connection, termination_id: uuid.UUID
+    conn: asyncpg.Connection, termination_id: uuid.UUID, keyring: Keyring
 ) -> tuple[bytes, str, str | None]:
     row = await repo.get_termination_document(conn, termination_id)
     if row is None:
         raise NotFound(f"termination {termination_id} not found")
-    return bytes(row["document"]), row["document_type"], row["document_name"]
+    data = sealed_documents.open_document(keyring, termination_id, bytes(row["document"]))
+    return data, row["document_type"], row["document_name"]

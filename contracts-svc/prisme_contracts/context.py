@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from prisme_chassis.app import Runtime, runtime_dependency
+from prisme_chassis.sealing import Keyring
 
 from .clock import Clock
 from .price_check import PriceCheck
@@ -16,6 +17,7 @@ from .settings import ContractsSettings
 @dataclass(frozen=True)
 class ContractsContext:
     clock: Clock
+    documents: Keyring  # seals cessation documents (sealed_documents)
     #: B1: billing's pre-activation price check (None: not configured, development only).
     price_check: PriceCheck | None = None
 

@@ -638,6 +638,27 @@ async def get_termination_document(
     )
 
 
+async def clear_termination_documents(
+    conn: asyncpg.Connection, magic: bytes, limit: int
+) -> list[Row]:
+    """Documents stored before sealing (they do not begin with the envelope's magic)."""
+    return await conn.fetch(
+        "SELECT id, document FROM terminations"
+        " WHERE substring(document FROM 1 FOR $1) <> $2 ORDER BY id LIMIT $3 FOR UPDATE",
+        len(magic),
+        magic,
+        limit,
+    )
+
+
+async def set_termination_document(
+    conn: asyncpg.Connection, termination_id: uuid.UUID, document: bytes
+) -> None:
+    await conn.execute(
+        "UPDATE terminations SET document = $2 WHERE id = $1", termination_id, document
+    )
+
+
 async def decide_termination(
     conn: asyncpg.Connection,
     termination_id: uuid.UUID,

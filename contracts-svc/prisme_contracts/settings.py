@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from prisme_chassis.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
 
 class ContractsSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = ("documents_key",)
+
     http_port: int = 8001
     database_url: str = Field(
         validation_alias=AliasChoices("database_url", "PRISME_CONTRACTS_DATABASE_URL")
@@ -46,6 +50,21 @@ class ContractsSettings(ServiceSettings):
     billing_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("billing_token", "PRISME_CONTRACTS_BILLING_TOKEN"),
+    )
+
+    documents_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("documents_key", "PRISME_CONTRACTS_DOCUMENTS_KEY"),
+        description="Base64 of 32 random bytes; seals cessation documents (C6). Generated into "
+        "data_dir in development/test, required in production.",
+    )
+    documents_previous_keys: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "documents_previous_keys", "PRISME_CONTRACTS_DOCUMENTS_PREVIOUS_KEYS"
+        ),
+        description="Keys rotated out (comma-separated base64): documents they sealed still "
+        "open; new ones use documents_key (libs/README.md, key rotation).",
     )
 
     @model_validator(mode="after")
