@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from prisme_chassis.bus import Subscription
-from prisme_events import ContractActivated, ContractAmended, ContractEnded
+from prisme_events import ClientCorrected, ContractActivated, ContractAmended, ContractEnded
 
 from . import service
 from .context import BillingRuntime
@@ -24,6 +24,10 @@ async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
     await service.contract_ended(conn, event)
 
 
+async def on_client_corrected(conn: asyncpg.Connection, event: ClientCorrected) -> None:
+    await service.client_corrected(conn, event)
+
+
 def subscriptions(rt: BillingRuntime) -> Sequence[Subscription]:
     return [
         Subscription(
@@ -33,6 +37,7 @@ def subscriptions(rt: BillingRuntime) -> Sequence[Subscription]:
                 ContractActivated: on_activated,
                 ContractAmended: on_amended,
                 ContractEnded: on_ended,
+                ClientCorrected: on_client_corrected,
             },
         )
     ]

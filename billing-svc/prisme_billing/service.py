@@ -15,6 +15,7 @@ from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import Unprocessable
 from prisme_chassis.money import money_str
 from prisme_events import (
+    ClientCorrected,
     ClientSnapshot,
     ContractActivated,
     ContractAmended,
@@ -38,6 +39,12 @@ def _buyer(client: ClientSnapshot) -> dict[str, str]:
         "manager_name": client.manager.name,
         "email": client.manager.email,
     }
+
+
+async def client_corrected(conn: asyncpg.Connection, ev: ClientCorrected) -> None:
+    """C8: later documents use the corrected identity; finalised ones keep theirs (their
+    ``buyer`` was frozen when they were issued)."""
+    await repo.correct_client(conn, _buyer(ev.client), ev.client.client_id, ev.version)
 
 
 async def _contract_row(conn: asyncpg.Connection, ev: ContractEvent) -> asyncpg.Record:

@@ -17,7 +17,6 @@ from typing import Any
 
 import av
 import httpx
-import nats
 from prisme_contracts.clock import Clock
 
 TENANT = "provider-tenant"
@@ -36,17 +35,6 @@ async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: fl
             return value
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
-
-
-async def drained(nats_url: str, durable: str, stream: str = "CONTRACTS") -> bool:
-    """Has the consumer ``durable`` acknowledged every message of ``stream``? (Read-only look
-    at JetStream: the consumer acks only after its handler's transaction committed.)"""
-    nc = await nats.connect(nats_url)
-    try:
-        info = await nc.jetstream().consumer_info(stream, durable)
-        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
-    finally:
-        await nc.close()
 
 
 def ok(r: httpx.Response, status: int = 200) -> Any:

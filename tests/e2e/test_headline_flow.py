@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from e2e_platform import (
-    drained,
     eventually,
     make_pdf,
     make_video,
@@ -24,6 +23,7 @@ from e2e_platform import (
     yearly_ttc_from_vectors,
 )
 from prisme_contracts.domain import REUNION
+from prisme_testing.events import drained
 
 if TYPE_CHECKING:
     from e2e_platform import Platform

@@ -81,6 +81,8 @@ async def upsert_client(
             name = EXCLUDED.name, siren = EXCLUDED.siren, address_line1 = EXCLUDED.address_line1,
             postal_code = EXCLUDED.postal_code, city = EXCLUDED.city,
             manager_name = EXCLUDED.manager_name, email = EXCLUDED.email, updated_at = now()
+        -- once corrected (C8), only a newer client.corrected changes the identity
+        WHERE clients.identity_version = 0
         """,
         client_id,
         buyer["name"],
@@ -91,6 +93,36 @@ async def upsert_client(
         buyer["manager_name"],
         buyer["email"],
     )
+
+
+async def correct_client(
+    conn: asyncpg.Connection, buyer: dict[str, str], client_id: uuid.UUID, version: int
+) -> bool:
+    """C8: apply a corrected identity if ``version`` is newer; ``False`` when stale."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO clients (client_id, name, siren, address_line1, postal_code, city,
+                             manager_name, email, identity_version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (client_id) DO UPDATE SET
+            name = EXCLUDED.name, siren = EXCLUDED.siren, address_line1 = EXCLUDED.address_line1,
+            postal_code = EXCLUDED.postal_code, city = EXCLUDED.city,
+            manager_name = EXCLUDED.manager_name, email = EXCLUDED.email,
+            identity_version = EXCLUDED.identity_version, updated_at = now()
+        WHERE clients.identity_version < EXCLUDED.identity_version
+        RETURNING client_id
+        """,
+        client_id,
+        buyer["name"],
+        buyer["siren"],
+        buyer["line1"],
+        buyer["postal_code"],
+        buyer["city"],
+        buyer["manager_name"],
+        buyer["email"],
+        version,
+    )
+    return row is not None
 
 
 async def client(conn: asyncpg.Connection, client_id: uuid.UUID) -> asyncpg.Record | None:

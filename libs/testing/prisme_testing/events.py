@@ -62,3 +62,14 @@ async def collect_events(
     finally:
         await nc.close()
     return got
+
+
+async def drained(nats_url: str, durable: str, stream: str = "CONTRACTS") -> bool:
+    """Has the consumer ``durable`` acknowledged every message of ``stream``? (Read-only look
+    at JetStream: the chassis acks only after its handler's transaction committed.)"""
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().consumer_info(stream, durable)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+    finally:
+        await nc.close()
