@@ -150,7 +150,7 @@ async def list_alerts(
 
 @router.post("/v1/plans/{plan_id}/exports", status_code=202)
 async def request_export(
-    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:write")
+    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:export")
 ) -> ExportOut:
     """A full export of the latest copy for the client (K3), produced by a worker."""
     row = await exports.request_export(conn, plan_id, who.sub)
@@ -173,7 +173,7 @@ async def download_export(
     export_id: uuid.UUID,
     conn: Tx,
     rt: BackupRuntimeDep,
-    who: Principal = require_scopes("backups:read"),
+    who: Principal = require_scopes("backups:export"),
 ) -> StreamingResponse:
     """The archive, opened chunk by chunk as it is sent (it is sealed on disk)."""
     row = await exports.get_export(conn, export_id)

@@ -86,12 +86,20 @@ async def restic_of(config_path: Path) -> Restic:
 
 @pytest.fixture
 def headers(make_token: Callable[..., str]) -> dict[str, str]:
+    scopes = ("backups:read", "backups:write", "backups:export")
+    return {"Authorization": f"Bearer {make_token(scopes=scopes)}"}
+
+
+@pytest.fixture
+def no_export_headers(make_token: Callable[..., str]) -> dict[str, str]:
+    """Reading plans and managing agents, but not downloading a client's data (O1)."""
     return {"Authorization": f"Bearer {make_token(scopes=('backups:read', 'backups:write'))}"}
 
 
 async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
     backup_settings: BackupSettings,
     headers: dict[str, str],
+    no_export_headers: dict[str, str],
     nats_url: str,
     practice_pg: str,
     tmp_path: Path,
@@ -185,7 +193,9 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
 
         done = await eventually(export_ready, timeout=60)
         assert done["status"] == "ready", done
-        archive = await api.get(f"/v1/exports/{export['id']}/archive")
+        path = f"/v1/exports/{export['id']}/archive"
+        assert (await api.get(path, headers=no_export_headers)).status_code == 403
+        archive = await api.get(path)
         assert archive.status_code == 200
         with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
             names = tar.getnames()

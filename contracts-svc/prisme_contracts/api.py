@@ -67,6 +67,8 @@ router = APIRouter(tags=["contracts"])
 
 READ = "contracts:read"
 WRITE = "contracts:write"
+#: four eyes (O2): approving or rejecting is its own scope, apart from writing
+APPROVE = "contracts:approve"
 
 
 def _actor(who: Principal, request: Request) -> Actor:
@@ -512,7 +514,7 @@ async def approve_termination(
     body: DecisionIn,
     conn: Tx,
     request: Request,
-    who: Principal = require_scopes(WRITE),
+    who: Principal = require_scopes(APPROVE),
 ) -> TerminationOut:
     """C6/O2: another operator approves; a future effective date schedules the ending."""
     return await cessation.approve(
@@ -526,7 +528,7 @@ async def reject_termination(
     body: DecisionIn,
     conn: Tx,
     request: Request,
-    who: Principal = require_scopes(WRITE),
+    who: Principal = require_scopes(APPROVE),
 ) -> TerminationOut:
     """C6/O2: another operator rejects; the contract is free for a new request."""
     return await cessation.reject(

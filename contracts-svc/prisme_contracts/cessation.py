@@ -36,6 +36,13 @@ from .facts import Actor, asset_views, contract_audit, event_id
 from .schemas import TerminationOut
 
 
+class SelfApproval(Forbidden):
+    """O2: the maker of a four-eyes request cannot be its checker."""
+
+    code = "self-approval"
+    title = "Self-approval refused (four eyes)"
+
+
 def check_document(data: bytes) -> str:
     """The document's media type, or a problem: too large (413), empty or unknown (415)."""
     if len(data) > domain.MAX_DOCUMENT_BYTES:
@@ -132,8 +139,9 @@ async def approve(
     """C6/O2: a different operator approves; the contract ends at the effective date (now,
     or on that day when it is still to come)."""
     termination, contract = await _pending(conn, termination_id)
+    # O2: maker ≠ checker, by identity: ``sub`` is the operator id the dashboard signed
     if termination["requested_by"] == actor.sub:
-        raise Forbidden(
+        raise SelfApproval(
             "the operator who uploaded the document cannot approve it (four-eyes rule, C6)"
         )
     if contract["status"] != "active":
@@ -166,7 +174,7 @@ async def reject(
     request is possible."""
     termination, contract = await _pending(conn, termination_id)
     if termination["requested_by"] == actor.sub:
-        raise Forbidden(
+        raise SelfApproval(
             "the requester cannot decide on their own request (four-eyes rule, C6);"
             " withdraw it instead"
         )

@@ -3,6 +3,7 @@ create → eligibility → activate → amend → non-conforming → cessation �
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ async def _events(svc: Svc, subject: str, count: int, timeout: float = 10.0) -> 
     return await collect_events(svc.nats_url, subject, count, timeout)
 
 
-async def test_create_activate_amend_cease(svc: Svc) -> None:
+async def test_create_activate_amend_cease(svc: Svc, make_token: Callable[..., str]) -> None:
     client = await svc.client()
     cid = client["id"]
     # Nothing declared yet: not eligible, each failure explained.
@@ -172,6 +173,14 @@ async def test_create_activate_amend_cease(svc: Svc) -> None:
         f"/v1/terminations/{termination['id']}/approve", json={"note": "radiation vue"}
     )
     assert r.status_code == 403
+    assert r.json()["type"].endswith("/problems/self-approval")  # O2, by identity
+    # writing is not approving (O1): another operator with contracts:write only is refused
+    writer = {"Authorization": f"Bearer {make_token(scopes=('contracts:write',), sub='op-tech')}"}
+    r = await svc.alice.post(
+        f"/v1/terminations/{termination['id']}/approve", json={"note": "vu"}, headers=writer
+    )
+    assert r.status_code == 403
+    assert r.json()["required_scopes"] == ["contracts:approve"]
     assert (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()["status"] == "active"
     r = await svc.as_bob(
         "POST", f"/v1/terminations/{termination['id']}/approve", json={"note": "extrait Kbis"}

@@ -122,7 +122,7 @@ async def read_credentials(
     conn: Tx,
     rt: LicenceRuntimeDep,
     response: Response,
-    who: Principal = require_scopes("licences:write"),
+    who: Principal = require_scopes("licences:credentials"),
 ) -> CredentialsOut:
     """The initial password, once (L1); later calls answer 410. Not cacheable."""
     acc, password = await service.read_credentials(conn, rt.context.vault, account_id)

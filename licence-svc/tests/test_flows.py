@@ -36,7 +36,7 @@ def _ops(state: dict[str, Any], upn: str) -> list[str]:
 
 
 async def test_prisme_activation_provisions_every_user_and_sav_none(
-    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually, make_token
 ) -> None:
     dsn = await new_database()
     async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
@@ -80,6 +80,10 @@ async def test_prisme_activation_provisions_every_user_and_sav_none(
 
         # L1: the initial password is shown once, and it is the one Graph received.
         acc = (await _accounts(api, contract_id=a.contract_id))[0]
+        # revealing a password is its own scope, apart from managing accounts (O1)
+        manager = {"Authorization": f"Bearer {make_token(scopes=('licences:write',))}"}
+        refused = await api.post(f"/v1/accounts/{acc['id']}/credentials", headers=manager)
+        assert refused.status_code == 403
         r = await api.post(f"/v1/accounts/{acc['id']}/credentials")
         assert r.status_code == 200, r.text
         assert r.headers["cache-control"] == "no-store"

@@ -35,7 +35,7 @@ from nats.js.errors import NotFoundError
 from prisme_events import STREAMS, StreamSpec, stream_of
 from pydantic import BaseModel
 
-from . import telemetry
+from . import revocations, telemetry
 from .auth import Authenticator, Principal, require_scopes
 from .bus import (
     Consumer,
@@ -416,15 +416,33 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
     telemetry.setup_telemetry(spec.name, settings.otlp_endpoint, settings.log_level)
     telemetry.instrument_clients()
 
+    authenticator = Authenticator(settings.jwt_public_key)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(spec, settings) as rt:
             app.state.runtime = rt
-            yield
+            # revoked integration tokens (DESIGN §7): watched for as long as the service runs;
+            # requests are served once the list is loaded, so a restart forgets none
+            watcher = asyncio.create_task(
+                _supervise(
+                    "revocations",
+                    lambda: revocations.watch(
+                        rt.js, authenticator.revocations, settings.stream_replicas
+                    ),
+                )
+            )
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(authenticator.revocations.loaded.wait(), 10.0)
+                yield
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
 
     app = FastAPI(title=spec.name, version=spec.version, lifespan=lifespan)
     app.state.settings = settings
-    app.state.authenticator = Authenticator(settings.jwt_public_key)
+    app.state.authenticator = authenticator
 
     async def ready() -> dict[str, bool]:
         rt: Runtime[S, C] | None = getattr(app.state, "runtime", None)

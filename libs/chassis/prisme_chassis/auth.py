@@ -1,10 +1,15 @@
 """Bearer-token authentication: Ed25519-signed JWTs carrying scopes (DESIGN §7).
 
-Tokens are minted with the platform's private key (by ``prisme up`` and the test harness) and
-verified by every service with the public key from its settings.  Claims: ``iss`` and
-``aud`` are ``prisme``, ``sub`` is the operator id (for the audit trail), ``name`` is shown
-in the audit trail, ``scope`` is a space-separated list (RFC 8693 style), ``exp`` is
-required.  ``admin`` grants every scope.
+Tokens are minted with the platform's private key (by the dashboard, which alone holds it in
+production; by ``prisme token`` and the test harness in development) and verified by every
+service with the public keys from its settings.  The header's ``kid`` (the key's RFC 7638 JWK
+thumbprint) names the key: a service trusts a *set* of keys, so during a rotation the new and
+the previous key are both accepted, and a token signed by a key removed from the set is
+refused.  Claims: ``iss`` and ``aud`` are ``prisme``, ``sub`` is the operator id (for the
+audit trail), ``name`` is shown in the audit trail, ``scope`` is a space-separated list
+(RFC 8693 style), ``exp`` and ``jti`` are required.  ``admin`` grants every scope.  A token
+whose ``jti`` is in the revocation list (:mod:`prisme_chassis.revocations`, fed by a JetStream
+key-value bucket) is refused.
 
 Routes declare what they need as a parameter default::
 
@@ -13,6 +18,10 @@ Routes declare what they need as a parameter default::
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import Forbidden, Unauthorized
+from .revocations import RevocationList
 
 ISSUER = "prisme"
 AUDIENCE = "prisme"
@@ -33,6 +43,48 @@ ALGORITHM = "EdDSA"
 ADMIN_SCOPE = "admin"
 #: Clock skew tolerated between the minting host and the verifying service.
 LEEWAY = timedelta(seconds=30)
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The key's RFC 7638 JWK thumbprint: the ``kid`` of every token it signs."""
+    raw = public_key.public_bytes(
+        encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw
+    )
+    jwk = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw)}, separators=(",", ":"), sort_keys=True
+    )
+    return _b64url(hashlib.sha256(jwk.encode("ascii")).digest())
+
+
+def public_keys(pem_text: str) -> dict[str, Ed25519PublicKey]:
+    """Every Ed25519 public key in ``pem_text`` (one or more PEM blocks), by ``kid``."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for block in _PEM_BLOCK.findall(pem_text):
+        key = serialization.load_pem_public_key(block.encode("ascii"))
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the platform keys must be Ed25519 public keys")
+        keys[key_id(key)] = key
+    if not keys:
+        raise ValueError("no PEM public key found")
+    return keys
+
+
+def private_key_id(private_pem: str) -> str:
+    return key_id(_load_private(private_pem).public_key())
+
+
+def _load_private(private_pem: str) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the platform key must be an Ed25519 private key")
+    return key
 
 
 def generate_keypair() -> tuple[str, str]:
@@ -61,26 +113,28 @@ def mint_token(
     scopes: Sequence[str],
     name: str | None = None,
     ttl: timedelta = timedelta(hours=12),
+    jti: str | None = None,
+    now: datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """Sign a token for ``sub`` with ``scopes``, valid for ``ttl`` (negative: already expired)."""
     if isinstance(scopes, str):
         raise TypeError("scopes must be a sequence of scope names, not a string")
-    key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("the platform key must be an Ed25519 private key")
-    now = datetime.now(UTC)
+    key = _load_private(private_pem)
+    now = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": sub,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
-        "jti": str(uuid.uuid4()),
+        "jti": jti or str(uuid.uuid4()),
         "scope": " ".join(scopes),
+        **(extra or {}),
     }
     if name is not None:
         claims["name"] = name
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": key_id(key.public_key())})
 
 
 @dataclass(frozen=True)
@@ -90,6 +144,8 @@ class Principal:
     sub: str
     name: str | None
     scopes: frozenset[str]
+    #: the token's id (integration tokens are revoked by it)
+    jti: str | None = None
 
     def has(self, scope: str) -> bool:
         """True when the principal holds ``scope`` or ``admin``."""
@@ -97,26 +153,36 @@ class Principal:
 
 
 class Authenticator:
-    """Verifies platform tokens against the platform's public key."""
+    """Verifies platform tokens against the trusted public keys (by ``kid``) and the
+    revocation list."""
 
-    def __init__(self, public_pem: str) -> None:
-        key = serialization.load_pem_public_key(public_pem.encode("ascii"))
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("the platform key must be an Ed25519 public key")
-        self._key = key
+    def __init__(self, public_pem: str, revocations: RevocationList | None = None) -> None:
+        self._keys = public_keys(public_pem)
+        self.revocations = revocations if revocations is not None else RevocationList()
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
 
     def verify(self, token: str) -> Principal:
         """Return the token's principal, or raise :class:`Unauthorized` (never says why in
-        detail beyond expired/invalid, to avoid helping a forger)."""
+        detail beyond expired/invalid/revoked, to avoid helping a forger)."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("invalid token", error="invalid_token") from exc
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise Unauthorized("invalid token", error="invalid_token")
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 leeway=LEEWAY,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                options={"require": ["exp", "iss", "aud", "sub", "jti"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token expired", error="invalid_token") from exc
@@ -132,8 +198,13 @@ class Authenticator:
             scopes = frozenset(raw_scopes)
         else:
             raise Unauthorized("invalid token", error="invalid_token")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or jti in self.revocations:
+            raise Unauthorized("token revoked", error="invalid_token")
         name = claims.get("name")
-        return Principal(sub=sub, name=name if isinstance(name, str) else None, scopes=scopes)
+        return Principal(
+            sub=sub, name=name if isinstance(name, str) else None, scopes=scopes, jti=jti
+        )
 
 
 # auto_error=False: a missing header must become our 401 problem, not FastAPI's 403.

@@ -21,7 +21,10 @@ from prisme_chassis.auth import (
     Principal,
     PrincipalDep,
     generate_keypair,
+    key_id,
     mint_token,
+    private_key_id,
+    public_keys,
     require_scopes,
 )
 from prisme_chassis.errors import Unauthorized
@@ -64,9 +67,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def raw_token(claims: dict[str, Any], key_pem: str = PRIVATE_PEM, alg: str = "EdDSA") -> str:
+def raw_token(
+    claims: dict[str, Any], key_pem: str = PRIVATE_PEM, alg: str = "EdDSA", kid: str | None = ""
+) -> str:
+    """A token signed by hand; ``kid`` defaults to the signing key's, None leaves it out."""
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    return jwt.encode(claims, key, algorithm=alg)  # type: ignore[arg-type]
+    headers = {"kid": private_key_id(key_pem) if kid == "" else kid} if kid is not None else None
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)  # type: ignore[arg-type]
 
 
 def good_claims(**overrides: Any) -> dict[str, Any]:
@@ -76,6 +83,7 @@ def good_claims(**overrides: Any) -> dict[str, Any]:
         "aud": "prisme",
         "sub": "op-alice",
         "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "jti": "4f1c2a9e-0000-4000-8000-000000000001",
         "scope": "contracts:write",
     }
     claims.update(overrides)
@@ -161,8 +169,9 @@ async def test_hmac_with_public_key_as_secret(client: httpx.AsyncClient) -> None
         {"sub": None},
         {"sub": ""},
         {"scope": 42},
+        {"jti": None},
     ],
-    ids=["wrong-issuer", "wrong-audience", "no-exp", "no-sub", "empty-sub", "bad-scope"],
+    ids=["wrong-issuer", "wrong-audience", "no-exp", "no-sub", "empty-sub", "bad-scope", "no-jti"],
 )
 async def test_invalid_claims(client: httpx.AsyncClient, overrides: dict[str, Any]) -> None:
     token = raw_token(good_claims(**overrides))
@@ -245,3 +254,43 @@ async def test_openapi_declares_bearer_security() -> None:
     schema = build_app().openapi()
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert schema["paths"]["/v1/contracts"]["post"]["security"] == [{"HTTPBearer": []}]
+
+
+def test_the_kid_names_the_signing_key() -> None:
+    token = mint_token(PRIVATE_PEM, sub="op-alice", scopes=["admin"])
+    kid = jwt.get_unverified_header(token)["kid"]
+    assert kid == private_key_id(PRIVATE_PEM)
+    assert list(public_keys(PUBLIC_PEM)) == [kid]
+    assert kid == key_id(next(iter(public_keys(PUBLIC_PEM).values())))
+
+
+def test_a_token_without_kid_or_with_an_unknown_kid_is_refused() -> None:
+    authenticator = Authenticator(PUBLIC_PEM)
+    for kid in (None, "not-a-known-key"):
+        with pytest.raises(Unauthorized):
+            authenticator.verify(raw_token(good_claims(), kid=kid))
+
+
+def test_rotation_accepts_the_previous_key_during_the_overlap_only() -> None:
+    new_private, new_public = generate_keypair()
+    old_token = mint_token(PRIVATE_PEM, sub="op-alice", scopes=["admin"])
+    new_token = mint_token(new_private, sub="op-alice", scopes=["admin"])
+    # during the overlap the services trust both keys (two PEM blocks in one setting)
+    overlap = Authenticator(new_public + PUBLIC_PEM)
+    assert overlap.key_ids == {private_key_id(new_private), private_key_id(PRIVATE_PEM)}
+    assert overlap.verify(old_token).sub == "op-alice"
+    assert overlap.verify(new_token).sub == "op-alice"
+    # after it, the previous key is gone from the set: its tokens are refused
+    after = Authenticator(new_public)
+    assert after.verify(new_token).sub == "op-alice"
+    with pytest.raises(Unauthorized, match="invalid token"):
+        after.verify(old_token)
+
+
+def test_a_revoked_token_is_refused() -> None:
+    authenticator = Authenticator(PUBLIC_PEM)
+    token = mint_token(PRIVATE_PEM, sub="integration:erp", scopes=["billing:read"], jti="t-1")
+    assert authenticator.verify(token).jti == "t-1"
+    authenticator.revocations.add("t-1", (datetime.now(UTC) + timedelta(days=1)).timestamp())
+    with pytest.raises(Unauthorized, match="revoked"):
+        authenticator.verify(token)

@@ -9,6 +9,7 @@ from fastapi import Depends
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
 
 from . import sealing
+from .issuer import Issuer
 from .settings import DashboardSettings
 
 
@@ -18,13 +19,21 @@ class DashboardContext:
     login_key: bytes
     #: seals TOTP seeds at rest
     seal_key: bytes
+    #: mints the operators' short-lived tokens and the integration tokens
+    issuer: Issuer
 
 
 def derive_context(settings: DashboardSettings) -> DashboardContext:
     secret = settings.secret_key_bytes()
+    if settings.signing_key is None:
+        raise ValueError(
+            "PRISME_DASHBOARD_SIGNING_KEY (or _SIGNING_KEY_FILE) must hold the platform's "
+            "Ed25519 private key"
+        )
     return DashboardContext(
         login_key=sealing.derive_key(secret, "prisme-dashboard/login-csrf"),
         seal_key=sealing.derive_key(secret, "prisme-dashboard/totp-seed"),
+        issuer=Issuer(settings.signing_key.get_secret_value()),
     )
 
 
