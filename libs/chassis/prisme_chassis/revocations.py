@@ -97,4 +97,4 @@ async def watch(js: JetStreamContext, revocations: RevocationList, replicas: int
             if entry.delta == 0:
                 revocations.loaded.set()
     finally:
-        await watcher.stop()
+        await watcher.stop()  # type: ignore[no-untyped-call]
