@@ -37,6 +37,7 @@ from .contract import (
 from .licence import LicenceFailed, LicenceProvisioned, LicenceRevoked
 from .streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec, stream_for, stream_of
 from .video import VideoLinkCreated, VideoLinkRevoked
+from .webhook import WebhookEndpointDisabled
 
 __all__ = [
     "DEAD_LETTER_STREAM",
@@ -73,6 +74,7 @@ __all__ = [
     "UnknownEventError",
     "VideoLinkCreated",
     "VideoLinkRevoked",
+    "WebhookEndpointDisabled",
     "cloudevent_headers",
     "decode",
     "encode",

@@ -1,0 +1,327 @@
+"""Routes: endpoints, their messages and attempts (DESIGN.md §4), alerts, support hours."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal, cast
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from prisme_chassis import support_hours
+from prisme_chassis.app import Tx
+from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.errors import NotFound
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field
+
+from . import endpoints, repository
+from .clock import now
+from .context import Context
+
+router = APIRouter(tags=["webhooks"])
+
+READ = "webhooks:read"
+WRITE = "webhooks:write"
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _ctx(request: Request) -> Context:
+    return cast(Context, request.app.state.runtime.state["ctx"])
+
+
+class NewEndpoint(BaseModel):
+    url: AnyHttpUrl = Field(max_length=2000)
+    event_types: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=50)
+    description: str = Field(default="", max_length=500)
+    enabled: bool = True
+
+
+class EndpointChange(BaseModel):
+    url: AnyHttpUrl | None = Field(default=None, max_length=2000)
+    event_types: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, min_length=1, max_length=50
+    )
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+
+
+class EndpointOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    description: str
+    event_types: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    secret_rotated_until: datetime | None = Field(
+        description="while set, the previous secret still signs alongside the current one"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class NewEndpointOut(EndpointOut):
+    secret: str = Field(description="whsec_…: shown this once, keep it")
+
+
+class EndpointPage(BaseModel):
+    items: list[EndpointOut]
+    cursor: str | None
+
+
+class RotatedSecret(BaseModel):
+    secret: str = Field(description="the new whsec_… secret, shown this once")
+    previous_valid_until: datetime
+
+
+class MessageOut(BaseModel):
+    message_id: uuid.UUID
+    event_type: str
+    occurred_at: datetime
+    status: Literal["pending", "success", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    cursor: str | None
+
+
+class AttemptOut(BaseModel):
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str
+    error: str | None
+    trigger: str
+    next_attempt_at: datetime | None
+
+
+class Queued(BaseModel):
+    message_id: uuid.UUID | None = None
+    deliveries: int
+
+
+class Recover(BaseModel):
+    since: AwareDatetime
+
+
+class AlertOut(BaseModel):
+    id: uuid.UUID
+    rule: str
+    urgent: bool
+    audience: str
+    subject: str
+    body: str
+    raised_at: datetime
+    deliver_at: datetime
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    cursor: str | None
+
+
+class SupportHoursOut(BaseModel):
+    status: Literal["open", "on_call", "closed"]
+    label: str
+    until: datetime | None
+    next_opening: datetime
+    now: datetime
+
+
+def _endpoint(row: asyncpg.Record) -> dict[str, Any]:
+    rotated = row["previous_expires_at"]
+    return {
+        "id": row["id"],
+        "url": row["url"],
+        "description": row["description"],
+        "event_types": list(row["event_types"]),
+        "enabled": row["enabled"],
+        "disabled_reason": row["disabled_reason"],
+        "failing_since": row["failing_since"],
+        "secret_rotated_until": rotated if rotated is not None and rotated > now() else None,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+@router.post("/v1/endpoints", status_code=201)
+async def create_endpoint(
+    body: NewEndpoint, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> NewEndpointOut:
+    """Subscribe a URL to event types; the signing secret is in this answer only."""
+    row, secret = await endpoints.create(
+        conn,
+        _ctx(request),
+        url=str(body.url),
+        event_types_=body.event_types,
+        description=body.description,
+        enabled=body.enabled,
+        actor=who.sub,
+    )
+    return NewEndpointOut(**_endpoint(row), secret=secret)
+
+
+@router.get("/v1/endpoints")
+async def list_endpoints(
+    conn: Tx,
+    limit: Limit = 50,
+    cursor: uuid.UUID | None = None,
+    who: Principal = require_scopes(READ),
+) -> EndpointPage:
+    rows = await repository.list_endpoints(conn, after=cursor, limit=limit)
+    return EndpointPage(
+        items=[EndpointOut(**_endpoint(r)) for r in rows],
+        cursor=str(rows[-1]["id"]) if len(rows) == limit else None,
+    )
+
+
+@router.get("/v1/endpoints/{endpoint_id}")
+async def get_endpoint(
+    endpoint_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> EndpointOut:
+    return EndpointOut(**_endpoint(await endpoints.get(conn, endpoint_id)))
+
+
+@router.patch("/v1/endpoints/{endpoint_id}")
+async def change_endpoint(
+    endpoint_id: uuid.UUID,
+    body: EndpointChange,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> EndpointOut:
+    changes = body.model_dump(exclude_none=True)
+    if "url" in changes:
+        changes["url"] = str(changes["url"])
+    row = await endpoints.change(conn, _ctx(request), endpoint_id, changes)
+    return EndpointOut(**_endpoint(row))
+
+
+@router.delete("/v1/endpoints/{endpoint_id}", status_code=204)
+async def delete_endpoint(
+    endpoint_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(WRITE)
+) -> None:
+    await endpoints.delete(conn, endpoint_id)
+
+
+@router.post("/v1/endpoints/{endpoint_id}/rotate-secret")
+async def rotate_secret(
+    endpoint_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> RotatedSecret:
+    """A new secret; deliveries carry both signatures until ``previous_valid_until`` (24 h)."""
+    secret, until = await endpoints.rotate(conn, _ctx(request), endpoint_id)
+    return RotatedSecret(secret=secret, previous_valid_until=until)
+
+
+@router.post("/v1/endpoints/{endpoint_id}/test", status_code=202)
+async def send_test(
+    endpoint_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+) -> Queued:
+    """Send a ``webhook.test`` message to this endpoint."""
+    message_id = await endpoints.send_test(conn, _ctx(request), endpoint_id)
+    return Queued(message_id=message_id, deliveries=1)
+
+
+@router.post("/v1/endpoints/{endpoint_id}/recover", status_code=202)
+async def recover(
+    endpoint_id: uuid.UUID,
+    body: Recover,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> Queued:
+    """Re-send every message that failed for this endpoint since ``since``."""
+    count = await endpoints.recover(conn, _ctx(request), endpoint_id, body.since)
+    return Queued(deliveries=count)
+
+
+@router.get("/v1/endpoints/{endpoint_id}/messages")
+async def endpoint_messages(
+    endpoint_id: uuid.UUID,
+    conn: Tx,
+    status: Literal["pending", "success", "failed"] | None = None,
+    limit: Limit = 50,
+    cursor: AwareDatetime | None = None,
+    who: Principal = require_scopes(READ),
+) -> MessagePage:
+    await endpoints.get(conn, endpoint_id)
+    rows = await repository.endpoint_messages(
+        conn, endpoint_id, status=status, before=cursor, limit=limit
+    )
+    return MessagePage(
+        items=[MessageOut(**dict(r)) for r in rows],
+        cursor=rows[-1]["created_at"].isoformat() if len(rows) == limit else None,
+    )
+
+
+@router.get("/v1/messages/{message_id}/attempts")
+async def message_attempts(
+    message_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
+) -> list[AttemptOut]:
+    """Every attempt: status code, latency, the first KiB of the answer, the next attempt."""
+    if not await repository.message_exists(conn, message_id):
+        raise NotFound(f"no message {message_id}")
+    return [AttemptOut(**dict(r)) for r in await repository.attempts_of(conn, message_id)]
+
+
+@router.post("/v1/messages/{message_id}/resend", status_code=202)
+async def resend(
+    message_id: uuid.UUID,
+    conn: Tx,
+    request: Request,
+    endpoint_id: uuid.UUID | None = None,
+    who: Principal = require_scopes(WRITE),
+) -> Queued:
+    """Send the message again (same ``webhook-id``) to its endpoints, or to one of them."""
+    count = await endpoints.resend(conn, _ctx(request), message_id, endpoint_id)
+    return Queued(message_id=message_id, deliveries=count)
+
+
+@router.get("/v1/alerts")
+async def list_alerts(
+    conn: Tx,
+    open_only: bool = Query(default=False, alias="open"),
+    limit: Limit = 50,
+    cursor: AwareDatetime | None = None,
+    who: Principal = require_scopes(READ),
+) -> AlertPage:
+    rows = await repository.list_alerts(conn, open_only=open_only, limit=limit, before=cursor)
+    return AlertPage(
+        items=[AlertOut(**{k: r[k] for k in AlertOut.model_fields}) for r in rows],
+        cursor=rows[-1]["raised_at"].isoformat() if len(rows) == limit else None,
+    )
+
+
+@router.post("/v1/alerts/{alert_id}/acknowledge")
+async def acknowledge(
+    alert_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(WRITE)
+) -> AlertOut:
+    """Mark an alert as handled: it leaves the daily digest."""
+    row = await repository.acknowledge_alert(conn, alert_id, who.sub, now())
+    if row is None:
+        raise NotFound(f"no alert {alert_id}")
+    return AlertOut(**{k: row[k] for k in AlertOut.model_fields})
+
+
+@router.get("/v1/support-hours")
+async def support_hours_now(who: Principal = require_scopes(READ)) -> SupportHoursOut:
+    """S1 now: open, on call or closed, until when, and the next opening."""
+    moment = now()
+    current = support_hours.current(moment)
+    return SupportHoursOut(
+        status=current.status,
+        label=current.label,
+        until=current.until,
+        next_opening=current.next_opening,
+        now=moment,
+    )

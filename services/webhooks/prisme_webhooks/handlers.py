@@ -1,0 +1,38 @@
+"""Bus subscriptions: one durable consumer per stream of the platform, the same handler for
+every event (JetStream consumers belong to one stream; together they cover all of them)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, cast
+
+import asyncpg
+from prisme_chassis.app import Runtime
+from prisme_chassis.bus import Handler, Subscription
+from prisme_events import Event, event_types
+
+from .context import Context
+from .domain import event_types_by_stream
+from .fanout import on_event
+
+
+async def _handle(ctx: Context, conn: asyncpg.Connection, event: Any) -> None:
+    await on_event(conn, ctx, cast(Event, event))
+
+
+def durable_for(stream: str) -> str:
+    return f"webhooks-{stream.lower()}"
+
+
+def subscriptions(rt: Runtime) -> Sequence[Subscription]:
+    ctx: Context = rt.state["ctx"]
+    handle: Handler = functools.partial(_handle, ctx)
+    return [
+        Subscription(
+            durable=durable_for(stream),
+            stream=stream,
+            handlers=dict.fromkeys(classes, handle),
+        )
+        for stream, classes in sorted(event_types_by_stream(event_types()).items())
+    ]
