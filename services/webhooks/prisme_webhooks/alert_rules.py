@@ -27,7 +27,11 @@ class Rule:
 
 
 def _facts(f: Mapping[str, Any], *names: str) -> str:
-    return "\n".join(f"{label} : {f[key]}" for key, label in _LABELS.items() if key in names and f.get(key) not in (None, ""))
+    return "\n".join(
+        f"{label} : {f[key]}"
+        for key, label in _LABELS.items()
+        if key in names and f.get(key) not in (None, "")
+    )
 
 
 _LABELS = {
@@ -59,74 +63,92 @@ RULES: dict[str, Rule] = {
         "technicians",
         False,
         "Sauvegarde manquée",
-        lambda f: "Aucune copie valide pour la journée prévue (K2).\n\n"
-        + _facts(f, "client_id", "plan_id", "day", "reason"),
+        lambda f: (
+            "Aucune copie valide pour la journée prévue (K2).\n\n"
+            + _facts(f, "client_id", "plan_id", "day", "reason")
+        ),
     ),
     "backup.check_failed": Rule(
         "backup.check_failed",
         "technicians",
         True,
         "Vérification de sauvegarde en échec",
-        lambda f: "Une vérification d'intégrité ou une restauration de test a échoué (K2).\n\n"
-        + _facts(f, "client_id", "plan_id", "check", "detail", "snapshot_id"),
+        lambda f: (
+            "Une vérification d'intégrité ou une restauration de test a échoué (K2).\n\n"
+            + _facts(f, "client_id", "plan_id", "check", "detail", "snapshot_id")
+        ),
     ),
     "licence.failed": Rule(
         "licence.failed",
         "technicians",
         False,
         "Licence Microsoft 365 en échec",
-        lambda f: "La création ou la révocation d'un compte Microsoft 365 n'a pas abouti.\n\n"
-        + _facts(f, "client_id", "contract_id", "account_id", "upn", "sku", "reason"),
+        lambda f: (
+            "La création ou la révocation d'un compte Microsoft 365 n'a pas abouti.\n\n"
+            + _facts(f, "client_id", "contract_id", "account_id", "upn", "sku", "reason")
+        ),
     ),
     "licence.seats_exhausted": Rule(
         "licence.seats_exhausted",
         "technicians",
         False,
         "Plus aucune licence libre",
-        lambda f: "Un client n'a plus de licence libre : des comptes attendent.\n\n"
-        + _facts(f, "client_id", "sku", "reason"),
+        lambda f: (
+            "Un client n'a plus de licence libre : des comptes attendent.\n\n"
+            + _facts(f, "client_id", "sku", "reason")
+        ),
     ),
     "invoice.payment_failed": Rule(
         "invoice.payment_failed",
         "accountants",
         False,
         "Paiement de facture en échec",
-        lambda f: "Une tentative de paiement a échoué (B8).\n\n"
-        + _facts(f, "client_id", "invoice_id", "number", "reason"),
+        lambda f: (
+            "Une tentative de paiement a échoué (B8).\n\n"
+            + _facts(f, "client_id", "invoice_id", "number", "reason")
+        ),
     ),
     "invoice.overdue": Rule(
         "invoice.overdue",
         "accountants",
         False,
         "Facture en retard de paiement",
-        lambda f: "Une facture a dépassé son échéance sans être payée.\n\n"
-        + _facts(f, "client_id", "invoice_id", "number", "due_date"),
+        lambda f: (
+            "Une facture a dépassé son échéance sans être payée.\n\n"
+            + _facts(f, "client_id", "invoice_id", "number", "due_date")
+        ),
     ),
     "deadletter": Rule(
         "deadletter",
         "technicians",
         True,
         "Message en lettre morte",
-        lambda f: "Un événement n'a pas pu être traité après toutes les tentatives ; il attend "
-        "d'être rejoué (GET /v1/dead-letters du service concerné).\n\n"
-        + _facts(f, "durable", "subject", "error", "delivered"),
+        lambda f: (
+            "Un événement n'a pas pu être traité après toutes les tentatives ; il attend "
+            "d'être rejoué (GET /v1/dead-letters du service concerné).\n\n"
+            + _facts(f, "durable", "subject", "error", "delivered")
+        ),
     ),
     "job.dead": Rule(
         "job.dead",
         "technicians",
         True,
         "Tâche abandonnée",
-        lambda f: "Une tâche durable a épuisé ses tentatives ; elle peut être relancée "
-        "(POST /v1/jobs/{id}/retry).\n\n" + _facts(f, "subject", "error"),
+        lambda f: (
+            "Une tâche durable a épuisé ses tentatives ; elle peut être relancée "
+            "(POST /v1/jobs/{id}/retry).\n\n" + _facts(f, "subject", "error")
+        ),
     ),
     "webhook.endpoint_disabled": Rule(
         "webhook.endpoint_disabled",
         "technicians",
         False,
         "Webhook d'intégrateur désactivé",
-        lambda f: "Un point de terminaison d'intégrateur a été désactivé "
-        "(réponse 410, ou échecs pendant 5 jours).\n\n"
-        + _facts(f, "endpoint_id", "reason", "failing_since"),
+        lambda f: (
+            "Un point de terminaison d'intégrateur a été désactivé "
+            "(réponse 410, ou échecs pendant 5 jours).\n\n"
+            + _facts(f, "endpoint_id", "reason", "failing_since")
+        ),
     ),
 }
 

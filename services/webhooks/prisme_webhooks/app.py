@@ -68,11 +68,12 @@ spec = ServiceSpec(
     workers=[_digests, _dead_letters],
     on_startup=_startup,
     on_shutdown=_shutdown,
+    area="webhooks",
 )
 
 
 def build_app(settings: WebhooksSettings | None = None) -> FastAPI:
-    return create_app(spec, settings or WebhooksSettings())  # type: ignore[call-arg]
+    return create_app(spec, settings or WebhooksSettings())
 
 
 def main() -> None:

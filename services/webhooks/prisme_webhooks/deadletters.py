@@ -24,7 +24,11 @@ DURABLE = "webhooks-deadletters"
 async def watch_dead_letters(ctx: Context, pool: asyncpg.Pool, js: JetStreamContext) -> None:
     await ensure_dead_letter_stream(js, ctx.settings.stream_replicas)
     await ensure_consumer(
-        js, stream=DEAD_LETTER_STREAM.name, durable=DURABLE, filter_subjects=["deadletter.>"]
+        js,
+        stream=DEAD_LETTER_STREAM.name,
+        durable=DURABLE,
+        filter_subjects=["deadletter.>"],
+        max_deliver=-1,  # alerts fail only when the database is down: never give up
     )
     psub = await js.pull_subscribe_bind(durable=DURABLE, stream=DEAD_LETTER_STREAM.name)
     rule = alert_rules.RULES["deadletter"]

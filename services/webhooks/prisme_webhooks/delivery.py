@@ -57,7 +57,9 @@ async def enqueue_delivery(
     )
 
 
-def active_secrets(ctx: Context, row: asyncpg.Record, endpoint_id: uuid.UUID, at: datetime) -> list[str]:
+def active_secrets(
+    ctx: Context, row: asyncpg.Record, endpoint_id: uuid.UUID, at: datetime
+) -> list[str]:
     """The current secret, and the previous one during the 24 h after a rotation."""
     context = str(endpoint_id)
     found = [ctx.sealer.open(row["secret_kid"], row["secret_sealed"], context)]

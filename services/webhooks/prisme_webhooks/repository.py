@@ -29,10 +29,10 @@ async def insert_endpoint(
     created_by: str,
     now: datetime,
 ) -> asyncpg.Record:
-    row: asyncpg.Record = await conn.fetchrow(
+    row: asyncpg.Record | None = await conn.fetchrow(
         f"""INSERT INTO endpoints (id, url, description, event_types, enabled, secret_kid,
                 secret_sealed, created_by, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {_ENDPOINT}""",
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {_ENDPOINT}""",  # noqa: S608 - constant column list
         endpoint_id,
         url,
         description,
@@ -43,6 +43,7 @@ async def insert_endpoint(
         created_by,
         now,
     )
+    assert row is not None
     return row
 
 
@@ -51,7 +52,8 @@ async def get_endpoint(
 ) -> asyncpg.Record | None:
     suffix = " FOR UPDATE" if lock else ""
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {_ENDPOINT} FROM endpoints WHERE id = $1{suffix}", endpoint_id
+        f"SELECT {_ENDPOINT} FROM endpoints WHERE id = $1{suffix}",  # noqa: S608 - constants
+        endpoint_id,
     )
     return row
 
@@ -61,7 +63,7 @@ async def list_endpoints(
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT {_ENDPOINT} FROM endpoints WHERE $1::uuid IS NULL OR id > $1
-            ORDER BY id LIMIT $2""",
+            ORDER BY id LIMIT $2""",  # noqa: S608 - constant column list
         after,
         limit,
     )
@@ -77,7 +79,7 @@ async def update_endpoint(
     sets = [f"{column} = ${i}" for i, column in enumerate(changes, start=3)]
     row: asyncpg.Record | None = await conn.fetchrow(
         f"""UPDATE endpoints SET updated_at = $2{"".join(", " + s for s in sets)}
-            WHERE id = $1 RETURNING {_ENDPOINT}""",
+            WHERE id = $1 RETURNING {_ENDPOINT}""",  # noqa: S608 - constant column list
         endpoint_id,
         now,
         *changes.values(),
@@ -298,9 +300,7 @@ async def endpoint_messages(
 
 
 async def message_exists(conn: asyncpg.Connection, message_id: uuid.UUID) -> bool:
-    return bool(
-        await conn.fetchval("SELECT true FROM messages WHERE id = $1", message_id)
-    )
+    return bool(await conn.fetchval("SELECT true FROM messages WHERE id = $1", message_id))
 
 
 async def destinations_of(

@@ -111,8 +111,8 @@ def delivery_client(*, timeout: float, enforce: bool, connections: int) -> httpx
         retries=0,
     )
     if enforce:
-        pool = transport._pool  # noqa: SLF001 - httpx exposes no network-backend option
-        pool._network_backend = GuardedBackend(pool._network_backend)  # noqa: SLF001
+        pool = transport._pool  # httpx exposes no network-backend option
+        pool._network_backend = GuardedBackend(pool._network_backend)
     return httpx.AsyncClient(
         transport=transport,
         follow_redirects=False,
