@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from prisme_chassis import support_hours
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
@@ -16,17 +16,13 @@ from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field
 
 from . import endpoints, repository
 from .clock import now
-from .context import Context
+from .context import WebhooksRuntimeDep
 
 router = APIRouter(tags=["webhooks"])
 
 READ = "webhooks:read"
 WRITE = "webhooks:write"
 Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-def _ctx(request: Request) -> Context:
-    return cast(Context, request.app.state.runtime.state["ctx"])
 
 
 class NewEndpoint(BaseModel):
@@ -156,12 +152,12 @@ def _endpoint(row: asyncpg.Record) -> dict[str, Any]:
 
 @router.post("/v1/endpoints", status_code=201)
 async def create_endpoint(
-    body: NewEndpoint, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+    body: NewEndpoint, conn: Tx, rt: WebhooksRuntimeDep, who: Principal = require_scopes(WRITE)
 ) -> NewEndpointOut:
     """Subscribe a URL to event types; the signing secret is in this answer only."""
     row, secret = await endpoints.create(
         conn,
-        _ctx(request),
+        rt.context,
         url=str(body.url),
         event_types_=body.event_types,
         description=body.description,
@@ -197,13 +193,13 @@ async def change_endpoint(
     endpoint_id: uuid.UUID,
     body: EndpointChange,
     conn: Tx,
-    request: Request,
+    rt: WebhooksRuntimeDep,
     who: Principal = require_scopes(WRITE),
 ) -> EndpointOut:
     changes = body.model_dump(exclude_none=True)
     if "url" in changes:
         changes["url"] = str(changes["url"])
-    row = await endpoints.change(conn, _ctx(request), endpoint_id, changes)
+    row = await endpoints.change(conn, rt.context, endpoint_id, changes)
     return EndpointOut(**_endpoint(row))
 
 
@@ -216,19 +212,19 @@ async def delete_endpoint(
 
 @router.post("/v1/endpoints/{endpoint_id}/rotate-secret")
 async def rotate_secret(
-    endpoint_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+    endpoint_id: uuid.UUID, conn: Tx, rt: WebhooksRuntimeDep, who: Principal = require_scopes(WRITE)
 ) -> RotatedSecret:
     """A new secret; deliveries carry both signatures until ``previous_valid_until`` (24 h)."""
-    secret, until = await endpoints.rotate(conn, _ctx(request), endpoint_id)
+    secret, until = await endpoints.rotate(conn, rt.context, endpoint_id)
     return RotatedSecret(secret=secret, previous_valid_until=until)
 
 
 @router.post("/v1/endpoints/{endpoint_id}/test", status_code=202)
 async def send_test(
-    endpoint_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
+    endpoint_id: uuid.UUID, conn: Tx, rt: WebhooksRuntimeDep, who: Principal = require_scopes(WRITE)
 ) -> Queued:
     """Send a ``webhook.test`` message to this endpoint."""
-    message_id = await endpoints.send_test(conn, _ctx(request), endpoint_id)
+    message_id = await endpoints.send_test(conn, rt.context, endpoint_id)
     return Queued(message_id=message_id, deliveries=1)
 
 
@@ -237,11 +233,11 @@ async def recover(
     endpoint_id: uuid.UUID,
     body: Recover,
     conn: Tx,
-    request: Request,
+    rt: WebhooksRuntimeDep,
     who: Principal = require_scopes(WRITE),
 ) -> Queued:
     """Re-send every message that failed for this endpoint since ``since``."""
-    count = await endpoints.recover(conn, _ctx(request), endpoint_id, body.since)
+    count = await endpoints.recover(conn, rt.context, endpoint_id, body.since)
     return Queued(deliveries=count)
 
 
@@ -278,12 +274,12 @@ async def message_attempts(
 async def resend(
     message_id: uuid.UUID,
     conn: Tx,
-    request: Request,
+    rt: WebhooksRuntimeDep,
     endpoint_id: uuid.UUID | None = None,
     who: Principal = require_scopes(WRITE),
 ) -> Queued:
     """Send the message again (same ``webhook-id``) to its endpoints, or to one of them."""
-    count = await endpoints.resend(conn, _ctx(request), message_id, endpoint_id)
+    count = await endpoints.resend(conn, rt.context, message_id, endpoint_id)
     return Queued(message_id=message_id, deliveries=count)
 
 

@@ -6,43 +6,21 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prisme_chassis import jobs
-from prisme_chassis.app import Runtime, ServiceSpec, create_app, run
+from prisme_chassis.app import ServiceSpec, create_app, run
 from prisme_events import stream_of
 
 from . import alerting, api, delivery, handlers
-from .context import ALERT_MAIL, DIGEST_MAIL, Context, delivery_kind
+from .context import ALERT_MAIL, DIGEST_MAIL, WebhooksRuntime, build_context
 from .deadletters import watch_dead_letters
-from .mailer import Mailer
-from .sealing import Sealer
 from .settings import WebhooksSettings
-from .ssrf import delivery_client
 
 
-async def _startup(rt: Runtime) -> None:
-    settings = rt.settings
-    assert isinstance(settings, WebhooksSettings)
-    master = settings.master_key.get_secret_value() if settings.master_key else None
-    rt.state["ctx"] = Context(
-        settings=settings,
-        sealer=Sealer.from_settings(settings, master),
-        client=delivery_client(
-            timeout=settings.timeout_seconds,
-            enforce=settings.enforce_public_urls,
-            connections=settings.delivery_concurrency,
-        ),
-        mailer=Mailer(settings),
-        deliver=delivery_kind(settings),
-    )
+async def _shutdown(rt: WebhooksRuntime) -> None:
+    await rt.context.client.aclose()
 
 
-async def _shutdown(rt: Runtime) -> None:
-    ctx: Context | None = rt.state.get("ctx")
-    if ctx is not None:
-        await ctx.client.aclose()
-
-
-def _jobs(rt: Runtime) -> list[jobs.JobBinding]:
-    ctx: Context = rt.state["ctx"]
+def _jobs(rt: WebhooksRuntime) -> list[jobs.JobBinding]:
+    ctx = rt.context
     return [
         ctx.deliver.handle(delivery.handler(ctx, rt.pool)),
         ALERT_MAIL.handle(alerting.mail_handler(ctx, rt.pool)),
@@ -50,23 +28,24 @@ def _jobs(rt: Runtime) -> list[jobs.JobBinding]:
     ]
 
 
-async def _digests(rt: Runtime) -> None:
-    await alerting.digest_scheduler(rt.state["ctx"], rt.pool)
+async def _digests(rt: WebhooksRuntime) -> None:
+    await alerting.digest_scheduler(rt.context, rt.pool)
 
 
-async def _dead_letters(rt: Runtime) -> None:
-    await watch_dead_letters(rt.state["ctx"], rt.pool, rt.js)
+async def _dead_letters(rt: WebhooksRuntime) -> None:
+    await watch_dead_letters(rt.context, rt.pool, rt.js)
 
 
 spec = ServiceSpec(
     name="webhooks",
+    # the WEBHOOKS stream and its NATS user are the platform processes' of services/
     stream=stream_of("services"),
     migrations=Path(__file__).parent / "migrations",
+    context=build_context,
     routers=[api.router],
     subscriptions=handlers.subscriptions,
     jobs=_jobs,
     workers=[_digests, _dead_letters],
-    on_startup=_startup,
     on_shutdown=_shutdown,
     area="webhooks",
 )

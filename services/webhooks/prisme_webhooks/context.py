@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Annotated
 
+import asyncpg
 import httpx
+from fastapi import Depends
 from prisme_chassis import jobs
+from prisme_chassis.app import Resources, Runtime, runtime_dependency
 
 from .mailer import Mailer
 from .sealing import Sealer
 from .settings import WebhooksSettings
+from .ssrf import delivery_client
 
 
 def delivery_kind(settings: WebhooksSettings) -> jobs.JobKind:
@@ -32,6 +36,7 @@ DIGEST_MAIL = jobs.JobKind("webhooks.digest_mail", max_attempts=20, backoff_base
 @dataclass
 class Context:
     settings: WebhooksSettings
+    pool: asyncpg.Pool
     sealer: Sealer
     client: httpx.AsyncClient
     mailer: Mailer
@@ -39,7 +44,6 @@ class Context:
     #: in-process limit of concurrent deliveries per endpoint: a slow endpoint holds at most
     #: this many of the worker's slots, the others stay free for everyone else
     busy: defaultdict[uuid.UUID, int] = field(default_factory=lambda: defaultdict(int))
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def try_acquire(self, endpoint_id: uuid.UUID) -> bool:
         if self.busy[endpoint_id] >= self.settings.endpoint_concurrency:
@@ -51,3 +55,26 @@ class Context:
         self.busy[endpoint_id] -= 1
         if self.busy[endpoint_id] <= 0:
             del self.busy[endpoint_id]
+
+
+async def build_context(resources: Resources[WebhooksSettings]) -> Context:
+    settings = resources.settings
+    master = settings.master_key.get_secret_value() if settings.master_key else None
+    return Context(
+        settings=settings,
+        pool=resources.pool,
+        sealer=Sealer.from_settings(settings, master),
+        client=delivery_client(
+            timeout=settings.timeout_seconds,
+            enforce=settings.enforce_public_urls,
+            connections=settings.delivery_concurrency,
+        ),
+        mailer=Mailer(settings),
+        deliver=delivery_kind(settings),
+    )
+
+
+WebhooksRuntime = Runtime[WebhooksSettings, Context]
+WebhooksRuntimeDep = Annotated[
+    WebhooksRuntime, Depends(runtime_dependency(WebhooksSettings, Context))
+]

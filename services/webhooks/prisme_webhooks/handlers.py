@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import asyncpg
-from prisme_chassis.app import Runtime
 from prisme_chassis.bus import Handler, Subscription
 from prisme_events import Event, event_types
 
-from .context import Context
+from .context import Context, WebhooksRuntime
 from .domain import event_types_by_stream
 from .fanout import on_event
 
@@ -25,8 +24,8 @@ def durable_for(stream: str) -> str:
     return f"webhooks-{stream.lower()}"
 
 
-def subscriptions(rt: Runtime) -> Sequence[Subscription]:
-    ctx: Context = rt.state["ctx"]
+def subscriptions(rt: WebhooksRuntime) -> Sequence[Subscription]:
+    ctx = rt.context
     handle: Handler = functools.partial(_handle, ctx)
     return [
         Subscription(

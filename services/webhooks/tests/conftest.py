@@ -57,7 +57,9 @@ class Receiver:
             if self.delay:
                 await asyncio.sleep(self.delay)
             status = self.answers.pop(0) if self.answers else 200
-            return Response(f"réponse {status}", status_code=status, headers=self.headers_for.get(status))
+            return Response(
+                f"réponse {status}", status_code=status, headers=self.headers_for.get(status)
+            )
 
         return app
 

@@ -43,7 +43,8 @@ async def test_friday_night_backup_missed_is_mailed_saturday_at_seven_once(
         assert len(alert_mails) == 1
         assert alert_mails[0]["to"] == ["tech1@prisme.test", "tech2@prisme.test"]
         body = (await mail.http.get(f"/api/messages/{alert_mails[0]['id']}")).json()["text"]
-        assert str(event.plan_id) in body and "agent muet" in body
+        assert str(event.plan_id) in body
+        assert "agent muet" in body
         # the same event again (a redelivery) raises nothing new
         await publish_event(nats_url, event)
     # a restart of the service sends nothing twice
@@ -58,11 +59,18 @@ async def test_urgent_alerts_go_out_on_call_and_others_wait(webhooks, mail, nats
     async with webhooks() as client:
         await publish_event(
             nats_url,
-            BackupCheckFailed(plan_id=uuid.uuid4(), client_id=uuid.uuid4(), detail="restauration impossible"),
+            BackupCheckFailed(
+                plan_id=uuid.uuid4(), client_id=uuid.uuid4(), detail="restauration impossible"
+            ),
         )
         await publish_event(
             nats_url,
-            InvoicePaymentFailed(client_id=uuid.uuid4(), invoice_id=uuid.uuid4(), number="F2026-0007", reason="carte refusée"),
+            InvoicePaymentFailed(
+                client_id=uuid.uuid4(),
+                invoice_id=uuid.uuid4(),
+                number="F2026-0007",
+                reason="carte refusée",
+            ),
         )
         sent = await eventually(mail.messages, 30, "the urgent alert")
         await asyncio.sleep(1.0)
@@ -72,7 +80,8 @@ async def test_urgent_alerts_go_out_on_call_and_others_wait(webhooks, mail, nats
         assert sent[0]["to"] == ["tech1@prisme.test", "tech2@prisme.test"]
         alerts = (await client.get("/v1/alerts")).json()["items"]
         payment = next(a for a in alerts if a["rule"] == "invoice.payment_failed")
-        assert payment["audience"] == "accountants" and payment["sent_at"] is None
+        assert payment["audience"] == "accountants"
+        assert payment["sent_at"] is None
         r = await client.get("/v1/support-hours")
         assert r.json()["status"] == "on_call"
         assert r.json()["next_opening"].startswith("2026-12-07T07:00:00+04:00")

@@ -36,7 +36,9 @@ async def test_retries_until_success_with_the_same_webhook_id(
         await eventually(lambda: len(receiver.got) >= 3, 60, "three attempts")
         assert receiver.ids() == [str(event.event_id)] * 3
         gaps = [b.at - a.at for a, b in zip(receiver.got, receiver.got[1:], strict=False)]
-        assert gaps[0] >= 0.45 and gaps[1] >= 0.95, gaps  # the configured schedule
+        # the configured schedule (lower bounds only: the machine may be slow, never fast)
+        assert gaps[0] >= 0.45, gaps
+        assert gaps[1] >= 0.95, gaps
         secret = endpoint["secret"]
         for got in receiver.got:
             Webhook(secret).verify(got.body, got.headers)
@@ -65,7 +67,10 @@ async def test_filters_and_thin_payload(webhooks, receiver: Receiver, nats_url: 
             await subscribe(client, receiver.url, "backup.*")
             await subscribe(client, other.url, "invoice.paid")
             missed = BackupMissed(
-                plan_id=uuid.uuid4(), client_id=uuid.uuid4(), day=date(2026, 12, 4), reason="agent muet"
+                plan_id=uuid.uuid4(),
+                client_id=uuid.uuid4(),
+                day=date(2026, 12, 4),
+                reason="agent muet",
             )
             paid = invoice_paid()
             await publish_event(nats_url, missed)
@@ -96,7 +101,9 @@ async def test_410_disables_the_endpoint_and_says_so(
             return r.json()["enabled"] is False
 
         await eventually(disabled, 30, "endpoint disabled")
-        assert (await client.get(f"/v1/endpoints/{endpoint['id']}")).json()["disabled_reason"] == "gone"
+        assert (await client.get(f"/v1/endpoints/{endpoint['id']}")).json()[
+            "disabled_reason"
+        ] == "gone"
         events = await collect_events(nats_url, "webhook.>", 1, timeout=15)
         assert [e.subject for e in events] == ["webhook.endpoint_disabled"]
         assert str(events[0].endpoint_id) == endpoint["id"]  # type: ignore[attr-defined]
@@ -114,7 +121,8 @@ async def test_rotated_secret_signs_with_both_during_the_overlap(
         r = await client.post(f"/v1/endpoints/{endpoint['id']}/rotate-secret")
         assert r.status_code == 200, r.text
         new = r.json()["secret"]
-        assert new != old and new.startswith("whsec_")
+        assert new != old
+        assert new.startswith("whsec_")
         await publish_event(nats_url, invoice_paid())
         await eventually(lambda: receiver.got, 30, "a delivery")
         got = receiver.got[0]
@@ -136,11 +144,15 @@ async def test_test_message_resend_and_recover(webhooks, receiver: Receiver) -> 
         assert receiver.got[1].at - receiver.got[0].at >= 0.95
 
         async def failed() -> list[dict[str, object]]:
-            r = await client.get(f"/v1/endpoints/{endpoint['id']}/messages", params={"status": "failed"})
+            r = await client.get(
+                f"/v1/endpoints/{endpoint['id']}/messages", params={"status": "failed"}
+            )
             return list(r.json()["items"])
 
         await eventually(failed, 30, "the message failed once the schedule is spent")
-        r = await client.post(f"/v1/endpoints/{endpoint['id']}/recover", json={"since": "2020-01-01T00:00:00Z"})
+        r = await client.post(
+            f"/v1/endpoints/{endpoint['id']}/recover", json={"since": "2020-01-01T00:00:00Z"}
+        )
         assert r.json()["deliveries"] == 1
         await eventually(lambda: len(receiver.got) >= 3, 30, "recovered")
         r = await client.post(f"/v1/messages/{message_id}/resend")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import secrets
 
-import httpcore
 import httpx
 import pytest
 from prisme_webhooks.ssrf import UnsafeUrlError, check_url, delivery_client, is_public
@@ -38,7 +37,9 @@ async def test_public_https_is_accepted_and_development_accepts_loopback() -> No
     await check_url("http://127.0.0.1:9000/hook", enforce=False)
     with pytest.raises(UnsafeUrlError):
         await check_url("ftp://example.com/", enforce=False)
-    assert is_public("8.8.8.8") and not is_public("100.64.0.1") and not is_public("fe80::1")
+    assert is_public("8.8.8.8")
+    assert not is_public("100.64.0.1")
+    assert not is_public("fe80::1")
 
 
 async def test_the_guard_refuses_at_connection_time_and_follows_no_redirect(receiver) -> None:
@@ -49,15 +50,19 @@ async def test_the_guard_refuses_at_connection_time_and_follows_no_redirect(rece
         with pytest.raises(httpx.ConnectError, match="non-public"):
             await client.post(f"http://127.0.0.1:{receiver.port}/hook", content=b"{}")
     assert receiver.got == []
-    assert issubclass(httpx.ConnectError, httpx.HTTPError) and httpcore.ConnectError
 
 
 async def test_production_api_answers_a_problem(webhooks, receiver) -> None:
-    async with webhooks(env="production", master_key=master_key(), smtp_password="s3cr3t-relay") as client:
+    async with webhooks(
+        env="production", master_key=master_key(), smtp_password="s3cr3t-relay"
+    ) as client:
         for url in ("https://127.0.0.1/hook", "https://10.0.0.1/hook", "http://example.com/hook"):
             r = await client.post("/v1/endpoints", json={"url": url, "event_types": ["contract.*"]})
             assert r.status_code == 422, r.text
             assert r.json()["type"].endswith("unsafe_url")
         assert (await client.get("/v1/endpoints")).json()["items"] == []
-        r = await client.post("/v1/endpoints", json={"url": "https://example.com/h", "event_types": ["nope.*"]})
-        assert r.status_code == 422 and r.json()["type"].endswith("unknown_event_type")
+        r = await client.post(
+            "/v1/endpoints", json={"url": "https://example.com/h", "event_types": ["nope.*"]}
+        )
+        assert r.status_code == 422
+        assert r.json()["type"].endswith("unknown_event_type")
