@@ -4,10 +4,10 @@
 # volume; idempotent, so it can also be run by hand against an existing server.
 #
 # Environment: POSTGRES_USER / POSTGRES_DB (the image's superuser and its database) and one
-# password per service: PRISME_<SVC>_DB_PASSWORD (SVC = DASHBOARD CONTRACTS BILLING LICENCE VIDEO BACKUP).
+# password per service: PRISME_<SVC>_DB_PASSWORD (SVC = DASHBOARD CONTRACTS BILLING LICENCE VIDEO BACKUP WEBHOOKS).
 set -euo pipefail
 
-for svc in dashboard contracts billing licence video backup; do
+for svc in dashboard contracts billing licence video backup webhooks; do
   var="PRISME_${svc^^}_DB_PASSWORD"
   password="${!var:?$var must be set}"
   psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \

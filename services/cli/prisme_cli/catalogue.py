@@ -168,6 +168,20 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         database="backup",
         nats_user="backup-svc",
     ),
+    ProcessSpec(
+        name="webhooks",
+        module="prisme_webhooks",
+        port=8006,
+        kind="service",
+        probe="/readyz",
+        database="webhooks",
+        # the WEBHOOKS stream's NATS user: the platform processes of services/
+        nats_user="services",
+        env={
+            "PRISME_WEBHOOKS_SMTP_HOST": "127.0.0.1",
+            "PRISME_WEBHOOKS_SMTP_PORT": "{mail_sandbox_smtp_port}",
+        },
+    ),
 )
 
 

@@ -20,6 +20,7 @@ DESIGN_PORTS = {
     "licence": 8003,
     "video": 8004,
     "backup": 8005,
+    "webhooks": 8006,
     "graph-sandbox": 8010,
     "stripe-sandbox": 8011,
     "mail-sandbox": 8012,
@@ -145,6 +146,7 @@ def test_nats_passwords_are_per_service_stable_and_private(tmp_path: Path) -> No
     assert users == [
         "dashboard",
         *(f"{name}-svc" for name in ("contracts", "billing", "licence", "video", "backup")),
+        "services",  # the webhooks dispatcher: the WEBHOOKS stream's user
     ]
     first = data_dir.ensure_nats_passwords(users)
     assert set(first) == {*users, "admin"}

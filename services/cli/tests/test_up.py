@@ -25,7 +25,7 @@ from prisme_chassis.auth import Authenticator
 from prisme_cli.state import RunState, alive, tree
 from prisme_localinfra import PostgresServer
 
-SERVICES = ("contracts", "billing", "licence", "video", "backup")
+SERVICES = ("contracts", "billing", "licence", "video", "backup", "webhooks")
 SANDBOXES = ("graph-sandbox", "stripe-sandbox", "mail-sandbox")
 
 
