@@ -1,0 +1,235 @@
+"""P8 (DESIGN.md §8): webhook deliveries against a plain HTTP client, in one run.
+
+1. Receiver: a minimal ASGI app under uvicorn in its own process, recording the arrival time
+   of every ``webhook-id``.
+2. Baseline: a plain httpx client posting the same signed bodies (same size, same headers) to
+   the receiver with the dispatcher's concurrency.
+3. Dispatcher: the webhooks service as its own process with one endpoint subscribed to
+   ``invoice.*``; N ``invoice.paid`` events published to JetStream as a producer's relay does;
+   deliveries/s from the first publish until the receiver has every one.
+4. Latency: events published one at a time at 100 events/s; latency = arrival at the receiver
+   − JetStream publish ack (the outbox → JetStream leg is P1's, bench/bus.py), p50/p99.
+
+Usage: python bench/webhooks.py [--events 5000] [--rate 100] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import nats
+from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.bus import ensure_stream
+from prisme_events import InvoicePaid, cloudevent_headers, encode, stream_for
+from prisme_localinfra import NatsServer, PostgresServer, free_port
+from prisme_testing.runner import ServiceProcess
+from prisme_webhooks import domain, signing
+
+RECEIVER = textwrap.dedent(
+    """
+    import json, sys, time
+    import uvicorn
+
+    arrivals = {}
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        if scope["path"] == "/stats":
+            body = json.dumps(arrivals).encode()
+        else:
+            headers = dict(scope["headers"])
+            arrivals.setdefault(headers.get(b"webhook-id", b"").decode(), time.time())
+            body = b"ok"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+                access_log=False)
+    """
+)
+
+
+def paid() -> InvoicePaid:
+    return InvoicePaid(
+        client_id=uuid.uuid4(),
+        invoice_id=uuid.uuid4(),
+        number="F2026-000123",
+        amount="1234.56",
+        method="card",
+    )
+
+
+async def stats(client: httpx.AsyncClient, url: str) -> dict[str, float]:
+    return dict((await client.get(f"{url}/stats", timeout=30)).json())
+
+
+async def wait_for(client: httpx.AsyncClient, url: str, ids: set[str], timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = await stats(client, url)
+        if ids <= set(got):
+            return max(got[i] for i in ids)
+        await asyncio.sleep(0.05)
+    got = await stats(client, url)
+    raise SystemExit(f"only {len(ids & set(got))} of {len(ids)} delivered in {timeout}s")
+
+
+async def baseline(url: str, n: int, concurrency: int) -> float:
+    secret = signing.new_secret()
+    bodies = []
+    for _ in range(n):
+        event = paid()
+        body = json.dumps(domain.thin_payload(event), separators=(",", ":")).encode()
+        bodies.append((str(event.event_id), body))
+    queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=15) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                msg_id, body = queue.get_nowait()
+                headers = signing.headers([secret], msg_id, int(time.time()), body)
+                r = await client.post(f"{url}/hook", content=body, headers=headers)
+                r.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return n / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    pg = PostgresServer(root / "pg", durable=False)
+    pg.start()
+    nats_server = NatsServer(root / "nats")
+    nats_server.start()
+    port = free_port()
+    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    receiver_url = f"http://127.0.0.1:{port}"
+    private, public = generate_keypair()
+    proc: ServiceProcess | None = None
+    try:
+        conn = await asyncpg.connect(pg.admin_dsn)
+        await conn.execute("CREATE DATABASE webhooks")
+        await conn.close()
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    await client.get(f"{receiver_url}/stats")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+
+        base = await baseline(receiver_url, args.events, args.concurrency)
+        print(f"baseline  plain httpx client, {args.concurrency} connections: {base:,.0f} posts/s")
+
+        proc = ServiceProcess(
+            "prisme_webhooks",
+            {
+                "PRISME_ENV": "test",
+                "PRISME_NATS_URL": nats_server.url,
+                "PRISME_JWT_PUBLIC_KEY": public,
+                "PRISME_DATA_DIR": str(root / "data"),
+                "PRISME_WEBHOOKS_DATABASE_URL": pg.dsn("webhooks"),
+                "PRISME_WEBHOOKS_DELIVERY_CONCURRENCY": str(args.concurrency),
+                "PRISME_WEBHOOKS_ENDPOINT_CONCURRENCY": str(args.concurrency),
+                "PRISME_LOG_LEVEL": "WARNING",
+            },
+            log_file=root / "webhooks.log",
+        )
+        proc.start()
+        await proc.wait_ready(60)
+        token = mint_token(private, sub="bench", scopes=["admin"])
+        async with httpx.AsyncClient(
+            base_url=proc.url, headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            r = await api.post(
+                "/v1/endpoints",
+                json={"url": f"{receiver_url}/hook", "event_types": ["invoice.*"]},
+            )
+            r.raise_for_status()
+
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await ensure_stream(js, stream_for("invoice.paid"))
+        async with httpx.AsyncClient() as client:
+            # throughput: a burst of N events
+            events = [paid() for _ in range(args.events)]
+            start_wall = time.time()
+            acks = [
+                js.publish(e.subject, encode(e), headers=cloudevent_headers(e)) for e in events
+            ]
+            await asyncio.gather(*acks)
+            last = await wait_for(client, receiver_url, {str(e.event_id) for e in events}, 600)
+            rate = args.events / (last - start_wall)
+            print(
+                f"dispatcher {args.events} events → {rate:,.0f} deliveries/s "
+                f"({rate / base:.0%} of the plain client; target ≥ 1,000/s and ≥ 50 %)"
+            )
+
+            # latency at a fixed rate
+            published: dict[str, float] = {}
+            interval = 1.0 / args.rate
+            count = int(args.rate * args.seconds)
+            t0 = time.perf_counter()
+            for i in range(count):
+                event = paid()
+                await js.publish(event.subject, encode(event), headers=cloudevent_headers(event))
+                published[str(event.event_id)] = time.time()
+                pause = t0 + (i + 1) * interval - time.perf_counter()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            await wait_for(client, receiver_url, set(published), 120)
+            got = await stats(client, receiver_url)
+            latencies = sorted((got[i] - t) * 1000 for i, t in published.items())
+            p50 = statistics.median(latencies)
+            p99 = latencies[int(len(latencies) * 0.99) - 1]
+            print(
+                f"latency   {count} events at {args.rate:g}/s: p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms (target p99 < 250 ms)"
+            )
+        await nc.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+        receiver.terminate()
+        receiver.wait()
+        nats_server.stop()
+        pg.stop(mode="immediate")
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
