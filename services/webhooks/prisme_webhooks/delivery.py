@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 from prisme_chassis import jobs
 from prisme_chassis.bus import enqueue as enqueue_event
+from prisme_chassis.bus import next_version
 from prisme_events import WebhookEndpointDisabled
 
 from . import domain, repository, signing
@@ -215,6 +216,7 @@ async def _disable(
         reason="gone" if reason == "gone" else "failing",
         failing_since=failing_since,
         occurred_at=now(),
+        version=await next_version(conn, "endpoint", endpoint_id),
     )
     # the technicians' alert comes back through the consumer, like every other event's
     await enqueue_event(conn, event)

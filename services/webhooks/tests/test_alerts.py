@@ -15,7 +15,11 @@ from prisme_webhooks.clock import CLOCK
 
 def missed() -> BackupMissed:
     return BackupMissed(
-        plan_id=uuid.uuid4(), client_id=uuid.uuid4(), day=date(2026, 12, 4), reason="agent muet"
+        version=1,
+        plan_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        day=date(2026, 12, 4),
+        reason="agent muet",
     )
 
 
@@ -60,12 +64,16 @@ async def test_urgent_alerts_go_out_on_call_and_others_wait(webhooks, mail, nats
         await publish_event(
             nats_url,
             BackupCheckFailed(
-                plan_id=uuid.uuid4(), client_id=uuid.uuid4(), detail="restauration impossible"
+                version=1,
+                plan_id=uuid.uuid4(),
+                client_id=uuid.uuid4(),
+                detail="restauration impossible",
             ),
         )
         await publish_event(
             nats_url,
             InvoicePaymentFailed(
+                version=1,
                 client_id=uuid.uuid4(),
                 invoice_id=uuid.uuid4(),
                 number="F2026-0007",

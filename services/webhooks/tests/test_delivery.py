@@ -17,6 +17,7 @@ from .conftest import Receiver, subscribe
 
 def invoice_paid() -> InvoicePaid:
     return InvoicePaid(
+        version=1,
         client_id=uuid.uuid4(),
         invoice_id=uuid.uuid4(),
         number="F2026-0001",
@@ -67,6 +68,7 @@ async def test_filters_and_thin_payload(webhooks, receiver: Receiver, nats_url: 
             await subscribe(client, receiver.url, "backup.*")
             await subscribe(client, other.url, "invoice.paid")
             missed = BackupMissed(
+                version=1,
                 plan_id=uuid.uuid4(),
                 client_id=uuid.uuid4(),
                 day=date(2026, 12, 4),
@@ -83,7 +85,7 @@ async def test_filters_and_thin_payload(webhooks, receiver: Receiver, nats_url: 
             assert body["type"] == "backup.missed"
             assert body["timestamp"].startswith(missed.occurred_at.isoformat()[:19])
             assert body["data"]["plan_id"] == str(missed.plan_id)
-            assert body["data"]["aggregate"] == {"id": str(missed.plan_id), "version": None}
+            assert body["data"]["aggregate"] == {"id": str(missed.plan_id), "version": 1}
     finally:
         await other.stop()
 
