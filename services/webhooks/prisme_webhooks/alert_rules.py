@@ -88,14 +88,15 @@ RULES: dict[str, Rule] = {
             + _facts(f, "client_id", "contract_id", "account_id", "upn", "sku", "reason")
         ),
     ),
-    "licence.seats_exhausted": Rule(
-        "licence.seats_exhausted",
+    "licence.no_free_seat": Rule(
+        "licence.no_free_seat",
         "technicians",
         False,
-        "Plus aucune licence libre",
+        "Plus aucune licence Microsoft 365 libre",
         lambda f: (
-            "Un client n'a plus de licence libre : des comptes attendent.\n\n"
-            + _facts(f, "client_id", "sku", "reason")
+            "Le tenant du cabinet n'a plus de licence libre : les comptes restent en attente "
+            "jusqu'à l'achat de licences.\n\n"
+            + _facts(f, "client_id", "contract_id", "account_id", "upn", "sku")
         ),
     ),
     "invoice.payment_failed": Rule(
@@ -153,7 +154,10 @@ RULES: dict[str, Rule] = {
 }
 
 
-def rule_for(event_type: str) -> Rule | None:
+def rule_for(event_type: str, facts: Mapping[str, Any]) -> Rule | None:
+    """The rule an event raises, if any (a licence failure for want of a seat is its own)."""
+    if event_type == "licence.failed" and facts.get("reason") == "no_free_seat":
+        return RULES["licence.no_free_seat"]
     return RULES.get(event_type)
 
 

@@ -1,4 +1,4 @@
-"""What the use cases share at run time: settings, the sealer, job kinds, clients."""
+"""What the use cases share at run time: settings, the keyring, job kinds, clients."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import httpx
 from fastapi import Depends
 from prisme_chassis import jobs
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
+from prisme_chassis.sealing import Keyring
 
 from .mailer import Mailer
-from .sealing import Sealer
+from .sealing import load_keyring
 from .settings import WebhooksSettings
 from .ssrf import delivery_client
 
@@ -37,7 +38,7 @@ DIGEST_MAIL = jobs.JobKind("webhooks.digest_mail", max_attempts=20, backoff_base
 class Context:
     settings: WebhooksSettings
     pool: asyncpg.Pool
-    sealer: Sealer
+    keyring: Keyring
     client: httpx.AsyncClient
     mailer: Mailer
     deliver: jobs.JobKind
@@ -59,11 +60,10 @@ class Context:
 
 async def build_context(resources: Resources[WebhooksSettings]) -> Context:
     settings = resources.settings
-    master = settings.master_key.get_secret_value() if settings.master_key else None
     return Context(
         settings=settings,
         pool=resources.pool,
-        sealer=Sealer.from_settings(settings, master),
+        keyring=load_keyring(settings),
         client=delivery_client(
             timeout=settings.timeout_seconds,
             enforce=settings.enforce_public_urls,

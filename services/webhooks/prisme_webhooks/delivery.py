@@ -63,10 +63,10 @@ def active_secrets(
 ) -> list[str]:
     """The current secret, and the previous one during the 24 h after a rotation."""
     context = str(endpoint_id)
-    found = [ctx.sealer.open(row["secret_kid"], row["secret_sealed"], context)]
+    found = [ctx.keyring.open_text(row["secret_sealed"], context)]
     expires = row["previous_expires_at"]
     if row["previous_sealed"] is not None and expires is not None and expires > at:
-        found.append(ctx.sealer.open(row["previous_kid"], row["previous_sealed"], context))
+        found.append(ctx.keyring.open_text(row["previous_sealed"], context))
     return found
 
 

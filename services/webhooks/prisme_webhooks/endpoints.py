@@ -61,7 +61,8 @@ async def create(
     patterns = _check_filters(event_types_)
     endpoint_id = uuid.uuid4()
     secret = signing.new_secret()
-    kid, sealed = ctx.sealer.seal(secret, str(endpoint_id))
+    sealed = ctx.keyring.seal_text(secret, str(endpoint_id))
+    kid = ctx.keyring.sealed_with(sealed)
     row = await repository.insert_endpoint(
         conn,
         endpoint_id=endpoint_id,
@@ -113,7 +114,8 @@ async def rotate(
     if row is None:
         raise NotFound(f"no endpoint {endpoint_id}")
     secret = signing.new_secret()
-    kid, sealed = ctx.sealer.seal(secret, str(endpoint_id))
+    sealed = ctx.keyring.seal_text(secret, str(endpoint_id))
+    kid = ctx.keyring.sealed_with(sealed)
     moment = now()
     until = moment + timedelta(hours=ctx.settings.rotation_overlap_hours)
     await repository.rotate_secret(

@@ -29,6 +29,7 @@ async def on_event(conn: asyncpg.Connection, ctx: Context, event: Event) -> None
         )
         fresh = await repository.insert_destinations(conn, event.event_id, targets, now())
         await enqueue_delivery(conn, ctx, event.event_id, fresh, "scheduled")
-    rule = alert_rules.rule_for(event.subject)
+    facts = event.model_dump(mode="json")
+    rule = alert_rules.rule_for(event.subject, facts)
     if rule is not None:
-        await raise_alert(conn, ctx, rule, f"event:{event.event_id}", event.model_dump(mode="json"))
+        await raise_alert(conn, ctx, rule, f"event:{event.event_id}", facts)

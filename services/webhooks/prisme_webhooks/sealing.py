@@ -1,67 +1,26 @@
-"""Sealing of the endpoints' signing secrets at rest (DESIGN.md §7: never stored in clear).
+"""The keyring that seals the endpoints' signing secrets (chassis sealing, DESIGN.md §7).
 
-The service must sign with the secret, so it is sealed (AES-256-GCM), not hashed. Each sealed
-value names the key that sealed it (``kid``) so keys rotate: the first configured key seals,
-every configured key opens. The endpoint id is the associated data, so a sealed secret copied
-onto another row does not open.
+The service must sign with a secret, so it is sealed (AES-256-GCM envelope naming its key,
+the endpoint id as context), never stored in clear and never hashed.
 """
 
 from __future__ import annotations
 
-import base64
-import secrets
-from dataclasses import dataclass
+from prisme_chassis.sealing import KEY_BYTES, Keyring, decode_key, decode_keys
+from prisme_chassis.settings import secret_from_data_dir
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
-
-_NONCE = 12
+from .settings import WebhooksSettings
 
 
-class SealingError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Sealer:
-    keys: dict[str, bytes]
-    current: str
-
-    @classmethod
-    def parse(cls, text: str) -> Sealer:
-        """``kid:base64key[,kid:base64key…]``; the first seals."""
-        keys: dict[str, bytes] = {}
-        order: list[str] = []
-        for part in text.split(","):
-            kid, _, encoded = part.strip().partition(":")
-            key = base64.b64decode(encoded)
-            if not kid or len(key) != 32:
-                raise SealingError("master keys are kid:base64 of 32 bytes")
-            keys[kid] = key
-            order.append(kid)
-        if not order:
-            raise SealingError("no master key")
-        return cls(keys, order[0])
-
-    @classmethod
-    def from_settings(cls, settings: ServiceSettings, configured: str | None) -> Sealer:
-        if configured:
-            return cls.parse(configured)
+def load_keyring(settings: WebhooksSettings) -> Keyring:
+    if settings.master_key is not None:
+        current = decode_key(settings.master_key.get_secret_value(), name="master_key")
+    else:
         # development and test only (raises in production): generated once in data_dir
-        key = secret_from_data_dir(settings, "webhooks-master", 32)
-        return cls({"dev1": key}, "dev1")
-
-    def seal(self, plaintext: str, context: str) -> tuple[str, bytes]:
-        nonce = secrets.token_bytes(_NONCE)
-        sealed = AESGCM(self.keys[self.current]).encrypt(
-            nonce, plaintext.encode(), context.encode()
-        )
-        return self.current, nonce + sealed
-
-    def open(self, kid: str, sealed: bytes, context: str) -> str:
-        try:
-            key = self.keys[kid]
-        except KeyError as exc:
-            raise SealingError(f"unknown sealing key {kid!r}") from exc
-        nonce, body = sealed[:_NONCE], sealed[_NONCE:]
-        return AESGCM(key).decrypt(nonce, body, context.encode()).decode()
+        current = secret_from_data_dir(settings, "webhooks-master", KEY_BYTES)
+    previous = (
+        decode_keys(settings.previous_master_keys.get_secret_value(), name="previous_master_keys")
+        if settings.previous_master_keys is not None
+        else []
+    )
+    return Keyring(current, previous)

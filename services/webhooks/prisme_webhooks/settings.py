@@ -47,10 +47,13 @@ class WebhooksSettings(ServiceSettings):
     )
     #: refuse http and non-public addresses (DESIGN.md §7); on by default in production only
     public_urls_only: bool | None = Field(default=None, validation_alias=_alias("public_urls_only"))
-    #: sealing key of the endpoints' signing secrets: ``kid:base64(32 bytes)`` (several,
-    #: comma-separated, the first seals; the others still open older rows). Generated in
-    #: data_dir outside production.
+    #: sealing key of the endpoints' signing secrets, base64 of 32 bytes (chassis sealing);
+    #: generated in data_dir outside production
     master_key: SecretStr | None = Field(default=None, validation_alias=_alias("master_key"))
+    #: keys that still open secrets sealed before a rotation (comma-separated base64)
+    previous_master_keys: SecretStr | None = Field(
+        default=None, validation_alias=_alias("previous_master_keys")
+    )
 
     # -- alerts -----------------------------------------------------------------------------
     smtp_host: str = Field(default="127.0.0.1", validation_alias=_alias("smtp_host"))

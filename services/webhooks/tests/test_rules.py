@@ -8,14 +8,18 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from cryptography.exceptions import InvalidTag
 from hypothesis import given
 from hypothesis import strategies as st
+from prisme_chassis.auth import generate_keypair
+from prisme_chassis.sealing import TamperedError
 from prisme_events import ContractActivated, event_types
 from prisme_webhooks import domain, signing
-from prisme_webhooks.sealing import Sealer, SealingError
-from prisme_webhooks.settings import DEFAULT_RETRY_SCHEDULE
+from prisme_webhooks.alert_rules import RULES, rule_for
+from prisme_webhooks.sealing import load_keyring
+from prisme_webhooks.settings import DEFAULT_RETRY_SCHEDULE, WebhooksSettings
 from standardwebhooks import Webhook, WebhookVerificationError
+
+PUBLIC = generate_keypair()[1]
 
 
 def test_filters() -> None:
@@ -106,19 +110,36 @@ def test_a_forged_or_replayed_delivery_is_detectable() -> None:
         Webhook(secret).verify(body, stale)  # replayed an hour later
 
 
-def test_sealing_round_trip_with_key_ids() -> None:
+def test_secrets_are_sealed_with_a_rotatable_key(tmp_path) -> None:
     def key() -> str:
         return base64.b64encode(secrets.token_bytes(32)).decode()
 
-    old = Sealer.parse(f"k1:{key()}")
-    kid, sealed = old.seal("whsec_abc", "endpoint-1")
-    assert kid == "k1"
+    def settings(**over: str) -> WebhooksSettings:
+        return WebhooksSettings(
+            env="test", jwt_public_key=PUBLIC, database_url="postgresql://x", data_dir=tmp_path,
+            **over,
+        )  # fmt: skip
+
+    old_key = key()
+    old = load_keyring(settings(master_key=old_key))
+    sealed = old.seal_text("whsec_abc", "endpoint-1")
     assert b"whsec_abc" not in sealed
-    assert old.open(kid, sealed, "endpoint-1") == "whsec_abc"
-    with pytest.raises(InvalidTag):
-        old.open(kid, sealed, "endpoint-2")  # bound to its row
-    rotated = Sealer.parse(f"k2:{key()},k1:{base64.b64encode(old.keys['k1']).decode()}")
-    assert rotated.current == "k2"
-    assert rotated.open("k1", sealed, "endpoint-1") == "whsec_abc"
-    with pytest.raises(SealingError):
-        Sealer.parse("nokey")
+    assert old.open_text(sealed, "endpoint-1") == "whsec_abc"
+    with pytest.raises(TamperedError):
+        old.open_text(sealed, "endpoint-2")  # bound to its row
+    rotated = load_keyring(settings(master_key=key(), previous_master_keys=old_key))
+    assert rotated.current_id != old.sealed_with(sealed)
+    assert rotated.open_text(sealed, "endpoint-1") == "whsec_abc"
+    generated = load_keyring(settings())  # development/test: kept in data_dir
+    assert load_keyring(settings()).current_id == generated.current_id
+
+
+def test_alert_rules_cover_the_issue() -> None:
+    assert rule_for("backup.missed", {}) is RULES["backup.missed"]
+    assert rule_for("licence.failed", {"reason": "no_free_seat"}) is RULES["licence.no_free_seat"]
+    assert rule_for("licence.failed", {"reason": "graph_unavailable"}) is RULES["licence.failed"]
+    assert rule_for("invoice.payment_failed", {}).audience == "accountants"  # type: ignore[union-attr]
+    assert rule_for("invoice.overdue", {}).audience == "accountants"  # type: ignore[union-attr]
+    assert rule_for("contract.activated", {}) is None
+    assert RULES["deadletter"].urgent
+    assert RULES["backup.check_failed"].urgent

@@ -11,7 +11,7 @@ from prisme_webhooks.ssrf import UnsafeUrlError, check_url, delivery_client, is_
 
 
 def master_key() -> str:
-    return "k1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @pytest.mark.parametrize(
