@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 import asyncpg
 import stripe
 from fastapi import APIRouter, Query, Request, Response
+from prisme_chassis import jobs
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import DomainError, NotFound
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
 
-from . import domain, payments, queries, service, stripe_sync
+from . import domain, payments, queries, service, stripe_events, stripe_jobs
 from . import repository as repo
 from .context import BillingRuntimeDep
 
@@ -399,10 +400,11 @@ class WebhookAck(BaseModel):
 
 @public_router.post("/v1/webhooks/stripe")
 async def stripe_webhook(request: Request, conn: Tx, rt: BillingRuntimeDep) -> WebhookAck:
-    """B8/R3: verified over the raw body, stored once, processed afterwards by the worker."""
+    """B8/R3: verified over the raw body, stored once with its processing job (one
+    transaction); processed afterwards by the job, with back-off while Stripe is away."""
     payload = await request.body()
     try:
-        stored = await stripe_sync.receive_webhook(
+        stored = await stripe_events.receive_webhook(
             conn, payload, request.headers.get("stripe-signature"), rt.settings
         )
     except (stripe.SignatureVerificationError, ValueError) as exc:
@@ -425,8 +427,18 @@ class StripeBacklogOut(BaseModel):
 async def stripe_backlog(
     conn: Tx, who: Principal = require_scopes("billing:read")
 ) -> StripeBacklogOut:
-    """Stripe work not done yet and work given up on (for the dashboard's alerts)."""
-    return StripeBacklogOut(**await repo.backlog(conn))
+    """Stripe work not done yet and work given up on (for the dashboard's alerts); the jobs
+    themselves are on ``GET /v1/jobs``."""
+    found = await jobs.counts(conn, stripe_jobs.ALL_KINDS)
+    calls = [found[k.name] for k in stripe_jobs.CALL_KINDS]
+    events = found[stripe_jobs.STRIPE_EVENT.name]
+    open_states = (jobs.JobState.QUEUED, jobs.JobState.RUNNING)
+    return StripeBacklogOut(
+        jobs_pending=sum(c[s] for c in calls for s in open_states),
+        jobs_failed=sum(c[jobs.JobState.DEAD] for c in calls),
+        webhooks_pending=sum(events[s] for s in open_states),
+        webhooks_failed=events[jobs.JobState.DEAD],
+    )
 
 
 class StripeUnavailable(DomainError):
@@ -441,7 +453,7 @@ async def reconcile(
 ) -> ReconcileOut:
     """Fetch Stripe events missed by the webhook (also run periodically by the worker)."""
     try:
-        return ReconcileOut(new_events=await stripe_sync.reconcile(rt.pool, rt.context.stripe))
+        return ReconcileOut(new_events=await stripe_events.reconcile(rt.pool, rt.context.stripe))
     except stripe.StripeError as exc:
         # Nothing was lost: the worker reconciles again later.
         raise StripeUnavailable(f"Stripe answered {type(exc).__name__}; try again later") from exc

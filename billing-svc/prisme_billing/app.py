@@ -1,4 +1,5 @@
-"""billing-svc's ServiceSpec: the chassis plus billing's routes, subscriptions and worker."""
+"""billing-svc's ServiceSpec: the chassis plus billing's routes, subscriptions, job kinds and
+workers."""
 
 from __future__ import annotations
 
@@ -12,12 +13,6 @@ from prisme_chassis.db import transaction
 from . import api, handlers, service, stripe_sync
 from .context import BillingRuntime, build_context
 from .settings import BillingSettings
-
-
-async def stripe_worker(rt: BillingRuntime) -> None:
-    """Runs Stripe jobs, processes stored webhooks, reconciles (B8)."""
-    if rt.settings.stripe_enabled:
-        await stripe_sync.worker_loop(rt.pool, rt.context.stripe, rt.settings)
 
 
 async def awaiting_price_sweeper(rt: BillingRuntime) -> None:
@@ -37,7 +32,9 @@ spec = ServiceSpec(
     routers=[api.router],
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
-    workers=[stripe_worker, awaiting_price_sweeper],
+    workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper],
+    area="billing",  # /v1/jobs: billing:read to list, billing:write to retry
+    jobs=stripe_sync.bindings,  # Stripe calls and received Stripe events (B5, B8)
 )
 
 

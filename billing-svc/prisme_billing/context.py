@@ -9,8 +9,8 @@ import stripe
 from fastapi import Depends
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
 
-from . import stripe_sync
 from .settings import BillingSettings
+from .stripe_client import make_client
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class BillingContext:
 
 
 async def build_context(resources: Resources[BillingSettings]) -> BillingContext:
-    return BillingContext(stripe=stripe_sync.make_client(resources.settings))
+    return BillingContext(stripe=make_client(resources.settings))
 
 
 BillingRuntime = Runtime[BillingSettings, BillingContext]

@@ -18,6 +18,7 @@ from prisme_chassis.money import from_cents, money_str, round_half_up
 from prisme_events import InvoicePaid, InvoicePaymentFailed, PaymentRefunded
 
 from . import repository as repo
+from . import stripe_jobs
 
 MANUAL_METHODS = ("bank_transfer", "cheque")
 
@@ -61,7 +62,7 @@ async def record_manual_payment(
     if paid >= invoice["total_ttc"]:
         await _mark_paid(conn, invoice, method)
         # The client must not be asked to pay again on Stripe's hosted page.
-        await repo.enqueue_job(conn, "paid_out_of_band", invoice_id)
+        await stripe_jobs.close_paid_out_of_band(conn, invoice_id)
     updated = await repo.document(conn, invoice_id)
     assert updated is not None
     return updated
@@ -148,7 +149,7 @@ async def refund_if_credited(conn: asyncpg.Connection, invoice_id: uuid.UUID) ->
         return
     refundable = min(note["total_ttc"], invoice["amount_paid"] - invoice["amount_refunded"])
     if refundable > 0 and await repo.insert_refund(conn, note["id"], invoice_id, refundable):
-        await repo.enqueue_job(conn, "refund", note["id"])
+        await stripe_jobs.refund(conn, note["id"])
 
 
 async def refund_settled(

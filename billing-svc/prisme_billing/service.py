@@ -25,7 +25,7 @@ from prisme_events import (
     InvoiceIssued,
 )
 
-from . import domain
+from . import domain, stripe_jobs
 from . import repository as repo
 
 
@@ -270,8 +270,8 @@ async def _issue_invoice(
         conn, contract_id, client_id, charges, price_book_version
     )
     await repo.resolve_charge(conn, charge["id"], "invoiced", doc_id)
-    # The Stripe invoice is created by the worker from this durable job (B8).
-    await repo.enqueue_job(conn, "push_invoice", doc_id)
+    # The Stripe invoice is created by a job, after this transaction commits (B8).
+    await stripe_jobs.push_invoice(conn, doc_id)
     # B6: the number is taken last, so the series' counter row stays locked only for the
     # few statements left before commit (every issuing transaction queues on it).
     today = business_today()
@@ -358,7 +358,7 @@ async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UU
             and await _paid_via_stripe(conn, invoice["id"])
         ):
             await repo.insert_refund(conn, note_id, invoice["id"], refundable)
-            await repo.enqueue_job(conn, "refund", note_id)
+            await stripe_jobs.refund(conn, note_id)
 
 
 async def _paid_via_stripe(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> bool:

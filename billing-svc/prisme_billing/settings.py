@@ -47,7 +47,17 @@ class BillingSettings(ServiceSettings):
         default=300, gt=0, validation_alias=_alias("stripe_webhook_tolerance_s")
     )
     stripe_enabled: bool = Field(default=True, validation_alias=_alias("stripe_enabled"))
-    worker_poll_s: float = Field(default=1.0, validation_alias=_alias("worker_poll_s"))
+    # Stripe jobs (calls and received events): back-off 5 s doubling to 15 min, 20 runs, so
+    # an outage of a few hours delays them without losing any (B8).
+    stripe_job_max_attempts: int = Field(
+        default=20, ge=1, validation_alias=_alias("stripe_job_max_attempts")
+    )
+    stripe_job_backoff_base_s: float = Field(
+        default=5.0, ge=0, validation_alias=_alias("stripe_job_backoff_base_s")
+    )
+    stripe_job_backoff_cap_s: float = Field(
+        default=900.0, ge=0, validation_alias=_alias("stripe_job_backoff_cap_s")
+    )
     sweep_every_s: float = Field(default=60.0, validation_alias=_alias("sweep_every_s"))
     reconcile_every_s: float = Field(default=300.0, validation_alias=_alias("reconcile_every_s"))
 

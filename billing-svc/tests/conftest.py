@@ -42,7 +42,8 @@ async def billing_settings(
         **base_settings,
         database_url=await new_database(),
         stripe_enabled=False,
-        worker_poll_s=0.05,
+        stripe_job_backoff_base_s=0.2,
+        stripe_job_backoff_cap_s=2.0,
     )
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import stripe
-from prisme_billing import repository as repo
-from prisme_billing import stripe_sync
+from prisme_billing import stripe_calls, stripe_jobs
 from prisme_billing.app import build_app
 from prisme_billing.settings import BillingSettings
+from prisme_billing.stripe_client import make_client, metadata
+from prisme_chassis import jobs
 from prisme_chassis.db import create_pool
 from prisme_stripe_sandbox import SandboxServer
 from prisme_testing.plugin import collect_events, publish_event, start_service
@@ -59,7 +61,7 @@ async def _invoice(
 async def _stripe_invoice(client: stripe.StripeClient, wait_for: Wait, doc_id: str) -> Any:
     async def find() -> Any:
         page = await client.v1.invoices.list_async({"limit": 100})
-        mine = [i for i in page.data if stripe_sync._meta(i).get("prisme_document_id") == doc_id]
+        mine = [i for i in page.data if metadata(i).get("prisme_document_id") == doc_id]
         assert len(mine) <= 1, "one Stripe invoice per document"
         return mine[0] if mine and mine[0].status == "open" else None
 
@@ -130,8 +132,9 @@ async def _all_processed(s: BillingSettings) -> bool:
     conn = await asyncpg.connect(s.database_url)
     try:
         left = await conn.fetchval(
-            "SELECT count(*) FROM webhook_events WHERE processed_at IS NULL"
-        ) + await conn.fetchval("SELECT count(*) FROM stripe_jobs WHERE status <> 'done'")
+            "SELECT count(*) FROM job_queue WHERE kind LIKE 'billing.stripe%'"
+            " AND state <> 'succeeded'"
+        ) + await conn.fetchval("SELECT count(*) FROM stripe_events WHERE processed_at IS NULL")
         return bool(left == 0)
     finally:
         await conn.close()
@@ -234,7 +237,7 @@ async def test_forged_unsigned_stale_and_replayed_webhooks(
             assert await conn.fetchval("SELECT count(*) FROM payments") == 1
             assert (
                 await conn.fetchval(
-                    "SELECT count(*) FROM webhook_events WHERE external_id = $1", paid_event.id
+                    "SELECT count(*) FROM stripe_events WHERE event_id = $1", paid_event.id
                 )
                 == 1
             )
@@ -286,51 +289,60 @@ async def test_a_crash_between_stripe_call_and_commit_never_bills_twice(
         inv = await _invoice(api, wait_for, act.contract_id)
         assert (await api.get("/v1/stripe/backlog")).json()["jobs_pending"] == 1
 
-    pool = await create_pool(off.database_url)
-    client = stripe_sync.make_client(stripe_settings)
+    client = make_client(stripe_settings)
+    conn = await asyncpg.connect(off.database_url)
     try:
-        # "Crash" 1: every Stripe call made, then the transaction dies before commit.
-        async def crash_before_commit() -> None:
-            async with pool.acquire() as conn, conn.transaction():
-                await stripe_sync._push_invoice(cast(Any, conn), client, uuid.UUID(inv["id"]))
-                raise RuntimeError("crash before commit")
-
-        with pytest.raises(RuntimeError, match="crash"):
-            await crash_before_commit()
-        # "Crash" 2: Stripe does the work but the answer is lost in transit (a 500).
-        async with httpx.AsyncClient(base_url=stripe_sandbox.url) as control:
-            await control.post(
-                "/_sandbox/switches",
-                json={
-                    "fail_next_requests": 1,
-                    "fail_mode": "after",
-                    "fail_status": 500,
-                    "fail_path_prefix": "/v1/invoices",
-                },
-            )
-        await stripe_sync.run_one_job(pool, client)
-        async with pool.acquire() as conn:
-            jobs = await repo.jobs(cast(Any, conn))
-        async with httpx.AsyncClient(base_url=stripe_sandbox.url) as control:
-            log = (await control.get("/_sandbox/requests")).json()["data"]
-        (lost,) = [r for r in log if r["injected"]]
-        assert lost["path"] == "/v1/invoices"
-        # The SDK's network retry (or the job's) reused our key: Stripe replayed, not re-created.
-        assert any(r["replayed"] and r["idempotency_key"] == lost["idempotency_key"] for r in log)
-        assert lost["idempotency_key"] == f"invoice:{inv['id']}:create"
-
-        # Then the worker retries until done.
-        async def done() -> bool:
-            await stripe_sync.drain(pool, client)
-            async with pool.acquire() as conn:
-                return bool(await conn.fetchval("SELECT status = 'done' FROM stripe_jobs"))
-
-        await wait_for(done)
+        row = await conn.fetchrow(
+            "SELECT * FROM job_queue WHERE kind = $1", stripe_jobs.PUSH_INVOICE.name
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    job = jobs.Job(
+        id=row["id"],
+        kind=row["kind"],
+        key=row["idempotency_key"],
+        payload=json.loads(row["payload"]),
+        attempt=1,
+        max_attempts=row["max_attempts"],
+        group_key=None,
+        serial_key=None,
+        last_error=None,
+        created_at=row["created_at"],
+    )
+    pool = await create_pool(off.database_url)
+    try:
+        # "Crash" 1: the handler made every Stripe call, then the process died before the
+        # outcome was recorded (the outcome is dropped: the job is still queued).
+        await stripe_calls.push_invoice(pool, client, job)
     finally:
         await pool.close()
-    assert len(jobs) == 1
+    async with httpx.AsyncClient(base_url=stripe_sandbox.url) as control:
+        # "Crash" 2: Stripe does the work but the answer is lost in transit (a 500).
+        await control.post(
+            "/_sandbox/switches",
+            json={
+                "fail_next_requests": 1,
+                "fail_mode": "after",
+                "fail_status": 500,
+                "fail_path_prefix": "/v1/invoices",
+            },
+        )
+        # Then the service's worker runs the job until done.
+        async with start_service(build_app(stripe_settings), headers=auth_headers) as api:
+            await wait_for(lambda: _all_processed(stripe_settings))
+            backlog = (await api.get("/v1/stripe/backlog")).json()
+            listed = (await api.get("/v1/jobs", params={"state": "succeeded"})).json()["items"]
+        log = (await control.get("/_sandbox/requests")).json()["data"]
+    (lost,) = [r for r in log if r["injected"]]
+    assert lost["path"] == "/v1/invoices"
+    # The SDK's network retry (or the job's) reused our key: Stripe replayed, not re-created.
+    assert any(r["replayed"] and r["idempotency_key"] == lost["idempotency_key"] for r in log)
+    assert lost["idempotency_key"] == f"invoice:{inv['id']}:create"
+    assert backlog["jobs_pending"] == 0
+    assert [j["key"] for j in listed] == [f"invoice:{inv['id']}:push"]
     page = await stripe_client.v1.invoices.list_async({"limit": 100})
-    mine = [i for i in page.data if stripe_sync._meta(i).get("prisme_document_id") == inv["id"]]
+    mine = [i for i in page.data if metadata(i).get("prisme_document_id") == inv["id"]]
     assert len(mine) == 1
     assert mine[0].status == "open"
     assert mine[0].amount_due == 382800
@@ -404,14 +416,14 @@ async def test_duplicated_and_reordered_webhooks_leave_one_outcome(
             assert await conn.fetchval("SELECT count(*) FROM payments") == 1
             assert await conn.fetchval("SELECT count(*) FROM payment_failures") == 0
             dupes = await conn.fetchval(
-                "SELECT count(*) FROM webhook_events GROUP BY external_id ORDER BY 1 DESC LIMIT 1"
+                "SELECT count(*) FROM stripe_events GROUP BY event_id ORDER BY 1 DESC LIMIT 1"
             )
             assert dupes == 1
             # R5: no Stripe secret in any of our tables.
             dump = await conn.fetchval(
-                "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM webhook_events) t"
+                "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM stripe_events) t"
             )
-            for table in ("stripe_jobs", "clients", "payments", "documents"):
+            for table in ("job_queue", "clients", "payments", "documents"):
                 dump += str(await conn.fetch(f"SELECT * FROM {table}"))  # noqa: S608
         finally:
             await conn.close()
@@ -419,4 +431,67 @@ async def test_duplicated_and_reordered_webhooks_leave_one_outcome(
         assert s.webhook_secret() not in dump
         body = (await api.get(f"/v1/invoices/{inv['id']}")).json()
         assert (body["status"], body["amount_paid"]) == ("paid", "3480.00")
+        assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1
+
+
+async def test_a_stripe_outage_loses_no_received_event(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    """B8: Stripe down for a long while (back-off compressed by the test's settings: 0.2 s
+    doubling to 2 s): the received event is stored at once, its processing is retried with
+    back-off (never 20 immediate tries and lost), and it is applied once Stripe is back."""
+    s = stripe_settings
+    async with billing(s, stripe_sandbox, auth_headers) as (api, control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        await control.post("/_sandbox/switches", json={"hold_webhooks": True})
+        await stripe_client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        # Stripe's API goes down; its webhooks still reach us (they were sent before).
+        outage = {"fail_next_requests": 1_000_000, "fail_status": 503, "fail_path_prefix": "/v1/"}
+        await control.post("/_sandbox/switches", json=outage)
+        await control.post("/_sandbox/switches", json={"hold_webhooks": False})
+        released = await control.post("/_sandbox/webhooks/release", json={"order": "fifo"})
+        assert released.json()["released"] >= 1
+
+        conn = await asyncpg.connect(s.database_url)
+        try:
+
+            async def event_job() -> asyncpg.Record | None:
+                row = await conn.fetchrow(
+                    "SELECT j.* FROM job_queue j JOIN stripe_events e"
+                    " ON j.idempotency_key = 'stripe_event:' || e.event_id"
+                    " WHERE e.type = 'invoice.paid'"
+                )
+                return row if row is not None and row["attempts"] >= 5 else None
+
+            # Far more failed runs than the old worker's 20 immediate tries would have taken
+            # time for; the job is still queued, backing off, with Stripe's error recorded.
+            during = await wait_for(event_job, timeout=60)
+            assert during["state"] in ("queued", "running")
+            assert "503" in during["last_error"] or "APIError" in during["last_error"]
+            assert during["max_attempts"] == 20
+            assert (await api.get(f"/v1/invoices/{inv['id']}")).json()["status"] == "open"
+            backlog = (await api.get("/v1/stripe/backlog")).json()
+            stored = await conn.fetchval("SELECT count(*) FROM stripe_events")
+            assert stored >= 1  # invoice.paid and invoice.payment_succeeded
+            assert (backlog["webhooks_pending"], backlog["webhooks_failed"]) == (stored, 0)
+
+            await control.post("/_sandbox/switches", json={"fail_next_requests": 0})
+            await _status(api, wait_for, inv["id"], "paid")
+            await wait_for(lambda: _all_processed(s), timeout=30)
+            after = await conn.fetchrow("SELECT * FROM job_queue WHERE id = $1", during["id"])
+            assert after["state"] == "succeeded"
+            assert after["attempts"] >= during["attempts"]
+            assert await conn.fetchval("SELECT count(*) FROM payments") == 1
+        finally:
+            await conn.close()
+        log = (await control.get("/_sandbox/requests")).json()["data"]
+        assert sum(1 for r in log if r["injected"]) >= 5
         assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stripe
-from prisme_billing.stripe_sync import _invoice_payment_intent
+from prisme_billing.stripe_calls import invoice_payment_intent
 
 
 def test_current_api_lists_payments_on_the_invoice() -> None:
@@ -23,18 +23,18 @@ def test_current_api_lists_payments_on_the_invoice() -> None:
         },
         "sk_test_x",
     )
-    assert _invoice_payment_intent(inv) == "pi_new"
+    assert invoice_payment_intent(inv) == "pi_new"
 
 
 def test_older_api_puts_it_on_the_invoice() -> None:
     inv = stripe.StripeObject.construct_from(
         {"id": "in_2", "object": "invoice", "payment_intent": "pi_old"}, "sk_test_x"
     )
-    assert _invoice_payment_intent(inv) == "pi_old"
+    assert invoice_payment_intent(inv) == "pi_old"
 
 
 def test_unpaid_invoice_has_none() -> None:
     inv = stripe.StripeObject.construct_from(
         {"id": "in_3", "object": "invoice", "payments": {"object": "list", "data": []}}, "sk_test_x"
     )
-    assert _invoice_payment_intent(inv) is None
+    assert invoice_payment_intent(inv) is None

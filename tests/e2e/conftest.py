@@ -119,7 +119,8 @@ async def platform(
                 stripe_enabled=True,
                 stripe_api_base=sandbox.url,
                 stripe_webhook_secret=SecretStr("whsec_" + secrets.token_hex(16)),
-                worker_poll_s=0.05,
+                stripe_job_backoff_base_s=0.2,
+                stripe_job_backoff_cap_s=2.0,
                 reconcile_every_s=3600.0,
             )
             graph = await stack.enter_async_context(httpx.AsyncClient(base_url=graph_url))

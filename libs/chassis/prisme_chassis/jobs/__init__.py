@@ -51,7 +51,7 @@ from .model import (
     RetryLater,
     backoff_seconds,
 )
-from .repository import CHANNEL, cancel, enqueue, enqueue_many, get_state
+from .repository import CHANNEL, cancel, counts, enqueue, enqueue_many, get_state
 from .worker import JobWorker, worker_name
 
 __all__ = [
@@ -77,6 +77,7 @@ __all__ = [
     "RetryLater",
     "backoff_seconds",
     "cancel",
+    "counts",
     "enqueue",
     "enqueue_many",
     "get_state",

@@ -420,3 +420,11 @@ async def stats(conn: asyncpg.Connection, kinds: Sequence[str]) -> dict[str, Kin
     for r in ages:
         out[r["kind"]] = KindStats(out[r["kind"]].counts, float(r["age"] or 0.0))
     return out
+
+
+async def counts(
+    conn: asyncpg.Connection, kinds: Sequence[JobKind]
+) -> dict[str, dict[JobState, int]]:
+    """Jobs of ``kinds`` by state (every state present, 0 when none): a service's backlog."""
+    found = await stats(conn, [k.name for k in kinds])
+    return {name: s.counts for name, s in found.items()}
