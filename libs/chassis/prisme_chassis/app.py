@@ -424,21 +424,29 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
             app.state.runtime = rt
             # revoked integration tokens (DESIGN §7): watched for as long as the service runs;
             # requests are served once the list is loaded, so a restart forgets none
-            watcher = asyncio.create_task(
-                _supervise(
-                    "revocations",
-                    lambda: revocations.watch(
-                        rt.js, authenticator.revocations, settings.stream_replicas
-                    ),
-                )
-            )
+            replicas = settings.stream_replicas
+            watchers = [
+                asyncio.create_task(
+                    _supervise(
+                        "revocations",
+                        lambda: revocations.watch(rt.js, authenticator.revocations, replicas),
+                    )
+                ),
+                asyncio.create_task(
+                    _supervise(
+                        "token-usage",
+                        lambda: revocations.write_usage(rt.js, authenticator.usage, replicas),
+                    )
+                ),
+            ]
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(authenticator.revocations.loaded.wait(), 10.0)
                 yield
             finally:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+                for watcher in watchers:
+                    watcher.cancel()
+                await asyncio.gather(*watchers, return_exceptions=True)
 
     app = FastAPI(title=spec.name, version=spec.version, lifespan=lifespan)
     app.state.settings = settings

@@ -35,7 +35,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .errors import Forbidden, Unauthorized
-from .revocations import RevocationList
+from .revocations import RevocationList, TokenUsage
+
+#: ``sub`` of the named tokens an admin creates on the dashboard (``integration:<jti>``)
+INTEGRATION_PREFIX = "integration:"
 
 ISSUER = "prisme"
 AUDIENCE = "prisme"
@@ -159,6 +162,7 @@ class Authenticator:
     def __init__(self, public_pem: str, revocations: RevocationList | None = None) -> None:
         self._keys = public_keys(public_pem)
         self.revocations = revocations if revocations is not None else RevocationList()
+        self.usage = TokenUsage()
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -201,6 +205,8 @@ class Authenticator:
         jti = claims.get("jti")
         if not isinstance(jti, str) or jti in self.revocations:
             raise Unauthorized("token revoked", error="invalid_token")
+        if sub.startswith(INTEGRATION_PREFIX):
+            self.usage.record(jti)
         name = claims.get("name")
         return Principal(
             sub=sub, name=name if isinstance(name, str) else None, scopes=scopes, jti=jti

@@ -17,12 +17,16 @@ from datetime import timedelta
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 log = logging.getLogger(__name__)
 
 BUCKET = "prisme-revocations"
+#: when each integration token was last used (jti → unix time), written by every service
+USAGE_BUCKET = "prisme-token-usage"
+#: a token's use is written at most this often per process
+USAGE_EVERY = 60.0
 #: entries older than this are forgotten: no platform token lives longer (integration tokens
 #: are issued for at most a year)
 MAX_TOKEN_LIFETIME = timedelta(days=366)
@@ -55,19 +59,68 @@ class RevocationList:
             del self._revoked[jti]
 
 
-async def ensure_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+class TokenUsage:
+    """Integration tokens this process saw, waiting to be written to the usage bucket."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._written: dict[str, float] = {}
+
+    def record(self, jti: str) -> None:
+        self._seen[jti] = time.time()
+
+    def due(self) -> dict[str, float]:
+        """Uses not written in the last :data:`USAGE_EVERY` seconds (and forget them)."""
+        due = {
+            jti: at
+            for jti, at in self._seen.items()
+            if at - self._written.get(jti, 0.0) >= USAGE_EVERY
+        }
+        self._seen.clear()
+        self._written.update(due)
+        return due
+
+
+async def ensure_bucket(js: JetStreamContext, replicas: int = 1, bucket: str = BUCKET) -> KeyValue:
     try:
-        return await js.key_value(BUCKET)
+        return await js.key_value(bucket)
     except BucketNotFoundError:
         return await js.create_key_value(
             KeyValueConfig(
-                bucket=BUCKET,
-                description="revoked platform tokens (jti → expiry); written by the dashboard",
+                bucket=bucket,
+                description="platform tokens: revoked (jti → expiry, written by the dashboard)"
+                if bucket == BUCKET
+                else "integration tokens' last use (jti → time), written by every service",
                 history=1,
                 ttl=MAX_TOKEN_LIFETIME.total_seconds(),
                 replicas=replicas,
             )
         )
+
+
+async def write_usage(js: JetStreamContext, usage: TokenUsage, replicas: int = 1) -> None:
+    """Flush ``usage`` to the bucket every second until cancelled."""
+    kv = await ensure_bucket(js, replicas, USAGE_BUCKET)
+    while True:
+        for jti, at in usage.due().items():
+            await kv.put(jti, json.dumps({"at": at}).encode())
+        await asyncio.sleep(1.0)
+
+
+async def last_uses(js: JetStreamContext, jtis: list[str]) -> dict[str, float]:
+    """When each of ``jtis`` was last used, as far as the services reported it."""
+    try:
+        kv = await js.key_value(USAGE_BUCKET)
+    except BucketNotFoundError:
+        return {}
+    found: dict[str, float] = {}
+    for jti in jtis:
+        try:
+            entry = await kv.get(jti)
+        except KeyNotFoundError:
+            continue
+        found[jti] = float(json.loads(entry.value or b"{}").get("at", 0))
+    return found
 
 
 async def revoke(js: JetStreamContext, jti: str, expires_at: float) -> None:

@@ -14,8 +14,19 @@ from collections.abc import Mapping
 
 from prisme_events import STREAMS
 
-COMMON_PUBLISH = ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "_INBOX.>", "deadletter.>"]
+#: every service also records when an integration token was last used (a KV bucket of
+#: prisme_chassis.revocations)
+COMMON_PUBLISH = [
+    "$JS.API.>",
+    "$JS.ACK.>",
+    "$JS.FC.>",
+    "_INBOX.>",
+    "deadletter.>",
+    "$KV.prisme-token-usage.>",
+]
 COMMON_SUBSCRIBE = ["_INBOX.>", "$JS.>"]
+#: what one user alone may write: the dashboard revokes integration tokens (DESIGN §7)
+OWN_WRITES = {"dashboard": ["$KV.prisme-revocations.>"]}
 
 
 def owned_subjects(service: str) -> list[str]:
@@ -24,7 +35,9 @@ def owned_subjects(service: str) -> list[str]:
 
 def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
     return {
-        "publish": {"allow": [*owned_subjects(service), *COMMON_PUBLISH]},
+        "publish": {
+            "allow": [*owned_subjects(service), *COMMON_PUBLISH, *OWN_WRITES.get(service, [])]
+        },
         "subscribe": {"allow": COMMON_SUBSCRIBE},
     }
 

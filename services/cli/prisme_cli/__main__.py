@@ -110,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "operators":
         return operators.run(data_dir, list(args.args))
     if args.command == "token":
+        if os.environ.get("PRISME_ENV") == "production":
+            # DESIGN §7: in production only the dashboard signs (operators' 5-minute tokens,
+            # integration tokens an admin creates and can revoke)
+            print(
+                "prisme token is a development tool: in production tokens come from the "
+                "dashboard (integration tokens: /admin/tokens)",
+                file=sys.stderr,
+            )
+            return 2
         scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
         try:
             minted = data_dir.mint(

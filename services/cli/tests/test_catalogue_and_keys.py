@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -112,10 +113,11 @@ def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert _mode(data_dir.secrets / "stripe-webhook-secret") == 0o600
 
 
-def _prisme(*args: str) -> subprocess.CompletedProcess[str]:
+def _prisme(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "prisme_cli", *args], capture_output=True, text=True, timeout=60
-    )
+        [sys.executable, "-m", "prisme_cli", *args], capture_output=True, text=True, timeout=60,
+        env=env,
+    )  # fmt: skip
 
 
 def test_prisme_token_mints_with_the_data_dir_key(tmp_path: Path) -> None:
@@ -137,6 +139,17 @@ def test_prisme_token_without_a_key_says_how_to_get_one(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "prisme up" in done.stderr
     assert done.stdout == ""
+
+
+def test_prisme_token_is_refused_in_production(tmp_path: Path) -> None:
+    data_dir = DataDir.at(tmp_path)
+    data_dir.prepare()
+    data_dir.ensure_keypair()
+    env = {**os.environ, "PRISME_ENV": "production"}
+    done = _prisme("token", "--data-dir", str(tmp_path), env=env)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "dashboard" in done.stderr
 
 
 def test_nats_passwords_are_per_service_stable_and_private(tmp_path: Path) -> None:

@@ -6,20 +6,30 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from prisme_chassis.app import ServiceSpec, create_app
+from prisme_chassis.app import Runtime, ServiceSpec, create_app
+from prisme_chassis.db import transaction
 
+from . import clock, tokens
 from .context import DashboardContext, build_context
 from .settings import DashboardSettings
-from .web import account_pages, handlers, signin_pages
+from .web import account_pages, admin_pages, handlers, signin_pages
 from .web.security import SecurityHeaders
 
 NAME = "dashboard"
+
+
+async def republish_revocations(rt: Runtime[DashboardSettings, DashboardContext]) -> None:
+    """Once at start-up: every revoked token back in the bucket."""
+    async with transaction(rt.pool) as conn:
+        await tokens.republish(conn, rt.js, clock.now())
+
 
 spec: ServiceSpec[DashboardSettings, DashboardContext] = ServiceSpec(
     name=NAME,
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
-    public_routers=[signin_pages.router, account_pages.router],
+    public_routers=[signin_pages.router, account_pages.router, admin_pages.router],
+    workers=[republish_revocations],
 )
 
 

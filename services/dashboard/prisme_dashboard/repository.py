@@ -262,3 +262,45 @@ async def list_audit(
         target_id,
         limit,
     )
+
+
+# -- integration tokens ----------------------------------------------------------------------
+
+
+async def insert_token(conn: asyncpg.Connection, **values: Any) -> asyncpg.Record:
+    columns = list(values)
+    placeholders = ", ".join(f"${index + 1}" for index in range(len(columns)))
+    row = await conn.fetchrow(
+        f"INSERT INTO integration_tokens ({', '.join(columns)})"  # noqa: S608
+        f" VALUES ({placeholders}) RETURNING *",
+        *values.values(),
+    )
+    assert row is not None
+    return row
+
+
+async def list_tokens(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT t.*, o.name AS created_by_name FROM integration_tokens t"
+        " LEFT JOIN operators o ON o.id = t.created_by ORDER BY t.revoked_at NULLS FIRST, t.name"
+    )
+
+
+async def revoke_token(
+    conn: asyncpg.Connection, token_id: uuid.UUID, by: uuid.UUID, now: datetime
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "UPDATE integration_tokens SET revoked_at = $3, revoked_by = $2"
+        " WHERE id = $1 AND revoked_at IS NULL RETURNING *",
+        token_id,
+        by,
+        now,
+    )
+
+
+async def revoked_live_tokens(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, expires_at FROM integration_tokens"
+        " WHERE revoked_at IS NOT NULL AND expires_at > $1",
+        now,
+    )
