@@ -1,7 +1,7 @@
 """P8 (DESIGN.md §8): webhook deliveries against a plain HTTP client, in one run.
 
-1. Receiver: a minimal ASGI app under uvicorn in its own process, recording the arrival time
-   of every ``webhook-id``.
+1. Receiver: nginx answering 200 and logging the arrival time of every ``webhook-id`` (far
+   faster than either client, so the clients are what is measured).
 2. Baseline: a plain httpx client posting the same signed bodies (same size, same headers) to
    the receiver with the dispatcher's concurrency.
 3. Dispatcher: the webhooks service as its own process with one endpoint subscribed to
@@ -21,9 +21,7 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -35,42 +33,62 @@ from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import ensure_stream
 from prisme_events import InvoicePaid, cloudevent_headers, encode, stream_for
 from prisme_localinfra import NatsServer, PostgresServer, free_port
+from prisme_localinfra.ports import wait_for_port
 from prisme_testing.runner import ServiceProcess
 from prisme_webhooks import domain, signing
 
-RECEIVER = textwrap.dedent(
-    """
-    import json, sys, time
-    import uvicorn
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+user root;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    log_format arrivals '$http_webhook_id $msec';
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location /hook {{
+            access_log {tmp}/arrivals.log arrivals;
+            return 200 "ok";
+        }}
+    }}
+}}
+"""
 
-    arrivals = {}
 
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        more = True
-        while more:
-            message = await receive()
-            more = message.get("more_body", False)
-        if scope["path"] == "/stats":
-            body = json.dumps(arrivals).encode()
-        else:
-            headers = dict(scope["headers"])
-            arrivals.setdefault(headers.get(b"webhook-id", b"").decode(), time.time())
-            body = b"ok"
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": body})
+class Receiver:
+    """nginx answering 200 to every POST and logging each ``webhook-id`` with its time: a
+    receiver far faster than both clients, so they are what is measured."""
 
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                access_log=False)
-    """
-)
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / "arrivals.log"
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port))
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)])
+        wait_for_port(self.port)
+
+    def arrivals(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        if self.log.exists():
+            for line in self.log.read_text().splitlines():
+                msg_id, _, at = line.partition(" ")
+                found.setdefault(msg_id, float(at))
+        return found
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
 
 
 def paid() -> InvoicePaid:
@@ -84,18 +102,14 @@ def paid() -> InvoicePaid:
     )
 
 
-async def stats(client: httpx.AsyncClient, url: str) -> dict[str, float]:
-    return dict((await client.get(f"{url}/stats", timeout=30)).json())
-
-
-async def wait_for(client: httpx.AsyncClient, url: str, ids: set[str], timeout: float) -> float:
+async def wait_for(receiver: Receiver, ids: set[str], timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = await stats(client, url)
+        got = receiver.arrivals()
         if ids <= set(got):
             return max(got[i] for i in ids)
-        await asyncio.sleep(0.05)
-    got = await stats(client, url)
+        await asyncio.sleep(0.1)
+    got = receiver.arrivals()
     raise SystemExit(f"only {len(ids & set(got))} of {len(ids)} delivered in {timeout}s")
 
 
@@ -137,23 +151,14 @@ async def main() -> None:
     pg.start()
     nats_server = NatsServer(root / "nats")
     nats_server.start()
-    port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])  # noqa: ASYNC220 - started once, before the loop has work
-    receiver_url = f"http://127.0.0.1:{port}"
+    receiver = Receiver(root)
+    receiver_url = receiver.url
     private, public = generate_keypair()
     proc: ServiceProcess | None = None
     try:
         conn = await asyncpg.connect(pg.admin_dsn)
         await conn.execute("CREATE DATABASE webhooks")
         await conn.close()
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
-                    await client.get(f"{receiver_url}/stats")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-
         base = await baseline(receiver_url, args.events, args.concurrency)
         print(f"baseline  plain httpx client, {args.concurrency} connections: {base:,.0f} posts/s")
 
@@ -186,46 +191,44 @@ async def main() -> None:
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
         await ensure_stream(js, stream_for("invoice.paid"))
-        async with httpx.AsyncClient() as client:
-            # throughput: a burst of N events
-            events = [paid() for _ in range(args.events)]
-            start_wall = time.time()
-            acks = [js.publish(e.subject, encode(e), headers=cloudevent_headers(e)) for e in events]
-            await asyncio.gather(*acks)
-            last = await wait_for(client, receiver_url, {str(e.event_id) for e in events}, 600)
-            rate = args.events / (last - start_wall)
-            print(
-                f"dispatcher {args.events} events → {rate:,.0f} deliveries/s "
-                f"({rate / base:.0%} of the plain client; target ≥ 1,000/s and ≥ 50 %)"
-            )
+        # throughput: a burst of N events
+        events = [paid() for _ in range(args.events)]
+        start_wall = time.time()
+        acks = [js.publish(e.subject, encode(e), headers=cloudevent_headers(e)) for e in events]
+        await asyncio.gather(*acks)
+        last = await wait_for(receiver, {str(e.event_id) for e in events}, 600)
+        rate = args.events / (last - start_wall)
+        print(
+            f"dispatcher {args.events} events → {rate:,.0f} deliveries/s "
+            f"({rate / base:.0%} of the plain client; target ≥ 1,000/s and ≥ 50 %)"
+        )
 
-            # latency at a fixed rate
-            published: dict[str, float] = {}
-            interval = 1.0 / args.rate
-            count = int(args.rate * args.seconds)
-            t0 = time.perf_counter()
-            for i in range(count):
-                event = paid()
-                await js.publish(event.subject, encode(event), headers=cloudevent_headers(event))
-                published[str(event.event_id)] = time.time()
-                pause = t0 + (i + 1) * interval - time.perf_counter()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-            await wait_for(client, receiver_url, set(published), 120)
-            got = await stats(client, receiver_url)
-            latencies = sorted((got[i] - t) * 1000 for i, t in published.items())
-            p50 = statistics.median(latencies)
-            p99 = latencies[int(len(latencies) * 0.99) - 1]
-            print(
-                f"latency   {count} events at {args.rate:g}/s: p50 {p50:.1f} ms, "
-                f"p99 {p99:.1f} ms (target p99 < 250 ms)"
-            )
+        # latency at a fixed rate
+        published: dict[str, float] = {}
+        interval = 1.0 / args.rate
+        count = int(args.rate * args.seconds)
+        t0 = time.perf_counter()
+        for i in range(count):
+            event = paid()
+            await js.publish(event.subject, encode(event), headers=cloudevent_headers(event))
+            published[str(event.event_id)] = time.time()
+            pause = t0 + (i + 1) * interval - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+        await wait_for(receiver, set(published), 120)
+        got = receiver.arrivals()
+        latencies = sorted((got[i] - t) * 1000 for i, t in published.items())
+        p50 = statistics.median(latencies)
+        p99 = latencies[int(len(latencies) * 0.99) - 1]
+        print(
+            f"latency   {count} events at {args.rate:g}/s: p50 {p50:.1f} ms, "
+            f"p99 {p99:.1f} ms (target p99 < 250 ms)"
+        )
         await nc.close()
     finally:
         if proc is not None:
             proc.terminate()
-        receiver.terminate()
-        receiver.wait()
+        receiver.stop()
         nats_server.stop()
         pg.stop(mode="immediate")
         shutil.rmtree(root, ignore_errors=True)

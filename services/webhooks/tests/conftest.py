@@ -40,6 +40,8 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     headers_for: dict[int, dict[str, str]] = field(default_factory=dict)
     delay: float = 0.0
+    #: when set, every request waits for it (a receiver that hangs until released)
+    hold: asyncio.Event | None = None
     got: list[Received] = field(default_factory=list)
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
@@ -56,6 +58,8 @@ class Receiver:
             self.got.append(Received(dict(request.headers), await request.body(), time.monotonic()))
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.hold is not None:
+                await self.hold.wait()
             status = self.answers.pop(0) if self.answers else 200
             return Response(
                 f"réponse {status}", status_code=status, headers=self.headers_for.get(status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -113,3 +114,32 @@ async def test_kill_9_of_the_dispatcher_mid_burst_loses_nothing(
         )
     finally:
         proc.kill()
+
+
+async def test_a_hanging_endpoint_never_delays_the_others(
+    webhooks, receiver: Receiver, nats_url: str
+) -> None:
+    hanging = Receiver(hold=asyncio.Event())
+    await hanging.start()
+    try:
+        async with webhooks(endpoint_concurrency=2, timeout_seconds=120) as client:
+            await subscribe(client, hanging.url, "invoice.*")
+            await subscribe(client, receiver.url, "invoice.*")
+            events = [paid() for _ in range(30)]
+            await publish_many(nats_url, events)
+            await eventually(
+                lambda: set(receiver.ids()) >= {str(e.event_id) for e in events},
+                60,
+                "every message at the healthy endpoint while the other hangs",
+            )
+            assert len(hanging.got) <= 2  # it holds at most its share of the worker
+            hanging.hold.set()  # type: ignore[union-attr]
+            await eventually(
+                lambda: set(hanging.ids()) >= {str(e.event_id) for e in events},
+                60,
+                "the hanging endpoint served once it answers",
+            )
+    finally:
+        if hanging.hold is not None:
+            hanging.hold.set()
+        await hanging.stop()
