@@ -91,7 +91,7 @@ def jobs_router(area: str | None) -> APIRouter:
         """Jobs of this service, newest first (DESIGN §3: dead jobs are shown and retried)."""
         after: int | None = None
         if cursor is not None:
-            if not (cursor.isdigit() and len(cursor) <= 18):
+            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
                 raise Unprocessable("cursor is not one this route gave", cursor=cursor)
             after = int(cursor)
         views = await repo.page(conn, state=state, kind=kind, after_id=after, limit=limit + 1)
