@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--free-ports",
         action="store_true",
-        help="pick free ports instead of the defaults (8001-8005, 8010, 8011, NATS 4222)",
+        help="pick free ports instead of the defaults (8000-8006, 8010-8012, SMTP 2525, NATS 4222)",
     )
     run.add_argument(
         "--ready-timeout", type=float, default=60.0, help="seconds to wait for readiness"
