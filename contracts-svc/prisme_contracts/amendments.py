@@ -112,6 +112,7 @@ async def record(
                 client_id=client["id"],
                 version=updated["version"],
                 offer=contract["offer"],
+                level=contract["level"],
                 includes=list(offer["includes"]),
                 year=contract["year"],
                 amendment_id=amendment_id,

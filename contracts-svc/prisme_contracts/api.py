@@ -16,6 +16,7 @@ from prisme_chassis.errors import NotFound, Unprocessable
 
 from . import (
     audit,
+    catalogue,
     cessation,
     clients,
     domain,
@@ -43,15 +44,22 @@ from .schemas import (
     InterventionIn,
     InterventionOut,
     InterventionPage,
+    LevelIn,
+    LevelOut,
+    LevelPatch,
     NetworkIn,
     NetworkOut,
     NewAsset,
     NewClient,
     NewContract,
     NewUser,
+    OfferIn,
     OfferOut,
+    OfferPatch,
     OverrideIn,
     PartnerIn,
+    PartnerOut,
+    PartnerServicesIn,
     Removed,
     RenewIn,
     Status,
@@ -69,6 +77,7 @@ READ = "contracts:read"
 WRITE = "contracts:write"
 #: four eyes (O2): approving or rejecting is its own scope, apart from writing
 APPROVE = "contracts:approve"
+ADMIN = "admin"
 
 
 def _actor(who: Principal, request: Request) -> Actor:
@@ -106,17 +115,74 @@ async def list_offers(conn: Tx, who: Principal = require_scopes(READ)) -> list[O
     return await service.list_offers(conn)
 
 
+@router.post("/v1/offers", status_code=201)
+async def create_offer(
+    body: OfferIn, conn: Tx, request: Request, who: Principal = require_scopes(ADMIN)
+) -> OfferOut:
+    """C1 as data (admin): a new offer and the catalogue items it includes."""
+    return await catalogue.create_offer(conn, body, _actor(who, request))
+
+
+@router.patch("/v1/offers/{code}")
+async def update_offer(
+    code: Annotated[str, Path(max_length=50)],
+    body: OfferPatch,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(ADMIN),
+) -> OfferOut:
+    """C1 (admin): what an offer includes; applies to contract events from now on."""
+    return await catalogue.update_offer(conn, code, body, _actor(who, request))
+
+
+@router.get("/v1/levels")
+async def list_levels(conn: Tx, who: Principal = require_scopes(READ)) -> list[LevelOut]:
+    """The maintenance levels ("niveau de prise en charge"); the price depends on them (B1)."""
+    return await catalogue.list_levels(conn)
+
+
+@router.post("/v1/levels", status_code=201)
+async def create_level(
+    body: LevelIn, conn: Tx, request: Request, who: Principal = require_scopes(ADMIN)
+) -> LevelOut:
+    return await catalogue.create_level(conn, body, _actor(who, request))
+
+
+@router.patch("/v1/levels/{code}")
+async def update_level(
+    code: Annotated[str, Path(max_length=50)],
+    body: LevelPatch,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(ADMIN),
+) -> LevelOut:
+    return await catalogue.update_level(conn, code, body, _actor(who, request))
+
+
 @router.get("/v1/partners")
-async def list_partners(conn: Tx, who: Principal = require_scopes(READ)) -> list[str]:
+async def list_partners(conn: Tx, who: Principal = require_scopes(READ)) -> list[PartnerOut]:
+    """C3: the listed partners and the services each provides."""
     return await clients.list_partners(conn)
 
 
 @router.post("/v1/partners", status_code=201)
 async def add_partner(
     body: PartnerIn, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
-) -> PartnerIn:
-    await clients.add_partner(conn, body.name, _actor(who, request))
-    return body
+) -> PartnerOut:
+    return await clients.add_partner(conn, body.name, body.services, _actor(who, request))
+
+
+@router.put("/v1/partners/{name}/services")
+async def set_partner_services(
+    name: Annotated[str, Path(max_length=200)],
+    body: PartnerServicesIn,
+    conn: Tx,
+    request: Request,
+    who: Principal = require_scopes(WRITE),
+) -> PartnerOut:
+    if not storable_text(name):
+        raise NotFound(f"partner {name!r} is not listed")
+    return await clients.set_partner_services(conn, name, body.services, _actor(who, request))
 
 
 @router.delete("/v1/partners/{name}", status_code=204)

@@ -24,6 +24,7 @@ from .schemas import (
     NetworkIn,
     NetworkOut,
     NewClient,
+    PartnerOut,
 )
 
 # --- clients ------------------------------------------------------------------------------
@@ -197,12 +198,23 @@ async def get_network(conn: asyncpg.Connection, client_id: uuid.UUID) -> Network
 # --- partners -------------------------------------------------------------------------------
 
 
-async def list_partners(conn: asyncpg.Connection) -> list[str]:
-    return await repo.list_partners(conn)
+def _partner_out(row: asyncpg.Record) -> PartnerOut:
+    return PartnerOut(
+        name=row["name"],
+        services=list(row["services"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
 
 
-async def add_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> None:
-    if not await repo.insert_partner(conn, name, actor.sub):
+async def list_partners(conn: asyncpg.Connection) -> list[PartnerOut]:
+    return [_partner_out(r) for r in await repo.list_partner_rows(conn)]
+
+
+async def add_partner(
+    conn: asyncpg.Connection, name: str, services: list[str], actor: Actor
+) -> PartnerOut:
+    if not await repo.insert_partner(conn, name, services, actor.sub):
         raise Conflict(f"partner {name!r} is already listed")
     await audit.record(
         conn,
@@ -211,10 +223,36 @@ async def add_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> None
         entity_type="partner",
         entity_id=None,
         client_id=None,
-        after={"name": name},
+        after={"name": name, "services": services},
     )
+    row = await repo.get_partner(conn, name)
+    assert row is not None
     for client_id in await repo.clients_with_partner_assets(conn, name):
         await eligibility.recheck(conn, client_id, actor)
+    return _partner_out(row)
+
+
+async def set_partner_services(
+    conn: asyncpg.Connection, name: str, services: list[str], actor: Actor
+) -> PartnerOut:
+    """The services a listed partner provides (the terms' list of partners and services)."""
+    row = await repo.get_partner(conn, name)
+    if row is None:
+        raise NotFound(f"partner {name!r} is not listed")
+    await repo.set_partner_services(conn, name, services)
+    await audit.record(
+        conn,
+        actor,
+        "partner.services_set",
+        entity_type="partner",
+        entity_id=None,
+        client_id=None,
+        before={"name": name, "services": list(row["services"])},
+        after={"name": name, "services": services},
+    )
+    updated = await repo.get_partner(conn, name)
+    assert updated is not None
+    return _partner_out(updated)
 
 
 async def remove_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> None:

@@ -53,13 +53,114 @@ async def list_partners(conn: asyncpg.Connection) -> list[str]:
     return [r["name"] for r in await conn.fetch("SELECT name FROM partners ORDER BY name")]
 
 
-async def insert_partner(conn: asyncpg.Connection, name: str, actor: str) -> bool:
-    status = await conn.execute(
-        "INSERT INTO partners (name, created_by) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+async def list_partner_rows(conn: asyncpg.Connection) -> list[Row]:
+    return await conn.fetch(
+        "SELECT name, services, created_by, created_at FROM partners ORDER BY name"
+    )
+
+
+async def get_partner(conn: asyncpg.Connection, name: str) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT name, services, created_by, created_at FROM partners WHERE name = $1 FOR UPDATE",
         name,
+    )
+
+
+async def insert_partner(
+    conn: asyncpg.Connection, name: str, services: Sequence[str], actor: str
+) -> bool:
+    status = await conn.execute(
+        "INSERT INTO partners (name, services, created_by) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING",
+        name,
+        list(services),
         actor,
     )
     return status.endswith(" 1")
+
+
+async def set_partner_services(
+    conn: asyncpg.Connection, name: str, services: Sequence[str]
+) -> None:
+    await conn.execute("UPDATE partners SET services = $2 WHERE name = $1", name, list(services))
+
+
+# --- catalogue as data (C1) ---------------------------------------------------------------
+
+
+async def catalogue_codes(conn: asyncpg.Connection) -> set[str]:
+    return {r["code"] for r in await conn.fetch("SELECT code FROM catalogue_items")}
+
+
+async def insert_offer(
+    conn: asyncpg.Connection, code: str, label: str, includes: Sequence[str]
+) -> bool:
+    status = await conn.execute(
+        "INSERT INTO offers (code, label, includes, position)"
+        " SELECT $1, $2, $3, coalesce(max(position), 0) + 1 FROM offers"
+        " ON CONFLICT DO NOTHING",
+        code,
+        label,
+        list(includes),
+    )
+    return status.endswith(" 1")
+
+
+async def update_offer(
+    conn: asyncpg.Connection, code: str, label: str, includes: Sequence[str]
+) -> None:
+    await conn.execute(
+        "UPDATE offers SET label = $2, includes = $3 WHERE code = $1", code, label, list(includes)
+    )
+
+
+async def list_levels(conn: asyncpg.Connection) -> list[Row]:
+    return await conn.fetch(
+        "SELECT code, label, description, is_default FROM maintenance_levels"
+        " ORDER BY position, code"
+    )
+
+
+async def get_level(conn: asyncpg.Connection, code: str) -> Row | None:
+    return await conn.fetchrow(
+        "SELECT code, label, description, is_default FROM maintenance_levels WHERE code = $1",
+        code,
+    )
+
+
+async def default_level(conn: asyncpg.Connection) -> str:
+    code = await conn.fetchval("SELECT code FROM maintenance_levels WHERE is_default")
+    assert code is not None, "migration 006 seeds a default level"
+    return str(code)
+
+
+async def insert_level(conn: asyncpg.Connection, code: str, label: str, description: str) -> bool:
+    status = await conn.execute(
+        "INSERT INTO maintenance_levels (code, label, description, position)"
+        " SELECT $1, $2, $3, coalesce(max(position), 0) + 1 FROM maintenance_levels"
+        " ON CONFLICT DO NOTHING",
+        code,
+        label,
+        description,
+    )
+    return status.endswith(" 1")
+
+
+async def update_level(
+    conn: asyncpg.Connection, code: str, label: str, description: str, is_default: bool
+) -> None:
+    if is_default:
+        await conn.execute(
+            "UPDATE maintenance_levels SET is_default = false WHERE code <> $1", code
+        )
+    await conn.execute(
+        "UPDATE maintenance_levels SET label = $2, description = $3,"
+        " is_default = is_default OR $4 WHERE code = $1",
+        code,
+        label,
+        description,
+        is_default,
+    )
 
 
 async def delete_partner(conn: asyncpg.Connection, name: str) -> bool:
@@ -375,14 +476,14 @@ async def lapse_expired_overrides(
 _CONTRACT_COLS = (
     "c.id, c.client_id, c.offer, c.year, c.start_date, c.end_date, c.status, c.version,"
     " c.non_conforming, c.renewal_of, c.created_by, c.created_at, c.activated_at, c.end_reason,"
-    " c.ended_on, c.ended_at, c.updated_at"
+    " c.ended_on, c.ended_at, c.updated_at, c.level"
 )
 
 
 async def insert_contract(conn: asyncpg.Connection, values: dict[str, Any]) -> Row:
     row = await conn.fetchrow(
         "INSERT INTO contracts AS c (id, client_id, offer, year, start_date, end_date, status, version,"
-        " renewal_of, created_by) VALUES ($1, $2, $3, $4, $5, $6, 'draft', 1, $7, $8)"
+        " renewal_of, created_by, level) VALUES ($1, $2, $3, $4, $5, $6, 'draft', 1, $7, $8, $9)"
         f" RETURNING {_CONTRACT_COLS}",
         values["id"],
         values["client_id"],
@@ -392,6 +493,7 @@ async def insert_contract(conn: asyncpg.Connection, values: dict[str, Any]) -> R
         values["end_date"],
         values["renewal_of"],
         values["created_by"],
+        values["level"],
     )
     assert row is not None
     return row

@@ -226,6 +226,7 @@ class OverrideIn(_In):
 
 class PartnerIn(_In):
     name: str = _Name
+    services: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ItemOut(BaseModel):
@@ -243,6 +244,12 @@ class OfferOut(BaseModel):
 class NewContract(_In):
     client_id: uuid.UUID
     offer: str = Field(min_length=1, max_length=50)
+    level: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="Maintenance level; default one if omitted",
+    )
     start_date: date
 
 
@@ -254,6 +261,7 @@ class ContractOut(BaseModel):
     id: uuid.UUID
     client_id: uuid.UUID
     offer: str
+    level: str = Field(description="Maintenance level (niveau de prise en charge)")
     includes: list[str]
     status: Status
     year: int
@@ -387,3 +395,49 @@ class InterventionOut(BaseModel):
 class InterventionPage(BaseModel):
     items: list[InterventionOut]
     next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page")
+
+
+_Code = Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
+
+
+class OfferIn(_In):
+    """C1: an offer and the catalogue items it includes (admin)."""
+
+    code: str = _Code
+    label: str = _Name
+    includes: list[str] = Field(min_length=1, max_length=50)
+
+
+class OfferPatch(_In):
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    includes: list[str] | None = Field(default=None, min_length=1, max_length=50)
+
+
+class LevelIn(_In):
+    code: str = _Code
+    label: str = _Name
+    description: str = Field(default="", max_length=2000)
+
+
+class LevelPatch(_In):
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    is_default: bool | None = None
+
+
+class LevelOut(BaseModel):
+    code: str
+    label: str
+    description: str
+    is_default: bool
+
+
+class PartnerServicesIn(_In):
+    services: list[str] = Field(max_length=50, description="What the partner provides")
+
+
+class PartnerOut(BaseModel):
+    name: str
+    services: list[str]
+    created_by: str
+    created_at: datetime

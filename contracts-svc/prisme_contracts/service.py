@@ -43,6 +43,19 @@ async def list_offers(conn: asyncpg.Connection) -> list[OfferOut]:
     ]
 
 
+async def _level(conn: asyncpg.Connection, code: str | None) -> str:
+    """The maintenance level asked for, or the default one (PRISME's published price, B1)."""
+    if code is None:
+        return await repo.default_level(conn)
+    if await repo.get_level(conn, code) is None:
+        known = [r["code"] for r in await repo.list_levels(conn)]
+        raise Unprocessable(
+            f"niveau de maintenance inconnu {code!r}",
+            errors=[{"field": "level", "detail": f"known levels: {known}"}],
+        )
+    return code
+
+
 async def _offer(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
     offer = await repo.get_offer(conn, code)
     if offer is None:
@@ -75,6 +88,7 @@ async def _insert_draft(
     offer: str,
     start_date: date,
     renewal_of: uuid.UUID | None,
+    level: str,
     actor: Actor,
 ) -> asyncpg.Record:
     try:
@@ -89,6 +103,7 @@ async def _insert_draft(
                 "end_date": domain.end_of_year(start_date.year),
                 "renewal_of": renewal_of,
                 "created_by": actor.sub,
+                "level": level,
             },
         )
     except asyncpg.UniqueViolationError as exc:
@@ -139,6 +154,7 @@ async def create_contract(
         offer=body.offer,
         start_date=body.start_date,
         renewal_of=None,
+        level=await _level(conn, body.level),
         actor=actor,
     )
     return await _out(conn, row)
@@ -215,6 +231,7 @@ async def activate(
             client_id=contract["client_id"],
             version=updated["version"],
             offer=updated["offer"],
+            level=updated["level"],
             includes=list(offer["includes"]),
             year=updated["year"],
             client=client_snapshot(client),
@@ -260,6 +277,7 @@ async def renew(
         offer=code,
         start_date=max(domain.renewal_start(contract["year"]), today),
         renewal_of=contract_id,
+        level=contract["level"],  # a renewal keeps the level the client chose
         actor=actor,
     )
     return await _out(conn, row)

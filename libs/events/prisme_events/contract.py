@@ -75,6 +75,11 @@ class ContractActivated(ContractEvent):
     video-svc allows links until ``ends_at`` (V3)."""
 
     subject: ClassVar[str] = "contract.activated"
+    schema_version: ClassVar[int] = 2  # v2: ``level``
+
+    level: str = Field(
+        default="standard", description="Maintenance level, which the price depends on (B1)"
+    )
 
     client: ClientSnapshot
     start_date: date
@@ -111,6 +116,9 @@ class ContractAmended(ContractEvent):
     invoiced from ``effective_date`` (B4); users added/removed are (de)provisioned (L2)."""
 
     subject: ClassVar[str] = "contract.amended"
+    schema_version: ClassVar[int] = 2  # v2: ``level``
+
+    level: str = Field(default="standard", description="Maintenance level (B1, B4)")
 
     amendment_id: uuid.UUID
     intervention_id: uuid.UUID

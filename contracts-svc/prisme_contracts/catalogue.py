@@ -1,0 +1,130 @@
+"""The offers catalogue and the maintenance levels as data (C1), edited by an admin.
+
+What an offer includes decides what the other services do (Microsoft 365 accounts, the cloud
+backup): a change applies to the contract events published from then on, never to the past.
+The price of a level lives in billing's price book (B1), keyed by offer and level.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from prisme_chassis.errors import Conflict, NotFound, Unprocessable
+
+from . import audit
+from . import repository as repo
+from .facts import Actor
+from .schemas import LevelIn, LevelOut, LevelPatch, OfferIn, OfferOut, OfferPatch
+from .service import list_offers
+
+
+async def _check_items(conn: asyncpg.Connection, includes: list[str]) -> list[str]:
+    known = await repo.catalogue_codes(conn)
+    unknown = sorted(set(includes) - known)
+    if unknown:
+        raise Unprocessable(
+            f"éléments de catalogue inconnus : {', '.join(unknown)}",
+            errors=[{"field": "includes", "detail": f"known items: {sorted(known)}"}],
+        )
+    return sorted(set(includes), key=includes.index)
+
+
+async def _offer_out(conn: asyncpg.Connection, code: str) -> OfferOut:
+    return next(o for o in await list_offers(conn) if o.code == code)
+
+
+async def create_offer(conn: asyncpg.Connection, body: OfferIn, actor: Actor) -> OfferOut:
+    includes = await _check_items(conn, body.includes)
+    if not await repo.insert_offer(conn, body.code, body.label, includes):
+        raise Conflict(f"l'offre {body.code!r} existe déjà")
+    await audit.record(
+        conn,
+        actor,
+        "offer.created",
+        entity_type="offer",
+        entity_id=None,
+        client_id=None,
+        after={"code": body.code, "label": body.label, "includes": includes},
+    )
+    return await _offer_out(conn, body.code)
+
+
+async def update_offer(
+    conn: asyncpg.Connection, code: str, body: OfferPatch, actor: Actor
+) -> OfferOut:
+    row = await repo.get_offer(conn, code)
+    if row is None:
+        raise NotFound(f"aucune offre {code!r}")
+    label = body.label if body.label is not None else row["label"]
+    includes = (
+        await _check_items(conn, body.includes)
+        if body.includes is not None
+        else list(row["includes"])
+    )
+    await repo.update_offer(conn, code, label, includes)
+    await audit.record(
+        conn,
+        actor,
+        "offer.updated",
+        entity_type="offer",
+        entity_id=None,
+        client_id=None,
+        before={"code": code, "label": row["label"], "includes": list(row["includes"])},
+        after={"code": code, "label": label, "includes": includes},
+    )
+    return await _offer_out(conn, code)
+
+
+def _level_out(row: asyncpg.Record) -> LevelOut:
+    return LevelOut(
+        code=row["code"],
+        label=row["label"],
+        description=row["description"],
+        is_default=row["is_default"],
+    )
+
+
+async def list_levels(conn: asyncpg.Connection) -> list[LevelOut]:
+    return [_level_out(r) for r in await repo.list_levels(conn)]
+
+
+async def create_level(conn: asyncpg.Connection, body: LevelIn, actor: Actor) -> LevelOut:
+    if not await repo.insert_level(conn, body.code, body.label, body.description):
+        raise Conflict(f"le niveau {body.code!r} existe déjà")
+    await audit.record(
+        conn,
+        actor,
+        "level.created",
+        entity_type="maintenance_level",
+        entity_id=None,
+        client_id=None,
+        after=body.model_dump(),
+    )
+    row = await repo.get_level(conn, body.code)
+    assert row is not None
+    return _level_out(row)
+
+
+async def update_level(
+    conn: asyncpg.Connection, code: str, body: LevelPatch, actor: Actor
+) -> LevelOut:
+    row = await repo.get_level(conn, code)
+    if row is None:
+        raise NotFound(f"aucun niveau de maintenance {code!r}")
+    if body.is_default is False and row["is_default"]:
+        raise Conflict("un autre niveau doit devenir le niveau par défaut à sa place")
+    label = body.label if body.label is not None else row["label"]
+    description = body.description if body.description is not None else row["description"]
+    await repo.update_level(conn, code, label, description, bool(body.is_default))
+    updated = await repo.get_level(conn, code)
+    assert updated is not None
+    await audit.record(
+        conn,
+        actor,
+        "level.updated",
+        entity_type="maintenance_level",
+        entity_id=None,
+        client_id=None,
+        before=_level_out(row).model_dump(),
+        after=_level_out(updated).model_dump(),
+    )
+    return _level_out(updated)
