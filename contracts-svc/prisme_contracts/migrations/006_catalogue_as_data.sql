@@ -18,5 +18,8 @@ INSERT INTO maintenance_levels (code, label, description, position, is_default) 
 ALTER TABLE contracts ADD COLUMN level text REFERENCES maintenance_levels(code);
 UPDATE contracts SET level = 'standard';
 ALTER TABLE contracts ALTER COLUMN level SET NOT NULL;
+-- Rows written by SQL alone (seeding, benchmarks) get the seeded level; the service always
+-- names the level it chose.
+ALTER TABLE contracts ALTER COLUMN level SET DEFAULT 'standard';
 
 ALTER TABLE partners ADD COLUMN services text[] NOT NULL DEFAULT '{}';
