@@ -12,7 +12,7 @@ from prisme_chassis.db import transaction
 from . import clock, tokens
 from .context import DashboardContext, build_context
 from .settings import DashboardSettings
-from .web import account_pages, admin_pages, handlers, signin_pages
+from .web import account_pages, admin_pages, handlers, oidc_pages, signin_pages
 from .web.security import SecurityHeaders
 
 NAME = "dashboard"
@@ -28,7 +28,12 @@ spec: ServiceSpec[DashboardSettings, DashboardContext] = ServiceSpec(
     name=NAME,
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
-    public_routers=[signin_pages.router, account_pages.router, admin_pages.router],
+    public_routers=[
+        signin_pages.router,
+        oidc_pages.router,
+        account_pages.router,
+        admin_pages.router,
+    ],
     workers=[republish_revocations],
 )
 

@@ -10,6 +10,7 @@ from prisme_chassis.app import Resources, Runtime, runtime_dependency
 
 from . import sealing
 from .issuer import Issuer
+from .oidc import OidcConfig
 from .settings import DashboardSettings
 
 
@@ -21,6 +22,8 @@ class DashboardContext:
     seal_key: bytes
     #: mints the operators' short-lived tokens and the integration tokens
     issuer: Issuer
+    #: OpenID Connect sign-in, when configured
+    oidc: OidcConfig | None = None
 
 
 def derive_context(settings: DashboardSettings) -> DashboardContext:
@@ -34,6 +37,21 @@ def derive_context(settings: DashboardSettings) -> DashboardContext:
         login_key=sealing.derive_key(secret, "prisme-dashboard/login-csrf"),
         seal_key=sealing.derive_key(secret, "prisme-dashboard/totp-seed"),
         issuer=Issuer(settings.signing_key.get_secret_value()),
+        oidc=_oidc(settings),
+    )
+
+
+def _oidc(settings: DashboardSettings) -> OidcConfig | None:
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id or settings.oidc_client_secret is None:
+        raise ValueError("OpenID Connect needs PRISME_DASHBOARD_OIDC_CLIENT_ID and _CLIENT_SECRET")
+    return OidcConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        group_roles=dict(settings.oidc_group_roles),
+        label=settings.oidc_label,
     )
 
 

@@ -56,6 +56,23 @@ class DashboardSettings(ServiceSettings):
         default=900.0, gt=0, validation_alias=_alias("login_max_delay_seconds")
     )
 
+    oidc_issuer: str | None = Field(
+        default=None,
+        validation_alias=_alias("oidc_issuer"),
+        description="OpenID Connect issuer, pinned (Entra ID: "
+        "https://login.microsoftonline.com/<tenant id>/v2.0); unset: no OpenID sign-in",
+    )
+    oidc_client_id: str | None = Field(default=None, validation_alias=_alias("oidc_client_id"))
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=_alias("oidc_client_secret")
+    )
+    oidc_group_roles: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=_alias("oidc_group_roles"),
+        description='JSON: IdP group id → role, e.g. {"<group object id>": "technician"}',
+    )
+    oidc_label: str = Field(default="Microsoft Entra ID", validation_alias=_alias("oidc_label"))
+
     @model_validator(mode="after")
     def _read_signing_key_file(self) -> DashboardSettings:
         if self.signing_key is None and self.signing_key_file is not None:

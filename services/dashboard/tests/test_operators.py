@@ -108,3 +108,9 @@ def test_the_readme_prints_the_role_scope_table() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     printed = readme.split("<!-- role-scope-table -->\n", 1)[1].split("\n<!--", 1)[0]
     assert printed.strip() == roles.markdown_table()
+
+
+def test_the_root_readme_prints_the_same_table() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    printed = readme.split("<!-- role-scope-table -->\n", 1)[1].split("\n<!--", 1)[0]
+    assert printed.strip() == roles.markdown_table()

@@ -84,7 +84,7 @@ def _login_page(
         csrf_token=login_token(key, cookie),
         error=error,
         email=email,
-        oidc=False,
+        oidc=context_of(request).oidc,
     )
     if request.cookies.get(LOGIN_COOKIE) != cookie:
         set_cookie(response, LOGIN_COOKIE, cookie)
