@@ -8,6 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, Response
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.db import transaction
+from prisme_chassis.errors import Gone
 from pydantic import BaseModel, Field
 
 from . import service
@@ -119,12 +121,20 @@ async def job_summary(conn: Tx, who: Principal = require_scopes("licences:read")
 @router.post("/v1/accounts/{account_id}/credentials")
 async def read_credentials(
     account_id: uuid.UUID,
-    conn: Tx,
     rt: LicenceRuntimeDep,
     response: Response,
     who: Principal = require_scopes("licences:credentials"),
 ) -> CredentialsOut:
     """The initial password, once (L1); later calls answer 410. Not cacheable."""
-    acc, password = await service.read_credentials(conn, rt.context.vault, account_id)
+    # Our own transaction, committed before answering: a 410 must not roll back the
+    # destruction of an expired password (the edge's Tx rolls back on any error).
+    async with transaction(rt.pool) as conn:
+        found = await service.read_credentials(conn, rt.context.vault, account_id)
+    if found.password is None:
+        raise Gone(
+            "the initial password was already read or has expired",
+            credential_state=found.gone,
+        )
     response.headers["Cache-Control"] = "no-store"
-    return CredentialsOut(account_id=acc["id"], upn=acc["upn"], password=password)
+    acc = found.account
+    return CredentialsOut(account_id=acc["id"], upn=acc["upn"], password=found.password)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from prisme_chassis.errors import Conflict, Gone, NotFound
+from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import (
     ContractActivated,
     ContractAmended,
@@ -213,26 +213,33 @@ async def list_alerts(conn: Conn) -> list[dict[str, Any]]:
     return [dict(r) for r in await repo.list_alerts(conn)]
 
 
-async def read_credentials(
-    conn: Conn, vault: PasswordSealer, account_id: uuid.UUID
-) -> tuple[dict[str, Any], str]:
-    """L1: the initial password, once. Deleted in the same transaction as it is read."""
+@dataclass(frozen=True)
+class Credentials:
+    """What asking for the initial password gives: the password, or why there is none
+    (``gone``: ``read`` or ``expired``). A refusal is a value, not an exception, because it
+    may come with a write (destroying an expired password) that must be committed."""
+
+    account: dict[str, Any]
+    password: str | None = None
+    gone: str | None = None
+
+
+async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.UUID) -> Credentials:
+    """L1: the initial password, once. Deleted in the same transaction as it is read; an
+    expired one is destroyed in this transaction too, which the caller commits (then 410)."""
     acc = await repo.get_account(conn, account_id, lock=True)
     if acc is None:
         raise NotFound(f"no account {account_id}")
     if acc["credential_state"] in ("read", "expired"):
-        raise Gone(
-            "the initial password was already read or has expired",
-            credential_state=acc["credential_state"],
-        )
+        return Credentials(dict(acc), gone=acc["credential_state"])
     if acc["status"] != "active":
         raise Conflict("the account is not provisioned yet", status_of_account=acc["status"])
     row = await repo.take_credential(conn, account_id)
     if row is None:
         await repo.destroy_credential(conn, account_id, "expired")
-        raise Gone("the initial password has expired", credential_state="expired")
+        return Credentials(dict(acc), gone="expired")
     await repo.set_account_state(conn, account_id, credential_state="read")
-    return dict(acc), vault.open(account_id, row["nonce"], row["ciphertext"])
+    return Credentials(dict(acc), password=vault.open(account_id, row["nonce"], row["ciphertext"]))
 
 
 async def job_summary(conn: Conn) -> dict[str, int]:

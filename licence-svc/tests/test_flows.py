@@ -309,6 +309,40 @@ async def test_credentials_expire_after_the_configured_delay(
             await conn.close()
 
 
+async def test_an_expired_password_is_destroyed_durably_by_the_410(
+    new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
+) -> None:
+    """L1: asking after the 7 days answers 410 AND the sealed password is gone for good (the
+    destruction must not be rolled back with the refusal). No purge tick runs meanwhile."""
+    dsn = await new_database()
+    settings = settings_for(dsn, job_poll_seconds=3600.0)
+    async with start_service(build_app(settings), headers=auth_headers) as api:
+        a = factories.activated(factories.users(1))
+        await publish_event(nats_url, a)
+
+        async def active() -> bool:
+            accs = await _accounts(api, contract_id=a.contract_id)
+            return bool(accs) and accs[0]["status"] == "active"
+
+        await eventually(active, what="provisioned")
+        acc = (await _accounts(api, contract_id=a.contract_id))[0]
+        conn = await asyncpg.connect(dsn)
+        try:
+            # Seven days and a second later: the sealed password is past its life.
+            await conn.execute("UPDATE credentials SET expires_at = now() - interval '1 second'")
+            r = await api.post(f"/v1/accounts/{acc['id']}/credentials")
+            assert r.status_code == 410
+            assert r.json()["credential_state"] == "expired"
+            assert await conn.fetchval("SELECT count(*) FROM credentials") == 0
+            state = await conn.fetchval(
+                "SELECT credential_state FROM accounts WHERE id = $1", uuid.UUID(acc["id"])
+            )
+            assert state == "expired"
+        finally:
+            await conn.close()
+        assert (await api.post(f"/v1/accounts/{acc['id']}/credentials")).status_code == 410
+
+
 async def test_user_removed_then_added_again_gets_a_new_account_and_password(
     new_database, settings_for, graph, factories, auth_headers, nats_url, eventually
 ) -> None:
