@@ -18,9 +18,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import quote
 
 import asyncpg
 from prisme_chassis.bus import enqueue_many, next_version
@@ -29,68 +27,14 @@ from prisme_events import LicenceFailed, LicenceProvisioned, LicenceRevoked
 from prisme_events.licence import LicenceEvent
 
 from . import domain
+from . import graph_steps as steps
 from . import repository as repo
 from .graph import GraphAuthError, GraphClient, GraphRequest, GraphResponse, GraphUnavailable
+from .graph_steps import Outcome, Work
 from .passwords import PasswordSealer
 from .settings import LicenceSettings
 
 log = logging.getLogger(__name__)
-
-
-def ownership_marker(account_id: uuid.UUID) -> str:
-    """Stored in the Graph user's ``employeeId`` (16 chars max) so a look-up can tell our
-    account from a stranger who already holds the same login in the tenant."""
-    return account_id.hex[:16]
-
-
-@dataclass
-class Work:
-    job_id: int
-    kind: str
-    step: str
-    attempts: int
-    account: dict[str, Any]
-
-
-@dataclass
-class Outcome:
-    step: str
-    status: str = "queued"
-    delay: float | None = None
-    attempts: int | None = None
-    error: str | None = None
-    account: dict[str, Any] = field(default_factory=dict)
-    event: str | None = None
-    reason: str = ""
-    new_upn: str | None = None
-
-
-REVOKE_CHAIN = ("disable", "revoke_sessions", "unlicense", "delete")
-
-
-def _pack(
-    groups: list[tuple[Work, list[GraphRequest]]], size: int
-) -> list[list[tuple[Work, list[GraphRequest]]]]:
-    """Split request groups into $batch calls of at most ``size`` requests, never splitting
-    a group (dependsOn only works inside one batch)."""
-    chunks: list[list[tuple[Work, list[GraphRequest]]]] = []
-    current: list[tuple[Work, list[GraphRequest]]] = []
-    count = 0
-    for group in groups:
-        n = len(group[1])
-        if current and count + n > size:
-            chunks.append(current)
-            current, count = [], 0
-        current.append(group)
-        count += n
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _filter_url(upn: str) -> str:
-    value = upn.replace("'", "''")
-    return "/users?$filter=" + quote(f"userPrincipalName eq '{value}'", safe="")
 
 
 class JobRunner:
@@ -110,6 +54,13 @@ class JobRunner:
         self._running: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sku_ids: dict[tuple[str, str], str] = {}
+        self.policy = steps.StepPolicy(
+            usage_location=settings.usage_location,
+            max_attempts=settings.max_attempts,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_cap_seconds=settings.backoff_cap_seconds,
+            seat_recheck_seconds=settings.seat_recheck_seconds,
+        )
         self._last_purge = 0.0
 
     # -- loop -----------------------------------------------------------------------------
@@ -191,12 +142,7 @@ class JobRunner:
     # -- one round --------------------------------------------------------------------------
     async def _round(self, tenant: str, works: list[Work]) -> list[Work]:
         for w in works:  # local transitions needing no request
-            if (
-                w.kind == "revoke"
-                and w.step in ("disable", "revoke_sessions", "unlicense", "delete")
-                and not w.account["graph_user_id"]
-            ):
-                w.step = "find"
+            w.step = steps.local_step(w)
         passwords = await self._passwords([w for w in works if w.step == "create"])
         outcomes: dict[int, Outcome] = {}
         seats = await self._seats(tenant, works, outcomes)
@@ -208,24 +154,33 @@ class JobRunner:
         for i, w in enumerate(works):
             if w.job_id in outcomes:
                 continue
-            reqs = self._requests(str(i), w, passwords, seats, tenant)
+            reqs = steps.requests_for(
+                str(i), w, self.policy, password=passwords.get(w.job_id), sku_id=seats.get(w.job_id)
+            )
             if isinstance(reqs, Outcome):
                 outcomes[w.job_id] = reqs
             else:
                 groups.append((w, reqs))
-        for chunk in _pack(groups, self.settings.batch_size):
+        for chunk in steps.pack(groups, self.settings.batch_size):
             try:
                 responses = await self.graph.batch(tenant, [r for _, reqs in chunk for r in reqs])
             except GraphUnavailable as exc:
                 for w, _ in chunk:
-                    outcomes[w.job_id] = self._transient(w, str(exc), exc.retry_after)
+                    outcomes[w.job_id] = steps.transient(w, self.policy, str(exc), exc.retry_after)
                 continue
             except GraphAuthError as exc:  # configuration: retried with back-off, then failed
                 for w, _ in chunk:
-                    outcomes[w.job_id] = self._transient(w, str(exc), None)
+                    outcomes[w.job_id] = steps.transient(w, self.policy, str(exc), None)
                 continue
             for w, reqs in chunk:
-                outcomes[w.job_id] = self._interpret_chain(tenant, w, reqs, responses)
+                outcomes[w.job_id] = steps.interpret_chain(
+                    w,
+                    reqs,
+                    responses,
+                    self.policy,
+                    tenant=tenant,
+                    sku_id=self._sku_ids.get((tenant, w.account["sku"])),
+                )
         return await self._persist(works, outcomes)
 
     async def _passwords(self, works: list[Work]) -> dict[int, str]:
@@ -260,7 +215,7 @@ class JobRunner:
             w
             for w in works
             if w.step == "assign"
-            or (w.kind == "revoke" and w.step in REVOKE_CHAIN and w.account["graph_user_id"])
+            or (w.kind == "revoke" and w.step in steps.REVOKE_CHAIN and w.account["graph_user_id"])
         ]
         if not needing:
             return {}
@@ -274,7 +229,9 @@ class JobRunner:
             resp = GraphResponse("skus", 503, {}, {"error": {"message": str(exc)}})
         if not resp.ok:
             for w in needing:
-                outcomes[w.job_id] = self._interpret(tenant, w, resp)
+                outcomes[w.job_id] = steps.interpret(
+                    w, resp, self.policy, tenant=tenant, sku_id=None
+                )
             return {}
         skus = {s["skuPartNumber"]: s for s in resp.body.get("value", [])}
         for part, sku in skus.items():
@@ -287,236 +244,17 @@ class JobRunner:
             part = w.account["sku"]
             sku = skus.get(part)
             if sku is None:
-                outcomes[w.job_id] = self._failed(
+                outcomes[w.job_id] = steps.failed(
                     w, f"tenant has no {part} subscription", "sku_not_found"
                 )
                 continue
             if w.step == "assign":
                 if free.get(part, 0) <= 0:
-                    outcomes[w.job_id] = self._no_seat(w, tenant)
+                    outcomes[w.job_id] = steps.no_seat(w, tenant, self.policy)
                     continue
                 free[part] -= 1
             allowed[w.job_id] = sku["skuId"]
         return allowed
-
-    def _requests(
-        self, rid: str, w: Work, passwords: dict[int, str], seats: dict[int, str], tenant: str
-    ) -> list[GraphRequest] | Outcome:
-        if w.kind == "revoke" and w.step in REVOKE_CHAIN:
-            chain = REVOKE_CHAIN[REVOKE_CHAIN.index(w.step) :]
-            reqs: list[GraphRequest] = []
-            for k, step in enumerate(chain):
-                one = self._request(f"{rid}.{k}", tenant, replace(w, step=step), passwords, seats)
-                if isinstance(one, Outcome):
-                    return one
-                if reqs:
-                    one = replace(one, depends_on=(reqs[-1].id,))
-                reqs.append(one)
-            return reqs
-        one = self._request(rid, tenant, w, passwords, seats)
-        return one if isinstance(one, Outcome) else [one]
-
-    def _interpret_chain(
-        self, tenant: str, w: Work, reqs: list[GraphRequest], responses: dict[str, GraphResponse]
-    ) -> Outcome:
-        """Walk a job's responses in order; stop at the first one that does not advance it."""
-        step = w.step
-        outcome = Outcome(step)
-        for req in reqs:
-            resp = responses.get(req.id) or GraphResponse(req.id, 502)
-            outcome = self._interpret(tenant, replace(w, step=step), resp)
-            advanced = outcome.status == "queued" and outcome.delay is None and outcome.step != step
-            if not advanced:
-                return outcome
-            step = outcome.step
-        return outcome
-
-    def _request(
-        self, rid: str, tenant: str, w: Work, passwords: dict[int, str], seats: dict[int, str]
-    ) -> GraphRequest | Outcome:
-        a = w.account
-        gid = a["graph_user_id"]
-        if w.step in ("lookup", "find"):
-            return GraphRequest(rid, "GET", _filter_url(a["upn"]))
-        if w.step == "create":
-            password = passwords.get(w.job_id)
-            if password is None:
-                return self._failed(w, "initial password no longer available", "credential_lost")
-            local = a["upn"].split("@")[0]
-            return GraphRequest(
-                rid,
-                "POST",
-                "/users",
-                {
-                    "accountEnabled": True,
-                    "displayName": a["display_name"],
-                    "givenName": a["first_name"],
-                    "surname": a["last_name"],
-                    "mailNickname": local,
-                    "userPrincipalName": a["upn"],
-                    "usageLocation": self.settings.usage_location,
-                    "employeeId": ownership_marker(a["id"]),
-                    "passwordProfile": {
-                        "password": password,
-                        "forceChangePasswordNextSignIn": True,
-                    },
-                },
-            )
-        if w.step == "enable":
-            return GraphRequest(rid, "PATCH", f"/users/{gid}", {"accountEnabled": True})
-        if w.step == "assign":
-            return GraphRequest(
-                rid,
-                "POST",
-                f"/users/{gid}/assignLicense",
-                {
-                    "addLicenses": [{"skuId": seats[w.job_id], "disabledPlans": []}],
-                    "removeLicenses": [],
-                },
-            )
-        if w.step == "disable":
-            return GraphRequest(rid, "PATCH", f"/users/{gid}", {"accountEnabled": False})
-        if w.step == "revoke_sessions":
-            return GraphRequest(rid, "POST", f"/users/{gid}/revokeSignInSessions")
-        if w.step == "unlicense":
-            return GraphRequest(
-                rid,
-                "POST",
-                f"/users/{gid}/assignLicense",
-                {"addLicenses": [], "removeLicenses": [seats[w.job_id]]},
-            )
-        if w.step == "delete":
-            return GraphRequest(rid, "DELETE", f"/users/{gid}")
-        return self._failed(w, f"unknown step {w.step}", "bug")
-
-    # -- outcomes -----------------------------------------------------------------------------
-    def _transient(self, w: Work, error: str, retry_after: float | None) -> Outcome:
-        if retry_after is not None:  # throttled: normal, wait as told, not an attempt (L4)
-            return Outcome(w.step, delay=retry_after, error=error)
-        attempts = w.attempts + 1
-        if attempts >= self.settings.max_attempts:
-            return self._failed(w, error, "graph_unavailable", attempts)
-        delay = domain.backoff_seconds(
-            attempts, self.settings.backoff_base_seconds, self.settings.backoff_cap_seconds
-        )
-        return Outcome(w.step, delay=delay, attempts=attempts, error=error)
-
-    def _failed(self, w: Work, error: str, reason: str, attempts: int | None = None) -> Outcome:
-        return Outcome(
-            w.step,
-            status="failed",
-            attempts=attempts,
-            error=error,
-            account={"status": "failed", "alert": f"{w.kind} failed: {reason}"},
-            event="failed",
-            reason=reason,
-        )
-
-    def _no_seat(self, w: Work, tenant: str) -> Outcome:
-        alert = f"no free {w.account['sku']} seat in tenant {tenant}"
-        first = w.account["alert"] != alert
-        return Outcome(
-            "assign",
-            delay=self.settings.seat_recheck_seconds,
-            account={"alert": alert},
-            event="failed" if first else None,
-            reason="no_free_seat",
-            error=alert,
-        )
-
-    def _interpret(self, tenant: str, w: Work, r: GraphResponse) -> Outcome:
-        if r.status == 429:
-            return self._transient(
-                w, "throttled", domain.retry_after_seconds(r.header("Retry-After"))
-            )
-        if r.status >= 500 or r.status == 0:
-            return self._transient(w, f"Graph answered {r.status}", None)
-        a = w.account
-        step = w.step
-        if step in ("lookup", "find"):
-            if not r.ok:
-                return self._transient(w, f"look-up answered {r.status}", None)
-            found = list(r.body.get("value", []))
-            if not found:
-                if step == "find":
-                    return self._done_revoked(w)
-                return Outcome("create")
-            user = found[0]
-            if user.get("employeeId") != ownership_marker(a["id"]):
-                if step == "find":
-                    return self._done_revoked(w)  # not ours: nothing of ours to revoke
-                return Outcome("lookup", new_upn=user["userPrincipalName"])
-            upd = {"graph_user_id": user["id"]}
-            if step == "find":
-                return Outcome("disable", account=upd)
-            sku_id = self._sku_ids.get((tenant, a["sku"]))
-            if not user.get("accountEnabled", True):
-                return Outcome("enable", account=upd)
-            if sku_id and any(
-                lic.get("skuId") == sku_id for lic in user.get("assignedLicenses") or []
-            ):
-                return self._done_provisioned(w, upd)
-            return Outcome("assign", account=upd)
-        if step == "create":
-            if r.status == 201:
-                return Outcome("assign", account={"graph_user_id": r.body["id"]})
-            if r.status == 400 and "already exists" in r.error_message:
-                return Outcome("lookup")  # created by an earlier try whose commit was lost
-        if step == "enable":
-            if r.ok:
-                return Outcome("assign")
-            if r.status == 404:
-                return Outcome("lookup", account={"graph_user_id": None})
-        if step == "assign":
-            if r.ok:
-                return self._done_provisioned(w, {})
-            if r.status == 400 and "available licenses" in r.error_message:
-                return self._no_seat(w, tenant)
-            if r.status == 404:
-                return Outcome("lookup", account={"graph_user_id": None})
-        nxt = {
-            "disable": "revoke_sessions",
-            "revoke_sessions": "unlicense",
-            "unlicense": "delete",
-            "delete": "done",
-        }
-        if step in nxt:
-            gone = r.status == 404  # already deleted by an earlier try: nothing left to do
-            not_licensed = (
-                step == "unlicense"
-                and r.status == 400
-                and "corresponding license" in r.error_message
-            )
-            if gone or (step == "delete" and r.ok):
-                return self._done_revoked(w)
-            if r.ok or not_licensed:
-                return Outcome(nxt[step])
-        attempts = w.attempts + 1
-        if attempts >= self.settings.max_attempts:
-            return self._failed(
-                w, f"{step}: {r.status} {r.error_message}", "graph_refused", attempts
-            )
-        return Outcome(
-            step,
-            attempts=attempts,
-            error=f"{step}: {r.status} {r.error_message}"[:500],
-            delay=domain.backoff_seconds(
-                attempts, self.settings.backoff_base_seconds, self.settings.backoff_cap_seconds
-            ),
-        )
-
-    def _done_provisioned(self, w: Work, upd: dict[str, Any]) -> Outcome:
-        return Outcome(
-            "done",
-            status="done",
-            account={**upd, "status": "active", "alert": None},
-            event="provisioned",
-        )
-
-    def _done_revoked(self, w: Work) -> Outcome:
-        return Outcome(
-            "done", status="done", account={"status": "revoked", "alert": None}, event="revoked"
-        )
 
     # -- persist --------------------------------------------------------------------------------
     async def _persist(self, works: list[Work], outcomes: dict[int, Outcome]) -> list[Work]:
