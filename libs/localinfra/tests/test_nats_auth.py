@@ -8,6 +8,7 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
+from prisme_chassis import revocations
 from prisme_localinfra import NatsServer
 from prisme_localinfra.nats_auth import generate_passwords, render_config, url_with_credentials
 
@@ -52,6 +53,47 @@ async def test_services_publish_only_their_own_subjects(tmp_path: Path) -> None:
                 allow_reconnect=False,
             )
         for nc in (admin, contracts, billing):
+            await nc.close()
+    finally:
+        server.stop()
+
+
+async def test_only_the_dashboard_revokes_tokens_and_every_service_reports_use(
+    tmp_path: Path,
+) -> None:
+    passwords = generate_passwords(["dashboard", "billing-svc"])
+    config = tmp_path / "nats.conf"
+    config.write_text(render_config(passwords))
+    server = NatsServer(tmp_path / "nats", config_file=config)
+    server.start()
+    errors: list[Exception] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    try:
+        dashboard = await nats.connect(
+            url_with_credentials(server.url, "dashboard", passwords["dashboard"])
+        )
+        billing = await nats.connect(
+            url_with_credentials(server.url, "billing-svc", passwords["billing-svc"]),
+            error_cb=on_error,
+        )
+        await revocations.ensure_bucket(dashboard.jetstream())
+        await revocations.revoke(dashboard.jetstream(), "token-1", 2e9)
+        # a service may watch the revocations but not write one (nor lift one)
+        forged = await billing.jetstream().key_value(revocations.BUCKET)
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await forged.put("token-2", b"{}")
+        assert any("permissions violation" in str(e).lower() for e in errors)
+        keys = await (await dashboard.jetstream().key_value(revocations.BUCKET)).keys()
+        assert keys == ["token-1"]
+        # …and it reports the last use of integration tokens
+        usage = await revocations.ensure_bucket(
+            billing.jetstream(), bucket=revocations.USAGE_BUCKET
+        )
+        await usage.put("token-1", b'{"at": 1}')
+        for nc in (dashboard, billing):
             await nc.close()
     finally:
         server.stop()

@@ -51,6 +51,39 @@ class Dashboard:
         assert match, printed
         return match.group(1)
 
+    async def sign_in_http(self, email: str, initial: str, new: str) -> dict[str, str]:
+        """Sign in through the pages with httpx (first password change included); the headers
+        (session cookie, Origin) of the signed-in operator."""
+        origin = {"Origin": self.url}
+        page = await self.client.get("/login")
+        jar = {"Cookie": f"__Host-prisme_login={page.cookies['__Host-prisme_login']}", **origin}
+        form = {"email": email, "password": initial, "csrf_token": csrf_of(page.text)}
+        signed = await self.client.post("/login", data=form, headers=jar)
+        assert signed.status_code == 303, signed.text
+        jar = {
+            "Cookie": f"__Host-prisme_session={signed.cookies['__Host-prisme_session']}",
+            **origin,
+        }
+        change = await self.client.get("/password", headers=jar)
+        form = {
+            "current_password": initial,
+            "new_password": new,
+            "confirm_password": new,
+            "csrf_token": csrf_of(change.text),
+        }
+        changed = await self.client.post("/password", data=form, headers=jar)
+        assert changed.status_code == 303, changed.text
+        return {
+            "Cookie": f"__Host-prisme_session={changed.cookies['__Host-prisme_session']}",
+            **origin,
+        }
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html[:300]
+    return match.group(1)
+
 
 @pytest.fixture
 def dashboard_settings_factory(

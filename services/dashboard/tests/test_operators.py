@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from prisme_dashboard import manage, passwords, roles
+from prisme_dashboard.app import build_app
 from prisme_dashboard.passwords import MIN_LENGTH
+from prisme_testing.plugin import start_service
 
 from .conftest import Dashboard
 
@@ -114,3 +117,26 @@ def test_the_root_readme_prints_the_same_table() -> None:
     readme = (Path(__file__).parents[3] / "README.md").read_text()
     printed = readme.split("<!-- role-scope-table -->\n", 1)[1].split("\n<!--", 1)[0]
     assert printed.strip() == roles.markdown_table()
+
+
+async def test_in_production_admins_and_accountants_must_enrol_a_second_factor(
+    dashboard_settings_factory: Any,
+) -> None:
+    settings = await dashboard_settings_factory(env="production", secret_key="5e" * 32)
+    async with start_service(build_app(settings)) as client:
+        dashboard = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=None)
+        phrase = "une phrase de passe assez longue"
+        for email, role, home in (
+            ("compta@prisme.re", "accountant", "/security?ok=totp_required"),
+            ("tech@prisme.re", "technician", None),
+        ):
+            jar = await dashboard.sign_in_http(
+                email, await dashboard.add_operator(email, role), phrase
+            )
+            page = await client.get("/", headers=jar)
+            if home is None:
+                assert page.status_code == 200
+            else:
+                assert (page.status_code, page.headers["location"]) == (303, home)
+                assert (await client.get("/sessions", headers=jar)).headers["location"] == home
+                assert (await client.get("/security", headers=jar)).status_code == 200

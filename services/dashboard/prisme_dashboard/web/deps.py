@@ -25,6 +25,14 @@ class PasswordChangeRequired(Exception):
     """First sign-in or reset: every page but the change form redirects to it."""
 
 
+class SecondFactorRequired(Exception):
+    """Production: an admin or accountant without TOTP is sent to the enrolment page."""
+
+
+#: DESIGN §7: in production these roles must have a second factor (offered to every role)
+SECOND_FACTOR_ROLES = frozenset({"admin", "accountant"})
+
+
 @dataclass(frozen=True)
 class Visit:
     """A signed-in operator's request."""
@@ -74,6 +82,13 @@ async def _signed_in(request: Request, conn: Tx) -> Visit:
         raise SignInRequired
     if visit.operator.must_change_password:
         raise PasswordChangeRequired
+    if (
+        settings_of(request).env == "production"
+        and not visit.operator.totp_enabled
+        and SECOND_FACTOR_ROLES.intersection(visit.operator.roles)
+        and not request.url.path.startswith("/security")
+    ):
+        raise SecondFactorRequired
     return visit
 
 

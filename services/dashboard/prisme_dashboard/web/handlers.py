@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from prisme_chassis.errors import DomainError, TooManyRequests
 
 from ..errors import CsrfRefused, NotAdmin
-from .deps import PasswordChangeRequired, SignInRequired
+from .deps import PasswordChangeRequired, SecondFactorRequired, SignInRequired
 from .render import page
 
 
@@ -17,6 +17,9 @@ def install(app: FastAPI) -> None:
 
     async def password_change_required(request: Request, exc: Exception) -> Response:
         return RedirectResponse("/password", status_code=303)
+
+    async def second_factor_required(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/security?ok=totp_required", status_code=303)
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
@@ -41,5 +44,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PasswordChangeRequired, password_change_required)
+    app.add_exception_handler(SecondFactorRequired, second_factor_required)
     for error in (CsrfRefused, TooManyRequests, NotAdmin):
         app.add_exception_handler(error, refused)

@@ -31,6 +31,7 @@ NOTICES = {
     "totp_removed": "La double authentification est désactivée.",
     "session_ended": "La session a été fermée.",
     "signed_out": "Vous êtes déconnecté.",
+    "totp_required": "Votre rôle exige la double authentification : activez-la pour continuer.",
     "token_revoked": "Le jeton est révoqué : tous les services le refusent désormais.",
 }
 
