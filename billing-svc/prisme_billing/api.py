@@ -211,6 +211,7 @@ async def record_payment(
         paid_on=body.paid_on,
         reference=body.reference,
         actor=who.sub,
+        actor_name=who.name,
     )
     return _invoice(*await queries.get_document(conn, "invoice", invoice_id))
 

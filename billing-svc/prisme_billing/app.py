@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prisme_chassis.app import ServiceSpec, create_app, run
 from prisme_chassis.db import transaction
 
-from . import api, handlers, service, stripe_sync
+from . import api, corrections_api, handlers, service, stripe_sync
 from .context import BillingRuntime, build_context
 from .settings import BillingSettings
 
@@ -29,7 +29,7 @@ spec = ServiceSpec(
     version="1.1.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
-    routers=[api.router],
+    routers=[api.router, corrections_api.router],
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
     workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper],

@@ -6,7 +6,7 @@ No I/O here: plain functions over plain values, imported by the service layer.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -228,6 +228,14 @@ def credit_for_cessation(line: InvoicedLine, effective: date) -> Charge | None:
         line.period_end,
         line.postes,
         amount=amount,
+    )
+
+
+def capped(charge: Charge, amount_ttc: Decimal) -> Charge:
+    """The same credit line for at most ``amount_ttc`` (B6: never more than what is left)."""
+    amount = min(charge.amount_ttc, amount_ttc)
+    return replace(
+        charge, amount_ttc=amount, unit_ttc=amount if charge.quantity == ONE else charge.unit_ttc
     )
 
 

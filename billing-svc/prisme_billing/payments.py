@@ -32,8 +32,10 @@ async def record_manual_payment(
     paid_on: date,
     reference: str | None,
     actor: str,
+    actor_name: str | None = None,
 ) -> asyncpg.Record:
-    """Record a bank transfer or cheque; the invoice is paid once the total is covered."""
+    """B8: the accountant records a bank transfer or cheque, partial or full (audited); the
+    invoice is paid once what is owed (less its credit notes) is covered."""
     if method not in MANUAL_METHODS:
         raise Unprocessable("method must be bank_transfer or cheque", method=method)
     if amount != round_half_up(amount) or amount <= 0:
@@ -41,8 +43,8 @@ async def record_manual_payment(
     invoice = await repo.document(conn, invoice_id, lock=True)
     if invoice is None or invoice["kind"] != "invoice" or invoice["status"] == "draft":
         raise NotFound("no such invoice", invoice_id=invoice_id)
-    outstanding = invoice["total_ttc"] - invoice["amount_paid"]
-    if invoice["status"] == "paid" or outstanding <= 0:
+    outstanding = await amount_due(conn, invoice)
+    if invoice["status"] in ("paid", "credited") or outstanding <= 0:
         raise Conflict("invoice is already paid", number=invoice["number"])
     if amount > outstanding:
         raise Unprocessable(
@@ -58,8 +60,23 @@ async def record_manual_payment(
         reference=reference,
         recorded_by=actor,
     )
-    paid = await repo.add_paid(conn, invoice_id, amount)
-    if paid >= invoice["total_ttc"]:
+    await repo.add_paid(conn, invoice_id, amount)
+    await repo.insert_audit(
+        conn,
+        actor=actor,
+        actor_name=actor_name,
+        action="payment.recorded",
+        target_type="invoice",
+        target_id=invoice_id,
+        detail={
+            "number": invoice["number"],
+            "method": method,
+            "amount": money_str(amount),
+            "paid_on": paid_on.isoformat(),
+            "reference": reference,
+        },
+    )
+    if outstanding - amount <= 0:
         await _mark_paid(conn, invoice, method)
         # The client must not be asked to pay again on Stripe's hosted page.
         await stripe_jobs.close_paid_out_of_band(conn, invoice_id)
@@ -141,15 +158,105 @@ async def stripe_payment_failed(
     return True
 
 
+STRIPE_METHODS = ("card", "sepa_debit", "stripe")
+
+
+async def amount_due(conn: asyncpg.Connection, invoice: asyncpg.Record) -> Decimal:
+    """What the practice still owes: the total, less what credit notes took, less what was paid
+    and kept (paid − refunded)."""
+    credited, _per_line = await repo.credited(conn, invoice["id"])
+    kept: Decimal = invoice["amount_paid"] - await _refunds_total(conn, invoice["id"])
+    total: Decimal = invoice["total_ttc"]
+    return total - credited - kept
+
+
+async def _refunds_total(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> Decimal:
+    return sum(
+        (r["amount"] for r in await repo.refunds_of(conn, invoice_id) if r["status"] != "failed"),
+        Decimal("0.00"),
+    )
+
+
 async def refund_if_credited(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> None:
-    """B5: a payment that arrives after the cessation credit note is refunded too."""
-    note = await repo.credit_note_of(conn, invoice_id)
-    invoice = await repo.document(conn, invoice_id)
-    if note is None or invoice is None:
+    """B5/B6: give back what was paid beyond what is still owed once credit notes are taken
+    off, one refund per credit note, in number order: through Stripe when the invoice was paid
+    there (a durable job keyed by the credit note), otherwise a manual refund the accountant
+    sends and records. Called when a credit note is issued and when a payment arrives (a
+    payment after the credit note is refunded too). Idempotent."""
+    invoice = await repo.document(conn, invoice_id, lock=True)
+    if invoice is None:
         return
-    refundable = min(note["total_ttc"], invoice["amount_paid"] - invoice["amount_refunded"])
-    if refundable > 0 and await repo.insert_refund(conn, note["id"], invoice_id, refundable):
-        await stripe_jobs.refund(conn, note["id"])
+    for note in await repo.credit_notes_of(conn, invoice_id):
+        if await repo.refund_for(conn, note["id"]) is not None:
+            continue
+        overpaid = -await amount_due(conn, invoice)
+        refundable = min(note["total_ttc"], overpaid)
+        if refundable <= 0:
+            continue
+        via_stripe = any(
+            p["method"] in STRIPE_METHODS for p in await repo.payments_of(conn, invoice_id)
+        )
+        if via_stripe and invoice["stripe_invoice_id"] is not None:
+            if await repo.insert_refund(conn, note["id"], invoice_id, refundable):
+                await stripe_jobs.refund(conn, note["id"])
+        else:
+            await repo.insert_manual_refund(conn, note["id"], invoice_id, refundable)
+
+
+async def record_manual_refund(
+    conn: asyncpg.Connection,
+    refund_id: uuid.UUID,
+    *,
+    paid_by: str,
+    paid_on: date,
+    reference: str | None,
+    actor: str,
+    actor_name: str | None,
+) -> asyncpg.Record:
+    """B6: the accountant records that a manual refund (transfer, cheque) was sent; published
+    once as ``payment.refunded`` and audited."""
+    refund = await repo.refund_by_id(conn, refund_id)
+    if refund is None:
+        raise NotFound("no such refund", refund_id=refund_id)
+    if refund["method"] != "manual":
+        raise Conflict("this refund goes through Stripe; it is not recorded by hand")
+    if refund["status"] == "succeeded":
+        raise Conflict("this refund was already recorded", paid_on=refund["paid_on"])
+    await repo.record_manual_refund(
+        conn, refund_id, paid_by=paid_by, paid_on=paid_on, reference=reference, recorded_by=actor
+    )
+    await repo.add_refunded(conn, refund["invoice_id"], refund["amount"])
+    invoice = await repo.document(conn, refund["invoice_id"])
+    assert invoice is not None
+    await repo.insert_audit(
+        conn,
+        actor=actor,
+        actor_name=actor_name,
+        action="refund.recorded",
+        target_type="refund",
+        target_id=refund_id,
+        detail={
+            "invoice": invoice["number"],
+            "amount": money_str(refund["amount"]),
+            "paid_by": paid_by,
+            "paid_on": paid_on.isoformat(),
+            "reference": reference,
+        },
+    )
+    await enqueue(
+        conn,
+        PaymentRefunded(
+            client_id=invoice["client_id"],
+            contract_id=invoice["contract_id"],
+            refund_id=refund_id,
+            version=await next_version(conn, "refund", refund_id),
+            invoice_id=invoice["id"],
+            amount=money_str(refund["amount"]),
+        ),
+    )
+    updated = await repo.refund_by_id(conn, refund_id)
+    assert updated is not None
+    return updated
 
 
 async def refund_settled(

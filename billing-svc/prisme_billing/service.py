@@ -13,7 +13,7 @@ import asyncpg
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import Unprocessable
-from prisme_chassis.money import money_str
+from prisme_chassis.money import ZERO, money_str
 from prisme_events import (
     ClientCorrected,
     ClientSnapshot,
@@ -25,7 +25,7 @@ from prisme_events import (
     InvoiceIssued,
 )
 
-from . import domain, stripe_jobs
+from . import domain, payments, stripe_jobs
 from . import repository as repo
 
 
@@ -183,7 +183,7 @@ async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) 
 # --- documents ---------------------------------------------------------------------------------
 
 
-def _new_line(charge: domain.Charge) -> repo.NewLine:
+def new_line(charge: domain.Charge, credits_position: int | None = None) -> repo.NewLine:
     # B3: the line's HT comes from its TTC total, the unit price HT from the unit price TTC.
     return repo.NewLine(
         description=charge.description,
@@ -197,6 +197,7 @@ def _new_line(charge: domain.Charge) -> repo.NewLine:
         period_start=charge.period_start,
         period_end=charge.period_end,
         amounts=domain.split_ttc(charge.amount_ttc),
+        credits_position=credits_position,
     )
 
 
@@ -243,8 +244,9 @@ async def create_draft_invoice(
     client_id: uuid.UUID,
     charges: list[domain.Charge],
     price_book_version: int | None,
+    purpose: str = "yearly",
 ) -> tuple[uuid.UUID, domain.Amounts]:
-    new_lines = [_new_line(c) for c in charges]
+    new_lines = [new_line(c) for c in charges]
     totals = domain.sum_amounts([ln.amounts for ln in new_lines])
     doc_id = await repo.insert_draft(
         conn,
@@ -255,6 +257,7 @@ async def create_draft_invoice(
         lines=new_lines,
         totals=totals,
         price_book_version=price_book_version,
+        purpose=purpose,
     )
     return doc_id, totals
 
@@ -267,7 +270,12 @@ async def _issue_invoice(
 ) -> uuid.UUID:
     contract_id, client_id = charge["contract_id"], charge["client_id"]
     doc_id, totals = await create_draft_invoice(
-        conn, contract_id, client_id, charges, price_book_version
+        conn,
+        contract_id,
+        client_id,
+        charges,
+        price_book_version,
+        purpose="additional" if charge["kind"] == "amendment" else "yearly",
     )
     await repo.resolve_charge(conn, charge["id"], "invoiced", doc_id)
     # The Stripe invoice is created by a job, after this transaction commits (B8).
@@ -295,74 +303,82 @@ async def _issue_invoice(
 
 
 async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UUID) -> None:
-    """B5: one credit note per invoice of the contract for its unused days; a Stripe-paid
-    amount is refunded through the original payment method by the worker."""
+    """B5: one credit note per invoice of the contract for its unused days, never more than
+    what earlier credit notes left of the invoice (B6); what was paid beyond what is still
+    owed is refunded (through Stripe when paid there, else as a manual refund)."""
     contract = await repo.lock_contract(conn, contract_id)
     assert contract is not None
     effective: date = contract["end_effective"]
     invoices = await repo.invoices_of_contract(conn, contract_id)
     all_lines = await repo.lines(conn, [inv["id"] for inv in invoices])
     for invoice in invoices:
-        if await repo.credit_note_of(conn, invoice["id"]) is not None:
+        if await repo.cessation_credit_of(conn, invoice["id"]) is not None:
             continue
-        credits = [
-            c
-            for ln in all_lines[invoice["id"]]
-            if (
-                c := domain.credit_for_cessation(
-                    domain.InvoicedLine(
-                        ln["description"],
-                        ln["yearly_ttc"],
-                        ln["period_start"],
-                        ln["period_end"],
-                        ln["total_ttc"],
-                        ln["postes"],
-                    ),
-                    effective,
-                )
+        credited, per_line = await repo.credited(conn, invoice["id"])
+        left = invoice["total_ttc"] - credited
+        new_lines = []
+        for ln in all_lines[invoice["id"]]:
+            credit = domain.credit_for_cessation(
+                domain.InvoicedLine(
+                    ln["description"],
+                    ln["yearly_ttc"],
+                    ln["period_start"],
+                    ln["period_end"],
+                    ln["total_ttc"] - per_line.get(ln["position"], ZERO),
+                    ln["postes"],
+                ),
+                effective,
             )
-            is not None
-        ]
-        if not credits:
+            if credit is None or left <= 0:
+                continue
+            if credit.amount_ttc > left:  # B6: never more than the invoice
+                credit = domain.capped(credit, left)
+            left -= credit.amount_ttc
+            new_lines.append(new_line(credit, credits_position=ln["position"]))
+        if not new_lines:
             continue  # B5: nothing unused, nothing owed
-        new_lines = [_new_line(c) for c in credits]
-        totals = domain.sum_amounts([ln.amounts for ln in new_lines])
-        note_id = await repo.insert_draft(
-            conn,
-            kind="credit_note",
-            contract_id=contract_id,
-            client_id=invoice["client_id"],
-            buyer=invoice["buyer"],
-            lines=new_lines,
-            totals=totals,
-            invoice_id=invoice["id"],
-        )
-        number = await finalise(conn, note_id, "credit_note")
-        await enqueue(
-            conn,
-            CreditNoteIssued(
-                client_id=invoice["client_id"],
-                contract_id=contract_id,
-                credit_note_id=note_id,
-                version=await next_version(conn, "credit_note", note_id),
-                invoice_id=invoice["id"],
-                number=number,
-                total_ttc=money_str(totals.ttc),
-                invoice_number=invoice["number"],
-            ),
-        )
-        refundable = min(totals.ttc, invoice["amount_paid"] - invoice["amount_refunded"])
-        if (
-            invoice["stripe_invoice_id"] is not None
-            and refundable > 0
-            and await _paid_via_stripe(conn, invoice["id"])
-        ):
-            await repo.insert_refund(conn, note_id, invoice["id"], refundable)
-            await stripe_jobs.refund(conn, note_id)
+        await issue_credit_note(conn, invoice, new_lines, purpose="cessation", reason=None)
 
 
-async def _paid_via_stripe(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> bool:
-    return any(
-        p["method"] in ("card", "sepa_debit", "stripe")
-        for p in await repo.payments_of(conn, invoice_id)
+async def issue_credit_note(
+    conn: asyncpg.Connection,
+    invoice: asyncpg.Record,
+    new_lines: list[repo.NewLine],
+    *,
+    purpose: str,
+    reason: str | None,
+) -> tuple[uuid.UUID, str]:
+    """B5/B6: finalise a credit note against ``invoice`` (A series), publish it, refund what
+    is then overpaid, and close the invoice when nothing is left to pay."""
+    totals = domain.sum_amounts([ln.amounts for ln in new_lines])
+    note_id = await repo.insert_draft(
+        conn,
+        kind="credit_note",
+        contract_id=invoice["contract_id"],
+        client_id=invoice["client_id"],
+        buyer=invoice["buyer"],
+        lines=new_lines,
+        totals=totals,
+        invoice_id=invoice["id"],
+        purpose=purpose,
+        reason=reason,
     )
+    number = await finalise(conn, note_id, "credit_note")
+    await enqueue(
+        conn,
+        CreditNoteIssued(
+            client_id=invoice["client_id"],
+            contract_id=invoice["contract_id"],
+            credit_note_id=note_id,
+            version=await next_version(conn, "credit_note", note_id),
+            invoice_id=invoice["id"],
+            number=number,
+            total_ttc=money_str(totals.ttc),
+            invoice_number=invoice["number"],
+        ),
+    )
+    await payments.refund_if_credited(conn, invoice["id"])
+    credited, _ = await repo.credited(conn, invoice["id"])
+    if credited >= invoice["total_ttc"] and invoice["status"] in ("open", "payment_failed"):
+        await repo.set_status(conn, invoice["id"], "credited")
+    return note_id, number

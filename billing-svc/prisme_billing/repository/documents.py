@@ -27,6 +27,7 @@ class NewLine:
     period_start: date
     period_end: date
     amounts: Amounts
+    credits_position: int | None = None
 
 
 async def insert_draft(
@@ -40,13 +41,15 @@ async def insert_draft(
     totals: Amounts,
     invoice_id: uuid.UUID | None = None,
     price_book_version: int | None = None,
+    purpose: str = "yearly",
+    reason: str | None = None,
 ) -> uuid.UUID:
     doc_id = uuid.uuid4()
     await conn.execute(
         """
         INSERT INTO documents (id, kind, invoice_id, contract_id, client_id, price_book_version,
-                               status, buyer, total_ht, total_vat, total_ttc)
-        VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $10)
+                               status, buyer, total_ht, total_vat, total_ttc, purpose, reason)
+        VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8, $9, $10, $11, $12)
         """,
         doc_id,
         kind,
@@ -58,13 +61,15 @@ async def insert_draft(
         totals.ht,
         totals.vat,
         totals.ttc,
+        purpose,
+        reason,
     )
     await conn.executemany(
         """
         INSERT INTO document_lines (document_id, position, description, quantity, yearly_ttc,
             unit_ttc, period_start, period_end, total_ht, total_vat, total_ttc, unit_code,
-            unit_ht, postes, prorata)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            unit_ht, postes, prorata, credits_position)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
         """,
         [
             (
@@ -83,6 +88,7 @@ async def insert_draft(
                 ln.unit_ht,
                 ln.postes,
                 ln.prorata,
+                ln.credits_position,
             )
             for i, ln in enumerate(lines, start=1)
         ],
@@ -185,10 +191,41 @@ async def invoices_of_contract(
     )
 
 
-async def credit_note_of(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyncpg.Record | None:
+async def cessation_credit_of(
+    conn: asyncpg.Connection, invoice_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """B5: the invoice's cessation credit note (at most one)."""
     return await conn.fetchrow(
-        "SELECT * FROM documents WHERE kind = 'credit_note' AND invoice_id = $1", invoice_id
+        "SELECT * FROM documents WHERE kind = 'credit_note' AND invoice_id = $1"
+        " AND purpose = 'cessation'",
+        invoice_id,
     )
+
+
+async def credit_notes_of(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Every finalised credit note against ``invoice_id``, oldest first."""
+    return await conn.fetch(
+        "SELECT * FROM documents WHERE kind = 'credit_note' AND invoice_id = $1"
+        " AND status <> 'draft' ORDER BY series_year, sequence",
+        invoice_id,
+    )
+
+
+async def credited(
+    conn: asyncpg.Connection, invoice_id: uuid.UUID
+) -> tuple[Decimal, dict[int, Decimal]]:
+    """B6: what credit notes took from ``invoice_id`` in total, and per invoice line."""
+    rows = await conn.fetch(
+        """
+        SELECT l.credits_position AS position, sum(l.total_ttc) AS amount
+        FROM documents d JOIN document_lines l ON l.document_id = d.id
+        WHERE d.kind = 'credit_note' AND d.invoice_id = $1 AND d.status <> 'draft'
+        GROUP BY l.credits_position
+        """,
+        invoice_id,
+    )
+    total = sum((r["amount"] for r in rows), Decimal("0.00"))
+    return total, {r["position"]: r["amount"] for r in rows if r["position"] is not None}
 
 
 async def lines(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +63,47 @@ async def insert_refund(
         amount,
     )
     return value
+
+
+async def insert_manual_refund(
+    conn: asyncpg.Connection, credit_note_id: uuid.UUID, invoice_id: uuid.UUID, amount: Decimal
+) -> uuid.UUID | None:
+    """A refund the accountant sends by transfer or cheque (the invoice was paid that way)."""
+    value: uuid.UUID | None = await conn.fetchval(
+        "INSERT INTO refunds (id, credit_note_id, invoice_id, amount, status, method)"
+        " VALUES ($1, $2, $3, $4, 'pending', 'manual') ON CONFLICT DO NOTHING RETURNING id",
+        uuid.uuid4(),
+        credit_note_id,
+        invoice_id,
+        amount,
+    )
+    return value
+
+
+async def record_manual_refund(
+    conn: asyncpg.Connection,
+    refund_id: uuid.UUID,
+    *,
+    paid_by: str,
+    paid_on: date,
+    reference: str | None,
+    recorded_by: str,
+) -> None:
+    await conn.execute(
+        "UPDATE refunds SET status = 'succeeded', paid_by = $2, paid_on = $3, reference = $4,"
+        " recorded_by = $5, updated_at = now() WHERE id = $1",
+        refund_id,
+        paid_by,
+        paid_on,
+        reference,
+        recorded_by,
+    )
+
+
+async def refunds_of(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM refunds WHERE invoice_id = $1 ORDER BY created_at", invoice_id
+    )
 
 
 async def refund_for(conn: asyncpg.Connection, credit_note_id: uuid.UUID) -> asyncpg.Record | None:

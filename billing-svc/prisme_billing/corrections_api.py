@@ -1,0 +1,221 @@
+"""HTTP routes of corrections (B6/O2), manual refunds and the audit trail of an invoice."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Query
+from prisme_chassis.app import Tx
+from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.calendar import now
+from prisme_chassis.money import money_str
+from pydantic import BaseModel, Field, model_validator
+
+from . import corrections, payments
+from . import repository as repo
+
+router = APIRouter(tags=["corrections"])
+
+Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)]
+Text = Annotated[str, Field(min_length=3, max_length=500)]
+#: O2: deciding is for an approver. Until the operators' roles carry ``billing:approve``,
+#: ``billing:write`` (the accountant) or ``admin`` decides; maker ≠ checker always holds.
+APPROVE = "billing:write"
+
+
+class CreditLineIn(BaseModel):
+    line: int = Field(ge=1, le=1000, description="Position of the invoice line (1-based)")
+    amount_ttc: Amount
+
+
+class CorrectionIn(BaseModel):
+    """A correcting credit note: ``amount_ttc`` of the invoice, or ``lines``, or neither (the
+    whole amount the invoice has left), always with a reason."""
+
+    reason: Text
+    amount_ttc: Amount | None = None
+    lines: list[CreditLineIn] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CorrectionIn:
+        if self.amount_ttc is not None and self.lines:
+            raise ValueError("give amount_ttc or lines, not both")
+        return self
+
+    def payload(self, invoice_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "invoice_id": str(invoice_id),
+            "reason": self.reason,
+            "amount_ttc": None if self.amount_ttc is None else money_str(self.amount_ttc),
+            "lines": [
+                {"line": ln.line, "amount_ttc": money_str(ln.amount_ttc)} for ln in self.lines
+            ]
+            if self.lines
+            else None,
+        }
+
+
+class ApprovalOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    target_id: uuid.UUID
+    payload: dict[str, Any]
+    payload_hash: str
+    reason: str
+    maker: str
+    maker_name: str | None
+    status: Literal["pending", "approved", "rejected", "expired"]
+    created_at: datetime
+    expires_at: datetime
+    checker: str | None
+    checker_name: str | None
+    decided_at: datetime | None
+    note: str | None
+    result_id: uuid.UUID | None = Field(description="The credit note issued on approval")
+
+
+def _approval(row: asyncpg.Record) -> ApprovalOut:
+    data = {k: row[k] for k in ApprovalOut.model_fields}
+    if data["status"] == "pending" and row["expires_at"] <= now():
+        data["status"] = "expired"
+    return ApprovalOut(**data)
+
+
+class DecisionIn(BaseModel):
+    note: Text
+
+
+@router.post("/v1/invoices/{invoice_id}/credit-notes", status_code=202)
+async def request_correction(
+    invoice_id: uuid.UUID,
+    body: CorrectionIn,
+    conn: Tx,
+    who: Principal = require_scopes("billing:write"),
+) -> ApprovalOut:
+    """B6/O2: ask for a correcting credit note; issued when another operator approves."""
+    row = await corrections.request(
+        conn,
+        invoice_id,
+        body.payload(invoice_id),
+        maker=who.sub,
+        maker_name=who.name,
+        now=now(),
+    )
+    return _approval(row)
+
+
+@router.get("/v1/approvals")
+async def list_approvals(
+    conn: Tx,
+    status: Literal["pending", "approved", "rejected"] | None = Query(default=None),
+    who: Principal = require_scopes("billing:read"),
+) -> list[ApprovalOut]:
+    return [_approval(r) for r in await repo.approvals(conn, status)]
+
+
+@router.post("/v1/approvals/{approval_id}/approve")
+async def approve(
+    approval_id: uuid.UUID, body: DecisionIn, conn: Tx, who: Principal = require_scopes(APPROVE)
+) -> ApprovalOut:
+    """O2: a different operator approves; the credit note is numbered and issued at once."""
+    row = await corrections.approve(
+        conn, approval_id, checker=who.sub, checker_name=who.name, note=body.note, now=now()
+    )
+    return _approval(row)
+
+
+@router.post("/v1/approvals/{approval_id}/reject")
+async def reject(
+    approval_id: uuid.UUID, body: DecisionIn, conn: Tx, who: Principal = require_scopes(APPROVE)
+) -> ApprovalOut:
+    row = await corrections.reject(
+        conn, approval_id, checker=who.sub, checker_name=who.name, note=body.note, now=now()
+    )
+    return _approval(row)
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    credit_note_id: uuid.UUID
+    amount: str
+    currency: str = "EUR"
+    method: Literal["stripe", "manual"]
+    status: Literal["pending", "succeeded", "failed"]
+    paid_by: str | None
+    paid_on: date | None
+    reference: str | None
+
+
+def _refund(r: asyncpg.Record) -> RefundOut:
+    return RefundOut(
+        id=r["id"],
+        invoice_id=r["invoice_id"],
+        credit_note_id=r["credit_note_id"],
+        amount=money_str(r["amount"]),
+        method=r["method"],
+        status=r["status"],
+        paid_by=r["paid_by"],
+        paid_on=r["paid_on"],
+        reference=r["reference"],
+    )
+
+
+@router.get("/v1/invoices/{invoice_id}/refunds")
+async def list_refunds(
+    invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
+) -> list[RefundOut]:
+    """Refunds of an invoice: through Stripe, or manual ones the accountant sends."""
+    return [_refund(r) for r in await repo.refunds_of(conn, invoice_id)]
+
+
+class ManualRefundIn(BaseModel):
+    paid_by: Literal["bank_transfer", "cheque"]
+    paid_on: date
+    reference: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/v1/refunds/{refund_id}/record")
+async def record_refund(
+    refund_id: uuid.UUID,
+    body: ManualRefundIn,
+    conn: Tx,
+    who: Principal = require_scopes("billing:write"),
+) -> RefundOut:
+    """B6: the accountant records that a manual refund was sent (transfer or cheque)."""
+    row = await payments.record_manual_refund(
+        conn,
+        refund_id,
+        paid_by=body.paid_by,
+        paid_on=body.paid_on,
+        reference=body.reference,
+        actor=who.sub,
+        actor_name=who.name,
+    )
+    return _refund(row)
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    actor_name: str | None
+    action: str
+    target_type: str
+    target_id: uuid.UUID
+    reason: str | None
+    detail: dict[str, Any]
+
+
+@router.get("/v1/invoices/{invoice_id}/history")
+async def invoice_history(
+    invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
+) -> list[AuditOut]:
+    """O3: who recorded payments, requested and decided corrections on this invoice."""
+    return [
+        AuditOut(**{k: r[k] for k in AuditOut.model_fields})
+        for r in await repo.audit_of(conn, invoice_id)
+    ]
