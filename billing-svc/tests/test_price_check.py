@@ -144,7 +144,12 @@ async def test_activation_waits_for_billing_when_it_cannot_answer(
 
 
 def test_contracts_production_needs_the_billing_check(base_settings: dict[str, Any]) -> None:
-    prod = {**base_settings, "env": "production", "database_url": "postgresql://x/y"}
+    prod = {
+        **base_settings,
+        "env": "production",
+        "database_url": "postgresql://x/y",
+        "documents_key": "a-real-documents-key-0123456789abcdef",
+    }
     with pytest.raises(ValidationError, match="PRISME_CONTRACTS_BILLING_URL"):
         ContractsSettings(**prod)
     ok = ContractsSettings(**prod, billing_url="https://billing.internal", billing_token="tok")
