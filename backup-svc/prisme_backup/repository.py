@@ -598,15 +598,11 @@ async def get_export(conn: asyncpg.Connection, export_id: uuid.UUID) -> Row | No
     return await conn.fetchrow("SELECT * FROM exports WHERE id = $1", export_id)
 
 
-async def claim_export(conn: asyncpg.Connection) -> Row | None:
-    """Take the oldest pending export (or one left running by a crashed process)."""
-    return await conn.fetchrow(
-        """
-        UPDATE exports SET status = 'running'
-         WHERE id = (SELECT id FROM exports WHERE status IN ('pending', 'running')
-                      ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING *
-        """
+async def mark_export_running(conn: asyncpg.Connection, export_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE exports SET status = 'running' WHERE id = $1 AND status IN ('pending', 'running',"
+        " 'failed')",
+        export_id,
     )
 
 

@@ -1,4 +1,4 @@
-"""Long-running loops: the watch (K2), the purge (K3), the exports (K3)."""
+"""Long-running loops: the watch (K2), the purge (K3); exports are chassis jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from prisme_chassis import jobs
 from prisme_chassis.db import transaction
 
 from .runtime import BackupRuntime
@@ -30,10 +31,10 @@ async def watch_loop(rt: BackupRuntime) -> None:
         await asyncio.sleep(_interval(rt))
 
 
-async def export_loop(rt: BackupRuntime) -> None:
-    ctx = rt.context
-    while True:
-        async with transaction(rt.pool) as conn:
-            done = await exports.run_next_export(conn, ctx)
-        if done is None:
-            await asyncio.sleep(min(_interval(rt), 2.0))
+def job_kinds(rt: BackupRuntime) -> list[jobs.JobBinding]:
+    """The job kinds backup-svc runs (``ServiceSpec.jobs``): the exports (K3)."""
+
+    async def produce(job: jobs.Job) -> jobs.Outcome:
+        return await exports.produce(rt.pool, rt.context, job)
+
+    return [exports.EXPORT.handle(produce, on_dead=exports.export_dead)]

@@ -193,6 +193,9 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
 
         done = await eventually(export_ready, timeout=60)
         assert done["status"] == "ready", done
+        # produced by a chassis job keyed by the export (restic outside any transaction)
+        ran = (await api.get("/v1/jobs", params={"kind": "backup.export"})).json()["items"]
+        assert [(j["key"], j["state"]) for j in ran] == [(f"export:{export['id']}", "succeeded")]
         path = f"/v1/exports/{export['id']}/archive"
         assert (await api.get(path, headers=no_export_headers)).status_code == 403
         archive = await api.get(path)

@@ -1,4 +1,11 @@
-"""The client's last full export (K3): a tar of the latest snapshot, made by a worker."""
+"""The client's last full export (K3): a tar of the latest snapshot, made by a chassis job.
+
+Asking for an export writes its row and enqueues a ``backup.export`` job in one transaction;
+the job reads the plan in a short transaction, runs restic (snapshots, dump) with no
+transaction open, seals the stream to disk as it comes, and records the result with its
+outcome. A restic failure is retried with back-off; after the last attempt the export is
+marked failed and the dead job is on ``GET /v1/jobs`` for an operator to retry.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+from prisme_chassis import jobs
+from prisme_chassis.db import transaction
 from prisme_chassis.errors import Conflict, NotFound
 from prisme_chassis.sealing import SealedFileWriter, read_sealed_file
 
 from .. import repository
-from ..agent.restic import Repository, Restic, ResticError
+from ..agent.restic import Repository, Restic
 from ..sealed import export_context, open_repository_password
 from .context import Backups
 from .watch import export_dir
+
+#: K3: produce one export (restic snapshots + dump, sealed on disk). Its lease is renewed
+#: while restic runs; a process killed mid-dump leaves the job to be taken over and redone.
+EXPORT = jobs.JobKind(
+    "backup.export", max_attempts=6, backoff_base=30.0, backoff_cap=1800.0, concurrency=2
+)
 
 
 async def request_export(
@@ -26,7 +41,10 @@ async def request_export(
         raise NotFound(f"no backup plan {plan_id}")
     if plan["status"] == "purged":
         raise Conflict("the copies were destroyed; nothing left to export")
-    return await repository.insert_export(conn, uuid.uuid4(), plan_id, actor)
+    row = await repository.insert_export(conn, uuid.uuid4(), plan_id, actor)
+    # One job per export, keyed by its id: the archive it writes is named by it too.
+    await jobs.enqueue(conn, EXPORT, f"export:{row['id']}", {"export_id": str(row["id"])})
+    return row
 
 
 async def get_export(conn: asyncpg.Connection, export_id: uuid.UUID) -> asyncpg.Record:
@@ -65,36 +83,52 @@ async def _dump_sealed(
         raise
 
 
-async def run_next_export(conn: asyncpg.Connection, ctx: Backups) -> uuid.UUID | None:
-    """Produce the oldest pending export, inside the caller's transaction (a crash leaves it
-    pending, to be redone)."""
-    export = await repository.claim_export(conn)
-    if export is None:
-        return None
-    plan = await repository.get_plan(conn, export["plan_id"])
-    assert plan is not None
+async def produce(pool: asyncpg.Pool, ctx: Backups, job: jobs.Job) -> jobs.Outcome:
+    """The ``backup.export`` job: never restic inside a database transaction."""
+    export_id = uuid.UUID(job.payload["export_id"])
+    async with transaction(pool) as conn:
+        export = await repository.get_export(conn, export_id)
+        if export is None or export["status"] in ("ready", "purged"):
+            return jobs.Done()
+        plan = await repository.get_plan(conn, export["plan_id"])
+        if plan is None or plan["status"] == "purged":
+            return jobs.Fail(
+                "the copies were destroyed; nothing left to export",
+                apply=_failed(export_id, "the copies were destroyed"),
+            )
+        await repository.mark_export_running(conn, export_id)
+        password = open_repository_password(ctx.keyring, plan["id"], plan["repository_password"])
     restic = Restic(
-        Repository(
-            location=plan["repository_location"],
-            password=open_repository_password(ctx.keyring, plan["id"], plan["repository_password"]),
-            env=ctx.repository_env,
-        ),
+        Repository(location=plan["repository_location"], password=password, env=ctx.repository_env),
         binary=ctx.restic_binary,
     )
-    export_id: uuid.UUID = export["id"]
     target = archive_path(ctx, plan["id"], export_id)
-    try:
-        snapshots = await restic.snapshots()
-        if not snapshots:
-            raise ResticError("snapshots", 0, "the repository holds no snapshot")
-        latest = snapshots[-1]
-        size = await _dump_sealed(restic, ctx, latest.id, export_id, target)
-    except ResticError as exc:
-        await repository.finish_export(
-            conn, export_id, status="failed", snapshot_id=None, size_bytes=None, error=str(exc)
+    snapshots = await restic.snapshots()  # a ResticError is a failed run: retried with back-off
+    if not snapshots:
+        return jobs.Fail(
+            "the repository holds no snapshot",
+            apply=_failed(export_id, "the repository holds no snapshot"),
         )
-        return export_id
-    await repository.finish_export(
-        conn, export_id, status="ready", snapshot_id=latest.id, size_bytes=size, error=None
-    )
-    return export_id
+    latest = snapshots[-1]
+    size = await _dump_sealed(restic, ctx, latest.id, export_id, target)
+
+    async def ready(conn: asyncpg.Connection) -> None:
+        await repository.finish_export(
+            conn, export_id, status="ready", snapshot_id=latest.id, size_bytes=size, error=None
+        )
+
+    return jobs.Done(apply=ready)
+
+
+def _failed(export_id: uuid.UUID, error: str) -> jobs.Apply:
+    async def apply(conn: asyncpg.Connection) -> None:
+        await repository.finish_export(
+            conn, export_id, status="failed", snapshot_id=None, size_bytes=None, error=error
+        )
+
+    return apply
+
+
+async def export_dead(conn: asyncpg.Connection, job: jobs.Job, error: str) -> None:
+    """The last attempt failed (restic kept failing): the export is failed, with the error."""
+    await _failed(uuid.UUID(job.payload["export_id"]), error)(conn)
