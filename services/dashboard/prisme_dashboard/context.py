@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
+from prisme_chassis.sealing import Keyring
 
-from . import sealing
 from .issuer import Issuer
+from .keys import LOGIN_CSRF, TOTP_SEED, derive_key
 from .oidc import OidcConfig
 from .settings import DashboardSettings
 
@@ -18,8 +19,9 @@ from .settings import DashboardSettings
 class DashboardContext:
     #: signs the sign-in form's CSRF token
     login_key: bytes
-    #: seals TOTP seeds at rest
-    seal_key: bytes
+    #: seals TOTP seeds at rest (the chassis' envelopes: key id in each blob, so the secret key
+    #: rotates with PRISME_DASHBOARD_PREVIOUS_SECRET_KEYS)
+    keyring: Keyring
     #: mints the operators' short-lived tokens and the integration tokens
     issuer: Issuer
     #: OpenID Connect sign-in, when configured
@@ -34,8 +36,11 @@ def derive_context(settings: DashboardSettings) -> DashboardContext:
             "Ed25519 private key"
         )
     return DashboardContext(
-        login_key=sealing.derive_key(secret, "prisme-dashboard/login-csrf"),
-        seal_key=sealing.derive_key(secret, "prisme-dashboard/totp-seed"),
+        login_key=derive_key(secret, LOGIN_CSRF),
+        keyring=Keyring(
+            derive_key(secret, TOTP_SEED),
+            [derive_key(old, TOTP_SEED) for old in settings.previous_secret_keys_bytes()],
+        ),
         issuer=Issuer(settings.signing_key.get_secret_value()),
         oidc=_oidc(settings),
     )

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis.sealing import Keyring
 
-from . import audit, passwords, sealing, totp
+from . import audit, passwords, totp
 from . import repository as repo
 from .audit import Actor
 from .errors import AccountChangeRefused, OperatorNotFound
@@ -35,17 +36,17 @@ async def _operator(conn: asyncpg.Connection, operator_id: uuid.UUID) -> asyncpg
     return row
 
 
-def _seed(row: asyncpg.Record, seal_key: bytes) -> str | None:
+def _seed(row: asyncpg.Record, keyring: Keyring) -> str | None:
     sealed = row["totp_seed_sealed"]
     if sealed is None:
         return None
-    return sealing.unseal(seal_key, bytes(sealed), str(row["id"])).decode()
+    return keyring.open_text(bytes(sealed), str(row["id"]))
 
 
-async def state(conn: asyncpg.Connection, operator_id: uuid.UUID, seal_key: bytes) -> State:
+async def state(conn: asyncpg.Connection, operator_id: uuid.UUID, keyring: Keyring) -> State:
     row = await _operator(conn, operator_id)
     enabled = row["totp_enabled_at"] is not None
-    seed = None if enabled else _seed(row, seal_key)
+    seed = None if enabled else _seed(row, keyring)
     return State(
         enabled=enabled,
         pending_qr=totp.qr_svg(totp.provisioning_uri(seed, row["email"])) if seed else None,
@@ -66,14 +67,14 @@ async def start(
     operator_id: uuid.UUID,
     *,
     password: str,
-    seal_key: bytes,
+    keyring: Keyring,
     actor: Actor,
 ) -> None:
     row = await _operator(conn, operator_id)
     if row["totp_enabled_at"] is not None:
         raise AccountChangeRefused("La double authentification est déjà activée.")
     _reauthenticate(row, password)
-    sealed = sealing.seal(seal_key, totp.new_seed().encode(), str(operator_id))
+    sealed = keyring.seal_text(totp.new_seed(), str(operator_id))
     await repo.update_operator(conn, operator_id, totp_seed_sealed=sealed, totp_last_step=None)
     await audit.record(
         conn,
@@ -89,13 +90,13 @@ async def confirm(
     operator_id: uuid.UUID,
     *,
     code: str,
-    seal_key: bytes,
+    keyring: Keyring,
     actor: Actor,
     now: datetime,
 ) -> list[str]:
     """Activate the pending seed with its first code; the recovery codes, shown once."""
     row = await _operator(conn, operator_id)
-    seed = _seed(row, seal_key)
+    seed = _seed(row, keyring)
     if row["totp_enabled_at"] is not None or seed is None:
         raise AccountChangeRefused("Aucune activation en cours.")
     step = totp.verify(seed, code, now, None)
@@ -116,12 +117,12 @@ async def remove(
     *,
     password: str,
     code: str,
-    seal_key: bytes,
+    keyring: Keyring,
     actor: Actor,
     now: datetime,
 ) -> None:
     row = await _operator(conn, operator_id)
-    seed = _seed(row, seal_key)
+    seed = _seed(row, keyring)
     if row["totp_enabled_at"] is None or seed is None:
         raise AccountChangeRefused("La double authentification n'est pas activée.")
     _reauthenticate(row, password)

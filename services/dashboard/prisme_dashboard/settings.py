@@ -24,6 +24,12 @@ class DashboardSettings(ServiceSettings):
         description="Seals TOTP seeds and signs the sign-in form's CSRF token (hex of 32 "
         "bytes or more). Generated into data_dir in development/test, required in production.",
     )
+    previous_secret_keys: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias("previous_secret_keys"),
+        description="Comma-separated former secret keys (hex): TOTP seeds sealed under them "
+        "still open after a rotation",
+    )
     signing_key: SecretStr | None = Field(
         default=None,
         validation_alias=_alias("signing_key"),
@@ -86,6 +92,15 @@ class DashboardSettings(ServiceSettings):
         # after reading the file: the chassis' own check runs before this validator
         refuse_placeholder(self.env, "signing_key", self.signing_key)
         return self
+
+    def previous_secret_keys_bytes(self) -> list[bytes]:
+        if self.previous_secret_keys is None:
+            return []
+        return [
+            bytes.fromhex(part.strip())
+            for part in self.previous_secret_keys.get_secret_value().split(",")
+            if part.strip()
+        ]
 
     def secret_key_bytes(self) -> bytes:
         if self.secret_key is not None:

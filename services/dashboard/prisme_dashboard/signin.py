@@ -14,8 +14,9 @@ from datetime import datetime
 
 import asyncpg
 from prisme_chassis.errors import TooManyRequests
+from prisme_chassis.sealing import Keyring
 
-from . import audit, passwords, sealing, sessions, throttle, totp
+from . import audit, passwords, sessions, throttle, totp
 from . import repository as repo
 from .audit import Actor
 
@@ -128,7 +129,7 @@ async def second_factor_step(
     *,
     code: str,
     attempt: Attempt,
-    seal_key: bytes,
+    keyring: Keyring,
     throttle_policy: throttle.Policy,
     session_policy: sessions.Policy,
     now: datetime,
@@ -140,7 +141,7 @@ async def second_factor_step(
     await _check_throttle(conn, throttle_policy, keys, now)
     method = None
     if row["totp_seed_sealed"] is not None:
-        seed = sealing.unseal(seal_key, bytes(row["totp_seed_sealed"]), str(row["id"])).decode()
+        seed = keyring.open_text(bytes(row["totp_seed_sealed"]), str(row["id"]))
         step = totp.verify(seed, code, now, row["totp_last_step"])
         if step is not None:
             await repo.update_operator(conn, row["id"], totp_last_step=step)

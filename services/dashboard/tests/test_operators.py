@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
+from prisme_chassis.sealing import SealingError
 from prisme_dashboard import manage, passwords, roles
 from prisme_dashboard.app import build_app
+from prisme_dashboard.context import derive_context
 from prisme_dashboard.passwords import MIN_LENGTH
+from prisme_dashboard.settings import DashboardSettings
 from prisme_testing.plugin import start_service
 
 from .conftest import Dashboard
@@ -140,3 +144,26 @@ async def test_in_production_admins_and_accountants_must_enrol_a_second_factor(
                 assert (page.status_code, page.headers["location"]) == (303, home)
                 assert (await client.get("/sessions", headers=jar)).headers["location"] == home
                 assert (await client.get("/security", headers=jar)).status_code == 200
+
+
+def test_totp_seeds_still_open_after_the_secret_key_is_rotated(
+    platform_keys: tuple[str, str], tmp_path: Path
+) -> None:
+    def settings(**over: Any) -> DashboardSettings:
+        return DashboardSettings(
+            env="test",
+            jwt_public_key=platform_keys[1],
+            database_url="postgresql://unused/db",
+            signing_key=platform_keys[0],
+            data_dir=tmp_path,
+            **over,
+        )
+
+    old, new = "a1" * 32, "b2" * 32
+    sealed = derive_context(settings(secret_key=old)).keyring.seal_text("JBSWY3DPEHPK3PXP", "op-1")
+    rotated = derive_context(settings(secret_key=new, previous_secret_keys=old)).keyring
+    assert rotated.open_text(sealed, "op-1") == "JBSWY3DPEHPK3PXP"
+    with pytest.raises(SealingError):
+        derive_context(settings(secret_key=new)).keyring.open_text(sealed, "op-1")
+    with pytest.raises(SealingError):
+        rotated.open_text(sealed, "op-2")  # bound to its operator

@@ -59,7 +59,7 @@ async def end_session(
 
 @router.get("/security")
 async def security(request: Request, conn: Tx, visit: SignedIn) -> Response:
-    state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
+    state = await second_factor.state(conn, visit.operator.id, context_of(request).keyring)
     return page(request, "security.html", state=state, errors=[])
 
 
@@ -73,11 +73,11 @@ async def totp_start(
             conn,
             visit.operator.id,
             password=current_password,
-            seal_key=context_of(request).seal_key,
+            keyring=context_of(request).keyring,
             actor=actor_of(request, visit.operator),
         )
     except AccountChangeRefused as exc:
-        state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
+        state = await second_factor.state(conn, visit.operator.id, context_of(request).keyring)
         return page(request, "security.html", status=422, state=state, errors=[exc.detail])
     return RedirectResponse("/security", status_code=303)
 
@@ -91,12 +91,12 @@ async def totp_confirm(
             conn,
             visit.operator.id,
             code=code,
-            seal_key=context_of(request).seal_key,
+            keyring=context_of(request).keyring,
             actor=actor_of(request, visit.operator),
             now=clock.now(),
         )
     except AccountChangeRefused as exc:
-        state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
+        state = await second_factor.state(conn, visit.operator.id, context_of(request).keyring)
         return page(request, "security.html", status=422, state=state, errors=[exc.detail])
     # shown once, on this response only (never stored in clear, never redirected with)
     return page(request, "recovery_codes.html", codes=codes)
@@ -116,11 +116,11 @@ async def totp_remove(
             visit.operator.id,
             password=current_password,
             code=code,
-            seal_key=context_of(request).seal_key,
+            keyring=context_of(request).keyring,
             actor=actor_of(request, visit.operator),
             now=clock.now(),
         )
     except AccountChangeRefused as exc:
-        state = await second_factor.state(conn, visit.operator.id, context_of(request).seal_key)
+        state = await second_factor.state(conn, visit.operator.id, context_of(request).keyring)
         return page(request, "security.html", status=422, state=state, errors=[exc.detail])
     return RedirectResponse("/security?ok=totp_removed", status_code=303)

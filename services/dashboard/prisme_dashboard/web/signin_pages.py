@@ -169,7 +169,7 @@ async def code(
             pending,
             code=code,
             attempt=_attempt(request),
-            seal_key=context_of(request).seal_key,
+            keyring=context_of(request).keyring,
             throttle_policy=throttle_policy(request),
             session_policy=session_policy(settings_of(request)),
             now=clock.now(),
