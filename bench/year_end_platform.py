@@ -44,7 +44,7 @@ until all of them hold:
 
 Then it checks through the services' own APIs (licence ``GET /v1/accounts``, video
 ``GET /v1/links``) and the sandbox's state that nothing is lost or doubled, and that no message
-went to DEADLETTERS.
+went to the dead letters (DEADLETTERS_<SERVICE>).
 
 Baseline in the same run, before the services start: raw JetStream publish (async acks) of N
 ``contract.ended`` events, and the same publish fanned out to 3 durable pull consumers (one per
@@ -81,7 +81,14 @@ from prisme_chassis.bus import enqueue_many
 from prisme_chassis.db import connect
 from prisme_contracts import domain as cdomain
 from prisme_contracts import facts
-from prisme_events import ContractActivated, ContractEnded, cloudevent_headers, encode
+from prisme_events import (
+    CONSUMERS,
+    ContractActivated,
+    ContractEnded,
+    cloudevent_headers,
+    dead_letter_stream,
+    encode,
+)
 from prisme_localinfra import NatsServer, PostgresServer, free_port
 from prisme_testing.runner import ServiceProcess
 
@@ -676,11 +683,15 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _deadletters(js: Any) -> int:
-    try:
-        info = await js.stream_info("DEADLETTERS")
-    except nats.js.errors.NotFoundError:
-        return 0
-    return int(info.state.messages)
+    """Dead letters of every consumer of the platform (each service keeps its own stream)."""
+    total = 0
+    for owner in sorted({c.owner for c in CONSUMERS}):
+        try:
+            info = await js.stream_info(dead_letter_stream(owner).name)
+        except nats.js.errors.NotFoundError:
+            continue
+        total += int(info.state.messages)
+    return total
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import nats
 from nats.js.api import DeliverPolicy
+from prisme_events import dead_letter_stream
 from prisme_testing.plugin import ServiceProcess, publish_event
 
 TENANT = "provider-tenant"
@@ -39,7 +40,10 @@ async def _raw_events(nats_url: str) -> list[bytes]:
     out: list[bytes] = []
     try:
         js = nc.jetstream()
-        for subject, stream in (("licence.>", "LICENCES"), ("deadletter.>", "DEADLETTERS")):
+        for subject, stream in (
+            ("licence.>", "LICENCES"),
+            ("deadletter.>", dead_letter_stream("licence-svc").name),
+        ):
             try:
                 info = await js.stream_info(stream)
             except nats.js.errors.NotFoundError:

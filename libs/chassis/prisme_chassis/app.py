@@ -31,21 +31,19 @@ from fastapi import Path as FastAPIPath
 from fastapi.openapi.utils import get_openapi
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
-from prisme_events import STREAMS, StreamSpec, stream_of
+from prisme_events import StreamSpec, stream_of
 from pydantic import BaseModel
 
 from . import revocations, telemetry
 from .auth import Authenticator, Principal, require_scopes
 from .bus import (
     Consumer,
+    NotADeadLetter,
     OutboxRelay,
     Subscription,
-    ensure_consumer,
-    ensure_dead_letter_stream,
-    ensure_stream,
     list_dead_letters,
     load_dead_letter,
+    provision_service,
 )
 from .bus.routes import outbox_router
 from .db import create_pool, migrate_service, transaction
@@ -124,8 +122,14 @@ def database_url(settings: ServiceSettings) -> str:
     return dsn
 
 
-async def connect_nats(url: str, name: str, timeout: float = 30.0) -> NATS:
-    """Connect, retrying for ``timeout`` seconds; reconnects forever afterwards."""
+async def connect_nats(
+    url: str, name: str, timeout: float = 30.0, *, inbox_prefix: str | None = None
+) -> NATS:
+    """Connect, retrying for ``timeout`` seconds; reconnects forever afterwards.
+
+    Replies come to ``_INBOX_<name>.…`` (or ``inbox_prefix``): each service's NATS user may
+    subscribe only to its own inbox prefix, so no service reads another's deliveries.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
 
@@ -142,6 +146,7 @@ async def connect_nats(url: str, name: str, timeout: float = 30.0) -> NATS:
                 reconnect_time_wait=0.25,
                 connect_timeout=2,
                 error_cb=on_error,
+                inbox_prefix=inbox_prefix or f"_INBOX_{name}",
             )
             return nc
         except (OSError, nats.errors.NoServersError, TimeoutError):
@@ -186,26 +191,36 @@ async def start_runtime(spec: ServiceSpec[S, C], settings: S) -> Runtime[S, C]:
 
 
 async def _provision(rt: Runtime[S, C], subs: Sequence[Subscription]) -> None:
-    replicas = rt.settings.stream_replicas
+    """Streams and consumers by the provisioning identity when given, then checked as ours."""
     own = rt.spec.stream
     if own is None:
         with contextlib.suppress(KeyError):
             own = stream_of(rt.spec.name)
-    if own is not None:
-        await ensure_stream(rt.js, own, replicas)
-    await ensure_dead_letter_stream(rt.js, replicas)
-    by_name = {s.name: s for s in (*STREAMS, *([own] if own else []))}
-    for sub in subs:
-        await ensure_stream(rt.js, by_name[sub.stream], replicas)
-        await ensure_consumer(
-            rt.js,
-            stream=sub.stream,
-            durable=sub.durable,
-            filter_subjects=sub.filter_subjects,
-            max_deliver=sub.max_deliver + 1,
-            ack_wait=sub.ack_wait,
-            max_ack_pending=sub.max_ack_pending,
-        )
+    replicas = rt.settings.stream_replicas
+    if rt.settings.nats_provision_url:
+        async with provisioning(rt.settings, rt.js) as js:
+            await provision_service(js, rt.spec.name, own, subs, replicas)
+    await provision_service(rt.js, rt.spec.name, own, subs, replicas)
+
+
+@contextlib.asynccontextmanager
+async def provisioning(
+    settings: ServiceSettings, js: JetStreamContext
+) -> AsyncIterator[JetStreamContext]:
+    """JetStream as the provisioning identity (``nats_provision_url``) for the block, closed
+    after it; the service's own ``js`` when none is configured (an open server, or one where
+    everything is already provisioned). For what a service provisions beyond its subscriptions.
+    """
+    if not settings.nats_provision_url:
+        yield js
+        return
+    nc = await connect_nats(
+        settings.nats_provision_url, "provisioner", inbox_prefix="_INBOX_provisioner"
+    )
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
 
 
 @contextlib.asynccontextmanager
@@ -219,7 +234,7 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
         rt.relay = OutboxRelay(rt.pool, rt.js, database_url(settings))
         tasks.append(asyncio.create_task(_supervise("outbox-relay", rt.relay.run)))
         for sub in subs:
-            consumer = Consumer(sub, rt.pool, rt.js)
+            consumer = Consumer(sub, rt.pool, rt.js, spec.name)
             rt.consumers[sub.durable] = consumer
             tasks.append(asyncio.create_task(_supervise(sub.durable, consumer.run)))
         for worker in spec.workers:
@@ -311,7 +326,7 @@ def _dead_letter_router() -> APIRouter:
         """Dead letters of this service's consumers (DESIGN.md §3 reliability contract)."""
         letters = []
         for durable in rt.consumers:
-            letters += await list_dead_letters(rt.js, durable)
+            letters += await list_dead_letters(rt.js, rt.spec.name, durable)
         return [
             DeadLetterOut(
                 seq=d.seq,
@@ -332,8 +347,8 @@ def _dead_letter_router() -> APIRouter:
     ) -> None:
         """Run a dead letter through its consumer again; it leaves the stream on success."""
         try:
-            letter = await load_dead_letter(rt.js, seq)
-        except NotFoundError:
+            letter = await load_dead_letter(rt.js, rt.spec.name, seq)
+        except NotADeadLetter:
             letter = None
         if letter is None or letter.durable not in rt.consumers:
             raise NotFound(f"no dead letter {seq} for this service")

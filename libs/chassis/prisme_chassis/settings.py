@@ -94,6 +94,9 @@ class ServiceSettings(BaseSettings):
 
     env: Env = "development"
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_provision_url: str | None = None
+    """The provisioning identity's NATS URL: streams and consumers are created with it at
+    start-up (the service's own user may not); without it they must already be in place."""
     jwt_public_key: str
     """PEM of the platform's Ed25519 public key (or give ``jwt_public_key_file``)."""
     jwt_public_key_file: Path | None = None

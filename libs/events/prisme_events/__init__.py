@@ -35,12 +35,25 @@ from .contract import (
     Manager,
 )
 from .licence import LicenceFailed, LicenceProvisioned, LicenceRevoked
-from .streams import DEAD_LETTER_STREAM, STREAMS, StreamSpec, stream_for, stream_of
+from .streams import (
+    CONSUMERS,
+    DEAD_LETTER_WATCHER,
+    SERVICES,
+    STREAMS,
+    ConsumerSpec,
+    StreamSpec,
+    consumers_of,
+    dead_letter_stream,
+    stream_for,
+    stream_of,
+)
 from .video import VideoLinkCreated, VideoLinkRevoked
 from .webhook import WebhookEndpointDisabled
 
 __all__ = [
-    "DEAD_LETTER_STREAM",
+    "CONSUMERS",
+    "DEAD_LETTER_WATCHER",
+    "SERVICES",
     "STREAMS",
     "Address",
     "BackupCheckFailed",
@@ -51,6 +64,7 @@ __all__ = [
     "Change",
     "ClientCorrected",
     "ClientSnapshot",
+    "ConsumerSpec",
     "ContractActivated",
     "ContractAmended",
     "ContractCancelled",
@@ -76,6 +90,8 @@ __all__ = [
     "VideoLinkRevoked",
     "WebhookEndpointDisabled",
     "cloudevent_headers",
+    "consumers_of",
+    "dead_letter_stream",
     "decode",
     "encode",
     "event_type",

@@ -1,4 +1,10 @@
-"""One stream per producing service (DESIGN.md §3), plus the dead-letter stream."""
+"""One stream per producing service (DESIGN.md §3), its durable consumers and dead letters.
+
+The tables here are also the NATS permissions (prisme_localinfra.nats_auth, deploy/nats): a
+service may publish only its stream's subjects, fetch from and ack only the consumers listed for
+it in :data:`CONSUMERS`, and write dead letters only under ``deadletter.<service>.>``, into its
+own dead-letter stream.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +24,56 @@ STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("LICENCES", ("licence.>",), "licence-svc"),
     StreamSpec("VIDEOS", ("video.>",), "video-svc"),
     StreamSpec("BACKUPS", ("backup.>",), "backup-svc"),
-    StreamSpec("WEBHOOKS", ("webhook.>",), "services"),
+    StreamSpec("WEBHOOKS", ("webhook.>",), "webhooks"),
 )
 
-DEAD_LETTER_STREAM = StreamSpec("DEADLETTERS", ("deadletter.>",), "chassis")
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer: its name, the stream it reads and the service that owns it."""
+
+    durable: str
+    stream: str
+    owner: str
+
+
+#: Every process built on the chassis: each has its NATS user (same name) and dead letters.
+SERVICES: tuple[str, ...] = (
+    "contracts-svc",
+    "billing-svc",
+    "licence-svc",
+    "video-svc",
+    "backup-svc",
+    "webhooks",
+    "dashboard",
+)
+
+
+def dead_letter_stream(owner: str) -> StreamSpec:
+    """The stream keeping ``owner``'s dead letters, subjects ``deadletter.<owner>.<durable>.…``."""
+    short = owner.removesuffix("-svc").upper().replace("-", "_")
+    return StreamSpec(f"DEADLETTERS_{short}", (f"deadletter.{owner}.>",), owner)
+
+
+#: The webhooks dispatcher's watcher of every service's dead letters (alerts).
+DEAD_LETTER_WATCHER = "webhooks-deadletters"
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("billing-contracts", "CONTRACTS", "billing-svc"),
+    ConsumerSpec("licence-contracts", "CONTRACTS", "licence-svc"),
+    ConsumerSpec("video-contracts", "CONTRACTS", "video-svc"),
+    ConsumerSpec("backup-contracts", "CONTRACTS", "backup-svc"),
+    # webhooks: one consumer per stream, and one per service's dead letters
+    *(ConsumerSpec(f"webhooks-{spec.name.lower()}", spec.name, "webhooks") for spec in STREAMS),
+    *(
+        ConsumerSpec(DEAD_LETTER_WATCHER, dead_letter_stream(owner).name, "webhooks")
+        for owner in SERVICES
+    ),
+)
+
+
+def consumers_of(owner: str) -> tuple[ConsumerSpec, ...]:
+    return tuple(c for c in CONSUMERS if c.owner == owner)
 
 
 def stream_for(subject: str) -> StreamSpec:

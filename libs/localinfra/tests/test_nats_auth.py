@@ -1,4 +1,7 @@
-"""R4: a service cannot publish another service's subjects (real nats-server, real config)."""
+"""R4 at the configuration level: the rendered users on a real nats-server.
+
+The whole least-privilege matrix, with the chassis, is libs/chassis/tests/test_nats_least_privilege.py.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +11,37 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
+from nats.js.api import StreamConfig
 from prisme_chassis import revocations
 from prisme_localinfra import NatsServer
-from prisme_localinfra.nats_auth import generate_passwords, render_config, url_with_credentials
+from prisme_localinfra.nats_auth import (
+    generate_passwords,
+    inbox_prefix,
+    render_config,
+    url_with_credentials,
+)
 
 
-async def test_services_publish_only_their_own_subjects(tmp_path: Path) -> None:
+async def test_services_publish_only_their_own_subjects_and_create_no_stream(
+    tmp_path: Path,
+) -> None:
     passwords = generate_passwords(["contracts-svc", "billing-svc"])
     config = tmp_path / "nats.conf"
     config.write_text(render_config(passwords))
     server = NatsServer(tmp_path / "nats", config_file=config)
     server.start()
+
+    def url(user: str) -> str:
+        return url_with_credentials(server.url, user, passwords[user])
+
     try:
-        admin = await nats.connect(url_with_credentials(server.url, "admin", passwords["admin"]))
-        ajs = admin.jetstream()
-        await ajs.add_stream(name="CONTRACTS", subjects=["contract.>"])
+        provisioner = await nats.connect(
+            url("provisioner"), inbox_prefix=inbox_prefix("provisioner")
+        )
+        await provisioner.jetstream().add_stream(name="CONTRACTS", subjects=["contract.>"])
 
         contracts = await nats.connect(
-            url_with_credentials(server.url, "contracts-svc", passwords["contracts-svc"])
+            url("contracts-svc"), inbox_prefix=inbox_prefix("contracts-svc")
         )
         ack = await contracts.jetstream().publish(
             "contract.ended", b"{}", headers={"Nats-Msg-Id": uuid.uuid4().hex}
@@ -38,13 +54,17 @@ async def test_services_publish_only_their_own_subjects(tmp_path: Path) -> None:
             errors.append(exc)
 
         billing = await nats.connect(
-            url_with_credentials(server.url, "billing-svc", passwords["billing-svc"]),
-            error_cb=on_error,
+            url("billing-svc"), error_cb=on_error, inbox_prefix=inbox_prefix("billing-svc")
         )
         with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
             await billing.jetstream().publish("contract.ended", b"{}", timeout=1.0)
-        assert any("permissions violation" in str(e).lower() for e in errors)
-        assert (await ajs.stream_info("CONTRACTS")).state.messages == 1
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
+            await billing.jetstream(timeout=1.0).add_stream(
+                StreamConfig(name="BILLING", subjects=["invoice.>"])
+            )
+        assert sum("permissions violation" in str(e).lower() for e in errors) == 2
+        info = await provisioner.jetstream().stream_info("CONTRACTS")
+        assert info.state.messages == 1
 
         with pytest.raises(nats.errors.Error):
             await nats.connect(
@@ -52,7 +72,7 @@ async def test_services_publish_only_their_own_subjects(tmp_path: Path) -> None:
                 max_reconnect_attempts=0,
                 allow_reconnect=False,
             )
-        for nc in (admin, contracts, billing):
+        for nc in (provisioner, contracts, billing):
             await nc.close()
     finally:
         server.stop()
@@ -73,11 +93,13 @@ async def test_only_the_dashboard_revokes_tokens_and_every_service_reports_use(
 
     try:
         dashboard = await nats.connect(
-            url_with_credentials(server.url, "dashboard", passwords["dashboard"])
+            url_with_credentials(server.url, "dashboard", passwords["dashboard"]),
+            inbox_prefix=inbox_prefix("dashboard"),
         )
         billing = await nats.connect(
             url_with_credentials(server.url, "billing-svc", passwords["billing-svc"]),
             error_cb=on_error,
+            inbox_prefix=inbox_prefix("billing-svc"),
         )
         await revocations.ensure_bucket(dashboard.jetstream())
         await revocations.revoke(dashboard.jetstream(), "token-1", 2e9)

@@ -21,6 +21,7 @@ from prisme_localinfra import NatsServer, PostgresServer
 
 from .events import collect_events, publish_event
 from .runner import ServiceProcess, start_service
+from .secured_nats import SecuredNats
 
 __all__ = ["ServiceProcess", "collect_events", "publish_event", "start_service"]
 
@@ -60,6 +61,15 @@ def new_database(pg: PostgresServer) -> Callable[[], Awaitable[str]]:
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def secured_nats(tmp_path: Path) -> Iterator[SecuredNats]:
+    """A fresh nats-server with the platform's least-privilege users (``.url(user)``)."""
+    server = SecuredNats(tmp_path)
     server.start()
     yield server
     server.stop()

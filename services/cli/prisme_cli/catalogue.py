@@ -176,7 +176,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         probe="/readyz",
         database="webhooks",
         # the WEBHOOKS stream's NATS user: the platform processes of services/
-        nats_user="services",
+        nats_user="webhooks",
         env={
             "PRISME_WEBHOOKS_SMTP_HOST": "127.0.0.1",
             "PRISME_WEBHOOKS_SMTP_PORT": "{mail_sandbox_smtp_port}",

@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TextIO
 
 from prisme_localinfra import NatsServer, PostgresServer, free_port
-from prisme_localinfra.nats_auth import render_config, url_with_credentials
+from prisme_localinfra.nats_auth import PROVISIONER, render_config, url_with_credentials
 from prisme_localinfra.ports import port_open
 
 from .catalogue import PROCESSES, ProcessSpec, select
@@ -159,6 +159,7 @@ class Platform:
             runner_started=start_time(os.getpid()),
         )
         self.nats: NatsServer | None = None
+        self.provision_url: str | None = None  # the embedded NATS' provisioning identity
         self.postgres: PostgresServer | None = None
         self.postgres_ready: Future[dict[str, str]] | None = None
         self.supervisor: Supervisor | None = None
@@ -203,10 +204,12 @@ class Platform:
             self.state.infra.external_nats = True
             self.say("using external NATS (PRISME_NATS_URL)")
             return {}
-        # DESIGN.md §7: each service has its own NATS user, allowed to publish only its own
-        # subjects (the same rules as deploy/nats for a cluster).
+        # DESIGN.md §7: each service has its own least-privileged NATS user (its subjects, its
+        # consumers, its inbox, its dead letters: prisme_localinfra.nats_auth, the same rules
+        # as deploy/nats); streams and consumers are created by the ``provisioner`` user,
+        # whose URL each service gets as PRISME_NATS_PROVISION_URL for its start-up.
         users = [spec.nats_user for spec in PROCESSES if spec.nats_user]
-        passwords = self.data_dir.ensure_nats_passwords(users)
+        passwords = self.data_dir.ensure_nats_passwords([*users, PROVISIONER])
         write_private(self.data_dir.nats_config, render_config(passwords))
         port = DEFAULT_NATS_PORT
         if self.options.free_ports or port_open(port):
@@ -222,6 +225,9 @@ class Platform:
         self.state.infra.nats_pid = self.nats.pid
         self.state.infra.nats_started = start_time(self.nats.pid) if self.nats.pid else None
         self.save()
+        self.provision_url = url_with_credentials(
+            self.nats.url, PROVISIONER, passwords[PROVISIONER]
+        )
         return {
             spec.name: url_with_credentials(
                 self.nats.url, spec.nats_user, passwords[spec.nats_user]
@@ -316,6 +322,7 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
             base_env,
             data_dir,
             nats_urls=nats_urls,
+            nats_provision_url=platform.provision_url,
             python=options.python,
             report=say,
         )

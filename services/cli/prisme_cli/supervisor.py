@@ -105,6 +105,7 @@ class Supervisor:
         *,
         database_urls: Mapping[str, str] | None = None,
         nats_urls: Mapping[str, str] | None = None,
+        nats_provision_url: str | None = None,
         python: str = sys.executable,
         report: Callable[[str], None] = print,
     ) -> None:
@@ -114,6 +115,8 @@ class Supervisor:
         self.database_urls = dict(database_urls or {})
         #: per-process NATS URL carrying that service's own credentials (embedded NATS)
         self.nats_urls = dict(nats_urls or {})
+        #: the provisioning identity (creates streams and consumers at a service's start-up)
+        self.nats_provision_url = nats_provision_url
         self.python = python
         self.report = report
         self.stopping = False
@@ -150,6 +153,8 @@ class Supervisor:
         env["PRISME_DATA_DIR"] = str(self.data_dir.service_dir(spec.name))
         if spec.name in self.nats_urls:
             env["PRISME_NATS_URL"] = self.nats_urls[spec.name]
+            if self.nats_provision_url:
+                env["PRISME_NATS_PROVISION_URL"] = self.nats_provision_url
         database_env = spec.database_env
         if database_env and database_env not in env and spec.name in self.database_urls:
             env[database_env] = self.database_urls[spec.name]

@@ -159,10 +159,10 @@ def test_nats_passwords_are_per_service_stable_and_private(tmp_path: Path) -> No
     assert users == [
         "dashboard",
         *(f"{name}-svc" for name in ("contracts", "billing", "licence", "video", "backup")),
-        "services",  # the webhooks dispatcher: the WEBHOOKS stream's user
+        "webhooks",  # the webhooks dispatcher: the WEBHOOKS stream's user
     ]
     first = data_dir.ensure_nats_passwords(users)
-    assert set(first) == {*users, "admin"}
+    assert set(first) == {*users, "admin"}  # the runner adds "provisioner" itself
     assert len(set(first.values())) == len(first)
     assert data_dir.ensure_nats_passwords(users) == first
     assert _mode(data_dir.secrets / "nats-passwords.json") == 0o600

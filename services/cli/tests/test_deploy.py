@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import uuid
@@ -23,12 +22,11 @@ import nats
 import nats.errors
 import pytest
 import yaml
-from nats.js.api import StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from prisme_cli.catalogue import PROCESSES
-from prisme_events import STREAMS
 from prisme_localinfra import PostgresServer, free_port
 from prisme_localinfra.nats import nats_server_binary
-from prisme_localinfra.nats_auth import service_permissions
+from prisme_localinfra.nats_auth import render_accounts
 from prisme_localinfra.ports import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,12 +37,13 @@ NATS_PASSWORDS = {
     f"NATS_{name}_PASSWORD": f"pw-{name.lower()}"
     for name in (
         "DASHBOARD",
+        "PROVISIONER",
         "CONTRACTS",
         "BILLING",
         "LICENCE",
         "VIDEO",
         "BACKUP",
-        "SERVICES",
+        "WEBHOOKS",
         "ADMIN",
         "SYS",
     )
@@ -100,23 +99,12 @@ def test_compose_runs_every_process_of_the_table_on_its_port() -> None:
     assert sandbox_env["PRISME_STRIPE_SANDBOX_WEBHOOK_SECRET"] == billing_secret
 
 
-def _allowed(block: str, direction: str) -> list[str]:
-    match = re.search(direction + r":\s*\{\s*allow:\s*\[([^\]]*)\]", block)
-    assert match, block
-    return [item.strip().strip('"') for item in match.group(1).split(",")]
-
-
-def test_nats_accounts_give_each_service_the_rules_of_the_embedded_runner() -> None:
-    """deploy/nats/accounts.conf and prisme_localinfra.nats_auth must not drift apart."""
-    text = (DEPLOY / "nats" / "accounts.conf").read_text()
-    pattern = r"user: ([\w-]+), password: \$\w+\s*permissions: \{.*?\n\s{8}\}"
-    blocks = {m.group(1): m.group(0) for m in re.finditer(pattern, text, re.S)}
-    # every stream owner, plus the dashboard (which owns no stream)
-    assert set(blocks) == {spec.owner for spec in STREAMS} | {"dashboard"}
-    for owner, block in blocks.items():
-        expected = service_permissions(owner)
-        assert _allowed(block, "publish") == expected["publish"]["allow"], owner
-        assert _allowed(block, "subscribe") == expected["subscribe"]["allow"], owner
+def test_nats_accounts_are_the_rules_of_the_embedded_runner() -> None:
+    """deploy/nats/accounts.conf is generated from prisme_localinfra.nats_auth: never drifts."""
+    assert (DEPLOY / "nats" / "accounts.conf").read_text() == render_accounts(), (
+        "deploy/nats/accounts.conf is stale: "
+        "python -m prisme_localinfra.nats_auth > deploy/nats/accounts.conf"
+    )
 
 
 def _nats_env(**extra: str) -> dict[str, str]:
@@ -184,13 +172,17 @@ async def test_nats_cluster_replicates_streams_and_enforces_publish_rights(
     async def on_error(exc: Exception) -> None:
         errors.append(exc)
 
-    contracts = await nats.connect(_url(nats_cluster[0], "contracts-svc"))
-    billing = await nats.connect(_url(nats_cluster[1], "billing-svc"), error_cb=on_error)
+    def connect(node: str, user: str, **kwargs: Any) -> Any:
+        return nats.connect(_url(node, user), inbox_prefix=f"_INBOX_{user}", **kwargs)
+
+    provisioner = await connect(nats_cluster[2], "provisioner")
+    contracts = await connect(nats_cluster[0], "contracts-svc")
+    billing = await connect(nats_cluster[1], "billing-svc", error_cb=on_error)
     try:
-        js = contracts.jetstream()
+        pjs = provisioner.jetstream()
         for _ in range(240):  # the meta leader is elected a few seconds after start
             try:
-                info = await js.add_stream(
+                info = await pjs.add_stream(
                     StreamConfig(name="CONTRACTS", subjects=["contract.>"], num_replicas=3)
                 )
                 break
@@ -199,7 +191,14 @@ async def test_nats_cluster_replicates_streams_and_enforces_publish_rights(
         else:
             raise AssertionError("no JetStream meta leader")
         assert info.config.num_replicas == 3
-        ack = await js.publish("contract.ended", b"{}", headers={"Nats-Msg-Id": uuid.uuid4().hex})
+        await pjs.add_consumer(
+            "CONTRACTS",
+            ConsumerConfig(name="billing-contracts", durable_name="billing-contracts",
+                           ack_policy=AckPolicy.EXPLICIT, filter_subjects=["contract.>"]),
+        )  # fmt: skip
+        ack = await contracts.jetstream().publish(
+            "contract.ended", b"{}", headers={"Nats-Msg-Id": uuid.uuid4().hex}
+        )
         assert ack.stream == "CONTRACTS"
         # billing-svc, connected to another node, may read the stream but not publish to it
         with pytest.raises((nats.errors.TimeoutError, nats.errors.NoRespondersError)):
@@ -208,8 +207,8 @@ async def test_nats_cluster_replicates_streams_and_enforces_publish_rights(
         state = await billing.jetstream().stream_info("CONTRACTS")
         assert state.state.messages == 1
         # …and consume it through its own durable
-        sub = await billing.jetstream().pull_subscribe(
-            "contract.>", durable="billing-contracts", stream="CONTRACTS"
+        sub = await billing.jetstream().pull_subscribe_bind(
+            durable="billing-contracts", stream="CONTRACTS"
         )
         [msg] = await sub.fetch(1, timeout=10)
         assert msg.subject == "contract.ended"
@@ -219,6 +218,7 @@ async def test_nats_cluster_replicates_streams_and_enforces_publish_rights(
     finally:
         await contracts.close()
         await billing.close()
+        await provisioner.close()
 
 
 async def test_postgres_init_script_creates_one_private_database_per_service(

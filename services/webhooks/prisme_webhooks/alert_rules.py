@@ -49,6 +49,7 @@ _LABELS = {
     "invoice_id": "Facture (id)",
     "number": "Numéro de facture",
     "due_date": "Échéance",
+    "service": "Service",
     "durable": "Consommateur",
     "subject": "Événement",
     "error": "Erreur",
@@ -127,7 +128,7 @@ RULES: dict[str, Rule] = {
         lambda f: (
             "Un événement n'a pas pu être traité après toutes les tentatives ; il attend "
             "d'être rejoué (GET /v1/dead-letters du service concerné).\n\n"
-            + _facts(f, "durable", "subject", "error", "delivered")
+            + _facts(f, "service", "durable", "subject", "error", "delivered")
         ),
     ),
     "job.dead": Rule(

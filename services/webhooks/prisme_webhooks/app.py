@@ -39,7 +39,7 @@ async def _dead_letters(rt: WebhooksRuntime) -> None:
 spec = ServiceSpec(
     name="webhooks",
     # the WEBHOOKS stream and its NATS user are the platform processes' of services/
-    stream=stream_of("services"),
+    stream=stream_of("webhooks"),
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router],

@@ -1,9 +1,20 @@
 """The bus on NATS JetStream: outbox relay, inbox consumers, dead letters, provisioning."""
 
-from .consumer import BatchHandler, Consumer, Handler, Subscription, dead_letter_subject
-from .deadletter import DeadLetter, list_dead_letters, load_dead_letter
+from .consumer import BatchHandler, Consumer, Handler, Subscription
+from .deadletter import (
+    DeadLetter,
+    NotADeadLetter,
+    dead_letter_subject,
+    list_dead_letters,
+    load_dead_letter,
+)
 from .outbox import OutboxRelay, enqueue, enqueue_many
-from .provision import ensure_consumer, ensure_dead_letter_stream, ensure_stream
+from .provision import (
+    ProvisioningError,
+    ensure_consumer,
+    ensure_stream,
+    provision_service,
+)
 from .versions import next_version
 
 __all__ = [
@@ -11,15 +22,17 @@ __all__ = [
     "Consumer",
     "DeadLetter",
     "Handler",
+    "NotADeadLetter",
     "OutboxRelay",
+    "ProvisioningError",
     "Subscription",
     "dead_letter_subject",
     "enqueue",
     "enqueue_many",
     "ensure_consumer",
-    "ensure_dead_letter_stream",
     "ensure_stream",
     "list_dead_letters",
     "load_dead_letter",
     "next_version",
+    "provision_service",
 ]

@@ -35,9 +35,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from prisme_events import Event, UnknownEventError, decode
+from prisme_events import Event, UnknownEventError, dead_letter_stream, decode
 
 from .. import metrics
+from .deadletter import NotADeadLetter, dead_letter_subject, load_dead_letter
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("prisme.bus")
@@ -115,10 +116,6 @@ class _Outcome:
     event: Event | None = None
 
 
-def dead_letter_subject(durable: str, subject: str) -> str:
-    return f"deadletter.{durable}.{subject}"
-
-
 def _delivered(msg: Msg) -> int:
     try:
         return int(msg.metadata.num_delivered)
@@ -133,6 +130,7 @@ class Consumer:
     sub: Subscription
     pool: asyncpg.Pool
     js: JetStreamContext
+    service: str  # whose dead letters: deadletter.<service>.<durable>.<subject>
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def stop(self) -> None:
@@ -390,11 +388,10 @@ class Consumer:
     async def dead_letter(self, msg: Msg, error: BaseException | None, delivered: int) -> None:
         headers = dict(msg.headers or {})
         headers.pop("Nats-Msg-Id", None)
+        headers = {k: v for k, v in headers.items() if not k.startswith("prisme-dl-")}
         headers.update(
             {
-                "prisme-dl-durable": self.sub.durable,
                 "prisme-dl-stream": self.sub.stream,
-                "prisme-dl-subject": msg.subject,
                 "prisme-dl-error": repr(error)[:2000],
                 "prisme-dl-delivered": str(delivered),
             }
@@ -407,16 +404,21 @@ class Consumer:
             error,
         )
         await self.js.publish(
-            dead_letter_subject(self.sub.durable, msg.subject), msg.data, headers=headers
+            dead_letter_subject(self.service, self.sub.durable, msg.subject),
+            msg.data,
+            headers=headers,
+            stream=dead_letter_stream(self.service).name,
         )
 
     async def replay(self, dl_seq: int) -> None:
-        """Run a dead-lettered message through this consumer again; on success remove it."""
-        from .deadletter import load_dead_letter
+        """Run a dead-lettered message through this consumer again; on success remove it.
 
-        letter = await load_dead_letter(self.js, dl_seq)
+        The letter is the one stored in this service's dead-letter stream, and its consumer
+        the one named by its stored subject (which only this service may publish under).
+        """
+        letter = await load_dead_letter(self.js, self.service, dl_seq)
         if letter.durable != self.sub.durable:
-            raise ValueError(f"dead letter {dl_seq} belongs to {letter.durable}")
+            raise NotADeadLetter(f"dead letter {dl_seq} belongs to {letter.durable}")
         fake = _ReplayMsg(letter.subject, letter.data, letter.headers)
         async with self.pool.acquire() as conn, conn.transaction():
             out = await self._one(cast(asyncpg.Connection, conn), cast(Msg, fake))
@@ -424,9 +426,7 @@ class Consumer:
                 raise RuntimeError(f"replay failed: {out.error!r}") from out.error
             if out.status == "poison":
                 raise RuntimeError(f"cannot replay: {out.error}")
-        from prisme_events import DEAD_LETTER_STREAM
-
-        await self.js.delete_msg(DEAD_LETTER_STREAM.name, dl_seq)
+        await self.js.delete_msg(dead_letter_stream(self.service).name, dl_seq)
 
 
 @dataclass

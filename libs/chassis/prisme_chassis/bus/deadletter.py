@@ -1,4 +1,11 @@
-"""Reading dead letters (the ``DEADLETTERS`` stream) for the API and the dashboard."""
+"""Dead letters: each service's own stream ``DEADLETTERS_<SERVICE>``, read for the API.
+
+A dead letter is stored under ``deadletter.<service>.<durable>.<original subject>``. Only the
+service's NATS user may publish under ``deadletter.<service>.>`` (prisme_localinfra.nats_auth),
+so the stored subject, not a header anyone could set, says whose letter it is and which
+consumer it belongs to. The ``prisme-dl-*`` headers carry only what the chassis recorded
+(error, delivery count).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from prisme_events import DEAD_LETTER_STREAM
+from prisme_events import dead_letter_stream
 
 
 @dataclass(frozen=True)
@@ -21,39 +28,63 @@ class DeadLetter:
     headers: dict[str, str]
 
 
-def _letter(seq: int, data: bytes, headers: dict[str, str]) -> DeadLetter:
+def dead_letter_subject(service: str, durable: str, subject: str) -> str:
+    return f"deadletter.{service}.{durable}.{subject}"
+
+
+class NotADeadLetter(LookupError):
+    """No dead letter of this service at that sequence."""
+
+
+def _letter(
+    service: str, seq: int, stored: str, data: bytes, headers: dict[str, str]
+) -> DeadLetter:
+    prefix = f"deadletter.{service}."
+    durable, _, subject = stored.removeprefix(prefix).partition(".")
+    if not stored.startswith(prefix) or not durable or not subject:
+        raise NotADeadLetter(f"message {seq} ({stored}) is not a dead letter of {service}")
     clean = {k: v for k, v in headers.items() if not k.startswith("prisme-dl-")}
+    try:
+        delivered = int(headers.get("prisme-dl-delivered", "0"))
+    except ValueError:
+        delivered = 0
     return DeadLetter(
         seq=seq,
-        durable=headers.get("prisme-dl-durable", ""),
-        subject=headers.get("prisme-dl-subject", ""),
+        durable=durable,
+        subject=subject,
         error=headers.get("prisme-dl-error", ""),
-        delivered=int(headers.get("prisme-dl-delivered", "0")),
+        delivered=delivered,
         event_id=headers.get("ce-id", ""),
         data=data,
         headers=clean,
     )
 
 
-async def load_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
-    raw = await js.get_msg(DEAD_LETTER_STREAM.name, seq)
+async def load_dead_letter(js: JetStreamContext, service: str, seq: int) -> DeadLetter:
+    """The stored dead letter ``seq`` of ``service``; :class:`NotADeadLetter` if there is none."""
+    try:
+        raw = await js.get_msg(dead_letter_stream(service).name, seq)
+    except NotFoundError as exc:
+        raise NotADeadLetter(f"no dead letter {seq} for {service}") from exc
     assert raw.seq is not None
-    return _letter(raw.seq, raw.data or b"", dict(raw.headers or {}))
+    return _letter(service, raw.seq, raw.subject or "", raw.data or b"", dict(raw.headers or {}))
 
 
 async def list_dead_letters(
-    js: JetStreamContext, durable: str | None = None, limit: int = 100
+    js: JetStreamContext, service: str, durable: str | None = None, limit: int = 100
 ) -> list[DeadLetter]:
     """The dead letters still kept, oldest first, optionally for one durable consumer."""
-    subject = f"deadletter.{durable}.>" if durable else "deadletter.>"
+    stream = dead_letter_stream(service).name
+    subject = f"deadletter.{service}.{durable}.>" if durable else f"deadletter.{service}.>"
     letters: list[DeadLetter] = []
     seq = 1
     while len(letters) < limit:
         try:
-            raw = await js.get_msg(DEAD_LETTER_STREAM.name, seq, subject=subject, next=True)
+            raw = await js.get_msg(stream, seq, subject=subject, next=True)
         except NotFoundError:
             break
         assert raw.seq is not None
-        letters.append(_letter(raw.seq, raw.data or b"", dict(raw.headers or {})))
+        stored = raw.subject or ""
+        letters.append(_letter(service, raw.seq, stored, raw.data or b"", dict(raw.headers or {})))
         seq = raw.seq + 1
     return letters
