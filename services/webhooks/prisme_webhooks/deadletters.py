@@ -73,6 +73,8 @@ async def watch_dead_letters(ctx: Context, pool: asyncpg.Pool, js: JetStreamCont
             for msg in msgs:
                 key = f"deadletter:{owner}:{msg.metadata.sequence.stream}"
                 async with pool.acquire() as proxy, proxy.transaction():
-                    await raise_alert(cast(asyncpg.Connection, proxy), ctx, rule, key, facts_of(msg))
+                    await raise_alert(
+                        cast(asyncpg.Connection, proxy), ctx, rule, key, facts_of(msg)
+                    )
                 await msg.ack()
         await asyncio.sleep(0)
