@@ -8,9 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prisme_chassis.app import ServiceSpec, create_app, run
+from prisme_chassis.calendar import business_today
 from prisme_chassis.db import transaction
 
-from . import api, corrections_api, handlers, service, stripe_sync
+from . import api, corrections_api, dunning, dunning_api, handlers, service, stripe_sync
 from .context import BillingRuntime, build_context
 from .settings import BillingSettings
 
@@ -23,16 +24,24 @@ async def awaiting_price_sweeper(rt: BillingRuntime) -> None:
         await asyncio.sleep(rt.settings.sweep_every_s)
 
 
+async def dunning_worker(rt: BillingRuntime) -> None:
+    """B10: overdue invoices and reminders, on the business day in La Réunion."""
+    while True:
+        async with transaction(rt.pool) as conn:
+            await dunning.run(conn, business_today(), rt.settings.late_penalty_rate_percent)
+        await asyncio.sleep(rt.settings.sweep_every_s)
+
+
 spec = ServiceSpec(
     name="billing-svc",
     # 1.1: document lines bill quantity × unit price (issue 14); see LineOut.
     version="1.1.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
-    routers=[api.router, corrections_api.router],
+    routers=[api.router, corrections_api.router, dunning_api.router],
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
-    workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper],
+    workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper, dunning_worker],
     area="billing",  # /v1/jobs: billing:read to list, billing:write to retry
     jobs=stripe_sync.bindings,  # Stripe calls and received Stripe events (B5, B8)
 )

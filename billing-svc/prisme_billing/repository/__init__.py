@@ -44,6 +44,7 @@ from .documents import (
     store_pdf,
     stored_pdf,
 )
+from .dunning import insert_reminder, mark_overdue, reminders_of, unpaid_past_due
 from .outside import (
     reconciliation_mark,
     set_reconciliation_mark,
@@ -97,11 +98,13 @@ __all__ = [
     "insert_payment",
     "insert_payment_failure",
     "insert_refund",
+    "insert_reminder",
     "invoices_of_contract",
     "lines",
     "list_charges",
     "lock_contract",
     "mark_finalised",
+    "mark_overdue",
     "payload_hash",
     "payments_of",
     "reconciliation_mark",
@@ -110,6 +113,7 @@ __all__ = [
     "refund_by_stripe_id",
     "refund_for",
     "refunds_of",
+    "reminders_of",
     "resolve_charge",
     "set_reconciliation_mark",
     "set_status",
@@ -120,6 +124,7 @@ __all__ = [
     "stored_pdf",
     "stripe_event",
     "stripe_event_processed",
+    "unpaid_past_due",
     "update_contract",
     "update_refund",
     "upsert_client",

@@ -13,6 +13,7 @@ from .base import (
 from .billing import (
     CreditNoteIssued,
     InvoiceIssued,
+    InvoiceOverdue,
     InvoicePaid,
     InvoicePaymentFailed,
     PaymentRefunded,
@@ -77,6 +78,7 @@ __all__ = [
     "Event",
     "InterventionRecorded",
     "InvoiceIssued",
+    "InvoiceOverdue",
     "InvoicePaid",
     "InvoicePaymentFailed",
     "LicenceFailed",

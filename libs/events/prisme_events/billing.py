@@ -92,3 +92,18 @@ class PaymentRefunded(BillingEvent):
 
     def aggregate_id(self) -> str:
         return str(self.refund_id)
+
+
+class InvoiceOverdue(BillingEvent):
+    """An invoice is still unpaid the day after its due date (B10). Penalties and the 40 EUR
+    recovery indemnity are computed and shown by billing, never added to the invoice."""
+
+    subject: ClassVar[str] = "invoice.overdue"
+    invoice_id: uuid.UUID
+    number: str
+    due_date: date
+    outstanding: str = Field(description="What is still owed (credit notes and payments taken off)")
+    currency: str = "EUR"
+
+    def aggregate_id(self) -> str:
+        return str(self.invoice_id)
