@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from prisme_dashboard.passwords import MIN_LENGTH
 from prisme_dashboard.settings import DashboardSettings
 from prisme_testing.plugin import start_service
 
-from .conftest import Dashboard
+from .conftest import Dashboard, csrf_of
 
 
 def test_password_rules_are_length_and_the_block_list_only() -> None:
@@ -167,3 +168,37 @@ def test_totp_seeds_still_open_after_the_secret_key_is_rotated(
         derive_context(settings(secret_key=new)).keyring.open_text(sealed, "op-1")
     with pytest.raises(SealingError):
         rotated.open_text(sealed, "op-2")  # bound to its operator
+
+
+async def test_an_admin_ends_anyones_session_an_operator_only_their_own(
+    dashboard: Dashboard,
+) -> None:
+    phrase = "une phrase de passe assez longue"
+    admin = await dashboard.sign_in_http(
+        "chef@prisme.re", await dashboard.add_operator("chef@prisme.re", "admin"), phrase
+    )
+    tech = await dashboard.sign_in_http(
+        "tech@prisme.re", await dashboard.add_operator("tech@prisme.re", "technician"), phrase
+    )
+    client = dashboard.client
+    own = await client.get("/sessions", headers=tech)
+    assert own.text.count('action="/sessions/') == 1  # their own session only
+    every = await client.get("/sessions", headers=admin)
+    ids = re.findall(r'action="/sessions/([0-9a-f-]{36})/end"', every.text)
+    assert len(ids) == 2
+    csrf = csrf_of(own.text)
+    # the technician cannot end the admin's session
+    admin_session = next(i for i in ids if i not in own.text)
+    refused = await client.post(
+        f"/sessions/{admin_session}/end", data={"csrf_token": csrf}, headers=tech
+    )
+    assert refused.status_code == 403
+    assert (await client.get("/", headers=admin)).status_code == 200
+    # the admin ends the technician's: its next request goes back to the sign-in
+    tech_session = next(i for i in ids if i != admin_session)
+    ended = await client.post(
+        f"/sessions/{tech_session}/end", data={"csrf_token": csrf_of(every.text)}, headers=admin
+    )
+    assert ended.status_code == 303
+    gone = await client.get("/", headers=tech)
+    assert (gone.status_code, gone.headers["location"]) == (303, "/login")
