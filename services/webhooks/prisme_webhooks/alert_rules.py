@@ -49,6 +49,7 @@ _LABELS = {
     "invoice_id": "Facture (id)",
     "number": "Numéro de facture",
     "due_date": "Échéance",
+    "outstanding": "Reste dû (EUR)",
     "service": "Service",
     "durable": "Consommateur",
     "subject": "Événement",
@@ -117,7 +118,7 @@ RULES: dict[str, Rule] = {
         "Facture en retard de paiement",
         lambda f: (
             "Une facture a dépassé son échéance sans être payée.\n\n"
-            + _facts(f, "client_id", "invoice_id", "number", "due_date")
+            + _facts(f, "client_id", "invoice_id", "number", "due_date", "outstanding")
         ),
     ),
     "deadletter": Rule(
