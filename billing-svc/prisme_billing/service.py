@@ -44,7 +44,8 @@ def _buyer(client: ClientSnapshot) -> dict[str, str]:
 async def client_corrected(conn: asyncpg.Connection, ev: ClientCorrected) -> None:
     """C8: later documents use the corrected identity; finalised ones keep theirs (their
     ``buyer`` was frozen when they were issued)."""
-    await repo.correct_client(conn, _buyer(ev.client), ev.client.client_id, ev.version)
+    if await repo.correct_client(conn, _buyer(ev.client), ev.client.client_id, ev.version):
+        await stripe_jobs.update_customer(conn, ev.client.client_id, ev.version)
 
 
 async def _contract_row(conn: asyncpg.Connection, ev: ContractEvent) -> asyncpg.Record:

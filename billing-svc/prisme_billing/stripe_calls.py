@@ -176,3 +176,26 @@ async def paid_out_of_band(
             stripe_id, {"paid_out_of_band": True}, idempotent(f"invoice:{doc_id}:paid_out_of_band")
         )
     return jobs.Done()
+
+
+async def update_customer(
+    pool: asyncpg.Pool, client: stripe.StripeClient, job: jobs.Job
+) -> jobs.Outcome:
+    """C8: the client's Stripe customer takes the identity billing holds now."""
+    client_id = uuid.UUID(job.payload["client_id"])
+    async with transaction(pool) as conn:
+        buyer = await repo.client(conn, client_id)
+    if buyer is None:
+        return jobs.Fail(f"no client {client_id}")
+    if buyer["stripe_customer_id"] is None:
+        return jobs.Done()  # no customer yet: it will be created with this identity
+    await client.v1.customers.update_async(
+        buyer["stripe_customer_id"],
+        {
+            "name": buyer["name"],
+            "email": buyer["email"],
+            "metadata": {"prisme_client_id": str(client_id), "siren": buyer["siren"]},
+        },
+        idempotent(f"{job.key}:update"),
+    )
+    return jobs.Done()

@@ -22,10 +22,12 @@ REFUND = jobs.JobKind("billing.stripe_refund", max_attempts=20, backoff_base=5.0
 PAID_OUT_OF_BAND = jobs.JobKind(
     "billing.stripe_paid_out_of_band", max_attempts=20, backoff_base=5.0
 )
+#: C8: a corrected client identity reaches its Stripe customer (name, e-mail, SIREN).
+UPDATE_CUSTOMER = jobs.JobKind("billing.stripe_update_customer", max_attempts=20, backoff_base=5.0)
 #: B8: process a received (or reconciled) Stripe event; its Stripe object is fetched fresh.
 STRIPE_EVENT = jobs.JobKind("billing.stripe_event", max_attempts=20, backoff_base=5.0)
 
-CALL_KINDS = (PUSH_INVOICE, REFUND, PAID_OUT_OF_BAND)
+CALL_KINDS = (PUSH_INVOICE, REFUND, PAID_OUT_OF_BAND, UPDATE_CUSTOMER)
 ALL_KINDS = (*CALL_KINDS, STRIPE_EVENT)
 
 
@@ -52,6 +54,17 @@ async def close_paid_out_of_band(conn: asyncpg.Connection, doc_id: uuid.UUID) ->
     """Ask for the Stripe invoice to be closed: the client must not be asked to pay twice."""
     await jobs.enqueue(
         conn, PAID_OUT_OF_BAND, f"invoice:{doc_id}:paid_out_of_band", {"document_id": str(doc_id)}
+    )
+
+
+async def update_customer(conn: asyncpg.Connection, client_id: uuid.UUID, version: int) -> None:
+    """Ask for the client's Stripe customer to take its corrected identity (C8); one job per
+    identity version, and the job reads the identity current when it runs."""
+    await jobs.enqueue(
+        conn,
+        UPDATE_CUSTOMER,
+        f"client:{client_id}:identity:v{version}",
+        {"client_id": str(client_id)},
     )
 
 

@@ -48,6 +48,7 @@ def bindings(rt: BillingRuntime) -> list[jobs.JobBinding]:
         stripe_jobs.PUSH_INVOICE: stripe_calls.push_invoice,
         stripe_jobs.REFUND: stripe_calls.refund,
         stripe_jobs.PAID_OUT_OF_BAND: stripe_calls.paid_out_of_band,
+        stripe_jobs.UPDATE_CUSTOMER: stripe_calls.update_customer,
         stripe_jobs.STRIPE_EVENT: stripe_events.process,
     }
     return [

@@ -20,6 +20,7 @@ from prisme_billing.settings import BillingSettings
 from prisme_billing.stripe_client import make_client, metadata
 from prisme_chassis import jobs
 from prisme_chassis.db import create_pool
+from prisme_events import Address, ClientCorrected
 from prisme_stripe_sandbox import SandboxServer
 from prisme_testing.plugin import collect_events, publish_event, start_service
 
@@ -495,3 +496,37 @@ async def test_a_stripe_outage_loses_no_received_event(
         log = (await control.get("/_sandbox/requests")).json()["data"]
         assert sum(1 for r in log if r["injected"]) >= 5
         assert len(await collect_events(s.nats_url, "invoice.paid", 2, timeout=1)) == 1
+
+
+async def test_a_corrected_identity_reaches_the_stripe_customer(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: stripe.StripeClient,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    """C8: PATCH of a client in contracts-svc → client.corrected → Stripe customer updated."""
+    async with billing(stripe_settings, stripe_sandbox, auth_headers) as (api, _):
+        act = activated(postes=6, start=date(2026, 3, 1), version=2)
+        await publish_event(stripe_settings.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+        si = await _stripe_invoice(stripe_client, wait_for, inv["id"])
+        customer_id = si.customer
+        moved = act.client.model_copy(
+            update={
+                "name": "Cabinet médical du Port",
+                "address": Address(line1="1 quai Ouest", postal_code="97420", city="Le Port"),
+            }
+        )
+        await publish_event(
+            stripe_settings.nats_url,
+            ClientCorrected(client=moved, version=1, changed=["address.city", "name"]),
+        )
+
+        async def renamed() -> Any:
+            customer = await stripe_client.v1.customers.retrieve_async(customer_id)
+            return customer if customer.name == "Cabinet médical du Port" else None
+
+        customer = await wait_for(renamed)
+        assert customer.email == act.client.manager.email
