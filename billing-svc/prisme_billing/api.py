@@ -52,7 +52,7 @@ class LineOut(BaseModel):
 class InvoiceOut(BaseModel):
     id: uuid.UUID
     number: str
-    contract_id: uuid.UUID
+    contract_id: uuid.UUID | None
     client_id: uuid.UUID
     issue_date: date
     due_date: date | None

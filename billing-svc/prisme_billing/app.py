@@ -11,7 +11,17 @@ from prisme_chassis.app import ServiceSpec, create_app, run
 from prisme_chassis.calendar import business_today
 from prisme_chassis.db import transaction
 
-from . import api, corrections_api, dunning, dunning_api, handlers, service, stripe_sync
+from . import (
+    api,
+    corrections_api,
+    dunning,
+    dunning_api,
+    handlers,
+    one_off,
+    one_off_api,
+    service,
+    stripe_sync,
+)
 from .context import BillingRuntime, build_context
 from .settings import BillingSettings
 
@@ -25,10 +35,14 @@ async def awaiting_price_sweeper(rt: BillingRuntime) -> None:
 
 
 async def dunning_worker(rt: BillingRuntime) -> None:
-    """B10: overdue invoices and reminders, on the business day in La Réunion."""
+    """B10 and B9: overdue invoices and reminders, one-off invoices of ended months, on the
+    business day in La Réunion."""
     while True:
         async with transaction(rt.pool) as conn:
             await dunning.run(conn, business_today(), rt.settings.late_penalty_rate_percent)
+        async with transaction(rt.pool) as conn:
+            # B9: the month's one-off invoices once the month is over.
+            await one_off.invoice_ended_months(conn, business_today())
         await asyncio.sleep(rt.settings.sweep_every_s)
 
 
@@ -38,7 +52,7 @@ spec = ServiceSpec(
     version="1.1.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
-    routers=[api.router, corrections_api.router, dunning_api.router],
+    routers=[api.router, corrections_api.router, dunning_api.router, one_off_api.router],
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
     workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper, dunning_worker],

@@ -6,9 +6,15 @@ from collections.abc import Sequence
 
 import asyncpg
 from prisme_chassis.bus import Subscription
-from prisme_events import ClientCorrected, ContractActivated, ContractAmended, ContractEnded
+from prisme_events import (
+    ClientCorrected,
+    ContractActivated,
+    ContractAmended,
+    ContractEnded,
+    InterventionRecorded,
+)
 
-from . import service
+from . import one_off, service
 from .context import BillingRuntime
 
 
@@ -28,6 +34,10 @@ async def on_client_corrected(conn: asyncpg.Connection, event: ClientCorrected) 
     await service.client_corrected(conn, event)
 
 
+async def on_intervention(conn: asyncpg.Connection, event: InterventionRecorded) -> None:
+    await one_off.intervention_recorded(conn, event)
+
+
 def subscriptions(rt: BillingRuntime) -> Sequence[Subscription]:
     return [
         Subscription(
@@ -38,6 +48,7 @@ def subscriptions(rt: BillingRuntime) -> Sequence[Subscription]:
                 ContractAmended: on_amended,
                 ContractEnded: on_ended,
                 ClientCorrected: on_client_corrected,
+                InterventionRecorded: on_intervention,
             },
         )
     ]

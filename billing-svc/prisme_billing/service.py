@@ -241,7 +241,7 @@ async def finalise(
 
 async def create_draft_invoice(
     conn: asyncpg.Connection,
-    contract_id: uuid.UUID,
+    contract_id: uuid.UUID | None,
     client_id: uuid.UUID,
     charges: list[domain.Charge],
     price_book_version: int | None,

@@ -45,6 +45,14 @@ from .documents import (
     stored_pdf,
 )
 from .dunning import insert_reminder, mark_overdue, reminders_of, unpaid_past_due
+from .one_off import (
+    insert_one_off_item,
+    mark_invoiced,
+    pending_items,
+    pending_months,
+    price_items,
+    replace_price_items,
+)
 from .outside import (
     reconciliation_mark,
     set_reconciliation_mark,
@@ -95,6 +103,7 @@ __all__ = [
     "insert_contract",
     "insert_draft",
     "insert_manual_refund",
+    "insert_one_off_item",
     "insert_payment",
     "insert_payment_failure",
     "insert_refund",
@@ -104,9 +113,13 @@ __all__ = [
     "list_charges",
     "lock_contract",
     "mark_finalised",
+    "mark_invoiced",
     "mark_overdue",
     "payload_hash",
     "payments_of",
+    "pending_items",
+    "pending_months",
+    "price_items",
     "reconciliation_mark",
     "record_manual_refund",
     "refund_by_id",
@@ -114,6 +127,7 @@ __all__ = [
     "refund_for",
     "refunds_of",
     "reminders_of",
+    "replace_price_items",
     "resolve_charge",
     "set_reconciliation_mark",
     "set_status",

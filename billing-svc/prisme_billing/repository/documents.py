@@ -34,7 +34,7 @@ async def insert_draft(
     conn: asyncpg.Connection,
     *,
     kind: str,
-    contract_id: uuid.UUID,
+    contract_id: uuid.UUID | None,
     client_id: uuid.UUID,
     buyer: dict[str, str],
     lines: list[NewLine],

@@ -28,9 +28,9 @@ class InvoiceIssued(BillingEvent):
     number: str
     total_ttc: str
     currency: str = "EUR"
-    kind: Literal["activation", "amendment"] | None = Field(
+    kind: Literal["activation", "amendment", "one_off"] | None = Field(
         default=None,
-        description="The year's invoice (B2) or an additional one for added postes (B4)",
+        description="The year's invoice (B2), an additional one for added postes (B4), or the month's one-off work (B9)",
     )
     year: int | None = Field(default=None, description="The contract year invoiced")
     issue_date: date | None = None
