@@ -6,9 +6,10 @@ No I/O here: plain functions over plain values, used by the control plane and th
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-REUNION = ZoneInfo("Indian/Reunion")
+from prisme_chassis.clock import REUNION, business_day
+
+__all__ = ["REUNION", "business_day"]  # the platform's, re-exported for the rules below
 CLOUD_BACKUP = "cloud_backup"  # catalogue item of the PRISME offer (C1) that brings K1
 QUOTA_BYTES = 1_000_000_000_000  # K1: 1 TB
 HISTORY_DAYS = 30  # K1: 30 days of history at most
@@ -26,13 +27,6 @@ def includes_backup(includes: list[str]) -> bool:
 def slot(day: date, daily_at: time) -> datetime:
     """The scheduled start of ``day``'s copy, Indian/Reunion time."""
     return datetime.combine(day, daily_at, tzinfo=REUNION)
-
-
-def business_day(moment: datetime) -> date:
-    """The Réunion calendar day of an aware instant."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(REUNION).date()
 
 
 def next_slot(daily_at: time, now: datetime) -> datetime:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
-from prisme_chassis import jobs
+from prisme_chassis import clock, jobs
 from prisme_chassis.db import transaction
 
 from .runtime import BackupRuntime
@@ -23,7 +22,7 @@ async def watch_loop(rt: BackupRuntime) -> None:
     """Every interval: raise missed copies, destroy repositories whose history ran out."""
     ctx = rt.context
     while True:
-        now = datetime.now(UTC)
+        now = clock.now()
         async with transaction(rt.pool) as conn:
             await watch.find_missed(conn, now)
         async with transaction(rt.pool) as conn:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
+from prisme_chassis import clock
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import NotFound, Unprocessable
@@ -26,7 +27,6 @@ from . import (
     service,
     year_end,
 )
-from .clock import Clock
 from .context import ContractsRuntimeDep, contracts_runtime
 from .facts import Actor
 from .schemas import (
@@ -82,10 +82,6 @@ ADMIN = "admin"
 
 def _actor(who: Principal, request: Request) -> Actor:
     return Actor(sub=who.sub, source=request.client.host if request.client else None)
-
-
-def _clock(request: Request) -> Clock:
-    return contracts_runtime(request).context.clock
 
 
 def _amendment(effective_date: date | None, note: str | None) -> AmendmentIn:
@@ -239,7 +235,7 @@ async def add_user(
     who: Principal = require_scopes(WRITE),
 ) -> UserChanged:
     return await inventory.add_user(
-        conn, client_id, body, _actor(who, request), _clock(request).today()
+        conn, client_id, body, _actor(who, request), clock.today()
     )
 
 
@@ -260,7 +256,7 @@ async def change_user(
     who: Principal = require_scopes(WRITE),
 ) -> UserChanged:
     return await inventory.change_user(
-        conn, client_id, user_id, body, _actor(who, request), _clock(request).today()
+        conn, client_id, user_id, body, _actor(who, request), clock.today()
     )
 
 
@@ -280,7 +276,7 @@ async def remove_user(
         user_id,
         _amendment(effective_date, note),
         _actor(who, request),
-        _clock(request).today(),
+        clock.today(),
     )
 
 
@@ -311,7 +307,7 @@ async def add_asset(
     who: Principal = require_scopes(WRITE),
 ) -> AssetChanged:
     return await inventory.add_asset(
-        conn, client_id, body, _actor(who, request), _clock(request).today()
+        conn, client_id, body, _actor(who, request), clock.today()
     )
 
 
@@ -332,7 +328,7 @@ async def change_asset(
     who: Principal = require_scopes(WRITE),
 ) -> AssetChanged:
     return await inventory.change_asset(
-        conn, client_id, asset_id, body, _actor(who, request), _clock(request).today()
+        conn, client_id, asset_id, body, _actor(who, request), clock.today()
     )
 
 
@@ -352,7 +348,7 @@ async def remove_asset(
         asset_id,
         _amendment(effective_date, note),
         _actor(who, request),
-        _clock(request).today(),
+        clock.today(),
     )
 
 
@@ -390,7 +386,7 @@ async def override_eligibility(
         body.reason,
         body.expires_at,
         _actor(who, request),
-        _clock(request).now(),
+        clock.now(),
     )
 
 
@@ -418,7 +414,7 @@ async def record_intervention(
 ) -> InterventionOut:
     """C7: a remote or on-site intervention; billable items go to billing (B9)."""
     return await interventions.record(
-        conn, client_id, body, _actor(who, request), _clock(request).now()
+        conn, client_id, body, _actor(who, request), clock.now()
     )
 
 
@@ -448,7 +444,7 @@ async def list_interventions(
 async def create_contract(
     body: NewContract, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
-    return await service.create_contract(conn, body, _actor(who, request), _clock(request).today())
+    return await service.create_contract(conn, body, _actor(who, request), clock.today())
 
 
 @router.get("/v1/contracts")
@@ -489,7 +485,7 @@ async def activate(
         conn,
         contract_id,
         _actor(who, request),
-        _clock(request).now(),
+        clock.now(),
         price_check=contracts_runtime(request).context.price_check,
     )
 
@@ -507,7 +503,7 @@ async def renew(
         contract_id,
         body.offer if body else None,
         _actor(who, request),
-        _clock(request).today(),
+        clock.today(),
     )
 
 
@@ -515,7 +511,7 @@ async def renew(
 async def cancel(
     contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
-    return await service.cancel(conn, contract_id, _actor(who, request), _clock(request).now())
+    return await service.cancel(conn, contract_id, _actor(who, request), clock.now())
 
 
 @router.get("/v1/contracts/{contract_id}/amendments")
@@ -549,7 +545,7 @@ async def request_termination(
         document=data,
         document_name=_filename(document.filename),
         actor=_actor(who, request),
-        today=_clock(request).today(),
+        today=clock.today(),
         keyring=contracts_runtime(request).context.documents,
     )
 
@@ -584,7 +580,7 @@ async def approve_termination(
 ) -> TerminationOut:
     """C6/O2: another operator approves; a future effective date schedules the ending."""
     return await cessation.approve(
-        conn, termination_id, _actor(who, request), body.note, _clock(request).now()
+        conn, termination_id, _actor(who, request), body.note, clock.now()
     )
 
 
@@ -598,7 +594,7 @@ async def reject_termination(
 ) -> TerminationOut:
     """C6/O2: another operator rejects; the contract is free for a new request."""
     return await cessation.reject(
-        conn, termination_id, _actor(who, request), body.note, _clock(request).now()
+        conn, termination_id, _actor(who, request), body.note, clock.now()
     )
 
 
@@ -608,7 +604,7 @@ async def withdraw_termination(
 ) -> TerminationOut:
     """C6: the requester withdraws a pending request."""
     return await cessation.withdraw(
-        conn, termination_id, _actor(who, request), _clock(request).now()
+        conn, termination_id, _actor(who, request), clock.now()
     )
 
 
@@ -625,7 +621,7 @@ async def run_year_end(
     """End every active contract of ``year`` (idempotent; commits batch by batch)."""
     batch = rt.settings.year_end_batch_size
     return await year_end.run(
-        rt.pool, body.year, _actor(who, request), _clock(request).now(), batch_size=batch
+        rt.pool, body.year, _actor(who, request), clock.now(), batch_size=batch
     )
 
 

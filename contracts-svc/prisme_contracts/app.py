@@ -8,13 +8,12 @@ from fastapi import FastAPI
 from prisme_chassis.app import Resources, ServiceSpec, create_app
 
 from . import api, scheduler, sealed_documents
-from .clock import Clock
 from .context import ContractsContext
 from .price_check import PriceCheck
 from .settings import ContractsSettings
 
 
-def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
+def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
     async def context(resources: Resources[ContractsSettings]) -> ContractsContext:
         s = resources.settings
         check = None
@@ -22,7 +21,7 @@ def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
             check = PriceCheck(s.billing_url, s.billing_token.get_secret_value())
         keyring = sealed_documents.load_keyring(s)
         await sealed_documents.seal_clear_documents(resources.pool, keyring)
-        return ContractsContext(clock=clock, documents=keyring, price_check=check)
+        return ContractsContext(documents=keyring, price_check=check)
 
     return ServiceSpec(
         name="contracts-svc",
@@ -33,6 +32,5 @@ def _spec(clock: Clock) -> ServiceSpec[ContractsSettings, ContractsContext]:
     )
 
 
-def build_app(settings: ContractsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    """The app; ``clock`` lets tests move the service's "now" (never set in production)."""
-    return create_app(_spec(clock or Clock()), settings or ContractsSettings())
+def build_app(settings: ContractsSettings | None = None) -> FastAPI:
+    return create_app(_spec(), settings or ContractsSettings())

@@ -9,14 +9,12 @@ from fastapi import Depends
 from prisme_chassis.app import Runtime, runtime_dependency
 from prisme_chassis.sealing import Keyring
 
-from .clock import Clock
 from .price_check import PriceCheck
 from .settings import ContractsSettings
 
 
 @dataclass(frozen=True)
 class ContractsContext:
-    clock: Clock
     documents: Keyring  # seals cessation documents (sealed_documents)
     #: B1: billing's pre-activation price check (None: not configured, development only).
     price_check: PriceCheck | None = None

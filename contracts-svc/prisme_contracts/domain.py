@@ -10,9 +10,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-REUNION = ZoneInfo("Indian/Reunion")
+from prisme_chassis.clock import REUNION, business_day
 
 # C3 thresholds: the ISP-declared theoretical speeds.
 MIN_DOWNLOAD_MBPS = 1000
@@ -114,13 +113,6 @@ def days_in_year(year: int) -> int:
     return (date(year + 1, 1, 1) - date(year, 1, 1)).days
 
 
-def reunion_today(now: datetime) -> date:
-    """The business day (Indian/Reunion) at the aware instant ``now``."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(REUNION).date()
-
-
 def within_contract(start_date: date, end_date: date, day: date) -> bool:
     """True when ``day`` falls inside the covered period [start_date, end_date]."""
     return start_date <= day <= end_date
@@ -151,7 +143,7 @@ def next_year_end_instant(now: datetime) -> datetime:
 
 def year_to_close(now: datetime) -> int:
     """The most recent calendar year already over at ``now`` (Indian/Reunion)."""
-    return reunion_today(now).year - 1
+    return business_day(now).year - 1
 
 
 def utc(dt: datetime) -> datetime:

@@ -1,8 +1,8 @@
 """The year-end scheduler (C2): at 00:00 Indian/Reunion on 1 January, close the past year.
 
 On start-up it first catches up: any past year that still has active contracts, or whose run
-was interrupted, is closed. Then it sleeps until the next turn of the year (waking at least
-``year_end_check_seconds``, so a changed clock is noticed) and runs the year-end for the year just over.
+was interrupted, is closed. Then it sleeps until the next turn of the year on the platform clock
+(waking every second at most, so a travel is noticed) and runs the year-end for the year just over.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prisme_chassis import clock
 from prisme_chassis.db import transaction
 
 from . import cessation, domain, eligibility, year_end
@@ -24,7 +25,6 @@ SCHEDULER = Actor(sub="system:year-end-scheduler", source="scheduler")
 
 async def catch_up(rt: ContractsRuntime) -> list[int]:
     """Close every past year left open (missed turn of the year, interrupted run)."""
-    clock = rt.context.clock
     current = clock.today().year
     async with transaction(rt.pool) as conn:
         years = await repo.years_with_active_before(conn, current)
@@ -36,21 +36,17 @@ async def catch_up(rt: ContractsRuntime) -> list[int]:
 
 async def run(rt: ContractsRuntime) -> None:
     """Worker loop (restarted by the chassis supervisor if it crashes, e.g. database outage)."""
-    clock = rt.context.clock
     tick = rt.settings.year_end_check_seconds
     await catch_up(rt)
     while True:
-        now = clock.now()
-        due = domain.next_year_end_instant(now)
-        await asyncio.sleep(min(tick, max(0.0, (due - now).total_seconds())))
-        if clock.now() >= due:
-            await catch_up(rt)
+        due = domain.next_year_end_instant(clock.now())
+        await clock.sleep_until(due, wake=min(tick, clock.WAKE_SECONDS))
+        await catch_up(rt)
 
 
 async def run_cessations(rt: ContractsRuntime) -> None:
     """Worker loop on the platform clock, every ``cessation_check_seconds``: end the contracts
     whose approved cessation date has come (C6), lapse expired eligibility overrides (C3/C4)."""
-    clock = rt.context.clock
     while True:
         async with transaction(rt.pool) as conn:
             ended = await cessation.apply_due(conn, clock.now())

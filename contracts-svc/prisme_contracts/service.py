@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 import asyncpg
 from prisme_chassis.bus import enqueue
+from prisme_chassis.clock import business_day
 from prisme_chassis.errors import Conflict, NotFound, Unprocessable
 from prisme_events import ContractActivated, ContractCancelled
 
@@ -189,7 +190,7 @@ async def activate(
     await repo.lock_year_shared(conn, contract["year"])
     if await repo.get_year_end_run(conn, contract["year"]) is not None:
         raise Conflict(f"year {contract['year']} is closed (year-end has run)")
-    today = domain.reunion_today(now)
+    today = business_day(now)
     if contract["end_date"] < today:
         raise Conflict(f"year {contract['year']} is over; create a contract for {today.year}")
     offer = await _offer(conn, contract["offer"])

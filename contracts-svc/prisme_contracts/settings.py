@@ -24,7 +24,7 @@ class ContractsSettings(ServiceSettings):
         ),
     )
     year_end_check_seconds: float = Field(
-        default=60.0,
+        default=1.0,
         gt=0,
         le=3600,
         validation_alias=AliasChoices(

@@ -11,9 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from prisme_chassis.clock import CLOCK, REUNION, Clock
 from prisme_contracts.app import build_app
-from prisme_contracts.clock import Clock
-from prisme_contracts.domain import REUNION
 from prisme_contracts.settings import ContractsSettings
 from prisme_testing.plugin import start_service
 
@@ -129,18 +128,18 @@ async def run_contracts(
     base_settings: dict[str, Any],
     make_token: Callable[..., str],
 ) -> ServiceFactory:
-    """Factory: ``async with run_contracts(clock=..., dsn=...) as svc`` (restartable on one database)."""
+    """Factory: ``async with run_contracts(at=..., dsn=...) as svc`` (restartable on one database);
+    ``at`` is where the process clock is moved before the service starts."""
     default_dsn = await new_database()
 
     @contextlib.asynccontextmanager
     async def run(
-        clock: Clock | None = None, dsn: str | None = None, **settings: Any
+        at: datetime | None = None, dsn: str | None = None, **settings: Any
     ) -> AsyncIterator[Svc]:
-        if clock is None:
-            # Mid-June of the current year: the tests' dates (15 March starts, "today"
-            # cessations, amendments) hold whatever day the suite runs on.
-            clock = Clock()
-            clock.travel_to(datetime(clock.today().year, 6, 15, 10, 0, tzinfo=REUNION))
+        CLOCK.reset()
+        # Mid-June of the current year by default: the tests' dates (15 March starts, "today"
+        # cessations, amendments) hold whatever day the suite runs on.
+        CLOCK.travel_to(at or datetime(CLOCK.today().year, 6, 15, 10, 0, tzinfo=REUNION))
         db = dsn or default_dsn
         conf = ContractsSettings(
             **base_settings,
@@ -149,14 +148,14 @@ async def run_contracts(
             cessation_check_seconds=0.1,
             **settings,
         )
-        app = build_app(conf, clock=clock)
+        app = build_app(conf)
         alice = {"Authorization": f"Bearer {make_token(sub='op-alice')}"}
         bob = {"Authorization": f"Bearer {make_token(sub='op-bob')}"}
         async with start_service(app, headers=alice) as client:
             yield Svc(
                 alice=client,
                 bob_headers=bob,
-                clock=clock,
+                clock=CLOCK,
                 nats_url=base_settings["nats_url"],
                 dsn=db,
                 app=app,

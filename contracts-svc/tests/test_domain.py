@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prisme_chassis.clock import business_day
 from prisme_contracts import domain
 from prisme_contracts.domain import AssetView, NetworkView
 
@@ -126,8 +127,8 @@ def test_ends_at_is_the_last_second_in_reunion(year: int) -> None:
     at = domain.ends_at(year)
     # Indian/Reunion is UTC+4 with no daylight saving
     assert at.astimezone(UTC) == datetime(year, 12, 31, 19, 59, 59, tzinfo=UTC)
-    assert domain.reunion_today(at) == date(year, 12, 31)
-    assert domain.reunion_today(at + timedelta(seconds=1)) == date(year + 1, 1, 1)
+    assert business_day(at) == date(year, 12, 31)
+    assert business_day(at + timedelta(seconds=1)) == date(year + 1, 1, 1)
 
 
 @settings(deadline=None)  # a shared 2-core machine: no per-example time limit
@@ -148,12 +149,10 @@ def test_next_year_end_is_reunion_midnight_after_now(now: datetime) -> None:
 
 
 def test_reunion_midnight_is_20_00_utc_the_day_before() -> None:
-    assert domain.reunion_today(datetime(2026, 12, 31, 19, 59, 59, tzinfo=UTC)) == date(
-        2026, 12, 31
-    )
-    assert domain.reunion_today(datetime(2026, 12, 31, 20, 0, 0, tzinfo=UTC)) == date(2027, 1, 1)
+    assert business_day(datetime(2026, 12, 31, 19, 59, 59, tzinfo=UTC)) == date(2026, 12, 31)
+    assert business_day(datetime(2026, 12, 31, 20, 0, 0, tzinfo=UTC)) == date(2027, 1, 1)
     with pytest.raises(ValueError, match="aware"):
-        domain.reunion_today(datetime(2026, 1, 1))
+        business_day(datetime(2026, 1, 1))
 
 
 # --- postes (B1) -----------------------------------------------------------------

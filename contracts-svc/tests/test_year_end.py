@@ -237,9 +237,7 @@ async def test_scheduler_catches_up_a_missed_turn_of_year_on_start(
         _, contract = await svc.active_contract()
     # the service was down over the turn of the year
     later = datetime(year + 1, 1, 3, 9, 0, tzinfo=domain.REUNION)
-    clock = type(svc.clock)()
-    clock.travel_to(later)
-    async with run_contracts(clock=clock) as svc2:
+    async with run_contracts(at=later) as svc2:
 
         async def ended() -> bool:
             return bool(

@@ -21,6 +21,7 @@ from collections import defaultdict
 from typing import Any
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.bus import enqueue_many, next_version
 from prisme_chassis.db import transaction
 from prisme_events import LicenceFailed, LicenceProvisioned, LicenceRevoked
@@ -94,7 +95,7 @@ class JobRunner:
         async with self.pool.acquire() as conn:
             if now - self._last_purge > 5:
                 self._last_purge = now
-                await repo.purge_expired_credentials(conn)
+                await repo.purge_expired_credentials(conn, clock.now())
             tenants = await repo.ready_tenants(conn, self.settings.max_concurrent_batches)
             due_in = await repo.seconds_to_next_due(conn)
         for tenant in tenants:
@@ -305,7 +306,9 @@ class JobRunner:
             if revoked:
                 await repo.mark_revoked(conn, revoked)
             if provisioned:
-                await repo.start_credential_clocks(conn, provisioned, s.credential_ttl_seconds)
+                await repo.start_credential_clocks(
+                    conn, provisioned, s.credential_ttl_seconds, clock.now()
+                )
             if events:
                 await enqueue_many(conn, events)
         return keep

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -247,12 +248,15 @@ async def insert_credential(
     )
 
 
-async def take_credential(conn: Conn, account_id: uuid.UUID) -> asyncpg.Record | None:
-    """Delete and return the sealed password, if still there and not expired (read once)."""
+async def take_credential(
+    conn: Conn, account_id: uuid.UUID, now: datetime
+) -> asyncpg.Record | None:
+    """Delete and return the sealed password, if still there and not expired at ``now`` (read once)."""
     return await conn.fetchrow(
-        """DELETE FROM credentials WHERE account_id = $1 AND (expires_at IS NULL OR expires_at > now())
+        """DELETE FROM credentials WHERE account_id = $1 AND (expires_at IS NULL OR expires_at > $2)
            RETURNING nonce, ciphertext""",
         account_id,
+        now,
     )
 
 
@@ -265,9 +269,9 @@ async def destroy_credential(conn: Conn, account_id: uuid.UUID, state: str) -> N
     )
 
 
-async def purge_expired_credentials(conn: Conn) -> int:
+async def purge_expired_credentials(conn: Conn, now: datetime) -> int:
     rows = await conn.fetch(
-        "DELETE FROM credentials WHERE expires_at <= now() RETURNING account_id"
+        "DELETE FROM credentials WHERE expires_at <= $1 RETURNING account_id", now
     )
     ids = [r["account_id"] for r in rows]
     if ids:
@@ -465,11 +469,12 @@ async def mark_revoked(conn: Conn, account_ids: list[uuid.UUID]) -> None:
 
 
 async def start_credential_clocks(
-    conn: Conn, account_ids: list[uuid.UUID], ttl_seconds: float
+    conn: Conn, account_ids: list[uuid.UUID], ttl_seconds: float, now: datetime
 ) -> None:
     await conn.execute(
-        """UPDATE credentials SET expires_at = now() + make_interval(secs => $2)
+        """UPDATE credentials SET expires_at = $3::timestamptz + make_interval(secs => $2)
            WHERE account_id = ANY($1::uuid[]) AND expires_at IS NULL""",
         account_ids,
         ttl_seconds,
+        now,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import (
     ContractActivated,
@@ -234,7 +235,7 @@ async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.U
         return Credentials(dict(acc), gone=acc["credential_state"])
     if acc["status"] != "active":
         raise Conflict("the account is not provisioned yet", status_of_account=acc["status"])
-    row = await repo.take_credential(conn, account_id)
+    row = await repo.take_credential(conn, account_id, clock.now())
     if row is None:
         await repo.destroy_credential(conn, account_id, "expired")
         return Credentials(dict(acc), gone="expired")

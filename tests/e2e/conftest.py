@@ -19,9 +19,8 @@ from prisme_backup.app import build_app as build_backup
 from prisme_backup.settings import BackupSettings
 from prisme_billing.app import build_app as build_billing
 from prisme_billing.settings import BillingSettings
+from prisme_chassis.clock import CLOCK, REUNION
 from prisme_contracts.app import build_app as build_contracts
-from prisme_contracts.clock import Clock
-from prisme_contracts.domain import REUNION
 from prisme_contracts.settings import ContractsSettings
 from prisme_graph_sandbox import Directory
 from prisme_graph_sandbox import create_app as create_graph
@@ -70,8 +69,8 @@ async def platform(
     graph_task = asyncio.create_task(graph_server.serve())
     graph_url = f"http://127.0.0.1:{graph_port}"
 
-    # Contracts: clock in mid-June of this year, so March starts and "today" cessations hold.
-    clock = Clock()
+    # The platform clock in mid-June of this year, so March starts and "today" cessations hold.
+    clock = CLOCK
     clock.travel_to(datetime(clock.today().year, 6, 15, 10, 0, tzinfo=REUNION))
     contracts_app = build_contracts(
         ContractsSettings(
@@ -80,7 +79,6 @@ async def platform(
             year_end_check_seconds=3600,  # the year-end is run by POST /v1/year-end here
             cessation_check_seconds=0.2,
         ),
-        clock=clock,
     )
     licence_app = build_licence(
         LicenceSettings(

@@ -17,7 +17,7 @@ from typing import Any
 
 import av
 import httpx
-from prisme_contracts.clock import Clock
+from prisme_chassis.clock import Clock
 
 TENANT = "provider-tenant"
 VECTORS = Path("/work/shared/vectors/billing.csv")

@@ -10,7 +10,7 @@ the unused days — except the accounts of a practice renewed for next year, whi
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from e2e_platform import (
     prorated,
     yearly_ttc_from_vectors,
 )
-from prisme_contracts.domain import REUNION
+from prisme_chassis.clock import REUNION
 from prisme_testing.events import drained
 
 if TYPE_CHECKING:
@@ -291,8 +291,7 @@ async def test_cessation_revokes_licences_kills_links_and_credits(platform: Plat
     assert [x["amount"] for x in refunds] == [int(credit * 100)]
 
     # K3: the backup plan ends with the cessation; its copies are destroyed once the 30-day
-    # history after the last covered day has run out (already the case when the suite runs
-    # after mid-July, since the contracts' clock puts the cessation on 15 June).
+    # history after the last covered day has run out (the platform clock is moved there).
     async def plan_ended() -> dict[str, Any] | None:
         body = ok(await p.backup.get(f"/v1/plans/{backup_plan['id']}"))
         return dict(body) if body["status"] in ("ended", "purged") else None
@@ -301,13 +300,13 @@ async def test_cessation_revokes_licences_kills_links_and_credits(platform: Plat
     assert ended_plan["last_day"] == effective.isoformat()
     purge_at = datetime.fromisoformat(ended_plan["purge_after"])
     assert purge_at == datetime.combine(effective + timedelta(days=31), time(0), REUNION)
-    if purge_at <= datetime.now(UTC):
+    p.clock.travel_to(purge_at + timedelta(minutes=1))
 
-        async def purged() -> bool:
-            body = ok(await p.backup.get(f"/v1/plans/{backup_plan['id']}"))
-            return bool(body["status"] == "purged")
+    async def purged() -> bool:
+        body = ok(await p.backup.get(f"/v1/plans/{backup_plan['id']}"))
+        return bool(body["status"] == "purged")
 
-        await eventually(purged, "the copies of the ended plan to be destroyed")
+    await eventually(purged, "the copies of the ended plan to be destroyed")
 
 
 async def test_year_end_carries_over_the_renewed_practices_only(platform: Platform) -> None:

@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from prisme_chassis import clock
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
@@ -253,7 +254,7 @@ async def create_link(
     """V2: a link and its password, both returned this once (only hashes are kept)."""
     ctx = rt.context
     created = await sharing.create_link(conn, ctx, video_id, who.sub)
-    base = LinkOut.of(created.link, ctx.clock())
+    base = LinkOut.of(created.link, clock.now())
     return NewLinkOut(**base.model_dump(), url=created.url, password=created.password)
 
 
@@ -265,7 +266,7 @@ async def list_links(
     video_id: uuid.UUID | None = None,
     who: Principal = require_scopes("videos:read"),
 ) -> list[LinkOut]:
-    now = rt.context.clock()
+    now = clock.now()
     return [LinkOut.of(link, now) for link in await repo.list_links(conn, client_id, video_id)]
 
 
@@ -278,7 +279,7 @@ async def revoke_link(
 ) -> LinkOut:
     ctx = rt.context
     link = await sharing.revoke_link(conn, ctx, link_id, who.sub)
-    return LinkOut.of(link, ctx.clock())
+    return LinkOut.of(link, clock.now())
 
 
 @router.get("/v1/access-log")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
@@ -18,10 +17,6 @@ from .storage import LocalObjectStore, ObjectStore
 from .storage_s3 import S3ObjectStore, s3_client
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class VideoContext:
     settings: VideoSettings
@@ -31,7 +26,6 @@ class VideoContext:
     hashing: PasswordHashing
     cookies: SessionCookies
     policy: ThrottlePolicy
-    clock: Callable[[], datetime] = field(default=utcnow)
 
 
 def build_store(settings: VideoSettings) -> ObjectStore:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.errors import NotFound, Unprocessable, UnsupportedMediaType
 
 from . import repository as repo
@@ -132,7 +133,7 @@ async def record_video(
         contract_id=form.contract_id,
         title=form.title,
         uploaded_by=actor,
-        uploaded_at=ctx.clock(),
+        uploaded_at=clock.now(),
         container=facts.container,
         video_codec=facts.video_codec,
         width=facts.width,
@@ -184,7 +185,7 @@ async def purge_expired(conn: DB, ctx: VideoContext) -> list[uuid.UUID]:
     Objects go first, then the row is marked; a crash in between only repeats an idempotent
     delete on the next run.
     """
-    now = ctx.clock()
+    now = clock.now()
     purged: list[uuid.UUID] = []
     for video in await repo.videos_due_for_purge(conn, ctx.settings.retention_days, now):
         await asyncio.to_thread(ctx.store.delete, video.object_name)
@@ -206,7 +207,7 @@ async def sweep_orphans(conn: DB, ctx: VideoContext) -> int:
 
     Only objects older than the grace period: a younger one may be an upload in progress.
     """
-    cutoff = ctx.clock() - timedelta(hours=ctx.settings.orphan_grace_hours)
+    cutoff = clock.now() - timedelta(hours=ctx.settings.orphan_grace_hours)
     stale: dict[uuid.UUID, list[str]] = {}
     for name, modified in await asyncio.to_thread(lambda: list(ctx.store.list())):
         video_id = _video_id_of(name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.bus import enqueue, enqueue_many
 from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import (
@@ -73,7 +74,7 @@ async def create_link(
 async def _shareable(conn: asyncpg.Connection, ctx: VideoContext, video: VideoRow) -> datetime:
     """The link expiry if the video's contract allows sharing now, else a 409 saying why."""
     contract = await repo.get_contract(conn, video.contract_id)
-    refusal = can_share(contract, video.client_id, ctx.clock())
+    refusal = can_share(contract, video.client_id, clock.now())
     if refusal is not None or contract is None or contract.ends_at is None:
         raise Conflict(
             f"Impossible de partager cette vidéo : {refusal}.", contract_id=video.contract_id
@@ -91,7 +92,7 @@ async def revoke_link(
     link = await repo.get_link(conn, link_id)
     if link is None:
         raise NotFound(f"lien {link_id} introuvable")
-    revoked = await repo.revoke_link(conn, link_id, f"revoked_by:{actor}", ctx.clock())
+    revoked = await repo.revoke_link(conn, link_id, f"revoked_by:{actor}", clock.now())
     if revoked is None:
         return link  # already revoked: idempotent
     await enqueue(conn, _revoked_event(revoked))
@@ -139,7 +140,7 @@ async def apply_contract_event(conn: asyncpg.Connection, event: ContractEvent) -
         await repo.save_contract(conn, merged)
     if isinstance(event, ContractEnded):
         revoked = await repo.revoke_links_of_contract(
-            conn, event.contract_id, f"contract_ended:{event.reason}", datetime.now(UTC)
+            conn, event.contract_id, f"contract_ended:{event.reason}", clock.now()
         )
         await enqueue_many(conn, [_revoked_event(link) for link in revoked])
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.errors import DomainError, Gone, NotFound
 
 from . import repository as repo
@@ -67,7 +68,7 @@ async def find(conn: DB, ctx: VideoContext, token: str) -> Target:
         raise NotFound("lien inconnu")
     video = await repo.get_video(conn, link.video_id)
     assert video is not None  # links reference videos (foreign key)
-    status = link_status(revoked_at=link.revoked_at, expires_at=link.expires_at, now=ctx.clock())
+    status = link_status(revoked_at=link.revoked_at, expires_at=link.expires_at, now=clock.now())
     if video.deleted_at is not None and status == "active":
         status = "expired"
     return Target(link, video, status)
@@ -103,7 +104,7 @@ async def open_page(
     if target.status != "active":
         await _log(conn, target, visitor, "gone", 410)
         return target, False
-    signed_in = ctx.cookies.valid_for(cookie, target.link.id, ctx.clock())
+    signed_in = ctx.cookies.valid_for(cookie, target.link.id, clock.now())
     await _log(conn, target, visitor, "page", 200)
     return target, signed_in
 
@@ -134,7 +135,7 @@ async def login(
         await _log(conn, target, visitor, "gone", 410)
         return LoginOutcome("gone", target)
     await repo.lock_attempts(conn, target.link.id, visitor.address)
-    now = ctx.clock()
+    now = clock.now()
     stats = await repo.failure_stats(conn, target.link.id, visitor.address, now - ctx.policy.window)
     decision = throttle(ctx.policy, stats, now)
     if not decision.allowed:
@@ -186,7 +187,7 @@ async def _authorised(
     if target.status != "active":
         await _log(pool, target, visitor, "gone", 410)
         raise Gone("Ce lien a expiré ou a été révoqué.", link_status=target.status)
-    if not ctx.cookies.valid_for(cookie, target.link.id, ctx.clock()):
+    if not ctx.cookies.valid_for(cookie, target.link.id, clock.now()):
         await _log(pool, target, visitor, "denied", 401)
         raise SessionRequired("Saisissez le mot de passe du lien pour voir la vidéo.")
     return target
@@ -251,7 +252,7 @@ async def stream(
 async def _still_active(pool: asyncpg.Pool, ctx: VideoContext, link_id: uuid.UUID) -> bool:
     async with pool.acquire() as conn:
         link = await repo.get_link(conn, link_id)
-    now: datetime = ctx.clock()
+    now: datetime = clock.now()
     return (
         link is not None
         and link_status(revoked_at=link.revoked_at, expires_at=link.expires_at, now=now) == "active"

@@ -17,6 +17,7 @@ import av
 import httpx
 import pytest
 from fastapi import FastAPI
+from prisme_chassis.clock import CLOCK
 from prisme_events import Address, ClientSnapshot, ContractActivated, ContractEnded, Manager
 from prisme_testing.plugin import publish_event, start_service
 from prisme_video.app import build_app
@@ -100,7 +101,7 @@ class Svc:
 
     def shift_clock(self, delta: timedelta) -> None:
         """Move the service's clock (link expiry, retention) without waiting."""
-        self.ctx.clock = lambda: datetime.now(UTC) + delta
+        CLOCK.set_offset(delta)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         conn = await asyncpg.connect(self.dsn)

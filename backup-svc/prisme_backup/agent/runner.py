@@ -8,8 +8,10 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
+
+from prisme_chassis import clock as platform_clock
 
 from ..domain import business_day, check_subset, restore_due
 from .dumps import DatabaseSource, DumpRunner
@@ -44,10 +46,6 @@ def _fresh_dir(path: Path) -> None:
     path.mkdir(parents=True)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def run_once(
     plan: AgentPlan,
     *,
@@ -57,7 +55,7 @@ async def run_once(
     snapshot_time: datetime | None = None,
     last_restore_day: date | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    clock: Callable[[], datetime] = _now,
+    clock: Callable[[], datetime] = platform_clock.now,
 ) -> RunOutcome:
     """Run the whole daily copy; never raises for a failed step, the report says it.
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
+from prisme_chassis import clock
 from pydantic import BaseModel
 
 from ..domain import next_slot
@@ -117,9 +118,9 @@ async def daemon(config_path: Path) -> None:
             log.warning("could not reach backup-svc: %s; retrying in a minute", exc)
             await asyncio.sleep(60)
             continue
-        wake = next_slot(plan.daily_at, datetime.now(UTC))
+        wake = next_slot(plan.daily_at, clock.now())
         log.info("next copy at %s", wake.isoformat())
-        await asyncio.sleep(max(0.0, (wake - datetime.now(UTC)).total_seconds()))
+        await asyncio.sleep(max(0.0, (wake - clock.now()).total_seconds()))
         try:
             await run_and_report(config_path)
         except AgentRefused:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from prisme_events import BackupCheckFailed, BackupSnapshotCompleted
@@ -35,7 +36,7 @@ async def enrol(
     conn: asyncpg.Connection, token: str, hostname: str, now: datetime | None = None
 ) -> EnrolResponse:
     """Trade a one-time token for the agent's credential; a new agent replaces the old one."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     plan_id = await repository.consume_enrolment_token(conn, tokens.token_hash(token), now)
     if plan_id is None:
         raise Unauthorized("unknown, used or expired enrolment token")
@@ -90,7 +91,7 @@ async def report_run(
 ) -> uuid.UUID:
     """Record a run; a good copy publishes ``backup.snapshot_completed``, a failed one raises
     the day's alert and ``backup.missed`` (K2)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     plan = await repository.get_plan(conn, who.plan_id)
     if plan is None:
         raise NotFound("plan not found")

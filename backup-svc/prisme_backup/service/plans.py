@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from prisme_chassis import clock
 from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import ContractActivated, ContractCancelled, ContractEnded
 
@@ -24,7 +25,7 @@ async def on_contract_activated(
     conn: asyncpg.Connection, ctx: Backups, event: ContractActivated, now: datetime | None = None
 ) -> None:
     """K1: a practice whose contract includes the cloud backup gets its plan (idempotent)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     included = domain.includes_backup(event.includes)
     fresh = await repository.upsert_contract(
         conn,
@@ -98,7 +99,7 @@ async def on_contract_ended(
     conn: asyncpg.Connection, event: ContractEnded, now: datetime | None = None
 ) -> None:
     """K3: scheduling stops, the agent's credentials stop working at once, purge is planned."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     fresh = await repository.upsert_contract(
         conn,
         contract_id=event.contract_id,
@@ -134,7 +135,7 @@ async def on_contract_cancelled(
 ) -> None:
     """C8/K3: the renewal draft the plan was carried over for is cancelled (or expired
     unactivated): the plan stops as it would have at ``contract.ended``."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     fresh = await repository.upsert_contract(
         conn,
         contract_id=event.contract_id,
@@ -193,7 +194,7 @@ async def issue_enrolment_token(
     if plan["status"] != "active":
         raise Conflict(f"the plan is {plan['status']}; no agent can enrol")
     token = tokens.new_token()
-    expires_at = datetime.now(UTC) + timedelta(hours=ctx.enrolment_ttl_hours)
+    expires_at = clock.now() + timedelta(hours=ctx.enrolment_ttl_hours)
     await repository.insert_enrolment_token(
         conn,
         plan_id=plan_id,

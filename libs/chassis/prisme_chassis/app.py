@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from nats.js import JetStreamContext
 from prisme_events import StreamSpec, stream_of
 from pydantic import BaseModel
 
-from . import revocations, telemetry
+from . import clock, revocations, telemetry
 from .auth import Authenticator, Principal, require_scopes
 from .bus import (
     Consumer,
@@ -46,6 +47,7 @@ from .bus import (
     provision_service,
 )
 from .bus.routes import outbox_router
+from .clock_api import clock_router
 from .db import create_pool, migrate_service, transaction
 from .errors import NotFound, Unprocessable
 from .http import (
@@ -231,6 +233,8 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
     try:
         subs = list(spec.subscriptions(rt)) if spec.subscriptions else []
         await _provision(rt, subs)
+        # before any worker reads the time: a service started after a travel starts travelled
+        follow_clock = await clock.join_platform_clock(rt.js, settings.env)
         rt.relay = OutboxRelay(rt.pool, rt.js, database_url(settings))
         tasks.append(asyncio.create_task(_supervise("outbox-relay", rt.relay.run)))
         for sub in subs:
@@ -247,6 +251,9 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
                 rt.pool, database_url(settings), spec.jobs(rt), name=worker_name(spec.name)
             )
             tasks.append(asyncio.create_task(_supervise("job-worker", rt.job_worker.run)))
+        if follow_clock:
+            follow = functools.partial(clock.follow_platform_clock, rt.js)
+            tasks.append(asyncio.create_task(_supervise("platform-clock", follow)))
         yield rt
     finally:
         for consumer in rt.consumers.values():
@@ -491,6 +498,7 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
     app.include_router(outbox_router())
     if spec.jobs is not None:
         app.include_router(jobs_router(spec.area))
+    app.include_router(clock_router())
     telemetry.instrument_app(app)
     app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
     return app

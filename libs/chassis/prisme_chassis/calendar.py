@@ -1,23 +1,21 @@
-"""Réunion time: the business day of the platform is Indian/Reunion (UTC+4, no DST)."""
+"""Réunion dates: the business day of the platform is Indian/Reunion (UTC+4, no DST).
+
+The time zone and "now" come from :mod:`prisme_chassis.clock` (the platform clock); this
+module builds dates and instants on them.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
-REUNION = ZoneInfo("Indian/Reunion")
+from .clock import REUNION, business_day, now
 
-
-def now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["REUNION", "business_today", "end_of_year", "reunion_datetime"]
 
 
 def business_today(at: datetime | None = None) -> date:
-    """The calendar day in La Réunion at ``at`` (default: now)."""
-    moment = at or now()
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: times must be timezone-aware")
-    return moment.astimezone(REUNION).date()
+    """The calendar day in La Réunion at ``at`` (default: the platform clock's now)."""
+    return business_day(at or now())
 
 
 def reunion_datetime(day: date, at: time = time(0, 0)) -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.clock import CLOCK
 from prisme_localinfra import NatsServer, PostgresServer
 
 from .events import collect_events, publish_event
@@ -24,6 +25,17 @@ from .runner import ServiceProcess, start_service
 from .secured_nats import SecuredNats
 
 __all__ = ["ServiceProcess", "collect_events", "publish_event", "start_service"]
+
+
+@pytest.fixture(autouse=True)
+def platform_clock() -> Iterator[None]:
+    """The process clock at the system time for every test, and again after it (a test that
+    travels, or runs a production-mode service in-process, leaves nothing behind)."""
+    CLOCK.unlock()
+    CLOCK.reset()
+    yield
+    CLOCK.unlock()
+    CLOCK.reset()
 
 
 @pytest.fixture(scope="session")
