@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from prisme_chassis.clock import REUNION, business_day
+from prisme_chassis.clock import REUNION as REUNION  # the platform's one time zone
+from prisme_chassis.clock import business_day
 
 # C3 thresholds: the ISP-declared theoretical speeds.
 MIN_DOWNLOAD_MBPS = 1000
