@@ -27,7 +27,7 @@ from . import (
     service,
     year_end,
 )
-from .context import ContractsRuntimeDep, contracts_runtime
+from .context import ContractsRuntimeDep
 from .facts import Actor
 from .schemas import (
     AmendmentIn,
@@ -234,9 +234,7 @@ async def add_user(
     request: Request,
     who: Principal = require_scopes(WRITE),
 ) -> UserChanged:
-    return await inventory.add_user(
-        conn, client_id, body, _actor(who, request), clock.today()
-    )
+    return await inventory.add_user(conn, client_id, body, _actor(who, request), clock.today())
 
 
 @router.get("/v1/clients/{client_id}/users")
@@ -306,9 +304,7 @@ async def add_asset(
     request: Request,
     who: Principal = require_scopes(WRITE),
 ) -> AssetChanged:
-    return await inventory.add_asset(
-        conn, client_id, body, _actor(who, request), clock.today()
-    )
+    return await inventory.add_asset(conn, client_id, body, _actor(who, request), clock.today())
 
 
 @router.get("/v1/clients/{client_id}/assets")
@@ -413,9 +409,7 @@ async def record_intervention(
     who: Principal = require_scopes(WRITE),
 ) -> InterventionOut:
     """C7: a remote or on-site intervention; billable items go to billing (B9)."""
-    return await interventions.record(
-        conn, client_id, body, _actor(who, request), clock.now()
-    )
+    return await interventions.record(conn, client_id, body, _actor(who, request), clock.now())
 
 
 @router.get("/v1/interventions")
@@ -603,9 +597,7 @@ async def withdraw_termination(
     termination_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> TerminationOut:
     """C6: the requester withdraws a pending request."""
-    return await cessation.withdraw(
-        conn, termination_id, _actor(who, request), clock.now()
-    )
+    return await cessation.withdraw(conn, termination_id, _actor(who, request), clock.now())
 
 
 # --- year-end (C2) ---------------------------------------------------------------------------
