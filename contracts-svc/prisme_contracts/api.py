@@ -27,7 +27,7 @@ from . import (
     service,
     year_end,
 )
-from .context import ContractsRuntimeDep
+from .context import ContractsRuntimeDep, contracts_runtime
 from .facts import Actor
 from .schemas import (
     AmendmentIn,
