@@ -13,9 +13,8 @@ import httpx
 import pytest
 from prisme_billing.app import build_app as build_billing
 from prisme_billing.settings import BillingSettings
+from prisme_chassis.clock import CLOCK, REUNION
 from prisme_contracts.app import build_app as build_contracts
-from prisme_contracts.clock import Clock
-from prisme_contracts.domain import REUNION
 from prisme_contracts.settings import ContractsSettings
 from prisme_testing.plugin import start_service
 from pydantic import ValidationError
@@ -25,10 +24,9 @@ from pydantic import ValidationError
 async def _contracts(
     base_settings: dict[str, Any], dsn: str, headers: dict[str, str], **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    clock = Clock()
-    clock.travel_to(datetime(clock.today().year, 2, 1, 10, 0, tzinfo=REUNION))
+    CLOCK.travel_to(datetime(CLOCK.today().year, 2, 1, 10, 0, tzinfo=REUNION))
     conf = ContractsSettings(**base_settings, database_url=dsn, **settings)
-    async with start_service(build_contracts(conf, clock=clock), headers=headers) as api:
+    async with start_service(build_contracts(conf), headers=headers) as api:
         yield api
 
 
