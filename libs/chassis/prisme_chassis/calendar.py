@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 
 from .clock import REUNION, business_day, now
 
-__all__ = ["REUNION", "business_today", "end_of_year", "reunion_datetime"]
+__all__ = ["REUNION", "business_today", "end_of_year", "now", "reunion_datetime"]
 
 
 def business_today(at: datetime | None = None) -> date:
