@@ -3,6 +3,7 @@
 prisme up [--data-dir ./.prisme] [--only contracts,billing,...] [--free-ports]
 prisme status [--json]
 prisme down
+prisme clock travel 2027-01-01T00:00:05+04:00 | prisme clock reset
 prisme token [--scopes contracts:read,billing:read] [--sub op-alice] [--ttl-hours 12]
 prisme operators add EMAIL --role ROLE [--name NAME] | list | disable EMAIL | enable EMAIL
                  | reset-password EMAIL
@@ -17,7 +18,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
-from . import operators
+from . import clock_cmd, operators
 from .catalogue import PROCESSES
 from .control import down, status
 from .datadir import DataDir
@@ -72,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     ops.add_argument("args", nargs=argparse.REMAINDER, help="the operators subcommand")
 
+    moves = commands.add_parser(
+        "clock", help="move every service's clock (development and test only)"
+    ).add_subparsers(dest="clock_command", required=True)
+    go = with_data_dir(moves.add_parser("travel", help="every service reads INSTANT from now on"))
+    go.add_argument("instant", help="ISO 8601 with a time zone, e.g. 2027-01-01T00:00:05+04:00")
+    with_data_dir(moves.add_parser("reset", help="every service back to the system time"))
+
     token = with_data_dir(commands.add_parser("token", help="mint a token with the platform key"))
     token.add_argument("--scopes", default="admin", help="comma-separated scopes (default admin)")
     token.add_argument("--sub", default="op-cli", help="operator id recorded in audit trails")
@@ -109,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "operators":
         return operators.run(data_dir, list(args.args))
+    if args.command == "clock":
+        try:
+            if args.clock_command == "travel":
+                clock_cmd.travel(data_dir, args.instant, sys.stdout)
+            else:
+                clock_cmd.reset(data_dir, sys.stdout)
+        except (clock_cmd.ClockRefusedError, ValueError) as exc:
+            print(f"prisme clock: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "token":
         if os.environ.get("PRISME_ENV") == "production":
             # DESIGN §7: in production only the dashboard signs (operators' 5-minute tokens,

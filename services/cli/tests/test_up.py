@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import asyncpg
 import httpx
 import pytest
 from prisme_chassis.auth import Authenticator
+from prisme_chassis.clock import business_day as reunion_day
 from prisme_cli.state import RunState, alive, tree
 from prisme_localinfra import PostgresServer
 
@@ -282,3 +284,64 @@ async def migrations_applied(dsn: str) -> int:
         return count
     finally:
         await conn.close()
+
+
+def reunion_today() -> date:
+    return reunion_day(datetime.now(UTC))
+
+
+def test_clock_travel_closes_the_year_on_the_running_platform_and_reset_returns(
+    data_dir: Path,
+) -> None:
+    """DESIGN §4: `prisme clock travel` moves every running service at once; the year-end that
+    today answers 409 (year not over) succeeds after the travel; `prisme clock reset` returns."""
+    runner = start_runner(data_dir, "--only", "contracts,billing,stripe-sandbox")
+    try:
+        state = running_state(data_dir, runner)
+        token = (data_dir / "admin-token").read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        urls = {p.name: p.url for p in state.processes}
+        contracts, billing = urls["contracts"], urls["billing"]
+        year = reunion_today().year
+        before = httpx.post(f"{contracts}/v1/year-end", json={"year": year}, headers=headers)
+        assert before.status_code == 409, before.text
+
+        travelled = prisme("clock", "travel", f"{year + 1}-01-01T00:00:05+04:00",
+                           "--data-dir", str(data_dir))  # fmt: skip
+        assert travelled.returncode == 0, travelled.stderr
+
+        def business_day(url: str) -> str:
+            body = httpx.get(f"{url}/v1/clock", headers=headers).json()
+            return str(body["business_day"])
+
+        for url in (contracts, billing):  # every service, without a restart
+            wait_for(lambda u=url: business_day(u) == f"{year + 1}-01-01", 30, f"{url} to travel")
+        after = httpx.post(
+            f"{contracts}/v1/year-end", json={"year": year}, headers=headers, timeout=60
+        )
+        assert after.status_code == 200, after.text
+
+        assert prisme("clock", "reset", "--data-dir", str(data_dir)).returncode == 0
+        for url in (contracts, billing):
+            wait_for(
+                lambda u=url: (
+                    httpx.get(f"{u}/v1/clock", headers=headers).json()["offset_seconds"] == 0
+                ),
+                30,
+                f"{url} back to the system time",
+            )
+        assert business_day(contracts) == reunion_today().isoformat()
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.wait(60)
+
+
+def test_clock_travel_is_refused_in_production(data_dir: Path) -> None:
+    env = {**clean_env(), "PRISME_ENV": "production"}
+    for args in (("travel", "2027-01-01T00:00:05+04:00"), ("reset",)):
+        done = subprocess.run(
+            [sys.executable, "-m", "prisme_cli", "clock", *args, "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert done.returncode == 2
+        assert "production" in done.stderr
