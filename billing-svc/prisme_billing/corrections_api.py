@@ -22,9 +22,9 @@ router = APIRouter(tags=["corrections"])
 
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)]
 Text = Annotated[str, Field(min_length=3, max_length=500)]
-#: O2: deciding is for an approver. Until the operators' roles carry ``billing:approve``,
-#: ``billing:write`` (the accountant) or ``admin`` decides; maker ≠ checker always holds.
-APPROVE = "billing:write"
+#: O2: deciding is for an approver (``billing:approve``: the accountant and admin roles);
+#: maker ≠ checker always holds, by the token's ``sub``.
+APPROVE = "billing:approve"
 
 
 class CreditLineIn(BaseModel):

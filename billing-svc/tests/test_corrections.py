@@ -36,9 +36,10 @@ async def test_corrections_need_a_second_operator_and_never_exceed_the_invoice(
     schematron: Schematron,
 ) -> None:
     s = billing_settings
-    alice = _as(make_token, "op-alice", "billing:write", "billing:read")
-    bob = _as(make_token, "op-bob", "billing:write", "billing:read")
-    reader = _as(make_token, "op-carol", "billing:read")
+    alice = _as(make_token, "op-alice", "billing:write", "billing:read", "billing:approve")
+    bob = _as(make_token, "op-bob", "billing:approve", "billing:read")
+    reader = _as(make_token, "op-dan", "billing:read")
+    carol = _as(make_token, "op-carol", "billing:read", "billing:write")  # may not approve
     async with start_service(build_app(s), headers=alice) as api:
         act = activated(postes=6, start=date(2026, 1, 1))
         await publish_event(s.nats_url, act)
@@ -54,7 +55,7 @@ async def test_corrections_need_a_second_operator_and_never_exceed_the_invoice(
         path = f"/v1/invoices/{inv['id']}/credit-notes"
         assert (await api.post(path, json={"amount_ttc": "1.00"})).status_code == 422  # reason
         assert (
-            await api.post(path, json={"amount_ttc": "1.00", "reason": "x"}, headers=reader)
+            await api.post(path, json={"amount_ttc": "1.00", "reason": "trop payé"}, headers=reader)
         ).status_code == 403
         first = await api.post(path, json={"amount_ttc": "100.00", "reason": "remise commerciale"})
         assert first.status_code == 202, first.text
@@ -69,7 +70,7 @@ async def test_corrections_need_a_second_operator_and_never_exceed_the_invoice(
         assert own.json()["type"].endswith("/problems/self-approval")
         assert (await api.post(f"{decide}/reject", json={"note": "non"})).status_code == 403
         assert (
-            await api.post(f"{decide}/approve", json={"note": "vu"}, headers=reader)
+            await api.post(f"{decide}/approve", json={"note": "vu"}, headers=carol)
         ).status_code == 403
         assert [a["id"] for a in await _list(api, "/v1/approvals", status="pending")] == [
             request["id"]
