@@ -35,9 +35,10 @@ AgentDep = Annotated[agents.AgentIdentity, Depends(current_agent)]
 
 
 @router.post("/v1/agent/enrol", status_code=201)
-async def enrol(body: EnrolRequest, conn: Tx) -> EnrolResponse:
-    """Trade a one-time enrolment token for the agent's credential (returned once)."""
-    return await agents.enrol(conn, body.token, body.hostname)
+async def enrol(body: EnrolRequest, conn: Tx, rt: BackupRuntimeDep) -> EnrolResponse:
+    """Trade a one-time enrolment token for the agent's credential and the plan's user on the
+    repository server (both returned once)."""
+    return await agents.enrol(conn, rt.context, body.token, body.hostname)
 
 
 @router.get("/v1/agent/plan")

@@ -18,7 +18,7 @@ spec = ServiceSpec(
     routers=[api.router],
     public_routers=[agent_api.router],
     subscriptions=handlers.subscriptions,
-    workers=[workers.watch_loop],
+    workers=[workers.watch_loop, workers.maintenance_loop],
     area="backups",  # /v1/jobs: backups:read to list, backups:write to retry
     jobs=workers.job_kinds,  # the exports (K3)
 )

@@ -17,10 +17,10 @@ def subscriptions(rt: BackupRuntime) -> list[Subscription]:
         await plans.on_contract_activated(conn, ctx, event)
 
     async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
-        await plans.on_contract_ended(conn, event)
+        await plans.on_contract_ended(conn, ctx, event)
 
     async def on_cancelled(conn: asyncpg.Connection, event: ContractCancelled) -> None:
-        await plans.on_contract_cancelled(conn, event)
+        await plans.on_contract_cancelled(conn, ctx, event)
 
     return [
         Subscription(

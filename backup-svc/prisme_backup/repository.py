@@ -93,6 +93,7 @@ async def insert_plan(
     check_parts: int,
     restore_every_days: int,
     repository_location: str,
+    repository_user: str,
     repository_password: bytes,
     expected_from: date,
 ) -> Row:
@@ -100,8 +101,9 @@ async def insert_plan(
         """
         INSERT INTO plans (id, client_id, client_name, contract_id, status, quota_bytes,
                            history_days, daily_at, check_parts, restore_every_days,
-                           repository_location, repository_password, expected_from)
-        VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12)
+                           repository_location, repository_password, expected_from,
+                           repository_user)
+        VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13)
         RETURNING *
         """,
         plan_id,
@@ -116,6 +118,7 @@ async def insert_plan(
         repository_location,
         repository_password,
         expected_from,
+        repository_user,
     )
     assert row is not None
     return row
@@ -129,6 +132,7 @@ async def reactivate_plan(
     client_name: str,
     expected_from: date | None,
     repository_location: str | None = None,
+    repository_user: str | None = None,
     repository_password: bytes | None = None,
 ) -> None:
     await conn.execute(
@@ -138,6 +142,8 @@ async def reactivate_plan(
                expected_from = coalesce($4, expected_from),
                repository_location = coalesce($5, repository_location),
                repository_password = coalesce($6, repository_password),
+               repository_user = coalesce($7, repository_user),
+               over_quota = false, repository_bytes = NULL,
                last_day = NULL, ended_at = NULL, purge_after = NULL, purged_at = NULL,
                updated_at = now()
          WHERE id = $1
@@ -148,6 +154,7 @@ async def reactivate_plan(
         expected_from,
         repository_location,
         repository_password,
+        repository_user,
     )
 
 
@@ -162,7 +169,7 @@ async def end_plan(
     await conn.execute(
         """
         UPDATE plans SET status = 'ended', last_day = $2, ended_at = $3, purge_after = $4,
-                         updated_at = now()
+                         repository_user_hash = NULL, updated_at = now()
          WHERE id = $1
         """,
         plan_id,
@@ -175,6 +182,7 @@ async def end_plan(
 async def update_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, changes: dict[str, Any]) -> Row:
     allowed = {
         "databases",
+        "quota_bytes",
         "share_path",
         "daily_at",
         "grace_minutes",
@@ -197,6 +205,67 @@ async def update_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, changes: dic
     )
     assert row is not None
     return row
+
+
+async def set_repository_user_hash(
+    conn: asyncpg.Connection, plan_id: uuid.UUID, digest: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE plans SET repository_user_hash = $2, updated_at = now() WHERE id = $1",
+        plan_id,
+        digest,
+    )
+
+
+async def repository_users(conn: asyncpg.Connection) -> list[tuple[str, str]]:
+    """(user, bcrypt hash) of every plan that may write to the repository server now."""
+    rows = await conn.fetch(
+        """
+        SELECT repository_user, repository_user_hash FROM plans
+         WHERE status = 'active' AND repository_user_hash IS NOT NULL AND NOT over_quota
+        """
+    )
+    return [(r["repository_user"], r["repository_user_hash"]) for r in rows]
+
+
+async def mark_maintenance_due(conn: asyncpg.Connection, plan_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE plans SET runs_reported = runs_reported + 1 WHERE id = $1", plan_id)
+
+
+async def plan_due_for_maintenance(conn: asyncpg.Connection) -> Row | None:
+    """The plan whose maintenance has waited longest."""
+    return await conn.fetchrow(
+        """
+        SELECT * FROM plans
+         WHERE runs_reported > runs_maintained AND status IN ('active', 'ended')
+         ORDER BY maintained_at NULLS FIRST
+         LIMIT 1
+        """
+    )
+
+
+async def finish_maintenance(
+    conn: asyncpg.Connection,
+    plan_id: uuid.UUID,
+    *,
+    runs_seen: int,
+    repository_bytes: int | None,
+    over_quota: bool,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE plans SET runs_maintained = greatest(runs_maintained, $2),
+                         repository_bytes = coalesce($3, repository_bytes),
+                         over_quota = $4, maintained_at = $5
+         WHERE id = $1
+        """,
+        plan_id,
+        runs_seen,
+        repository_bytes,
+        over_quota,
+        now,
+    )
 
 
 async def plans_to_watch(conn: asyncpg.Connection) -> list[Row]:

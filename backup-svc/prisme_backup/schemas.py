@@ -28,7 +28,10 @@ class PlanOut(BaseModel):
     check_parts: int
     restore_every_days: int
     restore_sample: int
-    repository_location: str
+    repository_location: str = Field(description="Where backup-svc reaches the repository")
+    repository_user: str = Field(description="The plan's user on the repository server")
+    repository_bytes: int | None = Field(description="Measured by the last maintenance")
+    over_quota: bool = Field(description="K1: no new copy is accepted while true")
     expected_from: date
     last_day: date | None
     ended_at: datetime | None
@@ -40,6 +43,7 @@ class PlanOut(BaseModel):
     def of(cls, row: asyncpg.Record) -> PlanOut:
         data = dict(row)
         data.pop("repository_password", None)
+        data.pop("repository_user_hash", None)
         return cls.model_validate(data)
 
 
@@ -48,7 +52,12 @@ class PlanPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    databases: list[DatabaseSourceSpec] | None = None
+    databases: list[DatabaseSourceSpec] | None = Field(
+        default=None,
+        description="Names of databases listed in the agent's local configuration; how to "
+        "reach and dump them stays on the practice's server",
+    )
+    quota_bytes: int | None = Field(default=None, ge=1, description="K1 quota (default 1 TB)")
     share_path: Text | None = Field(default=None, min_length=1, max_length=1000)
     daily_at: LocalTime | None = None
     grace_minutes: int | None = Field(default=None, ge=0, le=1440)

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from backup_helpers import PG_DUMP, PG_RESTORE, psql, read_tree, run, with_db, write_tree
-from prisme_backup.agent.dumps import DatabaseSource, DumpError, DumpRunner
+from prisme_backup.agent.config import AgentConfig, LocalDatabase
+from prisme_backup.agent.dumps import DumpError, DumpRunner
 from prisme_backup.agent.protocol import AgentPlan, DatabaseSourceSpec, RepositorySpec
 from prisme_backup.agent.restic import Progress, Repository, Restic
-from prisme_backup.agent.runner import restic_for, run_once
+from prisme_backup.agent.runner import run_once
 from prisme_backup.agent.verify import restore_sample
+from pydantic import ValidationError
 
 PASSWORD = "s3cr3t-" + uuid.uuid4().hex
 
@@ -109,7 +111,9 @@ async def test_sampled_restore_detects_a_mismatch(tmp_path: Path) -> None:
     assert any("f3" in m for m in bad.mismatches)
 
 
-async def test_pg_dump_custom_format_and_command_engines(tmp_path: Path, practice_pg: str) -> None:
+async def test_pg_dump_custom_format_and_locally_configured_commands(
+    tmp_path: Path, practice_pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = f"cab_{uuid.uuid4().hex[:8]}"
     await psql(practice_pg, f"CREATE DATABASE {db}")
     uri = with_db(practice_pg, db)
@@ -119,45 +123,97 @@ async def test_pg_dump_custom_format_and_command_engines(tmp_path: Path, practic
         " INSERT INTO patients VALUES (1, 'Hoarau')",
     )
     runner = DumpRunner(pg_dump=PG_DUMP)
-    result = await runner.dump(DatabaseSource(db, "postgresql", conninfo=uri), tmp_path / "st")
+    source = LocalDatabase(name=db, engine="postgresql", conninfo=uri)
+    result = await runner.dump(source, tmp_path / "st")
     assert result.path.read_bytes()[:5] == b"PGDMP"  # custom format
     listing = await run(PG_RESTORE, "--list", str(result.path))
     assert "patients" in listing
-    cmd = DatabaseSource(
-        "other",
-        "command",
-        command=("sh", "-c", "printf 'dump of %s' \"$PRISME_DB_PASSWORD\""),
+    # A command written by the host's administrator in the local configuration; the password
+    # of the local configuration reaches it by environment only.
+    monkeypatch.setenv("PGPASSWORD", "inherited-must-not-leak")
+    cmd = LocalDatabase(
+        name="other",
+        engine="command",
+        command=["sh", "-c", 'printf "dump of %s/%s" "$PRISME_DB_PASSWORD" "$PGPASSWORD"'],
         extension="sql",
+        password="pw1",
     )
-    out = await DumpRunner(passwords={"other": "pw1"}).dump(cmd, tmp_path / "st")
-    assert out.path.read_bytes() == b"dump of pw1"
+    out = await DumpRunner().dump(cmd, tmp_path / "st")
+    assert out.path.read_bytes() == b"dump of pw1/"
     src = tmp_path / "src.bin"
     src.write_bytes(b"exported by the software")
-    to_file = DatabaseSource("third", "command", command=("cp", str(src), "{output}"))
+    to_file = LocalDatabase(name="third", engine="command", command=["cp", str(src), "{output}"])
     copied = await runner.dump(to_file, tmp_path / "st")
     assert copied.path.read_bytes() == b"exported by the software"
     with pytest.raises(DumpError, match="exited"):
         await runner.dump(
-            DatabaseSource("bad", "postgresql", conninfo=with_db(practice_pg, "nope")),
+            LocalDatabase(name="bad", engine="postgresql", conninfo=with_db(practice_pg, "nope")),
             tmp_path / "st",
         )
+
+
+def test_the_local_configuration_keeps_passwords_out_of_the_conninfo(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="password"):
+        LocalDatabase(name="m", engine="postgresql", conninfo="host=db password=hunter2")
+    with pytest.raises(ValidationError, match="password"):
+        LocalDatabase(name="m", engine="postgresql", conninfo="postgresql://u:pw@db/x")
+    with pytest.raises(ValidationError, match="same name"):
+        AgentConfig(
+            server_url="http://x",
+            staging_dir=tmp_path,
+            databases=[LocalDatabase(name="m", engine="postgresql", conninfo="dbname=m")] * 2,
+        )
+
+
+async def test_a_plan_naming_a_source_not_in_the_local_configuration_is_refused(
+    tmp_path: Path, practice_pg: str
+) -> None:
+    """The server names databases; it can neither add one nor say how to dump it (§7)."""
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"a": b"a"})
+    marker = tmp_path / "ran"
+    local = [
+        LocalDatabase(name="medical", engine="postgresql", conninfo=with_db(practice_pg, "x")),
+        LocalDatabase(name="compta", engine="command", command=["touch", str(marker)]),
+    ]
+    restic = make_restic(tmp_path)
+    plan = make_plan(
+        tmp_path / "repo",
+        share,
+        [DatabaseSourceSpec(name="compta"), DatabaseSourceSpec(name="server-chosen")],
+    )
+    outcome = await run_once(
+        plan, restic=restic, dumps=DumpRunner(), local_databases=local, staging_dir=tmp_path / "s"
+    )
+    assert outcome.run.status == "failed"
+    assert outcome.run.error is not None
+    assert "server-chosen" in outcome.run.error
+    assert "not in this agent's configuration" in outcome.run.error
+    assert not marker.exists()  # nothing ran, not even the configured source before it
+    assert not await restic.exists()
+    # The wire format has no room for a command or a connection: they are refused, not ignored.
+    for spec in (
+        {"name": "x", "engine": "command", "command": ["sh", "-c", "id"]},
+        {"name": "x", "conninfo": "host=evil.example"},
+    ):
+        with pytest.raises(ValidationError):
+            DatabaseSourceSpec.model_validate(spec)
 
 
 async def test_run_once_reports_a_failed_dump(tmp_path: Path, practice_pg: str) -> None:
     share = tmp_path / "PARTAGE"
     write_tree(share, {"a": b"a"})
-    plan = make_plan(
-        tmp_path / "repo",
-        share,
-        [
-            DatabaseSourceSpec(
-                name="medical", engine="postgresql", conninfo=with_db(practice_pg, "absent")
-            )
-        ],
-    )
-    restic = restic_for(plan, binary="restic", cache_dir=None, host="practice")
+    plan = make_plan(tmp_path / "repo", share, [DatabaseSourceSpec(name="medical")])
+    local = [
+        LocalDatabase(name="medical", engine="postgresql", conninfo=with_db(practice_pg, "absent"))
+    ]
+    restic = make_restic(tmp_path)
     outcome = await run_once(
-        plan, restic=restic, dumps=DumpRunner(pg_dump=PG_DUMP), staging_dir=tmp_path / "st"
+        plan,
+        restic=restic,
+        dumps=DumpRunner(pg_dump=PG_DUMP),
+        local_databases=local,
+        staging_dir=tmp_path / "st",
     )
     assert outcome.run.status == "failed"
     assert outcome.run.error is not None

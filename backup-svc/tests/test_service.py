@@ -29,9 +29,10 @@ from backup_helpers import (
 )
 from prisme_backup import domain
 from prisme_backup.agent.client import AgentRefused, ControlPlane
-from prisme_backup.agent.config import AgentConfig
+from prisme_backup.agent.config import AgentConfig, LocalDatabase
 from prisme_backup.agent.dumps import DumpRunner
-from prisme_backup.agent.restic import Repository, Restic
+from prisme_backup.agent.protocol import RepositoryAccess
+from prisme_backup.agent.restic import Restic, ResticError
 from prisme_backup.agent.runner import restic_for, run_once
 from prisme_backup.agent.service import _keep, daemon, enrol, run_and_report
 from prisme_backup.app import build_app
@@ -61,13 +62,22 @@ async def new_plan(api: httpx.AsyncClient, nats_url: str, **patch: Any) -> dict[
     return result
 
 
-async def enrolled(api: httpx.AsyncClient, plan_id: str, tmp_path: Path) -> Path:
+async def enrolled(
+    api: httpx.AsyncClient,
+    plan_id: str,
+    tmp_path: Path,
+    databases: list[LocalDatabase] | None = None,
+    name: str = "agent",
+) -> Path:
     resp = await api.post(f"/v1/plans/{plan_id}/enrolment-tokens")
     assert resp.status_code == 201, resp.text
     token = resp.json()["token"]
-    config_path = tmp_path / "agent.json"
+    config_path = tmp_path / f"{name}.json"
     config = AgentConfig(
-        server_url=str(api.base_url), staging_dir=tmp_path / "staging", pg_dump=PG_DUMP
+        server_url=str(api.base_url),
+        staging_dir=tmp_path / f"{name}-staging",
+        pg_dump=PG_DUMP,
+        databases=databases or [],
     )
     await enrol(config_path, config, token, "srv-cabinet")
     assert oct(config_path.stat().st_mode & 0o777) == "0o600"
@@ -78,10 +88,27 @@ async def enrolled(api: httpx.AsyncClient, plan_id: str, tmp_path: Path) -> Path
 
 
 async def restic_of(config_path: Path) -> Restic:
+    """restic as the agent reaches its repository: the repository server, its own user."""
     config = AgentConfig.load(config_path)
+    assert config.repository_username
+    assert config.repository_password
+    access = RepositoryAccess(
+        username=config.repository_username, password=config.repository_password
+    )
     async with ControlPlane(config.server_url, config.credential) as cp:
         plan = await cp.plan()
-    return Restic(Repository(plan.repository.location, plan.repository.password))
+    return restic_for(plan, access, binary="restic", cache_dir=None, host="test")
+
+
+async def checks_of(api: httpx.AsyncClient, plan_id: str, count: int) -> list[dict[str, Any]]:
+    """The plan's checks once there are ``count`` (the integrity checks are backup-svc's own,
+    run by its maintenance worker after each copy)."""
+
+    async def probe() -> list[dict[str, Any]] | None:
+        checks: list[dict[str, Any]] = (await api.get(f"/v1/plans/{plan_id}/checks")).json()
+        return checks if len(checks) >= count else None
+
+    return await eventually(probe, timeout=60)
 
 
 @pytest.fixture
@@ -114,21 +141,17 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
     v1 = read_tree(share)
 
     async with start_service(build_app(backup_settings), headers=headers) as api:
-        plan = await new_plan(
-            api,
-            nats_url,
-            share_path=str(share),
-            databases=[{"name": "medical", "engine": "postgresql", "conninfo": uri}],
-        )
+        plan = await new_plan(api, nats_url, share_path=str(share), databases=[{"name": "medical"}])
         assert plan["daily_at"] == "21:00:00"
         assert plan["timezone"] == "Indian/Reunion"
         assert plan["quota_bytes"] == 10**12
         assert plan["history_days"] == 30
-        config_path = await enrolled(api, plan["id"], tmp_path)
+        local = [LocalDatabase(name="medical", engine="postgresql", conninfo=uri)]
+        config_path = await enrolled(api, plan["id"], tmp_path, local)
 
         first = await run_and_report(config_path)
         assert first.run.status == "succeeded", first.run.error
-        assert [(c.kind, c.ok) for c in first.checks] == [("integrity", True), ("restore", True)]
+        assert [(c.kind, c.ok) for c in first.checks] == [("restore", True)]
 
         await psql(uri, "UPDATE rdv SET who = 'Técher' WHERE id = 2")
         await psql(uri, "INSERT INTO rdv VALUES (3, 'Boyer')")
@@ -143,15 +166,16 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         assert len(snaps) == 2
         runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
         assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
-        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
-        # The test restore is periodic: done once today, not again on the same day.
+        checks = await checks_of(api, plan["id"], 3)
+        # The test restore is periodic: done once today, not again on the same day; backup-svc
+        # checked the repository's integrity after each copy.
         assert sorted(c["kind"] for c in checks) == ["integrity", "integrity", "restore"]
         assert all(c["ok"] for c in checks)
         completed = await collect_events(nats_url, "backup.snapshot_completed", 2)
         assert {e.snapshot_id for e in completed} == {s["snapshot_id"] for s in snaps}  # type: ignore[attr-defined]
 
         restic = await restic_of(config_path)
-        staging = tmp_path / "staging" / plan["id"] / "databases" / "medical.dump"
+        staging = tmp_path / "agent-staging" / plan["id"] / "databases" / "medical.dump"
         for snap, files, rows in (
             (snaps[1], v1, "1|Payet\n2|Grondin"),
             (snaps[0], v2, "1|Payet\n2|Técher\n3|Boyer"),
@@ -179,6 +203,9 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         await eventually(is_ended)
         with pytest.raises(AgentRefused):
             await run_and_report(config_path)
+        # …and so are its credentials on the repository server (K3).
+        with pytest.raises(ResticError, match="401"):
+            await restic.snapshots()
         await asyncio.wait_for(daemon(config_path), 10)  # the daily loop stops by itself
         agents = (await api.get(f"/v1/plans/{plan['id']}/agents")).json()
         assert [a["status"] for a in agents] == ["revoked"]
@@ -255,12 +282,17 @@ async def test_history_keeps_30_days_and_a_day_without_copy_is_missed(
             (share / "f.txt").write_bytes(f"{age} days ago".encode())
             outcome = await run_and_report(config_path, snapshot_time=now - timedelta(days=age))
             assert outcome.run.status == "succeeded", outcome.run.error
-        snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()
-        ages = sorted(
-            round((now - datetime.fromisoformat(s["taken_at"])).total_seconds() / 86400)
-            for s in snaps
-        )
-        assert ages == [0, 20]
+
+        async def ages() -> list[int] | None:
+            snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()
+            got = sorted(
+                round((now - datetime.fromisoformat(s["taken_at"])).total_seconds() / 86400)
+                for s in snaps
+            )
+            return got if got == [0, 20] else None
+
+        # backup-svc applies the history (the agent cannot delete anything).
+        assert await eventually(ages, timeout=60) == [0, 20]
         restic = await restic_of(config_path)
         assert len(await restic.snapshots()) == 2
 
@@ -295,7 +327,8 @@ async def test_corrupted_pack_is_caught_and_raises_an_alert(
         plan = await new_plan(api, nats_url, share_path=str(share), restore_every_days=30)
         config_path = await enrolled(api, plan["id"], tmp_path)
         first = await run_and_report(config_path)
-        assert [c.ok for c in first.checks] == [True, True]
+        assert [c.ok for c in first.checks] == [True]
+        assert [c["ok"] for c in await checks_of(api, plan["id"], 2)] == [True, True]
         location = Path(plan["repository_location"])
         packs = [p for p in (location / "data").rglob("*") if p.is_file()]
         biggest = max(packs, key=lambda p: p.stat().st_size)
@@ -305,8 +338,10 @@ async def test_corrupted_pack_is_caught_and_raises_an_alert(
         biggest.write_bytes(bytes(raw))
 
         second = await run_and_report(config_path)
-        integrity = [c for c in second.checks if c.kind == "integrity"]
-        assert [c.ok for c in integrity] == [False]
+        assert second.run.status == "succeeded", second.run.error
+        checks = await checks_of(api, plan["id"], 3)
+        integrity = [c for c in checks if c["kind"] == "integrity"]
+        assert sorted(c["ok"] for c in integrity) == [False, True]
         alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
         assert [a["kind"] for a in alerts] == ["check_failed"]
         assert alerts[0]["detail"].startswith("integrity check failed")
@@ -344,12 +379,14 @@ async def test_plans_follow_contract_events_idempotently_and_by_version(
         bad = await api.patch(f"/v1/plans/{pid}", json={"daily_at": "25:00"})
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
-        dup = [{"name": "x", "engine": "command", "command": ["true"]}] * 2
+        dup = [{"name": "x"}] * 2
         assert (await api.patch(f"/v1/plans/{pid}", json={"databases": dup})).status_code == 409
-        leaky = [{"name": "m", "engine": "postgresql", "conninfo": "host=db password=hunter2"}]
-        assert (await api.patch(f"/v1/plans/{pid}", json={"databases": leaky})).status_code == 422
-        leaky_uri = [{"name": "m", "engine": "postgresql", "conninfo": "postgresql://u:pw@db/x"}]
-        resp = await api.patch(f"/v1/plans/{pid}", json={"databases": leaky_uri})
+        # A plan names databases; a command or a connection from the server is refused (§7).
+        command = [{"name": "x", "engine": "command", "command": ["sh", "-c", "id"]}]
+        resp = await api.patch(f"/v1/plans/{pid}", json={"databases": command})
+        assert resp.status_code == 422
+        conninfo = [{"name": "m", "engine": "postgresql", "conninfo": "host=evil.example"}]
+        resp = await api.patch(f"/v1/plans/{pid}", json={"databases": conninfo})
         assert resp.status_code == 422
         for bad_body in ({"daily_at": "21:00:00+02:00"}, {"share_path": "D:/PART\x00AGE"}):
             assert (await api.patch(f"/v1/plans/{pid}", json=bad_body)).status_code == 422
@@ -407,9 +444,15 @@ async def test_repository_password_is_sealed_and_never_in_events(
 async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
     backup_settings: BackupSettings, headers: dict[str, str], nats_url: str, tmp_path: Path
 ) -> None:
-    async with start_service(build_app(backup_settings), headers=headers) as api:
-        plan = await new_plan(api, nats_url)
-        config = AgentConfig.load(await enrolled(api, plan["id"], tmp_path))
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"radio.dcm": os.urandom(200_000)})
+    # K1's quota, tiny so that one copy outgrows it.
+    settings = backup_settings.model_copy(update={"quota_bytes": 50_000})
+    async with start_service(build_app(settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url, share_path=str(share), restore_every_days=30)
+        assert plan["quota_bytes"] == 50_000
+        config_path = await enrolled(api, plan["id"], tmp_path)
+        config = AgentConfig.load(config_path)
         agent = {"Authorization": f"Bearer {config.credential}"}
         now = datetime.now(UTC)
         day = domain.business_day(now)
@@ -441,18 +484,17 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
         missed = await collect_events(nats_url, "backup.missed", 1)
         assert [e.day for e in missed] == [day]  # type: ignore[attr-defined]
 
-        good = await api.post(
-            "/v1/agent/runs",
-            headers=agent,
-            json={
-                **base,
-                "status": "succeeded",
-                "snapshot_id": "0123abcd",
-                "snapshot_time": now.isoformat(),
-                "repository_bytes": 10**12 + 1,
-            },
-        )
-        assert good.status_code == 201, good.text
+        # A good copy resolves the day's alert; backup-svc measures the repository itself
+        # (never trusting the agent's figure) and finds it over quota.
+        good = await run_and_report(config_path)
+        assert good.run.status == "succeeded", good.run.error
+
+        async def over_quota() -> dict[str, Any] | None:
+            row: dict[str, Any] = (await api.get(f"/v1/plans/{plan['id']}")).json()
+            return row if row["over_quota"] else None
+
+        measured = await eventually(over_quota, timeout=60)
+        assert measured["repository_bytes"] > 50_000
         alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
         by_kind = {a["kind"]: a for a in alerts}
         assert by_kind["failed"]["resolved_at"] is not None
@@ -461,8 +503,37 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
         assert [a["kind"] for a in open_alerts] == ["over_quota"]
         quota = await collect_events(nats_url, "backup.check_failed", 1)
         assert [e.check for e in quota] == ["quota"]  # type: ignore[attr-defined]
-        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
-        assert sorted(r["status"] for r in runs) == ["failed", "succeeded"]
+
+        # Over quota, the plan takes no new copy: the agent stops, and the repository server
+        # refuses its user even if it tried.
+        stopped = await run_and_report(config_path)
+        assert stopped.run.status == "failed"
+        assert "quota" in (stopped.run.error or "")
+        assert plan["repository_user"] not in settings_users(backup_settings)
+        with pytest.raises(ResticError, match="401"):
+            await (await restic_of(config_path)).snapshots()
+
+        # An operator raises the quota: backup-svc measures again, the agent writes again.
+        raised = await api.patch(f"/v1/plans/{plan['id']}", json={"quota_bytes": 10**9})
+        assert raised.status_code == 200
+
+        async def under_quota() -> dict[str, Any] | None:
+            row: dict[str, Any] = (await api.get(f"/v1/plans/{plan['id']}")).json()
+            return None if row["over_quota"] else row
+
+        await eventually(under_quota, timeout=60)
+        assert plan["repository_user"] in settings_users(backup_settings)
+        again = await run_and_report(config_path)
+        assert again.run.status == "succeeded", again.run.error
+        open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()
+        assert [a["kind"] for a in open_alerts] == []
+
+
+def settings_users(settings: BackupSettings) -> list[str]:
+    """The users of the repository server's htpasswd file, as backup-svc wrote it."""
+    assert settings.repository_users_file is not None
+    lines = settings.repository_users_file.read_text().splitlines()
+    return [line.split(":", 1)[0] for line in lines if line]
 
 
 async def test_reports_survive_an_agent_crash_and_are_sent_once(
@@ -477,9 +548,13 @@ async def test_reports_survive_an_agent_crash_and_are_sent_once(
         async with ControlPlane(config.server_url, config.credential) as cp:
             agent_plan = await cp.plan()
         # A copy made, then the agent dies before reporting: the reports wait on disk.
-        restic = restic_for(agent_plan, binary="restic", cache_dir=None, host="srv")
+        restic = await restic_of(config_path)
         lost = await run_once(
-            agent_plan, restic=restic, dumps=DumpRunner(), staging_dir=tmp_path / "st"
+            agent_plan,
+            restic=restic,
+            dumps=DumpRunner(),
+            local_databases=[],
+            staging_dir=tmp_path / "st",
         )
         kept = _keep(config_path, lost)
         assert kept.exists()
@@ -490,6 +565,7 @@ async def test_reports_survive_an_agent_crash_and_are_sent_once(
         runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
         assert sorted(r["id"] for r in runs) == sorted(str(o.run.report_id) for o in (lost, nxt))
         checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
-        assert len(checks) == len(lost.checks) + len(nxt.checks)
+        restores = [c for c in checks if c["kind"] == "restore"]
+        assert len(restores) == len(lost.checks) + len(nxt.checks)
         events = await collect_events(nats_url, "backup.snapshot_completed", 3, timeout=3)
         assert len(events) == 2

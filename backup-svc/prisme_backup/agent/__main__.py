@@ -36,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "enrol":
-            config = AgentConfig(
-                server_url=args.server,
-                staging_dir=args.staging_dir,
-                pg_dump=args.pg_dump,
-                restic=args.restic,
-            )
+            fields = {
+                "server_url": args.server,
+                "staging_dir": args.staging_dir,
+                "pg_dump": args.pg_dump,
+                "restic": args.restic,
+            }
+            # The administrator may have listed the local databases already: keep them.
+            if args.config.exists():
+                config = AgentConfig.load(args.config).model_copy(update=fields)
+            else:
+                config = AgentConfig.model_validate(fields)
             token = args.token_file.read_text().strip()
             config = asyncio.run(enrol(args.config, config, token, args.hostname))
             print(f"enrolled as agent {config.agent_id}")

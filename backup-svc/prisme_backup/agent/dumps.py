@@ -1,39 +1,41 @@
 """Database dumps to the staging area, before restic picks them up.
 
-PostgreSQL is dumped with ``pg_dump`` in custom format; any other engine is a configured
-command. Database passwords come from the agent's local configuration and reach the child
-through its environment (``PGPASSWORD`` / ``PRISME_DB_PASSWORD``), never argv.
+Only the databases of the agent's local configuration are dumped, the way it describes them
+(:class:`~.config.LocalDatabase`): PostgreSQL with ``pg_dump`` in custom format, anything else
+with the command the host's administrator wrote there. A plan from the server only names them.
+Passwords come from the local configuration and reach the child through its environment
+(``PGPASSWORD`` / ``PRISME_DB_PASSWORD``), never argv.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+from .config import LocalDatabase
 
 
 class DumpError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class DatabaseSource:
-    """One business-software database of the practice.
+class UnknownSourceError(DumpError):
+    """The plan names a database this host's configuration does not list: refused."""
 
-    ``engine`` is ``postgresql`` (``conninfo`` without the password, e.g.
-    ``host=… port=… dbname=… user=…``) or ``command`` (``command`` is argv; ``{output}`` in it is
-    replaced by the dump file, otherwise the command's standard output is the dump)."""
 
-    name: str
-    engine: str
-    conninfo: str | None = None
-    command: tuple[str, ...] = ()
-    extension: str = "dump"
+def select_sources(names: Sequence[str], local: Sequence[LocalDatabase]) -> list[LocalDatabase]:
+    """The local databases the plan names, in the plan's order; refuses the whole plan when
+    one name is not configured on this host (nothing is dumped)."""
+    by_name = {d.name: d for d in local}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise UnknownSourceError(
+            "the plan names database(s) not in this agent's configuration: " + ", ".join(unknown)
+        )
+    return [by_name[n] for n in names]
 
 
 @dataclass(frozen=True)
@@ -46,25 +48,22 @@ class DumpResult:
 @dataclass(frozen=True)
 class DumpRunner:
     pg_dump: str = "pg_dump"
-    passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
 
-    async def dump(self, source: DatabaseSource, staging: Path) -> DumpResult:
-        if not _SAFE_NAME.match(source.name):
-            raise DumpError(f"invalid database source name {source.name!r}")
+    async def dump(self, source: LocalDatabase, staging: Path) -> DumpResult:
         await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
         target = staging / f"{source.name}.{source.extension}"
         partial = target.with_name(target.name + ".partial")
         env = dict(os.environ)
-        password = self.passwords.get(source.name)
+        env.pop("PGPASSWORD", None)
+        env.pop("PRISME_DB_PASSWORD", None)
         if source.engine == "postgresql":
-            if not source.conninfo:
-                raise DumpError(f"{source.name}: postgresql source without conninfo")
-            if password is not None:
-                env["PGPASSWORD"] = password
+            assert source.conninfo is not None
+            if source.password is not None:
+                env["PGPASSWORD"] = source.password
             # -Z0: restic deduplicates uncompressed dumps from day to day; compressed ones
             # change entirely whenever a row changes.
             argv: Sequence[str] = [
-                self.pg_dump,
+                source.pg_dump or self.pg_dump,
                 "--format=custom",
                 "--compress=0",
                 "--no-password",
@@ -74,18 +73,14 @@ class DumpRunner:
                 source.conninfo,
             ]
             await _run(source.name, argv, env, stdout_to=None)
-        elif source.engine == "command":
-            if not source.command:
-                raise DumpError(f"{source.name}: command source without command")
-            if password is not None:
-                env["PRISME_DB_PASSWORD"] = password
+        else:
+            if source.password is not None:
+                env["PRISME_DB_PASSWORD"] = source.password
             if any("{output}" in a for a in source.command):
                 argv = [a.replace("{output}", str(partial)) for a in source.command]
                 await _run(source.name, argv, env, stdout_to=None)
             else:
                 await _run(source.name, list(source.command), env, stdout_to=partial)
-        else:
-            raise DumpError(f"{source.name}: unknown engine {source.engine!r}")
         return await asyncio.to_thread(_finish, source.name, partial, target)
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-
-_PASSWORD_IN_CONNINFO = re.compile(r"(?i)(\bpassword\s*=|://[^/@\s]*:[^/@\s]+@)")
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _no_nul(value: str) -> str:
@@ -35,38 +32,34 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class DatabaseSourceSpec(_Wire):
-    """A business-software database and the way to dump it."""
+SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-    engine: Literal["postgresql", "command"]
-    conninfo: Text | None = Field(
-        default=None, description="libpq connection string, without the password"
-    )
-    command: list[Text] = Field(
-        default_factory=list,
-        description="argv of the dump command; {output} is replaced by the dump file, "
-        "otherwise standard output is the dump",
-    )
-    extension: str = Field(default="dump", pattern=r"^[A-Za-z0-9]{1,10}$")
 
-    @model_validator(mode="after")
-    def _complete(self) -> DatabaseSourceSpec:
-        if self.engine == "postgresql":
-            if not self.conninfo:
-                raise ValueError("a postgresql source needs its conninfo")
-            # Passwords stay on the practice's server (agent configuration), never in the plan.
-            if _PASSWORD_IN_CONNINFO.search(self.conninfo):
-                raise ValueError("the conninfo must not carry a password")
-        elif not self.command:
-            raise ValueError("a command source needs its command")
-        return self
+class DatabaseSourceSpec(BaseModel):
+    """A database the plan asks for, by the name the agent's local configuration gives it.
+
+    How to reach and dump it (engine, local connection, tool, password) is known only to the
+    agent's host (DESIGN.md §7): the server never sends a command line or a connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=SOURCE_NAME)
 
 
 class RepositorySpec(_Wire):
+    """The plan's repository as the agent reaches it: the repository server's URL for this
+    plan (``rest:https://…/<user>/``, without credentials) and restic's encryption password.
+    The storage credentials were handed to the agent once, at enrolment."""
+
     location: str
     password: str = Field(repr=False)
-    env: dict[str, str] = Field(default_factory=dict, repr=False)
+
+
+class RepositoryAccess(_Wire):
+    """The plan's own user on the repository server (append-only, its repository only)."""
+
+    username: str
+    password: str = Field(repr=False)
 
 
 class AgentPlan(_Wire):
@@ -82,6 +75,10 @@ class AgentPlan(_Wire):
     restore_every_days: int
     restore_sample: int
     repository: RepositorySpec
+    accepting: bool = Field(
+        default=True,
+        description="False while the plan is over its quota (K1): no new copy is taken",
+    )
 
 
 class EnrolRequest(_Wire):
@@ -93,6 +90,9 @@ class EnrolResponse(_Wire):
     agent_id: uuid.UUID
     plan_id: uuid.UUID
     credential: str = Field(repr=False, description="Shown once; the service keeps a hash")
+    repository_access: RepositoryAccess = Field(
+        repr=False, description="Shown once; the repository server keeps a bcrypt hash"
+    )
 
 
 class RunReport(_Wire):
@@ -110,8 +110,6 @@ class RunReport(_Wire):
     bytes_added: int = Field(default=0, ge=0)
     total_bytes: int = Field(default=0, ge=0)
     files: int = Field(default=0, ge=0)
-    repository_bytes: int | None = Field(default=None, ge=0)
-    forgotten: list[str] = Field(default_factory=list)
 
 
 class RunAccepted(_Wire):
@@ -123,7 +121,9 @@ class CheckReport(_Wire):
         default_factory=uuid.uuid4, description="Chosen by the agent; re-sending changes nothing"
     )
     run_id: uuid.UUID | None = None
-    kind: Literal["integrity", "restore"]
+    kind: Literal["restore"] = Field(
+        description="The agent's test restore; integrity checks are backup-svc's own"
+    )
     ok: bool
     subset: Text | None = Field(default=None, max_length=20)
     snapshot_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{8,64}$")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 # restic exits 3 when the snapshot was written but some source files could not be read.
 EXIT_INCOMPLETE = 3
@@ -35,16 +36,27 @@ class ResticError(Exception):
 class Repository:
     """Where a restic repository lives and how to open it.
 
-    ``location`` is a local path or a restic backend URL (``s3:…``, ``azure:…``); ``env`` holds
-    the backend's credentials (e.g. ``AWS_ACCESS_KEY_ID``)."""
+    ``location`` is a local path or a restic backend URL (``rest:https://user:pw@host/user/``,
+    ``s3:…``, ``azure:…``); ``env`` holds the backend's credentials (e.g. ``AWS_ACCESS_KEY_ID``).
+    ``location`` goes by environment (``RESTIC_REPOSITORY``) too, never argv."""
 
-    location: str
+    location: str = field(repr=False)
     password: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: other values never to show in an error (a password inside ``location``)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def is_local(self) -> bool:
         return ":" not in self.location.split("/", 1)[0] or self.location.startswith("local:")
+
+
+def rest_location(url: str, username: str, password: str) -> str:
+    """``rest:<url>`` with the credentials in it (restic 0.14 reads them only from the URL)."""
+    scheme, sep, rest = url.removeprefix("rest:").partition("://")
+    if not sep:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return f"rest:{scheme}://{quote(username, safe='')}:{quote(password, safe='')}@{rest}"
 
 
 @dataclass(frozen=True)
@@ -133,8 +145,10 @@ class Restic:
         cache_dir: Path | None = None,
         host: str | None = None,
         progress_fps: float = 2.0,
+        lock_wait: float = 600.0,
     ) -> None:
         self.repo = repo
+        self.lock_wait = lock_wait
         self.progress_fps = progress_fps
         self.binary = binary
         self.cache_dir = cache_dir
@@ -161,12 +175,32 @@ class Restic:
     def _scrub(self, text: str) -> str:
         if self.repo.password:
             text = text.replace(self.repo.password, "***")
-        for value in self.repo.env.values():
+        for value in (*self.repo.env.values(), *self.repo.secrets):
             if value:
                 text = text.replace(value, "***")
         return text
 
     async def _run(
+        self,
+        args: Sequence[str],
+        *,
+        ok_codes: Sequence[int] = (0,),
+        on_line: Callable[[str], Awaitable[None]] | None = None,
+    ) -> tuple[int, str, str]:
+        """Run restic; while the repository is locked by the other side (the agent adding a
+        copy, backup-svc pruning), wait and try again for up to ``lock_wait`` seconds (restic
+        0.14 has no ``--retry-lock``)."""
+        deadline = asyncio.get_running_loop().time() + self.lock_wait
+        while True:
+            try:
+                return await self._run_once(args, ok_codes=ok_codes, on_line=on_line)
+            except ResticError as exc:
+                locked = "repository is already locked" in exc.stderr
+                if not locked or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(1.0)
+
+    async def _run_once(
         self,
         args: Sequence[str],
         *,
@@ -215,7 +249,7 @@ class Restic:
 
     async def exists(self) -> bool:
         try:
-            await self._run(["cat", "config"])
+            await self._run(["--no-lock", "cat", "config"])
         except ResticError:
             return False
         return True
@@ -294,10 +328,11 @@ class Restic:
         return sorted((_snapshot(s) for s in json.loads(out or "[]")), key=lambda s: s.time)
 
     async def forget(self, *, keep_within: str = "30d", prune: bool = True) -> list[str]:
-        """Apply the history (K1): keep the snapshots within ``keep_within`` of the latest one.
+        """Apply the history (K1): keep the snapshots within ``keep_within`` of the latest one
+        (the whole repository is one history, whichever agent wrote it).
 
         Returns the ids of the snapshots removed."""
-        args = ["forget", "--json", "--keep-within", keep_within, "--group-by", "host"]
+        args = ["forget", "--json", "--keep-within", keep_within, "--group-by", ""]
         if prune:
             args.append("--prune")
         _, out, _ = await self._run(args)

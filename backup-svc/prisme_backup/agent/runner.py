@@ -1,4 +1,7 @@
-"""One daily run of the agent: dump, back up, apply the history, verify (K1, K2)."""
+"""One daily run of the agent: dump, back up, test-restore a sample (K1, K2).
+
+The agent only adds to its repository: applying the history (``forget --prune``), measuring
+the quota and the integrity check are backup-svc's, with its own access (DESIGN.md K1)."""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from pathlib import Path
 
 from prisme_chassis import clock as platform_clock
 
-from ..domain import business_day, check_subset, restore_due
-from .dumps import DatabaseSource, DumpRunner
-from .protocol import AgentPlan, CheckReport, RunReport
-from .restic import BackupSummary, Progress, Repository, Restic
+from ..domain import business_day, restore_due
+from .config import LocalDatabase
+from .dumps import DumpRunner, select_sources
+from .protocol import AgentPlan, CheckReport, RepositoryAccess, RunReport
+from .restic import BackupSummary, Progress, Repository, Restic, rest_location
 from .verify import restore_sample
 
 log = logging.getLogger("prisme_backup.agent")
@@ -28,14 +32,26 @@ class RunOutcome:
     checks: list[CheckReport] = field(default_factory=list)
     summary: BackupSummary | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds spent in each step (dumps, backup, forget, size, check, restore)."""
+    """Seconds spent in each step (init, dumps, backup, restore)."""
 
 
-def restic_for(plan: AgentPlan, *, binary: str, cache_dir: Path | None, host: str) -> Restic:
+class QuotaExceededError(Exception):
+    """The plan is over its quota (K1): backup-svc takes no new copy until it is solved."""
+
+
+def restic_for(
+    plan: AgentPlan,
+    access: RepositoryAccess,
+    *,
+    binary: str,
+    cache_dir: Path | None,
+    host: str,
+) -> Restic:
+    """restic on the plan's repository with the plan's own (append-only) user."""
     repo = Repository(
-        location=plan.repository.location,
+        location=rest_location(plan.repository.location, access.username, access.password),
         password=plan.repository.password,
-        env=dict(plan.repository.env),
+        secrets=(access.password,),
     )
     return Restic(repo, binary=binary, cache_dir=cache_dir, host=host)
 
@@ -51,6 +67,7 @@ async def run_once(
     *,
     restic: Restic,
     dumps: DumpRunner,
+    local_databases: list[LocalDatabase],
     staging_dir: Path,
     snapshot_time: datetime | None = None,
     last_restore_day: date | None = None,
@@ -58,6 +75,9 @@ async def run_once(
     clock: Callable[[], datetime] = platform_clock.now,
 ) -> RunOutcome:
     """Run the whole daily copy; never raises for a failed step, the report says it.
+
+    A plan naming a database that ``local_databases`` (the host's configuration) does not list
+    is refused before anything runs.
 
     ``snapshot_time`` back-dates the snapshot (restic ``--time``): the day the copy counts for
     is taken from it."""
@@ -74,17 +94,15 @@ async def run_once(
         mark = now
 
     try:
+        sources = select_sources([d.name for d in plan.databases], local_databases)
+        if not plan.accepting:
+            raise QuotaExceededError(
+                f"the repository is over its quota of {plan.quota_bytes} bytes; no new copy"
+            )
         await restic.init()
         await asyncio.to_thread(_fresh_dir, staging)
         lap("init")
-        for db in plan.databases:
-            source = DatabaseSource(
-                name=db.name,
-                engine=db.engine,
-                conninfo=db.conninfo,
-                command=tuple(db.command),
-                extension=db.extension,
-            )
+        for source in sources:
             result = await dumps.dump(source, staging / "databases")
             log.info("dumped %s (%d bytes)", result.name, result.size)
         lap("dumps")
@@ -106,10 +124,6 @@ async def run_once(
             on_progress=progress,
         )
         lap("backup")
-        forgotten = await restic.forget(keep_within=f"{plan.history_days}d", prune=True)
-        lap("forget")
-        repo_bytes = await restic.raw_size()
-        lap("size")
     except Exception as exc:  # noqa: BLE001 - every failure becomes a failed run report (K2)
         log.warning("backup run failed: %s", exc)
         return RunOutcome(
@@ -133,24 +147,8 @@ async def run_once(
         bytes_added=summary.data_added,
         total_bytes=summary.total_bytes_processed,
         files=summary.total_files_processed,
-        repository_bytes=repo_bytes,
-        forgotten=forgotten,
     )
     outcome = RunOutcome(run, summary=summary, timings=timings)
-    subset = check_subset(day, plan.check_parts)
-    check = await restic.check(read_data_subset=subset)
-    lap("check")
-    outcome.checks.append(
-        CheckReport(
-            run_id=run.report_id,
-            kind="integrity",
-            ok=check.ok,
-            subset=subset,
-            snapshot_id=summary.snapshot_id,
-            detail=check.output[-4000:],
-            checked_at=clock(),
-        )
-    )
     if restore_due(last_restore_day, day, plan.restore_every_days):
         try:
             restored = await restore_sample(restic, summary.snapshot_id, sample=plan.restore_sample)

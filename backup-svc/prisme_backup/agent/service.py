@@ -16,7 +16,7 @@ from ..domain import next_slot
 from .client import AgentRefused, ControlPlane
 from .config import AgentConfig
 from .dumps import DumpRunner
-from .protocol import CheckReport, RunReport
+from .protocol import CheckReport, RepositoryAccess, RunReport
 from .runner import RunOutcome, restic_for, run_once
 
 log = logging.getLogger("prisme_backup.agent")
@@ -29,7 +29,12 @@ async def enrol(
     async with ControlPlane(config.server_url) as cp:
         answer = await cp.enrol(token, hostname or socket.gethostname())
     config = config.model_copy(
-        update={"agent_id": str(answer.agent_id), "credential": answer.credential}
+        update={
+            "agent_id": str(answer.agent_id),
+            "credential": answer.credential,
+            "repository_username": answer.repository_access.username,
+            "repository_password": answer.repository_access.password,
+        }
     )
     config.save(config_path)
     return config
@@ -79,19 +84,27 @@ async def flush_pending(cp: ControlPlane, config_path: Path) -> int:
 async def run_and_report(config_path: Path, *, snapshot_time: datetime | None = None) -> RunOutcome:
     """Fetch the plan, run the copy, report the run and its checks to backup-svc."""
     config = AgentConfig.load(config_path)
-    if not config.credential:
+    if not config.credential or not config.repository_username or not config.repository_password:
         raise AgentRefused("the agent is not enrolled")
+    access = RepositoryAccess(
+        username=config.repository_username, password=config.repository_password
+    )
     async with ControlPlane(config.server_url, config.credential) as cp:
         plan = await cp.plan()
         await flush_pending(cp, config_path)
         restic = restic_for(
-            plan, binary=config.restic, cache_dir=config.cache_dir, host=f"agent-{config.agent_id}"
+            plan,
+            access,
+            binary=config.restic,
+            cache_dir=config.cache_dir,
+            host=f"agent-{config.agent_id}",
         )
         last = date.fromisoformat(config.last_restore_day) if config.last_restore_day else None
         outcome = await run_once(
             plan,
             restic=restic,
-            dumps=DumpRunner(pg_dump=config.pg_dump, passwords=config.db_passwords),
+            dumps=DumpRunner(pg_dump=config.pg_dump),
+            local_databases=config.databases,
             staging_dir=config.staging_dir,
             snapshot_time=snapshot_time,
             last_restore_day=last,

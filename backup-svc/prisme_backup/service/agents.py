@@ -10,7 +10,7 @@ import asyncpg
 from prisme_chassis import clock
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.errors import Conflict, NotFound, Unauthorized, Unprocessable
-from prisme_events import BackupCheckFailed, BackupSnapshotCompleted
+from prisme_events import BackupSnapshotCompleted
 
 from .. import domain, repository, tokens
 from ..agent.protocol import (
@@ -22,7 +22,8 @@ from ..agent.protocol import (
     RunReport,
 )
 from ..sealed import open_repository_password
-from .alerts import raise_missed
+from . import access
+from .alerts import raise_check_failed, raise_missed
 from .context import Backups
 
 
@@ -33,9 +34,15 @@ class AgentIdentity:
 
 
 async def enrol(
-    conn: asyncpg.Connection, token: str, hostname: str, now: datetime | None = None
+    conn: asyncpg.Connection,
+    ctx: Backups,
+    token: str,
+    hostname: str,
+    now: datetime | None = None,
 ) -> EnrolResponse:
-    """Trade a one-time token for the agent's credential; a new agent replaces the old one."""
+    """Trade a one-time token for the agent's credential and the plan's repository user (a new
+    password: the previous agent's access to the repository ends too); a new agent replaces
+    the old one."""
     now = now or clock.now()
     plan_id = await repository.consume_enrolment_token(conn, tokens.token_hash(token), now)
     if plan_id is None:
@@ -50,7 +57,17 @@ async def enrol(
         hostname=hostname,
         credential_hash=tokens.token_hash(credential),
     )
-    return EnrolResponse(agent_id=agent_id, plan_id=plan_id, credential=credential)
+    plan = await repository.get_plan(conn, plan_id, lock=True)
+    assert plan is not None
+    repository_access, digest = access.new_access(plan["repository_user"])
+    await repository.set_repository_user_hash(conn, plan_id, digest)
+    await access.publish_users(conn, ctx)
+    return EnrolResponse(
+        agent_id=agent_id,
+        plan_id=plan_id,
+        credential=credential,
+        repository_access=repository_access,
+    )
 
 
 async def authenticate(conn: asyncpg.Connection, credential: str) -> AgentIdentity:
@@ -78,11 +95,13 @@ async def plan_for_agent(conn: asyncpg.Connection, ctx: Backups, who: AgentIdent
         check_parts=plan["check_parts"],
         restore_every_days=plan["restore_every_days"],
         restore_sample=plan["restore_sample"],
+        # The repository server's URL for this plan only; never backup-svc's own storage
+        # access (K1, R8).
         repository=RepositorySpec(
-            location=plan["repository_location"],
+            location=access.agent_location(ctx, plan["repository_user"]),
             password=open_repository_password(ctx.keyring, plan["id"], plan["repository_password"]),
-            env=ctx.repository_env,
         ),
+        accepting=not plan["over_quota"],
     )
 
 
@@ -113,7 +132,7 @@ async def report_run(
             "bytes_added": report.bytes_added,
             "total_bytes": report.total_bytes,
             "files": report.files,
-            "repository_bytes": report.repository_bytes,
+            "repository_bytes": None,
         },
     )
     if not new:
@@ -135,7 +154,8 @@ async def report_run(
         total_bytes=report.total_bytes,
         files=report.files,
     )
-    await repository.forget_snapshots(conn, plan["id"], report.forgotten, now)
+    # The history, the quota and the integrity check are backup-svc's (maintenance worker).
+    await repository.mark_maintenance_due(conn, plan["id"])
     await repository.resolve_alerts(conn, plan["id"], ["missed", "failed"], report.day)
     await enqueue(
         conn,
@@ -148,37 +168,13 @@ async def report_run(
             total_bytes=report.total_bytes,
         ),
     )
-    if report.repository_bytes is not None and domain.over_quota(
-        report.repository_bytes, plan["quota_bytes"]
-    ):
-        detail = f"repository holds {report.repository_bytes} bytes, quota {plan['quota_bytes']}"
-        if await repository.raise_alert(
-            conn,
-            plan_id=plan["id"],
-            client_id=plan["client_id"],
-            kind="over_quota",
-            day=report.day,
-            detail=detail,
-            dedupe_key=f"over_quota:{plan['id']}:{report.day}",
-        ):
-            await enqueue(
-                conn,
-                BackupCheckFailed(
-                    plan_id=plan["id"],
-                    version=await next_version(conn, "backup_plan", plan["id"]),
-                    client_id=plan["client_id"],
-                    detail=detail,
-                    check="quota",
-                    snapshot_id=report.snapshot_id,
-                ),
-            )
     return run_id
 
 
 async def report_check(
     conn: asyncpg.Connection, who: AgentIdentity, report: CheckReport
 ) -> uuid.UUID:
-    """Record an integrity check or a test restore; a failure raises an alert (K2)."""
+    """Record the agent's test restore; a failure raises an alert (K2)."""
     plan = await repository.get_plan(conn, who.plan_id)
     if plan is None:
         raise NotFound("plan not found")
@@ -207,26 +203,13 @@ async def report_check(
             raise Conflict("that report id belongs to another agent")
         return check_id
     if not report.ok:
-        what = "integrity check" if report.kind == "integrity" else "test restore"
-        detail = f"{what} failed: {report.detail}"[:4000]
-        await repository.raise_alert(
+        await raise_check_failed(
             conn,
-            plan_id=plan["id"],
-            client_id=plan["client_id"],
-            kind="check_failed",
-            day=domain.business_day(report.checked_at),
-            detail=detail,
-            dedupe_key=f"check_failed:{check_id}",
-        )
-        await enqueue(
-            conn,
-            BackupCheckFailed(
-                plan_id=plan["id"],
-                version=await next_version(conn, "backup_plan", plan["id"]),
-                client_id=plan["client_id"],
-                detail=detail,
-                check=report.kind,
-                snapshot_id=report.snapshot_id,
-            ),
+            plan,
+            check_id=check_id,
+            kind=report.kind,
+            detail=report.detail,
+            checked_at=report.checked_at,
+            snapshot_id=report.snapshot_id,
         )
     return check_id

@@ -12,13 +12,19 @@ from ..settings import BackupSettings, keyring
 
 @dataclass(frozen=True)
 class Backups:
-    """Configuration the backup use cases share: where repositories go, the sealing keys."""
+    """Configuration the backup use cases share: where repositories go, the sealing keys.
+
+    ``repository_base``/``repository_env`` are backup-svc's own access to the storage;
+    ``repository_server_url`` and ``users_file`` are the agents' (one user per plan)."""
 
     keyring: Keyring = field(repr=False)
     repository_base: str
     repository_env: dict[str, str] = field(repr=False)
     restic_binary: str
     data_dir: Path
+    repository_server_url: str
+    users_file: Path
+    quota_bytes: int
     enrolment_ttl_hours: int = 72
 
     @classmethod
@@ -30,5 +36,9 @@ class Backups:
             repository_env=dict(settings.repository_env),
             restic_binary=settings.restic_binary,
             data_dir=Path(settings.data_dir),
+            repository_server_url=settings.repository_server_url.rstrip("/"),
+            users_file=settings.repository_users_file
+            or Path(settings.data_dir).resolve() / "repository-users.htpasswd",
+            quota_bytes=settings.quota_bytes,
             enrolment_ttl_hours=settings.enrolment_ttl_hours,
         )

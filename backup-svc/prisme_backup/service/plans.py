@@ -13,12 +13,8 @@ from prisme_events import ContractActivated, ContractCancelled, ContractEnded
 
 from .. import domain, repository, tokens
 from ..sealed import seal_repository_password
+from . import access
 from .context import Backups
-
-
-def allocate_location(ctx: Backups, client_id: uuid.UUID) -> str:
-    """A fresh repository location for the practice (a new one after a purge)."""
-    return f"{ctx.repository_base}/{client_id}/{uuid.uuid4().hex[:12]}"
 
 
 async def on_contract_activated(
@@ -42,18 +38,20 @@ async def on_contract_activated(
     expected_from = domain.first_due_day(now, domain.DEFAULT_DAILY_AT)
     if plan is None:
         plan_id = uuid.uuid4()
+        user = access.new_user()
         await repository.insert_plan(
             conn,
             plan_id=plan_id,
             client_id=event.client_id,
             client_name=event.client.name,
             contract_id=event.contract_id,
-            quota_bytes=domain.QUOTA_BYTES,
+            quota_bytes=ctx.quota_bytes,
             history_days=domain.HISTORY_DAYS,
             daily_at=domain.DEFAULT_DAILY_AT,
             check_parts=domain.DEFAULT_CHECK_PARTS,
             restore_every_days=domain.DEFAULT_RESTORE_EVERY_DAYS,
-            repository_location=allocate_location(ctx, event.client_id),
+            repository_user=user,
+            repository_location=access.location_for(ctx, user),
             repository_password=seal_repository_password(
                 ctx.keyring, plan_id, tokens.new_repository_password()
             ),
@@ -81,14 +79,16 @@ async def on_contract_activated(
             expected_from=expected_from,
         )
         return
-    # Purged: the old repository is gone, start a new one with a new password.
+    # Purged: the old repository is gone, start a new one (new user) with a new password.
+    user = access.new_user()
     await repository.reactivate_plan(
         conn,
         plan["id"],
         contract_id=event.contract_id,
         client_name=event.client.name,
         expected_from=expected_from,
-        repository_location=allocate_location(ctx, event.client_id),
+        repository_location=access.location_for(ctx, user),
+        repository_user=user,
         repository_password=seal_repository_password(
             ctx.keyring, plan["id"], tokens.new_repository_password()
         ),
@@ -96,9 +96,10 @@ async def on_contract_activated(
 
 
 async def on_contract_ended(
-    conn: asyncpg.Connection, event: ContractEnded, now: datetime | None = None
+    conn: asyncpg.Connection, ctx: Backups, event: ContractEnded, now: datetime | None = None
 ) -> None:
-    """K3: scheduling stops, the agent's credentials stop working at once, purge is planned."""
+    """K3: scheduling stops, the agent's credentials stop working at once (the API credential
+    and the plan's user on the repository server), purge is planned."""
     now = now or clock.now()
     fresh = await repository.upsert_contract(
         conn,
@@ -128,10 +129,11 @@ async def on_contract_ended(
         purge_after=domain.purge_after(event.effective_date, plan["history_days"]),
     )
     await repository.revoke_agents(conn, plan["id"], now)
+    await access.publish_users(conn, ctx)
 
 
 async def on_contract_cancelled(
-    conn: asyncpg.Connection, event: ContractCancelled, now: datetime | None = None
+    conn: asyncpg.Connection, ctx: Backups, event: ContractCancelled, now: datetime | None = None
 ) -> None:
     """C8/K3: the renewal draft the plan was carried over for is cancelled (or expired
     unactivated): the plan stops as it would have at ``contract.ended``."""
@@ -161,6 +163,7 @@ async def on_contract_cancelled(
         purge_after=domain.purge_after(last_day, plan["history_days"]),
     )
     await repository.revoke_agents(conn, plan["id"], now)
+    await access.publish_users(conn, ctx)
 
 
 async def get_plan(conn: asyncpg.Connection, plan_id: uuid.UUID) -> asyncpg.Record:
@@ -181,6 +184,8 @@ async def edit_plan(
         raise Conflict(f"the plan is {plan['status']}; it can no longer be edited")
     if not changes:
         return plan
+    if "quota_bytes" in changes:
+        await repository.mark_maintenance_due(conn, plan_id)  # re-measure against the new quota
     return await repository.update_plan(conn, plan_id, changes)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Kind = Literal["service", "sandbox"]
+Kind = Literal["service", "sandbox", "store"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class ProcessSpec:
     #: readiness route: ``/readyz`` (database and bus reachable) for services, ``/healthz``
     #: for the sandboxes, which have neither.
     probe: str
+    #: the status the probe answers once the process is up (the repository server answers
+    #: 401 to anyone without credentials, and has no open route)
+    ready_status: int = 200
     #: the service's own database (env ``PRISME_<NAME>_DATABASE_URL``); None for sandboxes.
     database: str | None = None
     #: the service's own NATS user (DESIGN.md §7: it may publish only its own subjects); the
@@ -108,6 +111,24 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         extra_ports={"smtp": 2525},
     ),
     ProcessSpec(
+        # K1/R8: the restic REST server of the agents, one user and repository per plan,
+        # append-only; backup-svc writes its users file.
+        name="backup-repository",
+        module="prisme_backup.repository_server",
+        port=8007,
+        kind="store",
+        probe="/",
+        ready_status=401,
+        args=(
+            "--port",
+            "{port}",
+            "--root",
+            "{data_dir}/services/backup/repositories",
+            "--users-file",
+            "{data_dir}/services/backup/repository-users.htpasswd",
+        ),
+    ),
+    ProcessSpec(
         name="contracts",
         module="prisme_contracts",
         port=8001,
@@ -167,6 +188,7 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         probe="/readyz",
         database="backup",
         nats_user="backup-svc",
+        env={"PRISME_BACKUP_REPOSITORY_SERVER_URL": "http://127.0.0.1:{backup_repository_port}"},
     ),
     ProcessSpec(
         name="webhooks",

@@ -142,7 +142,7 @@ class Supervisor:
     # -- environment ----------------------------------------------------------------------
 
     def _context(self, port: int) -> dict[str, str]:
-        return {**self.context, "port": str(port)}
+        return {**self.context, "port": str(port), "data_dir": str(self.data_dir.root)}
 
     def environment(self, spec: ProcessSpec, port: int) -> dict[str, str]:
         env = dict(self.base_env)
@@ -219,19 +219,19 @@ class Supervisor:
             elif (
                 proc is not None
                 and managed.state.status == "starting"
-                and self._probe(managed.state)
+                and self._probe(managed.state, managed.spec.ready_status)
             ):
                 managed.state.status = "ready"
                 elapsed = now - managed.launched_at
                 self.report(f"{managed.spec.name} ready on {managed.state.url} ({elapsed:.1f} s)")
                 self.changed = True
 
-    def _probe(self, state: ProcessState) -> bool:
+    def _probe(self, state: ProcessState, ready_status: int = 200) -> bool:
         try:
             response = self._http.get(state.url + state.probe)
         except httpx.HTTPError:
             return False
-        return response.status_code == 200
+        return response.status_code == ready_status
 
     def _crashed(self, managed: Managed, code: int, now: float) -> None:
         if now - managed.launched_at > STABLE_AFTER:

@@ -25,6 +25,7 @@ DESIGN_PORTS = {
     "graph-sandbox": 8010,
     "stripe-sandbox": 8011,
     "mail-sandbox": 8012,
+    "backup-repository": 8007,
 }
 
 
@@ -35,6 +36,9 @@ def test_table_matches_design_ports_and_conventions() -> None:
             assert spec.module == f"prisme_{spec.name}"
             assert spec.probe == "/readyz"
             assert spec.database_env == f"PRISME_{spec.name.upper()}_DATABASE_URL"
+        elif spec.kind == "store":
+            assert spec.database is None
+            assert spec.nats_user is None
         else:
             assert spec.probe == "/healthz"
             assert spec.database is None

@@ -1,0 +1,73 @@
+"""The agents' access to the repository server: one user per plan (K1, K3, R8).
+
+The repository server (``rclone serve restic --append-only --private-repos --htpasswd FILE``)
+lets user ``u`` reach only ``/u/`` and never delete or rewrite a file there. backup-svc keeps
+each plan's user and the bcrypt hash of its password in the plan's row; the htpasswd file is a
+projection of those rows, rewritten whole (atomic rename; rclone re-reads it when it changes)
+whenever they change and by the watch loop, so a file left behind by a rolled-back transaction
+is corrected within one interval. A plan has a line only while it is active, has an enrolled
+agent and is within its quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+import asyncpg
+import bcrypt
+
+from .. import repository
+from ..agent.protocol import RepositoryAccess
+from .context import Backups
+
+#: The password is 256 random bits, not something a person chose: a dictionary attack is
+#: hopeless at any cost, and the server verifies the hash on every request of a backup, so a
+#: low bcrypt cost keeps copies fast without weakening anything.
+BCRYPT_ROUNDS = 6
+
+
+def new_user() -> str:
+    """A fresh repository user name; it is also the repository's top directory."""
+    return "p" + secrets.token_hex(8)
+
+
+def location_for(ctx: Backups, user: str) -> str:
+    """Where backup-svc itself reaches the repository of ``user``."""
+    return f"{ctx.repository_base}/{user}"
+
+
+def agent_location(ctx: Backups, user: str) -> str:
+    """The repository as an agent reaches it, through the repository server."""
+    return f"rest:{ctx.repository_server_url}/{user}/"
+
+
+def new_access(user: str) -> tuple[RepositoryAccess, str]:
+    """A new password for ``user``: what the agent gets once, and the hash the server keeps."""
+    password = secrets.token_urlsafe(32)
+    digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
+    return RepositoryAccess(username=user, password=password), digest
+
+
+def render(users: list[tuple[str, str]]) -> str:
+    return "".join(f"{user}:{digest}\n" for user, digest in sorted(users))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    tmp.replace(path)
+
+
+async def publish_users(conn: asyncpg.Connection, ctx: Backups) -> int:
+    """Rewrite the repository server's users from the plans; returns how many have access."""
+    users = await repository.repository_users(conn)
+    await asyncio.to_thread(_write, ctx.users_file, render(users))
+    return len(users)
