@@ -111,9 +111,9 @@ class Totals:
     rss_mb: float
 
 
-def _probe(client: httpx.Client, url: str) -> bool:
+def _probe(client: httpx.Client, url: str, ready_status: int = 200) -> bool:
     try:
-        return client.get(url).status_code == 200
+        return client.get(url).status_code == ready_status
     except httpx.HTTPError:
         return False
 
@@ -140,7 +140,7 @@ def collect(state: RunState) -> tuple[list[Row], Totals]:
             elif not running:
                 status = "down"
             else:
-                status = "ready" if _probe(client, proc.url + proc.probe) else "not ready"
+                status = "ready" if _probe(client, proc.url + proc.probe, proc.ready_status) else "not ready"
             pid = proc.pid if running else None
             rows.append(Row(proc.name, pid, proc.port, status, proc.restarts, *measure(pid),
                             proc.url))  # fmt: skip

@@ -130,6 +130,8 @@ class ProcessState:
     pid: int | None = None
     started: int | None = None
     status: str = "pending"
+    #: what the probe answers once up (ProcessSpec.ready_status)
+    ready_status: int = 200
     restarts: int = 0
     log: str = ""
     detail: str = ""

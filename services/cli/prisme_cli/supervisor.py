@@ -133,6 +133,7 @@ class Supervisor:
                         port=port,
                         url=f"http://127.0.0.1:{port}",
                         probe=spec.probe,
+                        ready_status=spec.ready_status,
                         log=str(data_dir.log_file(spec.name)),
                     ),
                 )
@@ -219,19 +220,19 @@ class Supervisor:
             elif (
                 proc is not None
                 and managed.state.status == "starting"
-                and self._probe(managed.state, managed.spec.ready_status)
+                and self._probe(managed.state)
             ):
                 managed.state.status = "ready"
                 elapsed = now - managed.launched_at
                 self.report(f"{managed.spec.name} ready on {managed.state.url} ({elapsed:.1f} s)")
                 self.changed = True
 
-    def _probe(self, state: ProcessState, ready_status: int = 200) -> bool:
+    def _probe(self, state: ProcessState) -> bool:
         try:
             response = self._http.get(state.url + state.probe)
         except httpx.HTTPError:
             return False
-        return response.status_code == ready_status
+        return response.status_code == state.ready_status
 
     def _crashed(self, managed: Managed, code: int, now: float) -> None:
         if now - managed.launched_at > STABLE_AFTER:

@@ -29,6 +29,8 @@ from prisme_localinfra import PostgresServer
 
 SERVICES = ("contracts", "billing", "licence", "video", "backup", "webhooks")
 SANDBOXES = ("graph-sandbox", "stripe-sandbox", "mail-sandbox")
+#: the backup repository server (rclone): real infrastructure, not a stand-in
+STORES = ("backup-repository",)
 
 
 def clean_env() -> dict[str, str]:
@@ -112,7 +114,7 @@ def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
     try:
         state = running_state(data_dir, runner)
         names = [p.name for p in state.processes]
-        assert names == ["dashboard", *SANDBOXES, *SERVICES]  # the dashboard's URL first
+        assert names == ["dashboard", *SANDBOXES, *STORES, *SERVICES]  # the dashboard's first
 
         # infrastructure: real NATS and PostgreSQL with one database per service
         assert state.infra.nats_pid is not None
@@ -127,6 +129,12 @@ def test_up_runs_supervises_and_stops_on_sigterm(data_dir: Path) -> None:
             if proc.name in SANDBOXES:
                 assert proc.status == "ready", proc
                 assert httpx.get(proc.url + "/healthz").status_code == 200
+            elif proc.name in STORES:
+                # K1/R8: up, and nothing without the credentials of a plan's user
+                assert proc.status == "ready", (proc, Path(proc.log).read_text()[-3000:])
+                assert httpx.get(proc.url + "/").status_code == 401
+                users = data_dir / "services" / "backup" / "repository-users.htpasswd"
+                assert users.exists()
             elif proc.status == "not installed":
                 assert proc.detail, proc
             else:
