@@ -140,7 +140,11 @@ def collect(state: RunState) -> tuple[list[Row], Totals]:
             elif not running:
                 status = "down"
             else:
-                status = "ready" if _probe(client, proc.url + proc.probe, proc.ready_status) else "not ready"
+                status = (
+                    "ready"
+                    if _probe(client, proc.url + proc.probe, proc.ready_status)
+                    else "not ready"
+                )
             pid = proc.pid if running else None
             rows.append(Row(proc.name, pid, proc.port, status, proc.restarts, *measure(pid),
                             proc.url))  # fmt: skip
