@@ -502,7 +502,8 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
         open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()
         assert [a["kind"] for a in open_alerts] == ["over_quota"]
         quota = await collect_events(nats_url, "backup.check_failed", 1)
-        assert [e.check for e in quota] == ["quota"]  # type: ignore[attr-defined]
+        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
+        assert [e.check for e in quota] == ["quota"], (quota, checks)  # type: ignore[attr-defined]
 
         # Over quota, the plan takes no new copy: the agent stops, and the repository server
         # refuses its user even if it tried.
