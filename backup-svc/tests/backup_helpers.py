@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -12,6 +11,8 @@ from typing import TypeVar
 import pgserver
 from prisme_backup.domain import REUNION
 from prisme_events import Address, ClientSnapshot, ContractActivated, ContractEnded, Manager
+from prisme_testing import factories
+from prisme_testing.polling import eventually as eventually
 
 T = TypeVar("T")
 
@@ -76,20 +77,14 @@ def activated(
     year: int | None = None,
 ) -> ContractActivated:
     year = year or date.today().year
-    return ContractActivated(
-        contract_id=contract_id or uuid.uuid4(),
-        client_id=client_id,
-        version=version,
-        offer="prisme",
-        includes=PRISME_INCLUDES if includes is None else includes,
-        year=year,
+    return factories.contract_activated(
+        contract_id=contract_id,
         client=client_snapshot(client_id),
-        start_date=date(year, 1, 1),
-        end_date=date(year, 12, 31),
+        version=version,
+        includes=PRISME_INCLUDES if includes is None else includes,
+        start=date(year, 1, 1),
         ends_at=datetime(year, 12, 31, 23, 59, 59, tzinfo=REUNION),
         postes=4,
-        peripherals=2,
-        users=[],
     )
 
 
@@ -100,29 +95,12 @@ def ended(
     effective_date: date | None = None,
     renewal_includes: list[str] | None = None,
 ) -> ContractEnded:
-    return ContractEnded(
-        contract_id=event.contract_id,
-        client_id=event.client_id,
+    return factories.contract_ended(
+        event,
         version=version,
-        offer=event.offer,
-        includes=event.includes,
-        year=event.year,
         reason="cessation",
-        effective_date=effective_date or date.today(),
+        effective=effective_date or date.today(),
         ended_at=datetime.now(REUNION),
-        postes=event.postes,
         renewal_contract_id=uuid.uuid4() if renewal_includes is not None else None,
         renewal_includes=renewal_includes or [],
     )
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
-    """Poll ``probe`` until it returns something truthy (effects of events are asynchronous)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        got = await probe()
-        if got:
-            return got
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)

@@ -3,8 +3,6 @@ factories of contract events (the bus is fed straight from the catalogue, as con
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import io
 import secrets
 import uuid
@@ -23,14 +21,15 @@ from prisme_billing.app import spec
 from prisme_billing.settings import BillingSettings
 from prisme_chassis.db import create_pool, migrate_service
 from prisme_events import (
-    Address,
-    ClientSnapshot,
     ContractActivated,
     ContractAmended,
     ContractEnded,
-    Manager,
 )
 from prisme_stripe_sandbox import SandboxServer
+from prisme_testing import factories
+from prisme_testing.factories import client_snapshot as client_snapshot
+from prisme_testing.polling import eventually
+from prisme_testing.vectors import billing_vectors
 from pydantic import SecretStr
 
 
@@ -56,17 +55,6 @@ async def pool(billing_settings: BillingSettings) -> AsyncIterator[asyncpg.Pool]
     await p.close()
 
 
-def client_snapshot(client_id: uuid.UUID | None = None) -> ClientSnapshot:
-    cid = client_id or uuid.uuid4()
-    return ClientSnapshot(
-        client_id=cid,
-        name="Cabinet médical des Lilas",
-        siren="552100554",
-        address=Address(line1="3 rue des Lilas", postal_code="97410", city="Saint-Pierre"),
-        manager=Manager(name="Dr Hoarau", email="gerant@lilas.example", phone="+262262000000"),
-    )
-
-
 @pytest.fixture
 def activated() -> Callable[..., ContractActivated]:
     def make(
@@ -77,21 +65,14 @@ def activated() -> Callable[..., ContractActivated]:
         client_id: uuid.UUID | None = None,
         contract_id: uuid.UUID | None = None,
     ) -> ContractActivated:
-        client = client_snapshot(client_id)
-        return ContractActivated(
-            contract_id=contract_id or uuid.uuid4(),
-            client_id=client.client_id,
+        return factories.contract_activated(
+            contract_id=contract_id,
+            client=client_snapshot(client_id),
             version=version,
             offer=offer,
             includes=["microsoft_365"] if offer == "prisme" else [],
-            year=start.year,
-            client=client,
-            start_date=start,
-            end_date=date(start.year, 12, 31),
-            ends_at=datetime(start.year, 12, 31, 19, 59, 59, tzinfo=UTC),
+            start=start,
             postes=postes,
-            peripherals=2,
-            users=[],
         )
 
     return make
@@ -102,21 +83,8 @@ def amended() -> Callable[..., ContractAmended]:
     def make(
         act: ContractActivated, postes_before: int, postes: int, effective: date, version: int
     ) -> ContractAmended:
-        return ContractAmended(
-            contract_id=act.contract_id,
-            client_id=act.client_id,
-            version=version,
-            offer=act.offer,
-            includes=act.includes,
-            year=act.year,
-            amendment_id=uuid.uuid4(),
-            intervention_id=uuid.uuid4(),
-            effective_date=effective,
-            changes=[],
-            postes_before=postes_before,
-            postes=postes,
-            peripherals=act.peripherals,
-            client=act.client,
+        return factories.contract_amended(
+            act, version=version, effective=effective, postes_before=postes_before, postes=postes
         )
 
     return make
@@ -127,33 +95,15 @@ def ended() -> Callable[..., ContractEnded]:
     def make(
         act: ContractActivated, effective: date, version: int, reason: str = "cessation"
     ) -> ContractEnded:
-        return ContractEnded(
-            contract_id=act.contract_id,
-            client_id=act.client_id,
+        return factories.contract_ended(
+            act,
             version=version,
-            offer=act.offer,
-            includes=act.includes,
-            year=act.year,
             reason=reason,  # type: ignore[arg-type]
-            effective_date=effective,
+            effective=effective,
             ended_at=datetime.now(UTC),
-            postes=act.postes,
         )
 
     return make
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns a truthy value (effects of the bus are asynchronous)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -195,19 +145,9 @@ def stripe_client(stripe_sandbox: SandboxServer) -> stripe.StripeClient:
 # --- vectors and Factur-X checks (shared by the domain, service and Factur-X tests) -----------
 
 
-def vectors_path() -> Path:
-    """../shared/vectors/billing.csv relative to the checkout (the tests never copy it)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "vectors" / "billing.csv"
-        if (parent / "pyproject.toml").exists() and candidate.exists():
-            return candidate
-    return Path("/work/shared/vectors/billing.csv")
-
-
 @pytest.fixture(scope="session")
 def vectors() -> list[dict[str, str]]:
-    return list(csv.DictReader(vectors_path().open(encoding="utf-8")))
+    return billing_vectors()
 
 
 SCHEMATRON = Path(__file__).parent / "en16931" / "EN16931-CII-validation.xslt"

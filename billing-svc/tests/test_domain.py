@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,18 +11,9 @@ from hypothesis import strategies as st
 from prisme_billing import domain
 from prisme_billing.domain import PRISME_DEFAULT as PRICE
 from prisme_chassis.money import ZERO, money_str, round_half_up
+from prisme_testing.vectors import billing_vectors
 
-
-def _vectors_path() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "vectors" / "billing.csv"
-        if (parent / "pyproject.toml").exists() and candidate.exists():
-            return candidate
-    return Path("/work/shared/vectors/billing.csv")
-
-
-VECTORS = list(csv.DictReader(_vectors_path().open(encoding="utf-8")))
+VECTORS = billing_vectors()
 
 
 def test_vectors_cover_the_done_when_cases() -> None:

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ from prisme_events import (
 from prisme_graph_sandbox import Directory, create_app
 from prisme_licence.settings import LicenceSettings
 from prisme_localinfra import free_port
+from prisme_testing import factories as shared
+from prisme_testing.polling import eventually as wait_for
 
 PRISME_INCLUDES = ["microsoft_365", "preventive_maintenance", "hds_backup_1tb", "video_recordings"]
 SAV_INCLUDES = ["unlimited_support", "backup", "video_recordings"]
@@ -132,17 +133,7 @@ NAMES = [
 
 
 def make_users(n: int = 5, names: list[tuple[str, str]] | None = None) -> list[ContractUser]:
-    names = names or NAMES
-    return [
-        ContractUser(
-            user_id=uuid.uuid4(),
-            first_name=f,
-            last_name=last,
-            email=f"u{i}@example.re",
-            role="assistant",
-        )
-        for i, (f, last) in enumerate((names * (n // len(names) + 1))[:n])
-    ]
+    return shared.contract_users(n, names or NAMES)
 
 
 def activated(
@@ -156,19 +147,13 @@ def activated(
     renewal_of: uuid.UUID | None = None,
 ) -> ContractActivated:
     client_id = client_id or uuid.uuid4()
-    return ContractActivated(
-        contract_id=contract_id or uuid.uuid4(),
-        client_id=client_id,
+    return shared.contract_activated(
+        contract_id=contract_id,
+        client=_client(client_id),
         version=version,
         offer=offer,
         includes=PRISME_INCLUDES if offer == "prisme" else SAV_INCLUDES,
         year=year,
-        client=_client(client_id),
-        start_date=date(year, 3, 15),
-        end_date=date(year, 12, 31),
-        ends_at=datetime(year, 12, 31, 19, 59, 59, tzinfo=UTC),
-        postes=5,
-        peripherals=2,
         users=users,
         renewal_of=renewal_of,
     )
@@ -177,43 +162,13 @@ def activated(
 def amended(
     a: ContractActivated, added: list[ContractUser], removed: list[uuid.UUID], version: int = 3
 ) -> ContractAmended:
-    return ContractAmended(
-        contract_id=a.contract_id,
-        client_id=a.client_id,
-        version=version,
-        offer=a.offer,
-        includes=a.includes,
-        year=a.year,
-        amendment_id=uuid.uuid4(),
-        intervention_id=uuid.uuid4(),
-        effective_date=date(a.year, 6, 1),
-        changes=[],
-        postes_before=a.postes,
-        postes=a.postes,
-        peripherals=a.peripherals,
-        users_added=added,
-        users_removed=removed,
-        client=a.client,
-    )
+    return shared.contract_amended(a, version=version, users_added=added, users_removed=removed)
 
 
 def ended(
     a: ContractActivated, version: int = 4, renewal: ContractActivated | None = None
 ) -> ContractEnded:
-    return ContractEnded(
-        contract_id=a.contract_id,
-        client_id=a.client_id,
-        version=version,
-        offer=a.offer,
-        includes=a.includes,
-        year=a.year,
-        reason="year_end",
-        effective_date=a.end_date,
-        ended_at=a.ends_at + timedelta(seconds=1),
-        postes=a.postes,
-        renewal_contract_id=renewal.contract_id if renewal else None,
-        renewal_includes=list(renewal.includes) if renewal else [],
-    )
+    return shared.contract_ended(a, version=version, renewal=renewal)
 
 
 @pytest.fixture
@@ -227,19 +182,8 @@ def factories() -> Any:
     return F
 
 
-async def wait_for(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
-def eventually() -> Callable[..., Awaitable[None]]:
+def eventually() -> Callable[..., Awaitable[Any]]:
     return wait_for
 
 

@@ -8,7 +8,7 @@ import io
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -18,7 +18,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prisme_chassis.clock import CLOCK
-from prisme_events import Address, ClientSnapshot, ContractActivated, ContractEnded, Manager
+from prisme_events import ContractActivated, ContractEnded
+from prisme_testing import factories
 from prisme_testing.plugin import publish_event, start_service
 from prisme_video.app import build_app
 from prisme_video.context import VideoContext, VideoRuntime
@@ -183,42 +184,25 @@ class Svc:
 
 def contract_activated(client_id: uuid.UUID, *, ends_in: timedelta) -> ContractActivated:
     now = datetime.now(UTC)
-    year = now.year
-    return ContractActivated(
-        contract_id=uuid.uuid4(),
-        client_id=client_id,
+    return factories.contract_activated(
+        client=factories.client_snapshot(
+            client_id, name="Cabinet du Dr Payet", siren="123456789", city="Saint-Denis",
+            postal_code="97400", manager="Dr Payet", email="payet@example.re",
+        ),
         version=1,
         offer="sav_sauvegarde",
         includes=["video_recordings"],
-        year=year,
-        client=ClientSnapshot(
-            client_id=client_id,
-            name="Cabinet du Dr Payet",
-            siren="123456789",
-            address=Address(line1="1 rue de Paris", postal_code="97400", city="Saint-Denis"),
-            manager=Manager(name="Dr Payet", email="payet@example.re", phone="0262000000"),
-        ),
-        start_date=now.date(),
-        end_date=date(year, 12, 31),
+        start=now.date(),
         ends_at=now + ends_in,
         postes=3,
         peripherals=1,
-        users=[],
-    )
+    )  # fmt: skip
 
 
 def contract_ended(activated: ContractActivated, *, version: int = 2) -> ContractEnded:
-    return ContractEnded(
-        contract_id=activated.contract_id,
-        client_id=activated.client_id,
-        version=version,
-        offer=activated.offer,
-        includes=activated.includes,
-        year=activated.year,
-        reason="cessation",
-        effective_date=datetime.now(UTC).date(),
-        ended_at=datetime.now(UTC),
-        postes=activated.postes,
+    now = datetime.now(UTC)
+    return factories.contract_ended(
+        activated, version=version, reason="cessation", effective=now.date(), ended_at=now
     )
 
 

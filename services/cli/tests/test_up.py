@@ -12,12 +12,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -26,6 +24,7 @@ from prisme_chassis.auth import Authenticator
 from prisme_chassis.clock import business_day as reunion_day
 from prisme_cli.state import RunState, alive, tree
 from prisme_localinfra import PostgresServer
+from prisme_testing.polling import eventually_blocking as wait_for
 
 SERVICES = ("contracts", "billing", "licence", "video", "backup", "webhooks")
 SANDBOXES = ("graph-sandbox", "stripe-sandbox", "mail-sandbox")
@@ -44,16 +43,6 @@ def start_runner(data_dir: Path, *extra: str, ready_timeout: int = 90) -> subpro
          "--ready-timeout", str(ready_timeout), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env(),
     )  # fmt: skip
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running_state(data_dir: Path, runner: subprocess.Popen[str]) -> RunState:

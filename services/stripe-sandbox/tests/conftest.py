@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -13,6 +12,7 @@ import pytest
 import stripe
 import uvicorn
 from prisme_stripe_sandbox import SandboxServer
+from prisme_testing.polling import eventually as eventually
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -134,17 +134,6 @@ def client(
     make_client: Callable[..., stripe.StripeClient], control: httpx.AsyncClient
 ) -> stripe.StripeClient:
     return make_client()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll ``check`` until it returns a truthy value (webhooks arrive asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 class Factory:
