@@ -25,7 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -34,33 +34,19 @@ from prisme_billing import service
 from prisme_billing.app import spec
 from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.db import create_pool, migrate_service
-from prisme_events import Address, ClientSnapshot, ContractActivated, Manager
+from prisme_events import ContractActivated
 from prisme_localinfra import NatsServer, PostgresServer
+from prisme_testing import factories
 from prisme_testing.runner import ServiceProcess
 
 
 def activation(client_id: uuid.UUID, postes: int, start: date) -> ContractActivated:
-    client = ClientSnapshot(
-        client_id=client_id,
-        name="Cabinet bench",
-        siren="552100554",
-        address=Address(line1="1 rue du Bench", postal_code="97400", city="Saint-Denis"),
-        manager=Manager(name="Dr Bench", email="bench@example.org", phone="0262000000"),
-    )
-    return ContractActivated(
-        contract_id=uuid.uuid4(),
-        client_id=client_id,
-        version=2,
-        offer="prisme",
+    return factories.contract_activated(
+        client=factories.client_snapshot(client_id, name="Cabinet bench", city="Saint-Denis"),
         includes=[],
-        year=start.year,
-        client=client,
-        start_date=start,
-        end_date=date(start.year, 12, 31),
-        ends_at=datetime(start.year, 12, 31, 19, 59, 59, tzinfo=UTC),
+        start=start,
         postes=postes,
         peripherals=0,
-        users=[],
     )
 
 

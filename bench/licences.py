@@ -35,17 +35,15 @@ import nats
 from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import ensure_stream
 from prisme_events import (
-    Address,
-    ClientSnapshot,
     ContractActivated,
     ContractEnded,
     ContractUser,
-    Manager,
     cloudevent_headers,
     encode,
     stream_for,
 )
 from prisme_localinfra import NatsServer, PostgresServer, free_port
+from prisme_testing import factories
 
 INCLUDES = ["microsoft_365", "preventive_maintenance", "hds_backup_1tb"]
 
@@ -62,23 +60,10 @@ def _activation(i: int) -> ContractActivated:
         )
         for u in range(5)
     ]
-    return ContractActivated(
-        contract_id=uuid.uuid4(),
-        client_id=client_id,
-        version=2,
-        offer="prisme",
+    return factories.contract_activated(
+        client=factories.client_snapshot(client_id, name=f"Cabinet {i}", siren="123456789"),
         includes=INCLUDES,
-        year=2026,
-        client=ClientSnapshot(
-            client_id=client_id,
-            name=f"Cabinet {i}",
-            siren="123456789",
-            address=Address(line1="1 rue", postal_code="97400", city="Saint-Denis"),
-            manager=Manager(name="Dr X", email="x@x.re", phone="0262000000"),
-        ),
-        start_date=date(2026, 1, 1),
-        end_date=date(2026, 12, 31),
-        ends_at=datetime(2026, 12, 31, 19, 59, 59, tzinfo=UTC),
+        start=date(2026, 1, 1),
         postes=3,
         peripherals=1,
         users=users,
@@ -91,18 +76,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _ended(a: ContractActivated) -> ContractEnded:
-    return ContractEnded(
-        contract_id=a.contract_id,
-        client_id=a.client_id,
-        version=3,
-        offer=a.offer,
-        includes=a.includes,
-        year=a.year,
-        reason="year_end",
-        effective_date=a.end_date,
-        ended_at=datetime(2026, 12, 31, 20, tzinfo=UTC),
-        postes=a.postes,
-    )
+    return factories.contract_ended(a, version=3, ended_at=datetime(2026, 12, 31, 20, tzinfo=UTC))
 
 
 async def _publish(url: str, events: list) -> float:

@@ -29,8 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -38,8 +37,9 @@ import av
 import httpx
 import psutil
 from prisme_chassis.auth import generate_keypair, mint_token
-from prisme_events import Address, ClientSnapshot, ContractActivated, Manager
+from prisme_events import ContractActivated
 from prisme_localinfra import NatsServer, PostgresServer, free_port, wait_for_port
+from prisme_testing import factories
 from prisme_testing.events import publish_event
 
 UNIQUE_FRAMES = 12
@@ -73,27 +73,15 @@ def make_recording(path: Path, size_mib: int) -> int:
 
 
 def contract_event() -> ContractActivated:
-    client_id, now = uuid.uuid4(), datetime.now(UTC)
-    return ContractActivated(
-        contract_id=uuid.uuid4(),
-        client_id=client_id,
+    now = datetime.now(UTC)
+    return factories.contract_activated(
+        client=factories.client_snapshot(name="Cabinet bench", siren="123456789"),
         version=1,
-        offer="prisme",
         includes=[],
-        year=now.year,
-        client=ClientSnapshot(
-            client_id=client_id,
-            name="Cabinet bench",
-            siren="123456789",
-            address=Address(line1="1 rue", postal_code="97400", city="Saint-Denis"),
-            manager=Manager(name="Dr Bench", email="bench@example.re", phone="0262000000"),
-        ),
-        start_date=now.date(),
-        end_date=date(now.year, 12, 31),
+        start=now.date(),
         ends_at=now + timedelta(days=30),
         postes=1,
         peripherals=0,
-        users=[],
     )
 
 
