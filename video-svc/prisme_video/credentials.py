@@ -67,13 +67,17 @@ class SessionCookies:
         if not cookie:
             return False
         payload, _, mac = cookie.rpartition(".")
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        # Bytes, not str: compare_digest refuses non-ASCII str (a crafted cookie was a 500).
+        given = mac.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, self._mac(payload).encode()):
             return False
         cookie_link, _, expiry = payload.partition(".")
         return cookie_link == str(link_id) and expiry.isdigit() and int(expiry) > now.timestamp()
 
     def _mac(self, payload: str) -> str:
-        return hmac.new(self.key, payload.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.key, payload.encode("utf-8", "surrogateescape"), hashlib.sha256
+        ).hexdigest()
 
 
 def cookie_key(master_key: bytes) -> bytes:

@@ -125,13 +125,18 @@ def test_throttle_delay_is_computed_from_the_last_failure() -> None:
         ("bytes=0-1,5-6", None),
         ("items=0-1", None),
         ("bytes=-", None),
+        ("bytes=0-" + "9" * 4400, (0, 999)),  # a 4,400-digit end was a 500 (int() limit)
+        ("bytes=-" + "9" * 4400, (0, 999)),
+        ("bytes=\u0661-\u0662", None),  # non-ASCII digits are not digits here
     ],
 )
 def test_parse_range(header: str | None, expected: tuple[int, int] | None) -> None:
     assert parse_range(header, 1000) == expected
 
 
-@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=2000-3000", "bytes=-0"])
+@pytest.mark.parametrize(
+    "header", ["bytes=1000-", "bytes=2000-3000", "bytes=-0", "bytes=" + "9" * 4400 + "-"]
+)
 def test_unsatisfiable_ranges(header: str) -> None:
     with pytest.raises(RangeNotSatisfiableError):
         parse_range(header, 1000)
@@ -185,3 +190,9 @@ def test_session_cookie_is_bound_to_its_link_and_expires() -> None:
     assert not cookies.valid_for(forged, link, NOW)
     assert not cookies.valid_for(None, link, NOW)
     assert not cookies.valid_for("garbage", link, NOW)
+
+
+@pytest.mark.parametrize("cookie", ["é.é.é", "x.1.\u00e9" * 3, "\udcff.1.ab", "." * 10])
+def test_a_crafted_cookie_is_refused_never_an_error(cookie: str) -> None:
+    """A non-ASCII cookie made hmac.compare_digest raise TypeError (a 500 on the viewer)."""
+    assert not SessionCookies(b"k" * 32).valid_for(cookie, uuid.uuid4(), NOW)
