@@ -26,6 +26,7 @@ from prisme_localinfra import NatsServer, PostgresServer, free_port
 from prisme_localinfra.nats_auth import PROVISIONER, render_config, url_with_credentials
 from prisme_localinfra.ports import port_open
 
+from . import reaper
 from .catalogue import PROCESSES, ProcessSpec, select
 from .control import cleanup
 from .datadir import ADMIN_TOKEN_TTL, DataDir, write_private
@@ -291,6 +292,8 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
     began = time.monotonic()
     platform = Platform(options, data_dir, specs, ports, say)
     platform.save()
+    # DESIGN §5: if this runner is killed (even SIGKILL), the reaper stops what it started
+    watchdog = reaper.start(data_dir.root)
     try:
         public_key = data_dir.ensure_keypair()
         admin_token = data_dir.ensure_admin_token()
@@ -366,6 +369,8 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
     finally:
         say("stopping…")
         platform.stop(hurry=shutdown.hurry.is_set)
+        watchdog.terminate()
+        watchdog.wait(30)
         if own_shutdown:
             shutdown.restore()
         say("stopped")

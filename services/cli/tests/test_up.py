@@ -24,6 +24,7 @@ from prisme_chassis.auth import Authenticator
 from prisme_chassis.clock import business_day as reunion_day
 from prisme_cli.state import RunState, alive, tree
 from prisme_localinfra import PostgresServer
+from prisme_localinfra.ports import port_open
 from prisme_testing.polling import eventually_blocking as wait_for
 
 SERVICES = ("contracts", "billing", "licence", "video", "backup", "webhooks")
@@ -342,3 +343,21 @@ def test_clock_travel_is_refused_in_production(data_dir: Path) -> None:
         )  # fmt: skip
         assert done.returncode == 2
         assert "production" in done.stderr
+
+
+def test_a_runner_killed_with_sigkill_leaves_no_orphan(data_dir: Path) -> None:
+    """DESIGN §5 / #10 item 11: SIGKILL the runner; services, NATS and PostgreSQL stop too and
+    their ports are free again."""
+    runner = start_runner(data_dir, "--only", "contracts,graph-sandbox")
+    state = running_state(data_dir, runner)
+    processes = platform_processes(state)
+    assert state.infra.postgres_pid
+    assert state.infra.nats_pid
+    ports = [p.port for p in state.processes]
+    assert state.infra.nats_url is not None
+    ports.append(int(state.infra.nats_url.rsplit(":", 1)[1]))
+    runner.kill()
+    runner.wait(30)
+    postgres = state.infra.postgres_pid
+    wait_for(lambda: not survivors(processes) and not alive(postgres), 90, "no survivor")
+    wait_for(lambda: not any(port_open(port) for port in ports), 30, "the ports to be free")
