@@ -4,7 +4,6 @@ Graph sandbox and the Stripe sandbox standing in for the SaaS. Tests drive it ov
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
@@ -12,29 +11,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import av
 import httpx
 from prisme_chassis.clock import Clock
+from prisme_testing import polling
+from prisme_testing.vectors import vectors_path
 
 TENANT = "provider-tenant"
-VECTORS = Path("/work/shared/vectors/billing.csv")
+VECTORS = vectors_path()  # ../shared/vectors/billing.csv beside the checkout
 SIRENS = ["732829320", "552100554", "443061841", "542065479", "775672272"]
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail with ``what`` after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    value: Any = None
-    while loop.time() < deadline:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
+    """prisme_testing's ``eventually`` with the argument order these tests read best."""
+    return await polling.eventually(check, timeout, what, interval=0.1)
 
 
 def ok(r: httpx.Response, status: int = 200) -> Any:
