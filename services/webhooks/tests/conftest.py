@@ -14,11 +14,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from prisme_chassis.clock import CLOCK
 from prisme_localinfra import free_port
 from prisme_mail_sandbox.app import create_app as create_mail_sandbox
 from prisme_testing.runner import start_service
 from prisme_webhooks.app import build_app
-from prisme_webhooks.clock import CLOCK
 from prisme_webhooks.settings import WebhooksSettings
 
 
@@ -113,8 +113,10 @@ async def mail() -> AsyncIterator[Mail]:
 
 @pytest.fixture(autouse=True)
 def _reset_clock() -> Any:
+    CLOCK.unlock()  # a production-mode service in this process locks it
     CLOCK.reset()
     yield
+    CLOCK.unlock()
     CLOCK.reset()
 
 

@@ -7,10 +7,10 @@ import uuid
 from datetime import date, datetime
 
 from prisme_chassis.calendar import REUNION
+from prisme_chassis.clock import CLOCK
 from prisme_events import BackupCheckFailed, BackupMissed, InvoicePaymentFailed
 from prisme_testing.events import publish_event
 from prisme_testing.polling import eventually
-from prisme_webhooks.clock import CLOCK
 
 
 def missed() -> BackupMissed:
