@@ -19,7 +19,17 @@ async def contract_status(conn: asyncpg.Connection, contract_id: uuid.UUID) -> s
     return None if value is None else str(value)
 
 
-async def upsert_contract(
+async def locked_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> Row | None:
+    """The stored contract, events of one contract serialised (even before its first row)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(contract_id))
+    return await conn.fetchrow(
+        "SELECT contract_id, client_id, version, status, includes_backup, year FROM contracts"
+        " WHERE contract_id = $1",
+        contract_id,
+    )
+
+
+async def save_contract(
     conn: asyncpg.Connection,
     *,
     contract_id: uuid.UUID,
@@ -28,18 +38,14 @@ async def upsert_contract(
     status: str,
     includes_backup: bool,
     year: int,
-) -> bool:
-    """Record the contract's state if ``version`` is newer than what we have; ``False`` when
-    the event is stale (a duplicate or older than what we already applied)."""
-    row = await conn.fetchrow(
+) -> None:
+    await conn.execute(
         """
         INSERT INTO contracts (contract_id, client_id, version, status, includes_backup, year)
         VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (contract_id) DO UPDATE
-           SET version = EXCLUDED.version, status = EXCLUDED.status,
+           SET version = EXCLUDED.version, status = EXCLUDED.status, year = EXCLUDED.year,
                includes_backup = EXCLUDED.includes_backup, updated_at = now()
-         WHERE contracts.version < EXCLUDED.version
-        RETURNING contract_id
         """,
         contract_id,
         client_id,
@@ -48,7 +54,6 @@ async def upsert_contract(
         includes_backup,
         year,
     )
-    return row is not None
 
 
 # --- plans --------------------------------------------------------------------------------

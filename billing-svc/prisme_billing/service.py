@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
 
 import asyncpg
 from prisme_chassis.bus import enqueue, next_version
@@ -24,6 +23,7 @@ from prisme_events import (
     CreditNoteIssued,
     InvoiceIssued,
 )
+from prisme_events.projection import ContractProjection, project
 
 from . import domain, payments, stripe_jobs
 from . import repository as repo
@@ -64,16 +64,47 @@ async def _contract_row(conn: asyncpg.Connection, ev: ContractEvent) -> asyncpg.
     return row
 
 
+async def _project(conn: asyncpg.Connection, ev: ContractEvent) -> ContractProjection:
+    """Read billing's row, project the event (prisme_events.projection: version gate, any
+    order), write back what changed; the state after the event."""
+    row = await _contract_row(conn, ev)
+    stored = ContractProjection.from_stored(
+        row["contract_id"],
+        row["client_id"],
+        row["version"],
+        row["status"],
+        year=row["year"],
+        offer=row["offer"],
+        postes=row["postes"],
+        activated=row["activated_seen"],
+        start_date=row["start_date"],
+        end_reason=row["end_reason"],
+        end_effective=row["end_effective"],
+    )
+    projected = project(stored, ev)
+    if projected is None:
+        return stored
+    await repo.update_contract(
+        conn,
+        ev.contract_id,
+        version=projected.version,
+        offer=projected.offer,
+        postes=projected.postes,
+        status="ended" if projected.is_terminal else "active",
+        end_reason=projected.end_reason,
+        end_effective=projected.end_effective,
+        activated_seen=projected.activated,
+        start_date=projected.start_date,
+    )
+    return projected
+
+
 # --- contract events (handlers call exactly one of these) -------------------------------------
 
 
 async def contract_activated(conn: asyncpg.Connection, ev: ContractActivated) -> None:
     """B2: invoice the year from the start date (or wait for a price, B1)."""
-    row = await _contract_row(conn, ev)
-    fields: dict[str, Any] = {"activated_seen": True, "start_date": ev.start_date}
-    if ev.version > row["version"]:
-        fields.update(version=ev.version, postes=ev.postes, offer=ev.offer)
-    await repo.update_contract(conn, ev.contract_id, **fields)
+    await _project(conn, ev)
     await repo.upsert_client(conn, _buyer(ev.client), ev.client_id)
     await repo.insert_charge(
         conn,
@@ -93,9 +124,7 @@ async def contract_activated(conn: asyncpg.Connection, ev: ContractActivated) ->
 
 async def contract_amended(conn: asyncpg.Connection, ev: ContractAmended) -> None:
     """B4: adding postes bills the added yearly amount from the effective date."""
-    row = await _contract_row(conn, ev)
-    if ev.version > row["version"]:
-        await repo.update_contract(conn, ev.contract_id, version=ev.version, postes=ev.postes)
+    await _project(conn, ev)
     await repo.upsert_client(conn, _buyer(ev.client), ev.client_id)
     if ev.postes <= ev.postes_before:
         return  # B4: removing postes refunds nothing
@@ -121,15 +150,7 @@ async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
     The end is final whatever the order of arrival: an activation or amendment seen later
     is still invoiced and then credited by :func:`_credit_after_cessation`.
     """
-    row = await _contract_row(conn, ev)
-    fields: dict[str, Any] = {
-        "status": "ended",
-        "end_reason": ev.reason,
-        "end_effective": ev.effective_date,
-    }
-    if ev.version > row["version"]:
-        fields["version"] = ev.version
-    await repo.update_contract(conn, ev.contract_id, **fields)
+    await _project(conn, ev)
     if ev.reason == "cessation":
         await _credit_after_cessation(conn, ev.contract_id)
 

@@ -49,7 +49,13 @@ async def get_contract(conn: Conn, contract_id: uuid.UUID) -> asyncpg.Record | N
     )
 
 
-async def upsert_contract(
+async def locked_contract(conn: Conn, contract_id: uuid.UUID) -> asyncpg.Record | None:
+    """The stored contract, events of one contract serialised (even before its first row)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(contract_id))
+    return await get_contract(conn, contract_id)
+
+
+async def save_contract(
     conn: Conn,
     contract_id: uuid.UUID,
     client_id: uuid.UUID,
@@ -58,14 +64,13 @@ async def upsert_contract(
     status: str,
     version: int,
 ) -> None:
+    """Store the projected contract (prisme_events.projection decided it)."""
     await conn.execute(
         """
         INSERT INTO contracts (contract_id, client_id, year, includes_m365, status, version)
         VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (contract_id) DO UPDATE SET
-            status = CASE WHEN contracts.status IN ('ended', 'cancelled') THEN contracts.status
-                          ELSE EXCLUDED.status END,
-            version = GREATEST(contracts.version, EXCLUDED.version),
+            status = EXCLUDED.status, version = EXCLUDED.version, year = EXCLUDED.year,
             includes_m365 = EXCLUDED.includes_m365
         """,
         contract_id,

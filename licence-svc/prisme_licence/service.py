@@ -18,8 +18,10 @@ from prisme_events import (
     ContractAmended,
     ContractCancelled,
     ContractEnded,
+    ContractEvent,
     ContractUser,
 )
+from prisme_events.projection import ContractProjection, project
 
 from . import domain
 from . import repository as repo
@@ -100,14 +102,43 @@ async def _revoke(conn: Conn, acc: asyncpg.Record, key: str) -> None:
     await repo.add_job(conn, key, acc["id"], acc["graph_tenant"], "revoke", "disable")
 
 
+async def _project(conn: Conn, e: ContractEvent) -> ContractProjection:
+    """Read the stored contract, project the event (prisme_events.projection), write it back.
+    The state after the event (unchanged for a duplicate or stale event)."""
+    row = await repo.locked_contract(conn, e.contract_id)
+    stored = None
+    if row is not None:
+        stored = ContractProjection.from_stored(
+            row["contract_id"],
+            row["client_id"],
+            row["version"],
+            row["status"],
+            year=row["year"],
+            includes=(domain.MICROSOFT_365,) if row["includes_m365"] else (),
+        )
+    projected = project(stored, e)
+    if projected is None:
+        assert stored is not None
+        return stored
+    assert projected.year is not None  # every event carries it
+    await repo.save_contract(
+        conn,
+        projected.contract_id,
+        projected.client_id,
+        projected.year,
+        domain.includes_microsoft_365(projected.includes),
+        projected.status,
+        projected.version,
+    )
+    return projected
+
+
 async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractActivated) -> None:
     """L1: every user of a contract that includes Microsoft 365 gets an account."""
-    m365 = domain.includes_microsoft_365(e.includes)
-    known = await repo.get_contract(conn, e.contract_id)
-    if known is not None and known["status"] == "ended":
+    state = await _project(conn, e)
+    if state.is_terminal:
         return  # contract.ended arrived first: nothing to provision any more
-    await repo.upsert_contract(conn, e.contract_id, e.client_id, e.year, m365, "active", e.version)
-    if not m365:
+    if not domain.includes_microsoft_365(e.includes):
         return
     tenant = await tenant_of(conn, settings, e.client_id)
     listed = {u.user_id for u in e.users}
@@ -146,10 +177,9 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
     """L2: users added by an amendment are provisioned, users removed are revoked."""
     if not domain.includes_microsoft_365(e.includes):
         return
-    known = await repo.get_contract(conn, e.contract_id)
-    if known is not None and known["status"] == "ended":
+    state = await _project(conn, e)
+    if state.is_terminal:
         return
-    await repo.upsert_contract(conn, e.contract_id, e.client_id, e.year, True, "active", e.version)
     tenant = await tenant_of(conn, settings, e.client_id)
     for user in e.users_added:
         await _ensure_account(
@@ -171,8 +201,7 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
 
 async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded) -> None:
     """L3: licences stop when a contract ends, unless next year's contract brings Microsoft 365."""
-    m365 = domain.includes_microsoft_365(e.includes)
-    await repo.upsert_contract(conn, e.contract_id, e.client_id, e.year, m365, "ended", e.version)
+    await _project(conn, e)
     if domain.carries_over(e.renewal_contract_id, e.renewal_includes):
         assert e.renewal_contract_id is not None
         renewal = await repo.get_contract(conn, e.renewal_contract_id)
@@ -192,15 +221,7 @@ async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded
 async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:
     """C8/L3: a renewal draft that is cancelled, or expires unactivated, was counted as signed
     for the carry-over; the accounts handed over to it stop now, in the L3 order."""
-    await repo.upsert_contract(
-        conn,
-        e.contract_id,
-        e.client_id,
-        e.year,
-        domain.includes_microsoft_365(e.includes),
-        "cancelled",
-        e.version,
-    )
+    await _project(conn, e)
     await repo.revoke_contract_accounts(conn, e.contract_id)
 
 

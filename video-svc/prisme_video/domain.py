@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -33,27 +33,6 @@ class ContractState:
     status: ContractStatus
     ends_at: datetime | None
     ended_at: datetime | None
-
-
-def merge_contract(current: ContractState | None, incoming: ContractState) -> ContractState | None:
-    """The state to store after an event, or ``None`` to keep ``current`` unchanged.
-
-    Events may arrive twice or out of order: an ended contract stays ended whatever comes later
-    (``contract.ended`` may be seen before ``contract.activated``), an older version never
-    overwrites a newer one, and a late event still fills in facts we lacked (``ends_at``).
-    """
-    if current is None:
-        return incoming
-    ends_at = current.ends_at or incoming.ends_at
-    if current.status == "ended":
-        if ends_at == current.ends_at:
-            return None
-        return replace(current, ends_at=ends_at)
-    if incoming.status == "ended" or incoming.version > current.version:
-        return replace(incoming, ends_at=incoming.ends_at or current.ends_at)
-    if ends_at != current.ends_at:
-        return replace(current, ends_at=ends_at)
-    return None
 
 
 def can_share(contract: ContractState | None, client_id: uuid.UUID, now: datetime) -> str | None:

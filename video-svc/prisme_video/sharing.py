@@ -19,11 +19,12 @@ from prisme_events import (
     VideoLinkCreated,
     VideoLinkRevoked,
 )
+from prisme_events.projection import ContractProjection, project
 
 from . import repository as repo
 from .context import VideoContext
 from .credentials import hash_token, new_password, new_token
-from .domain import ContractState, LinkStatus, can_share, link_status, merge_contract
+from .domain import ContractState, LinkStatus, can_share, link_status
 from .recordings import live_video
 from .repository import LinkRow, VideoRow
 
@@ -118,16 +119,29 @@ def _revoked_event(link: LinkRow) -> VideoLinkRevoked:
 # --- contract.* (V3) ---------------------------------------------------------------------------
 
 
-def _state(event: ContractEvent) -> ContractState:
-    ends_at = event.ends_at if isinstance(event, ContractActivated) else None
-    ended = isinstance(event, ContractEnded)
+def _projection(stored: ContractState | None) -> ContractProjection | None:
+    if stored is None:
+        return None
+    return ContractProjection.from_stored(
+        stored.contract_id,
+        stored.client_id,
+        stored.version,
+        stored.status,
+        activated=stored.ends_at is not None,
+        ends_at=stored.ends_at,
+        ended_at=stored.ended_at,
+    )
+
+
+def _kept(p: ContractProjection) -> ContractState:
+    """What video-svc stores of the projection (a cancelled contract shares nothing: ended)."""
     return ContractState(
-        contract_id=event.contract_id,
-        client_id=event.client_id,
-        version=event.version,
-        status="ended" if ended else "active",
-        ends_at=ends_at,
-        ended_at=event.ended_at if isinstance(event, ContractEnded) else None,
+        contract_id=p.contract_id,
+        client_id=p.client_id,
+        version=p.version,
+        status="active" if p.status == "active" else "ended",
+        ends_at=p.ends_at,
+        ended_at=p.ended_at,
     )
 
 
@@ -135,9 +149,9 @@ async def apply_contract_event(conn: asyncpg.Connection, event: ContractEvent) -
     """Keep the contract's state; ``contract.ended`` also kills every link of the contract."""
     await repo.lock_contract(conn, event.contract_id)
     current = await repo.get_contract(conn, event.contract_id)
-    merged = merge_contract(current, _state(event))
-    if merged is not None:
-        await repo.save_contract(conn, merged)
+    projected = project(_projection(current), event)
+    if projected is not None:
+        await repo.save_contract(conn, _kept(projected))
     if isinstance(event, ContractEnded):
         revoked = await repo.revoke_links_of_contract(
             conn, event.contract_id, f"contract_ended:{event.reason}", clock.now()

@@ -23,7 +23,6 @@ from prisme_video.domain import (
     ThrottlePolicy,
     can_share,
     link_status,
-    merge_contract,
     parse_range,
     purge_after,
     throttle,
@@ -44,33 +43,6 @@ def test_link_status() -> None:
     assert link_status(revoked_at=None, expires_at=END, now=END) == "expired"
     assert link_status(revoked_at=NOW, expires_at=END, now=NOW) == "revoked"
     assert link_status(revoked_at=NOW, expires_at=NOW, now=END) == "revoked"
-
-
-def test_merge_contract_in_order() -> None:
-    activated = merge_contract(None, _state(1))
-    assert activated == _state(1)
-    amended = merge_contract(activated, _state(2))
-    assert amended is not None
-    assert amended.version == 2
-    ended = merge_contract(amended, _state(3, "ended", None))
-    assert ended is not None
-    assert ended.status == "ended"
-    assert ended.ends_at == END
-
-
-def test_merge_contract_duplicate_and_stale_are_ignored() -> None:
-    assert merge_contract(_state(2), _state(2)) is None
-    assert merge_contract(_state(2), _state(1)) is None
-
-
-def test_ended_before_activated_stays_ended() -> None:
-    ended = merge_contract(None, _state(3, "ended", None))
-    assert ended is not None
-    late = merge_contract(ended, _state(1))
-    assert late is not None
-    assert late.status == "ended"
-    assert late.ends_at == END
-    assert merge_contract(late, _state(2)) is None
 
 
 def test_can_share() -> None:

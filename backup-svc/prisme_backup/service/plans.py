@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 from prisme_chassis import clock
 from prisme_chassis.errors import Conflict, NotFound
-from prisme_events import ContractActivated, ContractCancelled, ContractEnded
+from prisme_events import ContractActivated, ContractCancelled, ContractEnded, ContractEvent
+from prisme_events.projection import ContractProjection, project
 
 from .. import domain, repository, tokens
 from ..sealed import seal_repository_password
@@ -17,23 +18,45 @@ from . import access
 from .context import Backups
 
 
+async def _project(conn: asyncpg.Connection, event: ContractEvent) -> ContractProjection | None:
+    """Read the stored contract, project the event (prisme_events.projection), write it back;
+    ``None`` when the event changes nothing (duplicate or stale)."""
+    row = await repository.locked_contract(conn, event.contract_id)
+    stored = None
+    if row is not None:
+        stored = ContractProjection.from_stored(
+            row["contract_id"],
+            row["client_id"],
+            row["version"],
+            row["status"],
+            year=row["year"],
+            includes=(domain.CLOUD_BACKUP,) if row["includes_backup"] else (),
+        )
+    projected = project(stored, event)
+    if projected is not None:
+        assert projected.year is not None  # every event carries it
+        await repository.save_contract(
+            conn,
+            contract_id=projected.contract_id,
+            client_id=projected.client_id,
+            version=projected.version,
+            status=projected.status,
+            includes_backup=domain.includes_backup(list(projected.includes)),
+            year=projected.year,
+        )
+    return projected
+
+
 async def on_contract_activated(
     conn: asyncpg.Connection, ctx: Backups, event: ContractActivated, now: datetime | None = None
 ) -> None:
     """K1: a practice whose contract includes the cloud backup gets its plan (idempotent)."""
     now = now or clock.now()
-    included = domain.includes_backup(event.includes)
-    fresh = await repository.upsert_contract(
-        conn,
-        contract_id=event.contract_id,
-        client_id=event.client_id,
-        version=event.version,
-        status="active",
-        includes_backup=included,
-        year=event.year,
-    )
-    if not fresh or not included:
-        return  # stale/duplicate event, or an offer without backup
+    projected = await _project(conn, event)
+    if projected is None or projected.status != "active":
+        return  # duplicate, or the contract already ended (contract.ended came first)
+    if not domain.includes_backup(list(projected.includes)):
+        return  # an offer without backup
     plan = await repository.plan_for_client(conn, event.client_id)
     expected_from = domain.first_due_day(now, domain.DEFAULT_DAILY_AT)
     if plan is None:
@@ -101,17 +124,9 @@ async def on_contract_ended(
     """K3: scheduling stops, the agent's credentials stop working at once (the API credential
     and the plan's user on the repository server), purge is planned."""
     now = now or clock.now()
-    fresh = await repository.upsert_contract(
-        conn,
-        contract_id=event.contract_id,
-        client_id=event.client_id,
-        version=event.version,
-        status="ended",
-        includes_backup=domain.includes_backup(event.includes),
-        year=event.year,
-    )
-    if not fresh:
-        return
+    projected = await _project(conn, event)
+    if projected is None or projected.terminal_version != event.version:
+        return  # duplicate, or not the event that ended the contract
     plan = await repository.plan_for_client(conn, event.client_id)
     if plan is None or plan["status"] != "active" or plan["contract_id"] != event.contract_id:
         return  # no plan, already ended, or the practice already moved on to a newer contract
@@ -138,16 +153,10 @@ async def on_contract_cancelled(
     """C8/K3: the renewal draft the plan was carried over for is cancelled (or expired
     unactivated): the plan stops as it would have at ``contract.ended``."""
     now = now or clock.now()
-    fresh = await repository.upsert_contract(
-        conn,
-        contract_id=event.contract_id,
-        client_id=event.client_id,
-        version=event.version,
-        status="cancelled",
-        includes_backup=domain.includes_backup(event.includes),
-        year=event.year,
-    )
-    if not fresh or event.renewal_of is None:
+    projected = await _project(conn, event)
+    if projected is None or projected.terminal_version != event.version:
+        return  # duplicate, or not the event that ended the contract
+    if event.renewal_of is None:
         return
     plan = await repository.plan_for_client(conn, event.client_id)
     if plan is None or plan["status"] != "active" or plan["contract_id"] != event.renewal_of:
