@@ -4,7 +4,9 @@ services run for real (in-process, their own databases, one NATS)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -146,7 +148,7 @@ def test_contracts_production_needs_the_billing_check(base_settings: dict[str, A
         **base_settings,
         "env": "production",
         "database_url": "postgresql://x/y",
-        "documents_key": "a-real-documents-key-0123456789abcdef",
+        "documents_key": base64.b64encode(os.urandom(32)).decode(),  # C6 documents, sealed
     }
     with pytest.raises(ValidationError, match="PRISME_CONTRACTS_BILLING_URL"):
         ContractsSettings(**prod)
