@@ -49,7 +49,14 @@ from .bus import (
 from .bus.routes import outbox_router
 from .clock_api import clock_router
 from .db import create_pool, migrate_service, transaction
-from .errors import NotFound, Unprocessable
+from .errors import (
+    PROBLEM_CONTENT_TYPE,
+    DomainError,
+    NotFound,
+    Unprocessable,
+    catalogue,
+    problem_component,
+)
 from .http import (
     RequestMetricsMiddleware,
     health_router,
@@ -91,6 +98,8 @@ class ServiceSpec(Generic[S, C]):
     subscriptions: Callable[[Runtime[S, C]], Sequence[Subscription]] | None = None
     workers: Sequence[Callable[[Runtime[S, C]], Awaitable[None]]] = ()
     on_shutdown: Callable[[Runtime[S, C]], Awaitable[None]] | None = None
+    #: The service's catalogue of domain errors (its ``errors.py``), documented as components.
+    errors: Sequence[type[DomainError]] = ()
     version: str = "1.0.0"
     db_pool_size: int = 10
     stream: StreamSpec | None = None  # defaults to the catalogue's stream owned by ``name``
@@ -383,8 +392,24 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """Document errors as they are answered: 422 (and every error) as problem+json."""
+def _declared_problems(schema: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                for media in response.get("content", {}).values():
+                    for ref in media.get("schema", {}).get("anyOf", []):
+                        target = ref.get("$ref", "")
+                        if target.startswith("#/components/schemas/Problem-"):
+                            names.add(target.rsplit("/", 1)[1])
+    return names
+
+
+def _problem_openapi(
+    app: FastAPI, errors: Sequence[type[DomainError]] = ()
+) -> Callable[[], dict[str, Any]]:
+    """Document errors as they are answered: 422 (and every error) as problem+json, each
+    problem type of the service's catalogue as a ``Problem-<code>`` component."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -399,12 +424,17 @@ def _problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
-                if "422" in responses:
+                declared = responses.get("422", {}).get("content", {})
+                if "422" in responses and PROBLEM_CONTENT_TYPE not in declared:
                     responses["422"] = problem
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         components["Problem"] = PROBLEM_SCHEMA
+        by_name = {e.schema_name(): e for e in catalogue()}
+        by_name.update({e.schema_name(): e for e in errors})
+        for name in sorted({e.schema_name() for e in errors} | _declared_problems(schema)):
+            components[name] = problem_component(by_name[name])
         app.openapi_schema = schema
         return schema
 
@@ -500,7 +530,7 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
         app.include_router(jobs_router(spec.area))
     app.include_router(clock_router())
     telemetry.instrument_app(app)
-    app.openapi = _problem_openapi(app)  # type: ignore[method-assign]
+    app.openapi = _problem_openapi(app, spec.errors)  # type: ignore[method-assign]
     return app
 
 

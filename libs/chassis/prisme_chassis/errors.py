@@ -7,6 +7,12 @@ Raise a subclass with a human ``detail`` and any extension members as keyword ar
 Extension values are converted to JSON-compatible values at construction (UUID, Decimal,
 date, pydantic models are fine); anything that cannot be converted raises ``TypeError`` at
 the raise site, not later in the error handler.
+
+The catalogue: a service names each business rule it enforces with its own class (a stable
+``code`` such as ``year-not-over``, a ``title``, a ``status``), declared in its ``errors.py``
+and raised by its use cases (never a bare ``Conflict`` or ``NotFound``). Every class that sets
+``code`` is registered (:func:`catalogue`); the app factory documents each one as a component
+schema ``Problem-<code>`` and routes list what they raise with ``responses=problems(...)``.
 """
 
 from __future__ import annotations
@@ -22,12 +28,30 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 _RESERVED = frozenset({"type", "title", "status", "detail", "instance"})
 
 
+_CATALOGUE: list[type[DomainError]] = []
+
+
 class DomainError(Exception):
     """An expected failure with an HTTP status and a stable machine code."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            _CATALOGUE.append(cls)
+
+    @classmethod
+    def problem_type(cls) -> str:
+        """The stable ``type`` URI of this problem."""
+        return PROBLEM_BASE + cls.code
+
+    @classmethod
+    def schema_name(cls) -> str:
+        """Its component schema in the OpenAPI document."""
+        return f"Problem-{cls.code}"
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
@@ -44,7 +68,7 @@ class DomainError(Exception):
 
     @property
     def type_uri(self) -> str:
-        return PROBLEM_BASE + self.code
+        return self.problem_type()
 
     def headers(self) -> dict[str, str]:
         """Extra response headers this error asks for (e.g. ``Retry-After``)."""
@@ -144,3 +168,46 @@ class TooManyRequests(DomainError):
         if self.retry_after is None:
             return {}
         return {"Retry-After": str(self.retry_after)}
+
+
+def catalogue() -> list[type[DomainError]]:
+    """Every problem class defined so far (one per business rule, plus the generic ones)."""
+    return list(_CATALOGUE)
+
+
+def problem_component(error: type[DomainError]) -> dict[str, Any]:
+    """The OpenAPI component schema of one problem type."""
+    description = (error.__doc__ or error.title).strip()
+    return {
+        "title": error.title,
+        "description": description,
+        "allOf": [{"$ref": "#/components/schemas/Problem"}],
+        "properties": {
+            "type": {"const": error.problem_type()},
+            "status": {"const": error.status},
+        },
+        "x-problem-code": error.code,
+    }
+
+
+def problems(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the problems it may answer, grouped by status::
+
+    @router.post("/v1/year-end", responses=problems(YearNotOver, YearEndLocked))
+    """
+    by_status: dict[int, list[type[DomainError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, group in sorted(by_status.items()):
+        refs = [{"$ref": f"#/components/schemas/{e.schema_name()}"} for e in group]
+        out[status] = {
+            "description": "; ".join(e.title for e in group),
+            "content": {
+                PROBLEM_CONTENT_TYPE: {
+                    # The generic Problem too: the chassis may answer this status on its own.
+                    "schema": {"anyOf": [*refs, {"$ref": "#/components/schemas/Problem"}]}
+                }
+            },
+        }
+    return out
