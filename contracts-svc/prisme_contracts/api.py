@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, Response, Uploa
 from prisme_chassis import clock
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
-from prisme_chassis.errors import NotFound, Unprocessable
+from prisme_chassis.errors import problems
 
 from . import (
     audit,
@@ -22,12 +22,14 @@ from . import (
     clients,
     domain,
     eligibility,
+    errors,
     interventions,
     inventory,
     service,
     year_end,
 )
 from .context import ContractsRuntimeDep, contracts_runtime
+from .errors import InvalidField, PartnerNotListed
 from .facts import Actor
 from .schemas import (
     AmendmentIn,
@@ -86,7 +88,7 @@ def _actor(who: Principal, request: Request) -> Actor:
 
 def _amendment(effective_date: date | None, note: str | None) -> AmendmentIn:
     if note is not None and not storable_text(note):
-        raise Unprocessable("note must not contain NUL characters or unpaired surrogates")
+        raise InvalidField("note must not contain NUL characters or unpaired surrogates")
     return AmendmentIn(effective_date=effective_date, note=note)
 
 
@@ -161,7 +163,9 @@ async def list_partners(conn: Tx, who: Principal = require_scopes(READ)) -> list
     return await clients.list_partners(conn)
 
 
-@router.post("/v1/partners", status_code=201)
+@router.post(
+    "/v1/partners", status_code=201, responses=problems(errors.PartnerListed, errors.InvalidField)
+)
 async def add_partner(
     body: PartnerIn, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> PartnerOut:
@@ -181,19 +185,19 @@ async def set_partner_services(
     return await clients.set_partner_services(conn, name, body.services, _actor(who, request))
 
 
-@router.delete("/v1/partners/{name}", status_code=204)
+@router.delete("/v1/partners/{name}", status_code=204, responses=problems(errors.PartnerNotListed))
 async def remove_partner(
     name: str, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> None:
     if not storable_text(name):
-        raise NotFound(f"partner {name!r} is not listed")
+        raise PartnerNotListed(f"partner {name!r} is not listed")
     await clients.remove_partner(conn, name, _actor(who, request))
 
 
 # --- clients --------------------------------------------------------------------------------
 
 
-@router.post("/v1/clients", status_code=201)
+@router.post("/v1/clients", status_code=201, responses=problems(errors.InvalidField))
 async def create_client(
     body: NewClient, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ClientOut:
@@ -207,14 +211,16 @@ async def list_clients(
     return await clients.list_clients(conn, limit, offset)
 
 
-@router.get("/v1/clients/{client_id}")
+@router.get("/v1/clients/{client_id}", responses=problems(errors.ClientNotFound))
 async def get_client(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> ClientOut:
     return await clients.get_client(conn, client_id)
 
 
-@router.patch("/v1/clients/{client_id}")
+@router.patch(
+    "/v1/clients/{client_id}", responses=problems(errors.ClientNotFound, errors.InvalidField)
+)
 async def correct_client(
     client_id: uuid.UUID,
     body: ClientPatch,
@@ -226,7 +232,11 @@ async def correct_client(
     return await clients.correct_client(conn, client_id, body, _actor(who, request))
 
 
-@router.post("/v1/clients/{client_id}/users", status_code=201)
+@router.post(
+    "/v1/clients/{client_id}/users",
+    status_code=201,
+    responses=problems(errors.ClientNotFound, errors.InvalidField, errors.UserEmailTaken),
+)
 async def add_user(
     client_id: uuid.UUID,
     body: NewUser,
@@ -237,14 +247,19 @@ async def add_user(
     return await inventory.add_user(conn, client_id, body, _actor(who, request), clock.today())
 
 
-@router.get("/v1/clients/{client_id}/users")
+@router.get("/v1/clients/{client_id}/users", responses=problems(errors.ClientNotFound))
 async def list_users(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> list[UserOut]:
     return await inventory.list_users(conn, client_id)
 
 
-@router.put("/v1/clients/{client_id}/users/{user_id}")
+@router.put(
+    "/v1/clients/{client_id}/users/{user_id}",
+    responses=problems(
+        errors.ClientNotFound, errors.InvalidField, errors.UserNotFound, errors.UserEmailTaken
+    ),
+)
 async def change_user(
     client_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -258,7 +273,10 @@ async def change_user(
     )
 
 
-@router.delete("/v1/clients/{client_id}/users/{user_id}")
+@router.delete(
+    "/v1/clients/{client_id}/users/{user_id}",
+    responses=problems(errors.ClientNotFound, errors.InvalidField, errors.UserNotFound),
+)
 async def remove_user(
     client_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -278,7 +296,10 @@ async def remove_user(
     )
 
 
-@router.put("/v1/clients/{client_id}/network")
+@router.put(
+    "/v1/clients/{client_id}/network",
+    responses=problems(errors.ClientNotFound, errors.InvalidField),
+)
 async def put_network(
     client_id: uuid.UUID,
     body: NetworkIn,
@@ -289,14 +310,21 @@ async def put_network(
     return await clients.put_network(conn, client_id, body, _actor(who, request))
 
 
-@router.get("/v1/clients/{client_id}/network")
+@router.get(
+    "/v1/clients/{client_id}/network",
+    responses=problems(errors.ClientNotFound, errors.NetworkNotDeclared),
+)
 async def get_network(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> NetworkOut:
     return await clients.get_network(conn, client_id)
 
 
-@router.post("/v1/clients/{client_id}/assets", status_code=201)
+@router.post(
+    "/v1/clients/{client_id}/assets",
+    status_code=201,
+    responses=problems(errors.ClientNotFound, errors.InvalidField, errors.AssetNameTaken),
+)
 async def add_asset(
     client_id: uuid.UUID,
     body: NewAsset,
@@ -307,14 +335,19 @@ async def add_asset(
     return await inventory.add_asset(conn, client_id, body, _actor(who, request), clock.today())
 
 
-@router.get("/v1/clients/{client_id}/assets")
+@router.get("/v1/clients/{client_id}/assets", responses=problems(errors.ClientNotFound))
 async def list_assets(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> list[AssetOut]:
     return await inventory.list_assets(conn, client_id)
 
 
-@router.put("/v1/clients/{client_id}/assets/{asset_id}")
+@router.put(
+    "/v1/clients/{client_id}/assets/{asset_id}",
+    responses=problems(
+        errors.ClientNotFound, errors.InvalidField, errors.AssetNotFound, errors.AssetNameTaken
+    ),
+)
 async def change_asset(
     client_id: uuid.UUID,
     asset_id: uuid.UUID,
@@ -328,7 +361,10 @@ async def change_asset(
     )
 
 
-@router.delete("/v1/clients/{client_id}/assets/{asset_id}")
+@router.delete(
+    "/v1/clients/{client_id}/assets/{asset_id}",
+    responses=problems(errors.ClientNotFound, errors.InvalidField, errors.AssetNotFound),
+)
 async def remove_asset(
     client_id: uuid.UUID,
     asset_id: uuid.UUID,
@@ -351,14 +387,14 @@ async def remove_asset(
 # --- eligibility (C3/C4) ------------------------------------------------------------------
 
 
-@router.get("/v1/clients/{client_id}/eligibility")
+@router.get("/v1/clients/{client_id}/eligibility", responses=problems(errors.ClientNotFound))
 async def get_eligibility(
     client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> EligibilityOut:
     return await eligibility.get(conn, client_id)
 
 
-@router.post("/v1/clients/{client_id}/eligibility/check")
+@router.post("/v1/clients/{client_id}/eligibility/check", responses=problems(errors.ClientNotFound))
 async def recheck_eligibility(
     client_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> EligibilityOut:
@@ -366,7 +402,16 @@ async def recheck_eligibility(
     return await eligibility.recheck(conn, client_id, _actor(who, request))
 
 
-@router.post("/v1/clients/{client_id}/eligibility/override", status_code=201)
+@router.post(
+    "/v1/clients/{client_id}/eligibility/override",
+    status_code=201,
+    responses=problems(
+        errors.ClientNotFound,
+        errors.OverrideExpiryPassed,
+        errors.OverrideNotNeeded,
+        errors.OverrideExists,
+    ),
+)
 async def override_eligibility(
     client_id: uuid.UUID,
     body: OverrideIn,
@@ -386,7 +431,10 @@ async def override_eligibility(
     )
 
 
-@router.delete("/v1/clients/{client_id}/eligibility/override")
+@router.delete(
+    "/v1/clients/{client_id}/eligibility/override",
+    responses=problems(errors.ClientNotFound, errors.OverrideNotFound),
+)
 async def revoke_override(
     client_id: uuid.UUID,
     criterion: Annotated[Criterion, Query()],
@@ -400,7 +448,11 @@ async def revoke_override(
 # --- interventions (C7) -------------------------------------------------------------------
 
 
-@router.post("/v1/clients/{client_id}/interventions", status_code=201)
+@router.post(
+    "/v1/clients/{client_id}/interventions",
+    status_code=201,
+    responses=problems(errors.ClientNotFound, errors.InvalidIntervention),
+)
 async def record_intervention(
     client_id: uuid.UUID,
     body: InterventionIn,
@@ -412,7 +464,7 @@ async def record_intervention(
     return await interventions.record(conn, client_id, body, _actor(who, request), clock.now())
 
 
-@router.get("/v1/interventions")
+@router.get("/v1/interventions", responses=problems(errors.InvalidCursor, errors.InvalidField))
 async def list_interventions(
     conn: Tx,
     client_id: uuid.UUID | None = None,
@@ -422,7 +474,7 @@ async def list_interventions(
     who: Principal = require_scopes(READ),
 ) -> InterventionPage:
     if since is not None and since.tzinfo is None:
-        raise Unprocessable(
+        raise InvalidField(
             "since doit porter un fuseau horaire",
             errors=[{"field": "since", "detail": "e.g. 2026-03-01T00:00:00+04:00"}],
         )
@@ -434,7 +486,16 @@ async def list_interventions(
 # --- contracts (C2) -----------------------------------------------------------------------
 
 
-@router.post("/v1/contracts", status_code=201)
+@router.post(
+    "/v1/contracts",
+    status_code=201,
+    responses=problems(
+        errors.UnknownOffer,
+        errors.UnknownClient,
+        errors.StartDateOutOfRange,
+        errors.ContractExistsForYear,
+    ),
+)
 async def create_contract(
     body: NewContract, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
@@ -464,14 +525,28 @@ async def list_contracts(
     )
 
 
-@router.get("/v1/contracts/{contract_id}")
+@router.get("/v1/contracts/{contract_id}", responses=problems(errors.ContractNotFound))
 async def get_contract(
     contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> ContractOut:
     return await service.get(conn, contract_id)
 
 
-@router.post("/v1/contracts/{contract_id}/activate")
+@router.post(
+    "/v1/contracts/{contract_id}/activate",
+    responses=problems(
+        errors.ContractNotFound,
+        errors.ChangedMeanwhile,
+        errors.NotADraft,
+        errors.YearClosed,
+        errors.YearOver,
+        errors.NotEligible,
+        errors.OfferUnpriced,
+        errors.BillingUnavailable,
+        errors.ContractExistsForYear,
+        errors.UnknownOffer,
+    ),
+)
 async def activate(
     contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
@@ -484,7 +559,17 @@ async def activate(
     )
 
 
-@router.post("/v1/contracts/{contract_id}/renew", status_code=201)
+@router.post(
+    "/v1/contracts/{contract_id}/renew",
+    status_code=201,
+    responses=problems(
+        errors.ContractNotFound,
+        errors.NotRenewable,
+        errors.YearOver,
+        errors.ContractExistsForYear,
+        errors.UnknownOffer,
+    ),
+)
 async def renew(
     contract_id: uuid.UUID,
     conn: Tx,
@@ -501,14 +586,17 @@ async def renew(
     )
 
 
-@router.post("/v1/contracts/{contract_id}/cancel")
+@router.post(
+    "/v1/contracts/{contract_id}/cancel",
+    responses=problems(errors.ContractNotFound, errors.NotADraft),
+)
 async def cancel(
     contract_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> ContractOut:
     return await service.cancel(conn, contract_id, _actor(who, request), clock.now())
 
 
-@router.get("/v1/contracts/{contract_id}/amendments")
+@router.get("/v1/contracts/{contract_id}/amendments", responses=problems(errors.ContractNotFound))
 async def list_amendments(
     contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> list[AmendmentOut]:
@@ -518,7 +606,20 @@ async def list_amendments(
 # --- cessation (C6) -------------------------------------------------------------------------
 
 
-@router.post("/v1/contracts/{contract_id}/terminations", status_code=201)
+@router.post(
+    "/v1/contracts/{contract_id}/terminations",
+    status_code=201,
+    responses=problems(
+        errors.ContractNotFound,
+        errors.ContractNotActive,
+        errors.TerminationReasonRefused,
+        errors.EffectiveDateOutOfRange,
+        errors.TerminationPending,
+        errors.DocumentTooLarge,
+        errors.DocumentTypeRefused,
+        errors.InvalidField,
+    ),
+)
 async def request_termination(
     contract_id: uuid.UUID,
     conn: Tx,
@@ -544,14 +645,18 @@ async def request_termination(
     )
 
 
-@router.get("/v1/terminations/{termination_id}")
+@router.get("/v1/terminations/{termination_id}", responses=problems(errors.TerminationNotFound))
 async def get_termination(
     termination_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
 ) -> TerminationOut:
     return await cessation.get(conn, termination_id)
 
 
-@router.get("/v1/terminations/{termination_id}/document", response_class=Response)
+@router.get(
+    "/v1/terminations/{termination_id}/document",
+    response_class=Response,
+    responses=problems(errors.TerminationNotFound),
+)
 async def get_termination_document(
     termination_id: uuid.UUID,
     conn: Tx,
@@ -564,7 +669,15 @@ async def get_termination_document(
     )
 
 
-@router.post("/v1/terminations/{termination_id}/approve")
+@router.post(
+    "/v1/terminations/{termination_id}/approve",
+    responses=problems(
+        errors.TerminationNotFound,
+        errors.TerminationDecided,
+        errors.SelfApproval,
+        errors.ContractNotActive,
+    ),
+)
 async def approve_termination(
     termination_id: uuid.UUID,
     body: DecisionIn,
@@ -578,7 +691,10 @@ async def approve_termination(
     )
 
 
-@router.post("/v1/terminations/{termination_id}/reject")
+@router.post(
+    "/v1/terminations/{termination_id}/reject",
+    responses=problems(errors.TerminationNotFound, errors.TerminationDecided, errors.SelfApproval),
+)
 async def reject_termination(
     termination_id: uuid.UUID,
     body: DecisionIn,
@@ -592,7 +708,12 @@ async def reject_termination(
     )
 
 
-@router.post("/v1/terminations/{termination_id}/withdraw")
+@router.post(
+    "/v1/terminations/{termination_id}/withdraw",
+    responses=problems(
+        errors.TerminationNotFound, errors.TerminationDecided, errors.NotTheRequester
+    ),
+)
 async def withdraw_termination(
     termination_id: uuid.UUID, conn: Tx, request: Request, who: Principal = require_scopes(WRITE)
 ) -> TerminationOut:
@@ -603,7 +724,7 @@ async def withdraw_termination(
 # --- year-end (C2) ---------------------------------------------------------------------------
 
 
-@router.post("/v1/year-end")
+@router.post("/v1/year-end", responses=problems(errors.YearNotOver, errors.YearEndLocked))
 async def run_year_end(
     body: YearEndIn,
     rt: ContractsRuntimeDep,
@@ -627,7 +748,7 @@ async def year_end_progress(
 # --- audit trail ----------------------------------------------------------------------------
 
 
-@router.get("/v1/audit")
+@router.get("/v1/audit", responses=problems(errors.InvalidField))
 async def read_audit(
     conn: Tx,
     entity_id: uuid.UUID | None = None,

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import Resources, ServiceSpec, create_app
 
-from . import api, scheduler, sealed_documents
+from . import api, errors, scheduler, sealed_documents
 from .context import ContractsContext
 from .price_check import PriceCheck
 from .settings import ContractsSettings
@@ -29,6 +29,7 @@ def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
         context=context,
         routers=[api.router],
         workers=[scheduler.run, scheduler.run_cessations],
+        errors=errors.CATALOGUE,
     )
 
 

@@ -19,39 +19,37 @@ from datetime import date, datetime
 
 import asyncpg
 from prisme_chassis.bus import enqueue
-from prisme_chassis.errors import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    PayloadTooLarge,
-    Unprocessable,
-    UnsupportedMediaType,
-)
 from prisme_chassis.sealing import Keyring
 from prisme_events import ContractEnded
 
 from . import audit, domain, sealed_documents
 from . import repository as repo
+from .errors import (
+    ContractNotActive,
+    ContractNotFound,
+    DocumentTooLarge,
+    DocumentTypeRefused,
+    EffectiveDateOutOfRange,
+    NotTheRequester,
+    SelfApproval,
+    TerminationDecided,
+    TerminationNotFound,
+    TerminationPending,
+    TerminationReasonRefused,
+)
 from .facts import Actor, asset_views, contract_audit, event_id
 from .schemas import TerminationOut
-
-
-class SelfApproval(Forbidden):
-    """O2: the maker of a four-eyes request cannot be its checker."""
-
-    code = "self-approval"
-    title = "Self-approval refused (four eyes)"
 
 
 def check_document(data: bytes) -> str:
     """The document's media type, or a problem: too large (413), empty or unknown (415)."""
     if len(data) > domain.MAX_DOCUMENT_BYTES:
-        raise PayloadTooLarge(
+        raise DocumentTooLarge(
             f"the document exceeds {domain.MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"
         )
     media_type = domain.sniff_document_type(data[:16])
     if media_type is None:
-        raise UnsupportedMediaType(
+        raise DocumentTypeRefused(
             "the document must be a PDF, JPEG or PNG file (checked by its content)"
         )
     return media_type
@@ -70,20 +68,20 @@ async def request(
     keyring: Keyring,
 ) -> TerminationOut:
     if reason != "cessation":
-        raise Unprocessable(
+        raise TerminationReasonRefused(
             "early termination is only possible for cessation of activity (C6)",
             errors=[{"field": "reason", "detail": "expected 'cessation'"}],
         )
     contract = await repo.get_contract(conn, contract_id, lock=True)
     if contract is None:
-        raise NotFound(f"contract {contract_id} not found")
+        raise ContractNotFound(f"contract {contract_id} not found")
     if contract["status"] != "active":
-        raise Conflict(
+        raise ContractNotActive(
             f"contract is {contract['status']}; only an active contract can be terminated",
             status_now=contract["status"],
         )
     if not domain.within_contract(contract["start_date"], contract["end_date"], effective_date):
-        raise Unprocessable(
+        raise EffectiveDateOutOfRange(
             f"la date d'effet {effective_date} doit être comprise entre le"
             f" {contract['start_date']} et le {contract['end_date']}",
             errors=[{"field": "effective_date", "detail": "within the contract period"}],
@@ -105,7 +103,7 @@ async def request(
     try:
         row = await repo.insert_termination(conn, values)
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(
+        raise TerminationPending(
             "a termination request is already open for this contract (pending or scheduled)"
         ) from exc
     await audit.record(
@@ -125,9 +123,9 @@ async def _pending(
 ) -> tuple[asyncpg.Record, asyncpg.Record]:
     termination = await repo.get_termination(conn, termination_id, lock=True)
     if termination is None:
-        raise NotFound(f"termination {termination_id} not found")
+        raise TerminationNotFound(f"termination {termination_id} not found")
     if termination["status"] != "pending":
-        raise Conflict(f"termination is already {termination['status']}")
+        raise TerminationDecided(f"termination is already {termination['status']}")
     contract = await repo.get_contract(conn, termination["contract_id"], lock=True)
     assert contract is not None
     return termination, contract
@@ -145,7 +143,7 @@ async def approve(
             "the operator who uploaded the document cannot approve it (four-eyes rule, C6)"
         )
     if contract["status"] != "active":
-        raise Conflict(
+        raise ContractNotActive(
             f"contract is {contract['status']}; it cannot end again", status_now=contract["status"]
         )
     approved = await repo.decide_termination(
@@ -200,7 +198,7 @@ async def withdraw(
     """C6: the requester takes back a pending request (e.g. the wrong document)."""
     termination, contract = await _pending(conn, termination_id)
     if termination["requested_by"] != actor.sub:
-        raise Forbidden("only the operator who made the request can withdraw it")
+        raise NotTheRequester("only the operator who made the request can withdraw it")
     withdrawn = await repo.decide_termination(
         conn, termination_id, status="withdrawn", actor=actor.sub, note=None, at=now
     )
@@ -314,7 +312,7 @@ def termination_out(row: asyncpg.Record) -> TerminationOut:
 async def get(conn: asyncpg.Connection, termination_id: uuid.UUID) -> TerminationOut:
     row = await repo.get_termination(conn, termination_id)
     if row is None:
-        raise NotFound(f"termination {termination_id} not found")
+        raise TerminationNotFound(f"termination {termination_id} not found")
     return termination_out(row)
 
 
@@ -323,6 +321,6 @@ async def document(
 ) -> tuple[bytes, str, str | None]:
     row = await repo.get_termination_document(conn, termination_id)
     if row is None:
-        raise NotFound(f"termination {termination_id} not found")
+        raise TerminationNotFound(f"termination {termination_id} not found")
     data = sealed_documents.open_document(keyring, termination_id, bytes(row["document"]))
     return data, row["document_type"], row["document_name"]

@@ -7,11 +7,11 @@ from typing import Any
 
 import asyncpg
 from prisme_chassis.bus import enqueue, next_version
-from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import ClientCorrected
 
 from . import audit, domain, eligibility
 from . import repository as repo
+from .errors import ClientNotFound, NetworkNotDeclared, PartnerListed, PartnerNotListed
 from .facts import (
     Actor,
     client_out,
@@ -148,7 +148,7 @@ async def client_row(
 ) -> asyncpg.Record:
     row = await repo.get_client(conn, client_id, lock=lock)
     if row is None:
-        raise NotFound(f"client {client_id} not found")
+        raise ClientNotFound(f"client {client_id} not found")
     return row
 
 
@@ -191,7 +191,7 @@ async def get_network(conn: asyncpg.Connection, client_id: uuid.UUID) -> Network
     await client_row(conn, client_id)
     row = await repo.get_network(conn, client_id)
     if row is None:
-        raise NotFound(f"the network of client {client_id} is not declared")
+        raise NetworkNotDeclared(f"the network of client {client_id} is not declared")
     return NetworkOut.model_validate(dict(row))
 
 
@@ -215,7 +215,7 @@ async def add_partner(
     conn: asyncpg.Connection, name: str, services: list[str], actor: Actor
 ) -> PartnerOut:
     if not await repo.insert_partner(conn, name, services, actor.sub):
-        raise Conflict(f"partner {name!r} is already listed")
+        raise PartnerListed(f"partner {name!r} is already listed")
     await audit.record(
         conn,
         actor,
@@ -257,7 +257,7 @@ async def set_partner_services(
 
 async def remove_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> None:
     if not await repo.delete_partner(conn, name):
-        raise NotFound(f"partner {name!r} is not listed")
+        raise PartnerNotListed(f"partner {name!r} is not listed")
     await audit.record(
         conn,
         actor,

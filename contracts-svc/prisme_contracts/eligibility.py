@@ -7,11 +7,17 @@ from datetime import datetime
 
 import asyncpg
 from prisme_chassis.bus import enqueue
-from prisme_chassis.errors import Conflict, NotFound, Unprocessable
 from prisme_events import ContractEligibilityChanged, EligibilityFailure
 
 from . import audit, domain
 from . import repository as repo
+from .errors import (
+    ClientNotFound,
+    OverrideExists,
+    OverrideExpiryPassed,
+    OverrideNotFound,
+    OverrideNotNeeded,
+)
 from .facts import Actor, asset_views, event_id
 from .schemas import EligibilityOut, FailureOut, OverrideOut
 
@@ -22,7 +28,7 @@ async def evaluate(
     """The client's eligibility as it stands, and the overrides in force (one per criterion)."""
     client = await repo.get_client(conn, client_id)
     if client is None:
-        raise NotFound(f"client {client_id} not found")
+        raise ClientNotFound(f"client {client_id} not found")
     network = await repo.get_network(conn, client_id)
     result = domain.evaluate_eligibility(
         postal_code=client["postal_code"],
@@ -130,20 +136,20 @@ async def record_override(
     and an optional expiry. A criterion that passes needs none; another criterion failing
     later is not hidden by it."""
     if await repo.get_client(conn, client_id, lock=True) is None:
-        raise NotFound(f"client {client_id} not found")
+        raise ClientNotFound(f"client {client_id} not found")
     if expires_at is not None and expires_at <= now:
-        raise Unprocessable(
+        raise OverrideExpiryPassed(
             "la date d'expiration de la dérogation est déjà passée",
             errors=[{"field": "expires_at", "detail": "must be in the future"}],
         )
     result, _ = await evaluate(conn, client_id)
     if criterion not in {f.criterion for f in result.failures}:
-        raise Conflict(
+        raise OverrideNotNeeded(
             f"le critère {criterion} est respecté : aucune dérogation n'est nécessaire",
             criterion=criterion,
         )
     if await repo.get_override(conn, client_id, criterion) is not None:
-        raise Conflict(
+        raise OverrideExists(
             f"une dérogation est déjà enregistrée pour le critère {criterion}", criterion=criterion
         )
     row = await repo.insert_override(conn, client_id, criterion, reason, expires_at, actor.sub)
@@ -167,10 +173,10 @@ async def revoke_override(
     conn: asyncpg.Connection, client_id: uuid.UUID, criterion: str, actor: Actor
 ) -> EligibilityOut:
     if await repo.get_client(conn, client_id, lock=True) is None:
-        raise NotFound(f"client {client_id} not found")
+        raise ClientNotFound(f"client {client_id} not found")
     override = await repo.get_override(conn, client_id, criterion)
     if override is None:
-        raise NotFound(f"aucune dérogation en vigueur pour le critère {criterion}")
+        raise OverrideNotFound(f"aucune dérogation en vigueur pour le critère {criterion}")
     await repo.revoke_override(conn, override["id"], actor.sub)
     await audit.record(
         conn,

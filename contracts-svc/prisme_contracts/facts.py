@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from prisme_chassis.errors import Unprocessable
 from prisme_events import Address, ClientSnapshot, ContractUser, Manager
 from prisme_events.contract import AssetFact
 
 from . import domain
+from .errors import InvalidField
 from .schemas import AddressIn, AssetOut, ClientOut, ContractOut, ManagerIn, UserOut
 
 Row = asyncpg.Record
@@ -27,9 +27,9 @@ def event_id(contract_id: uuid.UUID, version: int) -> uuid.UUID:
     return uuid.uuid5(_EVENT_NS, f"contract:{contract_id}:v{version}")
 
 
-def invalid(field: str, detail: str) -> Unprocessable:
+def invalid(field: str, detail: str) -> InvalidField:
     """A 422 problem naming the offending field."""
-    return Unprocessable(detail, errors=[{"field": field, "detail": detail}])
+    return InvalidField(detail, errors=[{"field": field, "detail": detail}])
 
 
 @dataclass(frozen=True)

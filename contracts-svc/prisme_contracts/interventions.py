@@ -15,11 +15,11 @@ from datetime import datetime
 
 import asyncpg
 from prisme_chassis.bus import enqueue
-from prisme_chassis.errors import NotFound, Unprocessable
 from prisme_events import BillableItem, InterventionRecorded
 
 from . import audit, domain
 from . import repository as repo
+from .errors import ClientNotFound, InvalidCursor, InvalidIntervention
 from .facts import Actor
 from .schemas import BillableOut, InterventionIn, InterventionOut, InterventionPage
 
@@ -36,14 +36,14 @@ async def record(
 ) -> InterventionOut:
     client = await repo.get_client(conn, client_id)
     if client is None:
-        raise NotFound(f"no client {client_id}")
+        raise ClientNotFound(f"no client {client_id}")
     zone = body.zone.lower() if body.zone else None
     billable = [domain.Billable(b.kind, b.price_code, b.quantity) for b in body.billable]
     problems = domain.intervention_problems(
         mode=body.mode, zone=zone, billable=billable, started_at=body.started_at, now=now
     )
     if problems:
-        raise Unprocessable(
+        raise InvalidIntervention(
             "; ".join(detail for _, detail in problems),
             errors=[{"field": f, "detail": d} for f, d in problems],
         )
@@ -158,6 +158,6 @@ def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
             raise ValueError("naive")
         return started, uuid.UUID(ident)
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise Unprocessable(
+        raise InvalidCursor(
             "curseur de pagination invalide", errors=[{"field": "cursor", "detail": str(exc)}]
         ) from exc

@@ -12,11 +12,11 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import Change
 
 from . import amendments, audit, clients, domain, eligibility
 from . import repository as repo
+from .errors import AssetNameTaken, AssetNotFound, UserEmailTaken, UserNotFound
 from .facts import (
     Actor,
     asset_fact,
@@ -52,7 +52,9 @@ async def add_user(
     try:
         row = await repo.insert_user(conn, {"id": uuid.uuid4(), "client_id": client_id, **values})
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"a user with e-mail {body.email} already exists in this practice") from exc
+        raise UserEmailTaken(
+            f"a user with e-mail {body.email} already exists in this practice"
+        ) from exc
     await audit.record(
         conn,
         actor,
@@ -89,13 +91,15 @@ async def change_user(
     client = await clients.client_row(conn, client_id, lock=True)
     before = await repo.get_user(conn, client_id, user_id)
     if before is None:
-        raise NotFound(f"user {user_id} not found in client {client_id}")
+        raise UserNotFound(f"user {user_id} not found in client {client_id}")
     postes = await amendments.postes_of(conn, client_id)
     values = body.model_dump(include={"first_name", "last_name", "email", "role"})
     try:
         row = await repo.update_user(conn, user_id, values)
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"a user with e-mail {body.email} already exists in this practice") from exc
+        raise UserEmailTaken(
+            f"a user with e-mail {body.email} already exists in this practice"
+        ) from exc
     await audit.record(
         conn,
         actor,
@@ -131,7 +135,7 @@ async def remove_user(
     client = await clients.client_row(conn, client_id, lock=True)
     before = await repo.get_user(conn, client_id, user_id)
     if before is None:
-        raise NotFound(f"user {user_id} not found in client {client_id}")
+        raise UserNotFound(f"user {user_id} not found in client {client_id}")
     postes = await amendments.postes_of(conn, client_id)
     await repo.remove_user(conn, user_id)
     await audit.record(
@@ -182,7 +186,9 @@ async def add_asset(
     try:
         row = await repo.insert_asset(conn, {"id": uuid.uuid4(), "client_id": client_id, **values})
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"an asset named {body.name!r} already exists in this practice") from exc
+        raise AssetNameTaken(
+            f"an asset named {body.name!r} already exists in this practice"
+        ) from exc
     await audit.record(
         conn,
         actor,
@@ -218,12 +224,14 @@ async def change_asset(
     client = await clients.client_row(conn, client_id, lock=True)
     before = await repo.get_asset(conn, client_id, asset_id)
     if before is None:
-        raise NotFound(f"asset {asset_id} not found in client {client_id}")
+        raise AssetNotFound(f"asset {asset_id} not found in client {client_id}")
     postes = await amendments.postes_of(conn, client_id)
     try:
         row = await repo.update_asset(conn, asset_id, values)
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"an asset named {body.name!r} already exists in this practice") from exc
+        raise AssetNameTaken(
+            f"an asset named {body.name!r} already exists in this practice"
+        ) from exc
     await audit.record(
         conn,
         actor,
@@ -259,7 +267,7 @@ async def remove_asset(
     client = await clients.client_row(conn, client_id, lock=True)
     before = await repo.get_asset(conn, client_id, asset_id)
     if before is None:
-        raise NotFound(f"asset {asset_id} not found in client {client_id}")
+        raise AssetNotFound(f"asset {asset_id} not found in client {client_id}")
     postes = await amendments.postes_of(conn, client_id)
     await repo.remove_asset(conn, asset_id)
     await audit.record(

@@ -12,22 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-from prisme_chassis.errors import DomainError
 
-
-class OfferUnpriced(DomainError):
-    status = 422
-    code = "offer-unpriced"
-    title = "The offer has no price"
-
-
-class BillingUnavailable(DomainError):
-    status = 503
-    code = "billing-unavailable"
-    title = "Billing cannot be reached"
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "5"}
+from .errors import BillingUnavailable, OfferUnpriced
 
 
 @dataclass(frozen=True)

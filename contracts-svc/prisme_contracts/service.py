@@ -12,11 +12,24 @@ from datetime import date, datetime
 import asyncpg
 from prisme_chassis.bus import enqueue
 from prisme_chassis.clock import business_day
-from prisme_chassis.errors import Conflict, NotFound, Unprocessable
+from prisme_chassis.errors import Unprocessable
 from prisme_events import ContractActivated, ContractCancelled
 
 from . import audit, domain, eligibility
 from . import repository as repo
+from .errors import (
+    ChangedMeanwhile,
+    ContractExistsForYear,
+    ContractNotFound,
+    NotADraft,
+    NotEligible,
+    NotRenewable,
+    StartDateOutOfRange,
+    UnknownClient,
+    UnknownOffer,
+    YearClosed,
+    YearOver,
+)
 from .facts import (
     Actor,
     asset_views,
@@ -61,7 +74,7 @@ async def _offer(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
     offer = await repo.get_offer(conn, code)
     if offer is None:
         known = [r["code"] for r in await repo.list_offers(conn)]
-        raise Unprocessable(
+        raise UnknownOffer(
             f"unknown offer {code!r}",
             errors=[{"field": "offer", "detail": f"known offers: {known}"}],
         )
@@ -73,7 +86,7 @@ async def _contract(
 ) -> asyncpg.Record:
     row = await repo.get_contract(conn, contract_id, lock=lock)
     if row is None:
-        raise NotFound(f"contract {contract_id} not found")
+        raise ContractNotFound(f"contract {contract_id} not found")
     return row
 
 
@@ -108,7 +121,7 @@ async def _insert_draft(
             },
         )
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(
+        raise ContractExistsForYear(
             f"the client already has a draft or active contract for {start_date.year}",
         ) from exc
     await audit.record(
@@ -129,12 +142,12 @@ async def create_contract(
     """C2: a draft for the calendar year of ``start_date``, ending on 31 December."""
     await _offer(conn, body.offer)
     if await repo.get_client(conn, body.client_id, lock=True) is None:
-        raise Unprocessable(
+        raise UnknownClient(
             f"client {body.client_id} not found",
             errors=[{"field": "client_id", "detail": "unknown client"}],
         )
     if not today.year <= body.start_date.year <= today.year + 1:
-        raise Unprocessable(
+        raise StartDateOutOfRange(
             f"start date {body.start_date} is outside the current and the next calendar year",
             errors=[
                 {
@@ -145,7 +158,7 @@ async def create_contract(
         )
     existing = await repo.renewal_for(conn, body.client_id, body.start_date.year)
     if existing is not None:
-        raise Conflict(
+        raise ContractExistsForYear(
             f"the client already has a {existing['status']} contract for {body.start_date.year}",
             contract_id=existing["id"],
         )
@@ -180,19 +193,19 @@ async def activate(
         await price_check.ensure_priced(checked)
     contract = await _contract(conn, contract_id, lock=True)
     if checked is not None and contract["offer"] != checked:
-        raise Conflict("the contract's offer changed during activation; try again")
+        raise ChangedMeanwhile("the contract's offer changed during activation; try again")
     if contract["status"] != "draft":
-        raise Conflict(
+        raise NotADraft(
             f"contract is {contract['status']}, only a draft can be activated",
             status_now=contract["status"],
         )
     # Shared year lock: the year-end run takes it exclusively, so no activation slips into a closed year.
     await repo.lock_year_shared(conn, contract["year"])
     if await repo.get_year_end_run(conn, contract["year"]) is not None:
-        raise Conflict(f"year {contract['year']} is closed (year-end has run)")
+        raise YearClosed(f"year {contract['year']} is closed (year-end has run)")
     today = business_day(now)
     if contract["end_date"] < today:
-        raise Conflict(f"year {contract['year']} is over; create a contract for {today.year}")
+        raise YearOver(f"year {contract['year']} is over; create a contract for {today.year}")
     offer = await _offer(conn, contract["offer"])
     # Lock the practice before judging it: an inventory change committed meanwhile would
     # otherwise be missed both here and by its own re-check (which saw a draft).
@@ -202,7 +215,7 @@ async def activate(
     used = eligibility.covered(overrides)
     failing = domain.uncovered(result, used)
     if failing:
-        raise Unprocessable(
+        raise NotEligible(
             "the practice is not eligible (C3)",
             failures=[{"criterion": f.criterion, "detail": f.detail} for f in failing],
         )
@@ -258,17 +271,17 @@ async def renew(
     """
     contract = await _contract(conn, contract_id, lock=True)
     if contract["status"] not in ("active", "ended") or contract["end_reason"] == "cessation":
-        raise Conflict(
+        raise NotRenewable(
             f"a {contract['status']} contract cannot be renewed", status_now=contract["status"]
         )
     code = offer or contract["offer"]
     await _offer(conn, code)
     next_year = contract["year"] + 1
     if next_year < today.year:
-        raise Conflict(f"year {next_year} is over; create a contract for {today.year} instead")
+        raise YearOver(f"year {next_year} is over; create a contract for {today.year} instead")
     existing = await repo.renewal_for(conn, contract["client_id"], next_year)
     if existing is not None:
-        raise Conflict(
+        raise ContractExistsForYear(
             f"the client already has a {existing['status']} contract for {next_year}",
             contract_id=existing["id"],
         )
@@ -293,7 +306,7 @@ async def cancel(
     licence-svc and backup-svc to stop what they carried over for it."""
     contract = await _contract(conn, contract_id, lock=True)
     if contract["status"] != "draft":
-        raise Conflict(
+        raise NotADraft(
             f"contract is {contract['status']}, only a draft can be cancelled",
             status_now=contract["status"],
         )

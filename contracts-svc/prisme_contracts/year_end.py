@@ -18,11 +18,11 @@ from datetime import datetime
 import asyncpg
 from prisme_chassis.bus import enqueue_many
 from prisme_chassis.db import transaction
-from prisme_chassis.errors import Conflict
 from prisme_events import ContractCancelled, ContractEnded
 
 from . import domain
 from . import repository as repo
+from .errors import YearEndLocked, YearNotOver
 from .facts import Actor, event_id
 from .schemas import YearEndOut
 
@@ -60,7 +60,7 @@ async def progress(conn: asyncpg.Connection, year: int) -> YearEndOut:
 def check_year_over(year: int, now: datetime) -> None:
     """C2: a year is closed only once it is over in Indian/Reunion time."""
     if year > domain.year_to_close(now):
-        raise Conflict(
+        raise YearNotOver(
             f"year {year} is not over yet: contracts end on {domain.ends_at(year).isoformat()}",
         )
 
@@ -97,7 +97,7 @@ async def run(
             break
         # Rows locked by a concurrent change (an amendment) or another runner: wait for them.
         if waited >= lock_wait:
-            raise Conflict(f"year-end {year}: {remaining} contracts stay locked; run it again")
+            raise YearEndLocked(f"year-end {year}: {remaining} contracts stay locked; run it again")
         await asyncio.sleep(0.05)
         waited += 0.05
     async with transaction(pool) as conn:

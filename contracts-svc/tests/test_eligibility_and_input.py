@@ -78,7 +78,7 @@ async def test_each_criterion_fails_on_its_own_and_blocks_activation(svc: Svc) -
         contract = await svc.contract(client["id"])
         r = await svc.alice.post(f"/v1/contracts/{contract['id']}/activate")
         assert r.status_code == 422, criterion
-        assert r.json()["type"].endswith("/unprocessable")
+        assert r.json()["type"].endswith("/not-eligible")
         assert [f["criterion"] for f in r.json()["failures"]] == [criterion]
         assert (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()["status"] == "draft"
 
