@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
-from prisme_chassis.errors import Gone
+from prisme_chassis.errors import problems
 from pydantic import BaseModel, Field
 
-from . import service
+from . import errors, service
 from .context import LicenceRuntimeDep
 
 router = APIRouter(tags=["licences"])
@@ -118,7 +118,15 @@ async def job_summary(conn: Tx, who: Principal = require_scopes("licences:read")
     return JobSummary(**await service.job_summary(conn))
 
 
-@router.post("/v1/accounts/{account_id}/credentials")
+@router.post(
+    "/v1/accounts/{account_id}/credentials",
+    responses=problems(
+        errors.AccountNotFound,
+        errors.PasswordAlreadyRead,
+        errors.AccountNotProvisioned,
+        errors.PasswordExpired,
+    ),
+)
 async def read_credentials(
     account_id: uuid.UUID,
     rt: LicenceRuntimeDep,
@@ -131,9 +139,9 @@ async def read_credentials(
     async with transaction(rt.pool) as conn:
         found = await service.read_credentials(conn, rt.context.vault, account_id)
     if found.password is None:
-        raise Gone(
-            "the initial password was already read or has expired",
-            credential_state=found.gone,
+        gone = errors.PasswordExpired if found.gone == "expired" else errors.PasswordAlreadyRead
+        raise gone(
+            "the initial password was already read or has expired", credential_state=found.gone
         )
     response.headers["Cache-Control"] = "no-store"
     acc = found.account

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import ServiceSpec, create_app, run
 
-from . import api, handlers
+from . import api, errors, handlers
 from .context import LicenceRuntime, build_context
 from .settings import LicenceSettings
 
@@ -25,6 +25,7 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router],
+    errors=errors.CATALOGUE,
     subscriptions=handlers.subscriptions,
     workers=[run_jobs],
     on_shutdown=_shutdown,

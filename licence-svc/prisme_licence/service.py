@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 from prisme_chassis import clock
-from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import (
     ContractActivated,
     ContractAmended,
@@ -25,6 +24,7 @@ from prisme_events.projection import ContractProjection, project
 
 from . import domain
 from . import repository as repo
+from .errors import AccountNotFound, AccountNotProvisioned
 from .passwords import PasswordSealer
 from .settings import LicenceSettings
 
@@ -251,11 +251,13 @@ async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.U
     expired one is destroyed in this transaction too, which the caller commits (then 410)."""
     acc = await repo.get_account(conn, account_id, lock=True)
     if acc is None:
-        raise NotFound(f"no account {account_id}")
+        raise AccountNotFound(f"no account {account_id}")
     if acc["credential_state"] in ("read", "expired"):
         return Credentials(dict(acc), gone=acc["credential_state"])
     if acc["status"] != "active":
-        raise Conflict("the account is not provisioned yet", status_of_account=acc["status"])
+        raise AccountNotProvisioned(
+            "the account is not provisioned yet", status_of_account=acc["status"]
+        )
     row = await repo.take_credential(conn, account_id, clock.now())
     if row is None:
         await repo.destroy_credential(conn, account_id, "expired")
