@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query, Request, Response
 from prisme_chassis import jobs
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
-from prisme_chassis.errors import DomainError, NotFound
+from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
 
-from . import domain, payments, queries, service, stripe_events, stripe_jobs
+from . import domain, errors, payments, queries, service, stripe_events, stripe_jobs
 from . import repository as repo
 from .context import BillingRuntimeDep
+from .errors import ContractUnknown
 
 router = APIRouter(tags=["billing"])
 public_router = APIRouter(tags=["webhooks"])
@@ -129,7 +130,7 @@ async def list_invoices(
     ]
 
 
-@router.get("/v1/invoices/{invoice_id}")
+@router.get("/v1/invoices/{invoice_id}", responses=problems(errors.DocumentNotFound))
 async def get_invoice(
     invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
 ) -> InvoiceOut:
@@ -141,7 +142,11 @@ _PDF: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/v1/invoices/{invoice_id}/pdf", response_class=Response, responses=_PDF)
+@router.get(
+    "/v1/invoices/{invoice_id}/pdf",
+    response_class=Response,
+    responses={**_PDF, **problems(errors.DocumentNotFound)},
+)
 async def invoice_pdf(
     invoice_id: uuid.UUID,
     conn: Tx,
@@ -170,7 +175,11 @@ async def list_credit_notes(
     ]
 
 
-@router.get("/v1/credit-notes/{note_id}/pdf", response_class=Response, responses=_PDF)
+@router.get(
+    "/v1/credit-notes/{note_id}/pdf",
+    response_class=Response,
+    responses={**_PDF, **problems(errors.DocumentNotFound)},
+)
 async def credit_note_pdf(
     note_id: uuid.UUID,
     conn: Tx,
@@ -195,7 +204,18 @@ class ManualPayment(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
 
 
-@router.post("/v1/invoices/{invoice_id}/payments", status_code=201)
+@router.post(
+    "/v1/invoices/{invoice_id}/payments",
+    status_code=201,
+    responses=problems(
+        errors.PaymentMethodRefused,
+        errors.InvalidAmount,
+        errors.InvoiceNotFound,
+        errors.InvoiceAlreadyPaid,
+        errors.AmountExceedsOutstanding,
+        errors.DocumentNotFound,
+    ),
+)
 async def record_payment(
     invoice_id: uuid.UUID,
     body: ManualPayment,
@@ -302,7 +322,7 @@ async def check_price(
     )
 
 
-@router.put("/v1/price-book")
+@router.put("/v1/price-book", responses=problems(errors.DuplicateOffer, errors.ClientUnknown))
 async def put_price_book(
     body: PriceBookIn, conn: Tx, who: Principal = require_scopes("billing:write")
 ) -> PriceBookOut:
@@ -357,14 +377,14 @@ class ContractBillingOut(BaseModel):
     currency: str = "EUR"
 
 
-@router.get("/v1/contracts/{contract_id}/billing")
+@router.get("/v1/contracts/{contract_id}/billing", responses=problems(errors.ContractUnknown))
 async def contract_billing(
     contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
 ) -> ContractBillingOut:
     """B8: a contract's payment status as Stripe's webhooks and manual payments left it."""
     found = await repo.contract_billing(conn, contract_id)
     if found is None:
-        raise NotFound("billing knows no such contract", contract_id=contract_id)
+        raise ContractUnknown("billing knows no such contract", contract_id=contract_id)
     contract, docs = found["contract"], found["documents"]
     invoices = [d for d in docs if d["kind"] == "invoice"]
     refunded = sum((d["amount_refunded"] for d in invoices), ZERO)
@@ -388,18 +408,12 @@ async def contract_billing(
 # --- Stripe ------------------------------------------------------------------------------------
 
 
-class InvalidSignature(DomainError):
-    status = 400
-    code = "invalid_signature"
-    title = "Invalid Stripe signature"
-
-
 class WebhookAck(BaseModel):
     received: bool
     stored: bool
 
 
-@public_router.post("/v1/webhooks/stripe")
+@public_router.post("/v1/webhooks/stripe", responses=problems(errors.InvalidSignature))
 async def stripe_webhook(request: Request, conn: Tx, rt: BillingRuntimeDep) -> WebhookAck:
     """B8/R3: verified over the raw body, stored once with its processing job (one
     transaction); processed afterwards by the job, with back-off while Stripe is away."""
@@ -409,7 +423,7 @@ async def stripe_webhook(request: Request, conn: Tx, rt: BillingRuntimeDep) -> W
             conn, payload, request.headers.get("stripe-signature"), rt.settings
         )
     except (stripe.SignatureVerificationError, ValueError) as exc:
-        raise InvalidSignature("the webhook signature is missing, wrong or too old") from exc
+        raise errors.InvalidSignature("the webhook signature is missing, wrong or too old") from exc
     return WebhookAck(received=True, stored=stored)
 
 
@@ -442,13 +456,7 @@ async def stripe_backlog(
     )
 
 
-class StripeUnavailable(DomainError):
-    status = 503
-    code = "stripe_unavailable"
-    title = "Stripe is unavailable"
-
-
-@router.post("/v1/stripe/reconcile")
+@router.post("/v1/stripe/reconcile", responses=problems(errors.StripeUnavailable))
 async def reconcile(
     rt: BillingRuntimeDep, who: Principal = require_scopes("billing:write")
 ) -> ReconcileOut:
@@ -457,4 +465,6 @@ async def reconcile(
         return ReconcileOut(new_events=await stripe_events.reconcile(rt.pool, rt.context.stripe))
     except stripe.StripeError as exc:
         # Nothing was lost: the worker reconciles again later.
-        raise StripeUnavailable(f"Stripe answered {type(exc).__name__}; try again later") from exc
+        raise errors.StripeUnavailable(
+            f"Stripe answered {type(exc).__name__}; try again later"
+        ) from exc

@@ -13,9 +13,11 @@ from prisme_chassis.db import transaction
 
 from . import (
     api,
+    corrections,
     corrections_api,
     dunning,
     dunning_api,
+    errors,
     handlers,
     one_off,
     one_off_api,
@@ -53,6 +55,7 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router, corrections_api.router, dunning_api.router, one_off_api.router],
+    errors=(*errors.CATALOGUE, *corrections.PROBLEMS),
     public_routers=[api.public_router],
     subscriptions=handlers.subscriptions,
     workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper, dunning_worker],

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from prisme_chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
+from prisme_chassis.errors import Conflict, Forbidden, Unprocessable
 from prisme_chassis.money import ZERO, money_str
 
-from . import domain, service
+from . import domain, errors, service
 from . import repository as repo
 
 #: A correction request not decided within this delay can no longer be approved (O2).
@@ -41,10 +41,13 @@ class CreditExceedsInvoice(Unprocessable):
     title = "The credit notes would exceed the invoice"
 
 
+PROBLEMS = (SelfApproval, ApprovalClosed, CreditExceedsInvoice)
+
+
 async def _invoice(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyncpg.Record:
     invoice = await repo.document(conn, invoice_id, lock=True)
     if invoice is None or invoice["kind"] != "invoice" or invoice["status"] == "draft":
-        raise NotFound("no such finalised invoice", invoice_id=invoice_id)
+        raise errors.FinalisedInvoiceNotFound("no such finalised invoice", invoice_id=invoice_id)
     return invoice
 
 
@@ -68,7 +71,7 @@ async def correction_lines(
             for item in payload["lines"]:
                 row = by_position.get(item["line"])
                 if row is None:
-                    raise Unprocessable(
+                    raise errors.InvalidCorrection(
                         f"la facture n'a pas de ligne {item['line']}",
                         lines=sorted(by_position),
                     )
@@ -94,7 +97,7 @@ async def correction_lines(
     except domain.CreditExceeded as exc:
         raise CreditExceedsInvoice(str(exc), left=money_str(left)) from exc
     except ValueError as exc:
-        raise Unprocessable(str(exc)) from exc
+        raise errors.InvalidCorrection(str(exc)) from exc
     total = sum((c.amount_ttc for c, _ in charges), ZERO)
     if total > left:
         raise CreditExceedsInvoice(
@@ -156,7 +159,7 @@ async def _pending(
 ) -> asyncpg.Record:
     approval = await repo.approval(conn, approval_id, lock=True)
     if approval is None:
-        raise NotFound("no such approval request", approval_id=approval_id)
+        raise errors.ApprovalNotFound("no such approval request", approval_id=approval_id)
     if approval["status"] != "pending":
         raise ApprovalClosed(f"this request is {approval['status']}", status_now=approval["status"])
     if approval["expires_at"] <= now:
@@ -165,7 +168,9 @@ async def _pending(
     if approval["maker"] == checker:
         raise SelfApproval("the operator who requested the correction cannot decide on it")
     if repo.payload_hash(approval["payload"]) != approval["payload_hash"]:
-        raise Conflict("the stored request does not match its hash; it cannot be approved")
+        raise errors.ApprovalTampered(
+            "the stored request does not match its hash; it cannot be approved"
+        )
     return approval
 
 

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Query
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import now
+from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
 from pydantic import BaseModel, Field, model_validator
 
-from . import corrections, payments
+from . import corrections, errors, payments
 from . import repository as repo
 
 router = APIRouter(tags=["corrections"])
@@ -89,7 +90,13 @@ class DecisionIn(BaseModel):
     note: Text
 
 
-@router.post("/v1/invoices/{invoice_id}/credit-notes", status_code=202)
+@router.post(
+    "/v1/invoices/{invoice_id}/credit-notes",
+    status_code=202,
+    responses=problems(
+        errors.FinalisedInvoiceNotFound, errors.InvalidCorrection, corrections.CreditExceedsInvoice
+    ),
+)
 async def request_correction(
     invoice_id: uuid.UUID,
     body: CorrectionIn,
@@ -117,7 +124,16 @@ async def list_approvals(
     return [_approval(r) for r in await repo.approvals(conn, status)]
 
 
-@router.post("/v1/approvals/{approval_id}/approve")
+@router.post(
+    "/v1/approvals/{approval_id}/approve",
+    responses=problems(
+        errors.ApprovalNotFound,
+        errors.ApprovalTampered,
+        corrections.ApprovalClosed,
+        corrections.SelfApproval,
+        corrections.CreditExceedsInvoice,
+    ),
+)
 async def approve(
     approval_id: uuid.UUID, body: DecisionIn, conn: Tx, who: Principal = require_scopes(APPROVE)
 ) -> ApprovalOut:
@@ -128,7 +144,12 @@ async def approve(
     return _approval(row)
 
 
-@router.post("/v1/approvals/{approval_id}/reject")
+@router.post(
+    "/v1/approvals/{approval_id}/reject",
+    responses=problems(
+        errors.ApprovalNotFound, corrections.ApprovalClosed, corrections.SelfApproval
+    ),
+)
 async def reject(
     approval_id: uuid.UUID, body: DecisionIn, conn: Tx, who: Principal = require_scopes(APPROVE)
 ) -> ApprovalOut:
@@ -179,7 +200,12 @@ class ManualRefundIn(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
 
 
-@router.post("/v1/refunds/{refund_id}/record")
+@router.post(
+    "/v1/refunds/{refund_id}/record",
+    responses=problems(
+        errors.RefundNotFound, errors.RefundThroughStripe, errors.RefundAlreadyRecorded
+    ),
+)
 async def record_refund(
     refund_id: uuid.UUID,
     body: ManualRefundIn,

@@ -13,12 +13,18 @@ from decimal import Decimal
 import asyncpg
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
-from prisme_chassis.errors import Conflict, NotFound, Unprocessable
 from prisme_chassis.money import from_cents, money_str, round_half_up
 from prisme_events import InvoicePaid, InvoicePaymentFailed, PaymentRefunded
 
+from . import errors, stripe_jobs
 from . import repository as repo
-from . import stripe_jobs
+from .errors import (
+    AmountExceedsOutstanding,
+    InvalidAmount,
+    InvoiceAlreadyPaid,
+    InvoiceNotFound,
+    PaymentMethodRefused,
+)
 
 MANUAL_METHODS = ("bank_transfer", "cheque")
 
@@ -37,17 +43,17 @@ async def record_manual_payment(
     """B8: the accountant records a bank transfer or cheque, partial or full (audited); the
     invoice is paid once what is owed (less its credit notes) is covered."""
     if method not in MANUAL_METHODS:
-        raise Unprocessable("method must be bank_transfer or cheque", method=method)
+        raise PaymentMethodRefused("method must be bank_transfer or cheque", method=method)
     if amount != round_half_up(amount) or amount <= 0:
-        raise Unprocessable("amount must be positive with at most two decimals")
+        raise InvalidAmount("amount must be positive with at most two decimals")
     invoice = await repo.document(conn, invoice_id, lock=True)
     if invoice is None or invoice["kind"] != "invoice" or invoice["status"] == "draft":
-        raise NotFound("no such invoice", invoice_id=invoice_id)
+        raise InvoiceNotFound("no such invoice", invoice_id=invoice_id)
     outstanding = await amount_due(conn, invoice)
     if invoice["status"] in ("paid", "credited") or outstanding <= 0:
-        raise Conflict("invoice is already paid", number=invoice["number"])
+        raise InvoiceAlreadyPaid("invoice is already paid", number=invoice["number"])
     if amount > outstanding:
-        raise Unprocessable(
+        raise AmountExceedsOutstanding(
             "amount exceeds what is owed", outstanding=money_str(outstanding), currency="EUR"
         )
     await repo.insert_payment(
@@ -217,11 +223,15 @@ async def record_manual_refund(
     once as ``payment.refunded`` and audited."""
     refund = await repo.refund_by_id(conn, refund_id)
     if refund is None:
-        raise NotFound("no such refund", refund_id=refund_id)
+        raise errors.RefundNotFound("no such refund", refund_id=refund_id)
     if refund["method"] != "manual":
-        raise Conflict("this refund goes through Stripe; it is not recorded by hand")
+        raise errors.RefundThroughStripe(
+            "this refund goes through Stripe; it is not recorded by hand"
+        )
     if refund["status"] == "succeeded":
-        raise Conflict("this refund was already recorded", paid_on=refund["paid_on"])
+        raise errors.RefundAlreadyRecorded(
+            "this refund was already recorded", paid_on=refund["paid_on"]
+        )
     await repo.record_manual_refund(
         conn, refund_id, paid_by=paid_by, paid_on=paid_on, reference=reference, recorded_by=actor
     )

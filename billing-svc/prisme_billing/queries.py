@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-from prisme_chassis.errors import NotFound
 
 from . import documents, factur_x
 from . import repository as repo
+from .errors import DocumentNotFound
 from .settings import BillingSettings
 
 
@@ -47,7 +47,7 @@ async def get_document(
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
     doc = await repo.document(conn, doc_id)
     if doc is None or doc["kind"] != kind or doc["status"] == "draft":
-        raise NotFound(f"no such {kind.replace('_', ' ')}", id=doc_id)
+        raise DocumentNotFound(f"no such {kind.replace('_', ' ')}", id=doc_id)
     return doc, (await repo.lines(conn, [doc_id]))[doc_id]
 
 

@@ -11,7 +11,6 @@ from datetime import date
 import asyncpg
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
-from prisme_chassis.errors import Unprocessable
 from prisme_chassis.money import ZERO, money_str
 from prisme_events import (
     ClientCorrected,
@@ -27,6 +26,7 @@ from prisme_events.projection import ContractProjection, project
 
 from . import domain, payments, stripe_jobs
 from . import repository as repo
+from .errors import ClientUnknown, DuplicateOffer
 
 
 def _buyer(client: ClientSnapshot) -> dict[str, str]:
@@ -164,7 +164,7 @@ async def replace_price_book(
     """Write a new price-book version, then invoice what was waiting for those prices."""
     offers = [p.offer for p in prices]
     if len(set(offers)) != len(offers):
-        raise Unprocessable("an offer appears twice in the price book", offers=offers)
+        raise DuplicateOffer("an offer appears twice in the price book", offers=offers)
     version = await repo.write_price_book(conn, prices, actor)
     await invoice_awaiting_charges(conn, offers)
     return version
@@ -226,7 +226,7 @@ def new_line(charge: domain.Charge, credits_position: int | None = None) -> repo
 async def _buyer_of(conn: asyncpg.Connection, client_id: uuid.UUID) -> dict[str, str]:
     row = await repo.client(conn, client_id)
     if row is None:
-        raise Unprocessable("unknown client: no contract event described it", client_id=client_id)
+        raise ClientUnknown("unknown client: no contract event described it", client_id=client_id)
     return {
         "name": row["name"],
         "siren": row["siren"],
