@@ -113,7 +113,11 @@ async def list_offers(conn: Tx, who: Principal = require_scopes(READ)) -> list[O
     return await service.list_offers(conn)
 
 
-@router.post("/v1/offers", status_code=201)
+@router.post(
+    "/v1/offers",
+    status_code=201,
+    responses=problems(errors.UnknownCatalogueItems, errors.OfferExists),
+)
 async def create_offer(
     body: OfferIn, conn: Tx, request: Request, who: Principal = require_scopes(ADMIN)
 ) -> OfferOut:
@@ -121,7 +125,9 @@ async def create_offer(
     return await catalogue.create_offer(conn, body, _actor(who, request))
 
 
-@router.patch("/v1/offers/{code}")
+@router.patch(
+    "/v1/offers/{code}", responses=problems(errors.OfferNotFound, errors.UnknownCatalogueItems)
+)
 async def update_offer(
     code: Annotated[str, Path(max_length=50)],
     body: OfferPatch,
@@ -139,14 +145,16 @@ async def list_levels(conn: Tx, who: Principal = require_scopes(READ)) -> list[L
     return await catalogue.list_levels(conn)
 
 
-@router.post("/v1/levels", status_code=201)
+@router.post("/v1/levels", status_code=201, responses=problems(errors.LevelExists))
 async def create_level(
     body: LevelIn, conn: Tx, request: Request, who: Principal = require_scopes(ADMIN)
 ) -> LevelOut:
     return await catalogue.create_level(conn, body, _actor(who, request))
 
 
-@router.patch("/v1/levels/{code}")
+@router.patch(
+    "/v1/levels/{code}", responses=problems(errors.LevelNotFound, errors.DefaultLevelRequired)
+)
 async def update_level(
     code: Annotated[str, Path(max_length=50)],
     body: LevelPatch,
@@ -172,7 +180,7 @@ async def add_partner(
     return await clients.add_partner(conn, body.name, body.services, _actor(who, request))
 
 
-@router.put("/v1/partners/{name}/services")
+@router.put("/v1/partners/{name}/services", responses=problems(errors.PartnerNotListed))
 async def set_partner_services(
     name: Annotated[str, Path(max_length=200)],
     body: PartnerServicesIn,
@@ -181,7 +189,7 @@ async def set_partner_services(
     who: Principal = require_scopes(WRITE),
 ) -> PartnerOut:
     if not storable_text(name):
-        raise NotFound(f"partner {name!r} is not listed")
+        raise errors.PartnerNotListed(f"partner {name!r} is not listed")
     return await clients.set_partner_services(conn, name, body.services, _actor(who, request))
 
 
@@ -490,6 +498,7 @@ async def list_interventions(
     "/v1/contracts",
     status_code=201,
     responses=problems(
+        errors.UnknownLevel,
         errors.UnknownOffer,
         errors.UnknownClient,
         errors.StartDateOutOfRange,

@@ -8,9 +8,8 @@ The price of a level lives in billing's price book (B1), keyed by offer and leve
 from __future__ import annotations
 
 import asyncpg
-from prisme_chassis.errors import Conflict, NotFound, Unprocessable
 
-from . import audit
+from . import audit, errors
 from . import repository as repo
 from .facts import Actor
 from .schemas import LevelIn, LevelOut, LevelPatch, OfferIn, OfferOut, OfferPatch
@@ -21,7 +20,7 @@ async def _check_items(conn: asyncpg.Connection, includes: list[str]) -> list[st
     known = await repo.catalogue_codes(conn)
     unknown = sorted(set(includes) - known)
     if unknown:
-        raise Unprocessable(
+        raise errors.UnknownCatalogueItems(
             f"éléments de catalogue inconnus : {', '.join(unknown)}",
             errors=[{"field": "includes", "detail": f"known items: {sorted(known)}"}],
         )
@@ -35,7 +34,7 @@ async def _offer_out(conn: asyncpg.Connection, code: str) -> OfferOut:
 async def create_offer(conn: asyncpg.Connection, body: OfferIn, actor: Actor) -> OfferOut:
     includes = await _check_items(conn, body.includes)
     if not await repo.insert_offer(conn, body.code, body.label, includes):
-        raise Conflict(f"l'offre {body.code!r} existe déjà")
+        raise errors.OfferExists(f"l'offre {body.code!r} existe déjà")
     await audit.record(
         conn,
         actor,
@@ -53,7 +52,7 @@ async def update_offer(
 ) -> OfferOut:
     row = await repo.get_offer(conn, code)
     if row is None:
-        raise NotFound(f"aucune offre {code!r}")
+        raise errors.OfferNotFound(f"aucune offre {code!r}")
     label = body.label if body.label is not None else row["label"]
     includes = (
         await _check_items(conn, body.includes)
@@ -89,7 +88,7 @@ async def list_levels(conn: asyncpg.Connection) -> list[LevelOut]:
 
 async def create_level(conn: asyncpg.Connection, body: LevelIn, actor: Actor) -> LevelOut:
     if not await repo.insert_level(conn, body.code, body.label, body.description):
-        raise Conflict(f"le niveau {body.code!r} existe déjà")
+        raise errors.LevelExists(f"le niveau {body.code!r} existe déjà")
     await audit.record(
         conn,
         actor,
@@ -109,9 +108,11 @@ async def update_level(
 ) -> LevelOut:
     row = await repo.get_level(conn, code)
     if row is None:
-        raise NotFound(f"aucun niveau de maintenance {code!r}")
+        raise errors.LevelNotFound(f"aucun niveau de maintenance {code!r}")
     if body.is_default is False and row["is_default"]:
-        raise Conflict("un autre niveau doit devenir le niveau par défaut à sa place")
+        raise errors.DefaultLevelRequired(
+            "un autre niveau doit devenir le niveau par défaut à sa place"
+        )
     label = body.label if body.label is not None else row["label"]
     description = body.description if body.description is not None else row["description"]
     await repo.update_level(conn, code, label, description, bool(body.is_default))

@@ -9,7 +9,7 @@ import asyncpg
 from prisme_chassis.bus import enqueue, next_version
 from prisme_events import ClientCorrected
 
-from . import audit, domain, eligibility
+from . import audit, domain, eligibility, errors
 from . import repository as repo
 from .errors import ClientNotFound, NetworkNotDeclared, PartnerListed, PartnerNotListed
 from .facts import (
@@ -238,7 +238,7 @@ async def set_partner_services(
     """The services a listed partner provides (the terms' list of partners and services)."""
     row = await repo.get_partner(conn, name)
     if row is None:
-        raise NotFound(f"partner {name!r} is not listed")
+        raise errors.PartnerNotListed(f"partner {name!r} is not listed")
     await repo.set_partner_services(conn, name, services)
     await audit.record(
         conn,

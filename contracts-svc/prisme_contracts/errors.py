@@ -57,6 +57,16 @@ class OverrideNotFound(NotFound):
     title = "Aucune dérogation en vigueur pour ce critère"
 
 
+class OfferNotFound(NotFound):
+    code = "offer-not-found"
+    title = "Offre introuvable"
+
+
+class LevelNotFound(NotFound):
+    code = "level-not-found"
+    title = "Niveau de maintenance introuvable"
+
+
 # --- input that breaks a rule -------------------------------------------------------------
 
 
@@ -70,6 +80,16 @@ class InvalidField(Unprocessable):
 class UnknownOffer(Unprocessable):
     code = "unknown-offer"
     title = "Offre inconnue (C1)"
+
+
+class UnknownLevel(Unprocessable):
+    code = "unknown-level"
+    title = "Niveau de maintenance inconnu"
+
+
+class UnknownCatalogueItems(Unprocessable):
+    code = "unknown-catalogue-items"
+    title = "Éléments de catalogue inconnus (C1)"
 
 
 class UnknownClient(Unprocessable):
@@ -132,6 +152,21 @@ class DocumentTypeRefused(UnsupportedMediaType):
 
 
 # --- state conflicts ----------------------------------------------------------------------
+
+
+class OfferExists(Conflict):
+    code = "offer-exists"
+    title = "Cette offre existe déjà"
+
+
+class LevelExists(Conflict):
+    code = "level-exists"
+    title = "Ce niveau de maintenance existe déjà"
+
+
+class DefaultLevelRequired(Conflict):
+    code = "default-level-required"
+    title = "Un autre niveau doit devenir le niveau par défaut à sa place"
 
 
 class ContractExistsForYear(Conflict):

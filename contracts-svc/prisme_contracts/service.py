@@ -15,7 +15,7 @@ from prisme_chassis.clock import business_day
 from prisme_chassis.errors import Unprocessable
 from prisme_events import ContractActivated, ContractCancelled
 
-from . import audit, domain, eligibility
+from . import audit, domain, eligibility, errors
 from . import repository as repo
 from .errors import (
     ChangedMeanwhile,
@@ -63,7 +63,7 @@ async def _level(conn: asyncpg.Connection, code: str | None) -> str:
         return await repo.default_level(conn)
     if await repo.get_level(conn, code) is None:
         known = [r["code"] for r in await repo.list_levels(conn)]
-        raise Unprocessable(
+        raise errors.UnknownLevel(
             f"niveau de maintenance inconnu {code!r}",
             errors=[{"field": "level", "detail": f"known levels: {known}"}],
         )
