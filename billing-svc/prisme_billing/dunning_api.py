@@ -9,11 +9,11 @@ from fastapi import APIRouter
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import business_today
-from prisme_chassis.errors import NotFound
+from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
 from pydantic import BaseModel, Field
 
-from . import dunning
+from . import dunning, errors
 from . import repository as repo
 from .context import BillingRuntimeDep
 
@@ -41,7 +41,7 @@ class DunningOut(BaseModel):
     reminders: list[ReminderOut]
 
 
-@router.get("/v1/invoices/{invoice_id}/dunning")
+@router.get("/v1/invoices/{invoice_id}/dunning", responses=problems(errors.InvoiceNotFound))
 async def invoice_dunning(
     invoice_id: uuid.UUID,
     conn: Tx,
@@ -53,7 +53,7 @@ async def invoice_dunning(
     and the indemnity it states, and the reminders sent."""
     invoice = await repo.document(conn, invoice_id)
     if invoice is None or invoice["kind"] != "invoice" or invoice["status"] == "draft":
-        raise NotFound("no such invoice", invoice_id=invoice_id)
+        raise errors.InvoiceNotFound("no such invoice", invoice_id=invoice_id)
     d = await dunning.state(
         conn, invoice, on or business_today(), rt.settings.late_penalty_rate_percent
     )

@@ -99,7 +99,13 @@ class ApprovalTampered(Conflict):
     title = "La demande enregistrée ne correspond pas à son empreinte"
 
 
+class DuplicatePriceItem(Unprocessable):
+    code = "duplicate-price-item"
+    title = "Un code apparaît deux fois parmi les prix unitaires (B9)"
+
+
 CATALOGUE: tuple[type[DomainError], ...] = (
+    DuplicatePriceItem,
     RefundNotFound,
     RefundThroughStripe,
     RefundAlreadyRecorded,

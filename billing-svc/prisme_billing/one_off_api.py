@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
-from prisme_chassis.errors import Unprocessable
+from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
 from pydantic import BaseModel, Field
 
-from . import domain
+from . import domain, errors
 from . import repository as repo
 
 router = APIRouter(tags=["price book"])
@@ -64,7 +64,7 @@ async def get_items(
     return await _items(conn)
 
 
-@router.put("/v1/price-book/items")
+@router.put("/v1/price-book/items", responses=problems(errors.DuplicatePriceItem))
 async def put_items(
     body: PriceItemsIn, conn: Tx, who: Principal = require_scopes("billing:write")
 ) -> list[PriceItemOut]:
@@ -72,7 +72,7 @@ async def put_items(
     one-off invoice prices its work with the items in force when it is issued."""
     codes = [i.code for i in body.items]
     if len(set(codes)) != len(codes):
-        raise Unprocessable("a code appears twice", codes=codes)
+        raise errors.DuplicatePriceItem("a code appears twice", codes=codes)
     await repo.replace_price_items(
         conn, [(i.code, i.label, _UNITS[i.unit], i.unit_ttc) for i in body.items], who.sub
     )

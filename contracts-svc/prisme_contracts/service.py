@@ -12,7 +12,6 @@ from datetime import date, datetime
 import asyncpg
 from prisme_chassis.bus import enqueue
 from prisme_chassis.clock import business_day
-from prisme_chassis.errors import Unprocessable
 from prisme_events import ContractActivated, ContractCancelled
 
 from . import audit, domain, eligibility, errors
