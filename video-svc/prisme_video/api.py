@@ -13,17 +13,17 @@ from prisme_chassis import clock
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
-from prisme_chassis.errors import PayloadTooLarge, Unprocessable
+from prisme_chassis.errors import problems
 from pydantic import BaseModel, Field
 
-from . import recordings, sharing
+from . import errors, recordings, sharing
 from . import repository as repo
 from .context import VideoRuntimeDep
 from .multipart import MalformedFormError, TooLargeError, read_form
 from .repository import LinkRow, VideoRow
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def status_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the RFC 9457 problems a route may answer."""
     return {
         status: {
@@ -34,7 +34,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-router = APIRouter(tags=["videos"], responses=problems(401, 403, 422))
+router = APIRouter(tags=["videos"], responses=status_problems(401, 403, 422))
 
 
 class CommentIn(BaseModel):
@@ -154,7 +154,15 @@ _UPLOAD_BODY = {
 
 
 @router.post(
-    "/v1/videos", status_code=201, openapi_extra=_UPLOAD_BODY, responses=problems(413, 415)
+    "/v1/videos",
+    status_code=201,
+    openapi_extra=_UPLOAD_BODY,
+    responses=problems(
+        errors.UploadTooLarge,
+        errors.NotAVideo,
+        errors.MalformedUpload,
+        errors.ContractOfAnotherClient,
+    ),
 )
 async def upload_video(
     request: Request, rt: VideoRuntimeDep, who: Principal = require_scopes("videos:write")
@@ -184,10 +192,12 @@ async def upload_video(
             video = await recordings.record_video(conn, ctx, fields, recording, who.sub)
     except MalformedFormError as exc:
         await upload.discard()
-        raise Unprocessable(exc.reason) from exc
+        raise errors.MalformedUpload(exc.reason) from exc
     except TooLargeError as exc:
         await upload.discard()
-        raise PayloadTooLarge(f"fichier limité à {ctx.settings.max_upload_bytes} octets") from exc
+        raise errors.UploadTooLarge(
+            f"fichier limité à {ctx.settings.max_upload_bytes} octets"
+        ) from exc
     except BaseException:
         await upload.discard()
         raise
@@ -204,7 +214,7 @@ async def list_videos(
     return [VideoOut.of(v) for v in await repo.list_videos(conn, client_id, contract_id)]
 
 
-@router.get("/v1/videos/{video_id}", responses=problems(404))
+@router.get("/v1/videos/{video_id}", responses=problems(errors.VideoNotFound))
 async def get_video(
     video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
 ) -> VideoOut:
@@ -215,7 +225,7 @@ async def get_video(
 @router.get(
     "/v1/videos/{video_id}/poster",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **problems(404)},
+    responses={200: {"content": {"image/jpeg": {}}}, **problems(errors.VideoNotFound)},
 )
 async def get_poster(
     video_id: uuid.UUID,
@@ -228,7 +238,11 @@ async def get_poster(
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/v1/videos/{video_id}/comments", status_code=201, responses=problems(404))
+@router.post(
+    "/v1/videos/{video_id}/comments",
+    status_code=201,
+    responses=problems(errors.VideoNotFound, errors.CommentBeyondEnd),
+)
 async def add_comment(
     video_id: uuid.UUID, body: CommentIn, conn: Tx, who: Principal = require_scopes("videos:write")
 ) -> CommentOut:
@@ -236,7 +250,7 @@ async def add_comment(
     return CommentOut(**dict(row))
 
 
-@router.get("/v1/videos/{video_id}/comments", responses=problems(404))
+@router.get("/v1/videos/{video_id}/comments", responses=problems(errors.VideoNotFound))
 async def list_comments(
     video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
 ) -> list[CommentOut]:
@@ -244,7 +258,11 @@ async def list_comments(
     return [CommentOut(**dict(c)) for c in await repo.list_comments(conn, video_id)]
 
 
-@router.post("/v1/videos/{video_id}/links", status_code=201, responses=problems(404, 409))
+@router.post(
+    "/v1/videos/{video_id}/links",
+    status_code=201,
+    responses=problems(errors.VideoNotFound, errors.SharingRefused),
+)
 async def create_link(
     video_id: uuid.UUID,
     conn: Tx,
@@ -270,7 +288,7 @@ async def list_links(
     return [LinkOut.of(link, now) for link in await repo.list_links(conn, client_id, video_id)]
 
 
-@router.post("/v1/links/{link_id}/revoke", responses=problems(404))
+@router.post("/v1/links/{link_id}/revoke", responses=problems(errors.LinkNotFound))
 async def revoke_link(
     link_id: uuid.UUID,
     conn: Tx,

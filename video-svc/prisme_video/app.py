@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import Resources, ServiceSpec, create_app, run
 
-from . import api, handlers, redaction, retention, viewer
+from . import api, errors, handlers, redaction, retention, viewer
 from .context import VideoContext, build_context
 from .settings import VideoSettings
 
@@ -22,6 +22,7 @@ spec = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     context=_context,
     routers=[api.router],
+    errors=errors.CATALOGUE,
     public_routers=[viewer.router],
     subscriptions=handlers.subscriptions,
     workers=[retention.run],

@@ -11,11 +11,17 @@ from decimal import Decimal
 
 import asyncpg
 from prisme_chassis import clock
-from prisme_chassis.errors import NotFound, Unprocessable, UnsupportedMediaType
 
 from . import repository as repo
 from .context import VideoContext
 from .crypto import new_data_key, unwrap_key, wrap_key
+from .errors import (
+    CommentBeyondEnd,
+    ContractOfAnotherClient,
+    MalformedUpload,
+    NotAVideo,
+    VideoNotFound,
+)
 from .probe import NotAVideoError, ProbeResult, probe
 from .repository import DB, VideoRow
 from .sealed_objects import DecryptingFile, SealedRef, SealedWriter, put_object, read_object
@@ -61,12 +67,12 @@ class RecordingUpload:
     async def seal(self) -> ProbedRecording:
         """Finish the object, check that it is a video and store its encrypted poster."""
         if self._writer is None or self._writer.size == 0:
-            raise Unprocessable("le champ « file » est vide")
+            raise MalformedUpload("le champ « file » est vide")
         ref = await asyncio.to_thread(self._writer.commit)
         try:
             facts = await asyncio.to_thread(self._probe, ref)
         except NotAVideoError as exc:
-            raise UnsupportedMediaType(f"Ce fichier n'est pas une vidéo : {exc.reason}.") from exc
+            raise NotAVideo(f"Ce fichier n'est pas une vidéo : {exc.reason}.") from exc
         poster = await asyncio.to_thread(
             put_object,
             self.ctx.store,
@@ -112,7 +118,7 @@ def parse_upload_form(fields: dict[str, str], has_file: bool) -> UploadForm:
     if not has_file:
         errors.append({"field": "file", "detail": "fichier vidéo manquant"})
     if errors:
-        raise Unprocessable("formulaire d'envoi invalide", errors=errors)
+        raise MalformedUpload("formulaire d'envoi invalide", errors=errors)
     return UploadForm(ids["client_id"], ids["contract_id"], title)
 
 
@@ -125,7 +131,7 @@ async def record_video(
 ) -> VideoRow:
     contract = await repo.get_contract(conn, form.contract_id)
     if contract is not None and contract.client_id != form.client_id:
-        raise Unprocessable("le contrat n'appartient pas à ce client")
+        raise ContractOfAnotherClient("le contrat n'appartient pas à ce client")
     facts = recording.facts
     video = VideoRow(
         id=recording.video_id,
@@ -156,7 +162,7 @@ async def record_video(
 async def live_video(conn: DB, video_id: uuid.UUID) -> VideoRow:
     video = await repo.get_video(conn, video_id)
     if video is None or video.deleted_at is not None:
-        raise NotFound(f"vidéo {video_id} introuvable")
+        raise VideoNotFound(f"vidéo {video_id} introuvable")
     return video
 
 
@@ -173,7 +179,7 @@ async def add_comment(
 ) -> asyncpg.Record:
     video = await live_video(conn, video_id)
     if at_seconds > video.duration_seconds:
-        raise Unprocessable(
+        raise CommentBeyondEnd(
             f"le commentaire est à {at_seconds} s, la vidéo dure {video.duration_seconds} s"
         )
     return await repo.insert_comment(conn, uuid.uuid4(), video_id, at_seconds, text, actor)

@@ -10,7 +10,6 @@ from datetime import datetime
 import asyncpg
 from prisme_chassis import clock
 from prisme_chassis.bus import enqueue, enqueue_many
-from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import (
     ContractActivated,
     ContractAmended,
@@ -21,6 +20,7 @@ from prisme_events import (
 )
 from prisme_events.projection import ContractProjection, project
 
+from . import errors
 from . import repository as repo
 from .context import VideoContext
 from .credentials import hash_token, new_password, new_token
@@ -77,7 +77,7 @@ async def _shareable(conn: asyncpg.Connection, ctx: VideoContext, video: VideoRo
     contract = await repo.get_contract(conn, video.contract_id)
     refusal = can_share(contract, video.client_id, clock.now())
     if refusal is not None or contract is None or contract.ends_at is None:
-        raise Conflict(
+        raise errors.SharingRefused(
             f"Impossible de partager cette vidéo : {refusal}.", contract_id=video.contract_id
         )
     return contract.ends_at
@@ -92,7 +92,7 @@ async def revoke_link(
 ) -> LinkRow:
     link = await repo.get_link(conn, link_id)
     if link is None:
-        raise NotFound(f"lien {link_id} introuvable")
+        raise errors.LinkNotFound(f"lien {link_id} introuvable")
     revoked = await repo.revoke_link(conn, link_id, f"revoked_by:{actor}", clock.now())
     if revoked is None:
         return link  # already revoked: idempotent

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from prisme_chassis.app import Tx
-from prisme_chassis.errors import NotFound
+from prisme_chassis.errors import NotFound, problems
 
-from . import pages, viewing
-from .api import problems
+from . import errors, pages, viewing
+from .api import status_problems
 from .context import VideoRuntimeDep
 from .viewing import Visitor
 
@@ -90,7 +90,7 @@ async def link_page(token: str, request: Request, conn: Tx, rt: VideoRuntimeDep)
         303: {"description": "Session ouverte, retour à la page du lien"},
         401: {"description": "Mot de passe incorrect", **_HTML},
         429: {"description": "Trop d'essais (délai croissant, puis blocage)", **_HTML},
-        **problems(422),
+        **status_problems(422),
     },
 )
 async def link_login(
@@ -138,7 +138,9 @@ async def link_login(
     responses={
         200: {"content": {"video/mp4": {}}},
         206: {"content": {"video/mp4": {}}},
-        **problems(401, 404, 410, 416),
+        **problems(
+            errors.SessionRequired, errors.LinkNotFound, errors.LinkGone, errors.RangeNotSatisfiable
+        ),
     },
 )
 async def link_stream(token: str, request: Request, rt: VideoRuntimeDep) -> Response:
@@ -165,7 +167,10 @@ async def link_stream(token: str, request: Request, rt: VideoRuntimeDep) -> Resp
 @router.get(
     "/v/{token}/poster",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **problems(401, 404, 410)},
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        **problems(errors.SessionRequired, errors.LinkNotFound, errors.LinkGone),
+    },
 )
 async def link_poster(token: str, request: Request, rt: VideoRuntimeDep) -> Response:
     image = await viewing.poster(

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Literal
 
 import asyncpg
 from prisme_chassis import clock
-from prisme_chassis.errors import DomainError, Gone, NotFound
 
+from . import errors
 from . import repository as repo
 from .context import VideoContext
 from .credentials import hash_token
@@ -43,29 +43,10 @@ class Target:
     status: LinkStatus
 
 
-class RangeNotSatisfiable(DomainError):
-    status = 416
-    code = "range_not_satisfiable"
-    title = "Range not satisfiable"
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"la vidéo fait {size} octets")
-        self.size = size
-
-    def headers(self) -> dict[str, str]:
-        return {"Content-Range": f"bytes */{self.size}"}
-
-
-class SessionRequired(DomainError):
-    status = 401
-    code = "viewer_session_required"
-    title = "Mot de passe requis"
-
-
 async def find(conn: DB, ctx: VideoContext, token: str) -> Target:
     link = await repo.link_by_token_hash(conn, hash_token(token))
     if link is None:
-        raise NotFound("lien inconnu")
+        raise errors.LinkNotFound("lien inconnu")
     video = await repo.get_video(conn, link.video_id)
     assert video is not None  # links reference videos (foreign key)
     status = link_status(revoked_at=link.revoked_at, expires_at=link.expires_at, now=clock.now())
@@ -186,10 +167,10 @@ async def _authorised(
     target = await find(pool, ctx, token)
     if target.status != "active":
         await _log(pool, target, visitor, "gone", 410)
-        raise Gone("Ce lien a expiré ou a été révoqué.", link_status=target.status)
+        raise errors.LinkGone("Ce lien a expiré ou a été révoqué.", link_status=target.status)
     if not ctx.cookies.valid_for(cookie, target.link.id, clock.now()):
         await _log(pool, target, visitor, "denied", 401)
-        raise SessionRequired("Saisissez le mot de passe du lien pour voir la vidéo.")
+        raise errors.SessionRequired("Saisissez le mot de passe du lien pour voir la vidéo.")
     return target
 
 
@@ -216,7 +197,7 @@ async def stream(
         asked = parse_range(range_header, size)
     except RangeNotSatisfiableError as exc:
         await _log(pool, target, visitor, "stream", 416)
-        raise RangeNotSatisfiable(size) from exc
+        raise errors.RangeNotSatisfiable(size) from exc
     start, end = asked if asked is not None else (0, size - 1)
     status = 206 if asked is not None else 200
     key = data_key(ctx, target.video)
