@@ -288,7 +288,20 @@ def test_kubernetes_manifests_cover_the_table() -> None:
         assert doc["apiVersion"]
         assert doc["metadata"]["name"]
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    containers = {
+        c["name"]: c
+        for d in deployments.values()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
     for spec in PROCESSES:
+        if spec.kind == "store":
+            # A store runs beside the service that owns its files (the repository server
+            # shares backup-svc's volume); it is ready once it accepts connections.
+            container = containers[spec.name]
+            assert container["args"][0] == spec.module
+            assert container["ports"][0]["containerPort"] == spec.port
+            assert container["readinessProbe"]["tcpSocket"]["port"] == spec.port
+            continue
         container = deployments[spec.name]["spec"]["template"]["spec"]["containers"][0]
         assert container["args"][0] == spec.module
         assert container["ports"][0]["containerPort"] == spec.port
