@@ -80,12 +80,32 @@ def cleanup(state: RunState, report: Callable[[str], None], grace: float = 10.0)
                 _stop_pid(pid, None, grace, signal.SIGQUIT)
 
 
+def reapers_of(data_dir: Path, runner_pid: int) -> list[int]:
+    """The reaper processes (``prisme_cli.reaper``) watching ``runner_pid`` on ``data_dir``."""
+    wanted = [b"prisme_cli.reaper", str(data_dir).encode(), str(runner_pid).encode()]
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(w in argv for w in wanted):
+            found.append(int(entry))
+    return found
+
+
 def down(data_dir: DataDir, out: TextIO, grace: float = 10.0) -> int:
     if not data_dir.state_file.exists():
         print(f"prisme is not running on {data_dir.root}", file=out)
         return 0
     state = RunState.load(data_dir.state_file)
     cleanup(state, report=lambda line: print(line, file=out, flush=True), grace=grace)
+    # A killed runner's reaper may still be stopping the same processes: "down" returns once
+    # it is gone too (it exits by itself when done; a stuck one is stopped).
+    for pid in reapers_of(data_dir.root, state.runner_pid):
+        _stop_pid(pid, start_time(pid), grace, signal.SIGTERM)
     data_dir.state_file.unlink(missing_ok=True)
     print("stopped", file=out)
     return 0
