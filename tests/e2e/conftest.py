@@ -160,4 +160,10 @@ async def platform(
             )
     finally:
         graph_server.should_exit = True
-        await asyncio.wait_for(graph_task, 10)
+        try:
+            # shield: a slow graceful stop (a kept-alive client, a loaded machine) must not
+            # cancel the server mid-shutdown; it is then told to exit at once
+            await asyncio.wait_for(asyncio.shield(graph_task), 10)
+        except TimeoutError:
+            graph_server.force_exit = True
+            await asyncio.wait_for(graph_task, 20)
