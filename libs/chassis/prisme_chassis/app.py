@@ -277,7 +277,11 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
             await spec.on_shutdown(rt)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(rt.nc.drain(), timeout=5.0)
-        await rt.pool.close()
+        try:
+            await asyncio.wait_for(rt.pool.close(), timeout=10.0)
+        except TimeoutError:
+            log.warning("database connections still busy after 10 s: closing them")
+            rt.pool.terminate()
 
 
 def runtime(request: Request) -> Runtime[ServiceSettings, object]:
@@ -498,7 +502,7 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
             finally:
                 for watcher in watchers:
                     watcher.cancel()
-                await asyncio.gather(*watchers, return_exceptions=True)
+                await asyncio.wait(watchers, timeout=5.0)
 
     app = FastAPI(title=spec.name, version=spec.version, lifespan=lifespan)
     app.state.settings = settings

@@ -182,12 +182,15 @@ class JobWorker:
             await self._record(binding, jobs, outcomes, token)
         except asyncio.CancelledError:
             # Shutting down: hand the leases back so another worker need not wait them out.
-            with contextlib.suppress(Exception):
+
+            async def release() -> None:
                 async with self.pool.acquire() as proxy:
-                    await asyncio.wait_for(
-                        repo.release(cast(asyncpg.Connection, proxy), [j.id for j in jobs], token),
-                        timeout=2.0,
-                    )
+                    await repo.release(cast(asyncpg.Connection, proxy), [j.id for j in jobs], token)
+
+            # Bounded as a whole: a pool busy or closing must not hold the shutdown (the lease
+            # then simply runs out).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(release(), timeout=2.0)
             raise
         except Exception:
             # Recording failed (database down): the lease runs out and the job is run again;
