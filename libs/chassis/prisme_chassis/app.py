@@ -272,7 +272,9 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
             await asyncio.wait(consumer_tasks, timeout=10.0)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(tasks, timeout=10.0) if tasks else (set(), set())
+        for task in stuck:
+            log.warning("background task %s did not stop within 10 s", task.get_name())
         if spec.on_shutdown is not None:
             await spec.on_shutdown(rt)
         with contextlib.suppress(Exception):

@@ -52,7 +52,8 @@ async def start_service(
             yield client
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, timeout=30.0)
+        # the chassis bounds every shutdown step (about 40 s at worst on a loaded machine)
+        await asyncio.wait_for(task, timeout=60.0)
 
 
 class ServiceProcess:
