@@ -244,7 +244,16 @@ class Restic:
         """Create the repository; ``False`` when it already exists."""
         if await self.exists():
             return False
-        await self._run(["init", "--json"])
+        # A freshly enrolled agent's user reaches the repository server's users file a moment
+        # after the enrolment commits: a 401 then is retried a few times before failing.
+        for attempt in range(5):
+            try:
+                await self._run(["init", "--json"])
+                return True
+            except ResticError as exc:
+                if "401" not in str(exc) or attempt == 4:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
         return True
 
     async def exists(self) -> bool:
