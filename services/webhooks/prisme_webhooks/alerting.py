@@ -18,9 +18,9 @@ from typing import Any, cast
 import asyncpg
 from prisme_chassis import jobs, support_hours
 from prisme_chassis.calendar import REUNION
+from prisme_chassis.clock import now
 
 from . import alert_rules, repository
-from .clock import now
 from .context import ALERT_MAIL, DIGEST_MAIL, Context
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query
 from prisme_chassis import support_hours
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.clock import now
 from prisme_chassis.errors import NotFound
 from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field
 
 from . import endpoints, repository
-from .clock import now
 from .context import WebhooksRuntimeDep
 
 router = APIRouter(tags=["webhooks"])

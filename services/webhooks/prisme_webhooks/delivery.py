@@ -21,10 +21,10 @@ import httpx
 from prisme_chassis import jobs
 from prisme_chassis.bus import enqueue as enqueue_event
 from prisme_chassis.bus import next_version
+from prisme_chassis.clock import now
 from prisme_events import WebhookEndpointDisabled
 
 from . import domain, repository, signing
-from .clock import now
 from .context import Context
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from prisme_chassis.clock import now
 from prisme_chassis.errors import NotFound, Unprocessable
 from prisme_events import event_types
 
 from . import domain, repository, signing
-from .clock import now
 from .context import Context
 from .delivery import enqueue_delivery
 from .ssrf import UnsafeUrlError, check_url

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC
 
 import asyncpg
+from prisme_chassis.clock import now
 from prisme_events import Event
 
 from . import alert_rules, domain, repository
 from .alerting import raise_alert
-from .clock import now
 from .context import Context
 from .delivery import enqueue_delivery
 
