@@ -14,11 +14,13 @@ UP_ARGS    ?=
 # pytest-xdist workers: the suite is sized for 2 cores (DESIGN.md §9)
 JOBS       ?= 2
 PYTEST_ARGS ?=
+# extra options for every bench script, e.g. make bench BENCH_ARGS="--runs 1"
+BENCH_ARGS ?=
 # Debian packages the tests need, as <command>:<package>; installed only when the command is
 # missing, and only with apt-get as root (otherwise a warning names what to install).
 # command:package, or /absolute/path:package for a package that installs no command (fonts,
 # colour profiles): billing's Factur-X embeds DejaVu Sans and an sRGB output intent (PDF/A).
-APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk chromium:chromium \
+APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk hey:hey chromium:chromium \
               /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
               /usr/share/color/icc/sRGB.icc:icc-profiles-free
 
@@ -93,11 +95,16 @@ format: install ## apply ruff's fixes and formatting
 asyncapi: install ## regenerate libs/events/asyncapi.json after changing an event model
 	$(BIN)/python -m prisme_events.asyncapi
 
-bench: install ## run every benchmark script in bench/ (each prints its figures)
-	@set -e; for script in bench/*.py; do \
+bench: install ## run every benchmark in bench/ five times (BENCH_ARGS="--runs 1" for one); ends with one table
+	@summary="$$(mktemp)"; rc=0; \
+	for script in bench/[!_]*.py; do \
 	  [ -e "$$script" ] || { echo "no benchmark in bench/"; break; }; \
-	  echo "== $$script"; $(BIN)/python "$$script"; \
-	done
+	  echo "== $$script"; \
+	  PRISME_BENCH_SUMMARY="$$summary" $(BIN)/python "$$script" $(BENCH_ARGS) || { \
+	    status=$$?; [ $$status -eq 3 ] || $(BIN)/python bench/_runs.py "$$summary" --failed "$$script" $$status; }; \
+	done; \
+	echo "== make bench: worst of each target's runs (DESIGN.md §8)"; \
+	$(BIN)/python bench/_runs.py "$$summary" || rc=$$?; rm -f "$$summary"; exit $$rc
 
 clean: ## remove caches and build leftovers (keeps .venv and the .prisme data dir)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/out

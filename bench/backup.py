@@ -11,7 +11,7 @@ small documents; ``--mb`` to change it), then, each into its own fresh repositor
 
 Prints the figures and the ratios (wall clock; the agent's backup step is timed around the
 wrapper's ``restic backup`` call, process start and key derivation included, like the baseline). The test restore is periodic (weekly) and not part of this
-daily measure. Usage: ``.venv/bin/python bench/backup.py [--mb 300] [--rounds 3]`` (medians are printed).
+daily measure. Usage: ``.venv/bin/python bench/backup.py [--mb 300] [--runs 5]`` (the verdict is the worst run).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import os
 import shutil
-import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
 
+from _runs import Runs, Target, add_runs_argument
 from prisme_backup.agent.dumps import DumpRunner
 from prisme_backup.agent.protocol import AgentPlan, RepositorySpec
 from prisme_backup.agent.restic import Repository, Restic
@@ -152,7 +153,17 @@ async def one_round(work: Path, share: Path, *, agent_first: bool) -> dict[str, 
     return out
 
 
-async def main(megabytes: int, rounds: int) -> None:
+TARGETS = [
+    Target("whole_ratio_new", "P6 agent whole daily run / plain restic, new data", at_least=0.9),
+    Target(
+        "whole_ratio_unchanged",
+        "P6 agent whole daily run / plain restic, unchanged",
+        at_least=0.9,
+    ),
+]
+
+
+async def main(megabytes: int, runs_wanted: int) -> int:
     work = Path(tempfile.mkdtemp(prefix="prisme-bench-backup-"))
     try:
         share = work / "PARTAGE"
@@ -163,36 +174,29 @@ async def main(megabytes: int, rounds: int) -> None:
             f"(generated in {time.perf_counter() - t0:.1f}s)"
         )
         mb = size / 1e6
-        rows: list[dict[str, float]] = []
-        for n in range(rounds):
-            rows.append(await one_round(work / f"round{n}", share, agent_first=n % 2 == 1))
-            r = rows[-1]
+        runs = Runs(f"P6 backups, {mb:.0f} MB", TARGETS, runs_wanted)
+        for n in runs:
+            r = await one_round(work / f"round{n}", share, agent_first=n % 2 == 1)
             print(
-                f"round {n + 1}: plain {r['plain1']:.2f}s / agent backup {r['step1']:.2f}s"
+                f"  new data: plain {r['plain1']:.2f}s / agent backup {r['step1']:.2f}s"
                 f" / agent run {r['whole1']:.2f}s; unchanged: plain {r['plain2']:.2f}s"
                 f" / agent backup {r['step2']:.2f}s / agent run {r['whole2']:.2f}s"
             )
-        m = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-        print(f"medians over {rounds} rounds, {mb:.0f} MB")
-        print("first run (new data)")
-        print(f"  plain restic backup        {m['plain1']:7.2f} s  {mb / m['plain1']:8.1f} MB/s")
-        print(
-            f"  agent backup step          {m['step1']:7.2f} s  {mb / m['step1']:8.1f} MB/s"
-            f"  ratio {m['plain1'] / m['step1']:.2f}"
-        )
-        print(
-            f"  agent whole daily run      {m['whole1']:7.2f} s  {mb / m['whole1']:8.1f} MB/s"
-            f"  ratio {m['plain1'] / m['whole1']:.2f}  (init + backup; forget/prune/check are backup-svc's since issue 16)"
-        )
-        print("second run (unchanged data)")
-        print(f"  plain restic backup        {m['plain2']:7.2f} s")
-        print(
-            f"  agent backup step          {m['step2']:7.2f} s  ratio {m['plain2'] / m['step2']:.2f}"
-        )
-        print(
-            f"  agent whole daily run      {m['whole2']:7.2f} s  ratio {m['plain2'] / m['whole2']:.2f}"
-        )
-        print("ratio = plain time / agent time (P6 target for the backup: >= 0.90)")
+            runs.record(
+                {
+                    "plain_new_mbs": mb / r["plain1"],
+                    "agent_run_new_mbs": mb / r["whole1"],
+                    "step_ratio_new": r["plain1"] / r["step1"],
+                    "whole_ratio_new": r["plain1"] / r["whole1"],
+                    "plain_unchanged_s": r["plain2"],
+                    "agent_run_unchanged_s": r["whole2"],
+                    "step_ratio_unchanged": r["plain2"] / r["step2"],
+                    "whole_ratio_unchanged": r["plain2"] / r["whole2"],
+                    "check_s": r["check1"] + r["check2"],
+                }
+            )
+        print("ratio = plain time / agent time (P6 target for the whole daily run: >= 0.90)")
+        return runs.finish()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -200,6 +204,6 @@ async def main(megabytes: int, rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3)
+    add_runs_argument(parser)
     args = parser.parse_args()
-    asyncio.run(main(args.mb, args.rounds))
+    sys.exit(asyncio.run(main(args.mb, args.runs)))

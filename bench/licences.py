@@ -32,6 +32,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import nats
+from _runs import Runs, Target, add_runs_argument
 from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import ensure_stream
 from prisme_events import (
@@ -134,7 +135,7 @@ async def _wait(
         await conn.close()
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-licences-"))
     pg = PostgresServer(tmp / "pg", durable=True)
     ns = NatsServer(tmp / "nats")
@@ -282,6 +283,11 @@ async def main(args: argparse.Namespace) -> None:
             f"P2 budget    : 60 s -> needs {target / 60:,.0f} accounts/s; measured {total / t_rev:.0f}/s "
             f"({'meets' if total / t_rev >= target / 60 else 'misses'} it)"
         )
+        return {
+            "provision_per_s": total / t_prov,
+            "revocation_per_s": total / t_rev,
+            "revocation_at_10k_s": target / (total / t_rev),
+        }
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -294,6 +300,23 @@ async def main(args: argparse.Namespace) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+TARGETS = [
+    Target(
+        "revocation_at_10k_s",
+        "P2 licence-svc revocation of 50,000 accounts (extrapolated)",
+        below=30,
+        unit="s",
+    )
+]
+
+
+async def repeat(args: argparse.Namespace) -> int:
+    runs = Runs(f"P2 licence-svc, {args.contracts} contracts", TARGETS, args.runs)
+    for _ in runs:
+        runs.record(await main(args))
+    return runs.finish()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--contracts", type=int, default=400)
@@ -304,4 +327,5 @@ if __name__ == "__main__":
     parser.add_argument("--throttle", type=float, default=0.0)
     parser.add_argument("--sample", action="store_true", help="sample pg_stat_activity")
     parser.add_argument("--timeout", type=float, default=900.0)
-    asyncio.run(main(parser.parse_args()))
+    add_runs_argument(parser)
+    sys.exit(asyncio.run(repeat(parser.parse_args())))

@@ -1,4 +1,4 @@
-"""P3 (DESIGN.md §8): Range streaming of a 1 GiB recording, the viewer against nginx, one run.
+"""P3 (DESIGN.md §8): streaming a 1 GiB recording, the viewer against nginx, five runs.
 
 1. A real recording of about ``--size-mib`` MiB (MJPEG in AVI, built from a few encoded frames
    repeated, so it is quick to make and passes the PyAV probe).
@@ -7,13 +7,15 @@
    a contract is activated on the bus, a link is created and a viewer session opened.
 3. nginx (Debian package) on a free loopback port with a temporary config serves the same
    plaintext bytes (sendfile on, access log off, one worker).
-4. The same client (curl to /dev/null) fetches ``Range: bytes=0-`` from both, alternately,
-   ``--runs`` times; then random 1 MiB ranges for the time to first byte. The service's resident
-   memory is sampled throughout (peak RSS).
+4. Each run, for 1 viewer and for ``--viewers`` concurrent viewers (each a curl to /dev/null):
+   the whole file (``Range: bytes=0-``), then ``--ranges`` random 1 MiB ranges per viewer,
+   from nginx and from the viewer (who goes first alternates); aggregate MiB/s and the ratio.
+   Then random 1 MiB ranges one at a time for the time to first byte. The service's resident
+   memory is sampled throughout (growth = peak - idle).
 
-Prints throughput of each, the ratio (target ≥ 50 %), TTFB (target < 50 ms) and peak RSS.
+Targets: every ratio ≥ 0.9, first byte p95 < 50 ms, memory flat, in the worst of ``--runs``.
 
-Usage: python bench/video.py [--size-mib 1024] [--runs 3] [--ranges 30]
+Usage: python bench/video.py [--size-mib 1024] [--runs 5] [--ranges 30] [--viewers 20]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -36,6 +39,7 @@ from pathlib import Path
 import av
 import httpx
 import psutil
+from _runs import Runs, Target, add_runs_argument
 from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_events import ContractActivated
 from prisme_localinfra import NatsServer, PostgresServer, free_port, wait_for_port
@@ -156,11 +160,46 @@ def fetch(url: str, byte_range: str, cookie: str | None = None) -> bytes:
     return subprocess.run([*cmd, url], check=True, capture_output=True).stdout
 
 
-def main() -> None:
+TARGETS = [
+    Target("whole_1_ratio", "P3 video, whole file, 1 viewer / nginx", at_least=0.9),
+    Target("whole_many_ratio", "P3 video, whole file, 20 viewers / nginx", at_least=0.9),
+    Target("ranges_1_ratio", "P3 video, 1 MiB ranges, 1 viewer / nginx", at_least=0.9),
+    Target("ranges_many_ratio", "P3 video, 1 MiB ranges, 20 viewers / nginx", at_least=0.9),
+    Target("ttfb_viewer_p95_ms", "P3 video, first byte p95", below=50, unit="ms"),
+    Target("rss_growth_mib", "P3 video, memory growth while streaming", below=64, unit="MiB"),
+]
+
+
+def q(values: list[float], p: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(p * len(values)))]
+
+
+def random_spans(rng: random.Random, size: int, n: int) -> list[str]:
+    spans = []
+    for _ in range(n):
+        start = rng.randrange(size - 2**20)
+        spans.append(f"{start}-{start + 2**20 - 1}")
+    return spans
+
+
+def concurrent_rate(url: str, spans_per_viewer: list[list[str]], cookie: str | None) -> float:
+    """MiB/s over all viewers: each viewer (a thread running curl) reads its spans in turn."""
+
+    def viewer(spans: list[str]) -> int:
+        return sum(curl(url, span, cookie)[2] for span in spans)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(spans_per_viewer)) as pool:
+        got = sum(pool.map(viewer, spans_per_viewer))
+    return got / (time.perf_counter() - start) / 2**20
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--ranges", type=int, default=30)
+    parser.add_argument("--ranges", type=int, default=30, help="1 MiB ranges per viewer")
+    parser.add_argument("--viewers", type=int, default=20)
+    add_runs_argument(parser)
     args = parser.parse_args()
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         sys.exit("nginx is required: apt-get install -y nginx")
@@ -260,46 +299,39 @@ def main() -> None:
                 sys.exit("the viewer and nginx disagree on the bytes")
 
         rss_idle = psutil.Process(service.pid).memory_info().rss
-        results: dict[str, list[float]] = {"viewer": [], "nginx": []}
-        with RssSampler(service.pid) as sampler:
-            for _ in range(args.runs):
-                for name, url, ck in (("nginx", nginx_url, None), ("viewer", viewer_url, cookie)):
-                    total, _, got = curl(url, "0-", ck)
-                    assert got == size, (name, got, size)
-                    results[name].append(size / total / 2**20)
-            ttfb: dict[str, list[float]] = {"viewer": [], "nginx": []}
-            for _ in range(args.ranges):
-                start = rng.randrange(size - 2**20)
-                span = f"{start}-{start + 2**20 - 1}"
-                ttfb["nginx"].append(curl(nginx_url, span)[1] * 1000)
-                ttfb["viewer"].append(curl(viewer_url, span, cookie)[1] * 1000)
-
-        def q(values: list[float], p: float) -> float:
-            return sorted(values)[min(len(values) - 1, int(p * len(values)))]
-
-        best = {name: max(values) for name, values in results.items()}
-        median = {name: statistics.median(values) for name, values in results.items()}
+        runs = Runs(f"P3 video, {size / 2**20:.0f} MiB", TARGETS, args.runs)
+        servers = (("nginx", nginx_url, None), ("viewer", viewer_url, cookie))
+        for _ in runs:
+            figures: dict[str, float] = {}
+            with RssSampler(service.pid) as sampler:
+                for viewers in (1, args.viewers):
+                    # whole file (Range bytes=0-), then 1 MiB ranges, each viewer its own curl
+                    for kind in ("whole", "ranges"):
+                        rate: dict[str, float] = {}
+                        for name, url, ck in servers if _ % 2 == 0 else servers[::-1]:
+                            spans = (
+                                [["0-"]] * viewers
+                                if kind == "whole"
+                                else [random_spans(rng, size, args.ranges) for _ in range(viewers)]
+                            )
+                            rate[name] = concurrent_rate(url, spans, ck)
+                        key = f"{kind}_{'1' if viewers == 1 else 'many'}"
+                        figures[f"{key}_nginx_mibs"] = rate["nginx"]
+                        figures[f"{key}_viewer_mibs"] = rate["viewer"]
+                        figures[f"{key}_ratio"] = rate["viewer"] / rate["nginx"]
+                ttfb: dict[str, list[float]] = {"viewer": [], "nginx": []}
+                for span in random_spans(rng, size, args.ranges):
+                    ttfb["nginx"].append(curl(nginx_url, span)[1] * 1000)
+                    ttfb["viewer"].append(curl(viewer_url, span, cookie)[1] * 1000)
+            figures["ttfb_nginx_median_ms"] = statistics.median(ttfb["nginx"])
+            figures["ttfb_viewer_median_ms"] = statistics.median(ttfb["viewer"])
+            figures["ttfb_viewer_p95_ms"] = q(ttfb["viewer"], 0.95)
+            figures["rss_growth_mib"] = (sampler.peak - rss_idle) / 2**20
+            runs.record(figures)
         print(
-            f"\nP3 video streaming, {size / 2**20:.0f} MiB, Range bytes=0-, {args.runs} runs each"
+            f"  video-svc RSS idle {rss_idle / 2**20:.0f} MiB; growth = peak while streaming - idle"
         )
-        for name in ("nginx", "viewer"):
-            runs = ", ".join(f"{v:.0f}" for v in results[name])
-            print(
-                f"  {name:7s} throughput MiB/s: median {median[name]:.0f}  best {best[name]:.0f}  ({runs})"
-            )
-        print(
-            f"  ratio viewer/nginx (median): {median['viewer'] / median['nginx']:.1%}  (target >= 50 %)"
-        )
-        print(f"  ratio viewer/nginx (best):   {best['viewer'] / best['nginx']:.1%}")
-        for name in ("nginx", "viewer"):
-            print(
-                f"  {name:7s} time to first byte (1 MiB random ranges): "
-                f"median {statistics.median(ttfb[name]):.1f} ms  p95 {q(ttfb[name], 0.95):.1f} ms"
-            )
-        print(
-            f"  video-svc RSS: idle {rss_idle / 2**20:.0f} MiB, peak while streaming "
-            f"{sampler.peak / 2**20:.0f} MiB (recording {size / 2**20:.0f} MiB)"
-        )
+        return runs.finish()
     finally:
         for proc in (nginx, service):
             if proc is not None and proc.poll() is None:
@@ -314,4 +346,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
