@@ -35,7 +35,7 @@ from nats.js import JetStreamContext
 from prisme_events import StreamSpec, stream_of
 from pydantic import BaseModel
 
-from . import clock, revocations, telemetry
+from . import audit, clock, revocations, telemetry
 from .auth import Authenticator, Principal, require_scopes
 from .bus import (
     Consumer,
@@ -365,6 +365,7 @@ def _dead_letter_router() -> APIRouter:
     async def replay(
         seq: Annotated[int, FastAPIPath(ge=1, le=2**63 - 1)],
         rt: RuntimeDep,
+        actor: audit.ActorDep,
         who: Principal = require_scopes("admin"),
     ) -> None:
         """Run a dead letter through its consumer again; it leaves the stream on success."""
@@ -378,6 +379,21 @@ def _dead_letter_router() -> APIRouter:
             await rt.consumers[letter.durable].replay(seq)
         except RuntimeError as exc:
             raise Unprocessable(str(exc)) from exc
+        # the replay committed its effect through the consumer's inbox (idempotent): the row
+        # says who asked for it, right after
+        async with transaction(rt.pool) as conn:
+            await audit.record(
+                conn,
+                actor,
+                "dead_letter.replayed",
+                target_type="dead_letter",
+                target_id=seq,
+                detail={
+                    "durable": letter.durable,
+                    "subject": letter.subject,
+                    "event_id": letter.event_id,
+                },
+            )
 
     return router
 
@@ -534,6 +550,7 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
     app.include_router(outbox_router())
     if spec.jobs is not None:
         app.include_router(jobs_router(spec.area))
+    app.include_router(audit.audit_router(spec.area))
     app.include_router(clock_router())
     telemetry.instrument_app(app)
     app.openapi = _problem_openapi(app, spec.errors)  # type: ignore[method-assign]

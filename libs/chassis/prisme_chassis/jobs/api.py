@@ -16,6 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from .. import audit
 from ..auth import Principal, require_scopes
 from ..errors import Conflict, NotFound, Unprocessable
 from . import repository as repo
@@ -106,11 +107,20 @@ def jobs_router(area: str | None) -> APIRouter:
     async def retry_job(
         conn: Conn,
         job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+        actor: audit.ActorDep,
         who: Principal = require_scopes(write),
     ) -> JobOut:
         """Put a dead job back in the queue with all its attempts; it runs again soon."""
         view = await repo.retry_dead(conn, job_id)
         if view is not None:
+            await audit.record(
+                conn,
+                actor,
+                "job.retried",
+                target_type="job",
+                target_id=view.id,
+                detail={"kind": view.kind, "key": view.key},
+            )
             return _out(view)
         existing = await repo.get(conn, job_id)
         if existing is None:

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 from fastapi import APIRouter, FastAPI
 from opentelemetry import trace
-from prisme_chassis import jobs
+from prisme_chassis import audit, jobs
 from prisme_chassis.app import Resources, Runtime, ServiceSpec, Tx, create_app, run
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.bus import Subscription, enqueue, enqueue_many
@@ -65,7 +65,7 @@ router = APIRouter()
 
 @router.post("/items", status_code=201)
 async def create_item(
-    body: NewItem, conn: Tx, who: Principal = require_scopes("admin")
+    body: NewItem, conn: Tx, actor: audit.ActorDep, who: Principal = require_scopes("admin")
 ) -> dict[str, str]:
     item_id = uuid.uuid4()
     await conn.execute(
@@ -76,6 +76,9 @@ async def create_item(
         body.infra,
     )
     await enqueue(conn, DemoItemCreated(item_id=item_id, n=body.n))
+    await audit.record(
+        conn, actor, "item.created", target_type="item", target_id=item_id, after={"n": body.n}
+    )
     if body.rollback:
         raise Boom("rolled back on purpose")
     return {"id": str(item_id)}
@@ -83,19 +86,23 @@ async def create_item(
 
 @router.post("/items/bulk", status_code=201)
 async def create_items(
-    body: Bulk, conn: Tx, who: Principal = require_scopes("admin")
+    body: Bulk, conn: Tx, actor: audit.ActorDep, who: Principal = require_scopes("admin")
 ) -> dict[str, int]:
     events = [DemoItemCreated(item_id=uuid.uuid4(), n=i) for i in range(body.count)]
     await conn.executemany(
         "INSERT INTO items (id, n) VALUES ($1, $2)", [(e.item_id, e.n) for e in events]
     )
     await enqueue_many(conn, events)
+    await audit.record(conn, actor, "item.created_in_bulk", detail={"count": body.count})
     return {"count": body.count}
 
 
 @router.post("/items/{item_id}/cure", status_code=204)
-async def cure(item_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("admin")) -> None:
+async def cure(
+    item_id: uuid.UUID, conn: Tx, actor: audit.ActorDep, who: Principal = require_scopes("admin")
+) -> None:
     await conn.execute("INSERT INTO cured VALUES ($1) ON CONFLICT DO NOTHING", item_id)
+    await audit.record(conn, actor, "item.cured", target_type="item", target_id=item_id)
 
 
 async def on_item_created(conn: asyncpg.Connection, event: DemoItemCreated) -> None:
@@ -153,13 +160,16 @@ DELIVER = jobs.JobKind("demo.deliver", max_attempts=5, backoff_base=0.2, backoff
 
 @router.post("/items/{item_id}/deliveries", status_code=202)
 async def deliver_item(
-    item_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("admin")
+    item_id: uuid.UUID, conn: Tx, actor: audit.ActorDep, who: Principal = require_scopes("admin")
 ) -> dict[str, int]:
     """Ask for the item to be delivered outside: a job, enqueued with the state change."""
     if await conn.fetchval("SELECT 1 FROM items WHERE id = $1", item_id) is None:
         raise NotFound(f"no item {item_id}")
     # One delivery per item: the key names it, and the outside dedups on it.
     job_id = await jobs.enqueue(conn, DELIVER, f"item:{item_id}:deliver", {"item_id": str(item_id)})
+    await audit.record(
+        conn, actor, "item.delivery_requested", target_type="item", target_id=item_id
+    )
     return {"job_id": job_id}
 
 

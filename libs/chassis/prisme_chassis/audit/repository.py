@@ -1,0 +1,116 @@
+"""All SQL of the audit trail (table ``audit_trail``, chassis migration 005)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .model import AuditEntry
+
+_COLUMNS = (
+    "id, at, actor, actor_name, action, target_type, target_id, client_id, reason, address,"
+    " request_id, trace_id, before, after, detail"
+)
+
+
+async def insert(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert already-redacted rows (every key of :func:`prisme_chassis.audit.row`)."""
+    if not rows:
+        return
+    await conn.executemany(
+        "INSERT INTO audit_trail (at, actor, actor_name, action, target_type, target_id,"
+        " client_id, reason, address, request_id, trace_id, before, after, detail)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        [
+            (
+                r["at"],
+                r["actor"],
+                r["actor_name"],
+                r["action"],
+                r["target_type"],
+                r["target_id"],
+                r["client_id"],
+                r["reason"],
+                r["address"],
+                r["request_id"],
+                r["trace_id"],
+                r["before"],
+                r["after"],
+                r["detail"],
+            )
+            for r in rows
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What ``GET /v1/audit`` narrows the trail to (``None``: no condition)."""
+
+    actor: str | None = None
+    target: str | None = None
+    target_type: str | None = None
+    action: str | None = None
+    client_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _entry(row: asyncpg.Record) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        actor_name=row["actor_name"],
+        action=row["action"],
+        target_type=row["target_type"],
+        target_id=row["target_id"],
+        client_id=row["client_id"],
+        reason=row["reason"],
+        address=row["address"],
+        request_id=row["request_id"],
+        trace_id=row["trace_id"],
+        before=row["before"],
+        after=row["after"],
+        detail=row["detail"],
+    )
+
+
+async def page(
+    conn: asyncpg.Connection, filters: Filters, *, before_id: int | None, limit: int
+) -> list[AuditEntry]:
+    """Newest first, ids below ``before_id`` (the cursor); ``action`` ending in ``.*`` is a
+    prefix (``contract.*``)."""
+    action: str | None = filters.action
+    prefix: str | None = None
+    if filters.action is not None and filters.action.endswith("*"):
+        action, prefix = None, filters.action[:-1]
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM audit_trail"  # noqa: S608 - constant column list
+        " WHERE ($1::text IS NULL OR actor = $1)"
+        " AND ($2::text IS NULL OR target_id = $2)"
+        " AND ($3::text IS NULL OR target_type = $3)"
+        " AND ($4::text IS NULL OR action = $4)"
+        " AND ($5::text IS NULL OR starts_with(action, $5))"
+        " AND ($6::uuid IS NULL OR client_id = $6)"
+        " AND ($7::timestamptz IS NULL OR at >= $7)"
+        " AND ($8::timestamptz IS NULL OR at < $8)"
+        " AND ($9::bigint IS NULL OR id < $9)"
+        " ORDER BY id DESC LIMIT $10",
+        filters.actor,
+        filters.target,
+        filters.target_type,
+        action,
+        prefix,
+        filters.client_id,
+        filters.since,
+        filters.until,
+        before_id,
+        limit,
+    )
+    return [_entry(r) for r in rows]
