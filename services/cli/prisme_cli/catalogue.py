@@ -76,7 +76,16 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         database="dashboard",
         nats_user="dashboard",
         # DESIGN §7: the token issuer holds the platform's signing key (a file, not argv)
-        env={"PRISME_DASHBOARD_SIGNING_KEY_FILE": "{platform_key_file}"},
+        env={
+            "PRISME_DASHBOARD_SIGNING_KEY_FILE": "{platform_key_file}",
+            # the pages call the services as the operator (ports follow --free-ports)
+            "PRISME_DASHBOARD_CONTRACTS_URL": "http://127.0.0.1:{contracts_port}",
+            "PRISME_DASHBOARD_BILLING_URL": "http://127.0.0.1:{billing_port}",
+            "PRISME_DASHBOARD_LICENCE_URL": "http://127.0.0.1:{licence_port}",
+            "PRISME_DASHBOARD_VIDEO_URL": "http://127.0.0.1:{video_port}",
+            "PRISME_DASHBOARD_BACKUP_URL": "http://127.0.0.1:{backup_port}",
+            "PRISME_DASHBOARD_WEBHOOKS_URL": "http://127.0.0.1:{webhooks_port}",
+        },
     ),
     ProcessSpec(
         name="graph-sandbox",

@@ -44,11 +44,19 @@ def test_table_matches_design_ports_and_conventions() -> None:
             assert spec.database is None
 
 
+SERVICE_NAMES = ("contracts", "billing", "licence", "video", "backup", "webhooks")
+
+
 def test_the_dashboard_comes_first_and_alone_reads_the_signing_key() -> None:
     assert PROCESSES[0].name == "dashboard"
-    context = {"platform_key_file": "/data/keys/platform.key"}
-    assert PROCESSES[0].render_env(context) == {
-        "PRISME_DASHBOARD_SIGNING_KEY_FILE": "/data/keys/platform.key"
+    ports = {f"{name}_port": str(9000 + n) for n, name in enumerate(SERVICE_NAMES, start=1)}
+    context = {"platform_key_file": "/data/keys/platform.key", **ports}
+    env = PROCESSES[0].render_env(context)
+    assert env.pop("PRISME_DASHBOARD_SIGNING_KEY_FILE") == "/data/keys/platform.key"
+    # the pages call each service at the port this run gave it
+    assert env == {
+        f"PRISME_DASHBOARD_{name.upper()}_URL": f"http://127.0.0.1:{ports[name + '_port']}"
+        for name in SERVICE_NAMES
     }
     others = [spec for spec in PROCESSES[1:] if "{platform_key_file}" in str(spec.env)]
     assert others == []

@@ -10,7 +10,7 @@ from prisme_chassis.app import Runtime, ServiceSpec, create_app
 from prisme_chassis.db import transaction
 
 from . import clock, tokens
-from .context import DashboardContext, build_context
+from .context import DashboardContext, build_context, close_context
 from .settings import DashboardSettings
 from .web import account_pages, admin_pages, handlers, oidc_pages, signin_pages
 from .web.security import SecurityHeaders
@@ -35,6 +35,7 @@ spec: ServiceSpec[DashboardSettings, DashboardContext] = ServiceSpec(
         admin_pages.router,
     ],
     workers=[republish_revocations],
+    on_shutdown=close_context,
 )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
+import httpx
 from fastapi import Depends
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
 from prisme_chassis.sealing import Keyring
 
+from .clients import new_http_client
 from .issuer import Issuer
 from .keys import LOGIN_CSRF, TOTP_SEED, derive_key
 from .oidc import OidcConfig
@@ -26,6 +28,8 @@ class DashboardContext:
     issuer: Issuer
     #: OpenID Connect sign-in, when configured
     oidc: OidcConfig | None = None
+    #: the one connection pool towards the services (clients.Services); opened at start-up
+    http: httpx.AsyncClient | None = None
 
 
 def derive_context(settings: DashboardSettings) -> DashboardContext:
@@ -61,7 +65,12 @@ def _oidc(settings: DashboardSettings) -> OidcConfig | None:
 
 
 async def build_context(resources: Resources[DashboardSettings]) -> DashboardContext:
-    return derive_context(resources.settings)
+    return replace(derive_context(resources.settings), http=new_http_client())
+
+
+async def close_context(rt: Runtime[DashboardSettings, DashboardContext]) -> None:
+    if rt.context.http is not None:
+        await rt.context.http.aclose()
 
 
 DashboardRuntime = Runtime[DashboardSettings, DashboardContext]

@@ -62,6 +62,22 @@ class DashboardSettings(ServiceSettings):
         default=900.0, gt=0, validation_alias=_alias("login_max_delay_seconds")
     )
 
+    # The services the pages call, as the signed-in operator (defaults: `prisme up`'s ports)
+    contracts_url: str = Field(
+        default="http://127.0.0.1:8001", validation_alias=_alias("contracts_url")
+    )
+    billing_url: str = Field(
+        default="http://127.0.0.1:8002", validation_alias=_alias("billing_url")
+    )
+    licence_url: str = Field(
+        default="http://127.0.0.1:8003", validation_alias=_alias("licence_url")
+    )
+    video_url: str = Field(default="http://127.0.0.1:8004", validation_alias=_alias("video_url"))
+    backup_url: str = Field(default="http://127.0.0.1:8005", validation_alias=_alias("backup_url"))
+    webhooks_url: str = Field(
+        default="http://127.0.0.1:8006", validation_alias=_alias("webhooks_url")
+    )
+
     oidc_issuer: str | None = Field(
         default=None,
         validation_alias=_alias("oidc_issuer"),

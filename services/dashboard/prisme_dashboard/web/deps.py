@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from prisme_chassis.app import Tx
 
 from .. import clock, sessions
+from ..clients import Services
 from ..context import DashboardContext
 from ..operators import Operator
 from ..operators import get as get_operator
@@ -125,3 +126,11 @@ async def _guarded_any(request: Request, visit: SignedInAny) -> Visit:
 #: a signed-in operator's form post, Origin and CSRF token checked
 GuardedForm = Annotated[Visit, Depends(_guarded)]
 GuardedFormAny = Annotated[Visit, Depends(_guarded_any)]
+
+
+def services_for(request: Request, visit: Visit) -> Services:
+    """The services as ``visit``'s operator (one token minted for the page's calls)."""
+    context = context_of(request)
+    if context.http is None:
+        raise RuntimeError("the dashboard's HTTP client is not open (start-up not run)")
+    return Services.as_operator(context.http, settings_of(request), context.issuer, visit.operator)

@@ -1,28 +1,129 @@
-"""Rendering pages: one Jinja2 environment, the layout, and what every page knows."""
+"""Rendering pages: one Jinja2 environment, the layout, what every page knows, and the French
+formatting filters (DESIGN §1: dates ``1 déc. 2026``, money ``3 340,80 €``, times in
+Indian/Reunion)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from prisme_chassis.calendar import REUNION
+from prisme_chassis.clock import REUNION
+from prisme_chassis.money import eur_fr
 
 from ..roles import ROLE_LABELS
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["role_labels"] = ROLE_LABELS
 
+#: the abbreviations of the Imprimerie nationale, as French readers expect them
+MONTHS = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+)
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
-def reunion_time(moment: datetime) -> str:
-    """``01/12/2026 18:04``: what an operator reads is in Réunion time (DESIGN §1)."""
-    return moment.astimezone(REUNION).strftime("%d/%m/%Y %H:%M")
+#: the pages of the dashboard (issue #12), in the navigation's order: (path, label, who sees it)
+NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
+    ("/", "Accueil", None),
+    ("/practices", "Cabinets", None),
+    ("/contracts", "Contrats", None),
+    ("/billing", "Facturation", None),
+    ("/licences", "Licences", None),
+    ("/videos", "Vidéos", None),
+    ("/backups", "Sauvegardes", None),
+    ("/approvals", "À valider", None),
+    ("/events", "Événements", None),
+    ("/audit", "Journal d'audit", None),
+    ("/admin", "Administration", "admin"),
+)
 
 
+def _as_datetime(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise ValueError(f"a naive time cannot be shown in Réunion time: {value!r}")
+    return moment
+
+
+def french_date(value: date | datetime | str | None) -> str:
+    """``1 déc. 2026``; an instant is read as a day in Réunion (its business day)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = _as_datetime(value).astimezone(REUNION).date()
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def french_long_date(value: date | datetime | str | None) -> str:
+    """``mardi 1 déc. 2026``."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    day = _as_datetime(value).astimezone(REUNION).date() if isinstance(value, datetime) else value
+    return f"{WEEKDAYS[day.weekday()]} {french_date(day)}"
+
+
+def reunion_time(value: datetime | str | None) -> str:
+    """``1 déc. 2026 à 18:04``: what an operator reads is in Réunion time (DESIGN §1)."""
+    if value is None or value == "":
+        return "—"
+    moment = _as_datetime(value).astimezone(REUNION)
+    return f"{french_date(moment.date())} à {moment:%H:%M}"
+
+
+def clock_time(value: datetime | str | None) -> str:
+    """``18:04`` in Réunion time."""
+    if value is None or value == "":
+        return "—"
+    return f"{_as_datetime(value).astimezone(REUNION):%H:%M}"
+
+
+def euros(value: Decimal | str | int | None) -> str:
+    """``3 340,80 €`` (the API's amounts are decimal strings; never floats)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, float):
+        raise TypeError("money is never a float")
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {value!r}") from exc
+    return eur_fr(amount)
+
+
+def number(value: int | None) -> str:
+    """``10 000`` (a narrow no-break space between thousands)."""
+    if value is None:
+        return "—"
+    return f"{value:,}".replace(",", "\u202f")
+
+
+TEMPLATES.env.filters["date_fr"] = french_date
+TEMPLATES.env.filters["long_date_fr"] = french_long_date
 TEMPLATES.env.filters["heure"] = reunion_time
+TEMPLATES.env.filters["hm"] = clock_time
+TEMPLATES.env.filters["euros"] = euros
+TEMPLATES.env.filters["nombre"] = number
+TEMPLATES.env.globals["navigation"] = NAVIGATION
 
 #: PRG notices: a redirect names one (``?ok=…``), the next page shows its French text.
 NOTICES = {
@@ -36,6 +137,22 @@ NOTICES = {
 }
 
 
+def query_with(request: Request, **changes: Any) -> str:
+    """The current page's query string with ``changes`` (None removes a key): for the
+    links of pagination and filters, which keep the other filters."""
+    params = dict(request.query_params)
+    params.pop("ok", None)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return "?" + urlencode(params) if params else "?"
+
+
+TEMPLATES.env.globals["query_with"] = query_with
+
+
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     """A whole server-rendered page; ``visit`` (the signed-in operator) if there is one."""
     visit = getattr(request.state, "visit", None)
@@ -43,6 +160,11 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        {"visit": visit, "notice": notice, **context},
+        {"visit": visit, "notice": notice, "current_path": request.url.path, **context},
         status_code=status,
     )
+
+
+def fragment(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A part of a page (an htmx swap, a live refresh): the template without the layout."""
+    return page(request, template, status=status, **context)

@@ -1,0 +1,222 @@
+"""The HTTP edge towards the platform's services: one typed client per service.
+
+Every call carries the signed-in operator's own short-lived token (``Issuer.for_operator``),
+so the service authorises the operator's scopes and writes the operator's name in its audit
+trail.  A refusal (RFC 9457 problem) becomes :class:`ServiceProblem`, which keeps the
+problem's ``type``, ``title``, ``detail``, its ``errors`` (validation errors, each with the
+field it concerns) and every other extension member (``failures`` of an eligibility check…),
+so a page can show each message beside the field that caused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+#: a JSON object as a service answers it
+Json = dict[str, Any]
+Params = Mapping[str, str | int | bool | None]
+
+PROBLEM_BASE = "https://prisme.example/problems/"
+
+#: French names of the services, for messages shown to operators
+SERVICE_LABELS = {
+    "contracts": "contrats",
+    "billing": "facturation",
+    "licence": "licences",
+    "video": "vidéos",
+    "backup": "sauvegardes",
+    "webhooks": "webhooks",
+}
+
+
+class ServiceProblem(Exception):
+    """A service refused the call: its RFC 9457 problem, kept whole."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        status: int,
+        type: str,
+        title: str,
+        detail: str | None = None,
+        errors: list[Json] | None = None,
+        extensions: Json | None = None,
+    ) -> None:
+        super().__init__(f"{service}: {status} {title}: {detail or ''}".rstrip(": "))
+        self.service = service
+        self.status = status
+        self.type = type
+        self.title = title
+        self.detail = detail
+        self.errors: list[Json] = errors or []
+        self.extensions: Json = extensions or {}
+
+    @property
+    def code(self) -> str:
+        """The stable code of the problem type (``not-eligible``, ``validation_error``…)."""
+        if self.type.startswith(PROBLEM_BASE):
+            return self.type[len(PROBLEM_BASE) :]
+        return self.type.rsplit("/", 1)[-1]
+
+    @property
+    def message(self) -> str:
+        """One readable sentence: the detail when the service gave one, else the title."""
+        return self.detail or self.title
+
+    def field_errors(self) -> dict[str, list[str]]:
+        """Messages by the field they concern, to show beside it.
+
+        Validation errors name their field by ``loc`` (``["body", "address", "postal_code"]``
+        → ``address.postal_code``) or ``field``; an eligibility refusal lists ``failures``
+        by ``criterion``.  Messages naming no field are left to :meth:`general_errors`.
+        """
+        fields: dict[str, list[str]] = {}
+        for error in self.errors:
+            name = _field_of(error)
+            if name:
+                fields.setdefault(name, []).append(_text_of(error))
+        for failure in self.extensions.get("failures") or []:
+            if isinstance(failure, dict) and failure.get("criterion"):
+                fields.setdefault(str(failure["criterion"]), []).append(
+                    str(failure.get("detail") or failure["criterion"])
+                )
+        return fields
+
+    def general_errors(self) -> list[str]:
+        """What to show at the top of the form: the message, and errors naming no field."""
+        out = [self.message]
+        out += [_text_of(e) for e in self.errors if not _field_of(e)]
+        return out
+
+    @classmethod
+    def from_response(cls, service: str, response: httpx.Response) -> ServiceProblem:
+        body: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return cls(
+                service=service,
+                status=response.status_code,
+                type="about:blank",
+                title=response.reason_phrase or "Erreur",
+                detail=f"Le service {SERVICE_LABELS.get(service, service)} a répondu "
+                f"{response.status_code}.",
+            )
+        reserved = {"type", "title", "status", "detail", "instance", "errors"}
+        errors = body.get("errors")
+        return cls(
+            service=service,
+            status=response.status_code,
+            type=str(body.get("type") or "about:blank"),
+            title=str(body.get("title") or response.reason_phrase or "Erreur"),
+            detail=str(body["detail"]) if body.get("detail") is not None else None,
+            errors=[e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else [],
+            extensions={k: v for k, v in body.items() if k not in reserved},
+        )
+
+
+class ServiceUnavailable(ServiceProblem):
+    """The service did not answer (down, timeout): nothing was done, as far as we know."""
+
+    def __init__(self, service: str, cause: Exception) -> None:
+        label = SERVICE_LABELS.get(service, service)
+        super().__init__(
+            service=service,
+            status=503,
+            type=PROBLEM_BASE + "service-unavailable",
+            title="Service indisponible",
+            detail=f"Le service {label} ne répond pas ({type(cause).__name__}). "
+            "Réessayez dans un instant.",
+        )
+
+
+def _field_of(error: Json) -> str | None:
+    if error.get("field"):
+        return str(error["field"])
+    loc = error.get("loc")
+    if isinstance(loc, list) and loc:
+        parts = [str(p) for p in loc]
+        if parts[0] in {"body", "query", "path", "form"}:
+            parts = parts[1:]
+        return ".".join(parts) or None
+    return None
+
+
+def _text_of(error: Json) -> str:
+    return str(error.get("detail") or error.get("msg") or error.get("message") or error)
+
+
+class ServiceClient:
+    """Calls one service as one operator (the bearer token is minted per page)."""
+
+    name = "service"
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str) -> None:
+        self._http = http
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        expect: tuple[int, ...] = (200, 201, 202, 204),
+    ) -> httpx.Response:
+        """One call; a problem (or any status outside ``expect``) raises ServiceProblem."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self._http.request(
+                method,
+                self.base_url + path,
+                params=query,
+                json=json,
+                data=data,
+                files=files,
+                headers={"Authorization": f"Bearer {self._token}"},
+            )
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(self.name, exc) from exc
+        if response.status_code not in expect:
+            raise ServiceProblem.from_response(self.name, response)
+        return response
+
+    async def get(self, path: str, params: Params | None = None) -> Any:
+        return (await self.request("GET", path, params=params)).json()
+
+    async def get_object(self, path: str, params: Params | None = None) -> Json:
+        body = await self.get(path, params)
+        if not isinstance(body, dict):
+            raise TypeError(f"{self.name} {path}: expected an object")
+        return body
+
+    async def get_list(self, path: str, params: Params | None = None) -> list[Json]:
+        body = await self.get(path, params)
+        if not isinstance(body, list):
+            raise TypeError(f"{self.name} {path}: expected a list")
+        return body
+
+    async def send(
+        self, method: str, path: str, body: Any = None, params: Params | None = None
+    ) -> Json:
+        """POST/PUT/PATCH/DELETE with a JSON body; the answer's object (empty on 204)."""
+        response = await self.request(method, path, json=body, params=params)
+        if response.status_code == 204 or not response.content:
+            return {}
+        answer = response.json()
+        return answer if isinstance(answer, dict) else {"items": answer}
+
+    async def get_bytes(self, path: str) -> tuple[bytes, str]:
+        """A document (PDF…): its bytes and media type."""
+        response = await self.request("GET", path)
+        return response.content, response.headers.get("content-type", "application/octet-stream")

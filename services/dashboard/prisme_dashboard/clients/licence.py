@@ -1,0 +1,28 @@
+"""licence-svc (port 8003): Microsoft 365 accounts per practice, failures, alerts."""
+
+from __future__ import annotations
+
+import uuid
+
+from .base import Json, ServiceClient
+
+
+class LicenceClient(ServiceClient):
+    name = "licence"
+
+    async def accounts(
+        self, *, client_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None
+    ) -> list[Json]:
+        return await self.get_list(
+            "/v1/accounts",
+            {
+                "client_id": str(client_id) if client_id else None,
+                "contract_id": str(contract_id) if contract_id else None,
+            },
+        )
+
+    async def alerts(self) -> list[Json]:
+        return await self.get_list("/v1/alerts")
+
+    async def job_summary(self) -> Json:
+        return await self.get_object("/v1/jobs/summary")
