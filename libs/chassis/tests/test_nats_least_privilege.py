@@ -10,6 +10,7 @@ letters. The provisioner may create but never delete or purge.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -18,6 +19,7 @@ from typing import Any, cast
 import asyncpg
 import nats
 import nats.errors
+import nats.js.errors
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
@@ -301,4 +303,82 @@ async def test_a_service_cannot_touch_what_is_not_its_own(platform: SecuredNats)
         assert (await ajs.stream_info("CONTRACTS")).state.messages == 1
     finally:
         for nc in (bnc, lnc, admin, contracts):
+            await nc.close()
+
+
+async def test_the_dashboard_reads_every_stream_and_touches_nothing(
+    platform: SecuredNats,
+) -> None:
+    """The live feed's rights (STREAM_READERS): messages of every domain stream by sequence and
+    their subjects heard on core NATS; no consumer of any kind (the ephemeral-create subject
+    would let it replace a durable one by naming it), nothing published, nothing acked."""
+    dash = Conn()
+    dnc = await dash.open(platform.url("dashboard"), "dashboard")
+    admin = await nats.connect(platform.url("admin"))
+    ajs = admin.jetstream()
+    contracts = await nats.connect(
+        platform.url("contracts-svc"), inbox_prefix="_INBOX_contracts-svc"
+    )
+    try:
+        djs = dnc.jetstream(timeout=2.0)
+        before = await ajs.consumer_info("CONTRACTS", "billing-contracts")
+        heard = await dnc.subscribe("contract.>")
+        event = ended()
+        await contracts.jetstream().publish(
+            event.subject, encode(event), headers=cloudevent_headers(event)
+        )
+        woke = await heard.next_msg(timeout=5.0)
+        assert woke.subject == event.subject
+        assert (await djs.stream_info("CONTRACTS")).state.last_seq == 1
+        raw = await djs.get_msg("CONTRACTS", 1, subject=">", next=True)
+        assert raw.headers is not None
+        assert raw.headers["ce-id"] == str(event.event_id)
+        assert not dash.errors
+        # it cannot answer the publisher's acknowledgement in the stream's place
+        assert woke.reply
+        await dnc.publish(woke.reply, b"{}")
+        await dash.refused("answer another's inbox")
+
+        # no consumer: neither ephemeral (which could name and replace billing's), nor durable
+        answer_timeout = (*REFUSED, nats.js.errors.Error)
+        for config in (
+            {"name": "billing-contracts", "max_deliver": 99, "ack_policy": "explicit"},
+            {"ack_policy": "none"},
+        ):
+            with pytest.raises(answer_timeout):
+                await dnc.request(
+                    "$JS.API.CONSUMER.CREATE.CONTRACTS",
+                    json.dumps({"stream_name": "CONTRACTS", "config": config}).encode(),
+                    timeout=1.0,
+                )
+            await dash.refused("create a consumer")
+        with pytest.raises(answer_timeout):
+            await djs.add_consumer("CONTRACTS", durable_name="dashboard-feed")
+        await dash.refused("create a durable consumer")
+        with pytest.raises(REFUSED):
+            await djs.delete_consumer("CONTRACTS", "billing-contracts")
+        await dash.refused("delete another's consumer")
+        stolen = await djs.pull_subscribe_bind(durable="billing-contracts", stream="CONTRACTS")
+        with pytest.raises(REFUSED):
+            await stolen.fetch(1, timeout=1.0)
+        await dash.refused("fetch from another's consumer")
+        after = await ajs.consumer_info("CONTRACTS", "billing-contracts")
+        assert after.config.durable_name == "billing-contracts"
+        assert after.config.max_deliver == before.config.max_deliver
+        assert after.num_pending == 1
+        assert {c.name for c in await ajs.consumers_info("CONTRACTS")} == {
+            "billing-contracts",
+            "licence-contracts",
+        }
+
+        # nor publish anything of the services', nor delete a stream's message
+        with pytest.raises(REFUSED):
+            await djs.publish("contract.ended", b"{}", timeout=1.0)
+        await dash.refused("publish a contract event")
+        with pytest.raises(REFUSED):
+            await djs.delete_msg("CONTRACTS", 1)
+        await dash.refused("delete a stream's message")
+        assert (await ajs.stream_info("CONTRACTS")).state.messages == 1
+    finally:
+        for nc in (dnc, admin, contracts):
             await nc.close()

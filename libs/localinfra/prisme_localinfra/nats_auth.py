@@ -9,7 +9,12 @@ Each service's user may only:
   stream, and read and delete the messages of that stream only (listing, replay);
 - watch the platform's key-value buckets (:data:`WATCHED_BUCKETS`: clock, token revocations),
   and create one if it does not exist yet (never update, purge or delete it);
-- receive on ``_INBOX_<service>.>`` only: no service reads another's replies or deliveries.
+- receive on ``_INBOX_<service>.>`` only: no service reads another's replies or deliveries;
+- for the readers of :data:`STREAM_READERS` (the dashboard's live feed): read the listed streams
+  message by message (``$JS.API.STREAM.MSG.GET.<stream>``, ``INFO``) and hear their subjects on
+  core NATS (the wake-up of the feed). No consumer at all: the ephemeral-create subject
+  ``$JS.API.CONSUMER.CREATE.<stream>`` would let a reader replace a durable consumer by
+  naming it (nats-server accepts ``config.name`` there), so a reader is given none.
 
 It may not create, update, delete or purge any stream or consumer: that is the ``provisioner``
 user's (create/update and ``INFO`` only; no delete, no purge), which the chassis uses at start-up
@@ -35,6 +40,9 @@ WATCHED_BUCKETS: tuple[str, ...] = ("PRISME_CLOCK", "prisme-revocations", "prism
 BUCKET_WRITERS: dict[str, tuple[str, ...]] = {"prisme-revocations": ("dashboard",)}
 #: Buckets every service writes (when an integration token was last used).
 SHARED_WRITES: tuple[str, ...] = ("prisme-token-usage",)
+#: Who reads which domain streams besides their consumers: the dashboard's live event feed
+#: follows every stream (read-only: messages by sequence, subjects heard; no consumer).
+STREAM_READERS: dict[str, tuple[str, ...]] = {"dashboard": tuple(spec.name for spec in STREAMS)}
 
 
 def inbox_prefix(user: str) -> str:
@@ -71,7 +79,8 @@ def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
     own_streams = [spec.name for spec in STREAMS if spec.owner == service]
     dead = dead_letter_stream(service).name
     consumers = consumers_of(service)
-    read_streams = sorted({*own_streams, dead, *(c.stream for c in consumers)})
+    followed = STREAM_READERS.get(service, ())
+    read_streams = sorted({*own_streams, dead, *(c.stream for c in consumers), *followed})
     publish = [
         *owned_subjects(service),
         f"deadletter.{service}.>",
@@ -85,13 +94,15 @@ def service_permissions(service: str) -> dict[str, dict[str, list[str]]]:
             f"$JS.API.CONSUMER.MSG.NEXT.{c.stream}.{c.durable}",
             f"$JS.ACK.{c.stream}.{c.durable}.>",
         ]
+    publish += [f"$JS.API.STREAM.MSG.GET.{name}" for name in followed]
+    heard = [subject for spec in STREAMS if spec.name in followed for subject in spec.subjects]
     for bucket in WATCHED_BUCKETS:
         publish += _bucket_read(bucket)
         if bucket in SHARED_WRITES or service in BUCKET_WRITERS.get(bucket, ()):
             publish.append(f"$KV.{bucket}.>")
     return {
         "publish": {"allow": publish},
-        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>", *heard]},
     }
 
 
@@ -143,6 +154,7 @@ ACCOUNTS_HEADER = """\
 # the same rules as the embedded `prisme up`; services/cli/tests/test_deploy.py checks it is current.
 # Each service: its own subjects, its own consumers (fetch, ack, info), its own dead letters
 # (deadletter.<service>.>), its own inbox (_INBOX_<service>), read-only platform buckets.
+# dashboard: also reads every domain stream for its live feed (messages by sequence, subjects heard).
 # provisioner: creates and updates streams and consumers (never deletes or purges); the services
 # get its URL as PRISME_NATS_PROVISION_URL. admin: operators' tools. Passwords from the environment.
 """

@@ -12,7 +12,7 @@ from prisme_chassis.db import transaction
 from . import clock, tokens
 from .context import DashboardContext, build_context, close_context
 from .settings import DashboardSettings
-from .web import account_pages, admin_pages, handlers, oidc_pages, signin_pages
+from .web import account_pages, admin_pages, event_pages, handlers, oidc_pages, signin_pages
 from .web.security import SecurityHeaders
 
 NAME = "dashboard"
@@ -33,6 +33,7 @@ spec: ServiceSpec[DashboardSettings, DashboardContext] = ServiceSpec(
         oidc_pages.router,
         account_pages.router,
         admin_pages.router,
+        event_pages.router,
     ],
     workers=[republish_revocations],
     on_shutdown=close_context,

@@ -92,9 +92,12 @@ def _session(row: asyncpg.Record) -> Session:
 
 
 async def resolve(
-    conn: asyncpg.Connection, token: str, *, policy: Policy, now: datetime
+    conn: asyncpg.Connection, token: str, *, policy: Policy, now: datetime, touch: bool = True
 ) -> Session | None:
-    """The live session of ``token``, or None; a session found dead is ended here."""
+    """The live session of ``token``, or None; a session found dead is ended here.
+
+    ``touch=False`` checks without counting as activity (a live page re-checking its session
+    must not keep an idle operator signed in)."""
     row = await repo.session_by_token_hash(conn, token_hash(token))
     if row is None or row["ended_at"] is not None:
         return None
@@ -117,7 +120,7 @@ async def resolve(
                 why=reason,
             )
         return None
-    if now - row["last_seen_at"] >= TOUCH_EVERY:
+    if touch and now - row["last_seen_at"] >= TOUCH_EVERY:
         await repo.touch_session(conn, row["id"], now)
     return _session(row)
 
