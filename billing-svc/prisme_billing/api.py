@@ -121,12 +121,17 @@ async def list_invoices(
     conn: Tx,
     client_id: uuid.UUID | None = None,
     contract_id: uuid.UUID | None = None,
+    number: Annotated[
+        str | None, Query(max_length=64, description="Only the invoice of this number")
+    ] = None,
     who: Principal = require_scopes("billing:read"),
 ) -> list[InvoiceOut]:
     """Finalised invoices, in number order."""
     return [
         _invoice(d, ls)
-        for d, ls in await queries.list_documents(conn, "invoice", client_id, contract_id)
+        for d, ls in await queries.list_documents(
+            conn, "invoice", client_id, contract_id, number=number
+        )
     ]
 
 

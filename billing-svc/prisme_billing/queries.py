@@ -36,8 +36,12 @@ async def list_documents(
     kind: str,
     client_id: uuid.UUID | None,
     contract_id: uuid.UUID | None,
+    *,
+    number: str | None = None,
 ) -> list[tuple[asyncpg.Record, list[asyncpg.Record]]]:
-    docs = await repo.documents(conn, kind, client_id=client_id, contract_id=contract_id)
+    docs = await repo.documents(
+        conn, kind, client_id=client_id, contract_id=contract_id, number=number
+    )
     lines = await repo.lines(conn, [d["id"] for d in docs])
     return [(d, lines[d["id"]]) for d in docs]
 

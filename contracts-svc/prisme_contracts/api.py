@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from prisme_chassis import clock
@@ -214,9 +214,25 @@ async def create_client(
 
 @router.get("/v1/clients")
 async def list_clients(
-    conn: Tx, limit: Limit = 100, offset: Offset = 0, who: Principal = require_scopes(READ)
+    conn: Tx,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Finds a practice by name, SIREN, city or a user's e-mail "
+            "(case-insensitive, anywhere in the text; SIREN by its first digits)",
+        ),
+    ] = None,
+    id: Annotated[
+        list[uuid.UUID] | None, Query(max_length=200, description="Only these practices")
+    ] = None,
+    who: Principal = require_scopes(READ),
 ) -> list[ClientOut]:
-    return await clients.list_clients(conn, limit, offset)
+    if q is not None and not storable_text(q):
+        raise InvalidField("q must not contain NUL characters or unpaired surrogates")
+    return await clients.list_clients(conn, limit, offset, q=q, ids=id)
 
 
 @router.get("/v1/clients/{client_id}", responses=problems(errors.ClientNotFound))
@@ -518,6 +534,7 @@ async def list_contracts(
     status: Status | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
     non_conforming: bool | None = None,
+    offer: Annotated[str | None, Query(max_length=50, pattern=r"^[a-z0-9_]+$")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
     who: Principal = require_scopes(READ),
@@ -529,6 +546,7 @@ async def list_contracts(
         status=status,
         year=year,
         non_conforming=non_conforming,
+        offer=offer,
         limit=limit,
         offset=offset,
     )
@@ -651,6 +669,27 @@ async def request_termination(
         actor=_actor(who, request),
         today=clock.today(),
         keyring=contracts_runtime(request).context.documents,
+    )
+
+
+@router.get("/v1/terminations")
+async def list_terminations(
+    conn: Tx,
+    status: Literal["pending", "approved", "rejected", "withdrawn"] | None = None,
+    contract_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    who: Principal = require_scopes(READ),
+) -> list[TerminationOut]:
+    """C6/O2: cessation requests, oldest first; ``status=pending`` is the four-eyes queue."""
+    return await cessation.list_requests(
+        conn,
+        status=status,
+        contract_id=contract_id,
+        client_id=client_id,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -316,6 +316,26 @@ async def get(conn: asyncpg.Connection, termination_id: uuid.UUID) -> Terminatio
     return termination_out(row)
 
 
+async def list_requests(
+    conn: asyncpg.Connection,
+    *,
+    status: str | None,
+    contract_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> list[TerminationOut]:
+    rows = await repo.list_terminations(
+        conn,
+        status=status,
+        contract_id=contract_id,
+        client_id=client_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [termination_out(r) for r in rows]
+
+
 async def document(
     conn: asyncpg.Connection, termination_id: uuid.UUID, keyring: Keyring
 ) -> tuple[bytes, str, str | None]:

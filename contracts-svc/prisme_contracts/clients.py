@@ -156,8 +156,16 @@ async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> ClientOu
     return client_out(await client_row(conn, client_id))
 
 
-async def list_clients(conn: asyncpg.Connection, limit: int, offset: int) -> list[ClientOut]:
-    return [client_out(r) for r in await repo.list_clients(conn, limit, offset)]
+async def list_clients(
+    conn: asyncpg.Connection,
+    limit: int,
+    offset: int,
+    *,
+    q: str | None = None,
+    ids: list[uuid.UUID] | None = None,
+) -> list[ClientOut]:
+    rows = await repo.list_clients(conn, limit, offset, q=q, ids=ids)
+    return [client_out(r) for r in rows]
 
 
 # --- network --------------------------------------------------------------------------------

@@ -237,11 +237,37 @@ async def get_client(
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), client_id)
 
 
-async def list_clients(conn: asyncpg.Connection, limit: int, offset: int) -> list[Row]:
+def _like(text: str) -> str:
+    """``text`` as a literal ILIKE pattern found anywhere (its wildcards escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_clients(
+    conn: asyncpg.Connection,
+    limit: int,
+    offset: int,
+    *,
+    q: str | None = None,
+    ids: list[uuid.UUID] | None = None,
+) -> list[Row]:
+    """Oldest first; ``q`` finds a practice by name, SIREN, city or a current user's e-mail
+    (case-insensitive, anywhere in the text); ``ids`` keeps only those practices."""
+    pattern = _like(q.strip()) if q and q.strip() else None
+    digits = "".join(ch for ch in q if ch.isdigit()) if q else ""
     return await conn.fetch(
-        f"SELECT {_CLIENT_COLS} FROM clients ORDER BY created_at, id LIMIT $1 OFFSET $2",
+        f"SELECT {_CLIENT_COLS} FROM clients c"
+        " WHERE ($3::text IS NULL OR c.name ILIKE $3 OR c.city ILIKE $3"
+        "   OR ($4::text <> '' AND c.siren LIKE $4 || '%')"
+        "   OR EXISTS (SELECT 1 FROM client_users u WHERE u.client_id = c.id"
+        "     AND u.removed_at IS NULL AND u.email ILIKE $3))"
+        " AND ($5::uuid[] IS NULL OR c.id = ANY($5))"
+        " ORDER BY c.created_at, c.id LIMIT $1 OFFSET $2",
         limit,
         offset,
+        pattern,
+        digits if len(digits) >= 3 else "",
+        ids,
     )
 
 
@@ -515,11 +541,13 @@ async def list_contracts(
     non_conforming: bool | None,
     limit: int,
     offset: int,
+    offer: str | None = None,
 ) -> list[Row]:
     return await conn.fetch(
         f"SELECT {_CONTRACT_COLS} FROM contracts c"
         " WHERE ($1::uuid IS NULL OR c.client_id = $1) AND ($2::text IS NULL OR c.status = $2)"
         " AND ($3::int IS NULL OR c.year = $3) AND ($6::bool IS NULL OR c.non_conforming = $6)"
+        " AND ($7::text IS NULL OR c.offer = $7)"
         " ORDER BY c.created_at, c.id LIMIT $4 OFFSET $5",
         client_id,
         status,
@@ -527,6 +555,7 @@ async def list_contracts(
         limit,
         offset,
         non_conforming,
+        offer,
     )
 
 
@@ -729,6 +758,30 @@ async def get_termination(
 ) -> Row | None:
     sql = f"SELECT {_TERMINATION_COLS} FROM terminations WHERE id = $1"
     return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), termination_id)
+
+
+async def list_terminations(
+    conn: asyncpg.Connection,
+    *,
+    status: str | None,
+    contract_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
+) -> list[Row]:
+    """Cessation requests, oldest first (the four-eyes queue with ``status='pending'``)."""
+    cols = ", ".join(f"t.{c.strip()}" for c in _TERMINATION_COLS.split(","))
+    return await conn.fetch(
+        f"SELECT {cols} FROM terminations t JOIN contracts c ON c.id = t.contract_id"
+        " WHERE ($1::text IS NULL OR t.status = $1) AND ($2::uuid IS NULL OR t.contract_id = $2)"
+        " AND ($3::uuid IS NULL OR c.client_id = $3)"
+        " ORDER BY t.requested_at, t.id LIMIT $4 OFFSET $5",
+        status,
+        contract_id,
+        client_id,
+        limit,
+        offset,
+    )
 
 
 async def get_termination_document(

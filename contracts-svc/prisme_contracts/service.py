@@ -352,6 +352,7 @@ async def list_contracts(
     non_conforming: bool | None = None,
     limit: int,
     offset: int,
+    offer: str | None = None,
 ) -> list[ContractOut]:
     includes = {r["code"]: list(r["includes"]) for r in await repo.list_offers(conn)}
     rows = await repo.list_contracts(
@@ -362,6 +363,7 @@ async def list_contracts(
         non_conforming=non_conforming,
         limit=limit,
         offset=offset,
+        offer=offer,
     )
     return [contract_out(r, includes.get(r["offer"], [])) for r in rows]
 

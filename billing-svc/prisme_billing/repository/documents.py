@@ -166,18 +166,21 @@ async def documents(
     client_id: uuid.UUID | None = None,
     contract_id: uuid.UUID | None = None,
     limit: int = 500,
+    number: str | None = None,
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
         SELECT * FROM documents
         WHERE kind = $1 AND status <> 'draft'
           AND ($2::uuid IS NULL OR client_id = $2) AND ($3::uuid IS NULL OR contract_id = $3)
+          AND ($5::text IS NULL OR number = $5)
         ORDER BY series_year, sequence LIMIT $4
         """,
         kind,
         client_id,
         contract_id,
         limit,
+        number.strip().upper() if number else None,
     )
 
 

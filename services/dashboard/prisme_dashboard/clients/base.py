@@ -167,14 +167,19 @@ class ServiceClient:
         method: str,
         path: str,
         *,
-        params: Params | None = None,
+        params: Params | list[tuple[str, str]] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         expect: tuple[int, ...] = (200, 201, 202, 204),
     ) -> httpx.Response:
         """One call; a problem (or any status outside ``expect``) raises ServiceProblem."""
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+        query: list[tuple[str, str | int | float | bool | None]] = (
+            list(params)
+            if isinstance(params, list)
+            else [(k, v) for k, v in (params or {}).items() if v is not None]
+        )
+        # httpx spells booleans "true"/"false", as FastAPI reads them
         try:
             response = await self._http.request(
                 method,

@@ -17,10 +17,15 @@ class BillingClient(ServiceClient):
     name = "billing"
 
     async def invoices(
-        self, *, client_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None
+        self,
+        *,
+        client_id: uuid.UUID | None = None,
+        contract_id: uuid.UUID | None = None,
+        number: str | None = None,
     ) -> list[Json]:
         return await self.get_list(
-            "/v1/invoices", {"client_id": _id(client_id), "contract_id": _id(contract_id)}
+            "/v1/invoices",
+            {"client_id": _id(client_id), "contract_id": _id(contract_id), "number": number},
         )
 
     async def invoice(self, invoice_id: uuid.UUID) -> Json:

@@ -23,8 +23,23 @@ class ContractsClient(ServiceClient):
         return await self.get_list("/v1/partners")
 
     # --- practices ------------------------------------------------------------------------
-    async def list_clients(self, *, limit: int = 100, offset: int = 0) -> list[Json]:
-        return await self.get_list("/v1/clients", {"limit": limit, "offset": offset})
+    async def list_clients(
+        self,
+        *,
+        q: str | None = None,
+        ids: list[uuid.UUID] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Json]:
+        """Oldest first; ``q`` searches name, SIREN, city and users' e-mails."""
+        params: list[tuple[str, str]] = [("limit", str(limit)), ("offset", str(offset))]
+        if q:
+            params.append(("q", q))
+        params += [("id", str(i)) for i in ids or []]
+        body = (await self.request("GET", "/v1/clients", params=params)).json()
+        if not isinstance(body, list):
+            raise TypeError("contracts /v1/clients: expected a list")
+        return body
 
     async def get_client(self, client_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/clients/{client_id}")
@@ -125,6 +140,7 @@ class ContractsClient(ServiceClient):
         status: str | None = None,
         year: int | None = None,
         non_conforming: bool | None = None,
+        offer: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Json]:
@@ -134,6 +150,7 @@ class ContractsClient(ServiceClient):
                 "client_id": str(client_id) if client_id else None,
                 "status": status,
                 "year": year,
+                "offer": offer,
                 "non_conforming": non_conforming,
                 "limit": limit,
                 "offset": offset,
@@ -184,6 +201,26 @@ class ContractsClient(ServiceClient):
         )
         answer: Json = response.json()
         return answer
+
+    async def terminations(
+        self,
+        *,
+        status: str | None = None,
+        contract_id: uuid.UUID | None = None,
+        client_id: uuid.UUID | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Json]:
+        return await self.get_list(
+            "/v1/terminations",
+            {
+                "status": status,
+                "contract_id": str(contract_id) if contract_id else None,
+                "client_id": str(client_id) if client_id else None,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
 
     async def get_termination(self, termination_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/terminations/{termination_id}")
