@@ -41,15 +41,15 @@ WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanc
 #: the pages of the dashboard (issue #12), in the navigation's order: (path, label, who sees it)
 NAVIGATION: tuple[tuple[str, str, str | None], ...] = (
     ("/", "Accueil", None),
-    ("/practices", "Cabinets", None),
-    ("/contracts", "Contrats", None),
-    ("/billing", "Facturation", None),
+    ("/cabinets", "Cabinets", None),
+    ("/contrats", "Contrats", None),
+    ("/facturation", "Facturation", None),
     ("/licences", "Licences", None),
     ("/videos", "Vidéos", None),
-    ("/backups", "Sauvegardes", None),
-    ("/approvals", "À valider", None),
-    ("/events", "Événements", None),
-    ("/audit", "Journal d'audit", None),
+    ("/sauvegardes", "Sauvegardes", None),
+    ("/a-valider", "À valider", None),
+    ("/evenements", "Événements", None),
+    ("/journal", "Journal d'audit", None),
     ("/admin", "Administration", "admin"),
 )
 
