@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import Resources, ServiceSpec, create_app
 
-from . import api, errors, scheduler, sealed_documents
+from . import api, domain, errors, scheduler, sealed_documents
 from .context import ContractsContext
 from .price_check import PriceCheck
 from .settings import ContractsSettings
@@ -30,6 +30,10 @@ def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
         routers=[api.router],
         workers=[scheduler.run, scheduler.run_cessations],
         errors=errors.CATALOGUE,
+        # C6: the proof of cessation (≤ 10 MB) and the form's small fields
+        body_limits=lambda _settings: {
+            "POST /v1/contracts/{contract_id}/terminations": domain.MAX_DOCUMENT_BYTES + 256 * 1024
+        },
     )
 
 

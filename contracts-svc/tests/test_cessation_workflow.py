@@ -133,3 +133,26 @@ async def test_a_future_effective_date_ends_the_contract_on_that_day(svc: Svc) -
     assert len(mine) == 1
     assert (mine[0].reason, mine[0].effective_date) == ("cessation", closing)
     assert mine[0].effective_date + timedelta(days=1) == date(year, 10, 1)  # B5 credits from here
+
+
+async def test_a_cessation_document_is_capped_by_its_route(svc: Svc) -> None:
+    from prisme_contracts.domain import MAX_DOCUMENT_BYTES
+    from prisme_testing.raw_http import answer_to_headers
+
+    _, contract = await svc.active_contract()
+    path = f"/v1/contracts/{contract['id']}/terminations"
+    form = {"reason": "cessation", "effective_date": svc.clock.today().isoformat()}
+    # just over 10 MB: within the route's cap, refused by C6's own rule
+    big = PDF + b"0" * (MAX_DOCUMENT_BYTES + 1 - len(PDF))
+    r = await svc.alice.post(path, data=form, files={"document": ("a.pdf", big, "application/pdf")})
+    assert r.status_code == 413
+    assert r.json()["type"].endswith("/document-too-large")
+    # far over: refused by the body limit before the token or the form is looked at
+    head = await answer_to_headers(
+        str(svc.alice.base_url),
+        "POST",
+        path,
+        {"Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(11 * 2**20)},
+    )
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert await _status(svc, contract["id"]) == "active"

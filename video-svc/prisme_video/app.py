@@ -26,6 +26,8 @@ spec = ServiceSpec(
     public_routers=[viewer.router],
     subscriptions=handlers.subscriptions,
     workers=[retention.run],
+    # V1: a recording may be several GB; the form's text fields and boundaries fit in 1 MiB
+    body_limits=lambda settings: {"POST /v1/videos": settings.max_upload_bytes + 1024 * 1024},
 )
 
 

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi import Path as FastAPIPath
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from prisme_events import StreamSpec, stream_of
@@ -56,6 +57,7 @@ from .errors import (
     Unprocessable,
     catalogue,
     problem_component,
+    problems,
 )
 from .http import (
     RequestMetricsMiddleware,
@@ -64,6 +66,7 @@ from .http import (
     problem_response,
 )
 from .jobs import JobBinding, JobWorker, jobs_router, worker_name
+from .limits import LIMIT_ERRORS, BodyLimitMiddleware, BodyLimits
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,9 @@ class ServiceSpec(Generic[S, C]):
     #: the job kinds this service runs, each bound to its handler (prisme_chassis.jobs);
     #: when given, the service runs a job worker and serves ``/v1/jobs``
     jobs: Callable[[Runtime[S, C]], Sequence[JobBinding]] | None = None
+    #: routes whose body may exceed the 1 MiB default (uploads), from the settings:
+    #: ``{"POST /v1/videos": settings.max_upload_bytes + …}`` (prisme_chassis.limits)
+    body_limits: Callable[[S], Mapping[str, int]] | None = None
 
 
 @dataclass
@@ -427,6 +433,20 @@ def _declared_problems(schema: dict[str, Any]) -> set[str]:
     return names
 
 
+def _declare_limits(responses: dict[str, Any]) -> None:
+    """A route taking a body may answer the body limits' 413 problems."""
+    limits = problems(*LIMIT_ERRORS)[413]
+    declared = responses.get("413")
+    if declared is None:
+        responses["413"] = limits
+        return
+    media = declared.setdefault("content", {}).setdefault(PROBLEM_CONTENT_TYPE, {})
+    refs = media.setdefault("schema", {}).setdefault("anyOf", [])
+    for ref in limits["content"][PROBLEM_CONTENT_TYPE]["schema"]["anyOf"]:
+        if ref not in refs:
+            refs.append(ref)
+
+
 def _problem_openapi(
     app: FastAPI, errors: Sequence[type[DomainError]] = ()
 ) -> Callable[[], dict[str, Any]]:
@@ -449,6 +469,8 @@ def _problem_openapi(
                 declared = responses.get("422", {}).get("content", {})
                 if "422" in responses and PROBLEM_CONTENT_TYPE not in declared:
                     responses["422"] = problem
+                if "requestBody" in operation:
+                    _declare_limits(responses)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
@@ -483,6 +505,20 @@ async def _integrity_error(request: Request, exc: Exception) -> Response:
         detail="The request conflicts with the current state (a uniqueness or reference rule).",
         instance=request.url.path,
     )
+
+
+def _check_body_limits(routers: Sequence[APIRouter], limits: Mapping[str, int]) -> None:
+    """Each ``body_limits`` key names a route of the service (a typo would cap it at 1 MiB)."""
+    known = {
+        f"{method} {route.path}"
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    unknown = sorted(set(limits) - known)
+    if unknown:
+        raise ValueError(f"body_limits name no route of the app: {unknown}")
 
 
 def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
@@ -540,6 +576,9 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_exception_handler(asyncpg.IntegrityConstraintViolationError, _integrity_error)
+    routes = dict(spec.body_limits(settings)) if spec.body_limits else {}
+    _check_body_limits([*spec.public_routers, *spec.routers], routes)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(routes=routes))
     app.add_middleware(RequestMetricsMiddleware, service=spec.name)
     app.include_router(health_router(ready))
     for router in spec.public_routers:
