@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from fastapi.routing import APIRoute
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from prisme_events import StreamSpec, stream_of
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import audit, clock, revocations, telemetry
 from .auth import Authenticator, Principal, require_scopes
@@ -342,6 +343,18 @@ class DeadLetterOut(BaseModel):
     event_id: str
     error: str
     delivered: int
+    payload: Any = Field(
+        default=None,
+        description="the event's body as published (JSON; text if it is not JSON): events "
+        "carry ids and facts, never secrets (DESIGN §3)",
+    )
+
+
+def _payload(data: bytes) -> Any:
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return data.decode("utf-8", "replace")
 
 
 def _dead_letter_router() -> APIRouter:
@@ -363,6 +376,7 @@ def _dead_letter_router() -> APIRouter:
                 event_id=d.event_id,
                 error=d.error,
                 delivered=d.delivered,
+                payload=_payload(d.data),
             )
             for d in letters
         ]

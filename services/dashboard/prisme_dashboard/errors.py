@@ -40,3 +40,10 @@ class AccountChangeRefused(Unprocessable):
 
     code = "account-change-refused"
     title = "Modification refusée"
+
+
+class UnknownService(NotFound):
+    """A page's address names a service the platform does not have."""
+
+    code = "unknown-service"
+    title = "Service inconnu"

@@ -66,6 +66,10 @@ class Services:
     backup: BackupClient
     webhooks: WebhooksClient
 
+    def each(self) -> list[ServiceClient]:
+        """Every service, for what each of them serves alike (dead letters, jobs, audit)."""
+        return [self.contracts, self.billing, self.licence, self.video, self.backup, self.webhooks]
+
     @classmethod
     def as_operator(
         cls,

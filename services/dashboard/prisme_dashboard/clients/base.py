@@ -225,3 +225,24 @@ class ServiceClient:
         """A document (PDF…): its bytes and media type."""
         response = await self.request("GET", path)
         return response.content, response.headers.get("content-type", "application/octet-stream")
+
+    # --- the chassis' operational routes, the same on every service (DESIGN §4) ------------
+    async def dead_letters(self) -> list[Json]:
+        """The service's dead letters (``admin``): consumer, subject, error, payload."""
+        return await self.get_list("/v1/dead-letters")
+
+    async def replay_dead_letter(self, seq: int) -> None:
+        """Run a dead letter through its consumer again (it leaves the list on success)."""
+        await self.request("POST", f"/v1/dead-letters/{seq}/replay", expect=(204,))
+
+    async def jobs(self, *, state: str | None = None, cursor: str | None = None) -> Json:
+        """A page of the durable job queue: ``items`` and ``next_cursor``."""
+        return await self.get_object("/v1/jobs", {"state": state, "cursor": cursor})
+
+    async def retry_job(self, job_id: int) -> Json:
+        """Put a dead job back in the queue with fresh attempts."""
+        return await self.send("POST", f"/v1/jobs/{job_id}/retry")
+
+    async def audit_trail(self, params: Params | None = None) -> Json:
+        """A page of the service's audit trail (O3): ``items`` and the next ``cursor``."""
+        return await self.get_object("/v1/audit", params)

@@ -3,21 +3,30 @@
 The feed page lists the newest events (readable without JavaScript) and hands the browser a
 cursor; ``/evenements/flux`` streams what follows as ``text/event-stream``, each event's ``id``
 the cursor past it, so ``EventSource`` resumes with ``Last-Event-ID`` after a cut.
+
+Dead letters and dead jobs are read and acted on through each service's own operational routes
+(DESIGN §4: ``/v1/dead-letters``, ``/v1/jobs``), as the signed-in operator: the service decides
+who may, and writes the replay or retry in its audit trail under the operator's name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from prisme_chassis.db import transaction
 
 from .. import clock, feed, sessions
-from .deps import SignedIn, session_policy, settings_of
+from ..clients import Json, ServiceClient, ServiceProblem, Services
+from ..clients.base import SERVICE_LABELS
+from ..errors import UnknownService
+from .deps import GuardedForm, SignedIn, Visit, services_for, session_policy, settings_of
 from .render import TEMPLATES, page
 from .security import SESSION_COOKIE
 
@@ -136,3 +145,120 @@ async def feed_stream(
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )
+
+
+# --- dead letters and dead jobs, through each service's operational routes ----------------
+
+
+@dataclass
+class Column:
+    """What one service answered for a page: its rows, or why there are none."""
+
+    service: str
+    label: str
+    rows: list[Json]
+    refused: str | None = None
+
+
+async def _gather(
+    clients: list[ServiceClient], call: Callable[[ServiceClient], Awaitable[list[Json]]]
+) -> list[Column]:
+    async def one(client: ServiceClient) -> Column:
+        label = SERVICE_LABELS.get(client.name, client.name).capitalize()
+        try:
+            return Column(client.name, label, await call(client))
+        except ServiceProblem as problem:
+            if problem.status == 404:  # this service runs no job queue
+                return Column(client.name, label, [], refused="")
+            return Column(client.name, label, [], refused=problem.message)
+
+    columns = await asyncio.gather(*(one(c) for c in clients))
+    # what needs the operator first, then the quiet ones, then the unreachable ones
+    return sorted(columns, key=lambda c: (not c.rows, c.refused is not None))
+
+
+def _client(services: Services, name: str) -> ServiceClient:
+    for client in services.each():
+        if client.name == name:
+            return client
+    raise UnknownService("Ce service n'existe pas.")
+
+
+async def _letters_page(
+    request: Request, visit: Visit, *, status: int = 200, errors: list[str] | None = None
+) -> Response:
+    services = services_for(request, visit)
+    columns = await _gather(services.each(), lambda c: c.dead_letters())
+    return page(
+        request,
+        "dead_letters.html",
+        status=status,
+        columns=columns,
+        errors=errors or [],
+        total=sum(len(c.rows) for c in columns),
+    )
+
+
+@router.get("/evenements/lettres-mortes")
+async def dead_letters_page(request: Request, visit: SignedIn) -> Response:
+    return await _letters_page(request, visit)
+
+
+@router.post("/evenements/lettres-mortes/{service}/{seq}/rejouer")
+async def replay_dead_letter(
+    request: Request,
+    visit: GuardedForm,
+    service: Annotated[str, Path(max_length=40)],
+    seq: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> Response:
+    client = _client(services_for(request, visit), service)
+    try:
+        await client.replay_dead_letter(seq)
+    except ServiceProblem as problem:
+        label = SERVICE_LABELS.get(client.name, client.name)
+        message = f"Rejeu de la lettre n° {seq} ({label}) refusé : {problem.message}"
+        return await _letters_page(request, visit, status=problem.status, errors=[message])
+    return RedirectResponse("/evenements/lettres-mortes?ok=dead_letter_replayed", status_code=303)
+
+
+async def _dead_jobs(client: ServiceClient) -> list[Json]:
+    answer = await client.jobs(state="dead")
+    items = answer.get("items")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+async def _jobs_page(
+    request: Request, visit: Visit, *, status: int = 200, errors: list[str] | None = None
+) -> Response:
+    services = services_for(request, visit)
+    columns = await _gather(services.each(), _dead_jobs)
+    return page(
+        request,
+        "dead_jobs.html",
+        status=status,
+        columns=columns,
+        errors=errors or [],
+        total=sum(len(c.rows) for c in columns),
+    )
+
+
+@router.get("/evenements/taches")
+async def dead_jobs_page(request: Request, visit: SignedIn) -> Response:
+    return await _jobs_page(request, visit)
+
+
+@router.post("/evenements/taches/{service}/{job_id}/relancer")
+async def retry_job(
+    request: Request,
+    visit: GuardedForm,
+    service: Annotated[str, Path(max_length=40)],
+    job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> Response:
+    client = _client(services_for(request, visit), service)
+    try:
+        await client.retry_job(job_id)
+    except ServiceProblem as problem:
+        label = SERVICE_LABELS.get(client.name, client.name)
+        message = f"Relance de la tâche n° {job_id} ({label}) refusée : {problem.message}"
+        return await _jobs_page(request, visit, status=problem.status, errors=[message])
+    return RedirectResponse("/evenements/taches?ok=job_retried", status_code=303)

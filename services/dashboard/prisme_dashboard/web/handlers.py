@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from prisme_chassis.errors import DomainError, TooManyRequests
 
-from ..errors import CsrfRefused, NotAdmin
+from ..errors import CsrfRefused, NotAdmin, UnknownService
 from .deps import PasswordChangeRequired, SecondFactorRequired, SignInRequired
 from .render import page
 
@@ -45,5 +45,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PasswordChangeRequired, password_change_required)
     app.add_exception_handler(SecondFactorRequired, second_factor_required)
-    for error in (CsrfRefused, TooManyRequests, NotAdmin):
+    for error in (CsrfRefused, TooManyRequests, NotAdmin, UnknownService):
         app.add_exception_handler(error, refused)

@@ -134,6 +134,8 @@ NOTICES = {
     "signed_out": "Vous êtes déconnecté.",
     "totp_required": "Votre rôle exige la double authentification : activez-la pour continuer.",
     "token_revoked": "Le jeton est révoqué : tous les services le refusent désormais.",
+    "dead_letter_replayed": "La lettre morte a été rejouée avec succès : elle quitte la liste.",
+    "job_retried": "La tâche est remise dans la file : elle sera exécutée de nouveau.",
 }
 
 
