@@ -120,7 +120,9 @@ async def _wait(
                 ):
                     samples[f"{r['state']:<20} {r['w']:<18} {r['q']}"] += 1
             if kind not in marks:
-                queued = await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = $1", kind)
+                queued = await conn.fetchval(
+                    "SELECT count(*) FROM job_queue WHERE kind = $1", f"licence.graph_{kind}"
+                )
                 if queued >= total:
                     marks[kind] = now
             if n >= total:
@@ -173,7 +175,6 @@ async def main(args: argparse.Namespace) -> dict[str, float]:
             "PRISME_LICENCE_GRAPH_BASE_URL": f"http://127.0.0.1:{gport}/v1.0",
             "PRISME_LICENCE_GRAPH_TOKEN_URL": f"http://127.0.0.1:{gport}"
             + "/{tenant}/oauth2/v2.0/token",
-            "PRISME_LICENCE_JOB_POLL_SECONDS": "0.2",
             "PRISME_LICENCE_PER_TENANT_CONCURRENCY": str(args.per_tenant),
             "PRISME_LICENCE_MAX_CONCURRENT_BATCHES": str(args.max_batches),
         }

@@ -79,6 +79,7 @@ import psutil
 from _runs import Runs, Target, add_runs_argument
 from argon2 import PasswordHasher
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from prisme_chassis import clock
 from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import enqueue_many
 from prisme_chassis.db import connect
@@ -362,7 +363,7 @@ def cpu_of(pid: int | None, children: bool = False) -> float:
 async def run(args: argparse.Namespace) -> dict[str, float]:
     n = args.contracts
     at_10k = float("nan")
-    year = cdomain.reunion_today(datetime.now(UTC)).year - 1
+    year = clock.business_day(datetime.now(UTC)).year - 1
     tmp = Path(tempfile.mkdtemp(prefix="bench-p2-"))
     logs = tmp / "logs"
     logs.mkdir()

@@ -1,23 +1,44 @@
-"""licence-svc on the chassis: routes, contract subscriptions and the Graph job runner."""
+"""licence-svc on the chassis: routes, contract subscriptions, the Graph jobs (chassis job
+queue) and the purge of expired initial passwords."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI
+from prisme_chassis import clock, jobs
 from prisme_chassis.app import ServiceSpec, create_app, run
+from prisme_chassis.db import transaction
 
 from . import api, errors, handlers
+from . import repository as repo
 from .context import LicenceRuntime, build_context
 from .settings import LicenceSettings
+
+log = logging.getLogger(__name__)
 
 
 async def _shutdown(rt: LicenceRuntime) -> None:
     await rt.context.graph.aclose()
 
 
-async def run_jobs(rt: LicenceRuntime) -> None:
-    await rt.context.runner.run()
+def _jobs(rt: LicenceRuntime) -> Sequence[jobs.JobBinding]:
+    return rt.context.work.bindings()
+
+
+async def purge_expired_credentials(rt: LicenceRuntime) -> None:
+    """L1: an initial password unread after its time is destroyed (platform clock)."""
+    while True:
+        await asyncio.sleep(rt.settings.credential_purge_seconds)
+        try:
+            async with transaction(rt.pool) as conn:
+                await repo.purge_expired_credentials(conn, clock.now())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("credential purge will retry: %s", exc)
 
 
 spec = ServiceSpec(
@@ -27,8 +48,10 @@ spec = ServiceSpec(
     routers=[api.router],
     errors=errors.CATALOGUE,
     subscriptions=handlers.subscriptions,
-    workers=[run_jobs],
+    workers=[purge_expired_credentials],
     on_shutdown=_shutdown,
+    area="licences",
+    jobs=_jobs,
 )
 
 

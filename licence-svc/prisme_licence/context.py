@@ -9,7 +9,7 @@ from fastapi import Depends
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
 
 from .graph import GraphClient
-from .jobs import JobRunner
+from .graph_work import GraphWork
 from .passwords import PasswordSealer, load_keyring
 from .settings import LicenceSettings
 
@@ -18,7 +18,7 @@ from .settings import LicenceSettings
 class LicenceContext:
     graph: GraphClient
     vault: PasswordSealer
-    runner: JobRunner
+    work: GraphWork
 
 
 async def build_context(resources: Resources[LicenceSettings]) -> LicenceContext:
@@ -33,7 +33,7 @@ async def build_context(resources: Resources[LicenceSettings]) -> LicenceContext
     )
     vault = PasswordSealer(load_keyring(settings))
     return LicenceContext(
-        graph=graph, vault=vault, runner=JobRunner(resources.pool, graph, vault, settings)
+        graph=graph, vault=vault, work=GraphWork(resources.pool, graph, vault, settings)
     )
 
 

@@ -10,8 +10,6 @@ import asyncpg
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-JOBS_CHANNEL = "licence_jobs"
-
 
 # -- tenants --------------------------------------------------------------------------------
 async def upsert_tenant(
@@ -238,21 +236,6 @@ async def get_credential(conn: Conn, account_id: uuid.UUID) -> asyncpg.Record | 
     return await conn.fetchrow("SELECT * FROM credentials WHERE account_id = $1", account_id)
 
 
-async def insert_credential(
-    conn: Conn, account_id: uuid.UUID, nonce: bytes, ciphertext: bytes
-) -> None:
-    await conn.execute(
-        "INSERT INTO credentials (account_id, nonce, ciphertext) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        account_id,
-        nonce,
-        ciphertext,
-    )
-    await conn.execute(
-        "UPDATE accounts SET credential_state = 'available' WHERE id = $1",
-        account_id,
-    )
-
-
 async def take_credential(
     conn: Conn, account_id: uuid.UUID, now: datetime
 ) -> asyncpg.Record | None:
@@ -287,177 +270,76 @@ async def purge_expired_credentials(conn: Conn, now: datetime) -> int:
     return len(ids)
 
 
-# -- jobs -----------------------------------------------------------------------------------
-async def add_job(
-    conn: Conn, key: str, account_id: uuid.UUID, graph_tenant: str, kind: str, step: str
-) -> bool:
-    """Queue a job; ``key`` comes from domain ids so a redelivered event adds nothing."""
-    inserted = await conn.fetchval(
-        """INSERT INTO jobs (key, account_id, graph_tenant, kind, step) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (key) DO NOTHING RETURNING id""",
-        key,
-        account_id,
-        graph_tenant,
-        kind,
-        step,
-    )
-    if inserted is not None:
-        await conn.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, graph_tenant)
-    return inserted is not None
-
-
-async def revoke_contract_accounts(conn: Conn, contract_id: uuid.UUID) -> int:
-    """Queue the revocation of every live account of a contract in one statement (year-end
-    volume, P2): pending provisionings are cancelled, job keys come from domain ids."""
-    n = await conn.fetchval(
-        """
-        WITH acc AS (
-            SELECT id, user_id, graph_tenant FROM accounts
-            WHERE contract_id = $1 AND status IN ('pending', 'active', 'failed')
-            FOR UPDATE
-        ), cancelled AS (
-            UPDATE jobs SET status = 'cancelled', updated_at = now()
-            WHERE account_id IN (SELECT id FROM acc) AND kind = 'provision' AND status = 'queued'
-        ), added AS (
-            INSERT INTO jobs (key, account_id, graph_tenant, kind, step)
-            SELECT 'revoke:' || user_id || ':' || $1::text, id, graph_tenant, 'revoke', 'disable' FROM acc
-            ON CONFLICT (key) DO NOTHING
-            RETURNING graph_tenant
-        ), woken AS (
-            SELECT pg_notify($2, t.graph_tenant) FROM (SELECT DISTINCT graph_tenant FROM added) t
-        )
-        SELECT (SELECT count(*) FROM added) + 0 * (SELECT count(*) FROM woken)
-        """,
-        contract_id,
-        JOBS_CHANNEL,
-    )
-    return int(n or 0)
-
-
-async def cancel_queued(conn: Conn, account_id: uuid.UUID, kind: str) -> int:
-    result = await conn.execute(
-        "UPDATE jobs SET status = 'cancelled', updated_at = now() WHERE account_id = $1 AND kind = $2 AND status = 'queued'",
-        account_id,
-        kind,
-    )
-    return int(result.split()[-1])
-
-
-async def has_open_job(conn: Conn, account_id: uuid.UUID, kind: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE account_id = $1 AND kind = $2 AND status = 'queued')",
-            account_id,
-            kind,
-        )
-    )
-
-
-async def ready_tenants(conn: Conn, limit: int) -> list[str]:
-    rows = await conn.fetch(
-        """SELECT graph_tenant FROM jobs WHERE status = 'queued' AND run_after <= now()
-           AND (lease_until IS NULL OR lease_until < now())
-           GROUP BY graph_tenant ORDER BY min(run_after) LIMIT $1""",
-        limit,
-    )
-    return [r["graph_tenant"] for r in rows]
-
-
-async def seconds_to_next_due(conn: Conn) -> float | None:
-    value = await conn.fetchval(
-        """SELECT extract(epoch FROM min(greatest(run_after, coalesce(lease_until, run_after))) - now())
-           FROM jobs WHERE status = 'queued'"""
-    )
-    return None if value is None else float(value)
-
-
-async def claim_jobs(
-    conn: Conn, graph_tenant: str, owner: str, limit: int, lease_seconds: float
-) -> list[asyncpg.Record]:
-    """Lease up to ``limit`` ready jobs of one tenant.
-
-    ``FOR UPDATE SKIP LOCKED`` lets several workers (or replicas) claim side by side; the lease
-    hands a job back to others if its worker dies. A job waits while an older job of the same
-    account is queued or leased, so an account's operations run in the order they were asked.
-    """
+async def live_accounts_of_contract(conn: Conn, contract_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The accounts of a contract that a revocation still concerns, locked (L3)."""
     return list(
         await conn.fetch(
-            """
-            WITH picked AS (
-                SELECT j.id FROM jobs j
-                WHERE j.graph_tenant = $1 AND j.status = 'queued' AND j.run_after <= now()
-                  AND (j.lease_until IS NULL OR j.lease_until < now())
-                  AND NOT EXISTS (
-                      SELECT 1 FROM jobs o WHERE o.account_id = j.account_id AND o.id < j.id
-                        AND (o.status = 'queued' OR o.lease_until > now()))
-                ORDER BY j.run_after, j.id
-                LIMIT $3
-                FOR UPDATE OF j SKIP LOCKED
-            )
-            UPDATE jobs SET lease_owner = $2, lease_until = now() + make_interval(secs => $4),
-                            attempts = attempts, updated_at = now()
-            FROM picked WHERE jobs.id = picked.id
-            RETURNING jobs.*
-            """,
-            graph_tenant,
-            owner,
-            limit,
-            lease_seconds,
+            """SELECT id, user_id, graph_tenant FROM accounts
+               WHERE contract_id = $1 AND status IN ('pending', 'active', 'failed')
+               ORDER BY id FOR UPDATE""",
+            contract_id,
         )
     )
 
 
-async def job_counts(conn: Conn) -> dict[str, int]:
-    rows = await conn.fetch("SELECT status, count(*) AS n FROM jobs GROUP BY status")
-    return {r["status"]: int(r["n"]) for r in rows}
+_ACCOUNT_FIELDS = ("status", "graph_user_id", "alert", "upn", "credential_state")
 
 
-async def save_jobs(
-    conn: Conn,
-    owner: str,
-    rows: list[tuple[int, str, str, int, float | None, str | None, bool]],
-    lease_seconds: float,
-) -> set[int]:
-    """Record a round's progress in one statement; returns the ids still ours (a job
-    cancelled or re-leased meanwhile is left alone).
-
-    Row: (id, step, status, attempts, delay seconds or None, last error, keep the lease)."""
-    if not rows:
-        return set()
-    cols = list(zip(*rows, strict=True))
-    updated = await conn.fetch(
-        """
-        UPDATE jobs j SET step = u.step, status = u.status, attempts = u.attempts,
-            run_after = CASE WHEN u.delay IS NULL THEN j.run_after
-                             ELSE now() + make_interval(secs => u.delay) END,
-            last_error = u.err,
-            lease_owner = CASE WHEN u.keep THEN j.lease_owner ELSE NULL END,
-            lease_until = CASE WHEN u.keep THEN now() + make_interval(secs => $3) ELSE NULL END,
-            updated_at = now()
-        FROM unnest($2::bigint[], $4::text[], $5::text[], $6::int[], $7::float8[], $8::text[],
-                    $9::bool[]) AS u(id, step, status, attempts, delay, err, keep)
-        WHERE j.id = u.id AND j.lease_owner = $1 AND j.status = 'queued'
-        RETURNING j.id
-        """,
-        owner,
-        list(cols[0]),
-        lease_seconds,
-        list(cols[1]),
-        list(cols[2]),
-        list(cols[3]),
-        list(cols[4]),
-        list(cols[5]),
-        list(cols[6]),
-    )
-    return {r["id"] for r in updated}
-
-
-async def release_jobs(conn: Conn, job_ids: list[int], owner: str) -> None:
+async def update_accounts(conn: Conn, changes: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    """Many accounts' changes in one statement; a field absent from an account's dict is left
+    as it is (a field given as None is set to NULL)."""
+    if not changes:
+        return
+    for _, fields in changes:
+        if set(fields) - set(_ACCOUNT_FIELDS):
+            raise ValueError(f"bad account fields {sorted(fields)}")
+    ids = [aid for aid, _ in changes]
+    cols: list[Any] = [ids]
+    for name in _ACCOUNT_FIELDS:
+        cols.append([name in f for _, f in changes])
+        cols.append([f.get(name) for _, f in changes])
     await conn.execute(
-        """UPDATE jobs SET lease_owner = NULL, lease_until = NULL
-           WHERE id = ANY($1::bigint[]) AND lease_owner = $2""",
-        job_ids,
-        owner,
+        """
+        UPDATE accounts a SET
+            status = CASE WHEN u.s_status THEN u.status ELSE a.status END,
+            graph_user_id = CASE WHEN u.s_gid THEN u.gid ELSE a.graph_user_id END,
+            alert = CASE WHEN u.s_alert THEN u.alert ELSE a.alert END,
+            upn = CASE WHEN u.s_upn THEN u.upn ELSE a.upn END,
+            credential_state = CASE WHEN u.s_cred THEN u.cred ELSE a.credential_state END,
+            updated_at = now()
+        FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::bool[], $5::text[], $6::bool[],
+                    $7::text[], $8::bool[], $9::text[], $10::bool[], $11::text[])
+             AS u(id, s_status, status, s_gid, gid, s_alert, alert, s_upn, upn, s_cred, cred)
+        WHERE a.id = u.id
+        """,
+        *cols,
+    )
+
+
+async def credentials_of(
+    conn: Conn, account_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
+    rows = await conn.fetch(
+        "SELECT account_id, nonce, ciphertext FROM credentials WHERE account_id = ANY($1::uuid[])",
+        account_ids,
+    )
+    return {r["account_id"]: r for r in rows}
+
+
+async def insert_credentials(conn: Conn, rows: list[tuple[uuid.UUID, bytes, bytes]]) -> None:
+    """Sealed initial passwords of many accounts in one statement (then ``available``)."""
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    await conn.execute(
+        """INSERT INTO credentials (account_id, nonce, ciphertext)
+           SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) ON CONFLICT DO NOTHING""",
+        ids,
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+    )
+    await conn.execute(
+        "UPDATE accounts SET credential_state = 'available' WHERE id = ANY($1::uuid[])", ids
     )
 
 

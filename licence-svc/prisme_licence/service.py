@@ -1,7 +1,7 @@
 """Use cases of licence-svc: tenant mapping, reacting to contracts (L1-L3), credentials.
 
 No SQL and no HTTP here; the edge (route or bus handler) owns the transaction. Graph work is
-only queued here (repository jobs); the job runner does it.
+only queued here (``graph_jobs``, on the chassis job queue); ``graph_work`` does it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from prisme_events import (
 from prisme_events.projection import ContractProjection, project
 
 from . import domain
+from . import graph_jobs as gj
 from . import repository as repo
 from .errors import AccountNotFound, AccountNotProvisioned
 from .passwords import PasswordSealer
@@ -84,22 +85,33 @@ async def _ensure_account(
             last_name=user.last_name,
             sku=tenant.sku,
         )
-        await repo.add_job(conn, key, account_id, tenant.graph_tenant, "provision", "lookup")
+        await gj.provision(conn, gj.AccountRef(account_id, tenant.graph_tenant), key)
         return
-    being_revoked = await repo.has_open_job(conn, acc["id"], "revoke")
+    being_revoked = await gj.being_revoked(conn, acc["id"])
     if acc["status"] in ("pending", "active") and not being_revoked:
         # Same user, next contract: the account carries on untouched (L3, stable user_id).
         await repo.attach_account(conn, acc["id"], contract_id, version)
         return
     await repo.attach_account(conn, acc["id"], contract_id, version, status="pending")
-    await repo.add_job(conn, key, acc["id"], acc["graph_tenant"], "provision", "lookup")
+    # Queued after any revocation of the account, so it runs after it (serial per account).
+    await gj.provision(conn, gj.AccountRef(acc["id"], acc["graph_tenant"]), key)
 
 
 async def _revoke(conn: Conn, acc: asyncpg.Record, key: str) -> None:
-    # A provisioning still waiting (e.g. for a seat) is pointless now; one in flight finishes
-    # first because jobs of one account run in order.
-    await repo.cancel_queued(conn, acc["id"], "provision")
-    await repo.add_job(conn, key, acc["id"], acc["graph_tenant"], "revoke", "disable")
+    await gj.revoke(conn, [(gj.AccountRef(acc["id"], acc["graph_tenant"]), key)])
+
+
+async def _revoke_contract(conn: Conn, contract_id: uuid.UUID) -> int:
+    """L3 for every live account of a contract, in a few statements (year-end volume, P2);
+    job keys come from domain ids so a redelivered event adds nothing."""
+    accounts = await repo.live_accounts_of_contract(conn, contract_id)
+    return await gj.revoke(
+        conn,
+        [
+            (gj.AccountRef(a["id"], a["graph_tenant"]), f"revoke:{a['user_id']}:{contract_id}")
+            for a in accounts
+        ],
+    )
 
 
 async def _project(conn: Conn, e: ContractEvent) -> ContractProjection:
@@ -207,7 +219,7 @@ async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded
         renewal = await repo.get_contract(conn, e.renewal_contract_id)
         if renewal is not None and renewal["status"] == "cancelled":
             # The renewal was cancelled before this arrived (reordering): nothing carries over.
-            await repo.revoke_contract_accounts(conn, e.contract_id)
+            await _revoke_contract(conn, e.contract_id)
             return
         if renewal is None:
             # Renewal not activated here yet: hand the accounts over; its activation will
@@ -215,14 +227,14 @@ async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded
             await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
             return
         # Renewal already activated: its users were re-attached then; the rest leave.
-    await repo.revoke_contract_accounts(conn, e.contract_id)
+    await _revoke_contract(conn, e.contract_id)
 
 
 async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:
     """C8/L3: a renewal draft that is cancelled, or expires unactivated, was counted as signed
     for the carry-over; the accounts handed over to it stop now, in the L3 order."""
     await _project(conn, e)
-    await repo.revoke_contract_accounts(conn, e.contract_id)
+    await _revoke_contract(conn, e.contract_id)
 
 
 async def list_accounts(
@@ -267,4 +279,4 @@ async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.U
 
 
 async def job_summary(conn: Conn) -> dict[str, int]:
-    return await repo.job_counts(conn)
+    return await gj.summary(conn)

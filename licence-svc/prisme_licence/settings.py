@@ -51,17 +51,26 @@ class LicenceSettings(ServiceSettings):
     credential_ttl_seconds: float = Field(
         default=7 * 86400, gt=0, validation_alias=_alias("credential_ttl_seconds")
     )
+    # $batch calls in flight per tenant and process (Graph throttles a tenant, L4)
     per_tenant_concurrency: int = Field(
         default=4, ge=1, validation_alias=_alias("per_tenant_concurrency")
     )
+    # claimed batches of jobs in flight per job kind and process
     max_concurrent_batches: int = Field(
-        default=16, ge=1, validation_alias=_alias("max_concurrent_batches")
+        default=8, ge=1, validation_alias=_alias("max_concurrent_batches")
     )
+    # requests per $batch call (Graph's limit is 20)
     batch_size: int = Field(default=20, ge=1, le=20, validation_alias=_alias("batch_size"))
+    # jobs of one tenant leased together and run as one set of $batch rounds
+    jobs_per_claim: int = Field(
+        default=50, ge=1, le=1000, validation_alias=_alias("jobs_per_claim")
+    )
     job_lease_seconds: float = Field(
         default=30.0, gt=0, validation_alias=_alias("job_lease_seconds")
     )
-    job_poll_seconds: float = Field(default=1.0, gt=0, validation_alias=_alias("job_poll_seconds"))
+    credential_purge_seconds: float = Field(
+        default=5.0, gt=0, validation_alias=_alias("credential_purge_seconds")
+    )
     seat_recheck_seconds: float = Field(
         default=60.0, gt=0, validation_alias=_alias("seat_recheck_seconds")
     )

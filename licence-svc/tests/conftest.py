@@ -95,7 +95,7 @@ def licence_env(base_settings: dict[str, Any], graph: Sandbox) -> Callable[[str]
             "graph_token_url": graph.url + "/{tenant}/oauth2/v2.0/token",
             "default_tenant": "provider-tenant",
             "default_domain": "prisme.re",
-            "job_poll_seconds": 0.2,
+            "credential_purge_seconds": 0.2,
             "backoff_base_seconds": 0.2,
             "backoff_cap_seconds": 2.0,
             "seat_recheck_seconds": 0.5,

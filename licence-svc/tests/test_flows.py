@@ -315,7 +315,7 @@ async def test_an_expired_password_is_destroyed_durably_by_the_410(
     """L1: asking after the 7 days answers 410 AND the sealed password is gone for good (the
     destruction must not be rolled back with the refusal). No purge tick runs meanwhile."""
     dsn = await new_database()
-    settings = settings_for(dsn, job_poll_seconds=3600.0)
+    settings = settings_for(dsn, credential_purge_seconds=3600.0)
     async with start_service(build_app(settings), headers=auth_headers) as api:
         a = factories.activated(factories.users(1))
         await publish_event(nats_url, a)

@@ -90,7 +90,9 @@ async def test_throttling_and_sigkill_lose_nothing_and_duplicate_nothing(
 ) -> None:
     dsn = await new_database()
     env = _env(
-        licence_env(dsn, job_lease_seconds=2, job_poll_seconds=0.2, backoff_base_seconds=0.1)
+        licence_env(
+            dsn, job_lease_seconds=2, credential_purge_seconds=0.2, backoff_base_seconds=0.1
+        )
     )
     log_file = tmp_path / "licence.log"
     await graph.faults(

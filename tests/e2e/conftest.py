@@ -88,7 +88,7 @@ async def platform(
             graph_token_url=graph_url + "/{tenant}/oauth2/v2.0/token",
             default_tenant=TENANT,
             default_domain="prisme.re",
-            job_poll_seconds=0.1,
+            credential_purge_seconds=0.5,
             backoff_base_seconds=0.2,
             backoff_cap_seconds=2.0,
         )

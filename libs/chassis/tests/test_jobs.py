@@ -362,3 +362,88 @@ async def test_revive_requeues_a_dead_job_and_cancel_withdraws_queued_ones(
         await jobs.enqueue(c, FLAKY, "acct:9:provision", serial_key="acct:9")
         assert await jobs.cancel(c, FLAKY, serial_key="acct:9") == 1
         assert await jobs.get_state(c, FLAKY, "acct:9:provision") is jobs.JobState.CANCELLED
+
+
+async def test_a_batch_outcome_is_recorded_set_based_and_a_failing_apply_fails_the_batch(
+    db: tuple[str, asyncpg.Pool],
+) -> None:
+    """A BatchOutcome: one apply for the jobs still held, every transition written at once
+    (Done, Retry keeping its new payload and counting, a throttled Retry giving its run back,
+    Fail → dead with the hook); an apply that raises records every job as a failed run."""
+    dsn, pool = db
+    kind = jobs.JobKind("test.set", batch_size=10, max_attempts=3, backoff_base=100.0)
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE effects (id bigint PRIMARY KEY)")
+    dead: list[tuple[str, str]] = []
+    broken = {"on": False}
+
+    async def handle_many(batch: Sequence[jobs.Job]) -> jobs.BatchOutcome:
+        answers: dict[str, jobs.Outcome] = {
+            "done": jobs.Done(),
+            "retry": jobs.Retry("503", payload={"step": "second"}),
+            "throttled": jobs.Retry("429", after=100.0, counts=False, payload={"step": "x"}),
+            "fail": jobs.Fail("refused"),
+        }
+
+        async def apply(conn: asyncpg.Connection, held: frozenset[int]) -> None:
+            await conn.executemany("INSERT INTO effects VALUES ($1)", [(i,) for i in held])
+            if broken["on"]:
+                raise ValueError("constraint")
+
+        return jobs.BatchOutcome({j.id: answers[j.key] for j in batch}, apply=apply)
+
+    async def on_dead(conn: asyncpg.Connection, job: jobs.Job, error: str) -> None:
+        dead.append((job.key, error))
+
+    ids: dict[str, int] = {}
+    async with pool.acquire() as conn, conn.transaction():
+        for key in ("done", "retry", "throttled", "fail"):
+            ids[key] = await jobs.enqueue(
+                cast(asyncpg.Connection, conn), kind, key, {"step": "first"}, group_key="g"
+            )
+    binding = kind.handle_batch(handle_many, on_dead=on_dead)
+    async with working(jobs.JobWorker(pool, dsn, [binding], name="t")):
+        await eventually_equals(lambda: _state(pool, ids["done"]), "succeeded")
+    assert await _state(pool, ids["fail"]) == "dead"
+    assert dead == [("fail", "refused")]
+    retried, throttled = await row(pool, ids["retry"]), await row(pool, ids["throttled"])
+    assert (retried["state"], retried["attempts"], retried["payload"]) == (
+        "queued",
+        1,
+        {"step": "second"},
+    )
+    assert (throttled["state"], throttled["attempts"], throttled["payload"]) == (
+        "queued",
+        0,
+        {"step": "x"},
+    )
+    assert 99 < throttled["wait"] <= 100.5
+    async with pool.acquire() as conn:
+        effects = {r["id"] for r in await conn.fetch("SELECT id FROM effects")}
+    assert effects == set(ids.values())
+
+    broken["on"] = True
+    await make_due(pool, ids["retry"])
+    async with working(jobs.JobWorker(pool, dsn, [binding], name="t")):
+        await eventually_equals(lambda: _attempts_queued(pool, ids["retry"]), 2)
+    r = await row(pool, ids["retry"])
+    assert "recording the outcome failed" in r["last_error"]
+    assert r["payload"] == {"step": "second"}  # the failed record changed nothing else
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM effects") == 4  # rolled back
+
+
+async def test_cancel_many_serial_keys_and_has_open(db: tuple[str, asyncpg.Pool]) -> None:
+    _, pool = db
+    async with pool.acquire() as conn, conn.transaction():
+        c = cast(asyncpg.Connection, conn)
+        await jobs.enqueue_many(
+            c,
+            FLAKY,
+            [jobs.NewJob(f"acct:{n}:provision", serial_key=f"acct:{n}") for n in range(4)],
+        )
+        assert await jobs.has_open(c, FLAKY, "acct:1")
+        assert await jobs.cancel(c, FLAKY, serial_keys=["acct:1", "acct:2", "acct:9"]) == 2
+        assert not await jobs.has_open(c, FLAKY, "acct:1")
+        assert await jobs.has_open(c, FLAKY, "acct:3")
+        assert await jobs.get_state(c, FLAKY, "acct:0:provision") is jobs.JobState.QUEUED

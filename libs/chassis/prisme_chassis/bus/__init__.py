@@ -15,7 +15,7 @@ from .provision import (
     ensure_stream,
     provision_service,
 )
-from .versions import next_version
+from .versions import next_version, next_versions
 
 __all__ = [
     "BatchHandler",
@@ -34,5 +34,6 @@ __all__ = [
     "list_dead_letters",
     "load_dead_letter",
     "next_version",
+    "next_versions",
     "provision_service",
 ]

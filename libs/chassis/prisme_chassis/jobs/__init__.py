@@ -33,7 +33,9 @@ record): handlers send ``job.key`` as the idempotency key of their outside call.
 from .api import JobNotDead, jobs_router
 from .model import (
     Apply,
+    ApplyHeld,
     BatchHandler,
+    BatchOutcome,
     Done,
     Fail,
     Handler,
@@ -51,13 +53,15 @@ from .model import (
     RetryLater,
     backoff_seconds,
 )
-from .repository import CHANNEL, cancel, counts, enqueue, enqueue_many, get_state
+from .repository import CHANNEL, cancel, counts, enqueue, enqueue_many, get_state, has_open
 from .worker import JobWorker, worker_name
 
 __all__ = [
     "CHANNEL",
     "Apply",
+    "ApplyHeld",
     "BatchHandler",
+    "BatchOutcome",
     "Done",
     "Fail",
     "Handler",
@@ -81,6 +85,7 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "get_state",
+    "has_open",
     "jobs_router",
     "worker_name",
 ]

@@ -204,6 +204,8 @@ class Retry:
     after: float | None = None
     counts: bool = True
     apply: Apply | None = None
+    #: replaces the job's payload for the next run (the step a multi-step job had reached)
+    payload: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,25 @@ class Fail:
 
 
 Outcome = Done | Retry | Proceed | Fail
+
+#: One set-based write for a whole batch, given the ids of the jobs the worker still holds
+#: (a job taken over meanwhile is left out: its effects are not this run's to record).
+ApplyHeld = Callable[[asyncpg.Connection, frozenset[int]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch handler may answer instead of a mapping: each job's outcome (without an
+    ``apply`` of its own) and one ``apply`` for the whole batch. The worker then records the
+    batch in a few statements whatever its size (P2: no per-job round trip), and if that
+    ``apply`` fails, records every job of the batch as a failed run."""
+
+    outcomes: Mapping[int, Outcome]
+    apply: ApplyHeld | None = None
+
+    def __post_init__(self) -> None:
+        if any(o.apply is not None for o in self.outcomes.values()):
+            raise ValueError("the outcomes of a BatchOutcome carry no apply of their own")
 
 
 class RetryLater(Exception):
@@ -258,8 +279,9 @@ def outcome_of_exception(exc: BaseException) -> Outcome:
 Handler = Callable[[Job], Awaitable[Outcome | None]]
 """A one-job handler: ``None`` means :class:`Done`; any exception is a failed run."""
 
-BatchHandler = Callable[[Sequence[Job]], Awaitable[Mapping[int, Outcome]]]
-"""A batch handler: the outcome of each job by job id (a job left out is a failed run)."""
+BatchHandler = Callable[[Sequence[Job]], Awaitable[Mapping[int, Outcome] | BatchOutcome]]
+"""A batch handler: the outcome of each job by job id (a job left out is a failed run), or a
+:class:`BatchOutcome` recorded set-based."""
 
 OnDead = Callable[[asyncpg.Connection, Job, str], Awaitable[None]]
 """Runs in the transaction that makes a job dead (alert, a ``*.failed`` event)."""

@@ -103,10 +103,13 @@ async def cancel(
     *,
     key: str | None = None,
     serial_key: str | None = None,
+    serial_keys: Sequence[str] | None = None,
 ) -> int:
-    """Cancel the queued (not yet running) jobs of ``kind`` with this key or serial key."""
-    if key is None and serial_key is None:
+    """Cancel the queued (not yet running) jobs of ``kind`` with this key, this serial key or
+    any of ``serial_keys`` (one statement for many: a contract's accounts at year-end)."""
+    if key is None and serial_key is None and serial_keys is None:
         raise ValueError("cancel() needs a key or a serial key")
+    keys = None if serial_keys is None else list(serial_keys)
     result = await conn.execute(
         """
         UPDATE job_queue SET state = 'cancelled', finished_at = clock_timestamp(),
@@ -114,12 +117,25 @@ async def cancel(
         WHERE kind = $1 AND state = 'queued'
           AND ($2::text IS NULL OR idempotency_key = $2)
           AND ($3::text IS NULL OR serial_key = $3)
+          AND ($4::text[] IS NULL OR serial_key = ANY($4::text[]))
         """,
         kind.name,
         key,
         serial_key,
+        keys,
     )
     return int(result.split()[-1])
+
+
+async def has_open(conn: asyncpg.Connection, kind: JobKind, serial_key: str) -> bool:
+    """True while a job of ``kind`` with this serial key is queued or running."""
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM job_queue WHERE serial_key = $2 AND kind = $1"
+        " AND state IN ('queued', 'running'))",
+        kind.name,
+        serial_key,
+    )
+    return bool(found)
 
 
 async def get_state(conn: asyncpg.Connection, kind: JobKind, key: str) -> JobState | None:
@@ -326,6 +342,50 @@ async def record(conn: asyncpg.Connection, job_id: int, t: Transition) -> None:
         t.attempts,
         None if t.payload is None else json.dumps(t.payload),
         finished,
+    )
+
+
+async def hold_many(
+    conn: asyncpg.Connection, job_ids: Sequence[int], lease_token: str
+) -> frozenset[int]:
+    """:func:`hold` for a batch in one statement: the ids whose lease is still ours, locked."""
+    rows = await conn.fetch(
+        "SELECT id FROM job_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2"
+        " AND state = 'running' ORDER BY id FOR UPDATE",
+        list(job_ids),
+        lease_token,
+    )
+    return frozenset(r["id"] for r in rows)
+
+
+async def record_many(
+    conn: asyncpg.Connection, transitions: Sequence[tuple[int, Transition]]
+) -> None:
+    """:func:`record` for a batch of held jobs in one statement."""
+    if not transitions:
+        return
+    await conn.execute(
+        """
+        UPDATE job_queue q SET state = u.state,
+            next_attempt_at = CASE WHEN u.state = 'queued'
+                THEN clock_timestamp() + make_interval(secs => u.delay) ELSE q.next_attempt_at END,
+            attempts = CASE u.attempts WHEN 'give_back' THEN greatest(q.attempts - 1, 0)
+                                       WHEN 'reset' THEN 0 ELSE q.attempts END,
+            last_error = COALESCE(u.error, q.last_error),
+            payload = COALESCE(u.payload::jsonb, q.payload),
+            lease_owner = NULL, lease_expires_at = NULL,
+            finished_at = CASE WHEN u.state IN ('succeeded', 'dead') THEN clock_timestamp() END,
+            updated_at = clock_timestamp()
+        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[])
+             AS u(id, state, delay, error, attempts, payload)
+        WHERE q.id = u.id
+        """,
+        [i for i, _ in transitions],
+        [t.state.value for _, t in transitions],
+        [max(0.0, t.delay) for _, t in transitions],
+        [None if t.error is None else truncate_error(t.error) for _, t in transitions],
+        [t.attempts for _, t in transitions],
+        [None if t.payload is None else json.dumps(t.payload) for _, t in transitions],
     )
 
 

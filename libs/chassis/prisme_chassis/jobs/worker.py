@@ -31,6 +31,7 @@ import asyncpg
 from .. import metrics
 from . import repository as repo
 from .model import (
+    BatchOutcome,
     Done,
     Fail,
     Job,
@@ -179,7 +180,10 @@ class JobWorker:
         try:
             outcomes = await self._call(binding, jobs)
             heartbeat.cancel()
-            await self._record(binding, jobs, outcomes, token)
+            if isinstance(outcomes, BatchOutcome):
+                await self._record_batch(binding, jobs, outcomes, token)
+            else:
+                await self._record(binding, jobs, outcomes, token)
         except asyncio.CancelledError:
             # Shutting down: hand the leases back so another worker need not wait them out.
 
@@ -205,7 +209,9 @@ class JobWorker:
             self._in_flight[binding.kind.name] -= 1
             self._wake.set()  # a slot is free, and the next step may be ready
 
-    async def _call(self, binding: JobBinding, jobs: list[Job]) -> Mapping[int, Outcome]:
+    async def _call(
+        self, binding: JobBinding, jobs: list[Job]
+    ) -> Mapping[int, Outcome] | BatchOutcome:
         """The handler's call, outside any transaction; every exception becomes an outcome."""
         try:
             if binding.batch_handler is not None:
@@ -248,16 +254,21 @@ class JobWorker:
             )
         if isinstance(outcome, Fail):
             return repo.Transition(JobState.DEAD, error=outcome.error)
+        payload = None if outcome.payload is None else dict(outcome.payload)
         if not outcome.counts:
             delay = outcome.after if outcome.after is not None else kind.backoff(1, self.rng)
             return repo.Transition(
-                JobState.QUEUED, delay=delay, error=outcome.error, attempts="give_back"
+                JobState.QUEUED,
+                delay=delay,
+                error=outcome.error,
+                attempts="give_back",
+                payload=payload,
             )
         if job.last_attempt:
             error = f"{outcome.error} (attempt {job.attempt} of {job.max_attempts})"
             return repo.Transition(JobState.DEAD, error=error)
         delay = outcome.after if outcome.after is not None else kind.backoff(job.attempt, self.rng)
-        return repo.Transition(JobState.QUEUED, delay=delay, error=outcome.error)
+        return repo.Transition(JobState.QUEUED, delay=delay, error=outcome.error, payload=payload)
 
     async def _record(
         self, binding: JobBinding, jobs: list[Job], outcomes: Mapping[int, Outcome], token: str
@@ -268,31 +279,91 @@ class JobWorker:
             conn = cast(asyncpg.Connection, proxy)
             for job in jobs:
                 outcome = outcomes.get(job.id) or Retry("the batch handler gave no outcome")
-                try:
-                    async with conn.transaction():
-                        await self._record_one(conn, binding, job, outcome, token)
-                except Exception as exc:  # noqa: BLE001 - the apply failed: a failed run
-                    log.warning(
-                        "%s job %s: recording its outcome failed: %r",
-                        binding.kind.name,
-                        job.id,
-                        exc,
-                    )
-                    failed = outcome_of_exception(exc)
-                    if isinstance(failed, Retry):
-                        failed = Retry(f"recording the outcome failed: {failed.error}")
-                    try:
-                        async with conn.transaction():
-                            await self._record_one(conn, binding, job, failed, token)
-                    except Exception:
-                        log.exception("%s job %s: on_dead failed", binding.kind.name, job.id)
-                        async with conn.transaction():
-                            if await repo.hold(conn, job.id, token):
-                                await repo.record(
-                                    conn,
-                                    job.id,
-                                    self._transition(binding, job, failed),
-                                )
+                await self._record_job(conn, binding, job, outcome, token)
+
+    async def _record_job(
+        self,
+        conn: asyncpg.Connection,
+        binding: JobBinding,
+        job: Job,
+        outcome: Outcome,
+        token: str,
+    ) -> None:
+        """Record one job in its own savepoint; a failing ``apply`` or hook is a failed run."""
+        try:
+            async with conn.transaction():
+                await self._record_one(conn, binding, job, outcome, token)
+        except Exception as exc:  # noqa: BLE001 - the apply failed: a failed run
+            log.warning(
+                "%s job %s: recording its outcome failed: %r", binding.kind.name, job.id, exc
+            )
+            failed = outcome_of_exception(exc)
+            if isinstance(failed, Retry):
+                failed = Retry(f"recording the outcome failed: {failed.error}")
+            try:
+                async with conn.transaction():
+                    await self._record_one(conn, binding, job, failed, token)
+            except Exception:
+                log.exception("%s job %s: on_dead failed", binding.kind.name, job.id)
+                async with conn.transaction():
+                    if await repo.hold(conn, job.id, token):
+                        await repo.record(conn, job.id, self._transition(binding, job, failed))
+
+    async def _record_batch(
+        self, binding: JobBinding, jobs: list[Job], batch: BatchOutcome, token: str
+    ) -> None:
+        """A :class:`BatchOutcome` in one short transaction and a few statements: lock the
+        jobs still held, run the batch's ``apply`` on them, write every transition at once.
+        If the ``apply`` (or a hook) fails, every held job is recorded as a failed run."""
+        by_id = {j.id: j for j in jobs}
+        async with self.pool.acquire() as proxy, proxy.transaction():
+            conn = cast(asyncpg.Connection, proxy)
+            held = await repo.hold_many(conn, list(by_id), token)
+            for job_id in sorted(set(by_id) - held):
+                log.warning(
+                    "%s job %s was taken over; its outcome here is dropped",
+                    binding.kind.name,
+                    job_id,
+                )
+                metrics.JOB_RUNS.labels(kind=binding.kind.name, outcome="lost").inc()
+            if not held:
+                return
+            labels: list[str] = []
+            try:
+                async with conn.transaction():
+                    if batch.apply is not None:
+                        await batch.apply(conn, held)
+                    transitions: list[tuple[int, repo.Transition]] = []
+                    for job_id in sorted(held):
+                        job = by_id[job_id]
+                        outcome = batch.outcomes.get(job_id) or Retry(
+                            "the batch handler gave no outcome"
+                        )
+                        transition = self._transition(binding, job, outcome)
+                        if transition.state is JobState.DEAD:
+                            log.error(
+                                "%s job %s is dead: %s", binding.kind.name, job_id, transition.error
+                            )
+                            if binding.on_dead is not None:
+                                await binding.on_dead(conn, job, transition.error or "")
+                        transitions.append((job_id, transition))
+                        labels.append(_outcome_label(outcome, transition))
+                    await repo.record_many(conn, transitions)
+            except Exception as exc:  # noqa: BLE001 - recorded on each job of the batch
+                log.warning(
+                    "%s jobs %s: recording the batch failed: %r",
+                    binding.kind.name,
+                    sorted(held),
+                    exc,
+                )
+                failed = outcome_of_exception(exc)
+                if isinstance(failed, Retry):
+                    failed = Retry(f"recording the outcome failed: {failed.error}")
+                for job_id in sorted(held):
+                    await self._record_job(conn, binding, by_id[job_id], failed, token)
+                return
+        for label in labels:
+            metrics.JOB_RUNS.labels(kind=binding.kind.name, outcome=label).inc()
 
     async def _record_one(
         self,
