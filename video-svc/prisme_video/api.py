@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from prisme_chassis import clock
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
@@ -16,11 +17,12 @@ from prisme_chassis.db import transaction
 from prisme_chassis.errors import problems
 from pydantic import BaseModel, Field
 
-from . import errors, recordings, sharing
+from . import errors, recordings, sharing, viewing
 from . import repository as repo
 from .context import VideoRuntimeDep
 from .multipart import MalformedFormError, TooLargeError, read_form
 from .repository import LinkRow, VideoRow
+from .viewing import STREAM_HEADERS, media_type
 
 
 def status_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -236,6 +238,34 @@ async def get_poster(
     video = await recordings.live_video(conn, video_id)
     image = await recordings.poster(rt.context, video)
     return Response(image, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/v1/videos/{video_id}/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}},
+        206: {"content": {"video/mp4": {}}},
+        **problems(errors.VideoNotFound, errors.RangeNotSatisfiable),
+    },
+)
+async def operator_stream(
+    video_id: uuid.UUID,
+    request: Request,
+    rt: VideoRuntimeDep,
+    who: Principal = require_scopes("videos:read"),
+) -> Response:
+    """The operators' player (the dashboard): HTTP Range streaming (206/416) by the video's
+    id, decrypted chunk by chunk in constant memory."""
+    plan = await viewing.operator_stream(
+        rt.pool, rt.context, video_id, request.headers.get("range")
+    )
+    headers = {**STREAM_HEADERS, "Content-Length": str(plan.length)}
+    if plan.status == 206:
+        headers["Content-Range"] = f"bytes {plan.start}-{plan.end}/{plan.size}"
+    return StreamingResponse(
+        plan.body, status_code=plan.status, headers=headers, media_type=media_type(plan.container)
+    )
 
 
 @router.post(

@@ -13,7 +13,7 @@ from prisme_chassis.errors import NotFound, problems
 from . import errors, pages, viewing
 from .api import status_problems
 from .context import VideoRuntimeDep
-from .viewing import Visitor
+from .viewing import STREAM_HEADERS, Visitor, media_type
 
 router = APIRouter(tags=["viewer"])
 _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
@@ -23,22 +23,6 @@ _PAGES: dict[int | str, dict[str, Any]] = {
 }
 
 COOKIE = "prisme_video_session"
-_STREAM_HEADERS = {
-    "Accept-Ranges": "bytes",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-_MEDIA_TYPES = {
-    "mov": "video/mp4",
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-    "matroska": "video/x-matroska",
-    "avi": "video/x-msvideo",
-    "ogg": "video/ogg",
-    "mpegts": "video/mp2t",
-    "flv": "video/x-flv",
-}
 
 
 def _visitor(request: Request) -> Visitor:
@@ -50,13 +34,6 @@ def _html(body: str, status: int, headers: dict[str, str] | None = None) -> HTML
     return HTMLResponse(
         body, status_code=status, headers={**pages.SECURITY_HEADERS, **(headers or {})}
     )
-
-
-def _media_type(container: str) -> str:
-    for name in container.split(","):
-        if name in _MEDIA_TYPES:
-            return _MEDIA_TYPES[name]
-    return "application/octet-stream"
 
 
 @router.get("/v/{token}", response_class=HTMLResponse, responses=_PAGES)
@@ -153,14 +130,14 @@ async def link_stream(token: str, request: Request, rt: VideoRuntimeDep) -> Resp
         request.headers.get("range"),
         _visitor(request),
     )
-    headers = {**_STREAM_HEADERS, "Content-Length": str(plan.length)}
+    headers = {**STREAM_HEADERS, "Content-Length": str(plan.length)}
     if plan.status == 206:
         headers["Content-Range"] = f"bytes {plan.start}-{plan.end}/{plan.size}"
     return StreamingResponse(
         plan.body,
         status_code=plan.status,
         headers=headers,
-        media_type=_media_type(plan.container),
+        media_type=media_type(plan.container),
     )
 
 
@@ -176,4 +153,4 @@ async def link_poster(token: str, request: Request, rt: VideoRuntimeDep) -> Resp
     image = await viewing.poster(
         rt.pool, rt.context, token, request.cookies.get(COOKIE), _visitor(request)
     )
-    return Response(image, media_type="image/jpeg", headers=_STREAM_HEADERS)
+    return Response(image, media_type="image/jpeg", headers=STREAM_HEADERS)

@@ -21,13 +21,38 @@ from . import repository as repo
 from .context import VideoContext
 from .credentials import hash_token
 from .domain import LinkStatus, RangeNotSatisfiableError, link_status, parse_range, throttle
-from .recordings import data_key
+from .recordings import data_key, live_video
 from .recordings import poster as recording_poster
 from .repository import DB, Access, LinkRow, VideoRow
 from .sealed_objects import stream_range
 
 # Re-check the link while a long stream runs, so a revocation also stops a transfer in flight.
 RECHECK_EVERY_CHUNKS = 32
+
+#: headers of every video answer (viewer and operators' player)
+STREAM_HEADERS = {
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_MEDIA_TYPES = {
+    "mov": "video/mp4",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "matroska": "video/x-matroska",
+    "avi": "video/x-msvideo",
+    "ogg": "video/ogg",
+    "mpegts": "video/mp2t",
+    "flv": "video/x-flv",
+}
+
+
+def media_type(container: str) -> str:
+    for name in container.split(","):
+        if name in _MEDIA_TYPES:
+            return _MEDIA_TYPES[name]
+    return "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -238,3 +263,20 @@ async def _still_active(pool: asyncpg.Pool, ctx: VideoContext, link_id: uuid.UUI
         link is not None
         and link_status(revoked_at=link.revoked_at, expires_at=link.expires_at, now=now) == "active"
     )
+
+
+async def operator_stream(
+    pool: asyncpg.Pool, ctx: VideoContext, video_id: uuid.UUID, range_header: str | None
+) -> StreamPlan:
+    """The player of the operators (dashboard): the same Range streaming, by the video's id,
+    for a ``videos:read`` token (no link, so nothing in a link's access log)."""
+    async with pool.acquire() as conn:
+        video = await live_video(conn, video_id)
+    size = video.size_bytes
+    try:
+        asked = parse_range(range_header, size)
+    except RangeNotSatisfiableError as exc:
+        raise errors.RangeNotSatisfiable(size) from exc
+    start, end = asked if asked is not None else (0, size - 1)
+    body = stream_range(ctx.store, video.video_ref, data_key(ctx, video), start, end)
+    return StreamPlan(206 if asked is not None else 200, size, start, end, video.container, body)
