@@ -10,14 +10,14 @@ from typing import Annotated, Any, Literal
 import asyncpg
 import stripe
 from fastapi import APIRouter, Query, Request, Response
-from prisme_chassis import jobs
+from prisme_chassis import audit, jobs
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
 
-from . import domain, errors, payments, queries, service, stripe_events, stripe_jobs
+from . import domain, errors, mailing, payments, queries, service, stripe_events, stripe_jobs
 from . import repository as repo
 from .context import BillingRuntimeDep
 from .errors import ContractUnknown
@@ -50,6 +50,42 @@ class LineOut(BaseModel):
     )
 
 
+class EmailOut(BaseModel):
+    """B11: one e-mail of the document to the practice's manager (with its Factur-X)."""
+
+    id: uuid.UUID
+    purpose: Literal["issued", "resend", "reminder"] = Field(
+        description="issued: sent once at finalisation; resend: asked by an operator; "
+        "reminder: B10 reminder at +7 or +21 days"
+    )
+    reminder_stage: int | None = Field(description="days after the due date, for a reminder")
+    status: Literal["queued", "sent", "failed"]
+    requested_by: str
+    requested_at: datetime
+    recipient: str | None
+    sent_at: datetime | None
+    message_id: str = Field(description="the Message-ID of the e-mail")
+    last_error: str | None
+
+
+def _emails(rows: list[asyncpg.Record]) -> list[EmailOut]:
+    return [
+        EmailOut(
+            id=r["id"],
+            purpose=r["purpose"],
+            reminder_stage=r["reminder_stage"],
+            status=r["status"],
+            requested_by=r["requested_by"],
+            requested_at=r["requested_at"],
+            recipient=r["recipient"],
+            sent_at=r["sent_at"],
+            message_id=r["message_id"],
+            last_error=r["last_error"],
+        )
+        for r in rows
+    ]
+
+
 class InvoiceOut(BaseModel):
     id: uuid.UUID
     number: str
@@ -64,6 +100,9 @@ class InvoiceOut(BaseModel):
     amount_paid: str
     currency: str
     lines: list[LineOut]
+    emails: list[EmailOut] = Field(
+        default_factory=list, description="B11: its e-mails to the practice, oldest first"
+    )
 
 
 class CreditNoteOut(InvoiceOut):
@@ -91,7 +130,11 @@ def _lines(rows: list[asyncpg.Record]) -> list[LineOut]:
     ]
 
 
-def _invoice(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> InvoiceOut:
+def _invoice(
+    doc: asyncpg.Record,
+    lines: list[asyncpg.Record],
+    emails: list[asyncpg.Record] | None = None,
+) -> InvoiceOut:
     return InvoiceOut(
         id=doc["id"],
         number=doc["number"],
@@ -106,11 +149,14 @@ def _invoice(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> InvoiceOut:
         amount_paid=money_str(doc["amount_paid"]),
         currency=doc["currency"],
         lines=_lines(lines),
+        emails=_emails(emails or []),
     )
 
 
-def _credit_note(doc: asyncpg.Record, lines: list[asyncpg.Record]) -> CreditNoteOut:
-    return CreditNoteOut(**_invoice(doc, lines).model_dump(), invoice_id=doc["invoice_id"])
+def _credit_note(
+    doc: asyncpg.Record, lines: list[asyncpg.Record], emails: list[asyncpg.Record] | None = None
+) -> CreditNoteOut:
+    return CreditNoteOut(**_invoice(doc, lines, emails).model_dump(), invoice_id=doc["invoice_id"])
 
 
 # --- invoices and credit notes ---------------------------------------------------------------
@@ -128,8 +174,8 @@ async def list_invoices(
 ) -> list[InvoiceOut]:
     """Finalised invoices, in number order."""
     return [
-        _invoice(d, ls)
-        for d, ls in await queries.list_documents(
+        _invoice(d, ls, es)
+        for d, ls, es in await queries.list_documents(
             conn, "invoice", client_id, contract_id, number=number
         )
     ]
@@ -139,7 +185,7 @@ async def list_invoices(
 async def get_invoice(
     invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
 ) -> InvoiceOut:
-    return _invoice(*await queries.get_document(conn, "invoice", invoice_id))
+    return _invoice(*await queries.get_document_with_emails(conn, "invoice", invoice_id))
 
 
 _PDF: dict[int | str, dict[str, Any]] = {
@@ -175,8 +221,8 @@ async def list_credit_notes(
     who: Principal = require_scopes("billing:read"),
 ) -> list[CreditNoteOut]:
     return [
-        _credit_note(d, ls)
-        for d, ls in await queries.list_documents(conn, "credit_note", client_id, contract_id)
+        _credit_note(d, ls, es)
+        for d, ls, es in await queries.list_documents(conn, "credit_note", client_id, contract_id)
     ]
 
 
@@ -197,6 +243,41 @@ async def credit_note_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
     )
+
+
+@router.get("/v1/credit-notes/{note_id}", responses=problems(errors.DocumentNotFound))
+async def get_credit_note(
+    note_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
+) -> CreditNoteOut:
+    return _credit_note(*await queries.get_document_with_emails(conn, "credit_note", note_id))
+
+
+@router.post(
+    "/v1/invoices/{invoice_id}/send", status_code=202, responses=problems(errors.DocumentNotFound)
+)
+async def send_invoice(
+    invoice_id: uuid.UUID,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("billing:write"),
+) -> EmailOut:
+    """B11: e-mail the invoice again to the practice's manager (audited); sent by a job."""
+    row = await mailing.resend(conn, "invoice", invoice_id, actor=actor)
+    return _emails([row])[0]
+
+
+@router.post(
+    "/v1/credit-notes/{note_id}/send", status_code=202, responses=problems(errors.DocumentNotFound)
+)
+async def send_credit_note(
+    note_id: uuid.UUID,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("billing:write"),
+) -> EmailOut:
+    """B11: e-mail the credit note again to the practice's manager (audited)."""
+    row = await mailing.resend(conn, "credit_note", note_id, actor=actor)
+    return _emails([row])[0]
 
 
 # --- manual payments ---------------------------------------------------------------------------
@@ -238,7 +319,7 @@ async def record_payment(
         actor=who.sub,
         actor_name=who.name,
     )
-    return _invoice(*await queries.get_document(conn, "invoice", invoice_id))
+    return _invoice(*await queries.get_document_with_emails(conn, "invoice", invoice_id))
 
 
 # --- price book (B1) ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
+from prisme_chassis import jobs
 from prisme_chassis.app import ServiceSpec, create_app, run
 from prisme_chassis.calendar import business_today
 from prisme_chassis.db import transaction
@@ -19,6 +20,7 @@ from . import (
     dunning_api,
     errors,
     handlers,
+    mailing,
     one_off,
     one_off_api,
     service,
@@ -48,6 +50,11 @@ async def dunning_worker(rt: BillingRuntime) -> None:
         await asyncio.sleep(rt.settings.sweep_every_s)
 
 
+def job_bindings(rt: BillingRuntime) -> list[jobs.JobBinding]:
+    """Stripe calls and received Stripe events (B5, B8), e-mails of documents (B11, B10)."""
+    return [*stripe_sync.bindings(rt), mailing.binding(rt.pool, rt.settings)]
+
+
 spec = ServiceSpec(
     name="billing-svc",
     # 1.1: document lines bill quantity × unit price (issue 14); see LineOut.
@@ -60,7 +67,7 @@ spec = ServiceSpec(
     subscriptions=handlers.subscriptions,
     workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper, dunning_worker],
     area="billing",  # /v1/jobs: billing:read to list, billing:write to retry
-    jobs=stripe_sync.bindings,  # Stripe calls and received Stripe events (B5, B8)
+    jobs=job_bindings,
 )
 
 

@@ -15,7 +15,7 @@ from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.money import ZERO, money_str
 from prisme_events import InvoiceOverdue
 
-from . import domain, payments
+from . import domain, mailing, payments
 from . import repository as repo
 
 
@@ -49,6 +49,8 @@ async def run(conn: asyncpg.Connection, today: date, penalty_rate: Decimal) -> i
                 conn, invoice["id"], stage, due + timedelta(days=stage), owed, penalty
             ):
                 changed += 1
+                # B10: the reminder is e-mailed to the manager with the invoice attached.
+                await mailing.reminder_recorded(conn, invoice["id"], stage)
     return changed
 
 

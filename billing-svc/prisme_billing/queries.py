@@ -38,12 +38,15 @@ async def list_documents(
     contract_id: uuid.UUID | None,
     *,
     number: str | None = None,
-) -> list[tuple[asyncpg.Record, list[asyncpg.Record]]]:
+) -> list[tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]]:
+    """Each document with its lines and its e-mails (B11)."""
     docs = await repo.documents(
         conn, kind, client_id=client_id, contract_id=contract_id, number=number
     )
-    lines = await repo.lines(conn, [d["id"] for d in docs])
-    return [(d, lines[d["id"]]) for d in docs]
+    ids = [d["id"] for d in docs]
+    lines = await repo.lines(conn, ids)
+    emails = await repo.mailings_of(conn, ids)
+    return [(d, lines[d["id"]], emails.get(d["id"], [])) for d in docs]
 
 
 async def get_document(
@@ -53,6 +56,13 @@ async def get_document(
     if doc is None or doc["kind"] != kind or doc["status"] == "draft":
         raise DocumentNotFound(f"no such {kind.replace('_', ' ')}", id=doc_id)
     return doc, (await repo.lines(conn, [doc_id]))[doc_id]
+
+
+async def get_document_with_emails(
+    conn: asyncpg.Connection, kind: str, doc_id: uuid.UUID
+) -> tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]:
+    doc, lines = await get_document(conn, kind, doc_id)
+    return doc, lines, (await repo.mailings_of(conn, [doc_id])).get(doc_id, [])
 
 
 async def document_pdf(

@@ -24,7 +24,7 @@ from prisme_events import (
 )
 from prisme_events.projection import ContractProjection, project
 
-from . import domain, payments, stripe_jobs
+from . import domain, mailing, payments, stripe_jobs
 from . import repository as repo
 from .errors import ClientUnknown, DuplicateOffer
 
@@ -257,6 +257,8 @@ async def finalise(
         due_date=domain.due_date(today) if kind == "invoice" else today,
         status="open" if kind == "invoice" else "issued",
     )
+    # B11: the document goes to the practice's manager by e-mail, once, after this commits.
+    await mailing.document_finalised(conn, doc_id)
     return number
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from prisme_chassis.mail import SmtpSettings
 from prisme_chassis.settings import ServiceSettings, secret_from_data_dir
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
@@ -22,8 +23,9 @@ def _alias(name: str) -> AliasChoices:
     return AliasChoices(name, f"PRISME_BILLING_{name.upper()}")
 
 
-class BillingSettings(ServiceSettings):
-    """Seller identity (B7) comes from here; Stripe defaults to the local sandbox (§6)."""
+class BillingSettings(ServiceSettings, SmtpSettings):
+    """Seller identity (B7) comes from here; Stripe defaults to the local sandbox (§6); the
+    SMTP relay is the platform's (``PRISME_SMTP_*``, prisme_chassis.mail), for B11."""
 
     secret_fields: ClassVar[tuple[str, ...]] = ("stripe_api_key", "stripe_webhook_secret")
 
@@ -59,6 +61,23 @@ class BillingSettings(ServiceSettings):
         default=900.0, ge=0, validation_alias=_alias("stripe_job_backoff_cap_s")
     )
     sweep_every_s: float = Field(default=60.0, validation_alias=_alias("sweep_every_s"))
+
+    # B11: documents e-mailed to the practice's manager (chassis job queue + SMTP relay). An
+    # outage of the relay backs off 10 s doubling to 15 min, 30 runs (a few hours), then the
+    # job is dead (GET /v1/jobs?state=dead, retried by POST /v1/jobs/{id}/retry).
+    mail_from: str = Field(
+        default="REUNIONINFORMATIQUE.COM — Facturation <facturation@reunioninformatique.com>",
+        validation_alias=_alias("mail_from"),
+    )
+    mail_job_max_attempts: int = Field(
+        default=30, ge=1, validation_alias=_alias("mail_job_max_attempts")
+    )
+    mail_job_backoff_base_s: float = Field(
+        default=10.0, ge=0, validation_alias=_alias("mail_job_backoff_base_s")
+    )
+    mail_job_backoff_cap_s: float = Field(
+        default=900.0, ge=0, validation_alias=_alias("mail_job_backoff_cap_s")
+    )
     reconcile_every_s: float = Field(default=300.0, validation_alias=_alias("reconcile_every_s"))
 
     # B7: the seller's legal identity. The provider is REUNIONINFORMATIQUE.COM, Sainte-Clotilde

@@ -25,6 +25,7 @@ from prisme_events import (
     ContractAmended,
     ContractEnded,
 )
+from prisme_localinfra import free_port
 from prisme_stripe_sandbox import SandboxServer
 from prisme_testing import factories
 from prisme_testing.factories import client_snapshot as client_snapshot
@@ -43,6 +44,9 @@ async def billing_settings(
         stripe_enabled=False,
         stripe_job_backoff_base_s=0.2,
         stripe_job_backoff_cap_s=2.0,
+        # B11: nothing listens there (mail jobs back off); tests that read the e-mails start
+        # the mail sandbox and point the service at it (test_mail.py)
+        smtp_port=free_port(),
     )
 
 

@@ -45,6 +45,13 @@ from .documents import (
     stored_pdf,
 )
 from .dunning import insert_reminder, mark_overdue, reminders_of, unpaid_past_due
+from .mailings import (
+    insert_mailing,
+    mailing,
+    mailings_of,
+    mark_mailing_failed,
+    mark_mailing_sent,
+)
 from .one_off import (
     insert_one_off_item,
     mark_invoiced,
@@ -102,6 +109,7 @@ __all__ = [
     "insert_charge",
     "insert_contract",
     "insert_draft",
+    "insert_mailing",
     "insert_manual_refund",
     "insert_one_off_item",
     "insert_payment",
@@ -112,8 +120,12 @@ __all__ = [
     "lines",
     "list_charges",
     "lock_contract",
+    "mailing",
+    "mailings_of",
     "mark_finalised",
     "mark_invoiced",
+    "mark_mailing_failed",
+    "mark_mailing_sent",
     "mark_overdue",
     "payload_hash",
     "payments_of",

@@ -161,6 +161,9 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         env={
             "PRISME_BILLING_STRIPE_API_BASE": "http://127.0.0.1:{stripe_sandbox_port}",
             "PRISME_BILLING_STRIPE_WEBHOOK_SECRET": "{stripe_webhook_secret}",
+            # B11: invoices and credit notes e-mailed through the mail sandbox
+            "PRISME_SMTP_HOST": "127.0.0.1",
+            "PRISME_SMTP_PORT": "{mail_sandbox_smtp_port}",
         },
     ),
     ProcessSpec(
@@ -209,8 +212,8 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         # the WEBHOOKS stream's NATS user: the platform processes of services/
         nats_user="webhooks",
         env={
-            "PRISME_WEBHOOKS_SMTP_HOST": "127.0.0.1",
-            "PRISME_WEBHOOKS_SMTP_PORT": "{mail_sandbox_smtp_port}",
+            "PRISME_SMTP_HOST": "127.0.0.1",
+            "PRISME_SMTP_PORT": "{mail_sandbox_smtp_port}",
         },
     ),
 )

@@ -64,7 +64,8 @@ def test_the_dashboard_comes_first_and_alone_reads_the_signing_key() -> None:
 
 def test_sandbox_urls_and_the_shared_webhook_secret_reach_the_services() -> None:
     context = {"port": "9011", "billing_port": "9002", "stripe_sandbox_port": "9011",
-               "graph_sandbox_port": "9010", "stripe_webhook_secret": "whsec_abc"}  # fmt: skip
+               "graph_sandbox_port": "9010", "stripe_webhook_secret": "whsec_abc",
+               "mail_sandbox_smtp_port": "9025"}  # fmt: skip
     stripe = select(["stripe-sandbox"])[0]
     args = stripe.render_args(context)
     assert args[args.index("--webhook-url") + 1] == "http://127.0.0.1:9002/v1/webhooks/stripe"
@@ -73,6 +74,10 @@ def test_sandbox_urls_and_the_shared_webhook_secret_reach_the_services() -> None
     billing = select(["billing"])[0].render_env(context)
     assert billing["PRISME_BILLING_STRIPE_WEBHOOK_SECRET"] == "whsec_abc"
     assert billing["PRISME_BILLING_STRIPE_API_BASE"] == "http://127.0.0.1:9011"
+    # B11: billing's documents and webhooks' alerts go through the same relay (the sandbox)
+    for name in ("billing", "webhooks"):
+        env = select([name])[0].render_env(context)
+        assert (env["PRISME_SMTP_HOST"], env["PRISME_SMTP_PORT"]) == ("127.0.0.1", "9025")
     licence = select(["licence"])[0].render_env(context)
     assert licence["PRISME_LICENCE_GRAPH_BASE_URL"] == "http://127.0.0.1:9010/v1.0"
     assert licence["PRISME_LICENCE_GRAPH_TOKEN_URL"] == (

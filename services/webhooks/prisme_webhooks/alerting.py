@@ -19,6 +19,7 @@ import asyncpg
 from prisme_chassis import jobs, support_hours
 from prisme_chassis.calendar import REUNION
 from prisme_chassis.clock import now
+from prisme_chassis.mail import OutgoingMail, message_id
 
 from . import alert_rules, repository
 from .context import ALERT_MAIL, DIGEST_MAIL, Context
@@ -77,12 +78,17 @@ def mail_handler(ctx: Context, pool: asyncpg.Pool) -> jobs.Handler:
             # held (S1): look again later; a clock travel is seen at the next look
             remaining = (alert["deliver_at"] - moment).total_seconds()
             return jobs.Proceed(after=min(remaining, ctx.settings.alert_recheck_seconds))
+        # Message-ID stable per alert: a resend after a crash between the send and its
+        # record is recognisable as the same message
         await ctx.mailer.send(
-            to=_recipients(ctx, alert["audience"]),
-            subject=alert["subject"],
-            body=alert["body"],
-            message_id=f"<alert-{alert_id}@prisme>",
-            sent_at=moment,
+            OutgoingMail(
+                sender=ctx.settings.mail_from,
+                to=_recipients(ctx, alert["audience"]),
+                subject=alert["subject"],
+                body=alert["body"],
+                message_id=message_id(f"alert-{alert_id}"),
+                date=moment,
+            )
         )
 
         async def record(conn: asyncpg.Connection) -> None:
@@ -105,11 +111,14 @@ def digest_handler(ctx: Context, pool: asyncpg.Pool) -> jobs.Handler:
                 continue
             subject, body = alert_rules.digest_text([dict(a) for a in alerts], moment)
             await ctx.mailer.send(
-                to=_recipients(ctx, audience),
-                subject=subject,
-                body=body,
-                message_id=f"<digest-{job.payload['day']}-{audience}@prisme>",
-                sent_at=moment,
+                OutgoingMail(
+                    sender=ctx.settings.mail_from,
+                    to=_recipients(ctx, audience),
+                    subject=subject,
+                    body=body,
+                    message_id=message_id(f"digest-{job.payload['day']}-{audience}"),
+                    date=moment,
+                )
             )
 
     return send_digest

@@ -12,9 +12,9 @@ import httpx
 from fastapi import Depends
 from prisme_chassis import jobs
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
+from prisme_chassis.mail import Mailer
 from prisme_chassis.sealing import Keyring
 
-from .mailer import Mailer
 from .sealing import load_keyring
 from .settings import WebhooksSettings
 from .ssrf import delivery_client

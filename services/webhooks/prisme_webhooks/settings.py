@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
+from prisme_chassis.mail import SmtpSettings
 from prisme_chassis.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -22,7 +23,10 @@ def _split(value: object) -> object:
     return value
 
 
-class WebhooksSettings(ServiceSettings):
+class WebhooksSettings(ServiceSettings, SmtpSettings):
+    """The relay is the chassis' (``PRISME_SMTP_*``, prisme_chassis.mail); the sender of
+    alerts is ``PRISME_WEBHOOKS_MAIL_FROM``."""
+
     secret_fields: ClassVar[tuple[str, ...]] = ("master_key",)
 
     http_port: int = 8006
@@ -56,12 +60,6 @@ class WebhooksSettings(ServiceSettings):
     )
 
     # -- alerts -----------------------------------------------------------------------------
-    smtp_host: str = Field(default="127.0.0.1", validation_alias=_alias("smtp_host"))
-    smtp_port: int = Field(default=2525, validation_alias=_alias("smtp_port"))
-    smtp_username: str | None = Field(default=None, validation_alias=_alias("smtp_username"))
-    smtp_password: SecretStr | None = Field(default=None, validation_alias=_alias("smtp_password"))
-    smtp_starttls: bool = Field(default=False, validation_alias=_alias("smtp_starttls"))
-    smtp_tls: bool = Field(default=False, validation_alias=_alias("smtp_tls"))
     mail_from: str = Field(
         default="PRISME alertes <alertes@prisme.local>", validation_alias=_alias("mail_from")
     )

@@ -89,7 +89,7 @@ async def test_kill_9_of_the_dispatcher_mid_burst_loses_nothing(
         "PRISME_JWT_PUBLIC_KEY": settings.jwt_public_key,
         "PRISME_DATA_DIR": str(settings.data_dir),
         "PRISME_WEBHOOKS_DATABASE_URL": settings.database_url,
-        "PRISME_WEBHOOKS_SMTP_PORT": str(settings.smtp_port),
+        "PRISME_SMTP_PORT": str(settings.smtp_port),
         "PRISME_WEBHOOKS_RETRY_SCHEDULE": "0.2,0.5,1,1,1,1,1",
     }
     receiver.delay = 0.01  # a realistic receiver, so the kill lands mid-burst

@@ -54,7 +54,10 @@ async def test_the_guard_refuses_at_connection_time_and_follows_no_redirect(rece
 
 async def test_production_api_answers_a_problem(webhooks, receiver) -> None:
     async with webhooks(
-        env="production", master_key=master_key(), smtp_password="s3cr3t-relay"
+        env="production",
+        master_key=master_key(),
+        smtp_password="s3cr3t-relay",
+        smtp_starttls=True,  # production refuses a relay password sent in clear
     ) as client:
         for url in ("https://127.0.0.1/hook", "https://10.0.0.1/hook", "http://example.com/hook"):
             r = await client.post("/v1/endpoints", json={"url": url, "event_types": ["contract.*"]})
