@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from prisme_chassis import audit, jobs
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.db import transaction
 from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
@@ -306,6 +307,7 @@ async def record_payment(
     invoice_id: uuid.UUID,
     body: ManualPayment,
     conn: Tx,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("billing:write"),
 ) -> InvoiceOut:
     """Record a bank transfer or a cheque received for an invoice."""
@@ -316,8 +318,7 @@ async def record_payment(
         amount=body.amount,
         paid_on=body.paid_on,
         reference=body.reference,
-        actor=who.sub,
-        actor_name=who.name,
+        actor=actor,
     )
     return _invoice(*await queries.get_document_with_emails(conn, "invoice", invoice_id))
 
@@ -410,9 +411,13 @@ async def check_price(
 
 @router.put("/v1/price-book", responses=problems(errors.DuplicateOffer, errors.ClientUnknown))
 async def put_price_book(
-    body: PriceBookIn, conn: Tx, who: Principal = require_scopes("billing:write")
+    body: PriceBookIn,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("billing:write"),
 ) -> PriceBookOut:
     """Replace the price book (a new version); activations awaiting a price are invoiced."""
+    before = _book(await repo.current_price_book(conn))
     await service.replace_price_book(
         conn,
         [
@@ -421,7 +426,17 @@ async def put_price_book(
         ],
         who.sub,
     )
-    return _book(await repo.current_price_book(conn))
+    after = _book(await repo.current_price_book(conn))
+    await audit.record(
+        conn,
+        actor,
+        "price_book.replaced",
+        target_type="price_book",
+        target_id=after.version,
+        before={"version": before.version, "prices": before.model_dump(mode="json")["prices"]},
+        after={"version": after.version, "prices": after.model_dump(mode="json")["prices"]},
+    )
+    return after
 
 
 class ChargeOut(BaseModel):
@@ -544,13 +559,24 @@ async def stripe_backlog(
 
 @router.post("/v1/stripe/reconcile", responses=problems(errors.StripeUnavailable))
 async def reconcile(
-    rt: BillingRuntimeDep, who: Principal = require_scopes("billing:write")
+    rt: BillingRuntimeDep, actor: audit.ActorDep, who: Principal = require_scopes("billing:write")
 ) -> ReconcileOut:
     """Fetch Stripe events missed by the webhook (also run periodically by the worker)."""
     try:
-        return ReconcileOut(new_events=await stripe_events.reconcile(rt.pool, rt.context.stripe))
+        new_events = await stripe_events.reconcile(rt.pool, rt.context.stripe)
     except stripe.StripeError as exc:
         # Nothing was lost: the worker reconciles again later.
         raise errors.StripeUnavailable(
             f"Stripe answered {type(exc).__name__}; try again later"
         ) from exc
+    # the events were stored (once each, by their Stripe id) as they were fetched; the row
+    # says who asked for the fetch and what it found
+    async with transaction(rt.pool) as conn:
+        await audit.record(
+            conn,
+            actor,
+            "stripe.reconciled",
+            target_type="stripe",
+            detail={"new_events": new_events},
+        )
+    return ReconcileOut(new_events=new_events)

@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.errors import Conflict, Forbidden, Unprocessable
 from prisme_chassis.money import ZERO, money_str
 
@@ -124,8 +126,7 @@ async def request(
     invoice_id: uuid.UUID,
     payload: dict[str, Any],
     *,
-    maker: str,
-    maker_name: str | None,
+    maker: Actor,
     now: datetime,
 ) -> asyncpg.Record:
     """B6/O2: record a correction request (checked now, and again when approved)."""
@@ -137,15 +138,14 @@ async def request(
         target_id=invoice_id,
         payload=payload,
         reason=payload["reason"],
-        maker=maker,
-        maker_name=maker_name,
+        maker=maker.sub,
+        maker_name=maker.name,
         expires_at=now + APPROVAL_TTL,
     )
-    await repo.insert_audit(
+    await audit.record(
         conn,
-        actor=maker,
-        actor_name=maker_name,
-        action="correction.requested",
+        maker,
+        "correction.requested",
         target_type="invoice",
         target_id=invoice_id,
         reason=payload["reason"],
@@ -178,14 +178,13 @@ async def approve(
     conn: asyncpg.Connection,
     approval_id: uuid.UUID,
     *,
-    checker: str,
-    checker_name: str | None,
+    checker: Actor,
     note: str,
     now: datetime,
 ) -> asyncpg.Record:
     """O2: another operator approves: the credit note is numbered (A series) and issued, and
     what is then overpaid is refunded (Stripe when paid there, else a manual refund)."""
-    approval = await _pending(conn, approval_id, checker, now)
+    approval = await _pending(conn, approval_id, checker.sub, now)
     invoice = await _invoice(conn, approval["target_id"])
     new_lines = await correction_lines(conn, invoice, approval["payload"])
     note_id, number = await service.issue_credit_note(
@@ -195,16 +194,15 @@ async def approve(
         conn,
         approval_id,
         status="approved",
-        checker=checker,
-        checker_name=checker_name,
+        checker=checker.sub,
+        checker_name=checker.name,
         note=note,
         result_id=note_id,
     )
-    await repo.insert_audit(
+    await audit.record(
         conn,
-        actor=checker,
-        actor_name=checker_name,
-        action="correction.approved",
+        checker,
+        "correction.approved",
         target_type="invoice",
         target_id=invoice["id"],
         reason=note,
@@ -217,25 +215,23 @@ async def reject(
     conn: asyncpg.Connection,
     approval_id: uuid.UUID,
     *,
-    checker: str,
-    checker_name: str | None,
+    checker: Actor,
     note: str,
     now: datetime,
 ) -> asyncpg.Record:
-    approval = await _pending(conn, approval_id, checker, now)
+    approval = await _pending(conn, approval_id, checker.sub, now)
     decided = await repo.decide_approval(
         conn,
         approval_id,
         status="rejected",
-        checker=checker,
-        checker_name=checker_name,
+        checker=checker.sub,
+        checker_name=checker.name,
         note=note,
     )
-    await repo.insert_audit(
+    await audit.record(
         conn,
-        actor=checker,
-        actor_name=checker_name,
-        action="correction.rejected",
+        checker,
+        "correction.rejected",
         target_type="invoice",
         target_id=approval["target_id"],
         reason=note,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query
+from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import now
@@ -101,6 +102,7 @@ async def request_correction(
     invoice_id: uuid.UUID,
     body: CorrectionIn,
     conn: Tx,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("billing:write"),
 ) -> ApprovalOut:
     """B6/O2: ask for a correcting credit note; issued when another operator approves."""
@@ -108,8 +110,7 @@ async def request_correction(
         conn,
         invoice_id,
         body.payload(invoice_id),
-        maker=who.sub,
-        maker_name=who.name,
+        maker=actor,
         now=now(),
     )
     return _approval(row)
@@ -135,12 +136,14 @@ async def list_approvals(
     ),
 )
 async def approve(
-    approval_id: uuid.UUID, body: DecisionIn, conn: Tx, who: Principal = require_scopes(APPROVE)
+    approval_id: uuid.UUID,
+    body: DecisionIn,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes(APPROVE),
 ) -> ApprovalOut:
     """O2: a different operator approves; the credit note is numbered and issued at once."""
-    row = await corrections.approve(
-        conn, approval_id, checker=who.sub, checker_name=who.name, note=body.note, now=now()
-    )
+    row = await corrections.approve(conn, approval_id, checker=actor, note=body.note, now=now())
     return _approval(row)
 
 
@@ -151,11 +154,13 @@ async def approve(
     ),
 )
 async def reject(
-    approval_id: uuid.UUID, body: DecisionIn, conn: Tx, who: Principal = require_scopes(APPROVE)
+    approval_id: uuid.UUID,
+    body: DecisionIn,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes(APPROVE),
 ) -> ApprovalOut:
-    row = await corrections.reject(
-        conn, approval_id, checker=who.sub, checker_name=who.name, note=body.note, now=now()
-    )
+    row = await corrections.reject(conn, approval_id, checker=actor, note=body.note, now=now())
     return _approval(row)
 
 
@@ -210,6 +215,7 @@ async def record_refund(
     refund_id: uuid.UUID,
     body: ManualRefundIn,
     conn: Tx,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("billing:write"),
 ) -> RefundOut:
     """B6: the accountant records that a manual refund was sent (transfer or cheque)."""
@@ -219,8 +225,7 @@ async def record_refund(
         paid_by=body.paid_by,
         paid_on=body.paid_on,
         reference=body.reference,
-        actor=who.sub,
-        actor_name=who.name,
+        actor=actor,
     )
     return _refund(row)
 
@@ -230,8 +235,8 @@ class AuditOut(BaseModel):
     actor: str
     actor_name: str | None
     action: str
-    target_type: str
-    target_id: uuid.UUID
+    target_type: str | None
+    target_id: str | None
     reason: str | None
     detail: dict[str, Any]
 
@@ -240,8 +245,19 @@ class AuditOut(BaseModel):
 async def invoice_history(
     invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
 ) -> list[AuditOut]:
-    """O3: who recorded payments, requested and decided corrections on this invoice."""
+    """O3: who recorded payments, requested and decided corrections on this invoice (the
+    chassis' trail, oldest first; ``GET /v1/audit?target=`` gives the same with pages)."""
+    entries = await audit.entries(conn, audit.Filters(target=str(invoice_id)), limit=1000)
     return [
-        AuditOut(**{k: r[k] for k in AuditOut.model_fields})
-        for r in await repo.audit_of(conn, invoice_id)
+        AuditOut(
+            at=e.at,
+            actor=e.actor,
+            actor_name=e.actor_name,
+            action=e.action,
+            target_type=e.target_type,
+            target_id=e.target_id,
+            reason=e.reason,
+            detail=dict(e.detail),
+        )
+        for e in reversed(entries)
     ]

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
+from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -66,7 +67,10 @@ async def get_items(
 
 @router.put("/v1/price-book/items", responses=problems(errors.DuplicatePriceItem))
 async def put_items(
-    body: PriceItemsIn, conn: Tx, who: Principal = require_scopes("billing:write")
+    body: PriceItemsIn,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("billing:write"),
 ) -> list[PriceItemOut]:
     """B9: replace the items (travel per zone, hourly rate, fixed prices); the month's
     one-off invoice prices its work with the items in force when it is issued."""
@@ -76,11 +80,10 @@ async def put_items(
     await repo.replace_price_items(
         conn, [(i.code, i.label, _UNITS[i.unit], i.unit_ttc) for i in body.items], who.sub
     )
-    await repo.insert_audit(
+    await audit.record(
         conn,
-        actor=who.sub,
-        actor_name=who.name,
-        action="price_items.replaced",
+        actor,
+        "price_items.replaced",
         target_type="price_book",
         target_id=PRICE_BOOK_ID,
         detail={"codes": codes},

@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
 from prisme_chassis.money import from_cents, money_str, round_half_up
@@ -37,8 +39,7 @@ async def record_manual_payment(
     amount: Decimal,
     paid_on: date,
     reference: str | None,
-    actor: str,
-    actor_name: str | None = None,
+    actor: Actor,
 ) -> asyncpg.Record:
     """B8: the accountant records a bank transfer or cheque, partial or full (audited); the
     invoice is paid once what is owed (less its credit notes) is covered."""
@@ -64,14 +65,13 @@ async def record_manual_payment(
         amount=amount,
         paid_on=paid_on,
         reference=reference,
-        recorded_by=actor,
+        recorded_by=actor.sub,
     )
     await repo.add_paid(conn, invoice_id, amount)
-    await repo.insert_audit(
+    await audit.record(
         conn,
-        actor=actor,
-        actor_name=actor_name,
-        action="payment.recorded",
+        actor,
+        "payment.recorded",
         target_type="invoice",
         target_id=invoice_id,
         detail={
@@ -216,8 +216,7 @@ async def record_manual_refund(
     paid_by: str,
     paid_on: date,
     reference: str | None,
-    actor: str,
-    actor_name: str | None,
+    actor: Actor,
 ) -> asyncpg.Record:
     """B6: the accountant records that a manual refund (transfer, cheque) was sent; published
     once as ``payment.refunded`` and audited."""
@@ -233,16 +232,20 @@ async def record_manual_refund(
             "this refund was already recorded", paid_on=refund["paid_on"]
         )
     await repo.record_manual_refund(
-        conn, refund_id, paid_by=paid_by, paid_on=paid_on, reference=reference, recorded_by=actor
+        conn,
+        refund_id,
+        paid_by=paid_by,
+        paid_on=paid_on,
+        reference=reference,
+        recorded_by=actor.sub,
     )
     await repo.add_refunded(conn, refund["invoice_id"], refund["amount"])
     invoice = await repo.document(conn, refund["invoice_id"])
     assert invoice is not None
-    await repo.insert_audit(
+    await audit.record(
         conn,
-        actor=actor,
-        actor_name=actor_name,
-        action="refund.recorded",
+        actor,
+        "refund.recorded",
         target_type="refund",
         target_id=refund_id,
         detail={

@@ -7,13 +7,14 @@ import uuid
 from datetime import date
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_events import Change, ContractAmended, ContractUser
 
-from . import audit, domain
+from . import domain
 from . import repository as repo
 from .facts import (
-    Actor,
     asset_views,
     client_snapshot,
     event_id,
@@ -92,8 +93,8 @@ async def record(
             conn,
             actor,
             "contract.amended",
-            entity_type="contract",
-            entity_id=contract["id"],
+            target_type="contract",
+            target_id=contract["id"],
             client_id=client["id"],
             before={"version": contract["version"], "postes": postes_before},
             after={

@@ -10,13 +10,13 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
-from prisme_chassis import clock
+from prisme_chassis import audit, clock
 from prisme_chassis.app import Tx
+from prisme_chassis.audit import Actor
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
 
 from . import (
-    audit,
     catalogue,
     cessation,
     clients,
@@ -30,13 +30,11 @@ from . import (
 )
 from .context import ContractsRuntimeDep, contracts_runtime
 from .errors import InvalidField, PartnerNotListed
-from .facts import Actor
 from .schemas import (
     AmendmentIn,
     AmendmentOut,
     AssetChanged,
     AssetOut,
-    AuditOut,
     ClientOut,
     ClientPatch,
     ContractOut,
@@ -83,7 +81,7 @@ ADMIN = "admin"
 
 
 def _actor(who: Principal, request: Request) -> Actor:
-    return Actor(sub=who.sub, source=request.client.host if request.client else None)
+    return audit.actor_of(request, who)
 
 
 def _amendment(effective_date: date | None, note: str | None) -> AmendmentIn:
@@ -791,21 +789,3 @@ async def year_end_progress(
     year: int, conn: Tx, who: Principal = require_scopes(READ)
 ) -> YearEndOut:
     return await year_end.progress(conn, year)
-
-
-# --- audit trail ----------------------------------------------------------------------------
-
-
-@router.get("/v1/audit", responses=problems(errors.InvalidField))
-async def read_audit(
-    conn: Tx,
-    entity_id: uuid.UUID | None = None,
-    client_id: uuid.UUID | None = None,
-    limit: Limit = 100,
-    after_id: Offset = 0,
-    who: Principal = require_scopes(READ),
-) -> list[AuditOut]:
-    """Who changed what, when, from where, with before/after (oldest first; page with after_id)."""
-    return await audit.read(
-        conn, entity_id=entity_id, client_id=client_id, limit=limit, after_id=after_id
-    )

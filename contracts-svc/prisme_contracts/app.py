@@ -34,6 +34,7 @@ def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
         body_limits=lambda _settings: {
             "POST /v1/contracts/{contract_id}/terminations": domain.MAX_DOCUMENT_BYTES + 256 * 1024
         },
+        area="contracts",  # GET /v1/audit asks contracts:read
     )
 
 

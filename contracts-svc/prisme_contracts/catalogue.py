@@ -8,10 +8,11 @@ The price of a level lives in billing's price book (B1), keyed by offer and leve
 from __future__ import annotations
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 
-from . import audit, errors
+from . import errors
 from . import repository as repo
-from .facts import Actor
 from .schemas import LevelIn, LevelOut, LevelPatch, OfferIn, OfferOut, OfferPatch
 from .service import list_offers
 
@@ -39,8 +40,8 @@ async def create_offer(conn: asyncpg.Connection, body: OfferIn, actor: Actor) ->
         conn,
         actor,
         "offer.created",
-        entity_type="offer",
-        entity_id=None,
+        target_type="offer",
+        target_id=None,
         client_id=None,
         after={"code": body.code, "label": body.label, "includes": includes},
     )
@@ -64,8 +65,8 @@ async def update_offer(
         conn,
         actor,
         "offer.updated",
-        entity_type="offer",
-        entity_id=None,
+        target_type="offer",
+        target_id=None,
         client_id=None,
         before={"code": code, "label": row["label"], "includes": list(row["includes"])},
         after={"code": code, "label": label, "includes": includes},
@@ -93,8 +94,8 @@ async def create_level(conn: asyncpg.Connection, body: LevelIn, actor: Actor) ->
         conn,
         actor,
         "level.created",
-        entity_type="maintenance_level",
-        entity_id=None,
+        target_type="maintenance_level",
+        target_id=None,
         client_id=None,
         after=body.model_dump(),
     )
@@ -122,8 +123,8 @@ async def update_level(
         conn,
         actor,
         "level.updated",
-        entity_type="maintenance_level",
-        entity_id=None,
+        target_type="maintenance_level",
+        target_id=None,
         client_id=None,
         before=_level_out(row).model_dump(),
         after=_level_out(updated).model_dump(),

@@ -18,11 +18,13 @@ import uuid
 from datetime import date, datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_chassis.sealing import Keyring
 from prisme_events import ContractEnded
 
-from . import audit, domain, sealed_documents
+from . import domain, sealed_documents
 from . import repository as repo
 from .errors import (
     ContractNotActive,
@@ -37,7 +39,7 @@ from .errors import (
     TerminationPending,
     TerminationReasonRefused,
 )
-from .facts import Actor, asset_views, contract_audit, event_id
+from .facts import asset_views, contract_audit, event_id
 from .schemas import TerminationOut
 
 
@@ -110,8 +112,8 @@ async def request(
         conn,
         actor,
         "termination.requested",
-        entity_type="termination",
-        entity_id=row["id"],
+        target_type="termination",
+        target_id=row["id"],
         client_id=contract["client_id"],
         after={k: v for k, v in values.items() if k != "document"},
     )
@@ -153,8 +155,8 @@ async def approve(
         conn,
         actor,
         "termination.approved",
-        entity_type="termination",
-        entity_id=termination_id,
+        target_type="termination",
+        target_id=termination_id,
         client_id=contract["client_id"],
         before={"status": "pending", "requested_by": termination["requested_by"]},
         after={"status": "approved", "approved_by": actor.sub, "note": note},
@@ -183,8 +185,8 @@ async def reject(
         conn,
         actor,
         "termination.rejected",
-        entity_type="termination",
-        entity_id=termination_id,
+        target_type="termination",
+        target_id=termination_id,
         client_id=contract["client_id"],
         before={"status": "pending", "requested_by": termination["requested_by"]},
         after={"status": "rejected", "decided_by": actor.sub, "note": note},
@@ -206,8 +208,8 @@ async def withdraw(
         conn,
         actor,
         "termination.withdrawn",
-        entity_type="termination",
-        entity_id=termination_id,
+        target_type="termination",
+        target_id=termination_id,
         client_id=contract["client_id"],
         before={"status": "pending"},
         after={"status": "withdrawn"},
@@ -215,7 +217,7 @@ async def withdraw(
     return termination_out(withdrawn)
 
 
-SCHEDULER = Actor(sub="system:cessation-scheduler", source="scheduler")
+SCHEDULER = Actor.system("cessation-scheduler")
 
 
 async def apply_due(conn: asyncpg.Connection, now: datetime, limit: int = 100) -> int:
@@ -259,8 +261,8 @@ async def _end_contract(
         conn,
         actor,
         "contract.ended",
-        entity_type="contract",
-        entity_id=contract["id"],
+        target_type="contract",
+        target_id=contract["id"],
         client_id=contract["client_id"],
         before=contract_audit(contract),
         after={**contract_audit(updated), "termination_id": termination["id"]},

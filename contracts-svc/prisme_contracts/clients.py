@@ -6,14 +6,15 @@ import uuid
 from typing import Any
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue, next_version
 from prisme_events import ClientCorrected
 
-from . import audit, domain, eligibility, errors
+from . import domain, eligibility, errors
 from . import repository as repo
 from .errors import ClientNotFound, NetworkNotDeclared, PartnerListed, PartnerNotListed
 from .facts import (
-    Actor,
     client_out,
     client_snapshot,
     invalid,
@@ -58,8 +59,8 @@ async def create_client(conn: asyncpg.Connection, body: NewClient, actor: Actor)
         conn,
         actor,
         "client.created",
-        entity_type="client",
-        entity_id=row["id"],
+        target_type="client",
+        target_id=row["id"],
         client_id=row["id"],
         after=values,
     )
@@ -110,8 +111,8 @@ async def correct_client(
         conn,
         actor,
         "client.corrected",
-        entity_type="client",
-        entity_id=client_id,
+        target_type="client",
+        target_id=client_id,
         client_id=client_id,
         before={k: before[k] for k in changed},
         after=changed,
@@ -183,8 +184,8 @@ async def put_network(
         conn,
         actor,
         "network.set",
-        entity_type="network",
-        entity_id=client_id,
+        target_type="network",
+        target_id=client_id,
         client_id=client_id,
         before=None
         if before is None
@@ -228,8 +229,8 @@ async def add_partner(
         conn,
         actor,
         "partner.added",
-        entity_type="partner",
-        entity_id=None,
+        target_type="partner",
+        target_id=None,
         client_id=None,
         after={"name": name, "services": services},
     )
@@ -252,8 +253,8 @@ async def set_partner_services(
         conn,
         actor,
         "partner.services_set",
-        entity_type="partner",
-        entity_id=None,
+        target_type="partner",
+        target_id=None,
         client_id=None,
         before={"name": name, "services": list(row["services"])},
         after={"name": name, "services": services},
@@ -270,8 +271,8 @@ async def remove_partner(conn: asyncpg.Connection, name: str, actor: Actor) -> N
         conn,
         actor,
         "partner.removed",
-        entity_type="partner",
-        entity_id=None,
+        target_type="partner",
+        target_id=None,
         client_id=None,
         before={"name": name},
     )

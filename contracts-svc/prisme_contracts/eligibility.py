@@ -6,10 +6,12 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_events import ContractEligibilityChanged, EligibilityFailure
 
-from . import audit, domain
+from . import domain
 from . import repository as repo
 from .errors import (
     ClientNotFound,
@@ -18,7 +20,7 @@ from .errors import (
     OverrideNotFound,
     OverrideNotNeeded,
 )
-from .facts import Actor, asset_views, event_id
+from .facts import asset_views, event_id
 from .schemas import EligibilityOut, FailureOut, OverrideOut
 
 
@@ -91,8 +93,8 @@ async def recheck(conn: asyncpg.Connection, client_id: uuid.UUID, actor: Actor) 
             conn,
             actor,
             "contract.eligibility_changed",
-            entity_type="contract",
-            entity_id=contract["id"],
+            target_type="contract",
+            target_id=contract["id"],
             client_id=client_id,
             before={"non_conforming": contract["non_conforming"], "version": contract["version"]},
             after={
@@ -157,8 +159,8 @@ async def record_override(
         conn,
         actor,
         "eligibility.override_recorded",
-        entity_type="eligibility_override",
-        entity_id=row["id"],
+        target_type="eligibility_override",
+        target_id=row["id"],
         client_id=client_id,
         after={
             "criterion": criterion,
@@ -182,15 +184,15 @@ async def revoke_override(
         conn,
         actor,
         "eligibility.override_revoked",
-        entity_type="eligibility_override",
-        entity_id=override["id"],
+        target_type="eligibility_override",
+        target_id=override["id"],
         client_id=client_id,
         before={"criterion": criterion, "reason": override["reason"]},
     )
     return await recheck(conn, client_id, actor)
 
 
-EXPIRY = Actor(sub="system:override-expiry", source="scheduler")
+EXPIRY = Actor.system("override-expiry")
 
 
 async def lapse_expired(conn: asyncpg.Connection, now: datetime) -> int:
@@ -202,8 +204,8 @@ async def lapse_expired(conn: asyncpg.Connection, now: datetime) -> int:
             conn,
             EXPIRY,
             "eligibility.override_expired",
-            entity_type="eligibility_override",
-            entity_id=row["id"],
+            target_type="eligibility_override",
+            target_id=row["id"],
             client_id=row["client_id"],
             before={"criterion": row["criterion"]},
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -30,14 +29,6 @@ def event_id(contract_id: uuid.UUID, version: int) -> uuid.UUID:
 def invalid(field: str, detail: str) -> InvalidField:
     """A 422 problem naming the offending field."""
     return InvalidField(detail, errors=[{"field": field, "detail": detail}])
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who changes something (the JWT principal's ``sub``) and from where (client address)."""
-
-    sub: str
-    source: str | None = None
 
 
 def client_snapshot(row: Row) -> ClientSnapshot:

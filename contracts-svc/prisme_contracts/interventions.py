@@ -14,13 +14,14 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_events import BillableItem, InterventionRecorded
 
-from . import audit, domain
+from . import domain
 from . import repository as repo
 from .errors import ClientNotFound, InvalidCursor, InvalidIntervention
-from .facts import Actor
 from .schemas import BillableOut, InterventionIn, InterventionOut, InterventionPage
 
 # The event id derives from the intervention id: it is recorded once, published once.
@@ -96,8 +97,8 @@ async def record(
         conn,
         actor,
         "intervention.recorded",
-        entity_type="intervention",
-        entity_id=row["id"],
+        target_type="intervention",
+        target_id=row["id"],
         client_id=client_id,
         after=out.model_dump(mode="json"),
     )

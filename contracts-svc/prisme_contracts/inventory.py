@@ -12,13 +12,14 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_events import Change
 
-from . import amendments, audit, clients, domain, eligibility
+from . import amendments, clients, domain, eligibility
 from . import repository as repo
 from .errors import AssetNameTaken, AssetNotFound, UserEmailTaken, UserNotFound
 from .facts import (
-    Actor,
     asset_fact,
     asset_out,
     contract_user,
@@ -59,8 +60,8 @@ async def add_user(
         conn,
         actor,
         "user.added",
-        entity_type="user",
-        entity_id=row["id"],
+        target_type="user",
+        target_id=row["id"],
         client_id=client_id,
         after=values,
     )
@@ -104,8 +105,8 @@ async def change_user(
         conn,
         actor,
         "user.changed",
-        entity_type="user",
-        entity_id=user_id,
+        target_type="user",
+        target_id=user_id,
         client_id=client_id,
         before=repo.record(before, list(values)),
         after=values,
@@ -142,8 +143,8 @@ async def remove_user(
         conn,
         actor,
         "user.removed",
-        entity_type="user",
-        entity_id=user_id,
+        target_type="user",
+        target_id=user_id,
         client_id=client_id,
         before=dict(before),
     )
@@ -193,8 +194,8 @@ async def add_asset(
         conn,
         actor,
         "asset.added",
-        entity_type="asset",
-        entity_id=row["id"],
+        target_type="asset",
+        target_id=row["id"],
         client_id=client_id,
         after=values,
     )
@@ -236,8 +237,8 @@ async def change_asset(
         conn,
         actor,
         "asset.changed",
-        entity_type="asset",
-        entity_id=asset_id,
+        target_type="asset",
+        target_id=asset_id,
         client_id=client_id,
         before=repo.record(before, list(values)),
         after=values,
@@ -274,8 +275,8 @@ async def remove_asset(
         conn,
         actor,
         "asset.removed",
-        entity_type="asset",
-        entity_id=asset_id,
+        target_type="asset",
+        target_id=asset_id,
         client_id=client_id,
         before=dict(before),
     )

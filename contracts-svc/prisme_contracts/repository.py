@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+from prisme_chassis.audit import Actor
 
 Row = asyncpg.Record
 
@@ -895,7 +896,7 @@ async def finish_year_end_run(conn: asyncpg.Connection, year: int) -> None:
 
 
 async def cancel_drafts_of_year(
-    conn: asyncpg.Connection, year: int, actor: str, source: str | None
+    conn: asyncpg.Connection, year: int, actor: Actor, at: datetime
 ) -> list[Row]:
     """Drafts of a closed year can never be activated: cancel them (with their audit rows).
 
@@ -907,8 +908,9 @@ async def cancel_drafts_of_year(
              WHERE c.year = $1 AND c.status = 'draft'
             RETURNING c.id, c.client_id, c.version, c.offer, c.year, c.renewal_of
         ), audited AS (
-            INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)
-            SELECT $2, $3, 'contract.cancelled', 'contract', x.id, x.client_id,
+            INSERT INTO audit_trail (at, actor, actor_name, address, action, target_type,
+                                     target_id, client_id, before, after)
+            SELECT $4, $2, $5, $3, 'contract.cancelled', 'contract', x.id::text, x.client_id,
                    jsonb_build_object('status', 'draft', 'version', x.version - 1),
                    jsonb_build_object('status', 'cancelled', 'version', x.version,
                                       'why', 'year-end: the year is closed')
@@ -917,8 +919,10 @@ async def cancel_drafts_of_year(
         SELECT x.*, o.includes FROM cancelled x JOIN offers o ON o.code = x.offer
         """,
         year,
-        actor,
-        source,
+        actor.sub,
+        actor.address,
+        at,
+        actor.name,
     )
     return list(rows)
 
@@ -944,8 +948,8 @@ async def end_year_batch(
     year: int,
     limit: int,
     ended_at: datetime,
-    actor: str,
-    source: str | None,
+    actor: Actor,
+    at: datetime,
 ) -> list[Row]:
     """End up to ``limit`` active contracts of ``year`` in one statement (set-based, C2).
 
@@ -967,8 +971,9 @@ async def end_year_batch(
               FROM batch WHERE c.id = batch.id
             RETURNING c.id, c.client_id, c.offer, c.version, c.year, c.end_date
         ), audited AS (
-            INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)
-            SELECT $4, $5, 'contract.ended', 'contract', e.id, e.client_id,
+            INSERT INTO audit_trail (at, actor, actor_name, address, action, target_type,
+                                     target_id, client_id, before, after)
+            SELECT $7, $4, $6, $5, 'contract.ended', 'contract', e.id::text, e.client_id,
                    jsonb_build_object('status', 'active', 'version', e.version - 1),
                    jsonb_build_object('status', 'ended', 'version', e.version,
                                       'end_reason', 'year_end', 'ended_on', e.end_date)
@@ -992,8 +997,10 @@ async def end_year_batch(
         year,
         limit,
         ended_at,
-        actor,
-        source,
+        actor.sub,
+        actor.address,
+        actor.name,
+        at,
     )
     if rows:
         await conn.execute(
@@ -1002,54 +1009,6 @@ async def end_year_batch(
             len(rows),
         )
     return rows
-
-
-# --- audit trail --------------------------------------------------------------------------
-
-
-async def insert_audit(
-    conn: asyncpg.Connection,
-    *,
-    actor: str,
-    source: str | None,
-    action: str,
-    entity_type: str,
-    entity_id: uuid.UUID | None,
-    client_id: uuid.UUID | None,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor, source, action, entity_type, entity_id, client_id, before, after)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        actor,
-        source,
-        action,
-        entity_type,
-        entity_id,
-        client_id,
-        None if before is None else _jsonable(before),
-        None if after is None else _jsonable(after),
-    )
-
-
-async def list_audit(
-    conn: asyncpg.Connection,
-    *,
-    entity_id: uuid.UUID | None,
-    client_id: uuid.UUID | None,
-    limit: int,
-    after_id: int,
-) -> list[Row]:
-    return await conn.fetch(
-        "SELECT id, at, actor, source, action, entity_type, entity_id, client_id, before, after"
-        " FROM audit_log WHERE ($1::uuid IS NULL OR entity_id = $1) AND ($2::uuid IS NULL OR client_id = $2)"
-        " AND id > $4 ORDER BY id LIMIT $3",
-        entity_id,
-        client_id,
-        limit,
-        after_id,
-    )
 
 
 def record(row: Row | None, keys: Sequence[str] | None = None) -> dict[str, Any]:

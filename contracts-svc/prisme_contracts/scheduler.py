@@ -11,16 +11,16 @@ import asyncio
 import logging
 
 from prisme_chassis import clock
+from prisme_chassis.audit import Actor
 from prisme_chassis.db import transaction
 
 from . import cessation, domain, eligibility, year_end
 from . import repository as repo
 from .context import ContractsRuntime
-from .facts import Actor
 
 log = logging.getLogger(__name__)
 
-SCHEDULER = Actor(sub="system:year-end-scheduler", source="scheduler")
+SCHEDULER = Actor.system("year-end-scheduler")
 
 
 async def catch_up(rt: ContractsRuntime) -> list[int]:

@@ -337,19 +337,6 @@ class YearEndOut(BaseModel):
     batches: int
 
 
-class AuditOut(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    source: str | None
-    action: str
-    entity_type: str
-    entity_id: uuid.UUID | None
-    client_id: uuid.UUID | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
 class BillableIn(_In):
     """A billable item of an intervention (C7), priced by billing from its price book (B9)."""
 

@@ -10,11 +10,13 @@ import uuid
 from datetime import date, datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_chassis.clock import business_day
 from prisme_events import ContractActivated, ContractCancelled
 
-from . import audit, domain, eligibility, errors
+from . import domain, eligibility, errors
 from . import repository as repo
 from .errors import (
     ChangedMeanwhile,
@@ -30,7 +32,6 @@ from .errors import (
     YearOver,
 )
 from .facts import (
-    Actor,
     asset_views,
     client_snapshot,
     contract_audit,
@@ -127,8 +128,8 @@ async def _insert_draft(
         conn,
         actor,
         "contract.created",
-        entity_type="contract",
-        entity_id=row["id"],
+        target_type="contract",
+        target_id=row["id"],
         client_id=client_id,
         after={**contract_audit(row), "renewal_of": renewal_of},
     )
@@ -227,8 +228,8 @@ async def activate(
         conn,
         actor,
         "contract.activated",
-        entity_type="contract",
-        entity_id=contract_id,
+        target_type="contract",
+        target_id=contract_id,
         client_id=contract["client_id"],
         before=contract_audit(contract),
         after={
@@ -330,8 +331,8 @@ async def cancel(
         conn,
         actor,
         "contract.cancelled",
-        entity_type="contract",
-        entity_id=contract_id,
+        target_type="contract",
+        target_id=contract_id,
         client_id=contract["client_id"],
         before=contract_audit(contract),
         after=contract_audit(updated),

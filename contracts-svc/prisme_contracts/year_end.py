@@ -16,6 +16,8 @@ import logging
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue_many
 from prisme_chassis.db import transaction
 from prisme_events import ContractCancelled, ContractEnded
@@ -23,7 +25,7 @@ from prisme_events import ContractCancelled, ContractEnded
 from . import domain
 from . import repository as repo
 from .errors import YearEndLocked, YearNotOver
-from .facts import Actor, event_id
+from .facts import event_id
 from .schemas import YearEndOut
 
 log = logging.getLogger(__name__)
@@ -80,13 +82,13 @@ async def run(
         # Waits for in-flight activations of that year; later ones see the run and refuse.
         await repo.lock_year_exclusive(conn, year)
         await repo.open_year_end_run(conn, year, actor.sub)
+        # who ran it, each time (a re-run resumes the same year's run)
+        await audit.record(conn, actor, "year_end.run", target_type="year", target_id=year)
     ended_at = domain.ends_at(year)
     waited = 0.0
     while True:
         async with transaction(pool) as conn:
-            rows = await repo.end_year_batch(
-                conn, year, batch_size, ended_at, actor.sub, actor.source
-            )
+            rows = await repo.end_year_batch(conn, year, batch_size, ended_at, actor, now)
             await enqueue_many(conn, [_ended_event(r, ended_at) for r in rows])
         if rows:
             log.info("year-end %s: ended %d contracts", year, len(rows))
@@ -101,7 +103,7 @@ async def run(
         await asyncio.sleep(0.05)
         waited += 0.05
     async with transaction(pool) as conn:
-        expired = await repo.cancel_drafts_of_year(conn, year, actor.sub, actor.source)
+        expired = await repo.cancel_drafts_of_year(conn, year, actor, now)
         await enqueue_many(conn, [_cancelled_event(r, ended_at) for r in expired])
         await repo.finish_year_end_run(conn, year)
         return await progress(conn, year)

@@ -34,6 +34,19 @@ class Svc:
     async def as_bob(self, method: str, url: str, **kw: Any) -> httpx.Response:
         return await self.alice.request(method, url, headers=self.bob_headers, **kw)
 
+    async def audit(self, **params: Any) -> list[dict[str, Any]]:
+        """The chassis' audit trail (``GET /v1/audit``) for these filters, oldest first."""
+        rows: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            resp = await self.alice.get("/v1/audit", params=query)
+            assert resp.status_code == 200, resp.text
+            rows += resp.json()["items"]
+            cursor = resp.json()["next_cursor"]
+            if cursor is None:
+                return rows[::-1]
+
     # --- factories ---------------------------------------------------------------------
 
     async def client(self, *, postal_code: str = "97490", **over: Any) -> dict[str, Any]:

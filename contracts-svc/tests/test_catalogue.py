@@ -38,7 +38,7 @@ async def test_an_admin_edits_offers_and_others_cannot(svc: Svc, make_token: Any
     assert (await svc.alice.patch("/v1/offers/inconnue", json={"label": "x"})).status_code == 404
     offers = {o["code"] for o in (await svc.alice.get("/v1/offers")).json()}
     assert {"prisme", "sav_sauvegarde", "prisme_essentiel"} <= offers
-    audit = (await svc.alice.get("/v1/audit", params={"action": "offer.updated"})).json()
+    audit = await svc.audit(action="offer.updated")
     entries = [a for a in audit if a["action"] == "offer.updated"]
     assert entries
     assert entries[-1]["before"]["includes"] == ["remote_support_unlimited", "microsoft_365"]

@@ -56,7 +56,7 @@ async def test_a_rejected_request_keeps_the_contract_and_frees_it(svc: Svc) -> N
     # The contract is free: a new request with a readable document is possible.
     second = await _request(svc, contract["id"], svc.clock.today())
     assert second["status"] == "pending"
-    audit = (await svc.alice.get("/v1/audit", params={"entity_id": first["id"]})).json()
+    audit = await svc.audit(target=first["id"])
     assert [(a["action"], a["actor"]) for a in audit] == [
         ("termination.requested", "op-alice"),
         ("termination.rejected", "op-bob"),

@@ -44,7 +44,7 @@ async def test_moving_to_paris_flags_the_contract_without_ending_it(svc: Svc) ->
         (1, ["address.city", "address.line1", "address.postal_code"], "75004")
     ]
 
-    audit = (await svc.alice.get("/v1/audit", params={"entity_id": cid})).json()
+    audit = await svc.audit(target=cid)
     (entry,) = [a for a in audit if a["action"] == "client.corrected"]
     assert entry["actor"] == "op-alice"
     assert entry["before"] == {
@@ -72,7 +72,7 @@ async def test_bad_corrections_are_refused_and_change_nothing(svc: Svc) -> None:
     # A correction with the same values changes nothing and writes no audit row.
     r = await svc.alice.patch(f"/v1/clients/{cid}", json={"name": client["name"]})
     assert r.status_code == 200
-    audit = (await svc.alice.get("/v1/audit", params={"entity_id": cid})).json()
+    audit = await svc.audit(target=cid)
     assert [a["action"] for a in audit] == ["client.created"]
 
 

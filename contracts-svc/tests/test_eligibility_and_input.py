@@ -300,7 +300,7 @@ async def test_an_override_expires_on_the_clock(svc: Svc) -> None:
     await eventually(flagged, timeout=20, what="the lapsed override to flag the contract")
     body = (await svc.alice.get(f"/v1/clients/{cid}/eligibility")).json()
     assert (body["eligible"], body["overrides"]) == (False, [])
-    audit = (await svc.alice.get("/v1/audit", params={"client_id": cid})).json()
+    audit = await svc.audit(client_id=cid)
     assert ("eligibility.override_expired", "system:override-expiry") in {
         (a["action"], a["actor"]) for a in audit
     }

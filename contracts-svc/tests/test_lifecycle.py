@@ -227,14 +227,14 @@ async def test_create_activate_amend_cease(svc: Svc, make_token: Callable[..., s
     ]
 
     # audit trail: who did what, with before/after
-    audit = (await svc.alice.get("/v1/audit", params={"entity_id": contract["id"]})).json()
+    audit = await svc.audit(target=contract["id"])
     actions = [(a["action"], a["actor"]) for a in audit]
     assert actions[0] == ("contract.created", "op-alice")
     assert ("contract.activated", "op-alice") in actions
     assert actions[-1] == ("contract.ended", "op-bob")
     assert audit[-1]["before"]["status"] == "active"
     assert audit[-1]["after"]["status"] == "ended"
-    assert all(a["source"] == "127.0.0.1" for a in audit)
+    assert all(a["address"] == "127.0.0.1" for a in audit)
 
 
 async def test_cessation_document_and_dates_are_checked(svc: Svc) -> None:
@@ -257,10 +257,7 @@ async def test_cessation_document_and_dates_are_checked(svc: Svc) -> None:
     before_start = (date.fromisoformat(contract["start_date"]) - timedelta(days=1)).isoformat()
     assert await post("cessation", before_start, "x.pdf", PDF) == 422
     # nothing was recorded
-    assert [
-        a["action"]
-        for a in (await svc.alice.get("/v1/audit", params={"entity_id": contract["id"]})).json()
-    ] == [
+    assert [a["action"] for a in await svc.audit(target=contract["id"])] == [
         "contract.created",
         "contract.activated",
     ]
@@ -340,7 +337,7 @@ async def test_override_is_audited_and_allows_activation(svc: Svc) -> None:
     assert changed.non_conforming is True
     assert [f.criterion for f in changed.failures] == ["single_network"]
     assert (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()["status"] == "active"
-    audit = (await svc.alice.get("/v1/audit", params={"client_id": cid})).json()
+    audit = await svc.audit(client_id=cid)
     actions = {(a["action"], a["actor"]) for a in audit}
     assert ("eligibility.override_recorded", "op-alice") in actions
     assert ("eligibility.override_revoked", "op-bob") in actions

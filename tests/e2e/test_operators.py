@@ -186,9 +186,10 @@ async def test_four_eyes_by_identity(platform: Platform, dashboard: Dashboard) -
         )
     )
     assert (approved["status"], approved["approved_by"]) == ("approved", str(anne.id))
-    trail = ok(await p.contracts.get("/v1/audit", params={"entity_id": termination["id"]}))
-    decision = next(row for row in trail if row["action"] == "termination.approved")
+    trail = ok(await p.contracts.get("/v1/audit", params={"target": termination["id"]}))
+    decision = next(row for row in trail["items"] if row["action"] == "termination.approved")
     assert decision["actor"] == str(anne.id)
+    assert decision["actor_name"] == anne.name
     assert decision["before"]["requested_by"] == str(tech.id)
 
     # an admin may approve another's request too, never their own

@@ -3,10 +3,8 @@
 from .approvals import (
     approval,
     approvals,
-    audit_of,
     decide_approval,
     insert_approval,
-    insert_audit,
     payload_hash,
 )
 from .contracts import (
@@ -91,7 +89,6 @@ __all__ = [
     "allocate_number",
     "approval",
     "approvals",
-    "audit_of",
     "cessation_credit_of",
     "charges_awaiting",
     "client",
@@ -105,7 +102,6 @@ __all__ = [
     "document_by_stripe_id",
     "documents",
     "insert_approval",
-    "insert_audit",
     "insert_charge",
     "insert_contract",
     "insert_draft",

@@ -1,4 +1,4 @@
-"""SQL: four-eyes requests (O2) and the audit trail (O3)."""
+"""SQL: four-eyes requests (O2); their audit rows go to the chassis' trail (O3)."""
 
 from __future__ import annotations
 
@@ -92,38 +92,3 @@ async def decide_approval(
     )
     assert row is not None, "decide a pending approval only, under its row lock"
     return row
-
-
-async def insert_audit(
-    conn: asyncpg.Connection,
-    *,
-    actor: str,
-    actor_name: str | None,
-    action: str,
-    target_type: str,
-    target_id: uuid.UUID,
-    reason: str | None = None,
-    source: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO audit_log (actor, actor_name, action, target_type, target_id, reason,
-                               source, detail)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        """,
-        actor,
-        actor_name,
-        action,
-        target_type,
-        target_id,
-        reason,
-        source,
-        detail or {},
-    )
-
-
-async def audit_of(conn: asyncpg.Connection, target_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM audit_log WHERE target_id = $1 ORDER BY at, id", target_id
-    )

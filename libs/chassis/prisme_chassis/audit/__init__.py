@@ -48,6 +48,7 @@ __all__ = [
     "AuditPage",
     "Filters",
     "audit_router",
+    "entries",
     "is_secret_key",
     "record",
     "record_many",
@@ -161,6 +162,17 @@ async def record(
             )
         ],
     )
+
+
+async def entries(
+    conn: asyncpg.Connection,
+    filters: Filters,
+    *,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[AuditEntry]:
+    """Rows of the trail matching ``filters``, newest first, ids below ``before_id``."""
+    return await repository.page(conn, filters, before_id=before_id, limit=limit)
 
 
 async def record_many(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,174 @@
+"""O3: every mutating route of billing-svc writes its audit row on the chassis' trail (the
+price book, payments, corrections and their four-eyes decisions, refunds, reconciliation),
+and billing's own trail from before the move is still there after it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import prisme_billing
+from prisme_billing.app import build_app
+from prisme_billing.settings import BillingSettings
+from prisme_chassis.db import CHASSIS_MIGRATIONS, connect, migrate
+from prisme_stripe_sandbox import SandboxServer
+from prisme_testing.audit import Call, Example, assert_mutations_audited
+from prisme_testing.plugin import publish_event, start_service
+
+from .test_stripe import _invoice, billing
+
+Wait = Callable[..., Awaitable[Any]]
+MIGRATIONS = Path(prisme_billing.__file__).parent / "migrations"
+
+NOT_AUDITED = {
+    "POST /v1/webhooks/stripe": (
+        "Stripe's own call, no operator: signature-verified and stored once by its event id in "
+        "webhook_events, processed by a job"
+    ),
+}
+
+
+def _bearer(make_token: Callable[..., str], sub: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(sub=sub)}"}
+
+
+async def test_every_mutating_route_writes_an_audit_row(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    make_token: Callable[..., str],
+    activated: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    s = stripe_settings
+    bob = _bearer(make_token, "op-bob")
+    async with billing(s, stripe_sandbox, _bearer(make_token, "op-alice")) as (api, _control):
+
+        async def invoice() -> dict[str, Any]:
+            act = activated(postes=4, start=date(2026, 1, 1))
+            await publish_event(s.nats_url, act)
+            return await _invoice(api, wait_for, act.contract_id)
+
+        async def payment(_: httpx.AsyncClient) -> Call:
+            inv = await invoice()
+            body = {"method": "cheque", "amount": "10.00", "paid_on": "2026-01-20"}
+            return Call(f"/v1/invoices/{inv['id']}/payments", json=body)
+
+        async def correction(_: httpx.AsyncClient, inv: dict[str, Any] | None = None) -> Call:
+            inv = inv or await invoice()
+            body = {"amount_ttc": "1.00", "reason": "remise"}
+            return Call(f"/v1/invoices/{inv['id']}/credit-notes", json=body)
+
+        async def decision(then: str, inv: dict[str, Any] | None = None) -> Call:
+            call = await correction(api, inv)
+            r = await api.post(call.path, json=call.json)
+            assert r.status_code == 202, r.text
+            return Call(
+                f"/v1/approvals/{r.json()['id']}/{then}",
+                json={"note": "validé"},
+                headers=bob,
+                sub="op-bob",
+            )
+
+        async def approve(_: httpx.AsyncClient) -> Call:
+            return await decision("approve")
+
+        async def reject(_: httpx.AsyncClient) -> Call:
+            return await decision("reject")
+
+        async def refund(_: httpx.AsyncClient) -> Call:
+            inv = await invoice()
+            paid = await api.post(
+                f"/v1/invoices/{inv['id']}/payments",
+                json={"method": "cheque", "amount": inv["total_ttc"], "paid_on": "2026-01-20"},
+            )
+            assert paid.status_code == 201, paid.text
+            call = await decision("approve", inv)
+            r = await api.post(call.path, json=call.json, headers=dict(call.headers))
+            assert r.status_code == 200, r.text
+            (pending,) = (await api.get(f"/v1/invoices/{inv['id']}/refunds")).json()
+            body = {"paid_by": "bank_transfer", "paid_on": "2026-02-01", "reference": "VIR-1"}
+            return Call(f"/v1/refunds/{pending['id']}/record", json=body)
+
+        async def price_book(_: httpx.AsyncClient) -> Call:
+            book = (await api.get("/v1/price-book")).json()
+            prices = [
+                {
+                    k: p[k]
+                    for k in ("offer", "label", "base_ttc", "included_postes", "extra_poste_ttc")
+                }
+                for p in book["prices"]
+            ]
+            prices[0]["label"] += " (révisé)"
+            return Call("/v1/price-book", json={"prices": prices})
+
+        async def price_items(_: httpx.AsyncClient) -> Call:
+            items = (await api.get("/v1/price-book/items")).json()
+            body = [{k: i[k] for k in ("code", "label", "unit", "unit_ttc")} for i in items]
+            body.append(
+                {"code": "walk_item", "label": "Forfait", "unit": "forfait", "unit_ttc": "5.00"}
+            )
+            return Call("/v1/price-book/items", json={"items": body})
+
+        examples: dict[str, Example] = {
+            "POST /v1/invoices/{invoice_id}/payments": payment,
+            "POST /v1/invoices/{invoice_id}/credit-notes": correction,
+            "POST /v1/approvals/{approval_id}/approve": approve,
+            "POST /v1/approvals/{approval_id}/reject": reject,
+            "POST /v1/refunds/{refund_id}/record": refund,
+            "PUT /v1/price-book": price_book,
+            "PUT /v1/price-book/items": price_items,
+            "POST /v1/stripe/reconcile": Call("/v1/stripe/reconcile"),
+        }
+        report = await assert_mutations_audited(api, examples, NOT_AUDITED, sub="op-alice")
+        assert sorted(report.audited) == sorted(examples)
+        (change,) = (await api.get("/v1/audit", params={"action": "price_book.replaced"})).json()[
+            "items"
+        ]
+        assert change["before"]["version"] + 1 == change["after"]["version"]
+        assert change["after"]["prices"][0]["label"].endswith("(révisé)")
+
+
+async def test_billings_old_trail_is_moved_onto_the_chassis_trail(
+    billing_settings: BillingSettings, make_token: Callable[..., str], tmp_path: Path
+) -> None:
+    dsn = billing_settings.database_url
+    before_move = tmp_path / "migrations"
+    before_move.mkdir()
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        if path.name < "009":
+            (before_move / path.name).write_text(path.read_text())
+    invoice_id = uuid.uuid4()
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    conn = await connect(dsn)
+    try:
+        await migrate(conn, "chassis", CHASSIS_MIGRATIONS)
+        await migrate(conn, "billing-svc", before_move)
+        await conn.execute(
+            "INSERT INTO audit_log (at, actor, actor_name, action, target_type, target_id,"
+            " reason, source, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            at,
+            "op-carole",
+            "Carole Técher",
+            "payment.recorded",
+            "invoice",
+            invoice_id,
+            None,
+            "10.0.0.4",
+            {"method": "cheque", "amount": "12.00"},
+        )
+    finally:
+        await conn.close()
+    headers = _bearer(make_token, "op-alice")
+    async with start_service(build_app(billing_settings), headers=headers) as api:
+        history = (await api.get(f"/v1/invoices/{invoice_id}/history")).json()
+        assert [(h["action"], h["actor"], h["actor_name"]) for h in history] == [
+            ("payment.recorded", "op-carole", "Carole Técher")
+        ]
+        assert history[0]["detail"] == {"method": "cheque", "amount": "12.00"}
+        (moved,) = (await api.get("/v1/audit", params={"target": str(invoice_id)})).json()["items"]
+        assert moved["address"] == "10.0.0.4"
+        assert moved["at"].startswith("2026-03-01T09:00:00")
