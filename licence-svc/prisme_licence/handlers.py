@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -21,8 +22,8 @@ def subscriptions(rt: LicenceRuntime) -> list[Subscription]:
     async def on_amended(conn: asyncpg.Connection, event: ContractAmended) -> None:
         await service.contract_amended(conn, settings, event)
 
-    async def on_ended(conn: asyncpg.Connection, event: ContractEnded) -> None:
-        await service.contract_ended(conn, settings, event)
+    async def on_ended(conn: asyncpg.Connection, events: Sequence[ContractEnded]) -> None:
+        await service.contracts_ended(conn, events)
 
     async def on_cancelled(conn: asyncpg.Connection, event: ContractCancelled) -> None:
         await service.contract_cancelled(conn, event)
@@ -30,7 +31,15 @@ def subscriptions(rt: LicenceRuntime) -> list[Subscription]:
     handlers: dict[Any, Any] = {
         ContractActivated: on_activated,
         ContractAmended: on_amended,
-        ContractEnded: on_ended,
         ContractCancelled: on_cancelled,
     }
-    return [Subscription(durable="licence-contracts", stream="CONTRACTS", handlers=handlers)]
+    # contract.ended set-based: 10,000 of them at year-end (P2)
+    batch: dict[Any, Any] = {ContractEnded: on_ended}
+    return [
+        Subscription(
+            durable="licence-contracts",
+            stream="CONTRACTS",
+            handlers=handlers,
+            batch_handlers=batch,
+        )
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,42 @@ async def locked_contract(conn: Conn, contract_id: uuid.UUID) -> asyncpg.Record 
     """The stored contract, events of one contract serialised (even before its first row)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", str(contract_id))
     return await get_contract(conn, contract_id)
+
+
+async def locked_contracts(
+    conn: Conn, contract_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """:func:`locked_contract` for many contracts (a batch of ``contract.ended``): the same
+    per-contract locks, taken in one order so two batches never deadlock."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended(i, 0))
+           FROM (SELECT i FROM unnest($1::text[]) AS t(i) ORDER BY i) s""",
+        sorted(str(c) for c in contract_ids),
+    )
+    rows = await conn.fetch(
+        "SELECT * FROM contracts WHERE contract_id = ANY($1::uuid[]) FOR UPDATE", contract_ids
+    )
+    return {r["contract_id"]: r for r in rows}
+
+
+async def save_contracts(
+    conn: Conn, rows: Sequence[tuple[uuid.UUID, uuid.UUID, int, bool, str, int]]
+) -> None:
+    """:func:`save_contract` for many: (contract, client, year, includes_m365, status, version)."""
+    if not rows:
+        return
+    cols = list(zip(*rows, strict=True))
+    await conn.execute(
+        """
+        INSERT INTO contracts (contract_id, client_id, year, includes_m365, status, version)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::bool[], $5::text[],
+                             $6::int[])
+        ON CONFLICT (contract_id) DO UPDATE SET
+            status = EXCLUDED.status, version = EXCLUDED.version, year = EXCLUDED.year,
+            includes_m365 = EXCLUDED.includes_m365
+        """,
+        *[list(c) for c in cols],
+    )
 
 
 async def save_contract(
@@ -270,14 +307,16 @@ async def purge_expired_credentials(conn: Conn, now: datetime) -> int:
     return len(ids)
 
 
-async def live_accounts_of_contract(conn: Conn, contract_id: uuid.UUID) -> list[asyncpg.Record]:
-    """The accounts of a contract that a revocation still concerns, locked (L3)."""
+async def live_accounts_of_contracts(
+    conn: Conn, contract_ids: list[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """The accounts of these contracts that a revocation still concerns, locked (L3)."""
     return list(
         await conn.fetch(
-            """SELECT id, user_id, graph_tenant FROM accounts
-               WHERE contract_id = $1 AND status IN ('pending', 'active', 'failed')
+            """SELECT id, user_id, graph_tenant, contract_id FROM accounts
+               WHERE contract_id = ANY($1::uuid[]) AND status IN ('pending', 'active', 'failed')
                ORDER BY id FOR UPDATE""",
-            contract_id,
+            contract_ids,
         )
     )
 

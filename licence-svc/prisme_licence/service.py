@@ -7,6 +7,7 @@ only queued here (``graph_jobs``, on the chassis job queue); ``graph_work`` does
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,17 +102,27 @@ async def _revoke(conn: Conn, acc: asyncpg.Record, key: str) -> None:
     await gj.revoke(conn, [(gj.AccountRef(acc["id"], acc["graph_tenant"]), key)])
 
 
-async def _revoke_contract(conn: Conn, contract_id: uuid.UUID) -> int:
-    """L3 for every live account of a contract, in a few statements (year-end volume, P2);
-    job keys come from domain ids so a redelivered event adds nothing."""
-    accounts = await repo.live_accounts_of_contract(conn, contract_id)
+async def _revoke_contracts(conn: Conn, contract_ids: list[uuid.UUID]) -> int:
+    """L3 for every live account of these contracts, in a few statements whatever their
+    number (year-end volume, P2); job keys come from domain ids so a redelivered event adds
+    nothing."""
+    if not contract_ids:
+        return 0
+    accounts = await repo.live_accounts_of_contracts(conn, contract_ids)
     return await gj.revoke(
         conn,
         [
-            (gj.AccountRef(a["id"], a["graph_tenant"]), f"revoke:{a['user_id']}:{contract_id}")
+            (
+                gj.AccountRef(a["id"], a["graph_tenant"]),
+                f"revoke:{a['user_id']}:{a['contract_id']}",
+            )
             for a in accounts
         ],
     )
+
+
+async def _revoke_contract(conn: Conn, contract_id: uuid.UUID) -> int:
+    return await _revoke_contracts(conn, [contract_id])
 
 
 async def _project(conn: Conn, e: ContractEvent) -> ContractProjection:
@@ -211,23 +222,57 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
             await _revoke(conn, acc, key=f"revoke:{user_id}:{e.amendment_id}")
 
 
-async def contract_ended(conn: Conn, settings: LicenceSettings, e: ContractEnded) -> None:
-    """L3: licences stop when a contract ends, unless next year's contract brings Microsoft 365."""
-    await _project(conn, e)
-    if domain.carries_over(e.renewal_contract_id, e.renewal_includes):
-        assert e.renewal_contract_id is not None
-        renewal = await repo.get_contract(conn, e.renewal_contract_id)
-        if renewal is not None and renewal["status"] == "cancelled":
-            # The renewal was cancelled before this arrived (reordering): nothing carries over.
-            await _revoke_contract(conn, e.contract_id)
-            return
-        if renewal is None:
-            # Renewal not activated here yet: hand the accounts over; its activation will
-            # revoke those whose user is no longer listed.
-            await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
-            return
-        # Renewal already activated: its users were re-attached then; the rest leave.
-    await _revoke_contract(conn, e.contract_id)
+async def contracts_ended(conn: Conn, events: Sequence[ContractEnded]) -> None:
+    """L3: licences stop when a contract ends, unless next year's contract brings Microsoft 365.
+
+    Set-based (P2: 10,000 ``contract.ended`` at year-end): the contracts are locked, projected
+    and saved together, and the revocations of all their accounts queued in a few statements.
+    """
+    ids = sorted({e.contract_id for e in events})
+    stored = await repo.locked_contracts(conn, ids)
+    states: dict[uuid.UUID, ContractProjection] = {}
+    for cid, row in stored.items():
+        states[cid] = ContractProjection.from_stored(
+            row["contract_id"],
+            row["client_id"],
+            row["version"],
+            row["status"],
+            year=row["year"],
+            includes=(domain.MICROSOFT_365,) if row["includes_m365"] else (),
+        )
+    changed: dict[uuid.UUID, ContractProjection] = {}
+    for e in sorted(events, key=lambda ev: ev.version):
+        projected = project(states.get(e.contract_id), e)
+        if projected is not None:
+            states[e.contract_id] = changed[e.contract_id] = projected
+    rows = []
+    for p in changed.values():
+        assert p.year is not None  # every event carries it
+        rows.append(
+            (
+                p.contract_id,
+                p.client_id,
+                p.year,
+                domain.includes_microsoft_365(p.includes),
+                p.status,
+                p.version,
+            )
+        )
+    await repo.save_contracts(conn, rows)
+    revoke: list[uuid.UUID] = []
+    for e in events:
+        if domain.carries_over(e.renewal_contract_id, e.renewal_includes):
+            assert e.renewal_contract_id is not None
+            renewal = await repo.get_contract(conn, e.renewal_contract_id)
+            if renewal is None:
+                # Renewal not activated here yet: hand the accounts over; its activation will
+                # revoke those whose user is no longer listed.
+                await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
+                continue
+            # Renewal already activated: its users were re-attached then; the rest leave. A
+            # renewal cancelled before this arrived (reordering): nothing carries over.
+        revoke.append(e.contract_id)
+    await _revoke_contracts(conn, sorted(set(revoke)))
 
 
 async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:

@@ -1,6 +1,7 @@
 """`prisme`: run the platform locally and operate it.
 
 prisme up [--data-dir ./.prisme] [--only contracts,billing,...] [--free-ports]
+          [--replicas licence=2,billing=2]
 prisme status [--json]
 prisme down
 prisme clock travel 2027-01-01T00:00:05+04:00 | prisme clock reset
@@ -19,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import clock_cmd, operators
-from .catalogue import PROCESSES
+from .catalogue import PROCESSES, parse_replicas
 from .control import down, status
 from .datadir import DataDir
 from .runner import UpOptions, up
@@ -47,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         "--free-ports",
         action="store_true",
         help="pick free ports instead of the defaults (8000-8006, 8010-8012, SMTP 2525, NATS 4222)",
+    )
+    run.add_argument(
+        "--replicas",
+        default=os.environ.get("PRISME_REPLICAS", ""),
+        help="run services as several replicas on the same PostgreSQL and NATS, e.g. "
+        "licence=2,billing=2 (replica n listens on the service's port + 100 × (n-1)); "
+        "default $PRISME_REPLICAS",
     )
     run.add_argument(
         "--ready-timeout", type=float, default=60.0, help="seconds to wait for readiness"
@@ -95,11 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = DataDir.at(args.data_dir)
     if args.command == "up":
         only = args.only.split(",") if args.only else None
+        try:
+            replicas = parse_replicas(args.replicas)
+        except ValueError as exc:
+            print(f"[prisme] {exc}", file=sys.stderr)
+            return 2
         return up(
             UpOptions(
                 data_dir=data_dir.root,
                 only=only,
                 free_ports=args.free_ports,
+                replicas=replicas,
                 ready_timeout=args.ready_timeout,
                 grace=args.grace,
             )

@@ -13,7 +13,7 @@ The dashboard comes first: `prisme up` prints its URL first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["service", "sandbox", "store"]
@@ -43,10 +43,18 @@ class ProcessSpec:
     #: other ports the process listens on, by purpose, with their default (the mail
     #: sandbox's SMTP port): template key ``{<name>_<purpose>_port}``.
     extra_ports: Mapping[str, int] = field(default_factory=dict)
+    #: a second (third…) replica of a service: the first replica's name, whose database,
+    #: NATS user, data directory and environment it shares (``licence-2`` of ``licence``)
+    replica_of: str | None = None
+
+    @property
+    def service(self) -> str:
+        """The service this process is a replica of (its own name for the first one)."""
+        return self.replica_of or self.name
 
     @property
     def env_prefix(self) -> str:
-        return f"PRISME_{self.name.upper().replace('-', '_')}"
+        return f"PRISME_{self.service.upper().replace('-', '_')}"
 
     @property
     def database_env(self) -> str | None:
@@ -217,6 +225,58 @@ PROCESSES: tuple[ProcessSpec, ...] = (
         },
     ),
 )
+
+
+#: DESIGN §8 / issue 17: replicas are for the services (sandboxes and stores are single)
+MAX_REPLICAS = 8
+#: a replica n > 1 of a service listens on its port + REPLICA_PORT_STEP × (n - 1) (8103…)
+REPLICA_PORT_STEP = 100
+
+
+def parse_replicas(text: str | None) -> dict[str, int]:
+    """``licence=2,billing=2`` → ``{"licence": 2, "billing": 2}``; refuses what is not
+    ``name=count`` with a count between 1 and :data:`MAX_REPLICAS`."""
+    counts: dict[str, int] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise ValueError(f"--replicas wants name=count pairs, got {part.strip()!r}")
+        n = int(count)
+        if not 1 <= n <= MAX_REPLICAS:
+            raise ValueError(f"replicas of {name.strip()} must be 1 to {MAX_REPLICAS}, got {n}")
+        counts[name.strip()] = n
+    return counts
+
+
+def with_replicas(specs: list[ProcessSpec], counts: Mapping[str, int]) -> list[ProcessSpec]:
+    """``specs`` with each service named in ``counts`` run that many times: replica n > 1 is
+    ``<name>-<n>`` on its own port, sharing the first one's database, NATS user (its consumers
+    share the durable consumer), data directory and settings. Outbox relays, consumers, job
+    queues and schedulers claim work with locks, leases and the inbox, so replicas split the
+    work and each effect still happens once."""
+    by_name = {spec.name: spec for spec in specs}
+    unknown = sorted(set(counts) - set(by_name))
+    if unknown:
+        raise ValueError(f"--replicas of process(es) not run: {', '.join(unknown)}")
+    single = sorted(n for n, c in counts.items() if c > 1 and by_name[n].kind != "service")
+    if single:
+        raise ValueError(f"only services run as replicas, not {', '.join(single)}")
+    out: list[ProcessSpec] = []
+    for spec in specs:
+        out.append(spec)
+        for n in range(2, counts.get(spec.name, 1) + 1):
+            out.append(
+                replace(
+                    spec,
+                    name=f"{spec.name}-{n}",
+                    port=spec.port + REPLICA_PORT_STEP * (n - 1),
+                    replica_of=spec.name,
+                    extra_ports={},
+                )
+            )
+    return out
 
 
 def select(

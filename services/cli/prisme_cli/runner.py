@@ -27,7 +27,7 @@ from prisme_localinfra.nats_auth import PROVISIONER, render_config, url_with_cre
 from prisme_localinfra.ports import port_open
 
 from . import reaper
-from .catalogue import PROCESSES, ProcessSpec, select
+from .catalogue import PROCESSES, ProcessSpec, select, with_replicas
 from .control import cleanup
 from .datadir import ADMIN_TOKEN_TTL, DataDir, write_private
 from .state import RunState, alive, start_time
@@ -48,6 +48,8 @@ class UpOptions:
     only: list[str] | None = None
     #: pick free ports for everything instead of the DESIGN.md §4 defaults
     free_ports: bool = False
+    #: services run as several replicas (``{"licence": 2, "billing": 2}``)
+    replicas: dict[str, int] = field(default_factory=dict)
     ready_timeout: float = 60.0
     grace: float = 10.0
     python: str = sys.executable
@@ -129,9 +131,11 @@ def start_postgres(
     """Start PostgreSQL and create the services' databases (concurrently: on a fresh cluster
     each CREATE DATABASE waits on its own checkpoint)."""
     postgres.start()
-    names = {spec.name: spec.database for spec in specs if spec.database}
-    futures = {name: pool.submit(postgres.create_database, db) for name, db in names.items()}
-    return {name: future.result() for name, future in futures.items()}
+    databases = {spec.database for spec in specs if spec.database}
+    futures = {db: pool.submit(postgres.create_database, db) for db in sorted(databases)}
+    urls = {db: future.result() for db, future in futures.items()}
+    # replicas of a service share its database
+    return {spec.name: urls[spec.database] for spec in specs if spec.database}
 
 
 def busy_ports(ports: dict[str, int]) -> list[str]:
@@ -271,7 +275,7 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
     data_dir = DataDir.at(options.data_dir)
     data_dir.prepare()
     try:
-        specs = select(options.only)
+        specs = with_replicas(select(options.only), options.replicas)
         check_not_running(data_dir)
     except (ValueError, AlreadyRunningError) as exc:
         say(str(exc))

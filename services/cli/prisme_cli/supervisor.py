@@ -151,7 +151,8 @@ class Supervisor:
         for key, value in spec.render_env(self._context(port)).items():
             env.setdefault(key, value)
         env["PRISME_HTTP_PORT"] = str(port)
-        env["PRISME_DATA_DIR"] = str(self.data_dir.service_dir(spec.name))
+        # replicas share their service's data directory (its generated keys, its objects)
+        env["PRISME_DATA_DIR"] = str(self.data_dir.service_dir(spec.service))
         if spec.name in self.nats_urls:
             env["PRISME_NATS_URL"] = self.nats_urls[spec.name]
             if self.nats_provision_url:
@@ -179,7 +180,7 @@ class Supervisor:
 
     def _launch(self, managed: Managed) -> None:
         spec, state = managed.spec, managed.state
-        service_dir = self.data_dir.service_dir(spec.name)
+        service_dir = self.data_dir.service_dir(spec.service)
         service_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.data_dir.log_file(spec.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)

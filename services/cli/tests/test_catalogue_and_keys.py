@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prisme_chassis.auth import Authenticator
 from prisme_chassis.errors import DomainError
-from prisme_cli.catalogue import PROCESSES, select
+from prisme_cli.catalogue import PROCESSES, parse_replicas, select, with_replicas
 from prisme_cli.datadir import DataDir
 
 DESIGN_PORTS = {
@@ -210,3 +210,25 @@ def test_mail_sandbox_gets_its_smtp_port_from_the_run() -> None:
         "--smtp-port",
         str(free["mail-sandbox:smtp"]),
     ]
+
+
+def test_replicas_share_the_service_but_not_the_port_or_the_log() -> None:
+    assert parse_replicas("licence=2, billing=3") == {"licence": 2, "billing": 3}
+    assert parse_replicas("") == {}
+    specs = with_replicas(select(None), {"licence": 2, "billing": 3})
+    names = [s.name for s in specs]
+    assert names[names.index("billing") : names.index("billing") + 3] == [
+        "billing",
+        "billing-2",
+        "billing-3",
+    ]
+    second = next(s for s in specs if s.name == "licence-2")
+    first = next(s for s in specs if s.name == "licence")
+    assert (second.port, second.service, second.env_prefix) == (8103, "licence", "PRISME_LICENCE")
+    assert (second.database, second.nats_user, second.module) == (
+        first.database,
+        first.nats_user,
+        first.module,
+    )
+    assert second.database_env == "PRISME_LICENCE_DATABASE_URL"
+    assert len({s.port for s in specs}) == len(specs)

@@ -308,3 +308,19 @@ def test_kubernetes_manifests_cover_the_table() -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == spec.probe
     nats_set = next(d for d in docs if d["kind"] == "StatefulSet")
     assert nats_set["spec"]["replicas"] == 3
+    # issue 17: two of each service; a service whose replicas share files mounts a claim
+    # every replica can write (the sandboxes keep their state in memory: one each)
+    claims = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    for spec in PROCESSES:
+        if spec.kind == "store":
+            continue
+        deployment = deployments[spec.name]["spec"]
+        assert deployment["replicas"] == (2 if spec.kind == "service" else 1), spec.name
+        for volume in deployment["template"]["spec"].get("volumes", []):
+            claim = volume.get("persistentVolumeClaim")
+            if claim:
+                assert claims[claim["claimName"]]["spec"]["accessModes"] == ["ReadWriteMany"]
+    for name in ("video", "backup"):
+        volumes = deployments[name]["spec"]["template"]["spec"]["volumes"]
+        data = next(v for v in volumes if v["name"] == "data")
+        assert data["persistentVolumeClaim"]["claimName"] == f"prisme-{name}-data"

@@ -361,3 +361,48 @@ def test_a_runner_killed_with_sigkill_leaves_no_orphan(data_dir: Path) -> None:
     postgres = state.infra.postgres_pid
     wait_for(lambda: not survivors(processes) and not alive(postgres), 90, "no survivor")
     wait_for(lambda: not any(port_open(port) for port in ports), 30, "the ports to be free")
+
+
+def test_replicas_run_on_their_own_ports_and_share_the_database(data_dir: Path) -> None:
+    """`prisme up --replicas licence=2`: two licence-svc processes, distinct ports, one
+    database and one data directory; both ready and serving the same jobs."""
+    runner = start_runner(data_dir, "--only", "graph-sandbox,licence", "--replicas", "licence=2")
+    try:
+        state = running_state(data_dir, runner)
+        first, second = state.process("licence"), state.process("licence-2")
+        for p in (first, second):
+            assert p.status == "ready", Path(p.log).read_text()[-3000:]
+        assert first.port != second.port
+        assert state.infra.postgres_dsn is not None
+        dbs = asyncio.run(databases(state.infra.postgres_dsn))
+        assert "licence" in dbs
+        assert not {"licence-2", "licence_2"} & dbs
+        assert not (data_dir / "services" / "licence-2").exists()  # one data dir, one key
+        token = prisme("token", "--data-dir", str(data_dir), "--scopes", "admin").stdout.strip()
+        answers = [
+            httpx.get(f"{p.url}/v1/jobs", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            for p in (first, second)
+        ]
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        runner.send_signal(signal.SIGTERM)
+        output, _ = runner.communicate(timeout=60)
+        assert runner.returncode == 0, output
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            prisme("down", "--data-dir", str(data_dir))
+
+
+def test_replicas_are_refused_for_sandboxes_and_unknown_names(data_dir: Path) -> None:
+    for replicas, message in (
+        ("graph-sandbox=2", "only services run as replicas"),
+        ("licence=2", "not run"),
+        ("licence=x", "name=count"),
+        ("licence=9", "1 to 8"),
+    ):
+        done = prisme(
+            "up", "--data-dir", str(data_dir), "--free-ports", "--only", "graph-sandbox",
+            "--replicas", replicas,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert message in done.stdout + done.stderr
