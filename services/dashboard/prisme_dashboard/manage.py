@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import asyncpg
+from prisme_chassis.audit import Actor
 from prisme_chassis.db import connect, create_pool, migrate_service
 from prisme_chassis.errors import DomainError
 
 from . import operators
-from .audit import Actor
 from .operators import Operator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-CLI_ACTOR = Actor(id=None, name="ligne de commande")
+CLI_ACTOR = Actor(sub="system:cli", name="ligne de commande")
 
 
 def _parser() -> argparse.ArgumentParser:

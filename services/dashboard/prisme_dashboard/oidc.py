@@ -26,10 +26,10 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 
-from . import audit
 from . import repository as repo
-from .audit import Actor
 from .operators import Operator, normalise_email
 from .roles import is_role
 
@@ -190,9 +190,7 @@ async def operator_for(
             "operator.created",
             target_type="operator",
             target_id=row["id"],
-            email=email,
-            roles=",".join(roles),
-            via="oidc",
+            detail={"email": email, "roles": ",".join(roles), "via": "oidc"},
         )
     elif list(row["roles"]) != roles or row["name"] != name:
         row = await repo.update_operator(conn, row["id"], roles=roles, name=name)

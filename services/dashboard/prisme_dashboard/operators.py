@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 
-from . import audit, passwords, roles
+from . import passwords, roles
 from . import repository as repo
-from .audit import Actor
 from .errors import InvalidOperator, OperatorExists, OperatorNotFound, WeakPassword
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -108,8 +109,7 @@ async def create(
         "operator.created",
         target_type="operator",
         target_id=operator.id,
-        email=address,
-        roles=",".join(chosen),
+        detail={"email": address, "roles": ",".join(chosen)},
     )
     return operator, initial
 
@@ -153,8 +153,7 @@ async def disable(
             "session.ended",
             target_type="session",
             target_id=session_id,
-            operator_id=operator_id,
-            why="operator_disabled",
+            detail={"operator_id": operator_id, "why": "operator_disabled"},
         )
     return Operator.from_row(row)
 
@@ -185,7 +184,7 @@ async def reset_password(
         "operator.password_reset",
         target_type="operator",
         target_id=operator_id,
-        sessions_ended=len(ended),
+        detail={"sessions_ended": len(ended)},
     )
     return Operator.from_row(row), initial
 
@@ -223,7 +222,7 @@ async def change_password(
         "operator.password_changed",
         target_type="operator",
         target_id=operator_id,
-        sessions_ended=len(ended),
+        detail={"sessions_ended": len(ended)},
     )
     return Operator.from_row(updated)
 
@@ -235,4 +234,6 @@ async def bootstrap_admin(
     await conn.execute("LOCK TABLE operators IN EXCLUSIVE MODE")
     if await repo.count_operators(conn) > 0:
         return None
-    return await create(conn, email=email, role_names=["admin"], name=name, actor=audit.SYSTEM)
+    return await create(
+        conn, email=email, role_names=["admin"], name=name, actor=Actor.system("dashboard")
+    )

@@ -1,4 +1,5 @@
-"""All SQL of the dashboard's own database (operators, sessions, throttle, audit)."""
+"""All SQL of the dashboard's own database (operators, sessions, throttle, tokens); its audit
+rows go to the chassis' trail (prisme_chassis.audit)."""
 
 from __future__ import annotations
 
@@ -238,30 +239,6 @@ async def record_failure(conn: asyncpg.Connection, keys: Sequence[str], now: dat
 
 async def clear_failures(conn: asyncpg.Connection, keys: Sequence[str]) -> None:
     await conn.execute("DELETE FROM sign_in_failures WHERE key = ANY($1)", list(keys))
-
-
-# -- audit -----------------------------------------------------------------------------------
-
-
-async def insert_audit(conn: asyncpg.Connection, **values: Any) -> None:
-    columns = list(values)
-    placeholders = ", ".join(f"${index + 1}" for index in range(len(columns)))
-    await conn.execute(
-        f"INSERT INTO audit ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
-        *values.values(),
-    )
-
-
-async def list_audit(
-    conn: asyncpg.Connection, *, action: str | None, target_id: str | None, limit: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM audit WHERE ($1::text IS NULL OR action = $1)"
-        " AND ($2::text IS NULL OR target_id = $2) ORDER BY id DESC LIMIT $3",
-        action,
-        target_id,
-        limit,
-    )
 
 
 # -- integration tokens ----------------------------------------------------------------------

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.sealing import Keyring
 
-from . import audit, passwords, totp
+from . import passwords, totp
 from . import repository as repo
-from .audit import Actor
 from .errors import AccountChangeRefused, OperatorNotFound
 
 

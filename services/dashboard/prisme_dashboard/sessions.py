@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 
-from . import audit
 from . import repository as repo
-from .audit import Actor
 
 #: between the password and the TOTP code
 SECOND_FACTOR_WINDOW = timedelta(minutes=5)
@@ -112,12 +112,11 @@ async def resolve(
         if await repo.end_session(conn, row["id"], now, reason):
             await audit.record(
                 conn,
-                audit.SYSTEM,
+                Actor.system("dashboard"),
                 "session.ended",
                 target_type="session",
                 target_id=row["id"],
-                operator_id=row["operator_id"],
-                why=reason,
+                detail={"operator_id": row["operator_id"], "why": reason},
             )
         return None
     if touch and now - row["last_seen_at"] >= TOUCH_EVERY:
@@ -137,8 +136,7 @@ async def end(
             "session.ended",
             target_type="session",
             target_id=session_id,
-            operator_id=row["operator_id"],
-            why=reason,
+            detail={"operator_id": row["operator_id"], "why": reason},
         )
     return ended
 
@@ -159,7 +157,6 @@ async def end_all(
             "session.ended",
             target_type="session",
             target_id=session_id,
-            operator_id=operator_id,
-            why=reason,
+            detail={"operator_id": operator_id, "why": reason},
         )
     return len(ended)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
+from prisme_chassis.audit import Actor
 from prisme_chassis.errors import TooManyRequests
 from prisme_chassis.sealing import Keyring
 
-from . import audit, passwords, sessions, throttle, totp
+from . import passwords, sessions, throttle, totp
 from . import repository as repo
-from .audit import Actor
 
 
 class SignInRefused(Exception):
@@ -64,12 +65,11 @@ async def _fail(
     await repo.record_failure(conn, keys, now)
     await audit.record(
         conn,
-        Actor(id=None, name=None, address=attempt.address, request_id=attempt.request_id),
+        Actor(sub="anonymous", address=attempt.address, request_id=attempt.request_id),
         "sign_in.failed",
         target_type="operator" if operator_id else None,
         target_id=operator_id,
-        email=email,
-        step=step,
+        detail={"email": email, "step": step},
     )
     # a little slower with each failure: the throttle's delay is the real brake
     count = max((r["failures"] for r in await repo.failures(conn, keys)), default=1)
@@ -189,7 +189,7 @@ async def _signed_in(
     await audit.record(
         conn,
         Actor(
-            id=str(row["id"]),
+            sub=str(row["id"]),
             name=row["name"],
             address=attempt.address,
             request_id=attempt.request_id,
@@ -197,5 +197,5 @@ async def _signed_in(
         "sign_in.succeeded",
         target_type="session",
         target_id=session.id,
-        method=method,
+        detail={"method": method},
     )

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 
 import asyncpg
 from nats.js import JetStreamContext
-from prisme_chassis import revocations
+from prisme_chassis import audit, revocations
+from prisme_chassis.audit import Actor
 from prisme_chassis.errors import Conflict, Unprocessable
 
-from . import audit
 from . import repository as repo
-from .audit import Actor
 from .issuer import Issuer
 from .roles import ALL_SCOPES
 
@@ -80,9 +79,7 @@ async def create(
         "integration_token.created",
         target_type="integration_token",
         target_id=token_id,
-        name=label,
-        scopes=" ".join(chosen),
-        expires_at=expires_at.isoformat(),
+        detail={"name": label, "scopes": " ".join(chosen), "expires_at": expires_at.isoformat()},
     )
     return row, token
 
@@ -106,7 +103,7 @@ async def revoke(
         "integration_token.revoked",
         target_type="integration_token",
         target_id=token_id,
-        name=row["name"],
+        detail={"name": row["name"]},
     )
     return True
 

@@ -73,7 +73,9 @@ async def test_a_mapped_group_signs_in_with_its_role(
     conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow("SELECT * FROM operators")
-        methods = await conn.fetch("SELECT detail FROM audit WHERE action = 'sign_in.succeeded'")
+        methods = await conn.fetch(
+            "SELECT detail FROM audit_trail WHERE action = 'sign_in.succeeded'"
+        )
     finally:
         await conn.close()
     assert row is not None

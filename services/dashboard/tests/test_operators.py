@@ -90,7 +90,9 @@ async def test_add_list_disable_enable_and_reset_from_the_command_line(
         stored = await conn.fetchval("SELECT password_hash FROM operators")
         assert passwords.verify_password(stored, second)
         assert not passwords.verify_password(stored, first)
-        actions = [r["action"] for r in await conn.fetch("SELECT action FROM audit ORDER BY id")]
+        actions = [
+            r["action"] for r in await conn.fetch("SELECT action FROM audit_trail ORDER BY id")
+        ]
     finally:
         await conn.close()
     assert actions == [

@@ -90,7 +90,7 @@ async def test_no_secret_in_logs_tables_audit_or_bus(
         for table in tables:
             rows += await conn.fetch(f'SELECT t::text FROM "{table[0]}" t')  # noqa: S608
         dump = "\n".join(str(row[0]) for row in rows)
-        audit = "\n".join(str(r[0]) for r in await conn.fetch("SELECT a::text FROM audit a"))
+        audit = "\n".join(str(r[0]) for r in await conn.fetch("SELECT a::text FROM audit_trail a"))
     finally:
         await conn.close()
     for action in (

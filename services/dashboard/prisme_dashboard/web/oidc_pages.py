@@ -6,10 +6,11 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from prisme_chassis import audit
 from prisme_chassis.app import Tx
+from prisme_chassis.audit import Actor
 
-from .. import audit, clock, oidc, sessions
-from ..audit import Actor
+from .. import clock, oidc, sessions
 from .deps import context_of, session_policy, settings_of
 from .render import page
 from .security import SESSION_COOKIE, clear_cookie, set_cookie
@@ -62,7 +63,10 @@ async def callback(request: Request, conn: Tx, code: str = "", state: str = "") 
             context.oidc, _redirect_uri(request), flow, code=code, state=state
         )
         operator = await oidc.operator_for(
-            conn, context.oidc, claims, Actor(id=None, name=context.oidc.label, address=address)
+            conn,
+            context.oidc,
+            claims,
+            Actor(sub="system:oidc", name=context.oidc.label, address=address),
         )
     except oidc.OidcRefused as exc:
         log.warning("OpenID sign-in refused: %s", exc)
@@ -79,11 +83,11 @@ async def callback(request: Request, conn: Tx, code: str = "", state: str = "") 
     )
     await audit.record(
         conn,
-        Actor(id=str(operator.id), name=operator.name, address=address),
+        Actor(sub=str(operator.id), name=operator.name, address=address),
         "sign_in.succeeded",
         target_type="session",
         target_id=session.id,
-        method="oidc",
+        detail={"method": "oidc"},
     )
     response = RedirectResponse("/", status_code=303)
     set_cookie(response, SESSION_COOKIE, token)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from prisme_chassis.app import Tx
+from prisme_chassis.audit import Actor
 
 from .. import clock, operators, sessions, signin, throttle
-from ..audit import Actor
 from ..errors import WeakPassword
 from .deps import (
     GuardedFormAny,
@@ -49,7 +49,7 @@ def _attempt(request: Request) -> signin.Attempt:
 def actor_of(request: Request, operator: operators.Operator) -> Actor:
     attempt = _attempt(request)
     return Actor(
-        id=str(operator.id),
+        sub=str(operator.id),
         name=operator.name,
         address=attempt.address,
         request_id=attempt.request_id,
@@ -131,7 +131,9 @@ async def login(
             conn, previous, policy=session_policy(settings_of(request)), now=now
         )
         if old is not None:
-            await sessions.end(conn, old.id, reason="replaced", actor=Actor(None, None), now=now)
+            await sessions.end(
+                conn, old.id, reason="replaced", actor=Actor.system("sign-in"), now=now
+            )
     target = "/login/code" if outcome.needs_second_factor else "/"
     return _signed_in_redirect(outcome.token, target)
 
