@@ -12,7 +12,15 @@ from prisme_chassis.db import transaction
 from . import clock, tokens
 from .context import DashboardContext, build_context, close_context
 from .settings import DashboardSettings
-from .web import account_pages, admin_pages, event_pages, handlers, oidc_pages, signin_pages
+from .web import (
+    account_pages,
+    admin_pages,
+    event_pages,
+    handlers,
+    oidc_pages,
+    signin_pages,
+    video_pages,
+)
 from .web.security import SecurityHeaders
 
 NAME = "dashboard"
@@ -34,7 +42,11 @@ spec: ServiceSpec[DashboardSettings, DashboardContext] = ServiceSpec(
         account_pages.router,
         admin_pages.router,
         event_pages.router,
+        video_pages.router,
     ],
+    body_limits=lambda settings: {
+        f"POST {video_pages.UPLOAD_PATH}": settings.video_upload_max_bytes
+    },
     workers=[republish_revocations],
     on_shutdown=close_context,
 )

@@ -78,6 +78,14 @@ class DashboardSettings(ServiceSettings):
         default="http://127.0.0.1:8006", validation_alias=_alias("webhooks_url")
     )
 
+    video_upload_max_bytes: int = Field(
+        default=20 * 1024**3 + 1024**2,
+        gt=0,
+        validation_alias=_alias("video_upload_max_bytes"),
+        description="largest body of the Vidéos upload form (the recording and its fields); "
+        "video-svc applies its own limit to the file",
+    )
+
     oidc_issuer: str | None = Field(
         default=None,
         validation_alias=_alias("oidc_issuer"),

@@ -11,7 +11,7 @@ so a page can show each message beside the field that caused it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -170,7 +170,7 @@ class ServiceClient:
         params: Params | list[tuple[str, str]] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, tuple[str, bytes | IO[bytes], str]] | None = None,
         expect: tuple[int, ...] = (200, 201, 202, 204),
     ) -> httpx.Response:
         """One call; a problem (or any status outside ``expect``) raises ServiceProblem."""
@@ -220,6 +220,23 @@ class ServiceClient:
             return {}
         answer = response.json()
         return answer if isinstance(answer, dict) else {"items": answer}
+
+    async def open_stream(self, path: str, headers: Mapping[str, str]) -> httpx.Response:
+        """A streamed answer (a video and its Range): the caller relays the body and closes it."""
+        request = self._http.build_request(
+            "GET",
+            self.base_url + path,
+            headers={"Authorization": f"Bearer {self._token}", **headers},
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(self.name, exc) from exc
+        if response.status_code not in (200, 206):
+            await response.aread()
+            await response.aclose()
+            raise ServiceProblem.from_response(self.name, response)
+        return response
 
     async def get_bytes(self, path: str) -> tuple[bytes, str]:
         """A document (PDF…): its bytes and media type."""

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
+from typing import IO
+
+import httpx
 
 from .base import Json, ServiceClient
 
@@ -31,3 +35,58 @@ class VideoClient(ServiceClient):
                 "video_id": str(video_id) if video_id else None,
             },
         )
+
+    async def video(self, video_id: uuid.UUID) -> Json:
+        """A recording with its timestamped comments."""
+        return await self.get_object(f"/v1/videos/{video_id}")
+
+    async def upload(
+        self,
+        *,
+        client_id: str,
+        contract_id: str,
+        title: str,
+        filename: str,
+        file: IO[bytes],
+        content_type: str,
+    ) -> Json:
+        """Relay an upload (the file is read in chunks from the dashboard's spooled copy)."""
+        response = await self.request(
+            "POST",
+            "/v1/videos",
+            data={"client_id": client_id, "contract_id": contract_id, "title": title},
+            files={"file": (filename, file, content_type)},
+            expect=(201,),
+        )
+        answer: Json = response.json()
+        return answer
+
+    async def comment(self, video_id: uuid.UUID, at_seconds: Decimal, text: str) -> Json:
+        body = {"at_seconds": str(at_seconds), "text": text}
+        return await self.send("POST", f"/v1/videos/{video_id}/comments", body)
+
+    async def share(self, video_id: uuid.UUID) -> Json:
+        """A new link: its ``url`` and ``password`` are in this answer only."""
+        return await self.send("POST", f"/v1/videos/{video_id}/links")
+
+    async def revoke_link(self, link_id: uuid.UUID) -> Json:
+        return await self.send("POST", f"/v1/links/{link_id}/revoke")
+
+    async def access_log(
+        self, *, video_id: uuid.UUID | None = None, link_id: uuid.UUID | None = None
+    ) -> list[Json]:
+        return await self.get_list(
+            "/v1/access-log",
+            {
+                "video_id": str(video_id) if video_id else None,
+                "link_id": str(link_id) if link_id else None,
+            },
+        )
+
+    async def open_player(self, video_id: uuid.UUID, range_header: str | None) -> httpx.Response:
+        """The recording streamed for the operators' player (Range relayed)."""
+        headers = {"Range": range_header} if range_header else {}
+        return await self.open_stream(f"/v1/videos/{video_id}/stream", headers)
+
+    async def poster(self, video_id: uuid.UUID) -> tuple[bytes, str]:
+        return await self.get_bytes(f"/v1/videos/{video_id}/poster")

@@ -101,6 +101,8 @@ async def _signed_in_any(request: Request, conn: Tx) -> Visit:
     return visit
 
 
+#: the check of ``SignedIn``, for a route that must not hold the request's transaction
+signed_in = _signed_in
 SignedIn = Annotated[Visit, Depends(_signed_in)]
 SignedInAny = Annotated[Visit, Depends(_signed_in_any)]
 

@@ -117,6 +117,31 @@ def number(value: int | None) -> str:
     return f"{value:,}".replace(",", "\u202f")
 
 
+def duration(value: Decimal | str | float | int | None) -> str:
+    """``1:05`` or ``1:02:05`` (a position or a length in a recording)."""
+    if value is None or value == "":
+        return "—"
+    total = int(Decimal(str(value)))
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def size_fr(value: int | None) -> str:
+    """``12,4 Mo`` (French units, decimal comma)."""
+    if value is None:
+        return "—"
+    amount = float(value)
+    for unit in ("octets", "ko", "Mo", "Go"):
+        if amount < 1000 or unit == "Go":
+            text = f"{amount:.0f}" if unit == "octets" else f"{amount:.1f}".replace(".", ",")
+            return f"{text} {unit}"
+        amount /= 1000
+    raise AssertionError("unreachable")
+
+
+TEMPLATES.env.filters["duree"] = duration
+TEMPLATES.env.filters["octets"] = size_fr
 TEMPLATES.env.filters["date_fr"] = french_date
 TEMPLATES.env.filters["long_date_fr"] = french_long_date
 TEMPLATES.env.filters["heure"] = reunion_time
@@ -136,6 +161,9 @@ NOTICES = {
     "token_revoked": "Le jeton est révoqué : tous les services le refusent désormais.",
     "dead_letter_replayed": "La lettre morte a été rejouée avec succès : elle quitte la liste.",
     "job_retried": "La tâche est remise dans la file : elle sera exécutée de nouveau.",
+    "video_uploaded": "L'enregistrement est téléversé et chiffré.",
+    "comment_added": "Le commentaire est ajouté.",
+    "link_revoked": "Le lien est révoqué : il ne fonctionne plus.",
 }
 
 

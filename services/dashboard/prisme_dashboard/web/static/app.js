@@ -41,7 +41,81 @@ function liveFeed(body) {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  confirmForms(document);
-  for (const body of document.querySelectorAll("[data-feed-url]")) liveFeed(body);
-});
+// Vidéos: the upload shows its progress (the form still posts normally without JavaScript).
+function uploadWithProgress(form) {
+  const box = document.getElementById(form.dataset.uploadProgress);
+  const bar = box.querySelector("progress");
+  const percent = box.querySelector(".upload-percent");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.addEventListener("progress", (e) => {
+      if (!e.lengthComputable) return;
+      const value = Math.round((e.loaded / e.total) * 100);
+      bar.value = value;
+      bar.textContent = `${value} %`;
+      percent.textContent = `${value} %`;
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status < 400 && xhr.responseURL) {
+        window.location.assign(xhr.responseURL);
+        return;
+      }
+      // refused: the page the server rendered (errors beside the fields, input kept)
+      const answer = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      const main = answer.querySelector("main");
+      if (main) {
+        document.querySelector("main").replaceWith(main);
+        enhance(main);
+      }
+    });
+    xhr.addEventListener("error", () => {
+      percent.textContent = "Échec de l'envoi : vérifiez la connexion et réessayez.";
+      button.disabled = false;
+    });
+    box.hidden = false;
+    button.disabled = true;
+    xhr.send(new FormData(form));
+  });
+}
+
+function videoComforts(root) {
+  for (const button of root.querySelectorAll("[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const field = document.getElementById(button.dataset.copy);
+      field.select();
+      try {
+        await navigator.clipboard.writeText(field.value);
+        button.textContent = "Copié";
+      } catch {
+        button.textContent = "Sélectionné : Ctrl+C pour copier";
+      }
+    });
+  }
+  for (const button of root.querySelectorAll("[data-seek]")) {
+    button.addEventListener("click", () => {
+      const player = document.getElementById("player");
+      if (!player) return;
+      player.currentTime = Number(button.dataset.seek);
+      player.focus();
+    });
+  }
+  for (const button of root.querySelectorAll("[data-current-time]")) {
+    button.addEventListener("click", () => {
+      const player = document.getElementById(button.dataset.player);
+      const field = document.getElementById(button.dataset.currentTime);
+      if (player && field) field.value = player.currentTime.toFixed(1);
+    });
+  }
+}
+
+function enhance(root) {
+  confirmForms(root);
+  for (const body of root.querySelectorAll("[data-feed-url]")) liveFeed(body);
+  for (const form of root.querySelectorAll("form[data-upload-progress]")) uploadWithProgress(form);
+  videoComforts(root);
+}
+
+document.addEventListener("DOMContentLoaded", () => enhance(document));
