@@ -118,6 +118,11 @@ class StripeApiMiddleware:
         if sb.switches.latency_ms:
             await asyncio.sleep(sb.switches.latency_ms / 1000)
         body = await _read_body(receive)
+        if body is None:
+            # The client went away before its request was whole (killed mid-send): like the
+            # real API, a request that never fully arrived is neither run nor remembered under
+            # its idempotency key (else its retry would be refused as "different parameters").
+            return
         inject = sb.switches.take_failure(path)
         if inject:
             entry["injected"] = True
@@ -209,13 +214,13 @@ class StripeApiMiddleware:
         return status, b"".join(chunks)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client disconnected before sending all of it."""
     parts: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         parts.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(parts)
+            return b"".join(parts)

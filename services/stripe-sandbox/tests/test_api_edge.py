@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 
@@ -173,3 +174,34 @@ async def test_module_level_sdk_style(
     inv = await stripe.Invoice.finalize_invoice_async(inv.id)
     paid = await stripe.Invoice.pay_async(inv.id, payment_method="pm_card_mastercard")
     assert (paid.status, paid.amount_paid) == ("paid", 700)
+
+
+async def test_a_request_cut_mid_body_is_neither_run_nor_remembered(
+    control: httpx.AsyncClient,
+) -> None:
+    """A client killed while sending (kill -9 of billing-svc mid-call): the half request
+    creates nothing and does not bind its idempotency key, so the retry goes through."""
+    body = b"email=cut%40example.re&metadata[c]=77&name=Cabinet"
+    host, port = control.base_url.host, control.base_url.port
+    assert port is not None
+    _reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        b"POST /v1/customers HTTP/1.1\r\nHost: sandbox\r\n"
+        b"Authorization: Bearer sk_test_raw\r\nIdempotency-Key: cut-key\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:10]
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.3)  # the sandbox sees the disconnect
+    listed = (await control.get("/v1/customers", headers=KEY)).json()["data"]
+    assert [c for c in listed if c["email"] in (None, "cut@example.re")] == []
+    retry = await control.post(
+        "/v1/customers",
+        headers={**KEY, "Idempotency-Key": "cut-key"},
+        content=body,
+    )
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["email"] == "cut@example.re"
