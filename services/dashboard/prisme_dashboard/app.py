@@ -15,9 +15,14 @@ from .settings import DashboardSettings
 from .web import (
     account_pages,
     admin_pages,
+    audit_pages,
+    backup_pages,
+    billing_pages,
     event_pages,
     handlers,
+    licence_pages,
     oidc_pages,
+    operator_admin_pages,
     signin_pages,
     video_pages,
 )
@@ -43,6 +48,11 @@ spec: ServiceSpec[DashboardSettings, DashboardContext] = ServiceSpec(
         admin_pages.router,
         event_pages.router,
         video_pages.router,
+        licence_pages.router,
+        billing_pages.router,
+        backup_pages.router,
+        audit_pages.router,
+        operator_admin_pages.router,
     ],
     body_limits=lambda settings: {
         f"POST {video_pages.UPLOAD_PATH}": settings.video_upload_max_bytes

@@ -166,6 +166,25 @@ async def enable(conn: asyncpg.Connection, operator_id: uuid.UUID, *, actor: Act
     return Operator.from_row(row)
 
 
+async def set_roles(
+    conn: asyncpg.Connection, operator_id: uuid.UUID, role_names: Sequence[str], *, actor: Actor
+) -> Operator:
+    """New roles (O1); the scopes of the operator's next tokens follow (at most 5 minutes)."""
+    chosen = check_roles(role_names)
+    before = await get(conn, operator_id)
+    row = await repo.update_operator(conn, operator_id, roles=chosen)
+    await audit.record(
+        conn,
+        actor,
+        "operator.roles_changed",
+        target_type="operator",
+        target_id=operator_id,
+        before={"roles": list(before.roles)},
+        after={"roles": chosen},
+    )
+    return Operator.from_row(row)
+
+
 async def reset_password(
     conn: asyncpg.Connection, operator_id: uuid.UUID, *, actor: Actor, now: datetime
 ) -> tuple[Operator, str]:

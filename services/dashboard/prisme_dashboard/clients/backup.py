@@ -25,3 +25,12 @@ class BackupClient(ServiceClient):
             "/v1/alerts",
             {"client_id": str(client_id) if client_id else None, "open_only": open_only},
         )
+
+    async def runs(self, plan_id: uuid.UUID, *, limit: int = 60) -> list[Json]:
+        return await self.get_list(f"/v1/plans/{plan_id}/runs", {"limit": limit})
+
+    async def checks(self, plan_id: uuid.UUID, *, limit: int = 50) -> list[Json]:
+        return await self.get_list(f"/v1/plans/{plan_id}/checks", {"limit": limit})
+
+    async def snapshots(self, plan_id: uuid.UUID) -> list[Json]:
+        return await self.get_list(f"/v1/plans/{plan_id}/snapshots")

@@ -26,3 +26,7 @@ class LicenceClient(ServiceClient):
 
     async def job_summary(self) -> Json:
         return await self.get_object("/v1/jobs/summary")
+
+    async def reveal_password(self, account_id: uuid.UUID) -> Json:
+        """The initial password, this once (``licences:credentials``); a second call is 410."""
+        return await self.send("POST", f"/v1/accounts/{account_id}/credentials")

@@ -18,3 +18,7 @@ class WebhooksClient(ServiceClient):
 
     async def support_hours(self) -> Json:
         return await self.get_object("/v1/support-hours")
+
+    async def endpoints(self, *, cursor: str | None = None) -> Json:
+        """A page of integrators' endpoints: ``items`` and the next ``cursor``."""
+        return await self.get_object("/v1/endpoints", {"cursor": cursor, "limit": 100})

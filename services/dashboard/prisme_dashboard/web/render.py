@@ -132,9 +132,10 @@ def size_fr(value: int | None) -> str:
     if value is None:
         return "—"
     amount = float(value)
-    for unit in ("octets", "ko", "Mo", "Go"):
-        if amount < 1000 or unit == "Go":
+    for unit in ("octets", "ko", "Mo", "Go", "To"):
+        if amount < 1000 or unit == "To":
             text = f"{amount:.0f}" if unit == "octets" else f"{amount:.1f}".replace(".", ",")
+            text = text.removesuffix(",0")
             return f"{text} {unit}"
         amount /= 1000
     raise AssertionError("unreachable")
@@ -164,6 +165,11 @@ NOTICES = {
     "video_uploaded": "L'enregistrement est téléversé et chiffré.",
     "comment_added": "Le commentaire est ajouté.",
     "link_revoked": "Le lien est révoqué : il ne fonctionne plus.",
+    "operator_roles": "Les rôles sont enregistrés : ils valent dès le prochain jeton (5 minutes au plus).",
+    "operator_disabled": "L'opérateur est désactivé et ses sessions sont fermées.",
+    "operator_enabled": "L'opérateur est réactivé.",
+    "payment_recorded": "Le paiement est enregistré.",
+    "licence_retried": "L'appel à Microsoft Graph est relancé : le compte sera réessayé.",
 }
 
 
