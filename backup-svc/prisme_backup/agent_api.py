@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
+from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.errors import Unauthorized
 
@@ -35,10 +36,22 @@ AgentDep = Annotated[agents.AgentIdentity, Depends(current_agent)]
 
 
 @router.post("/v1/agent/enrol", status_code=201)
-async def enrol(body: EnrolRequest, conn: Tx, rt: BackupRuntimeDep) -> EnrolResponse:
+async def enrol(
+    body: EnrolRequest, conn: Tx, rt: BackupRuntimeDep, request: Request
+) -> EnrolResponse:
     """Trade a one-time enrolment token for the agent's credential and the plan's user on the
     repository server (both returned once)."""
-    return await agents.enrol(conn, rt.context, body.token, body.hostname)
+    enrolled = await agents.enrol(conn, rt.context, body.token, body.hostname)
+    # the actor is the new agent (the token's holder); its credential stays out of the trail
+    actor = audit.Actor(
+        sub=f"agent:{enrolled.agent_id}",
+        name=body.hostname,
+        address=request.client.host if request.client else None,
+    )
+    await audit.record(
+        conn, actor, "agent.enrolled", target_type="agent", target_id=enrolled.agent_id
+    )
+    return enrolled
 
 
 @router.get("/v1/agent/plan")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import Conflict
@@ -52,6 +53,7 @@ async def edit_plan(
     plan_id: uuid.UUID,
     body: PlanPatch,
     conn: Tx,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("backups:write"),
 ) -> PlanOut:
     """Edit the sources (databases and the way to dump them, the PARTAGE folder) or the
@@ -67,7 +69,20 @@ async def edit_plan(
         names = [d["name"] for d in changes["databases"]]
         if len(set(names)) != len(names):
             raise Conflict("two database sources have the same name")
-    return PlanOut.of(await plans.edit_plan(conn, plan_id, changes))
+    before = PlanOut.of(await plans.get_plan(conn, plan_id))
+    after = PlanOut.of(await plans.edit_plan(conn, plan_id, changes))
+    fields = set(changes)
+    await audit.record(
+        conn,
+        actor,
+        "plan.edited",
+        target_type="plan",
+        target_id=plan_id,
+        client_id=after.client_id,
+        before=before.model_dump(mode="json", include=fields),
+        after=after.model_dump(mode="json", include=fields),
+    )
+    return after
 
 
 @router.post("/v1/plans/{plan_id}/enrolment-tokens", status_code=201)
@@ -75,9 +90,19 @@ async def new_enrolment_token(
     plan_id: uuid.UUID,
     conn: Tx,
     rt: BackupRuntimeDep,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("backups:write"),
 ) -> EnrolmentTokenOut:
     token, expires_at = await plans.issue_enrolment_token(conn, rt.context, plan_id, who.sub)
+    # the token itself (a credential) stays out of the trail
+    await audit.record(
+        conn,
+        actor,
+        "plan.enrolment_token_issued",
+        target_type="plan",
+        target_id=plan_id,
+        detail={"expires_at": expires_at},
+    )
     return EnrolmentTokenOut(token=token, expires_at=expires_at, plan_id=plan_id)
 
 
@@ -150,11 +175,22 @@ async def list_alerts(
 
 @router.post("/v1/plans/{plan_id}/exports", status_code=202)
 async def request_export(
-    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:export")
+    plan_id: uuid.UUID,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("backups:export"),
 ) -> ExportOut:
     """A full export of the latest copy for the client (K3), produced by a worker."""
-    row = await exports.request_export(conn, plan_id, who.sub)
-    return ExportOut.model_validate(dict(row))
+    export = ExportOut.model_validate(dict(await exports.request_export(conn, plan_id, who.sub)))
+    await audit.record(
+        conn,
+        actor,
+        "export.requested",
+        target_type="export",
+        target_id=export.id,
+        detail={"plan_id": plan_id},
+    )
+    return export
 
 
 @router.get("/v1/exports/{export_id}")
@@ -173,12 +209,22 @@ async def download_export(
     export_id: uuid.UUID,
     conn: Tx,
     rt: BackupRuntimeDep,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("backups:export"),
 ) -> StreamingResponse:
-    """The archive, opened chunk by chunk as it is sent (it is sealed on disk)."""
+    """The archive, opened chunk by chunk as it is sent (it is sealed on disk). Each download
+    is audited (O3: health data leaving the platform), committed before the first byte."""
     row = await exports.get_export(conn, export_id)
     if row["status"] != "ready":
         raise Conflict(f"the export is {row['status']}")
+    await audit.record(
+        conn,
+        actor,
+        "export.downloaded",
+        target_type="export",
+        target_id=export_id,
+        detail={"plan_id": row["plan_id"], "size_bytes": row["size_bytes"]},
+    )
     chunks = exports.read_archive(rt.context, row["plan_id"], export_id)
     headers = {"Content-Disposition": f'attachment; filename="export-{export_id}.tar"'}
     if row["size_bytes"] is not None:

@@ -227,6 +227,11 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         assert (await api.get(path, headers=no_export_headers)).status_code == 403
         archive = await api.get(path)
         assert archive.status_code == 200
+        # O3: who downloaded the health data, and when (the refused call wrote nothing)
+        trail = (await api.get("/v1/audit", params={"action": "export.downloaded"})).json()
+        assert [(e["target_id"], e["actor"]) for e in trail["items"]] == [
+            (export["id"], "op-alice")
+        ]
         with tarfile.open(fileobj=io.BytesIO(archive.content)) as tar:
             names = tar.getnames()
             member = tar.extractfile(str(share / "nouveau.odt").lstrip("/"))

@@ -6,6 +6,7 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, Response
+from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
@@ -87,12 +88,23 @@ async def put_tenant(
     client_id: uuid.UUID,
     body: TenantIn,
     conn: Tx,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("licences:write"),
 ) -> TenantOut:
     row = await service.set_tenant(
         conn, client_id, body.graph_tenant, body.domain, body.sku_part_number
     )
-    return TenantOut.model_validate(row)
+    tenant = TenantOut.model_validate(row)
+    await audit.record(
+        conn,
+        actor,
+        "tenant.set",
+        target_type="tenant",
+        target_id=client_id,
+        client_id=client_id,
+        after=tenant.model_dump(mode="json"),
+    )
+    return tenant
 
 
 @router.get("/v1/accounts")
@@ -131,6 +143,7 @@ async def read_credentials(
     account_id: uuid.UUID,
     rt: LicenceRuntimeDep,
     response: Response,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("licences:credentials"),
 ) -> CredentialsOut:
     """The initial password, once (L1); later calls answer 410. Not cacheable."""
@@ -138,6 +151,17 @@ async def read_credentials(
     # destruction of an expired password (the edge's Tx rolls back on any error).
     async with transaction(rt.pool) as conn:
         found = await service.read_credentials(conn, rt.context.vault, account_id)
+        if found.password is not None:
+            # O3: who saw the initial password, and when (never the password itself)
+            await audit.record(
+                conn,
+                actor,
+                "credentials.revealed",
+                target_type="account",
+                target_id=account_id,
+                client_id=found.account["client_id"],
+                detail={"upn": found.account["upn"]},
+            )
     if found.password is None:
         gone = errors.PasswordExpired if found.gone == "expired" else errors.PasswordAlreadyRead
         raise gone(

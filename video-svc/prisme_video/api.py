@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from prisme_chassis import clock
+from prisme_chassis import audit, clock
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
@@ -167,7 +167,10 @@ _UPLOAD_BODY = {
     ),
 )
 async def upload_video(
-    request: Request, rt: VideoRuntimeDep, who: Principal = require_scopes("videos:write")
+    request: Request,
+    rt: VideoRuntimeDep,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("videos:write"),
 ) -> VideoOut:
     """V1: stream a recording to encrypted storage, check it is a video, record it.
 
@@ -192,6 +195,18 @@ async def upload_video(
         recording = await upload.seal()
         async with transaction(rt.pool) as conn:
             video = await recordings.record_video(conn, ctx, fields, recording, who.sub)
+            out = VideoOut.of(video)
+            await audit.record(
+                conn,
+                actor,
+                "video.uploaded",
+                target_type="video",
+                target_id=out.id,
+                client_id=out.client_id,
+                after=out.model_dump(
+                    mode="json", include={"contract_id", "title", "container", "size_bytes"}
+                ),
+            )
     except MalformedFormError as exc:
         await upload.discard()
         raise errors.MalformedUpload(exc.reason) from exc
@@ -274,10 +289,23 @@ async def operator_stream(
     responses=problems(errors.VideoNotFound, errors.CommentBeyondEnd),
 )
 async def add_comment(
-    video_id: uuid.UUID, body: CommentIn, conn: Tx, who: Principal = require_scopes("videos:write")
+    video_id: uuid.UUID,
+    body: CommentIn,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("videos:write"),
 ) -> CommentOut:
     row = await recordings.add_comment(conn, video_id, body.at_seconds, body.text, who.sub)
-    return CommentOut(**dict(row))
+    comment = CommentOut(**dict(row))
+    await audit.record(
+        conn,
+        actor,
+        "video.commented",
+        target_type="video",
+        target_id=video_id,
+        after={"comment_id": comment.id, "at_seconds": comment.at_seconds, "text": comment.text},
+    )
+    return comment
 
 
 @router.get("/v1/videos/{video_id}/comments", responses=problems(errors.VideoNotFound))
@@ -297,12 +325,23 @@ async def create_link(
     video_id: uuid.UUID,
     conn: Tx,
     rt: VideoRuntimeDep,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("videos:write"),
 ) -> NewLinkOut:
     """V2: a link and its password, both returned this once (only hashes are kept)."""
     ctx = rt.context
     created = await sharing.create_link(conn, ctx, video_id, who.sub)
     base = LinkOut.of(created.link, clock.now())
+    # the link's URL (its token) and password stay out of the trail (R5)
+    await audit.record(
+        conn,
+        actor,
+        "video.link_created",
+        target_type="link",
+        target_id=base.id,
+        client_id=base.client_id,
+        after=base.model_dump(mode="json", include={"video_id", "contract_id", "expires_at"}),
+    )
     return NewLinkOut(**base.model_dump(), url=created.url, password=created.password)
 
 
@@ -323,11 +362,22 @@ async def revoke_link(
     link_id: uuid.UUID,
     conn: Tx,
     rt: VideoRuntimeDep,
+    actor: audit.ActorDep,
     who: Principal = require_scopes("videos:write"),
 ) -> LinkOut:
     ctx = rt.context
     link = await sharing.revoke_link(conn, ctx, link_id, who.sub)
-    return LinkOut.of(link, clock.now())
+    out = LinkOut.of(link, clock.now())
+    await audit.record(
+        conn,
+        actor,
+        "video.link_revoked",
+        target_type="link",
+        target_id=out.id,
+        client_id=out.client_id,
+        after={"status": out.status, "revoked_reason": out.revoked_reason},
+    )
+    return out
 
 
 @router.get("/v1/access-log")

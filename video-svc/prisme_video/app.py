@@ -19,6 +19,7 @@ async def _context(resources: Resources[VideoSettings]) -> VideoContext:
 
 spec = ServiceSpec(
     name="video-svc",
+    area="videos",  # GET /v1/audit asks videos:read
     migrations=Path(__file__).parent / "migrations",
     context=_context,
     routers=[api.router],

@@ -49,8 +49,8 @@ class Call:
     files: Mapping[str, Any] | None = None
     params: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    #: the ``sub`` of the token in ``headers`` when it is not the walker's (a second operator
-    #: approving a four-eyes request)
+    #: the actor of the row when it is not the walker's ``sub``: a second operator approving a
+    #: four-eyes request; ending in ``:``, a prefix (``agent:``, whose id the call creates)
     sub: str | None = None
 
 
@@ -163,7 +163,11 @@ async def assert_mutations_audited(
             failures.append(f"{route}: the example got {resp.status_code}: {resp.text[:500]}")
             continue
         caller = call.sub or sub
-        rows = [r for r in await _rows_since(client, before) if r["actor"] == caller]
+        rows = [
+            r
+            for r in await _rows_since(client, before)
+            if r["actor"] == caller or (caller.endswith(":") and r["actor"].startswith(caller))
+        ]
         if not rows:
             failures.append(
                 f"{route}: answered {resp.status_code} and wrote no audit row by {caller}"

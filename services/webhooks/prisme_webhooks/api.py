@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query
-from prisme_chassis import support_hours
+from prisme_chassis import audit, support_hours
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.clock import now
@@ -150,9 +150,19 @@ def _endpoint(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _facts(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """What the trail keeps of an endpoint (its URL, filters, state; never a secret)."""
+    keep = ("url", "description", "event_types", "enabled", "disabled_reason")
+    return {k: endpoint[k] for k in keep if k in endpoint}
+
+
 @router.post("/v1/endpoints", status_code=201)
 async def create_endpoint(
-    body: NewEndpoint, conn: Tx, rt: WebhooksRuntimeDep, who: Principal = require_scopes(WRITE)
+    body: NewEndpoint,
+    conn: Tx,
+    rt: WebhooksRuntimeDep,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes(WRITE),
 ) -> NewEndpointOut:
     """Subscribe a URL to event types; the signing secret is in this answer only."""
     row, secret = await endpoints.create(
@@ -164,7 +174,17 @@ async def create_endpoint(
         enabled=body.enabled,
         actor=who.sub,
     )
-    return NewEndpointOut(**_endpoint(row), secret=secret)
+    facts = _endpoint(row)
+    # the secret is in the answer only, never in the trail (R5)
+    await audit.record(
+        conn,
+        actor,
+        "endpoint.created",
+        target_type="endpoint",
+        target_id=row["id"],
+        after=_facts(facts),
+    )
+    return NewEndpointOut(**facts, secret=secret)
 
 
 @router.get("/v1/endpoints")
@@ -194,37 +214,82 @@ async def change_endpoint(
     body: EndpointChange,
     conn: Tx,
     rt: WebhooksRuntimeDep,
+    actor: audit.ActorDep,
     who: Principal = require_scopes(WRITE),
 ) -> EndpointOut:
     changes = body.model_dump(exclude_none=True)
     if "url" in changes:
         changes["url"] = str(changes["url"])
+    before = _facts(_endpoint(await endpoints.get(conn, endpoint_id)))
     row = await endpoints.change(conn, rt.context, endpoint_id, changes)
+    after = _facts(_endpoint(row))
+    await audit.record(
+        conn,
+        actor,
+        "endpoint.changed",
+        target_type="endpoint",
+        target_id=endpoint_id,
+        before={k: before[k] for k in changes if k in before},
+        after={k: after[k] for k in changes if k in after},
+    )
     return EndpointOut(**_endpoint(row))
 
 
 @router.delete("/v1/endpoints/{endpoint_id}", status_code=204)
 async def delete_endpoint(
-    endpoint_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(WRITE)
+    endpoint_id: uuid.UUID, conn: Tx, actor: audit.ActorDep, who: Principal = require_scopes(WRITE)
 ) -> None:
+    before = _facts(_endpoint(await endpoints.get(conn, endpoint_id)))
     await endpoints.delete(conn, endpoint_id)
+    await audit.record(
+        conn,
+        actor,
+        "endpoint.deleted",
+        target_type="endpoint",
+        target_id=endpoint_id,
+        before=before,
+    )
 
 
 @router.post("/v1/endpoints/{endpoint_id}/rotate-secret")
 async def rotate_secret(
-    endpoint_id: uuid.UUID, conn: Tx, rt: WebhooksRuntimeDep, who: Principal = require_scopes(WRITE)
+    endpoint_id: uuid.UUID,
+    conn: Tx,
+    rt: WebhooksRuntimeDep,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes(WRITE),
 ) -> RotatedSecret:
     """A new secret; deliveries carry both signatures until ``previous_valid_until`` (24 h)."""
     secret, until = await endpoints.rotate(conn, rt.context, endpoint_id)
+    await audit.record(
+        conn,
+        actor,
+        "endpoint.secret_rotated",
+        target_type="endpoint",
+        target_id=endpoint_id,
+        detail={"previous_valid_until": until},
+    )
     return RotatedSecret(secret=secret, previous_valid_until=until)
 
 
 @router.post("/v1/endpoints/{endpoint_id}/test", status_code=202)
 async def send_test(
-    endpoint_id: uuid.UUID, conn: Tx, rt: WebhooksRuntimeDep, who: Principal = require_scopes(WRITE)
+    endpoint_id: uuid.UUID,
+    conn: Tx,
+    rt: WebhooksRuntimeDep,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes(WRITE),
 ) -> Queued:
     """Send a ``webhook.test`` message to this endpoint."""
     message_id = await endpoints.send_test(conn, rt.context, endpoint_id)
+    await audit.record(
+        conn,
+        actor,
+        "endpoint.test_sent",
+        target_type="endpoint",
+        target_id=endpoint_id,
+        detail={"message_id": message_id},
+    )
     return Queued(message_id=message_id, deliveries=1)
 
 
@@ -234,10 +299,19 @@ async def recover(
     body: Recover,
     conn: Tx,
     rt: WebhooksRuntimeDep,
+    actor: audit.ActorDep,
     who: Principal = require_scopes(WRITE),
 ) -> Queued:
     """Re-send every message that failed for this endpoint since ``since``."""
     count = await endpoints.recover(conn, rt.context, endpoint_id, body.since)
+    await audit.record(
+        conn,
+        actor,
+        "endpoint.recovered",
+        target_type="endpoint",
+        target_id=endpoint_id,
+        detail={"since": body.since, "deliveries": count},
+    )
     return Queued(deliveries=count)
 
 
@@ -275,11 +349,20 @@ async def resend(
     message_id: uuid.UUID,
     conn: Tx,
     rt: WebhooksRuntimeDep,
+    actor: audit.ActorDep,
     endpoint_id: uuid.UUID | None = None,
     who: Principal = require_scopes(WRITE),
 ) -> Queued:
     """Send the message again (same ``webhook-id``) to its endpoints, or to one of them."""
     count = await endpoints.resend(conn, rt.context, message_id, endpoint_id)
+    await audit.record(
+        conn,
+        actor,
+        "message.resent",
+        target_type="message",
+        target_id=message_id,
+        detail={"endpoint_id": endpoint_id, "deliveries": count},
+    )
     return Queued(message_id=message_id, deliveries=count)
 
 
@@ -300,12 +383,13 @@ async def list_alerts(
 
 @router.post("/v1/alerts/{alert_id}/acknowledge")
 async def acknowledge(
-    alert_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(WRITE)
+    alert_id: uuid.UUID, conn: Tx, actor: audit.ActorDep, who: Principal = require_scopes(WRITE)
 ) -> AlertOut:
     """Mark an alert as handled: it leaves the daily digest."""
     row = await repository.acknowledge_alert(conn, alert_id, who.sub, now())
     if row is None:
         raise NotFound(f"no alert {alert_id}")
+    await audit.record(conn, actor, "alert.acknowledged", target_type="alert", target_id=alert_id)
     return AlertOut(**{k: row[k] for k in AlertOut.model_fields})
 
 

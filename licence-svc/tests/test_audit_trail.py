@@ -1,0 +1,59 @@
+"""O3: every mutating route of licence-svc writes its audit row: setting a tenant, and each
+reveal of an initial password (who saw it and when, never the password: R5)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from prisme_licence.app import build_app
+from prisme_testing.audit import Call, Example, assert_mutations_audited
+from prisme_testing.plugin import publish_event, start_service
+
+
+async def test_every_mutating_route_writes_an_audit_row(
+    new_database: Any,
+    settings_for: Any,
+    graph: Any,
+    factories: Any,
+    auth_headers: Any,
+    nats_url: str,
+    eventually: Any,
+) -> None:
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+
+        async def credentials(_: httpx.AsyncClient) -> Call:
+            a = factories.activated(factories.users(1))
+            await publish_event(nats_url, a)
+
+            async def active() -> list[dict[str, Any]]:
+                accs = (
+                    await api.get("/v1/accounts", params={"contract_id": str(a.contract_id)})
+                ).json()
+                return [x for x in accs if x["status"] == "active"]
+
+            await eventually(active, what="an active account")
+            (acc,) = await active()
+            return Call(f"/v1/accounts/{acc['id']}/credentials")
+
+        client_id = uuid.uuid4()
+        examples: dict[str, Example] = {
+            "PUT /v1/tenants/{client_id}": Call(
+                f"/v1/tenants/{client_id}",
+                json={"graph_tenant": "Cabinet-Tenant", "domain": "cabinet.re"},
+            ),
+            "POST /v1/accounts/{account_id}/credentials": credentials,
+        }
+        report = await assert_mutations_audited(api, examples, {}, sub="op-alice")
+        assert sorted(report.audited) == sorted(examples)
+        (revealed,) = (
+            await api.get("/v1/audit", params={"action": "credentials.revealed"})
+        ).json()["items"]
+        assert revealed["target_type"] == "account"
+        assert revealed["detail"]["upn"].endswith("@prisme.re")
+        (tenant,) = (await api.get("/v1/audit", params={"client_id": str(client_id)})).json()[
+            "items"
+        ]
+        assert tenant["after"]["domain"] == "cabinet.re"
