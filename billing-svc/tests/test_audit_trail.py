@@ -113,7 +113,22 @@ async def test_every_mutating_route_writes_an_audit_row(
             )
             return Call("/v1/price-book/items", json={"items": body})
 
+        async def send_invoice(_: httpx.AsyncClient) -> Call:
+            return Call(f"/v1/invoices/{(await invoice())['id']}/send")
+
+        async def send_credit_note(_: httpx.AsyncClient) -> Call:
+            inv = await invoice()
+            call = await decision("approve", inv)
+            r = await api.post(call.path, json=call.json, headers=dict(call.headers))
+            assert r.status_code == 200, r.text
+            (note,) = (
+                await api.get("/v1/credit-notes", params={"contract_id": inv["contract_id"]})
+            ).json()
+            return Call(f"/v1/credit-notes/{note['id']}/send")
+
         examples: dict[str, Example] = {
+            "POST /v1/invoices/{invoice_id}/send": send_invoice,
+            "POST /v1/credit-notes/{note_id}/send": send_credit_note,
             "POST /v1/invoices/{invoice_id}/payments": payment,
             "POST /v1/invoices/{invoice_id}/credit-notes": correction,
             "POST /v1/approvals/{approval_id}/approve": approve,
@@ -139,7 +154,7 @@ async def test_billings_old_trail_is_moved_onto_the_chassis_trail(
     before_move = tmp_path / "migrations"
     before_move.mkdir()
     for path in sorted(MIGRATIONS.glob("*.sql")):
-        if path.name < "009":
+        if path.name < "010":
             (before_move / path.name).write_text(path.read_text())
     invoice_id = uuid.uuid4()
     at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

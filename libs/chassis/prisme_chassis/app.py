@@ -108,7 +108,8 @@ class ServiceSpec(Generic[S, C]):
     db_pool_size: int = 10
     stream: StreamSpec | None = None  # defaults to the catalogue's stream owned by ``name``
     #: scope area of the chassis' operational routes for this service (``billing`` →
-    #: ``billing:read`` to list jobs, ``billing:write`` to retry one); None: ``admin`` only
+    #: ``billing:read`` to list jobs and read ``/v1/audit``, ``billing:write`` to retry a job);
+    #: None: ``admin`` only
     area: str | None = None
     #: the job kinds this service runs, each bound to its handler (prisme_chassis.jobs);
     #: when given, the service runs a job worker and serves ``/v1/jobs``
