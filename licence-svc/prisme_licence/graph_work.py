@@ -94,7 +94,12 @@ class GraphWork:
             "batch_size": s.jobs_per_claim,
         }
         return [
-            kind.with_policy(**policy).handle_batch(self.handle, on_dead=self.on_dead)
+            kind.with_policy(**policy).handle_batch(
+                # licence.failed (on_dead) is the alert of a dead Graph job: no job.dead too
+                self.handle,
+                on_dead=self.on_dead,
+                announce_death=False,
+            )
             for kind in gj.KINDS
         ]
 

@@ -265,7 +265,11 @@ async def running(spec: ServiceSpec[S, C], settings: S) -> AsyncIterator[Runtime
             )
         if spec.jobs is not None:
             rt.job_worker = JobWorker(
-                rt.pool, database_url(settings), spec.jobs(rt), name=worker_name(spec.name)
+                rt.pool,
+                database_url(settings),
+                spec.jobs(rt),
+                name=worker_name(spec.name),
+                service=spec.name,
             )
             tasks.append(asyncio.create_task(_supervise("job-worker", rt.job_worker.run)))
         if follow_clock:

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 import uvicorn
 from prisme_localinfra import free_port
-from prisme_testing.demo.app import DemoSettings, build_app
+from prisme_testing.demo.app import DemoJobDead, DemoSettings, build_app
 from prisme_testing.demo.process import demo_process
-from prisme_testing.polling import eventually_equals
+from prisme_testing.polling import eventually, eventually_equals
 from prisme_testing.runner import start_service
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -89,6 +89,18 @@ async def job_state(dsn: str, job_id: int) -> tuple[str, int]:
     return str(r["state"]), int(r["attempts"])
 
 
+async def published_deaths(dsn: str) -> list[dict[str, Any]]:
+    """The demo's ``demo.job_dead`` events the relay has published (outbox rows sent)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT payload FROM outbox WHERE subject = 'demo.job_dead' AND sent_at IS NOT NULL"
+        )
+    finally:
+        await conn.close()
+    return [DemoJobDead.model_validate_json(bytes(r["payload"])).model_dump() for r in rows]
+
+
 async def test_dead_job_is_listed_retried_and_counted_in_metrics(
     new_database: Callable[[], Awaitable[str]],
     base_settings: dict[str, Any],
@@ -108,6 +120,18 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
                 job_ids.append(resp.json()["job_id"])
             for job_id in job_ids:
                 await eventually_equals(lambda j=job_id: job_state(dsn, j), ("dead", 1))
+
+            # each death is published once, through the outbox, by the transaction making it
+            async def deaths_published() -> list[dict[str, Any]] | None:
+                found = await published_deaths(dsn)
+                return found if len(found) == 3 else None
+
+            deaths = await eventually(deaths_published, 30, "three job deaths published")
+            assert sorted(d["job_id"] for d in deaths) == sorted(job_ids)
+            assert {(d["service"], d["kind"], d["attempts"], d["version"]) for d in deaths} == {
+                ("demo-svc", "demo.deliver", 1, 1)
+            }
+            assert all("sink refused: 400" in d["error"] for d in deaths)
 
             dead = (await client.get("/v1/jobs", params={"state": "dead", "limit": 2})).json()
             assert [j["id"] for j in dead["items"]] == sorted(job_ids, reverse=True)[:2]
@@ -151,6 +175,7 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
             same = await client.post(f"/items/{items[0]}/deliveries")
             assert same.json()["job_id"] == job_ids[0]
             await eventually_equals(dead_gauge, 2.0)
+            assert len(await published_deaths(dsn)) == 3  # a success publishes no death
         conn = await asyncpg.connect(dsn)
         try:
             receipts = await conn.fetch("SELECT item_id::text, receipt FROM deliveries")

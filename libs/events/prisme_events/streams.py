@@ -18,13 +18,21 @@ class StreamSpec:
     owner: str
 
 
+#: Each stream also carries its service's ``job.dead.<area>`` (prisme_events.jobs): the chassis
+#: publishes it when one of the service's durable jobs goes dead.
 STREAMS: tuple[StreamSpec, ...] = (
-    StreamSpec("CONTRACTS", ("contract.>", "intervention.>", "client.>"), "contracts-svc"),
-    StreamSpec("BILLING", ("invoice.>", "credit_note.>", "payment.>"), "billing-svc"),
-    StreamSpec("LICENCES", ("licence.>",), "licence-svc"),
-    StreamSpec("VIDEOS", ("video.>",), "video-svc"),
-    StreamSpec("BACKUPS", ("backup.>",), "backup-svc"),
-    StreamSpec("WEBHOOKS", ("webhook.>",), "webhooks"),
+    StreamSpec(
+        "CONTRACTS",
+        ("contract.>", "intervention.>", "client.>", "job.dead.contracts"),
+        "contracts-svc",
+    ),
+    StreamSpec(
+        "BILLING", ("invoice.>", "credit_note.>", "payment.>", "job.dead.billing"), "billing-svc"
+    ),
+    StreamSpec("LICENCES", ("licence.>", "job.dead.licence"), "licence-svc"),
+    StreamSpec("VIDEOS", ("video.>", "job.dead.video"), "video-svc"),
+    StreamSpec("BACKUPS", ("backup.>", "job.dead.backup"), "backup-svc"),
+    StreamSpec("WEBHOOKS", ("webhook.>", "job.dead.webhooks"), "webhooks"),
 )
 
 

@@ -89,9 +89,9 @@ def test_every_event_carries_its_aggregate_version() -> None:
         assert schema["type"] == "integer"
         assert schema["minimum"] == 1, subject
     # a payload that changed has its schema version bumped (v2 added ``version``); contract
-    # events always had it, and intervention.recorded, client.corrected and
-    # webhook.endpoint_disabled were born with it
+    # events always had it, and intervention.recorded, client.corrected,
+    # webhook.endpoint_disabled and the job.dead.* events were born with it
     for subject, cls in event_types().items():
-        if not subject.startswith(("contract.", "intervention.", "client.", "webhook.")):
+        if not subject.startswith(("contract.", "intervention.", "client.", "webhook.", "job.")):
             assert cls.schema_version >= 2, subject
             assert cls.dataschema().endswith(f":v{cls.schema_version}")

@@ -57,6 +57,10 @@ _LABELS = {
     "delivered": "Livraisons tentées",
     "endpoint_id": "Point de terminaison",
     "failing_since": "En échec depuis",
+    "job_id": "Tâche n°",
+    "kind": "Type de tâche",
+    "key": "Clé",
+    "attempts": "Tentatives",
 }
 
 RULES: dict[str, Rule] = {
@@ -138,8 +142,10 @@ RULES: dict[str, Rule] = {
         True,
         "Tâche abandonnée",
         lambda f: (
-            "Une tâche durable a épuisé ses tentatives ; elle peut être relancée "
-            "(POST /v1/jobs/{id}/retry).\n\n" + _facts(f, "subject", "error")
+            "Une tâche durable a épuisé ses tentatives (ou a échoué définitivement) ; "
+            "après correction de la cause, elle se relance par POST /v1/jobs/{id}/retry "
+            "sur le service concerné (liste : GET /v1/jobs?state=dead).\n\n"
+            + _facts(f, "service", "job_id", "kind", "key", "attempts", "error")
         ),
     ),
     "webhook.endpoint_disabled": Rule(
@@ -157,9 +163,12 @@ RULES: dict[str, Rule] = {
 
 
 def rule_for(event_type: str, facts: Mapping[str, Any]) -> Rule | None:
-    """The rule an event raises, if any (a licence failure for want of a seat is its own)."""
+    """The rule an event raises, if any (a licence failure for want of a seat is its own;
+    every service's ``job.dead.<area>`` is the one ``job.dead`` rule)."""
     if event_type == "licence.failed" and facts.get("reason") == "no_free_seat":
         return RULES["licence.no_free_seat"]
+    if event_type.startswith("job.dead."):
+        return RULES["job.dead"]
     return RULES.get(event_type)
 
 

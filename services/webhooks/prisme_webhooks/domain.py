@@ -32,6 +32,12 @@ def matches(patterns: Iterable[str], event_type: str) -> bool:
     return False
 
 
+def for_integrators(event_type: str) -> bool:
+    """Business facts go to integrators; ``job.dead.*`` (a service's dead job, an operational
+    matter for the technicians' alert) does not."""
+    return not event_type.startswith("job.")
+
+
 def known_pattern(pattern: str, event_types: Iterable[str]) -> bool:
     """A filter that can match something the platform publishes."""
     return any(matches([pattern], t) for t in event_types)

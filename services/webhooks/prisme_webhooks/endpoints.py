@@ -29,7 +29,7 @@ class UnknownEventType(Unprocessable):
 
 
 def _check_filters(patterns: Sequence[str]) -> list[str]:
-    known = [*event_types(), domain.TEST_EVENT]
+    known = [*filter(domain.for_integrators, event_types()), domain.TEST_EVENT]
     bad = [p for p in patterns if not domain.valid_filter(p) or not domain.known_pattern(p, known)]
     if bad or not patterns:
         raise UnknownEventType(

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 
 import asyncpg
 from prisme_chassis.clock import now
-from prisme_events import Event
+from prisme_events import Event, JobDead
 
 from . import alert_rules, domain, repository
 from .alerting import raise_alert
-from .context import Context
+from .context import ALERT_MAIL, DIGEST_MAIL, Context
 from .delivery import enqueue_delivery
+
+log = logging.getLogger(__name__)
+
+#: Our own jobs whose death raises no alert: an alert e-mail that could not be sent would
+#: raise an alert e-mailed the same failing way, and so on; a dead delivery is the integrator's
+#: endpoint failing, which ``webhook.endpoint_disabled`` reports.
+QUIET_KINDS = frozenset({ALERT_MAIL.name, DIGEST_MAIL.name, "webhooks.deliver"})
 
 
 async def on_event(conn: asyncpg.Connection, ctx: Context, event: Event) -> None:
     """In the consumer's transaction (inbox, then this, then the ack)."""
-    endpoints = await repository.subscribed_endpoints(conn)
+    endpoints = (
+        await repository.subscribed_endpoints(conn) if domain.for_integrators(event.subject) else []
+    )
     targets = [e["id"] for e in endpoints if domain.matches(e["event_types"], event.subject)]
     if targets:
         await repository.insert_message(
@@ -30,6 +40,10 @@ async def on_event(conn: asyncpg.Connection, ctx: Context, event: Event) -> None
         fresh = await repository.insert_destinations(conn, event.event_id, targets, now())
         await enqueue_delivery(conn, ctx, event.event_id, fresh, "scheduled")
     facts = event.model_dump(mode="json")
+    if isinstance(event, JobDead) and event.service == "webhooks" and event.kind in QUIET_KINDS:
+        # logged, counted (prisme_jobs_dead) and listed on GET /v1/jobs?state=dead instead
+        log.error("%s job %s is dead: %s", event.kind, event.job_id, event.error)
+        return
     rule = alert_rules.rule_for(event.subject, facts)
     if rule is not None:
         await raise_alert(conn, ctx, rule, f"event:{event.event_id}", facts)

@@ -78,13 +78,19 @@ class JobKind:
         """Seconds before the run after failed run number ``attempt`` (1-based)."""
         return backoff_seconds(attempt, self.backoff_base, self.backoff_cap, rng)
 
-    def handle(self, handler: Handler, *, on_dead: OnDead | None = None) -> JobBinding:
+    def handle(
+        self, handler: Handler, *, on_dead: OnDead | None = None, announce_death: bool = True
+    ) -> JobBinding:
         """Bind a one-job handler to this kind (for ``ServiceSpec.jobs``)."""
-        return JobBinding(self, handler=handler, on_dead=on_dead)
+        return JobBinding(self, handler=handler, on_dead=on_dead, announce_death=announce_death)
 
-    def handle_batch(self, handler: BatchHandler, *, on_dead: OnDead | None = None) -> JobBinding:
+    def handle_batch(
+        self, handler: BatchHandler, *, on_dead: OnDead | None = None, announce_death: bool = True
+    ) -> JobBinding:
         """Bind a batch handler: up to ``batch_size`` ready jobs of one group per call."""
-        return JobBinding(self, batch_handler=handler, on_dead=on_dead)
+        return JobBinding(
+            self, batch_handler=handler, on_dead=on_dead, announce_death=announce_death
+        )
 
 
 def backoff_seconds(
@@ -295,6 +301,10 @@ class JobBinding:
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
     on_dead: OnDead | None = None
+    #: publish the service's ``job.dead.<area>`` when a job dies (the ``job.dead`` alert);
+    #: False when ``on_dead`` already publishes the service's own failure event that alerts
+    #: (licence's ``licence.failed``), so one failure raises one alert
+    announce_death: bool = True
 
     def __post_init__(self) -> None:
         if (self.handler is None) == (self.batch_handler is None):

@@ -27,8 +27,11 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 import asyncpg
+from prisme_events import JobDead, job_dead_type
 
 from .. import metrics
+from ..bus.outbox import enqueue as enqueue_event
+from ..bus.versions import next_version
 from . import repository as repo
 from .model import (
     BatchOutcome,
@@ -41,6 +44,7 @@ from .model import (
     Proceed,
     Retry,
     outcome_of_exception,
+    truncate_error,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,7 @@ class JobWorker:
         bindings: Sequence[JobBinding],
         *,
         name: str,
+        service: str | None = None,
         sweep_interval: float = 1.0,
         rng: random.Random | None = None,
     ) -> None:
@@ -71,6 +76,11 @@ class JobWorker:
         self.dsn = dsn
         self.bindings: dict[str, JobBinding] = {b.kind.name: b for b in bindings}
         self.name = name
+        #: the service's ``job.dead.*`` event, published in the transaction making a job dead
+        self.service = service
+        self.dead_event: type[JobDead] | None = None if service is None else job_dead_type(service)
+        if service is not None and self.dead_event is None:
+            log.warning("%s has no job.dead event: dead jobs are only logged and counted", service)
         self.sweep_interval = sweep_interval
         self.rng = rng or random.Random()
         self._wake = asyncio.Event()
@@ -160,6 +170,7 @@ class JobWorker:
                         "job %s (%s) is dead: its worker stopped on every attempt", job.id, job.kind
                     )
                     metrics.JOB_RUNS.labels(kind=job.kind, outcome="dead").inc()
+                    await self._announce_death(conn, binding, job, "worker lost on every attempt")
                     if binding.on_dead is not None:
                         await binding.on_dead(conn, job, "worker lost on every attempt")
 
@@ -344,6 +355,7 @@ class JobWorker:
                             log.error(
                                 "%s job %s is dead: %s", binding.kind.name, job_id, transition.error
                             )
+                            await self._announce_death(conn, binding, job, transition.error or "")
                             if binding.on_dead is not None:
                                 await binding.on_dead(conn, job, transition.error or "")
                         transitions.append((job_id, transition))
@@ -384,10 +396,31 @@ class JobWorker:
         transition = self._transition(binding, job, outcome)
         if transition.state is JobState.DEAD:
             log.error("%s job %s is dead: %s", binding.kind.name, job.id, transition.error)
+            await self._announce_death(conn, binding, job, transition.error or "")
             if binding.on_dead is not None:
                 await binding.on_dead(conn, job, transition.error or "")
         await repo.record(conn, job.id, transition)
         metrics.JOB_RUNS.labels(kind=job.kind, outcome=_outcome_label(outcome, transition)).inc()
+
+    async def _announce_death(
+        self, conn: asyncpg.Connection, binding: JobBinding, job: Job, error: str
+    ) -> None:
+        """``job.dead.<area>`` through the outbox, in the transaction that makes the job dead
+        (published once it commits; nothing if it rolls back)."""
+        if self.dead_event is None or self.service is None or not binding.announce_death:
+            return
+        await enqueue_event(
+            conn,
+            self.dead_event(
+                service=self.service,
+                job_id=job.id,
+                kind=job.kind,
+                key=job.key,
+                attempts=job.attempt,
+                error=truncate_error(error or "dead", 2000),
+                version=await next_version(conn, "job", f"{self.service}:{job.id}"),
+            ),
+        )
 
 
 def _outcome_label(outcome: Outcome, transition: repo.Transition) -> str:

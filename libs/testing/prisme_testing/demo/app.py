@@ -16,7 +16,7 @@ from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.bus import Subscription, enqueue, enqueue_many
 from prisme_chassis.errors import NotFound
 from prisme_chassis.settings import ServiceSettings
-from prisme_events import Event, StreamSpec
+from prisme_events import Event, JobDead, StreamSpec
 from pydantic import AliasChoices, BaseModel, Field
 
 DEMO_STREAM = StreamSpec("DEMO", ("demo.>",), "demo-svc")
@@ -33,6 +33,13 @@ class DemoItemCreated(Event):
 
     def aggregate_id(self) -> str:
         return str(self.item_id)
+
+
+class DemoJobDead(JobDead):
+    """Test-only: a demo job went dead (the chassis publishes it, as for every service)."""
+
+    subject: ClassVar[str] = "demo.job_dead"
+    source: ClassVar[str] = "demo-svc"
 
 
 class DemoSettings(ServiceSettings):
