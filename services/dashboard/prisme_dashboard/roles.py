@@ -34,6 +34,8 @@ ROLE_SCOPES: Final[dict[str, tuple[str, ...]]] = {
         "backups:read",
         "backups:write",
         "backups:export",
+        # a practice's page shows its invoices (reading only; billing:write stays accountants')
+        "billing:read",
     ),
     "accountant": (
         "contracts:read",

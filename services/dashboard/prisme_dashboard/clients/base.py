@@ -172,6 +172,7 @@ class ServiceClient:
         data: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes | IO[bytes], str]] | None = None,
         expect: tuple[int, ...] = (200, 201, 202, 204),
+        timeout: float | None = None,
     ) -> httpx.Response:
         """One call; a problem (or any status outside ``expect``) raises ServiceProblem."""
         query: list[tuple[str, str | int | float | bool | None]] = (
@@ -189,6 +190,9 @@ class ServiceClient:
                 data=data,
                 files=files,
                 headers={"Authorization": f"Bearer {self._token}"},
+                timeout=httpx.Timeout(timeout, connect=3.0)
+                if timeout
+                else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TransportError as exc:
             raise ServiceUnavailable(self.name, exc) from exc

@@ -238,8 +238,12 @@ class ContractsClient(ServiceClient):
         return await self.send("POST", f"/v1/terminations/{termination_id}/withdraw")
 
     # --- year-end -------------------------------------------------------------------------
-    async def run_year_end(self, year: int) -> Json:
-        return await self.send("POST", "/v1/year-end", {"year": year})
+    async def run_year_end(self, year: int, *, timeout: float = 3600.0) -> Json:
+        """Ends every active contract of ``year``; answers when done (batches commit as they
+        go, so ``year_end(year)`` shows the progress meanwhile)."""
+        response = await self.request("POST", "/v1/year-end", json={"year": year}, timeout=timeout)
+        answer: Json = response.json()
+        return answer
 
     async def year_end(self, year: int) -> Json:
         return await self.get_object(f"/v1/year-end/{year}")

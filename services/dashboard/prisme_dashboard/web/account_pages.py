@@ -20,11 +20,6 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=1024)]
 
 
-@router.get("/")
-async def home(request: Request, visit: SignedIn) -> Response:
-    return page(request, "home.html")
-
-
 @router.get("/sessions")
 async def session_list(request: Request, conn: Tx, visit: SignedIn) -> Response:
     """Own sessions; an admin sees (and may end) everyone's."""

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from prisme_chassis.errors import DomainError, TooManyRequests
 
+from ..clients import ServiceProblem
 from ..errors import CsrfRefused, NotAdmin, UnknownService
 from .deps import PasswordChangeRequired, SecondFactorRequired, SignInRequired
 from .render import page
@@ -42,6 +43,22 @@ def install(app: FastAPI) -> None:
         response.headers.update(exc.headers())
         return response
 
+    async def service_refused(request: Request, exc: Exception) -> Response:
+        """A page whose service refused or did not answer (a form handles its own)."""
+        assert isinstance(exc, ServiceProblem)
+        headings = {401: "Accès refusé", 403: "Accès refusé", 404: "Introuvable"}
+        status = exc.status if 400 <= exc.status < 600 else 502
+        return page(
+            request,
+            "refused.html",
+            status=status,
+            heading=headings.get(exc.status, exc.title),
+            message=exc.message,
+            back="/",
+            problem_type=exc.type,
+        )
+
+    app.add_exception_handler(ServiceProblem, service_refused)
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PasswordChangeRequired, password_change_required)
     app.add_exception_handler(SecondFactorRequired, second_factor_required)

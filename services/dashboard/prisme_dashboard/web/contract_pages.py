@@ -1,0 +1,161 @@
+"""Contrats: the list by year, status, offer and conformity, and the year-end run with its
+live progress (issue 12)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from prisme_chassis import clock
+
+from ..clients import ContractsClient, Json, ServiceProblem
+from . import labels
+from .deps import GuardedForm, SignedIn, services_for
+from .render import NOTICES, fragment, page
+from .service_pages import Refusal, Svc, pages_of
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+NOTICES.update(year_end_started="La clôture de l'année est lancée : sa progression s'affiche ici.")
+
+
+def _bool(value: str | None) -> bool | None:
+    return {"1": True, "true": True, "0": False, "false": False}.get((value or "").lower())
+
+
+@router.get("/contrats")
+async def contract_list(
+    request: Request,
+    visit: SignedIn,
+    svc: Svc,
+    year: Annotated[str | None, Query(alias="annee", max_length=4)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    offer: Annotated[str | None, Query(max_length=50)] = None,
+    non_conforming: Annotated[str | None, Query(max_length=5)] = None,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    chosen_year = int(year) if year and year.isdigit() and len(year) == 4 else None
+    chosen_status = status if status in labels.CONTRACT_STATUSES else None
+    offers = await svc.contracts.offers()
+    chosen_offer = offer if offer in {o["code"] for o in offers} else None
+    rows = await svc.contracts.list_contracts(
+        year=chosen_year,
+        status=chosen_status,
+        offer=chosen_offer,
+        non_conforming=_bool(non_conforming),
+        limit=PAGE_SIZE + 1,
+        offset=(page_number - 1) * PAGE_SIZE,
+    )
+    contracts, has_next = pages_of(rows, PAGE_SIZE)
+    ids = sorted({c["client_id"] for c in contracts})
+    names = (
+        {
+            c["id"]: c["name"]
+            for c in await svc.contracts.list_clients(
+                ids=[uuid.UUID(i) for i in ids], limit=len(ids)
+            )
+        }
+        if ids
+        else {}
+    )
+    this_year = clock.today().year
+    return page(
+        request,
+        "contracts.html",
+        contracts=contracts,
+        names=names,
+        offers=offers,
+        years=list(range(this_year + 1, this_year - 5, -1)),
+        chosen={
+            "annee": chosen_year,
+            "status": chosen_status,
+            "offer": chosen_offer,
+            "non_conforming": non_conforming or "",
+        },
+        page_number=page_number,
+        has_next=has_next,
+    )
+
+
+# --- the year-end run -------------------------------------------------------------------------
+
+#: the runs this dashboard started (year → task); the progress itself is read from the service
+_RUNS: dict[int, asyncio.Task[Json]] = {}
+
+
+async def _progress(contracts: ContractsClient, year: int) -> Json:
+    return await contracts.year_end(year)
+
+
+@router.get("/contrats/cloture")
+async def year_end_page(
+    request: Request,
+    visit: SignedIn,
+    svc: Svc,
+    year: Annotated[int | None, Query(alias="annee", ge=2000, le=2999)] = None,
+) -> Response:
+    chosen = year or clock.today().year
+    progress = await _progress(svc.contracts, chosen)
+    return page(
+        request,
+        "year_end.html",
+        year=chosen,
+        progress=progress,
+        failure=_failure(chosen),
+        refusal=Refusal(),
+    )
+
+
+@router.get("/contrats/cloture/{year}/progression")
+async def year_end_progress(year: int, request: Request, visit: SignedIn, svc: Svc) -> Response:
+    """The progress box alone (htmx refreshes it every second while the run goes on)."""
+    return fragment(
+        request,
+        "_year_end_progress.html",
+        year=year,
+        progress=await _progress(svc.contracts, year),
+        failure=_failure(year),
+    )
+
+
+def _failure(year: int) -> str | None:
+    task = _RUNS.get(year)
+    if task is None or not task.done() or task.cancelled():
+        return None
+    exc = task.exception()
+    if isinstance(exc, ServiceProblem):
+        return exc.message
+    return None if exc is None else "La clôture s'est interrompue : relancez-la (elle reprend)."
+
+
+@router.post("/contrats/cloture")
+async def year_end_run(
+    request: Request,
+    visit: GuardedForm,
+    year: Annotated[int, Form(alias="annee", ge=2000, le=2999)],
+) -> Response:
+    """Start the run (idempotent in contracts-svc: a second start resumes) and show it live."""
+    svc = services_for(request, visit)
+    current = _RUNS.get(year)
+    if current is None or current.done():
+        try:
+            progress = await svc.contracts.year_end(year)
+        except ServiceProblem as problem:
+            return page(
+                request,
+                "year_end.html",
+                status=problem.status if problem.status < 500 else 422,
+                year=year,
+                progress=None,
+                failure=None,
+                refusal=Refusal.of(problem),
+            )
+        if progress["status"] != "done":
+            # a year not over yet is refused by contracts-svc: the page shows it (_failure)
+            _RUNS[year] = asyncio.create_task(svc.contracts.run_year_end(year))
+            await asyncio.sleep(0.05)
+    return RedirectResponse(f"/contrats/cloture?annee={year}&ok=year_end_started", 303)
