@@ -56,8 +56,10 @@ async def test_calls_as_the_operator_and_keeps_the_problem(
         cid = uuid.UUID(created["id"])
         assert (await contracts.get_client(cid))["name"] == "Cabinet des Lataniers"
         # the audit trail names the operator the token was minted for
-        trail = await contracts.audit(client_id=cid)
-        assert {row["actor"] for row in trail} == {str(TECH.id)}, trail
+        trail = (await contracts.audit_trail({"client_id": str(cid)}))["items"]
+        assert {(row["actor"], row["actor_name"]) for row in trail} == {
+            (str(TECH.id), TECH.name)
+        }, trail
 
         # a validation error names its field
         with pytest.raises(ServiceProblem) as refused:

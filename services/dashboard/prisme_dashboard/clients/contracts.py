@@ -247,22 +247,3 @@ class ContractsClient(ServiceClient):
 
     async def year_end(self, year: int) -> Json:
         return await self.get_object(f"/v1/year-end/{year}")
-
-    # --- audit trail ----------------------------------------------------------------------
-    async def audit(
-        self,
-        *,
-        entity_id: uuid.UUID | None = None,
-        client_id: uuid.UUID | None = None,
-        limit: int = 100,
-        after_id: int = 0,
-    ) -> list[Json]:
-        return await self.get_list(
-            "/v1/audit",
-            {
-                "entity_id": str(entity_id) if entity_id else None,
-                "client_id": str(client_id) if client_id else None,
-                "limit": limit,
-                "after_id": after_id,
-            },
-        )

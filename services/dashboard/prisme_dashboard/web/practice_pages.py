@@ -214,6 +214,8 @@ def _timeline(
 
 
 def _audit_detail(row: Json) -> str:
+    if row.get("reason"):
+        return str(row["reason"])
     after = row.get("after") or {}
     if not isinstance(after, dict):
         return ""
@@ -246,11 +248,16 @@ async def _practice_page(
     )
     (terminations, _), (audit, _), live, offers = await asyncio.gather(
         optional(svc.contracts.terminations(client_id=client_id), []),
-        optional(svc.contracts.audit(client_id=client_id, limit=200), []),
+        optional(
+            svc.contracts.audit_trail({"client_id": str(client_id), "limit": 200}),
+            {"items": []},
+        ),
         _live(svc, client_id),
         svc.contracts.offers(),
     )
-    names = await operator_names(conn, [row["actor"] for row in audit])
+    trail: list[Json] = audit.get("items", [])
+    names = await operator_names(conn, [row["actor"] for row in trail if not row.get("actor_name")])
+    names.update({r["actor"]: r["actor_name"] for r in trail if r.get("actor_name")})
     failures: dict[str, list[str]] = {}
     for failure in eligibility["failures"]:
         failures.setdefault(failure["criterion"], []).append(failure["detail"])
@@ -276,7 +283,7 @@ async def _practice_page(
         offers=offers,
         live=live,
         waiting=_waiting(contracts, live),
-        timeline=_timeline(audit, live, names),
+        timeline=_timeline(trail, live, names),
         refusal=refusal or Refusal(),
         refused_form=refused_form,
         values=values or {},
