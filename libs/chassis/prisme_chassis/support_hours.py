@@ -60,7 +60,8 @@ _LABELS: dict[Status, str] = {
 
 @functools.cache
 def _holidays() -> holidays.HolidayBase:
-    return holidays.country_holidays("FR", subdiv="RE")
+    # names in French: operators read them (e.g. « Abolition de l'esclavage » on 20 December)
+    return holidays.country_holidays("FR", subdiv="RE", language="fr")
 
 
 def is_holiday(day: date) -> bool:

@@ -144,3 +144,11 @@ def test_delivery_never_before_raised_and_always_reaches_someone(t: datetime, ur
     assert when <= next_opening(t)
     if urgent:
         assert when <= next_on_call(t)
+
+
+def test_holidays_are_named_in_french() -> None:
+    from prisme_chassis.support_hours import holiday_name
+
+    assert holiday_name(date(2026, 12, 20)) == "Abolition de l'esclavage"
+    assert holiday_name(date(2026, 7, 14)) == "Fête nationale"
+    assert holiday_name(date(2026, 7, 15)) is None
