@@ -18,7 +18,7 @@ from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
 
-from . import domain, errors, mailing, payments, queries, service, stripe_events, stripe_jobs
+from . import domain, errors, mailing, payments, queries, stripe_events, stripe_jobs
 from . import repository as repo
 from .context import BillingRuntimeDep
 from .errors import ContractUnknown
@@ -326,8 +326,16 @@ async def record_payment(
 # --- price book (B1) ---------------------------------------------------------------------------
 
 
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+
+
 class PriceIn(BaseModel):
-    offer: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    offer: Code
+    level: Code = Field(
+        default=domain.DEFAULT_LEVEL,
+        description="Maintenance level (contracts-svc's catalogue); standard = PRISME's "
+        "published price (B1)",
+    )
     label: str = Field(min_length=1, max_length=200)
     base_ttc: Money
     included_postes: int = Field(ge=0, le=10_000)
@@ -336,6 +344,7 @@ class PriceIn(BaseModel):
 
 class PriceOut(BaseModel):
     offer: str
+    level: str
     label: str
     base_ttc: str
     included_postes: int
@@ -344,13 +353,25 @@ class PriceOut(BaseModel):
 
 
 class PriceBookIn(BaseModel):
+    """The whole new price book, and why (O2: applied when another operator approves)."""
+
     prices: list[PriceIn] = Field(max_length=200)
+    reason: str = Field(min_length=3, max_length=500)
+
+    def to_domain(self) -> list[domain.Price]:
+        return [
+            domain.Price(
+                p.offer, p.base_ttc, p.included_postes, p.extra_poste_ttc, p.label, p.level
+            )
+            for p in self.prices
+        ]
 
 
 class PriceBookOut(BaseModel):
     version: int
     created_at: datetime
-    created_by: str
+    created_by: str = Field(description="Who asked for this version")
+    approved_by: str | None = Field(description="Who approved it (O2); none for the seed")
     prices: list[PriceOut]
 
 
@@ -359,9 +380,11 @@ def _book(book: repo.PriceBook) -> PriceBookOut:
         version=book.version,
         created_at=book.created_at,
         created_by=book.created_by,
+        approved_by=book.approved_by,
         prices=[
             PriceOut(
                 offer=p.offer,
+                level=p.level,
                 label=p.label,
                 base_ttc=money_str(p.base_ttc),
                 included_postes=p.included_postes,
@@ -379,11 +402,12 @@ async def get_price_book(conn: Tx, who: Principal = require_scopes("billing:read
 
 class PriceCheckOut(BaseModel):
     offer: str
+    level: str
     priced: bool
     price_book_version: int
     label: str | None = None
     missing_price: str | None = Field(
-        default=None, description="What is missing, in French, when the offer has no price"
+        default=None, description="What is missing, in French, when (offer, level) has no price"
     )
 
 
@@ -391,52 +415,29 @@ class PriceCheckOut(BaseModel):
 async def check_price(
     conn: Tx,
     offer: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")],
+    level: Annotated[
+        str, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    ] = domain.DEFAULT_LEVEL,
     who: Principal = require_scopes("billing:read"),
 ) -> PriceCheckOut:
-    """B1: contracts-svc asks this before activating a contract: an offer the current price
-    book does not price cannot be invoiced, so its activation is refused."""
+    """B1: contracts-svc asks this before activating a contract: an (offer, level) the
+    current price book does not price cannot be invoiced, so its activation is refused."""
     book = await repo.current_price_book(conn)
-    price = next((p for p in book.prices if p.offer == offer), None)
+    price = next((p for p in book.prices if p.key == (offer, level)), None)
     if price is None:
         return PriceCheckOut(
             offer=offer,
+            level=level,
             priced=False,
             price_book_version=book.version,
-            missing_price=f"prix annuel TTC de l'offre « {offer} » (forfait et prix par poste)",
+            missing_price=(
+                f"prix annuel TTC de l'offre « {offer} » au niveau « {level} » "
+                "(forfait et prix par poste)"
+            ),
         )
     return PriceCheckOut(
-        offer=offer, priced=True, price_book_version=book.version, label=price.label
+        offer=offer, level=level, priced=True, price_book_version=book.version, label=price.label
     )
-
-
-@router.put("/v1/price-book", responses=problems(errors.DuplicateOffer, errors.ClientUnknown))
-async def put_price_book(
-    body: PriceBookIn,
-    conn: Tx,
-    actor: audit.ActorDep,
-    who: Principal = require_scopes("billing:write"),
-) -> PriceBookOut:
-    """Replace the price book (a new version); activations awaiting a price are invoiced."""
-    before = _book(await repo.current_price_book(conn))
-    await service.replace_price_book(
-        conn,
-        [
-            domain.Price(p.offer, p.base_ttc, p.included_postes, p.extra_poste_ttc, p.label)
-            for p in body.prices
-        ],
-        who.sub,
-    )
-    after = _book(await repo.current_price_book(conn))
-    await audit.record(
-        conn,
-        actor,
-        "price_book.replaced",
-        target_type="price_book",
-        target_id=after.version,
-        before={"version": before.version, "prices": before.model_dump(mode="json")["prices"]},
-        after={"version": after.version, "prices": after.model_dump(mode="json")["prices"]},
-    )
-    return after
 
 
 class ChargeOut(BaseModel):

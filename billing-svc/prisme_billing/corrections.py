@@ -154,7 +154,7 @@ async def request(
     return approval
 
 
-async def _pending(
+async def pending(
     conn: asyncpg.Connection, approval_id: uuid.UUID, checker: str, now: datetime
 ) -> asyncpg.Record:
     approval = await repo.approval(conn, approval_id, lock=True)
@@ -166,7 +166,7 @@ async def _pending(
         raise ApprovalClosed("this request expired; the maker must request it again")
     # O2: maker ≠ checker, by identity (``sub`` of the bearer token).
     if approval["maker"] == checker:
-        raise SelfApproval("the operator who requested the correction cannot decide on it")
+        raise SelfApproval("the operator who made the request cannot decide on it")
     if repo.payload_hash(approval["payload"]) != approval["payload_hash"]:
         raise errors.ApprovalTampered(
             "the stored request does not match its hash; it cannot be approved"
@@ -184,7 +184,7 @@ async def approve(
 ) -> asyncpg.Record:
     """O2: another operator approves: the credit note is numbered (A series) and issued, and
     what is then overpaid is refunded (Stripe when paid there, else a manual refund)."""
-    approval = await _pending(conn, approval_id, checker.sub, now)
+    approval = await pending(conn, approval_id, checker.sub, now)
     invoice = await _invoice(conn, approval["target_id"])
     new_lines = await correction_lines(conn, invoice, approval["payload"])
     note_id, number = await service.issue_credit_note(
@@ -219,7 +219,7 @@ async def reject(
     note: str,
     now: datetime,
 ) -> asyncpg.Record:
-    approval = await _pending(conn, approval_id, checker.sub, now)
+    approval = await pending(conn, approval_id, checker.sub, now)
     decided = await repo.decide_approval(
         conn,
         approval_id,

@@ -17,8 +17,9 @@ from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
 from pydantic import BaseModel, Field, model_validator
 
-from . import corrections, errors, payments
+from . import corrections, errors, payments, price_changes
 from . import repository as repo
+from .api import PriceBookIn
 
 router = APIRouter(tags=["corrections"])
 
@@ -63,8 +64,8 @@ class CorrectionIn(BaseModel):
 
 class ApprovalOut(BaseModel):
     id: uuid.UUID
-    kind: str
-    target_id: uuid.UUID
+    kind: Literal["correction", "price_book", "price_items"]
+    target_id: uuid.UUID | None = Field(description="The invoice a correction is against")
     payload: dict[str, Any]
     payload_hash: str
     reason: str
@@ -78,9 +79,12 @@ class ApprovalOut(BaseModel):
     decided_at: datetime | None
     note: str | None
     result_id: uuid.UUID | None = Field(description="The credit note issued on approval")
+    result_version: int | None = Field(
+        default=None, description="The price-book version written on approval"
+    )
 
 
-def _approval(row: asyncpg.Record) -> ApprovalOut:
+def approval_out(row: asyncpg.Record) -> ApprovalOut:
     data = {k: row[k] for k in ApprovalOut.model_fields}
     if data["status"] == "pending" and row["expires_at"] <= now():
         data["status"] = "expired"
@@ -113,7 +117,7 @@ async def request_correction(
         maker=actor,
         now=now(),
     )
-    return _approval(row)
+    return approval_out(row)
 
 
 @router.get("/v1/approvals")
@@ -122,7 +126,33 @@ async def list_approvals(
     status: Literal["pending", "approved", "rejected"] | None = Query(default=None),
     who: Principal = require_scopes("billing:read"),
 ) -> list[ApprovalOut]:
-    return [_approval(r) for r in await repo.approvals(conn, status)]
+    return [approval_out(r) for r in await repo.approvals(conn, status)]
+
+
+@router.put(
+    "/v1/price-book",
+    status_code=202,
+    responses=problems(errors.DuplicateOffer),
+)
+async def request_price_book(
+    body: PriceBookIn,
+    conn: Tx,
+    actor: audit.ActorDep,
+    who: Principal = require_scopes("billing:write"),
+) -> ApprovalOut:
+    """B1/O2: ask for a new price book (every (offer, level) price); it is written, and the
+    charges waiting for those prices invoiced, when another operator approves."""
+    row = await price_changes.request(
+        conn, body.to_domain(), reason=body.reason, actor=actor, now=now()
+    )
+    return approval_out(row)
+
+
+async def _kind(conn: asyncpg.Connection, approval_id: uuid.UUID) -> str:
+    row = await repo.approval(conn, approval_id)
+    if row is None:
+        raise errors.ApprovalNotFound("no such approval request", approval_id=approval_id)
+    return str(row["kind"])
 
 
 @router.post(
@@ -133,6 +163,8 @@ async def list_approvals(
         corrections.ApprovalClosed,
         corrections.SelfApproval,
         corrections.CreditExceedsInvoice,
+        errors.DuplicateOffer,
+        errors.ClientUnknown,
     ),
 )
 async def approve(
@@ -142,9 +174,13 @@ async def approve(
     actor: audit.ActorDep,
     who: Principal = require_scopes(APPROVE),
 ) -> ApprovalOut:
-    """O2: a different operator approves; the credit note is numbered and issued at once."""
-    row = await corrections.approve(conn, approval_id, checker=actor, note=body.note, now=now())
-    return _approval(row)
+    """O2: a different operator approves: a correction's credit note is numbered and issued,
+    a price-book change is written, at once."""
+    if await _kind(conn, approval_id) in price_changes.KINDS:
+        row = await price_changes.approve(conn, approval_id, actor=actor, note=body.note, now=now())
+    else:
+        row = await corrections.approve(conn, approval_id, checker=actor, note=body.note, now=now())
+    return approval_out(row)
 
 
 @router.post(
@@ -160,8 +196,11 @@ async def reject(
     actor: audit.ActorDep,
     who: Principal = require_scopes(APPROVE),
 ) -> ApprovalOut:
-    row = await corrections.reject(conn, approval_id, checker=actor, note=body.note, now=now())
-    return _approval(row)
+    if await _kind(conn, approval_id) in price_changes.KINDS:
+        row = await price_changes.reject(conn, approval_id, actor=actor, note=body.note, now=now())
+    else:
+        row = await corrections.reject(conn, approval_id, checker=actor, note=body.note, now=now())
+    return approval_out(row)
 
 
 class RefundOut(BaseModel):

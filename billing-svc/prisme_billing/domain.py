@@ -27,6 +27,18 @@ class Price:
     included_postes: int
     extra_poste_ttc: Decimal
     label: str
+    #: the maintenance level ("niveau de prise en charge") this price is for (B1)
+    level: str = "standard"
+
+    @property
+    def key(self) -> PriceKey:
+        return (self.offer, self.level)
+
+
+#: B1: the price book is keyed by (offer, maintenance level).
+PriceKey = tuple[str, str]
+#: contracts-svc's default level: PRISME's published price (B1).
+DEFAULT_LEVEL = "standard"
 
 
 def yearly_price(price: Price, postes: int) -> Decimal:

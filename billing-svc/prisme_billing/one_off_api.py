@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -10,17 +9,17 @@ from fastapi import APIRouter
 from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.calendar import now
 from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
 from pydantic import BaseModel, Field
 
-from . import domain, errors
+from . import domain, errors, price_changes
 from . import repository as repo
+from .corrections_api import ApprovalOut, approval_out
 
 router = APIRouter(tags=["price book"])
 
-#: The audit trail's target for the price book as a whole (it has no id of its own).
-PRICE_BOOK_ID = uuid.UUID(int=0)
 _UNITS = {"forfait": domain.UNIT_ONE, "heure": domain.UNIT_HOUR}
 
 
@@ -44,6 +43,7 @@ class PriceItemOut(BaseModel):
 
 class PriceItemsIn(BaseModel):
     items: list[PriceItem] = Field(max_length=500)
+    reason: str = Field(min_length=3, max_length=500)
 
 
 async def _items(conn: Tx) -> list[PriceItemOut]:
@@ -65,27 +65,21 @@ async def get_items(
     return await _items(conn)
 
 
-@router.put("/v1/price-book/items", responses=problems(errors.DuplicatePriceItem))
+@router.put("/v1/price-book/items", status_code=202, responses=problems(errors.DuplicatePriceItem))
 async def put_items(
     body: PriceItemsIn,
     conn: Tx,
     actor: audit.ActorDep,
     who: Principal = require_scopes("billing:write"),
-) -> list[PriceItemOut]:
-    """B9: replace the items (travel per zone, hourly rate, fixed prices); the month's
-    one-off invoice prices its work with the items in force when it is issued."""
-    codes = [i.code for i in body.items]
-    if len(set(codes)) != len(codes):
-        raise errors.DuplicatePriceItem("a code appears twice", codes=codes)
-    await repo.replace_price_items(
-        conn, [(i.code, i.label, _UNITS[i.unit], i.unit_ttc) for i in body.items], who.sub
-    )
-    await audit.record(
+) -> ApprovalOut:
+    """B9/O2: ask to replace the items (travel per zone, hourly rate, fixed prices); they are
+    in force once another operator approves (``/v1/approvals``). The month's one-off invoice
+    prices its work with the items in force when it is issued."""
+    row = await price_changes.request_items(
         conn,
-        actor,
-        "price_items.replaced",
-        target_type="price_book",
-        target_id=PRICE_BOOK_ID,
-        detail={"codes": codes},
+        [(i.code, i.label, _UNITS[i.unit], i.unit_ttc) for i in body.items],
+        reason=body.reason,
+        actor=actor,
+        now=now(),
     )
-    return await _items(conn)
+    return approval_out(row)

@@ -114,12 +114,13 @@ async def contract_activated(conn: asyncpg.Connection, ev: ContractActivated) ->
         contract_id=ev.contract_id,
         client_id=ev.client_id,
         offer=ev.offer,
+        level=ev.level,
         postes_before=0,
         postes=ev.postes,
         effective_date=ev.start_date,
         status="awaiting_price",
     )
-    await invoice_awaiting_charges(conn, [ev.offer])
+    await invoice_awaiting_charges(conn, [(ev.offer, ev.level)])
 
 
 async def contract_amended(conn: asyncpg.Connection, ev: ContractAmended) -> None:
@@ -136,12 +137,13 @@ async def contract_amended(conn: asyncpg.Connection, ev: ContractAmended) -> Non
         contract_id=ev.contract_id,
         client_id=ev.client_id,
         offer=ev.offer,
+        level=ev.level,
         postes_before=ev.postes_before,
         postes=ev.postes,
         effective_date=ev.effective_date,
         status="awaiting_price",
     )
-    await invoice_awaiting_charges(conn, [ev.offer])
+    await invoice_awaiting_charges(conn, [(ev.offer, ev.level)])
 
 
 async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
@@ -159,31 +161,44 @@ async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
 
 
 async def replace_price_book(
-    conn: asyncpg.Connection, prices: list[domain.Price], actor: str
+    conn: asyncpg.Connection,
+    prices: list[domain.Price],
+    actor: str,
+    approved_by: str | None = None,
 ) -> int:
-    """Write a new price-book version, then invoice what was waiting for those prices."""
-    offers = [p.offer for p in prices]
-    if len(set(offers)) != len(offers):
-        raise DuplicateOffer("an offer appears twice in the price book", offers=offers)
-    version = await repo.write_price_book(conn, prices, actor)
-    await invoice_awaiting_charges(conn, offers)
+    """Write a new price-book version, then invoice what was waiting for those prices. Run
+    when a change is approved (O2, price_changes)."""
+    check_price_book(prices)
+    version = await repo.write_price_book(conn, prices, actor, approved_by)
+    await invoice_awaiting_charges(conn, [p.key for p in prices])
     return version
 
 
+def check_price_book(prices: list[domain.Price]) -> None:
+    """B1: one price per (offer, level)."""
+    keys = [p.key for p in prices]
+    if len(set(keys)) != len(keys):
+        raise DuplicateOffer(
+            "an (offer, level) appears twice in the price book",
+            prices=[f"{o}/{lv}" for o, lv in keys],
+        )
+
+
 async def sweep_awaiting_charges(conn: asyncpg.Connection) -> int:
-    """Invoice whatever waits for an offer the current book prices. Run periodically: a charge
-    committed while a price-book PUT was running is not seen by that PUT."""
+    """Invoice whatever waits for a price the current book has. Run periodically: a charge
+    committed while a price-book change was being applied is not seen by that change."""
     book = await repo.current_price_book(conn)
-    return await invoice_awaiting_charges(conn, [p.offer for p in book.prices])
+    return await invoice_awaiting_charges(conn, [p.key for p in book.prices])
 
 
-async def invoice_awaiting_charges(conn: asyncpg.Connection, offers: list[str]) -> int:
-    """Invoice every charge of ``offers`` still waiting, if the current book prices it."""
+async def invoice_awaiting_charges(conn: asyncpg.Connection, keys: list[domain.PriceKey]) -> int:
+    """Invoice every charge of ``keys`` (offer, level) still waiting, if the current book
+    prices it."""
     book = await repo.current_price_book(conn)
-    prices = {p.offer: p for p in book.prices}
+    prices = {p.key: p for p in book.prices}
     issued = 0
-    for charge in await repo.charges_awaiting(conn, [o for o in offers if o in prices]):
-        price = prices[charge["offer"]]
+    for charge in await repo.charges_awaiting(conn, [k for k in keys if k in prices]):
+        price = prices[(charge["offer"], charge["level"])]
         if charge["kind"] == "activation":
             line = domain.activation_charge(price, charge["postes"], charge["effective_date"])
         else:

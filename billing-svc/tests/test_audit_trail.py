@@ -98,12 +98,19 @@ async def test_every_mutating_route_writes_an_audit_row(
             prices = [
                 {
                     k: p[k]
-                    for k in ("offer", "label", "base_ttc", "included_postes", "extra_poste_ttc")
+                    for k in (
+                        "offer",
+                        "level",
+                        "label",
+                        "base_ttc",
+                        "included_postes",
+                        "extra_poste_ttc",
+                    )
                 }
                 for p in book["prices"]
             ]
             prices[0]["label"] += " (révisé)"
-            return Call("/v1/price-book", json={"prices": prices})
+            return Call("/v1/price-book", json={"prices": prices, "reason": "révision"})
 
         async def price_items(_: httpx.AsyncClient) -> Call:
             items = (await api.get("/v1/price-book/items")).json()
@@ -111,7 +118,7 @@ async def test_every_mutating_route_writes_an_audit_row(
             body.append(
                 {"code": "walk_item", "label": "Forfait", "unit": "forfait", "unit_ttc": "5.00"}
             )
-            return Call("/v1/price-book/items", json={"items": body})
+            return Call("/v1/price-book/items", json={"items": body, "reason": "révision"})
 
         async def send_invoice(_: httpx.AsyncClient) -> Call:
             return Call(f"/v1/invoices/{(await invoice())['id']}/send")
@@ -140,11 +147,12 @@ async def test_every_mutating_route_writes_an_audit_row(
         }
         report = await assert_mutations_audited(api, examples, NOT_AUDITED, sub="op-alice")
         assert sorted(report.audited) == sorted(examples)
-        (change,) = (await api.get("/v1/audit", params={"action": "price_book.replaced"})).json()[
-            "items"
-        ]
-        assert change["before"]["version"] + 1 == change["after"]["version"]
-        assert change["after"]["prices"][0]["label"].endswith("(révisé)")
+        # O2: a price-book change is a request (audited with the exact change); it is written,
+        # and audited again with the book before and after, when another operator approves
+        (asked,) = (
+            await api.get("/v1/audit", params={"action": "price_book.change_requested"})
+        ).json()["items"]
+        assert asked["after"]["prices"][0]["label"].endswith("(révisé)")
 
 
 async def test_billings_old_trail_is_moved_onto_the_chassis_trail(

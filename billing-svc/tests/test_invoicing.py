@@ -171,6 +171,7 @@ async def test_offer_without_price_waits_then_is_invoiced(
         assert book["version"] == 1
         assert book["prices"][0] == {
             "offer": "prisme",
+            "level": "standard",
             "label": "Infogérance PRISME",
             "base_ttc": "3480.00",
             "included_postes": 6,
@@ -178,30 +179,30 @@ async def test_offer_without_price_waits_then_is_invoiced(
             "currency": "EUR",
         }
         # Bad input: a problem, and nothing changes.
-        bad = await api.put(
-            "/v1/price-book",
-            json={
-                "prices": [
-                    {
-                        "offer": "x",
-                        "label": "x",
-                        "base_ttc": "-1",
-                        "included_postes": 1,
-                        "extra_poste_ttc": "0",
-                    }
-                ]
-            },
-        )
+        bad_price = {
+            "offer": "x",
+            "label": "x",
+            "base_ttc": "-1",
+            "included_postes": 1,
+            "extra_poste_ttc": "0",
+        }
+        bad = await api.put("/v1/price-book", json={"prices": [bad_price], "reason": "essai"})
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
+        twice = [book["prices"][0], book["prices"][0]]
+        dup = await api.put("/v1/price-book", json={"prices": twice, "reason": "doublon"})
+        assert dup.status_code == 422
+        assert dup.json()["type"].endswith("/duplicate-offer")
         reader = {"Authorization": f"Bearer {make_token(scopes=('billing:read',))}"}
-        forbidden = await api.put("/v1/price-book", json={"prices": []}, headers=reader)
+        forbidden = await api.put(
+            "/v1/price-book", json={"prices": [], "reason": "essai"}, headers=reader
+        )
         assert forbidden.status_code == 403
         assert (await api.get("/v1/price-book")).json()["version"] == 1
 
         new_book = {
             "prices": [
-                *book["prices"],
+                *[{k: v for k, v in p.items() if k != "currency"} for p in book["prices"]],
                 {
                     "offer": "sav_sauvegarde",
                     "label": "SAV illimité + sauvegarde",
@@ -209,15 +210,63 @@ async def test_offer_without_price_waits_then_is_invoiced(
                     "included_postes": 6,
                     "extra_poste_ttc": "120.00",
                 },
-            ]
+            ],
+            "reason": "tarif SAV 2026",
         }
+        # O2: the change is a request; nothing is priced or invoiced until it is approved
         r = await api.put("/v1/price-book", json=new_book)
+        assert r.status_code == 202, r.text
+        request = r.json()
+        assert (request["kind"], request["status"], request["maker"]) == (
+            "price_book",
+            "pending",
+            "op-alice",
+        )
+        assert (await api.get("/v1/price-book")).json()["version"] == 1
+        assert len(await waiting()) == 1
+        decision = {"note": "vérifié avec la grille publiée"}
+        self_approval = await api.post(f"/v1/approvals/{request['id']}/approve", json=decision)
+        assert self_approval.status_code == 403
+        assert self_approval.json()["type"].endswith("/self-approval")
+        maker_only = {
+            "Authorization": f"Bearer {make_token(sub='op-carl', scopes=('billing:write',))}"
+        }
+        no_scope = await api.post(
+            f"/v1/approvals/{request['id']}/approve", json=decision, headers=maker_only
+        )
+        assert no_scope.status_code == 403
+        checker = {
+            "Authorization": f"Bearer {make_token(sub='op-bob', scopes=('billing:approve',))}"
+        }
+        r = await api.post(f"/v1/approvals/{request['id']}/approve", json=decision, headers=checker)
         assert r.status_code == 200, r.text
-        assert r.json()["version"] == 2
+        assert (r.json()["status"], r.json()["checker"], r.json()["result_version"]) == (
+            "approved",
+            "op-bob",
+            2,
+        )
+        book2 = (await api.get("/v1/price-book")).json()
+        assert (book2["version"], book2["created_by"], book2["approved_by"]) == (
+            2,
+            "op-alice",
+            "op-bob",
+        )
         (inv,) = await _invoices(api, contract_id=act.contract_id)
         # 1200.00 × 184/365 = 604.93
         assert inv["total_ttc"] == "604.93"
         assert (await waiting()) == []
+        again = await api.post(
+            f"/v1/approvals/{request['id']}/approve", json=decision, headers=checker
+        )
+        assert again.status_code == 409
+        # O3: the request and the approval are in the audit trail, with the change
+        trail = (await api.get("/v1/audit", params={"action": "price_book.changed"})).json()
+        (changed,) = trail["items"]
+        assert changed["actor"] == "op-bob"
+        assert changed["reason"] == decision["note"]
+        assert changed["before"]["version"] == 1
+        assert changed["after"]["version"] == 2
+        assert "sav_sauvegarde" in [p["offer"] for p in changed["after"]["prices"]]
 
 
 async def test_manual_payment_and_auth(

@@ -43,6 +43,7 @@ ITEMS = [
 async def test_march_intervention_is_invoiced_on_31_march(
     billing_settings: BillingSettings,
     auth_headers: dict[str, str],
+    make_token: Callable[..., str],
     activated: Callable[..., Any],
     wait_for: Wait,
     schematron: Schematron,
@@ -52,8 +53,24 @@ async def test_march_intervention_is_invoiced_on_31_march(
         act = activated(postes=6, start=date(2026, 1, 1))
         await publish_event(s.nats_url, act)
         yearly = await _invoice(api, wait_for, act.contract_id)
-        r = await api.put("/v1/price-book/items", json={"items": ITEMS})
-        assert r.status_code == 200, r.text
+        # O2: the items are a price-book change: requested, then approved by another operator
+        r = await api.put("/v1/price-book/items", json={"items": ITEMS, "reason": "tarifs 2026"})
+        assert r.status_code == 202, r.text
+        assert (r.json()["kind"], r.json()["status"]) == ("price_items", "pending")
+        assert (await api.get("/v1/price-book/items")).json() == []
+        own = await api.post(f"/v1/approvals/{r.json()['id']}/approve", json={"note": "ok moi"})
+        assert own.status_code == 403
+        checker = {
+            "Authorization": f"Bearer {make_token(sub='op-bob', scopes=('billing:approve',))}"
+        }
+        decided = await api.post(
+            f"/v1/approvals/{r.json()['id']}/approve", json={"note": "conforme"}, headers=checker
+        )
+        assert decided.status_code == 200, decided.text
+        trail = (await api.get("/v1/audit", params={"action": "price_items.changed"})).json()
+        (changed,) = trail["items"]
+        assert changed["before"] == {"items": []}
+        assert [i["code"] for i in changed["after"]["items"]] == [i["code"] for i in ITEMS]
         assert [i["unit_ttc"] for i in (await api.get("/v1/price-book/items")).json()] == [
             "65.00",
             "90.00",

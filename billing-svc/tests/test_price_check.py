@@ -32,7 +32,7 @@ async def _contracts(
         yield api
 
 
-async def _draft(api: httpx.AsyncClient, offer: str) -> str:
+async def _draft(api: httpx.AsyncClient, offer: str, level: str | None = None) -> str:
     r = await api.post(
         "/v1/clients",
         json={
@@ -64,7 +64,8 @@ async def _draft(api: httpx.AsyncClient, offer: str) -> str:
     year = date.today().year
     r = await api.post(
         "/v1/contracts",
-        json={"client_id": c["id"], "offer": offer, "start_date": f"{year}-03-01"},
+        json={"client_id": c["id"], "offer": offer, "start_date": f"{year}-03-01"}
+        | ({"level": level} if level else {}),
     )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -106,22 +107,85 @@ async def test_an_unpriced_offer_is_not_activated(
             ok = await contracts.post(f"/v1/contracts/{await _draft(contracts, 'prisme')}/activate")
             assert ok.status_code == 200, ok.text
 
-            # Once the accountant prices the offer, the same draft activates.
-            book = (await billing.get("/v1/price-book")).json()
-            priced = [
-                *book["prices"],
-                {
-                    "offer": "sav_sauvegarde",
-                    "label": "SAV illimité + sauvegarde",
-                    "base_ttc": "1200.00",
-                    "included_postes": 6,
-                    "extra_poste_ttc": "120.00",
-                },
-            ]
-            r = await billing.put("/v1/price-book", json={"prices": priced})
-            assert r.status_code == 200, r.text
+            # Once the accountant prices the offer (and another operator approves, O2), the
+            # same draft activates.
+            await _price(billing, make_token, "sav_sauvegarde", "standard", "1200.00")
             again = await contracts.post(f"/v1/contracts/{sav}/activate")
             assert again.status_code == 200, again.text
+
+
+async def _price(
+    billing: httpx.AsyncClient,
+    make_token: Callable[..., str],
+    offer: str,
+    level: str,
+    base_ttc: str,
+) -> None:
+    """Add (offer, level) to the price book: requested by the admin, approved by another."""
+    book = (await billing.get("/v1/price-book")).json()
+    prices = [{k: v for k, v in p.items() if k != "currency"} for p in book["prices"]]
+    prices.append(
+        {
+            "offer": offer,
+            "level": level,
+            "label": f"{offer} ({level})",
+            "base_ttc": base_ttc,
+            "included_postes": 6,
+            "extra_poste_ttc": "120.00",
+        }
+    )
+    r = await billing.put("/v1/price-book", json={"prices": prices, "reason": "nouveau tarif"})
+    assert r.status_code == 202, r.text
+    checker = {"Authorization": f"Bearer {make_token(sub='op-bob', scopes=('billing:approve',))}"}
+    decided = await billing.post(
+        f"/v1/approvals/{r.json()['id']}/approve", json={"note": "conforme"}, headers=checker
+    )
+    assert decided.status_code == 200, decided.text
+
+
+async def test_the_price_depends_on_the_level_an_unpriced_level_is_not_activated(
+    billing_settings: BillingSettings,
+    base_settings: dict[str, Any],
+    new_database: Callable[[], Awaitable[str]],
+    auth_headers: dict[str, str],
+    make_token: Callable[..., str],
+) -> None:
+    """B1: the price book is keyed by (offer, level): PRISME is priced at the default level
+    only, so a PRISME contract at another level is refused until that level is priced."""
+    reader = make_token(sub="contracts-svc", scopes=("billing:read",))
+    async with start_service(build_billing(billing_settings), headers=auth_headers) as billing:
+        check = await billing.get(
+            "/v1/price-book/check", params={"offer": "prisme", "level": "renforce"}
+        )
+        assert (check.json()["priced"], check.json()["level"]) == (False, "renforce")
+        assert "« renforce »" in check.json()["missing_price"]
+        default = await billing.get("/v1/price-book/check", params={"offer": "prisme"})
+        assert (default.json()["priced"], default.json()["level"]) == (True, "standard")
+        async with _contracts(
+            base_settings,
+            await new_database(),
+            auth_headers,
+            billing_url=str(billing.base_url).rstrip("/"),
+            billing_token=reader,
+        ) as contracts:
+            r = await contracts.post(
+                "/v1/levels",
+                json={"code": "renforce", "label": "Niveau renforcé", "description": "7j/7"},
+            )
+            assert r.status_code == 201, r.text
+            draft = await _draft(contracts, "prisme", level="renforce")
+            refused = await contracts.post(f"/v1/contracts/{draft}/activate")
+            assert refused.status_code == 422, refused.text
+            problem = refused.json()
+            assert problem["type"].endswith("/problems/offer-unpriced")
+            assert (problem["offer"], problem["level"]) == ("prisme", "renforce")
+            assert "renforce" in problem["detail"]
+            assert (await contracts.get(f"/v1/contracts/{draft}")).json()["status"] == "draft"
+
+            await _price(billing, make_token, "prisme", "renforce", "4800.00")
+            ok = await contracts.post(f"/v1/contracts/{draft}/activate")
+            assert ok.status_code == 200, ok.text
+            assert ok.json()["level"] == "renforce"
 
 
 async def test_activation_waits_for_billing_when_it_cannot_answer(

@@ -1,4 +1,5 @@
-"""B1: before a contract is activated, billing-svc says whether its offer has a price.
+"""B1: before a contract is activated, billing-svc says whether its offer, at the contract's
+maintenance level, has a price (billing's price book is keyed by offer and level).
 
 An offer with no price in billing's price book cannot be invoiced, so its activation is
 refused with a problem naming the missing price, and nothing is published. The answer comes
@@ -24,12 +25,12 @@ class PriceCheck:
     token: str
     timeout_s: float = 5.0
 
-    async def ensure_priced(self, offer: str) -> None:
+    async def ensure_priced(self, offer: str, level: str) -> None:
         try:
             async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s) as http:
                 r = await http.get(
                     "/v1/price-book/check",
-                    params={"offer": offer},
+                    params={"offer": offer, "level": level},
                     headers={"Authorization": f"Bearer {self.token}"},
                 )
         except httpx.HTTPError as exc:
@@ -44,9 +45,11 @@ class PriceCheck:
         answer = r.json()
         if not answer.get("priced"):
             raise OfferUnpriced(
-                f"l'offre « {offer} » n'a pas de prix dans la grille tarifaire de la facturation "
-                f"(version {answer.get('price_book_version')}) : fixez ce prix avant d'activer",
+                f"l'offre « {offer} » au niveau « {level} » n'a pas de prix dans la grille "
+                f"tarifaire de la facturation (version {answer.get('price_book_version')}) : "
+                "fixez ce prix avant d'activer",
                 offer=offer,
+                level=level,
                 missing_price=answer.get("missing_price"),
                 price_book_version=answer.get("price_book_version"),
             )

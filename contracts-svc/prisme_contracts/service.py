@@ -184,16 +184,17 @@ async def activate(
 ) -> ContractOut:
     """C2/C3: check eligibility, then activate and publish ``contract.activated``.
 
-    B1: billing is asked first whether the offer has a price, before any row is locked (no
-    lock is held across the call); a refusal changes nothing.
+    B1: billing is asked first whether the offer at the contract's level has a price, before
+    any row is locked (no lock is held across the call); a refusal changes nothing.
     """
     checked = None
     if price_check is not None:
-        checked = (await _contract(conn, contract_id))["offer"]
-        await price_check.ensure_priced(checked)
+        draft = await _contract(conn, contract_id)
+        checked = (draft["offer"], draft["level"])
+        await price_check.ensure_priced(*checked)
     contract = await _contract(conn, contract_id, lock=True)
-    if checked is not None and contract["offer"] != checked:
-        raise ChangedMeanwhile("the contract's offer changed during activation; try again")
+    if checked is not None and (contract["offer"], contract["level"]) != checked:
+        raise ChangedMeanwhile("the contract's offer or level changed during activation; try again")
     if contract["status"] != "draft":
         raise NotADraft(
             f"contract is {contract['status']}, only a draft can be activated",

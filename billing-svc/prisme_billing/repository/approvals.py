@@ -21,7 +21,7 @@ async def insert_approval(
     conn: asyncpg.Connection,
     *,
     kind: str,
-    target_id: uuid.UUID,
+    target_id: uuid.UUID | None,
     payload: dict[str, Any],
     reason: str,
     maker: str,
@@ -76,11 +76,12 @@ async def decide_approval(
     checker_name: str | None,
     note: str | None,
     result_id: uuid.UUID | None = None,
+    result_version: int | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         """
         UPDATE approvals SET status = $2, checker = $3, checker_name = $4, note = $5,
-            result_id = $6, decided_at = clock_timestamp()
+            result_id = $6, result_version = $7, decided_at = clock_timestamp()
         WHERE id = $1 AND status = 'pending' RETURNING *
         """,
         approval_id,
@@ -89,6 +90,7 @@ async def decide_approval(
         checker_name,
         note,
         result_id,
+        result_version,
     )
     assert row is not None, "decide a pending approval only, under its row lock"
     return row

@@ -19,6 +19,7 @@ class PriceBook:
     version: int
     created_at: datetime
     created_by: str
+    approved_by: str | None
     prices: list[Price]
 
 
@@ -29,37 +30,56 @@ def _price(row: asyncpg.Record) -> Price:
         included_postes=row["included_postes"],
         extra_poste_ttc=row["extra_poste_ttc"],
         label=row["label"],
+        level=row["level"],
     )
 
 
 async def current_price_book(conn: asyncpg.Connection) -> PriceBook:
     head = await conn.fetchrow(
-        "SELECT version, created_at, created_by FROM price_book_versions"
+        "SELECT version, created_at, created_by, approved_by FROM price_book_versions"
         " ORDER BY version DESC LIMIT 1"
     )
     assert head is not None, "migration 001 seeds version 1"
     rows = await conn.fetch(
-        "SELECT * FROM price_book_entries WHERE version = $1 ORDER BY offer", head["version"]
+        "SELECT * FROM price_book_entries WHERE version = $1 ORDER BY offer, level",
+        head["version"],
     )
     return PriceBook(
-        head["version"], head["created_at"], head["created_by"], [_price(r) for r in rows]
+        head["version"],
+        head["created_at"],
+        head["created_by"],
+        head["approved_by"],
+        [_price(r) for r in rows],
     )
 
 
-async def write_price_book(conn: asyncpg.Connection, prices: list[Price], actor: str) -> int:
-    """Store ``prices`` as a new version; concurrent writers serialise on the table lock."""
+async def write_price_book(
+    conn: asyncpg.Connection, prices: list[Price], actor: str, approved_by: str | None = None
+) -> int:
+    """Store ``prices`` as a new version; concurrent writers serialise on the table lock.
+    ``actor`` asked for the change, ``approved_by`` approved it (O2)."""
     await conn.execute("LOCK TABLE price_book_versions IN SHARE ROW EXCLUSIVE MODE")
     version: int = await conn.fetchval(
-        "INSERT INTO price_book_versions (version, created_by)"
-        " SELECT coalesce(max(version), 0) + 1, $1 FROM price_book_versions RETURNING version",
+        "INSERT INTO price_book_versions (version, created_by, approved_by)"
+        " SELECT coalesce(max(version), 0) + 1, $1, $2 FROM price_book_versions"
+        " RETURNING version",
         actor,
+        approved_by,
     )
     await conn.executemany(
         "INSERT INTO price_book_entries"
-        " (version, offer, label, base_ttc, included_postes, extra_poste_ttc)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        " (version, offer, level, label, base_ttc, included_postes, extra_poste_ttc)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         [
-            (version, p.offer, p.label, p.base_ttc, p.included_postes, p.extra_poste_ttc)
+            (
+                version,
+                p.offer,
+                p.level,
+                p.label,
+                p.base_ttc,
+                p.included_postes,
+                p.extra_poste_ttc,
+            )
             for p in prices
         ],
     )
@@ -197,11 +217,20 @@ async def insert_charge(conn: asyncpg.Connection, **fields: Any) -> uuid.UUID | 
     return value
 
 
-async def charges_awaiting(conn: asyncpg.Connection, offers: list[str]) -> list[asyncpg.Record]:
+async def charges_awaiting(
+    conn: asyncpg.Connection, keys: list[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    """Charges still waiting for the price of one of ``keys`` (offer, level)."""
     return await conn.fetch(
-        "SELECT * FROM charges WHERE status = 'awaiting_price' AND offer = ANY($1::text[])"
-        " ORDER BY created_at FOR UPDATE SKIP LOCKED",
-        offers,
+        """
+        SELECT c.* FROM charges c
+        JOIN unnest($1::text[], $2::text[]) AS k(offer, level)
+          ON c.offer = k.offer AND c.level = k.level
+        WHERE c.status = 'awaiting_price'
+        ORDER BY c.created_at FOR UPDATE OF c SKIP LOCKED
+        """,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
     )
 
 
