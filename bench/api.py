@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from _runs import Runs, Target, add_runs_argument
 from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_localinfra import NatsServer, PostgresServer, free_port, wait_for_port
@@ -40,8 +41,12 @@ TARGETS = [
 ]
 
 
-def wrk(url: str, auth: str, connections: int, seconds: int) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms); fails on any non-2xx answer."""
+def wrk(
+    url: str, auth: str, connections: int, seconds: int, pid: int | None = None
+) -> tuple[float, float, float, float]:
+    """(requests/s, p50 ms, p99 ms, CPU µs of process ``pid`` per request); fails on any
+    non-2xx answer. The CPU per request is the figure least disturbed by a busy machine."""
+    cpu0 = _cpu(pid)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
          "-H", f"Authorization: {auth}", url],
@@ -53,7 +58,15 @@ def wrk(url: str, auth: str, connections: int, seconds: int) -> tuple[float, flo
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
     if set(lat) != {"50", "99"}:
         raise SystemExit(f"no latency distribution from wrk:\n{out}")
-    return rps, _ms(lat["50"]), _ms(lat["99"])
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, _ms(lat["50"]), _ms(lat["99"]), (_cpu(pid) - cpu0) * 1e6 / max(count, 1)
+
+
+def _cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def _ms(text: str) -> float:
@@ -164,22 +177,23 @@ def main() -> int:
             bare_url = f"http://127.0.0.1:{port}{PATH}"
             real_url = f"{svc.url}{PATH}"
             assert httpx.get(bare_url).content == body
-            print(
-                f"body: {len(body):,} bytes; contracts-svc pid {svc.proc.pid if svc.proc else '?'}"
-            )
+            assert svc.proc is not None
+            svc_pid = svc.proc.pid
+            print(f"body: {len(body):,} bytes; contracts-svc pid {svc_pid}")
             wrk(real_url, auth, args.connections, 2)  # warm-up
             wrk(bare_url, auth, args.connections, 2)
             for i in runs:
-                order = [("bare", bare_url), ("real", real_url)]
-                rps: dict[str, tuple[float, float, float]] = {}
-                for name, url in order if i % 2 == 0 else order[::-1]:
-                    rps[name] = wrk(url, auth, args.connections, args.seconds)
+                order = [("bare", bare_url, bare.pid), ("real", real_url, svc_pid)]
+                rps: dict[str, tuple[float, float, float, float]] = {}
+                for name, url, pid in order if i % 2 == 0 else order[::-1]:
+                    rps[name] = wrk(url, auth, args.connections, args.seconds, pid)
                     time.sleep(1)
                 achieved, p50, p99 = hey(real_url, auth, args.rate, args.seconds)
                 print(
                     f"  wrk {args.connections} conns: bare {rps['bare'][0]:,.0f} req/s "
                     f"(p99 {rps['bare'][2]:.0f} ms), contracts-svc {rps['real'][0]:,.0f} req/s "
-                    f"(p50 {rps['real'][1]:.0f} ms, p99 {rps['real'][2]:.0f} ms); "
+                    f"(p50 {rps['real'][1]:.0f} ms, p99 {rps['real'][2]:.0f} ms); CPU per request "
+                    f"{rps['bare'][3]:.0f} µs bare, {rps['real'][3]:.0f} µs contracts-svc; "
                     f"hey {args.rate}/s offered: {achieved:.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
                 )
                 runs.record(
@@ -188,6 +202,8 @@ def main() -> int:
                         "real_rps": rps["real"][0],
                         "ratio": rps["real"][0] / rps["bare"][0],
                         "wrk_p99_ms": rps["real"][2],
+                        "bare_cpu_us_per_req": rps["bare"][3],
+                        "real_cpu_us_per_req": rps["real"][3],
                         "open_loop_rps": achieved,
                         "p50_ms": p50,
                         "p99_ms": p99,

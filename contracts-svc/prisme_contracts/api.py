@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from prisme_chassis import audit, clock
-from prisme_chassis.app import Tx
+from prisme_chassis.app import Read, Tx
 from prisme_chassis.audit import Actor
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -212,7 +212,7 @@ async def create_client(
 
 @router.get("/v1/clients")
 async def list_clients(
-    conn: Tx,
+    conn: Read,
     limit: Limit = 100,
     offset: Offset = 0,
     q: Annotated[

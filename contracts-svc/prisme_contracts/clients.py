@@ -17,6 +17,7 @@ from .errors import ClientNotFound, NetworkNotDeclared, PartnerListed, PartnerNo
 from .facts import (
     client_out,
     client_snapshot,
+    clients_out,
     invalid,
 )
 from .schemas import (
@@ -166,7 +167,7 @@ async def list_clients(
     ids: list[uuid.UUID] | None = None,
 ) -> list[ClientOut]:
     rows = await repo.list_clients(conn, limit, offset, q=q, ids=ids)
-    return [client_out(r) for r in rows]
+    return clients_out(rows)
 
 
 # --- network --------------------------------------------------------------------------------

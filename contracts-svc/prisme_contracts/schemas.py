@@ -2,6 +2,10 @@
 
 Kept apart from the database rows and from the event payloads so neither a migration nor a
 catalogue change silently alters the public API.
+
+Input models (``_In``) check what a caller sends (storable text, stripped, no extra field);
+output models are plain ``BaseModel`` and never reuse an input model: a response built from
+rows the service wrote itself must not run the input validators again (P4, DESIGN §8).
 """
 
 from __future__ import annotations
@@ -98,12 +102,24 @@ class ClientPatch(_In):
     address: AddressPatch | None = None
 
 
+class ManagerOut(BaseModel):
+    name: str
+    email: str
+    phone: str
+
+
+class AddressOut(BaseModel):
+    line1: str
+    postal_code: str
+    city: str
+
+
 class ClientOut(BaseModel):
     id: uuid.UUID
     name: str
     siren: str
-    manager: ManagerIn
-    address: AddressIn
+    manager: ManagerOut
+    address: AddressOut
     created_at: datetime
 
 
@@ -139,7 +155,10 @@ class NetworkIn(_In):
     upload_mbps: int = Field(ge=0, le=1_000_000)
 
 
-class NetworkOut(NetworkIn):
+class NetworkOut(BaseModel):
+    lan_count: int
+    download_mbps: int
+    upload_mbps: int
     updated_at: datetime
 
 

@@ -22,7 +22,9 @@ import base64
 import hashlib
 import json
 import re
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -155,14 +157,25 @@ class Principal:
         return ADMIN_SCOPE in self.scopes or scope in self.scopes
 
 
+#: How many verified tokens an authenticator remembers (least recently used dropped first).
+VERIFIED_CACHE_SIZE = 4096
+
+
 class Authenticator:
     """Verifies platform tokens against the trusted public keys (by ``kid``) and the
-    revocation list."""
+    revocation list.
+
+    A token whose signature and claims verified is remembered (by its exact text, with its
+    expiry) so the next request with it skips the Ed25519 verification and the JSON decoding;
+    expiry (with the same leeway) and the revocation list are still checked on every request,
+    and the keys of an authenticator never change (a rotation restarts the service).
+    """
 
     def __init__(self, public_pem: str, revocations: RevocationList | None = None) -> None:
         self._keys = public_keys(public_pem)
         self.revocations = revocations if revocations is not None else RevocationList()
         self.usage = TokenUsage()
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -171,6 +184,25 @@ class Authenticator:
     def verify(self, token: str) -> Principal:
         """Return the token's principal, or raise :class:`Unauthorized` (never says why in
         detail beyond expired/invalid/revoked, to avoid helping a forger)."""
+        known = self._verified.get(token)
+        if known is not None:
+            principal, expires = known
+            if time.time() > expires + LEEWAY.total_seconds():
+                del self._verified[token]
+                raise Unauthorized("token expired", error="invalid_token")
+            if principal.jti is None or principal.jti in self.revocations:
+                raise Unauthorized("token revoked", error="invalid_token")
+            self._verified.move_to_end(token)
+            if principal.sub.startswith(INTEGRATION_PREFIX):
+                self.usage.record(principal.jti)
+            return principal
+        principal, expires = self._verify_signed(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify_signed(self, token: str) -> tuple[Principal, float]:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.InvalidTokenError as exc:
@@ -208,9 +240,10 @@ class Authenticator:
         if sub.startswith(INTEGRATION_PREFIX):
             self.usage.record(jti)
         name = claims.get("name")
-        return Principal(
+        principal = Principal(
             sub=sub, name=name if isinstance(name, str) else None, scopes=scopes, jti=jti
         )
+        return principal, float(claims["exp"])
 
 
 # auto_error=False: a missing header must become our 401 problem, not FastAPI's 403.

@@ -58,10 +58,23 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A released connection keeps its session: nothing to undo, no round trip.
+
+    asyncpg still rolls back a transaction left open and drops listeners before calling this;
+    its default reset would add ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    on every release, one more round trip per request (a quarter of a list read's, P4). The
+    platform keeps no session state on pooled connections: settings are ``SET LOCAL``, locks
+    are ``pg_advisory_xact_lock`` (the migration lock is released in a ``finally``), cursors
+    live inside transactions, and LISTEN runs on dedicated connections.
+    """
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
 ) -> asyncpg.Pool:
     """An asyncpg pool whose json/jsonb columns read and write Python objects."""
+    kwargs.setdefault("reset", _keep_session)
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
     )
@@ -74,6 +87,16 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """One pooled connection inside one transaction: committed on normal exit, rolled back on
     any exception (the one way every worker, handler and script opens a transaction)."""
     async with pool.acquire() as proxy, proxy.transaction():
+        yield cast(asyncpg.Connection, proxy)
+
+
+@contextlib.asynccontextmanager
+async def reading(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection outside any explicit transaction: each statement commits alone
+    and sees its own snapshot. For a read done with one statement (a list, a lookup), it saves
+    the BEGIN and COMMIT round trips of :func:`transaction`; reads that must agree across
+    statements, and every write, use :func:`transaction`."""
+    async with pool.acquire() as proxy:
         yield cast(asyncpg.Connection, proxy)
 
 

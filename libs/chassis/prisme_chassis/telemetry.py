@@ -23,16 +23,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Health and scrape routes produce no spans (they would drown the useful ones).
 EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$"
@@ -220,18 +221,91 @@ def _redact_server_span(span: trace.Span, scope: dict[str, Any]) -> None:
             span.set_attribute(key, cleaned)
 
 
+#: ``FastAPI(telemetry=...)`` for the chassis' apps: FastAPI's own OpenTelemetry support (a
+#: server span plus dependency/endpoint/serialisation spans and meters on every request, with
+#: unredacted paths) is off; :class:`ServerSpanMiddleware` gives the one span we read.
+FASTAPI_NATIVE_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+
+_EXCLUDED = re.compile("|".join(EXCLUDED_URLS.split(",")))
+_PROPAGATED = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+class ServerSpanMiddleware:
+    """One SERVER span per HTTP request (``GET /v1/x/{id}``), continuing an incoming
+    ``traceparent``; a pure ASGI middleware.
+
+    Replaces opentelemetry-instrumentation-fastapi's middleware, which matched every route
+    and collected a dozen request attributes up front on every request, recording or not (an
+    eighth of contracts-svc's CPU under load, bench/api.py). Here a non-recording span costs a
+    context switch only; attributes (method, route, target, status) are set once the request
+    is done and only when the span records, after the path redactions
+    (:func:`redact_url_paths`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.tracer = trace.get_tracer("prisme_chassis.http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _EXCLUDED.search(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name in _PROPAGATED
+        }
+        parent = propagate.extract(carrier) if carrier else None
+        method = str(scope.get("method", "GET"))
+        span = self.tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        with trace.use_span(span, end_on_exit=True, record_exception=False):
+            try:
+                await self.app(scope, receive, recording_send)
+            except Exception as exc:
+                if span.is_recording():
+                    span.record_exception(exc)
+                raise
+            finally:
+                if span.is_recording():
+                    _describe_server_span(span, scope, method, status)
+
+
+def _describe_server_span(span: trace.Span, scope: Scope, method: str, status: int) -> None:
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if isinstance(template, str) and template:
+        span.update_name(f"{method} {template}")
+        span.set_attribute("http.route", template)
+    query = scope.get("query_string", b"")
+    target = str(scope.get("path", "")) + (f"?{query.decode('latin-1')}" if query else "")
+    span.set_attribute("http.method", method)
+    span.set_attribute("http.target", target)
+    span.set_attribute("http.scheme", str(scope.get("scheme", "http")))
+    span.set_attribute("http.status_code", status)
+    if status >= 500:
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
+    _redact_server_span(span, dict(scope))
+
+
 def instrument_app(app: FastAPI) -> None:
-    """Server spans for every route except health and metrics."""
-    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+    """Server spans for every route except health and metrics (idempotent)."""
+    if getattr(app.state, "_prisme_server_spans", False):
         return
-    FastAPIInstrumentor.instrument_app(
-        app,
-        excluded_urls=EXCLUDED_URLS,
-        tracer_provider=trace.get_tracer_provider(),
-        # one span per ASGI send/receive message is noise, not insight
-        exclude_spans=["receive", "send"],
-        server_request_hook=_redact_server_span,
-    )
+    app.state._prisme_server_spans = True
+    app.add_middleware(ServerSpanMiddleware)
 
 
 def instrument_clients() -> None:

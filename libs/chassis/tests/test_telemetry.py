@@ -125,7 +125,7 @@ def test_exception_traceback_in_log(log_lines: io.StringIO) -> None:
 
 
 def build_app() -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(telemetry=telemetry.FASTAPI_NATIVE_OFF)  # as create_app builds it
     install_problem_handlers(app)
     log = logging.getLogger("prisme.test.api")
 
