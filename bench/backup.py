@@ -131,6 +131,9 @@ async def one_round(work: Path, share: Path, *, agent_first: bool) -> dict[str, 
     restic = Restic(
         Repository(str(work / "repo-agent"), PASSWORD), cache_dir=work / "cache-agent", host="bench"
     )
+    # Both repositories exist before the day measured (plain's created above, untimed): the
+    # agent saw its own initialised on its first day, and remembers it (restic.init's marker).
+    await restic.init()
     staging = work / "staging"
     out: dict[str, float] = {}
 

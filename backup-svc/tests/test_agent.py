@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 from datetime import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from backup_helpers import PG_DUMP, PG_RESTORE, psql, read_tree, run, with_db, w
 from prisme_backup.agent.config import AgentConfig, LocalDatabase
 from prisme_backup.agent.dumps import DumpError, DumpRunner
 from prisme_backup.agent.protocol import AgentPlan, DatabaseSourceSpec, RepositorySpec
-from prisme_backup.agent.restic import Progress, Repository, Restic
+from prisme_backup.agent.restic import Progress, Repository, Restic, ResticError
 from prisme_backup.agent.runner import run_once
 from prisme_backup.agent.verify import restore_sample
 from pydantic import ValidationError
@@ -40,6 +41,29 @@ def make_plan(repo: Path, share: Path | None, databases: list[DatabaseSourceSpec
         restore_sample=5,
         repository=RepositorySpec(location=str(repo), password=PASSWORD),
     )
+
+
+async def test_init_probes_a_repository_once_until_a_backup_fails(tmp_path: Path) -> None:
+    share = tmp_path / "PARTAGE"
+    write_tree(share, {"a.txt": b"hello"})
+    restic = Restic(Repository(str(tmp_path / "repo"), PASSWORD), cache_dir=tmp_path / "cache")
+    assert await restic.init() is True
+    restic.binary = str(tmp_path / "no-such-restic")  # a probe would fail to start
+    assert await restic.init() is False  # remembered: no restic process
+    restic.binary = "restic"
+    await restic.backup([share])
+    markers = list((tmp_path / "cache").glob("prisme-initialised-*"))
+    assert len(markers) == 1
+    assert PASSWORD not in markers[0].name
+    assert "repo" not in markers[0].name
+    # the repository disappears (removed on the server): the backup fails, the next run
+    # probes again and initialises a new one
+    shutil.rmtree(tmp_path / "repo")
+    with pytest.raises(ResticError):
+        await restic.backup([share])
+    assert not list((tmp_path / "cache").glob("prisme-initialised-*"))
+    assert await restic.init() is True
+    assert (await restic.backup([share])).files_new == 1
 
 
 async def test_backup_reports_progress_and_restores_identical_files(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ in ``ps`` or in our logs. Every command that can speak JSON is run with ``--json
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -240,15 +241,42 @@ class Restic:
             raise ResticError(args[0], rc, stderr or self._scrub(stdout))
         return rc, stdout, stderr
 
+    def _initialised_marker(self) -> Path | None:
+        """A file in the cache saying this repository was seen initialised (its name is a
+        digest of the location, which carries the access credentials: never in clear)."""
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256(self.repo.location.encode()).hexdigest()[:32]
+        return self.cache_dir / f"prisme-initialised-{digest}"
+
+    def _remember_initialised(self, known: bool) -> None:
+        marker = self._initialised_marker()
+        if marker is None:
+            return
+        if known:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
     async def init(self) -> bool:
-        """Create the repository; ``False`` when it already exists."""
+        """Create the repository; ``False`` when it already exists.
+
+        With a cache directory, a repository once seen initialised is not probed again (the
+        probe is a restic process and a key derivation: the fixed cost of every daily run,
+        P6); a failed backup forgets it, so the next run probes and initialises again."""
+        marker = self._initialised_marker()
+        if marker is not None and marker.exists():
+            return False
         if await self.exists():
+            self._remember_initialised(True)
             return False
         # A freshly enrolled agent's user reaches the repository server's users file a moment
         # after the enrolment commits: a 401 then is retried a few times before failing.
         for attempt in range(5):
             try:
                 await self._run(["init", "--json"])
+                self._remember_initialised(True)
                 return True
             except ResticError as exc:
                 if "401" not in str(exc) or attempt == 4:
@@ -313,9 +341,13 @@ class Restic:
                 item = msg.get("item", "")
                 errors.append(f"{item}: {msg.get('error', {}).get('message', '')}".strip())
 
-        rc, _, _ = await self._run(args, ok_codes=(0, EXIT_INCOMPLETE), on_line=line)
-        if not summary.get("snapshot_id"):
-            raise ResticError("backup", rc, "no snapshot was written")
+        try:
+            rc, _, _ = await self._run(args, ok_codes=(0, EXIT_INCOMPLETE), on_line=line)
+            if not summary.get("snapshot_id"):
+                raise ResticError("backup", rc, "no snapshot was written")
+        except ResticError:
+            self._remember_initialised(False)  # the repository may be gone: probe next time
+            raise
         return BackupSummary(
             snapshot_id=summary["snapshot_id"],
             files_new=int(summary.get("files_new", 0)),
