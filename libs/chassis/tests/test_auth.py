@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from prisme_chassis.auth import (
+    LEEWAY,
     Authenticator,
     Principal,
     PrincipalDep,
@@ -294,3 +295,26 @@ def test_a_revoked_token_is_refused() -> None:
     authenticator.revocations.add("t-1", (datetime.now(UTC) + timedelta(days=1)).timestamp())
     with pytest.raises(Unauthorized, match="revoked"):
         authenticator.verify(token)
+
+
+def test_a_remembered_token_still_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    authenticator = Authenticator(PUBLIC_PEM)
+    token = mint_token(PRIVATE_PEM, sub="op-1", scopes=["billing:read"], ttl=timedelta(minutes=5))
+    first = authenticator.verify(token)
+    assert authenticator.verify(token) is first  # remembered: not verified again
+    later = datetime.now(UTC) + timedelta(minutes=5) + LEEWAY + timedelta(seconds=1)
+    monkeypatch.setattr("prisme_chassis.auth.time.time", later.timestamp)
+    with pytest.raises(Unauthorized, match="expired"):
+        authenticator.verify(token)
+
+
+def test_a_remembered_integration_token_records_its_use_each_time() -> None:
+    authenticator = Authenticator(PUBLIC_PEM)
+    token = mint_token(PRIVATE_PEM, sub="integration:erp", scopes=["billing:read"], jti="t-9")
+    authenticator.verify(token)
+    assert "t-9" in authenticator.usage.due()
+    authenticator.usage._written.clear()  # as if the last write was long ago
+    authenticator.verify(token)  # remembered
+    assert "t-9" in authenticator.usage.due()
