@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -73,6 +74,12 @@ class Subscription:
     batch: int = 100
     ack_wait: float = 30.0
     max_ack_pending: int = 2000
+    #: A fetched batch is split by aggregate (the ``ce-subject`` header) into this many parts,
+    #: each handled in its own transaction on its own connection, concurrently: one
+    #: aggregate's events stay in stream order (same part, and the next batch starts once
+    #: this one is settled); events of different aggregates may commit in any order, so a
+    #: handler must not rely on another aggregate's events having been applied first.
+    partitions: int = 1
 
     def __post_init__(self) -> None:
         both = set(self.handlers) & set(self.batch_handlers)
@@ -143,28 +150,43 @@ class Consumer:
         # the moment it arrives. A pull of a whole batch would be held until the batch fills
         # or expires, adding up to that long to every event's latency on a quiet stream.
         caught_up = True
-        while not self._stopping.is_set():
-            try:
-                if psub is None:
-                    psub = await self.js.pull_subscribe_bind(
-                        durable=self.sub.durable, stream=self.sub.stream
-                    )
-                if caught_up:
-                    msgs = await psub.fetch(1, timeout=1.0)
-                else:
-                    msgs = await psub.fetch(self.sub.batch, timeout=0.05)
-            except (nats.errors.TimeoutError, TimeoutError):
-                caught_up = True
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - NATS outage: wait and try again
-                log.warning("fetch on %s failed, retrying: %s", self.sub.durable, exc)
-                await asyncio.sleep(0.5)
-                continue
-            caught_up = len(msgs) < self.sub.batch and not caught_up
-            if msgs:
-                await self.process(msgs)
+        inflight: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping.is_set():
+                if inflight is not None and inflight.done():
+                    inflight.result()  # re-raise what the handling raised (cancellation)
+                    inflight = None
+                try:
+                    if psub is None:
+                        psub = await self.js.pull_subscribe_bind(
+                            durable=self.sub.durable, stream=self.sub.stream
+                        )
+                    if caught_up:
+                        msgs = await psub.fetch(1, timeout=1.0)
+                    else:
+                        msgs = await psub.fetch(self.sub.batch, timeout=0.05)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    caught_up = True
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - NATS outage: wait and try again
+                    log.warning("fetch on %s failed, retrying: %s", self.sub.durable, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                caught_up = len(msgs) < self.sub.batch and not caught_up
+                if msgs:
+                    # The next fetch runs while this batch is handled; the next batch is handled
+                    # only once this one is settled (stream order per aggregate).
+                    if inflight is not None:
+                        await inflight
+                    inflight = asyncio.create_task(self.process(msgs))
+        except BaseException:
+            if inflight is not None and not inflight.done():
+                inflight.cancel()  # cancelled mid-batch: what is not acked is redelivered
+            raise
+        if inflight is not None:
+            await inflight
         if psub is not None:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
@@ -182,8 +204,17 @@ class Consumer:
                 await self._settle(_Outcome(msg, "poison", error))
             else:
                 fresh.append(msg)
-        if fresh:
+        if not fresh:
+            return
+        parts = self.sub.partitions
+        if parts <= 1 or len(fresh) == 1:
             await self._process(fresh)
+            return
+        groups: list[list[Msg]] = [[] for _ in range(parts)]
+        for msg in fresh:
+            key = (msg.headers or {}).get("ce-subject", "")
+            groups[zlib.crc32(key.encode()) % parts].append(msg)
+        await asyncio.gather(*(self._process(group) for group in groups if group))
 
     async def _process(self, msgs: Sequence[Msg]) -> None:
         """Handle a batch in one transaction; acks only after the commit.

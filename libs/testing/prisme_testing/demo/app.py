@@ -225,6 +225,7 @@ def subscriptions(rt: DemoRuntime) -> list[Subscription]:
                 max_deliver=3,
                 backoff=(0.1, 0.2),
                 batch=500,
+                partitions=4,
             )
         ]
     return [
@@ -234,6 +235,8 @@ def subscriptions(rt: DemoRuntime) -> list[Subscription]:
             handlers={DemoItemCreated: on_item_created},
             max_deliver=3,
             backoff=(0.1, 0.2),
+            batch=500,
+            partitions=4,
         )
     ]
 
