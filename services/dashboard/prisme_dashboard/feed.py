@@ -241,10 +241,15 @@ async def recent(
     subject: str | None = None,
     practice: uuid.UUID | None = None,
     limit: int = 50,
-    window: int = 100,
+    window: int | None = None,
 ) -> tuple[list[FeedEvent], Cursor]:
     """The newest events among the last ``window`` of each stream, newest first, and the cursor
-    the live feed continues from (the streams' ends when they were read: no gap, no repeat)."""
+    the live feed continues from (the streams' ends when they were read: no gap, no repeat).
+
+    ``window`` is ``limit`` unless a practice filter needs a wider look (4×): each message is
+    one request to the stream, so the page's cost grows with it."""
+    if window is None:
+        window = limit * 4 if practice is not None else limit
     streams = streams_for(subject)
     cursor = await head(js, streams)
     reads = [

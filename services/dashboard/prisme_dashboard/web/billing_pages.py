@@ -2,9 +2,9 @@
 practice; an invoice with its lines, payment status and history, its Factur-X PDF opened in the
 browser, a cheque or transfer recorded; the price book and the charges waiting for a price.
 
-billing-svc lists a practice's (or every) document at once; the filters and pages are applied
-here. At the P7 scale (100,000 invoices) billing-svc should filter and page itself: see the
-README's "not done".
+billing-svc lists a practice's (or every) document at once, at most 500 of them; the filters and
+pages are applied here, and the page says when the list was cut (filter by practice then). At
+the P7 scale (100,000 invoices) billing-svc should filter and page itself.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .render import page
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+#: billing-svc answers at most this many documents to one list call
+SERVICE_CAP = 500
 STATUSES = {
     "draft": "brouillon",
     "open": "à payer",
@@ -123,6 +125,7 @@ async def billing_page(request: Request, visit: SignedIn) -> Response:
             "annee": str(year) if year else "",
         },
         overdue_ids={str(d["id"]) for d in chosen if is_overdue(d, on)},
+        capped=len(docs) >= SERVICE_CAP,
         unavailable=unavailable,
     )
 
