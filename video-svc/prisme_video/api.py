@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -15,7 +15,7 @@ from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
 from prisme_chassis.errors import problems
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from . import errors, recordings, sharing, viewing
 from . import repository as repo
@@ -39,8 +39,29 @@ def status_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 router = APIRouter(tags=["videos"], responses=status_problems(401, 403, 422))
 
 
+def _to_millisecond(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+#: A moment of the recording, to the millisecond: a number or a decimal string, rounded (a
+#: float such as 0.5700000000000001 is the client's 0.57, not a refusal).
+AtSeconds = Annotated[
+    Decimal,
+    Field(ge=0, le=10**8, allow_inf_nan=False),
+    AfterValidator(_to_millisecond),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 10**8},
+                {"type": "string", "pattern": r"^(100000000(\.0+)?|[0-9]{1,8}(\.[0-9]+)?)$"},
+            ]
+        }
+    ),
+]
+
+
 class CommentIn(BaseModel):
-    at_seconds: Decimal = Field(ge=0, le=10**8, max_digits=12, decimal_places=3)
+    at_seconds: AtSeconds
     text: str = Field(min_length=1, max_length=4000)
 
 

@@ -3,8 +3,10 @@ contract state from out-of-order events, retention. No I/O."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -53,18 +55,37 @@ def can_share(contract: ContractState | None, client_id: uuid.UUID, now: datetim
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    max_failures: int = 10
+    """V4 and DESIGN §7: a growing delay, never a lock an attacker could put on a link.
+
+    Per client address (across links): the first ``free_failures`` typos are free, then the
+    wait doubles from ``base_delay`` up to ``max_delay``. Per link (every address together, a
+    guessing spread over many addresses): free up to ``link_free_failures``, then the same
+    doubling capped at ``link_max_delay``, so whoever holds a URL can slow it for others by at
+    most that much, never shut it.
+    """
+
     window: timedelta = timedelta(minutes=30)
     free_failures: int = 2
     base_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(seconds=60)
+    max_delay: timedelta = timedelta(minutes=15)
+    link_free_failures: int = 10
+    link_max_delay: timedelta = timedelta(seconds=30)
 
     def delay_after(self, failures: int) -> timedelta:
-        """Wait imposed after ``failures`` recent failures: none for the first typos, then x2."""
-        if failures <= self.free_failures:
-            return timedelta(0)
-        delay: timedelta = self.base_delay * 2 ** (failures - self.free_failures - 1)
-        return min(delay, self.max_delay)
+        """Wait imposed on an address after ``failures`` recent failures of its own."""
+        return _doubling(failures, self.free_failures, self.base_delay, self.max_delay)
+
+    def link_delay_after(self, failures: int) -> timedelta:
+        """Wait imposed on every visitor of a link after ``failures`` recent failures on it."""
+        return _doubling(failures, self.link_free_failures, self.base_delay, self.link_max_delay)
+
+
+def _doubling(failures: int, free: int, base: timedelta, cap: timedelta) -> timedelta:
+    if failures <= free:
+        return timedelta(0)
+    # 2**k for k past ~40 is already beyond any cap: bound the exponent, not the product
+    delay: timedelta = base * 2 ** min(failures - free - 1, 40)
+    return min(delay, cap)
 
 
 @dataclass(frozen=True)
@@ -72,30 +93,62 @@ class FailureStats:
     """Failed attempts inside the policy window, for one link or one address."""
 
     count: int
-    oldest: datetime | None
     latest: datetime | None
 
 
 @dataclass(frozen=True)
 class ThrottleDecision:
     allowed: bool
-    locked: bool
     retry_after: timedelta
 
 
-def throttle(policy: ThrottlePolicy, stats: list[FailureStats], now: datetime) -> ThrottleDecision:
-    """May a password attempt be checked now? Locked after ``max_failures`` in the window (per
-    link and per address, the worse of both), otherwise a growing delay after each failure."""
-    worst = timedelta(0)
-    for s in stats:
-        if s.count >= policy.max_failures and s.oldest is not None:
-            # The lock lifts when enough failures age out of the window.
-            return ThrottleDecision(False, True, max(s.oldest + policy.window - now, timedelta(0)))
-        if s.latest is not None:
-            worst = max(worst, s.latest + policy.delay_after(s.count) - now)
-    if worst > timedelta(0):
-        return ThrottleDecision(False, False, worst)
-    return ThrottleDecision(True, False, timedelta(0))
+def throttle(
+    policy: ThrottlePolicy, link: FailureStats, address: FailureStats, now: datetime
+) -> ThrottleDecision:
+    """May a password attempt be checked now? Not before both delays since the last failure
+    (the link's and the address's) have run out."""
+    wait = timedelta(0)
+    if link.latest is not None:
+        wait = max(wait, link.latest + policy.link_delay_after(link.count) - now)
+    if address.latest is not None:
+        wait = max(wait, address.latest + policy.delay_after(address.count) - now)
+    if wait > timedelta(0):
+        return ThrottleDecision(False, wait)
+    return ThrottleDecision(True, timedelta(0))
+
+
+TrustedProxies = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: TrustedProxies) -> str:
+    """The visitor's address: the TCP peer, unless the peer is a trusted proxy; then the
+    ``X-Forwarded-For`` chain is read from the right, each trusted hop skipped, and the first
+    address no trusted proxy vouches for is the client. A client cannot forge its address by
+    sending the header itself: an untrusted peer's header is ignored, and entries left of the
+    first untrusted hop are never read."""
+    current = _ip(peer) if peer else None
+    if current is None:
+        return peer or "unknown"
+    if not forwarded_for or not any(current in net for net in trusted):
+        return str(current)
+    for hop in reversed(forwarded_for.split(",")):
+        address = _ip(hop)
+        if address is None:
+            break  # a garbled entry: what is left of it cannot be trusted
+        current = address
+        if not any(address in net for net in trusted):
+            break
+    return str(current)
 
 
 # --- HTTP Range (RFC 9110 §14) ---------------------------------------------------------------

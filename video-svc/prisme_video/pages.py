@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 _STYLE = """
@@ -78,12 +79,6 @@ def not_found_page() -> str:
     return _page("Lien inconnu", "<h1>Lien inconnu</h1><p>Vérifiez l'adresse reçue.</p>")
 
 
-def throttled_page(seconds: int, locked: bool) -> str:
-    if locked:
-        text = (
-            "Trop d'essais infructueux : l'accès à ce lien est bloqué. "
-            f"Réessayez dans {max(1, seconds // 60)} minute(s) environ."
-        )
-    else:
-        text = f"Trop d'essais rapprochés. Patientez {seconds} seconde(s) avant de réessayer."
-    return password_page(text)
+def throttled_page(seconds: int) -> str:
+    wait = f"{math.ceil(seconds / 60)} minute(s)" if seconds >= 120 else f"{seconds} seconde(s)"
+    return password_page(f"Trop d'essais infructueux. Patientez {wait} avant de réessayer.")

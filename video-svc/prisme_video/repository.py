@@ -306,20 +306,23 @@ async def lock_attempts(conn: DB, link_id: uuid.UUID, address: str) -> None:
 
 async def failure_stats(
     conn: DB, link_id: uuid.UUID, address: str, since: datetime
-) -> list[FailureStats]:
+) -> tuple[FailureStats, FailureStats]:
+    """Failed attempts since ``since``: on the link (every address), from the address (every
+    link)."""
     rows = await conn.fetch(
         """
-        SELECT count(*) AS count, min(at) AS oldest, max(at) AS latest FROM access_log
+        SELECT 0 AS k, count(*) AS count, max(at) AS latest FROM access_log
         WHERE event = 'login_failed' AND link_id = $1 AND at >= $3
         UNION ALL
-        SELECT count(*), min(at), max(at) FROM access_log
+        SELECT 1, count(*), max(at) FROM access_log
         WHERE event = 'login_failed' AND address = $2 AND at >= $3
         """,
         link_id,
         address,
         since,
     )
-    return [FailureStats(r["count"], r["oldest"], r["latest"]) for r in rows]
+    by_kind = {r["k"]: FailureStats(r["count"], r["latest"]) for r in rows}
+    return by_kind[0], by_kind[1]
 
 
 @dataclass(frozen=True)

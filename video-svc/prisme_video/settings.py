@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -78,6 +79,11 @@ class VideoSettings(ServiceSettings):
     session_minutes: int = Field(default=120, ge=1, validation_alias=_alias("session_minutes"))
     throttle_base_delay_seconds: float = Field(
         default=1.0, ge=0, validation_alias=_alias("throttle_base_delay_seconds")
+    )
+    #: proxies (CIDR) whose ``X-Forwarded-For`` is believed for the visitor's address (V4
+    #: throttling, access log); none by default: the TCP peer is the visitor
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list, validation_alias=_alias("trusted_proxies")
     )
     argon2_time_cost: int = Field(default=3, ge=1, validation_alias=_alias("argon2_time_cost"))
     argon2_memory_kib: int = Field(

@@ -12,7 +12,8 @@ from prisme_chassis.errors import NotFound, problems
 
 from . import errors, pages, viewing
 from .api import status_problems
-from .context import VideoRuntimeDep
+from .context import VideoRuntime, VideoRuntimeDep
+from .domain import client_address
 from .viewing import STREAM_HEADERS, Visitor, media_type
 
 router = APIRouter(tags=["viewer"])
@@ -25,8 +26,13 @@ _PAGES: dict[int | str, dict[str, Any]] = {
 COOKIE = "prisme_video_session"
 
 
-def _visitor(request: Request) -> Visitor:
-    address = request.client.host if request.client else "unknown"
+def _visitor(request: Request, rt: VideoRuntime) -> Visitor:
+    """The client's address as the trusted proxies tell it (V4 throttling, the access log)."""
+    address = client_address(
+        request.client.host if request.client else None,
+        ", ".join(request.headers.getlist("x-forwarded-for")) or None,
+        rt.settings.trusted_proxies,
+    )
     return Visitor(address=address, user_agent=request.headers.get("user-agent", ""))
 
 
@@ -42,7 +48,7 @@ async def link_page(token: str, request: Request, conn: Tx, rt: VideoRuntimeDep)
     ctx = rt.context
     try:
         target, signed_in = await viewing.open_page(
-            conn, ctx, token, _visitor(request), request.cookies.get(COOKIE)
+            conn, ctx, token, _visitor(request, rt), request.cookies.get(COOKIE)
         )
     except NotFound:
         return _html(pages.not_found_page(), 404)
@@ -66,7 +72,7 @@ async def link_page(token: str, request: Request, conn: Tx, rt: VideoRuntimeDep)
         **_PAGES,
         303: {"description": "Session ouverte, retour à la page du lien"},
         401: {"description": "Mot de passe incorrect", **_HTML},
-        429: {"description": "Trop d'essais (délai croissant, puis blocage)", **_HTML},
+        429: {"description": "Trop d'essais (délai croissant par lien et par adresse)", **_HTML},
         **status_problems(422),
     },
 )
@@ -80,16 +86,16 @@ async def link_login(
     """V4: check the password (throttled, logged); on success set a session bound to the link."""
     ctx = rt.context
     try:
-        outcome = await viewing.login(conn, ctx, token, password, _visitor(request))
+        outcome = await viewing.login(conn, ctx, token, password, _visitor(request, rt))
     except NotFound:
         return _html(pages.not_found_page(), 404)
     status = viewing.LoginOutcome.http_status[outcome.kind]
     if outcome.kind == "gone":
         return _html(pages.gone_page(), status)
-    if outcome.kind in ("throttled", "locked"):
+    if outcome.kind == "throttled":
         seconds = max(1, math.ceil(outcome.retry_after.total_seconds()))
         return _html(
-            pages.throttled_page(seconds, outcome.kind == "locked"),
+            pages.throttled_page(seconds),
             status,
             {"Retry-After": str(seconds)},
         )
@@ -128,7 +134,7 @@ async def link_stream(token: str, request: Request, rt: VideoRuntimeDep) -> Resp
         token,
         request.cookies.get(COOKIE),
         request.headers.get("range"),
-        _visitor(request),
+        _visitor(request, rt),
     )
     headers = {**STREAM_HEADERS, "Content-Length": str(plan.length)}
     if plan.status == 206:
@@ -151,6 +157,6 @@ async def link_stream(token: str, request: Request, rt: VideoRuntimeDep) -> Resp
 )
 async def link_poster(token: str, request: Request, rt: VideoRuntimeDep) -> Response:
     image = await viewing.poster(
-        rt.pool, rt.context, token, request.cookies.get(COOKIE), _visitor(request)
+        rt.pool, rt.context, token, request.cookies.get(COOKIE), _visitor(request, rt)
     )
     return Response(image, media_type="image/jpeg", headers=STREAM_HEADERS)

@@ -117,7 +117,7 @@ async def open_page(
 
 @dataclass(frozen=True)
 class LoginOutcome:
-    kind: Literal["ok", "wrong", "throttled", "locked", "gone"]
+    kind: Literal["ok", "wrong", "throttled", "gone"]
     target: Target
     cookie: str | None = None
     cookie_max_age: int = 0
@@ -127,7 +127,6 @@ class LoginOutcome:
         "ok": 303,
         "wrong": 401,
         "throttled": 429,
-        "locked": 429,
         "gone": 410,
     }
 
@@ -142,12 +141,13 @@ async def login(
         return LoginOutcome("gone", target)
     await repo.lock_attempts(conn, target.link.id, visitor.address)
     now = clock.now()
-    stats = await repo.failure_stats(conn, target.link.id, visitor.address, now - ctx.policy.window)
-    decision = throttle(ctx.policy, stats, now)
+    link, address = await repo.failure_stats(
+        conn, target.link.id, visitor.address, now - ctx.policy.window
+    )
+    decision = throttle(ctx.policy, link, address, now)
     if not decision.allowed:
-        kind: Literal["locked", "throttled"] = "locked" if decision.locked else "throttled"
-        await _log(conn, target, visitor, kind, 429)
-        return LoginOutcome(kind, target, retry_after=decision.retry_after)
+        await _log(conn, target, visitor, "throttled", 429)
+        return LoginOutcome("throttled", target, retry_after=decision.retry_after)
     if not await asyncio.to_thread(ctx.hashing.verify, target.link.password_hash, password):
         await _log(conn, target, visitor, "login_failed", 401)
         return LoginOutcome("wrong", target)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,6 +24,7 @@ from prisme_video.domain import (
     RangeNotSatisfiableError,
     ThrottlePolicy,
     can_share,
+    client_address,
     link_status,
     parse_range,
     purge_after,
@@ -55,33 +58,78 @@ def test_can_share() -> None:
 
 def test_delays_grow_then_cap() -> None:
     policy = ThrottlePolicy()
-    delays = [policy.delay_after(n) for n in range(12)]
+    delays = [policy.delay_after(n) for n in range(40)]
     assert delays[:3] == [timedelta(0)] * 3
     assert all(a <= b for a, b in itertools.pairwise(delays))
     assert delays[4] == 2 * delays[3]
     assert max(delays) == policy.max_delay
+    link = [policy.link_delay_after(n) for n in range(10_000)]
+    assert link[: policy.link_free_failures + 1] == [timedelta(0)] * (policy.link_free_failures + 1)
+    assert max(link) == policy.link_max_delay == timedelta(seconds=30)
 
 
-def test_throttle_locks_after_ten_failures_in_the_window() -> None:
-    policy = ThrottlePolicy(base_delay=timedelta(0))
-    oldest = NOW - timedelta(minutes=10)
-    nine = FailureStats(9, oldest, NOW)
-    assert throttle(policy, [nine], NOW).allowed
-    ten = FailureStats(10, oldest, NOW)
-    decision = throttle(policy, [FailureStats(0, None, None), ten], NOW)
+NONE = FailureStats(0, None)
+
+
+def test_no_number_of_failures_locks_a_link() -> None:
+    """Whoever holds a URL can slow its link for others by 30 s at most, never shut it."""
+    policy = ThrottlePolicy()
+    flood = FailureStats(100_000, NOW)
+    decision = throttle(policy, flood, NONE, NOW)
     assert not decision.allowed
-    assert decision.locked
-    assert decision.retry_after == timedelta(minutes=20)
+    assert decision.retry_after == policy.link_max_delay
+    assert throttle(policy, flood, NONE, NOW + policy.link_max_delay).allowed
+
+
+def test_the_address_that_fails_waits_longer_than_the_link() -> None:
+    policy = ThrottlePolicy()
+    mine = FailureStats(30, NOW)
+    decision = throttle(policy, FailureStats(30, NOW), mine, NOW)
+    assert decision.retry_after == policy.max_delay == timedelta(minutes=15)
+    # another address on the same link only waits for the link's delay
+    assert throttle(policy, FailureStats(30, NOW), NONE, NOW).retry_after == timedelta(seconds=30)
 
 
 def test_throttle_delay_is_computed_from_the_last_failure() -> None:
     policy = ThrottlePolicy()
-    stats = FailureStats(4, NOW - timedelta(minutes=1), NOW - timedelta(seconds=1))
-    decision = throttle(policy, [stats], NOW)
+    stats = FailureStats(4, NOW - timedelta(seconds=1))
+    decision = throttle(policy, NONE, stats, NOW)
     assert not decision.allowed
-    assert not decision.locked
     assert decision.retry_after == timedelta(seconds=1)
-    assert throttle(policy, [stats], NOW + timedelta(seconds=1)).allowed
+    assert throttle(policy, NONE, stats, NOW + timedelta(seconds=1)).allowed
+
+
+PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.9", None, "203.0.113.9"),
+        # an untrusted peer's header is ignored: a client cannot pick its own address
+        ("203.0.113.9", "198.51.100.1", "203.0.113.9"),
+        ("10.0.0.2", "198.51.100.1", "198.51.100.1"),
+        # what the client wrote itself (left of the proxies' entries) is never read
+        ("10.0.0.2", "1.1.1.1, 198.51.100.1, 10.0.0.7", "198.51.100.1"),
+        ("10.0.0.2", "garbage, 198.51.100.1", "198.51.100.1"),
+        ("10.0.0.2", "198.51.100.1, garbage", "10.0.0.2"),
+        ("10.0.0.2", "10.0.0.3, 10.0.0.4", "10.0.0.3"),
+        ("::1", "2001:db8::5", "2001:db8::5"),
+        ("::ffff:10.0.0.2", "198.51.100.1", "198.51.100.1"),
+        ("10.0.0.2", None, "10.0.0.2"),
+        (None, "198.51.100.1", "unknown"),
+    ],
+)
+def test_client_address_behind_trusted_proxies(
+    peer: str | None, forwarded: str | None, expected: str
+) -> None:
+    assert client_address(peer, forwarded, PROXIES) == expected
+
+
+@given(peer=st.ip_addresses(), forwarded=st.text(max_size=200))
+def test_client_address_never_raises(peer: Any, forwarded: str) -> None:
+    result = client_address(str(peer), forwarded, PROXIES)
+    assert result == "unknown" or ipaddress.ip_address(result)
 
 
 @pytest.mark.parametrize(

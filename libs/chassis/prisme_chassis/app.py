@@ -485,6 +485,29 @@ def _declared_problems(schema: dict[str, Any]) -> set[str]:
     return names
 
 
+#: What the chassis itself may answer, by what the operation has: a token (401, 403), a path
+#: parameter (404: the resource is unknown), a body (400: it cannot be parsed).
+_EDGE_STATUSES = {
+    "401": "Authentication required (missing, invalid, expired or revoked token)",
+    "403": "The token lacks a required scope",
+    "404": "Not found",
+    "400": "The body cannot be parsed",
+}
+
+
+def _declare_edge(operation: dict[str, Any], problem: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    wanted = []
+    if operation.get("security"):
+        wanted += ["401", "403"]
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+        wanted.append("404")
+    if "requestBody" in operation:
+        wanted.append("400")
+    for status in wanted:
+        responses.setdefault(status, {**problem, "description": _EDGE_STATUSES[status]})
+
+
 def _declare_limits(responses: dict[str, Any]) -> None:
     """A route taking a body may answer the body limits' 413 problems."""
     limits = problems(*LIMIT_ERRORS)[413]
@@ -523,6 +546,7 @@ def _problem_openapi(
                     responses["422"] = problem
                 if "requestBody" in operation:
                     _declare_limits(responses)
+                _declare_edge(operation, problem)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
@@ -666,4 +690,7 @@ def run(build_app: Callable[[], FastAPI]) -> None:
         access_log=False,
         timeout_graceful_shutdown=15,
         lifespan="on",
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the client
+        # address; which proxies to trust is each service's setting (video-svc's viewer)
+        proxy_headers=False,
     )

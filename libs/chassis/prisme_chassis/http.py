@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import metrics
@@ -103,19 +105,50 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the OpenAPI document lists for the request's path (RFC 9110 §15.5.6).
+
+    Starlette's 405 names only the methods of the first route on the path, while a path often
+    has one route per method (``GET`` and ``POST /v1/videos``).
+    """
+    index: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allow_index", None
+    )
+    if index is None:
+        index = []
+        openapi = getattr(request.app, "openapi", None)
+        document = openapi() if callable(openapi) else {}
+        for path, operations in document.get("paths", {}).items():
+            regex, _, _ = compile_path(path)
+            index.append((regex, {method.upper() for method in operations}))
+        request.app.state.allow_index = index
+    methods: set[str] = set()
+    for regex, declared in index:
+        if regex.match(request.url.path):
+            methods |= declared
+    if not methods:
+        return None
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, phrase = _status_code_name(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail else phrase
     if exc.status_code == 304 or exc.status_code < 400:
         return Response(status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allow := _allowed_methods(request)) is not None:
+        headers["Allow"] = allow
     return problem_response(
         status=exc.status_code,
         code=code,
         title=phrase,
         detail=detail,
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers,
     )
 
 

@@ -28,7 +28,9 @@ async def start_service(
     migrations, bus, consumers, workers) has run and ``/readyz`` answered 200.
     """
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     base = f"http://127.0.0.1:{port}"

@@ -9,6 +9,7 @@ service's read scope (``<area>:read``; ``admin`` when the service has no area).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Annotated, Any, cast
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from ..auth import Principal, require_scopes
 from ..errors import Unprocessable, problems
@@ -81,6 +82,16 @@ async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 
 
 Conn = Annotated[asyncpg.Connection, Depends(_connection, scope="function")]
+
+
+def _iso_only(value: object) -> object:
+    # pydantic also reads "0.5" as a Unix time; the schema says date-time (RFC 3339) only
+    if isinstance(value, str) and not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("expected an RFC 3339 date-time")
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 Text = Annotated[str | None, Query(max_length=200)]
 
 
@@ -97,8 +108,8 @@ def audit_router(area: str | None) -> APIRouter:
         target_type: Text = None,
         action: Text = None,
         client_id: uuid.UUID | None = None,
-        since: AwareDatetime | None = None,
-        until: AwareDatetime | None = None,
+        since: IsoDatetime | None = None,
+        until: IsoDatetime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(max_length=20)] = None,
         who: Principal = require_scopes(read),
