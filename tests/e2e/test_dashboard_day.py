@@ -310,3 +310,50 @@ async def test_a_technicians_day_and_four_eyes(
     await expect(other.locator("#historique")).to_contain_text("Cessation approuvée")
     await expect(other.locator("#historique")).to_contain_text("par Anne Payet")
     await shot(other, "historique")
+
+
+async def test_the_year_end_from_the_contracts_page(
+    platform: Platform, dashboard_url: tuple[str, str], browser: Browser
+) -> None:
+    """Refused while the year runs (shown on the page, nothing ended); on 1 January the run
+    shows its progress and ends with every active contract of the year counted. (Travelling
+    wakes contracts-svc's own year-end check too: whichever starts first, the run is one.)"""
+    base, dsn = dashboard_url
+    shot = Shots("dashboard_year_end")
+    year = platform.clock.today().year
+    for tag in ("Grondin", "Lebon"):
+        client = await platform.practice(tag=tag, users=1, workstations=2)
+        draft = await platform.contracts.post(
+            "/v1/contracts",
+            json={"client_id": client["id"], "offer": "prisme", "start_date": f"{year}-03-01"},
+        )
+        assert draft.status_code == 201, draft.text
+        active = await platform.contracts.post(f"/v1/contracts/{draft.json()['id']}/activate")
+        assert active.status_code == 200, active.text
+    initial = await add_operator(dsn, "paul@prisme.re", "technician", "Paul Técher")
+    _, page = await sign_in(browser, base, "paul@prisme.re", initial, shot, "technicien")
+
+    await page.get_by_role("link", name="Contrats", exact=True).click()
+    await page.get_by_label("État").select_option("active")
+    await page.get_by_role("button", name="Filtrer").click()
+    await expect(page.locator("tbody tr")).to_have_count(2)
+    await page.get_by_role("link", name="Clôture de l'année").click()
+    await expect(page.locator("#progression")).to_contain_text("2 restants")
+    await page.get_by_role("button", name="Lancer la clôture").click()
+    # the year is not over: contracts-svc refuses, the page says so, nothing ended
+    await expect(page.locator("#progression .error")).to_contain_text(
+        "L'année n'est pas terminée", timeout=LIVE_MS
+    )
+    await expect(page.locator("#progression")).to_contain_text("0 contrat terminé")
+    await shot(page, "cloture-refusee")
+
+    platform.clock.travel_to(platform.clock.now().replace(year=year + 1, month=1, day=1, hour=8))
+    await page.goto(f"/contrats/cloture?annee={year}")
+    await page.get_by_role("button", name="Lancer la clôture").click()
+    progress = page.locator("#progression")
+    await expect(progress).to_have_attribute("data-status", "done", timeout=LIVE_MS)
+    await expect(progress).to_contain_text("2 contrats terminés, 0 restant")
+    await expect(progress.locator(".error")).to_have_count(0)
+    await shot(page, "cloture-terminee")
+    await page.goto(f"/contrats?annee={year}&status=ended")
+    await expect(page.locator("tbody tr")).to_have_count(2)

@@ -128,7 +128,8 @@ def _failure(year: int) -> str | None:
         return None
     exc = task.exception()
     if isinstance(exc, ServiceProblem):
-        return exc.message
+        # the title is the service's French sentence; its detail says when, for the record
+        return f"{exc.title} ({exc.detail})" if exc.detail else exc.title
     return None if exc is None else "La clôture s'est interrompue : relancez-la (elle reprend)."
 
 
@@ -141,7 +142,10 @@ async def year_end_run(
     """Start the run (idempotent in contracts-svc: a second start resumes) and show it live."""
     svc = services_for(request, visit)
     current = _RUNS.get(year)
-    if current is None or current.done():
+    if current is not None and current.done():
+        _RUNS.pop(year)  # a finished (or refused) run says nothing about this one
+        current = None
+    if current is None:
         try:
             progress = await svc.contracts.year_end(year)
         except ServiceProblem as problem:
