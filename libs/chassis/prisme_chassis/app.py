@@ -42,6 +42,7 @@ from . import audit, clock, revocations, telemetry
 from .auth import Authenticator, Principal, require_scopes
 from .bus import (
     Consumer,
+    DeadLetter,
     NotADeadLetter,
     OutboxRelay,
     Subscription,
@@ -433,13 +434,9 @@ def _dead_letter_router() -> APIRouter:
             letter = None
         if letter is None or letter.durable not in rt.consumers:
             raise NotFound(f"no dead letter {seq} for this service")
-        try:
-            await rt.consumers[letter.durable].replay(seq)
-        except RuntimeError as exc:
-            raise Unprocessable(str(exc)) from exc
-        # the replay committed its effect through the consumer's inbox (idempotent): the row
-        # says who asked for it, right after
-        async with transaction(rt.pool) as conn:
+
+        async def audited(conn: asyncpg.Connection, replayed: DeadLetter) -> None:
+            # in the replay's transaction: the row commits with the effect, or neither does
             await audit.record(
                 conn,
                 actor,
@@ -447,11 +444,16 @@ def _dead_letter_router() -> APIRouter:
                 target_type="dead_letter",
                 target_id=seq,
                 detail={
-                    "durable": letter.durable,
-                    "subject": letter.subject,
-                    "event_id": letter.event_id,
+                    "durable": replayed.durable,
+                    "subject": replayed.subject,
+                    "event_id": replayed.event_id,
                 },
             )
+
+        try:
+            await rt.consumers[letter.durable].replay(seq, then=audited)
+        except RuntimeError as exc:
+            raise Unprocessable(str(exc)) from exc
 
     return router
 

@@ -14,7 +14,7 @@ import pytest
 from prisme_chassis import audit
 from prisme_chassis.db import connect, create_pool, migrate_service, transaction
 from prisme_testing.audit import Call, assert_mutations_audited
-from prisme_testing.demo.app import DemoSettings, build_app, spec
+from prisme_testing.demo.app import DemoItemCreated, DemoSettings, build_app, spec
 from prisme_testing.polling import eventually
 from prisme_testing.runner import start_service
 
@@ -55,6 +55,10 @@ def test_actor_kinds() -> None:
     assert audit.Actor.system("year-end").sub == "system:year-end"
     assert audit.Actor.system("year-end").kind == "system"
     assert audit.Actor(sub="integration:abc").kind == "integration"
+    event = DemoItemCreated(item_id=uuid.uuid4(), n=1)
+    by_event = audit.Actor.event(event)
+    assert (by_event.sub, by_event.kind) == ("event:demo.item_created", "event")
+    assert by_event.request_id == str(event.event_id)
     assert audit.Actor(sub=str(uuid.uuid4()), name="Alice").kind == "operator"
 
 
@@ -106,6 +110,53 @@ async def test_record_writes_in_the_callers_transaction_only(
         assert row["before"] == {"n": 1}
         assert row["after"] == {"n": 2, "password": audit.REDACTED}
         assert row["at"].tzinfo is not None
+    finally:
+        await pool.close()
+
+
+async def test_record_many_writes_a_set_in_one_statement(
+    new_database: Callable[[], Awaitable[str]],
+) -> None:
+    """A set-based handler's rows (one INSERT … SELECT FROM unnest), every column kept
+    (JSON facts, absent before/after, the practice), secrets redacted, nothing outside a
+    transaction."""
+    dsn = await new_database()
+    pool = await create_pool(dsn)
+    try:
+        await migrate_service(pool, spec.name, spec.migrations)
+        event = DemoItemCreated(item_id=uuid.uuid4(), n=3)
+        by = audit.Actor.event(event)
+        rows = [
+            audit.row(
+                by,
+                "thing.revoked",
+                target_type="thing",
+                target_id=i,
+                client_id=uuid.UUID(int=i) if i % 2 else None,
+                after={"n": i, "token": "never-stored"} if i % 3 else None,
+                detail={"batch": [i, "x"]},
+            )
+            for i in range(1, 1001)
+        ]
+        conn = await connect(dsn)
+        try:
+            with pytest.raises(RuntimeError, match="inside the transaction"):
+                await audit.record_many(conn, rows)
+        finally:
+            await conn.close()
+        async with transaction(pool) as tx:
+            await audit.record_many(tx, [])
+            await audit.record_many(tx, rows)
+        async with pool.acquire() as c:
+            got = await c.fetch("SELECT * FROM audit_trail ORDER BY id")
+        assert len(got) == 1000
+        assert {r["actor"] for r in got} == {"event:demo.item_created"}
+        assert {r["request_id"] for r in got} == {str(event.event_id)}
+        assert [r["target_id"] for r in got[:3]] == ["1", "2", "3"]
+        assert (got[0]["client_id"], got[1]["client_id"]) == (uuid.UUID(int=1), None)
+        assert got[0]["after"] == {"n": 1, "token": audit.REDACTED}
+        assert (got[2]["after"], got[2]["before"]) == (None, None)
+        assert got[4]["detail"] == {"batch": [5, "x"]}
     finally:
         await pool.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
@@ -143,8 +144,49 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed(
         assert (await client.post(f"/v1/dead-letters/{letter['seq']}/replay")).status_code == 204
         assert [str(r["item_id"]) for r in await effects(dsn)] == [item]
         assert (await client.get("/v1/dead-letters")).json() == []
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT actor, target_id, detail FROM audit_trail"
+                " WHERE action = 'dead_letter.replayed'"
+            )
+        finally:
+            await conn.close()
+        assert [(r["target_id"], json.loads(r["detail"])["event_id"]) for r in rows] == [
+            (str(letter["seq"]), letter["event_id"])
+        ]
         # A second replay of the same letter is refused: it is gone.
         assert (await client.post(f"/v1/dead-letters/{letter['seq']}/replay")).status_code == 404
+
+
+async def test_a_replay_and_its_audit_row_commit_together(
+    demo: tuple[DemoSettings, str], auth_headers: dict[str, str]
+) -> None:
+    """O3: what runs after the handler in a replay (the audit row) is in its transaction: when
+    it fails, the effect is rolled back and the letter is kept."""
+    settings, dsn = demo
+    app = build_app(settings)
+    async with start_service(app, headers=auth_headers) as client:
+        item = (await client.post("/items", json={"n": 1, "poison": True})).json()["id"]
+
+        async def dead() -> bool:
+            return bool((await client.get("/v1/dead-letters")).json())
+
+        await eventually(dead)
+        [letter] = (await client.get("/v1/dead-letters")).json()
+        assert (await client.post(f"/items/{item}/cure")).status_code == 204
+
+        class Boom(Exception):
+            pass
+
+        async def fails(conn: asyncpg.Connection, replayed: Any) -> None:
+            assert replayed.seq == letter["seq"]
+            raise Boom
+
+        with pytest.raises(Boom):
+            await app.state.runtime.consumers["demo-items"].replay(letter["seq"], then=fails)
+        assert await effects(dsn) == []
+        assert [d["seq"] for d in (await client.get("/v1/dead-letters")).json()] == [letter["seq"]]
 
 
 async def test_dead_letter_routes_need_admin(

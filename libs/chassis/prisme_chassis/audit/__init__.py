@@ -14,7 +14,9 @@ Every state change of every service writes a row in the transaction of the chang
 
 The actor carries the token's ``sub`` and the operator's ``name`` claim (the dashboard puts it
 in every token it mints), the caller's address, ``X-Request-ID`` and trace id; schedulers use
-``Actor.system("year-end")``. ``before``, ``after`` and ``detail`` are redacted before they
+``Actor.system("year-end")``, bus handlers ``Actor.event(event)`` (``event:<type>``, the
+event's id as request id); a set-based handler builds one :func:`row` per thing changed and
+writes them with :func:`record_many` (one INSERT … SELECT, no round trip per row). ``before``, ``after`` and ``detail`` are redacted before they
 are stored: a value under a secret-naming key (``password``, ``secret``, ``token``, ``seed``…)
 or shaped like one (``whsec_…``, a JWT, a PEM private key) becomes ``[redacted]`` (R5).
 
@@ -176,6 +178,7 @@ async def entries(
 
 
 async def record_many(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write rows built by :func:`row` in one statement, in the caller's transaction."""
+    """Write rows built by :func:`row` in one statement (one INSERT … SELECT FROM unnest,
+    whatever their number), in the caller's transaction."""
     _require_transaction(conn)
     await repository.insert(conn, rows)

@@ -75,7 +75,7 @@ class Actor:
 
     ``sub`` is the token's subject: the operator's id for a dashboard-minted token,
     ``integration:<jti>`` for an integration token, ``system:<what>`` for the service's own
-    schedulers and workers. ``name`` is the operator's (or token's) name as the token carries
+    schedulers and workers, ``event:<type>`` for a bus handler (:meth:`event`). ``name`` is the operator's (or token's) name as the token carries
     it. ``address`` is the caller's IP address, ``request_id`` its ``X-Request-ID`` header,
     ``trace_id`` the OpenTelemetry trace of the request.
     """
@@ -91,11 +91,23 @@ class Actor:
         """The service itself (a scheduler, a worker, a command): ``system:<what>``."""
         return cls(sub=f"system:{what}", name=name or "système")
 
+    @classmethod
+    def event(cls, event: Any, name: str | None = None) -> Actor:
+        """A bus handler applying ``event``: ``event:<type>``, the event's id as request id
+        (so a row leads back to the message that caused it), its trace if one is current."""
+        return cls(
+            sub=f"event:{event.subject}",
+            name=name or "système",
+            request_id=str(event.event_id),
+        )
+
     @property
     def kind(self) -> str:
-        """``system``, ``integration`` or ``operator``."""
+        """``system``, ``event``, ``integration`` or ``operator``."""
         if self.sub.startswith("system:"):
             return "system"
+        if self.sub.startswith("event:"):
+            return "event"
         if self.sub.startswith("integration:"):
             return "integration"
         return "operator"

@@ -39,7 +39,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prisme_events import Event, UnknownEventError, dead_letter_stream, decode
 
 from .. import metrics
-from .deadletter import NotADeadLetter, dead_letter_subject, load_dead_letter
+from .deadletter import DeadLetter, NotADeadLetter, dead_letter_subject, load_dead_letter
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("prisme.bus")
@@ -441,11 +441,17 @@ class Consumer:
             stream=dead_letter_stream(self.service).name,
         )
 
-    async def replay(self, dl_seq: int) -> None:
+    async def replay(
+        self,
+        dl_seq: int,
+        then: Callable[[asyncpg.Connection, DeadLetter], Awaitable[None]] | None = None,
+    ) -> None:
         """Run a dead-lettered message through this consumer again; on success remove it.
 
         The letter is the one stored in this service's dead-letter stream, and its consumer
         the one named by its stored subject (which only this service may publish under).
+        ``then`` runs in the replay's transaction after the handler succeeded (the audit row
+        of who asked for it commits with the effect, or neither does).
         """
         letter = await load_dead_letter(self.js, self.service, dl_seq)
         if letter.durable != self.sub.durable:
@@ -457,6 +463,8 @@ class Consumer:
                 raise RuntimeError(f"replay failed: {out.error!r}") from out.error
             if out.status == "poison":
                 raise RuntimeError(f"cannot replay: {out.error}")
+            if then is not None:
+                await then(cast(asyncpg.Connection, conn), letter)
         await self.js.delete_msg(dead_letter_stream(self.service).name, dl_seq)
 
 
