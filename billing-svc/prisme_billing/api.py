@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Request, Response
 from prisme_chassis import audit, jobs
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
-from prisme_chassis.db import transaction
 from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
@@ -564,20 +563,10 @@ async def reconcile(
 ) -> ReconcileOut:
     """Fetch Stripe events missed by the webhook (also run periodically by the worker)."""
     try:
-        new_events = await stripe_events.reconcile(rt.pool, rt.context.stripe)
+        new_events = await stripe_events.reconcile(rt.pool, rt.context.stripe, actor)
     except stripe.StripeError as exc:
         # Nothing was lost: the worker reconciles again later.
         raise errors.StripeUnavailable(
             f"Stripe answered {type(exc).__name__}; try again later"
         ) from exc
-    # the events were stored (once each, by their Stripe id) as they were fetched; the row
-    # says who asked for the fetch and what it found
-    async with transaction(rt.pool) as conn:
-        await audit.record(
-            conn,
-            actor,
-            "stripe.reconciled",
-            target_type="stripe",
-            detail={"new_events": new_events},
-        )
     return ReconcileOut(new_events=new_events)

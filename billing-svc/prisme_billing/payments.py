@@ -273,11 +273,37 @@ async def record_manual_refund(
 
 
 async def refund_settled(
+    conn: asyncpg.Connection,
+    refund: asyncpg.Record,
+    stripe_refund_id: str,
+    stripe_status: str,
+    by: Actor,
+) -> str | None:
+    """Apply a Stripe refund's status; ``payment.refunded`` is published once, on success.
+    O3: a change is audited as ``refund.<status>`` by ``by``. The status written
+    (``succeeded``, ``failed``, ``pending``), None when nothing changed."""
+    status = await _settle_refund(conn, refund, stripe_refund_id, stripe_status)
+    if status is not None:
+        await audit.record(
+            conn,
+            by,
+            f"refund.{status}",
+            target_type="refund",
+            target_id=refund["id"],
+            detail={
+                "invoice_id": refund["invoice_id"],
+                "amount": money_str(refund["amount"]),
+                "stripe_refund": stripe_refund_id,
+            },
+        )
+    return status
+
+
+async def _settle_refund(
     conn: asyncpg.Connection, refund: asyncpg.Record, stripe_refund_id: str, stripe_status: str
-) -> None:
-    """Apply a Stripe refund's status; ``payment.refunded`` is published once, on success."""
+) -> str | None:
     if refund["status"] == "succeeded":
-        return
+        return None
     if stripe_status == "succeeded":
         await repo.update_refund(conn, refund["id"], "succeeded", stripe_refund_id)
         await repo.add_refunded(conn, refund["invoice_id"], refund["amount"])
@@ -294,7 +320,9 @@ async def refund_settled(
                 amount=money_str(refund["amount"]),
             ),
         )
-    elif stripe_status in ("failed", "canceled"):
-        await repo.update_refund(conn, refund["id"], "failed", stripe_refund_id)
-    else:
-        await repo.update_refund(conn, refund["id"], "pending", stripe_refund_id)
+        return "succeeded"
+    status = "failed" if stripe_status in ("failed", "canceled") else "pending"
+    if refund["status"] == status and refund["stripe_refund_id"] == stripe_refund_id:
+        return None
+    await repo.update_refund(conn, refund["id"], status, stripe_refund_id)
+    return status

@@ -189,7 +189,7 @@ async def approve(
         return await _approve_items(conn, approval, actor, note)
     before = await repo.current_price_book(conn)
     version = await service.replace_price_book(
-        conn, prices_of(approval["payload"]), approval["maker"], approved_by=actor.sub
+        conn, prices_of(approval["payload"]), approval["maker"], approved_by=actor.sub, by=actor
     )
     decided = await repo.decide_approval(
         conn,

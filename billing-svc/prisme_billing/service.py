@@ -9,6 +9,7 @@ import uuid
 from datetime import date
 
 import asyncpg
+from prisme_chassis import audit
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
 from prisme_chassis.money import ZERO, money_str
@@ -120,7 +121,7 @@ async def contract_activated(conn: asyncpg.Connection, ev: ContractActivated) ->
         effective_date=ev.start_date,
         status="awaiting_price",
     )
-    await invoice_awaiting_charges(conn, [(ev.offer, ev.level)])
+    await invoice_awaiting_charges(conn, [(ev.offer, ev.level)], by=audit.Actor.event(ev))
 
 
 async def contract_amended(conn: asyncpg.Connection, ev: ContractAmended) -> None:
@@ -143,7 +144,7 @@ async def contract_amended(conn: asyncpg.Connection, ev: ContractAmended) -> Non
         effective_date=ev.effective_date,
         status="awaiting_price",
     )
-    await invoice_awaiting_charges(conn, [(ev.offer, ev.level)])
+    await invoice_awaiting_charges(conn, [(ev.offer, ev.level)], by=audit.Actor.event(ev))
 
 
 async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
@@ -154,7 +155,7 @@ async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
     """
     await _project(conn, ev)
     if ev.reason == "cessation":
-        await _credit_after_cessation(conn, ev.contract_id)
+        await _credit_after_cessation(conn, ev.contract_id, by=audit.Actor.event(ev))
 
 
 # --- price book (B1) ---------------------------------------------------------------------------
@@ -165,12 +166,14 @@ async def replace_price_book(
     prices: list[domain.Price],
     actor: str,
     approved_by: str | None = None,
+    *,
+    by: audit.Actor,
 ) -> int:
     """Write a new price-book version, then invoice what was waiting for those prices. Run
     when a change is approved (O2, price_changes)."""
     check_price_book(prices)
     version = await repo.write_price_book(conn, prices, actor, approved_by)
-    await invoice_awaiting_charges(conn, [p.key for p in prices])
+    await invoice_awaiting_charges(conn, [p.key for p in prices], by=by)
     return version
 
 
@@ -188,12 +191,16 @@ async def sweep_awaiting_charges(conn: asyncpg.Connection) -> int:
     """Invoice whatever waits for a price the current book has. Run periodically: a charge
     committed while a price-book change was being applied is not seen by that change."""
     book = await repo.current_price_book(conn)
-    return await invoice_awaiting_charges(conn, [p.key for p in book.prices])
+    return await invoice_awaiting_charges(
+        conn, [p.key for p in book.prices], by=audit.Actor.system("awaiting-price-sweep")
+    )
 
 
-async def invoice_awaiting_charges(conn: asyncpg.Connection, keys: list[domain.PriceKey]) -> int:
+async def invoice_awaiting_charges(
+    conn: asyncpg.Connection, keys: list[domain.PriceKey], *, by: audit.Actor
+) -> int:
     """Invoice every charge of ``keys`` (offer, level) still waiting, if the current book
-    prices it."""
+    prices it; each invoice (and cessation credit note) is audited as done ``by`` (O3)."""
     book = await repo.current_price_book(conn)
     prices = {p.key: p for p in book.prices}
     issued = 0
@@ -210,10 +217,10 @@ async def invoice_awaiting_charges(conn: asyncpg.Connection, keys: list[domain.P
                 continue
             line = extra
         contract = await repo.lock_contract(conn, charge["contract_id"])
-        await _issue_invoice(conn, charge, [line], book.version)
+        await _issue_invoice(conn, charge, [line], book.version, by=by)
         issued += 1
         if contract is not None and contract["end_reason"] == "cessation":
-            await _credit_after_cessation(conn, charge["contract_id"])
+            await _credit_after_cessation(conn, charge["contract_id"], by=by)
     return issued
 
 
@@ -306,6 +313,8 @@ async def _issue_invoice(
     charge: asyncpg.Record,
     charges: list[domain.Charge],
     price_book_version: int,
+    *,
+    by: audit.Actor,
 ) -> uuid.UUID:
     contract_id, client_id = charge["contract_id"], charge["client_id"]
     doc_id, totals = await create_draft_invoice(
@@ -338,10 +347,27 @@ async def _issue_invoice(
             due_date=domain.due_date(today),
         ),
     )
+    await audit.record(
+        conn,
+        by,
+        "invoice.issued",
+        target_type="invoice",
+        target_id=doc_id,
+        client_id=client_id,
+        detail={
+            "number": number,
+            "contract_id": contract_id,
+            "charge": charge["source_key"],
+            "total_ttc": money_str(totals.ttc),
+            "price_book_version": price_book_version,
+        },
+    )
     return doc_id
 
 
-async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UUID) -> None:
+async def _credit_after_cessation(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, *, by: audit.Actor
+) -> None:
     """B5: one credit note per invoice of the contract for its unused days, never more than
     what earlier credit notes left of the invoice (B6); what was paid beyond what is still
     owed is refunded (through Stripe when paid there, else as a manual refund)."""
@@ -376,7 +402,26 @@ async def _credit_after_cessation(conn: asyncpg.Connection, contract_id: uuid.UU
             new_lines.append(new_line(credit, credits_position=ln["position"]))
         if not new_lines:
             continue  # B5: nothing unused, nothing owed
-        await issue_credit_note(conn, invoice, new_lines, purpose="cessation", reason=None)
+        note_id, number = await issue_credit_note(
+            conn, invoice, new_lines, purpose="cessation", reason=None
+        )
+        await audit.record(
+            conn,
+            by,
+            "credit_note.issued",
+            target_type="credit_note",
+            target_id=note_id,
+            client_id=invoice["client_id"],
+            reason="cessation",
+            detail={
+                "number": number,
+                "invoice_id": invoice["id"],
+                "invoice_number": invoice["number"],
+                "contract_id": contract_id,
+                "effective_date": effective,
+                "total_ttc": money_str(domain.sum_amounts([ln.amounts for ln in new_lines]).ttc),
+            },
+        )
 
 
 async def issue_credit_note(

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import stripe
-from prisme_chassis import jobs
+from prisme_chassis import audit, jobs
 from prisme_chassis.db import transaction
 from prisme_chassis.money import to_cents
 
@@ -150,7 +150,8 @@ async def refund(pool: asyncpg.Pool, client: stripe.StripeClient, job: jobs.Job)
     async def record(conn: asyncpg.Connection) -> None:
         current = await repo.refund_for(conn, note_id)  # locked: the webhook may race us
         assert current is not None
-        await payments.refund_settled(conn, current, created.id, created.status or "pending")
+        by = audit.Actor.system("stripe-refund")
+        await payments.refund_settled(conn, current, created.id, created.status or "pending", by)
 
     return jobs.Done(apply=record)
 

@@ -17,8 +17,9 @@ from typing import Any, cast
 
 import asyncpg
 import stripe
-from prisme_chassis import jobs
+from prisme_chassis import audit, jobs
 from prisme_chassis.db import transaction
+from prisme_chassis.money import from_cents, money_str
 
 from . import payments, stripe_jobs
 from . import repository as repo
@@ -29,6 +30,13 @@ from .stripe_client import metadata
 log = logging.getLogger(__name__)
 
 SOURCE = "stripe"
+
+
+def stripe_actor(event_id: str) -> audit.Actor:
+    """O3: a change Stripe's event caused (``system:stripe``, the event id as request id)."""
+    return audit.Actor(sub="system:stripe", name="Stripe", request_id=event_id)
+
+
 #: Stripe event types we act on (B8); anything else is acknowledged and dropped.
 ALLOWED_EVENTS = frozenset(
     {
@@ -80,9 +88,9 @@ async def process(pool: asyncpg.Pool, client: stripe.StripeClient, job: jobs.Job
     elif kind == "charge.refunded":
         refunds = await client.v1.refunds.list_async({"charge": obj["id"], "limit": 100})
         found = [await client.v1.refunds.retrieve_async(r.id) for r in refunds.data]
-        apply = _refund_updates(found)
+        apply = _refund_updates(found, event_id)
     else:
-        apply = _refund_updates([await client.v1.refunds.retrieve_async(obj["id"])])
+        apply = _refund_updates([await client.v1.refunds.retrieve_async(obj["id"])], event_id)
 
     async def record(conn: asyncpg.Connection) -> None:
         await apply(conn)
@@ -109,14 +117,39 @@ async def _invoice_update(
         if doc is None:
             return  # not one of ours
         if method is not None:
-            await payments.stripe_invoice_paid(conn, doc, stripe_id, inv.amount_paid or 0, method)
-        elif reason is not None:
-            await payments.stripe_payment_failed(conn, doc, event_id, reason)
+            amount = inv.amount_paid or 0
+            if await payments.stripe_invoice_paid(conn, doc, stripe_id, amount, method):
+                await audit.record(
+                    conn,
+                    stripe_actor(event_id),
+                    "payment.received",
+                    target_type="invoice",
+                    target_id=doc["id"],
+                    client_id=doc["client_id"],
+                    detail={
+                        "number": doc["number"],
+                        "method": method,
+                        "amount": money_str(from_cents(amount)),
+                        "stripe_invoice": stripe_id,
+                    },
+                )
+        elif reason is not None and await payments.stripe_payment_failed(
+            conn, doc, event_id, reason
+        ):
+            await audit.record(
+                conn,
+                stripe_actor(event_id),
+                "payment.failed",
+                target_type="invoice",
+                target_id=doc["id"],
+                client_id=doc["client_id"],
+                detail={"number": doc["number"], "reason": reason, "stripe_invoice": stripe_id},
+            )
 
     return apply
 
 
-def _refund_updates(refunds: list[Any]) -> jobs.Apply:
+def _refund_updates(refunds: list[Any], event_id: str) -> jobs.Apply:
     async def apply(conn: asyncpg.Connection) -> None:
         for refund in refunds:
             ours = await repo.refund_by_stripe_id(conn, refund.id)
@@ -127,7 +160,9 @@ def _refund_updates(refunds: list[Any]) -> jobs.Apply:
                 ours = await repo.refund_by_id(conn, uuid.UUID(key))
                 if ours is None:
                     continue
-            await payments.refund_settled(conn, ours, refund.id, refund.status or "pending")
+            await payments.refund_settled(
+                conn, ours, refund.id, refund.status or "pending", stripe_actor(event_id)
+            )
 
     return apply
 
@@ -166,10 +201,16 @@ async def _failure_reason(client: stripe.StripeClient, inv: Any) -> str:
 # --- reconciliation ----------------------------------------------------------------------------
 
 
-async def reconcile(pool: asyncpg.Pool, client: stripe.StripeClient) -> int:
+async def reconcile(
+    pool: asyncpg.Pool, client: stripe.StripeClient, actor: audit.Actor | None = None
+) -> int:
     """Catch missed webhooks: list Stripe's events since the last mark, store the ones we do
     not have and queue their processing; an event whose job died is queued again (nothing
-    received is lost for good). Returns how many events were queued."""
+    received is lost for good). Returns how many events were queued.
+
+    O3: the ``stripe.reconciled`` row is written in the transaction that moves the mark (the
+    run's last change), by ``actor`` (the operator who asked), or by ``system:stripe-reconcile``
+    when the periodic run queued something."""
     async with transaction(pool) as conn:
         mark = await repo.reconciliation_mark(conn, SOURCE)
     since = max(0, (mark or 0) - RECONCILE_OVERLAP_S)
@@ -198,4 +239,12 @@ async def reconcile(pool: asyncpg.Pool, client: stripe.StripeClient) -> int:
         starting_after = page.data[-1].id
     async with transaction(pool) as conn:
         await repo.set_reconciliation_mark(conn, SOURCE, newest or int(time.time()))
+        if actor is not None or queued:
+            await audit.record(
+                conn,
+                actor or audit.Actor.system("stripe-reconcile"),
+                "stripe.reconciled",
+                target_type="stripe",
+                detail={"new_events": queued},
+            )
     return queued

@@ -14,6 +14,7 @@ import httpx
 import prisme_billing
 from prisme_billing.app import build_app
 from prisme_billing.settings import BillingSettings
+from prisme_billing.stripe_client import metadata
 from prisme_chassis.db import CHASSIS_MIGRATIONS, connect, migrate
 from prisme_stripe_sandbox import SandboxServer
 from prisme_testing.audit import Call, Example, assert_mutations_audited
@@ -195,3 +196,58 @@ async def test_billings_old_trail_is_moved_onto_the_chassis_trail(
         (moved,) = (await api.get("/v1/audit", params={"target": str(invoice_id)})).json()["items"]
         assert moved["address"] == "10.0.0.4"
         assert moved["at"].startswith("2026-03-01T09:00:00")
+
+
+async def test_what_events_and_stripe_change_is_audited_by_them(
+    stripe_settings: BillingSettings,
+    stripe_sandbox: SandboxServer,
+    stripe_client: Any,
+    auth_headers: dict[str, str],
+    activated: Callable[..., Any],
+    ended: Callable[..., Any],
+    wait_for: Wait,
+) -> None:
+    """O3 beyond the routes: the invoice issued on contract.activated, the payment Stripe
+    reports, the credit note of a cessation and its refund each have their row, by the event
+    (``event:<type>``, its id as request id) or by Stripe (``system:stripe``)."""
+    s, client = stripe_settings, stripe_client
+    async with billing(s, stripe_sandbox, auth_headers) as (api, _control):
+        act = activated(postes=6, start=date(2026, 1, 1))
+        await publish_event(s.nats_url, act)
+        inv = await _invoice(api, wait_for, act.contract_id)
+
+        async def rows(action: str, n: int = 1) -> list[dict[str, Any]] | None:
+            got = (await api.get("/v1/audit", params={"action": action})).json()["items"]
+            return got if len(got) >= n else None
+
+        (issued,) = await wait_for(lambda: rows("invoice.issued"))
+        assert (issued["actor"], issued["request_id"]) == (
+            "event:contract.activated",
+            str(act.event_id),
+        )
+        assert (issued["target_id"], issued["client_id"]) == (inv["id"], str(act.client_id))
+        assert issued["detail"]["number"] == inv["number"]
+        assert issued["detail"]["total_ttc"] == "3480.00"
+
+        async def stripe_invoice() -> Any:
+            page = await client.v1.invoices.list_async({"limit": 100})
+            mine = [i for i in page.data if metadata(i).get("prisme_document_id") == inv["id"]]
+            return mine[0] if mine and mine[0].status == "open" else None
+
+        si = await wait_for(stripe_invoice)
+        await client.v1.invoices.pay_async(si.id, {"payment_method": "pm_card_visa"})
+        (paid,) = await wait_for(lambda: rows("payment.received"))
+        assert (paid["actor"], paid["target_id"]) == ("system:stripe", inv["id"])
+        assert paid["request_id"].startswith("evt_")
+        assert (paid["detail"]["amount"], paid["detail"]["method"]) == ("3480.00", "card")
+
+        end = ended(act, date(2026, 6, 30), version=3)
+        await publish_event(s.nats_url, end)
+        (note,) = await wait_for(lambda: rows("credit_note.issued"))
+        assert (note["actor"], note["request_id"]) == ("event:contract.ended", str(end.event_id))
+        assert (note["reason"], note["detail"]["invoice_number"]) == ("cessation", inv["number"])
+        assert note["detail"]["total_ttc"] == "1754.30"
+        (refund,) = await wait_for(lambda: rows("refund.succeeded"))
+        # settled by the refund job's answer, or by Stripe's webhook when it came first
+        assert refund["actor"] in ("system:stripe-refund", "system:stripe")
+        assert refund["detail"]["amount"] == "1754.30"
