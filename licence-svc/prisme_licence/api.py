@@ -162,6 +162,17 @@ async def read_credentials(
                 client_id=found.account["client_id"],
                 detail={"upn": found.account["upn"]},
             )
+        elif found.destroyed:
+            # O3 (L1): the reveal found the password expired and destroyed it
+            await audit.record(
+                conn,
+                actor,
+                "credentials.expired",
+                target_type="account",
+                target_id=account_id,
+                client_id=found.account["client_id"],
+                detail={"upn": found.account["upn"]},
+            )
     if found.password is None:
         gone = errors.PasswordExpired if found.gone == "expired" else errors.PasswordAlreadyRead
         raise gone(

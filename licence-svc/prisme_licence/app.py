@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
-from prisme_chassis import clock, jobs
+from prisme_chassis import audit, clock, jobs
 from prisme_chassis.app import ServiceSpec, create_app, run
 from prisme_chassis.db import transaction
 
@@ -36,7 +36,23 @@ async def purge_expired_credentials(rt: LicenceRuntime) -> None:
         await asyncio.sleep(rt.settings.credential_purge_seconds)
         try:
             async with transaction(rt.pool) as conn:
-                await repo.purge_expired_credentials(conn, clock.now())
+                purged = await repo.purge_expired_credentials(conn, clock.now())
+                # O3: one row per destroyed password, in one statement
+                by = audit.Actor.system("credential-purge")
+                await audit.record_many(
+                    conn,
+                    [
+                        audit.row(
+                            by,
+                            "credentials.expired",
+                            target_type="account",
+                            target_id=a["id"],
+                            client_id=a["client_id"],
+                            detail={"upn": a["upn"]},
+                        )
+                        for a in purged
+                    ],
+                )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("credential purge will retry: %s", exc)
 

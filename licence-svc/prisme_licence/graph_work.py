@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import asyncpg
-from prisme_chassis import clock, jobs
+from prisme_chassis import audit, clock, jobs
 from prisme_chassis.bus import enqueue_many, next_versions
 from prisme_chassis.db import transaction
 from prisme_events import LicenceFailed, LicenceProvisioned, LicenceRevoked
@@ -339,6 +339,26 @@ class GraphWork:
                     for r in emitting
                 ],
             )
+            # O3: one row per account provisioned or revoked, in one statement
+            by = audit.Actor.system("graph-worker")
+            await audit.record_many(
+                conn,
+                [
+                    audit.row(
+                        by,
+                        f"licence.{r.outcome.event}",
+                        target_type="account",
+                        target_id=r.work.account["id"],
+                        client_id=r.work.account["client_id"],
+                        detail={
+                            "upn": r.work.account["upn"],
+                            "contract_id": r.work.account["contract_id"],
+                            "sku": r.work.account["sku"],
+                        },
+                    )
+                    for r in emitting
+                ],
+            )
 
     async def on_dead(self, conn: asyncpg.Connection, job: jobs.Job, error: str) -> None:
         """A job that can never succeed (or ran out of attempts): the account is ``failed``
@@ -356,6 +376,15 @@ class GraphWork:
         versions = await next_versions(conn, AGGREGATE, [account_id])
         failed = Outcome("failed", status="failed", event="failed", reason=reason)
         await enqueue_many(conn, [_event(failed, dict(acc), versions[str(account_id)])])
+        await audit.record(
+            conn,
+            audit.Actor.system("graph-worker"),
+            "licence.failed",
+            target_type="account",
+            target_id=account_id,
+            client_id=acc["client_id"],
+            detail={"upn": acc["upn"], "operation": kind, "reason": reason, "job_id": job.id},
+        )
 
 
 def _event(o: Outcome, a: dict[str, Any], version: int) -> LicenceEvent:

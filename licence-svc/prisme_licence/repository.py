@@ -294,17 +294,24 @@ async def destroy_credential(conn: Conn, account_id: uuid.UUID, state: str) -> N
     )
 
 
-async def purge_expired_credentials(conn: Conn, now: datetime) -> int:
+async def purge_expired_credentials(conn: Conn, now: datetime) -> list[asyncpg.Record]:
+    """Destroy the sealed passwords expired at ``now``; the accounts they were for
+    (id, client_id, upn)."""
     rows = await conn.fetch(
         "DELETE FROM credentials WHERE expires_at <= $1 RETURNING account_id", now
     )
     ids = [r["account_id"] for r in rows]
-    if ids:
-        await conn.execute(
-            "UPDATE accounts SET credential_state = 'expired' WHERE id = ANY($1::uuid[]) AND credential_state = 'available'",
-            ids,
+    if not ids:
+        return []
+    await conn.execute(
+        "UPDATE accounts SET credential_state = 'expired' WHERE id = ANY($1::uuid[]) AND credential_state = 'available'",
+        ids,
+    )
+    return list(
+        await conn.fetch(
+            "SELECT id, client_id, upn FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id", ids
         )
-    return len(ids)
+    )
 
 
 async def live_accounts_of_contracts(
@@ -313,7 +320,7 @@ async def live_accounts_of_contracts(
     """The accounts of these contracts that a revocation still concerns, locked (L3)."""
     return list(
         await conn.fetch(
-            """SELECT id, user_id, graph_tenant, contract_id FROM accounts
+            """SELECT id, user_id, graph_tenant, contract_id, client_id, upn FROM accounts
                WHERE contract_id = ANY($1::uuid[]) AND status IN ('pending', 'active', 'failed')
                ORDER BY id FOR UPDATE""",
             contract_ids,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from prisme_chassis import clock
+from prisme_chassis import audit, clock
 from prisme_events import (
     ContractActivated,
     ContractAmended,
@@ -66,6 +66,7 @@ async def _ensure_account(
     version: int,
     user: ContractUser,
     key: str,
+    by: audit.Actor,
 ) -> None:
     acc = await repo.account_by_user(conn, user.user_id)
     if acc is None:
@@ -87,28 +88,82 @@ async def _ensure_account(
             sku=tenant.sku,
         )
         await gj.provision(conn, gj.AccountRef(account_id, tenant.graph_tenant), key)
+        await _audit_account(conn, by, "account.created", account_id, client_id, contract_id, upn)
         return
     being_revoked = await gj.being_revoked(conn, acc["id"])
     if acc["status"] in ("pending", "active") and not being_revoked:
         # Same user, next contract: the account carries on untouched (L3, stable user_id).
         await repo.attach_account(conn, acc["id"], contract_id, version)
+        if acc["contract_id"] != contract_id:
+            await _audit_account(
+                conn, by, "account.carried_over", acc["id"], client_id, contract_id, acc["upn"]
+            )
         return
     await repo.attach_account(conn, acc["id"], contract_id, version, status="pending")
     # Queued after any revocation of the account, so it runs after it (serial per account).
     await gj.provision(conn, gj.AccountRef(acc["id"], acc["graph_tenant"]), key)
+    await _audit_account(
+        conn, by, "account.reprovisioning_queued", acc["id"], client_id, contract_id, acc["upn"]
+    )
 
 
-async def _revoke(conn: Conn, acc: asyncpg.Record, key: str) -> None:
+async def _audit_account(
+    conn: Conn,
+    by: audit.Actor,
+    action: str,
+    account_id: uuid.UUID,
+    client_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    upn: str,
+) -> None:
+    await audit.record(
+        conn,
+        by,
+        action,
+        target_type="account",
+        target_id=account_id,
+        client_id=client_id,
+        detail={"upn": upn, "contract_id": contract_id},
+    )
+
+
+async def _revoke(conn: Conn, acc: asyncpg.Record, key: str, by: audit.Actor) -> None:
     await gj.revoke(conn, [(gj.AccountRef(acc["id"], acc["graph_tenant"]), key)])
+    await _audit_account(
+        conn,
+        by,
+        "account.revocation_queued",
+        acc["id"],
+        acc["client_id"],
+        acc["contract_id"],
+        acc["upn"],
+    )
 
 
-async def _revoke_contracts(conn: Conn, contract_ids: list[uuid.UUID]) -> int:
+async def _revoke_contracts(
+    conn: Conn, contract_ids: list[uuid.UUID], by: dict[uuid.UUID, audit.Actor]
+) -> int:
     """L3 for every live account of these contracts, in a few statements whatever their
     number (year-end volume, P2); job keys come from domain ids so a redelivered event adds
-    nothing."""
+    nothing. O3: one audit row per account, by the event that ended its contract
+    (``by[contract_id]``), all in one statement."""
     if not contract_ids:
         return 0
     accounts = await repo.live_accounts_of_contracts(conn, contract_ids)
+    await audit.record_many(
+        conn,
+        [
+            audit.row(
+                by[a["contract_id"]],
+                "account.revocation_queued",
+                target_type="account",
+                target_id=a["id"],
+                client_id=a["client_id"],
+                detail={"upn": a["upn"], "contract_id": a["contract_id"]},
+            )
+            for a in accounts
+        ],
+    )
     return await gj.revoke(
         conn,
         [
@@ -121,8 +176,8 @@ async def _revoke_contracts(conn: Conn, contract_ids: list[uuid.UUID]) -> int:
     )
 
 
-async def _revoke_contract(conn: Conn, contract_id: uuid.UUID) -> int:
-    return await _revoke_contracts(conn, [contract_id])
+async def _revoke_contract(conn: Conn, contract_id: uuid.UUID, by: audit.Actor) -> int:
+    return await _revoke_contracts(conn, [contract_id], {contract_id: by})
 
 
 async def _project(conn: Conn, e: ContractEvent) -> ContractProjection:
@@ -185,6 +240,7 @@ async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractA
             e.version,
             user,
             key=f"provision:{user.user_id}:{e.contract_id}",
+            by=audit.Actor.event(e),
         )
     # Accounts carried over from last year (attached_version 0) whose user left the practice.
     for acc in await repo.accounts_of_contract(conn, e.contract_id):
@@ -193,7 +249,12 @@ async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractA
             and acc["attached_version"] < e.version
             and acc["status"] in ("pending", "active")
         ):
-            await _revoke(conn, acc, key=f"revoke:{acc['user_id']}:{e.contract_id}:not-renewed")
+            await _revoke(
+                conn,
+                acc,
+                key=f"revoke:{acc['user_id']}:{e.contract_id}:not-renewed",
+                by=audit.Actor.event(e),
+            )
 
 
 async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAmended) -> None:
@@ -213,13 +274,16 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
             e.version,
             user,
             key=f"provision:{user.user_id}:{e.amendment_id}",
+            by=audit.Actor.event(e),
         )
     for user_id in e.users_removed:
         await repo.record_removal(conn, e.contract_id, user_id, e.version)
         acc = await repo.account_by_user(conn, user_id)
         if acc is not None and acc["contract_id"] == e.contract_id and acc["status"] != "revoked":
             await repo.attach_account(conn, acc["id"], e.contract_id, e.version)
-            await _revoke(conn, acc, key=f"revoke:{user_id}:{e.amendment_id}")
+            await _revoke(
+                conn, acc, key=f"revoke:{user_id}:{e.amendment_id}", by=audit.Actor.event(e)
+            )
 
 
 async def contracts_ended(conn: Conn, events: Sequence[ContractEnded]) -> None:
@@ -267,19 +331,30 @@ async def contracts_ended(conn: Conn, events: Sequence[ContractEnded]) -> None:
             if renewal is None:
                 # Renewal not activated here yet: hand the accounts over; its activation will
                 # revoke those whose user is no longer listed.
-                await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
+                moved = await repo.move_accounts(conn, e.contract_id, e.renewal_contract_id)
+                if moved:
+                    await audit.record(
+                        conn,
+                        audit.Actor.event(e),
+                        "accounts.handed_over",
+                        target_type="contract",
+                        target_id=e.contract_id,
+                        client_id=e.client_id,
+                        detail={"renewal_contract_id": e.renewal_contract_id, "accounts": moved},
+                    )
                 continue
             # Renewal already activated: its users were re-attached then; the rest leave. A
             # renewal cancelled before this arrived (reordering): nothing carries over.
         revoke.append(e.contract_id)
-    await _revoke_contracts(conn, sorted(set(revoke)))
+    by = {e.contract_id: audit.Actor.event(e) for e in events}
+    await _revoke_contracts(conn, sorted(set(revoke)), by)
 
 
 async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:
     """C8/L3: a renewal draft that is cancelled, or expires unactivated, was counted as signed
     for the carry-over; the accounts handed over to it stop now, in the L3 order."""
     await _project(conn, e)
-    await _revoke_contract(conn, e.contract_id)
+    await _revoke_contract(conn, e.contract_id, audit.Actor.event(e))
 
 
 async def list_accounts(
@@ -301,6 +376,8 @@ class Credentials:
     account: dict[str, Any]
     password: str | None = None
     gone: str | None = None
+    #: this call destroyed the expired password (O3: the caller audits it)
+    destroyed: bool = False
 
 
 async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.UUID) -> Credentials:
@@ -318,7 +395,7 @@ async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.U
     row = await repo.take_credential(conn, account_id, clock.now())
     if row is None:
         await repo.destroy_credential(conn, account_id, "expired")
-        return Credentials(dict(acc), gone="expired")
+        return Credentials(dict(acc), gone="expired", destroyed=True)
     await repo.set_account_state(conn, account_id, credential_state="read")
     return Credentials(dict(acc), password=vault.open(account_id, row["nonce"], row["ciphertext"]))
 

@@ -57,3 +57,57 @@ async def test_every_mutating_route_writes_an_audit_row(
             "items"
         ]
         assert tenant["after"]["domain"] == "cabinet.re"
+
+
+async def test_what_contract_events_and_graph_work_change_is_audited(
+    new_database: Any,
+    settings_for: Any,
+    graph: Any,
+    factories: Any,
+    auth_headers: Any,
+    nats_url: str,
+    eventually: Any,
+) -> None:
+    """O3 beyond the routes: accounts created on contract.activated (by the event), provisioned
+    and revoked by the Graph worker, revocations queued set-based on contract.ended: one row
+    per account, by the event that ended the contract, its id as request id."""
+    dsn = await new_database()
+    async with start_service(build_app(settings_for(dsn)), headers=auth_headers) as api:
+        a = factories.activated(factories.users(3))
+        await publish_event(nats_url, a)
+
+        async def rows(action: str, n: int) -> list[dict[str, Any]] | None:
+            items = (await api.get("/v1/audit", params={"action": action})).json()["items"]
+            return items if len(items) >= n else None
+
+        async def accounts(status: str) -> list[dict[str, Any]] | None:
+            accs = (
+                await api.get("/v1/accounts", params={"contract_id": str(a.contract_id)})
+            ).json()
+            return accs if len(accs) == 3 and {x["status"] for x in accs} == {status} else None
+
+        accs = await eventually(lambda: accounts("active"), what="three active accounts")
+        ids = sorted(x["id"] for x in accs)
+        created = await eventually(lambda: rows("account.created", 3), what="created rows")
+        assert sorted(r["target_id"] for r in created) == ids
+        assert {(r["actor"], r["request_id"]) for r in created} == {
+            ("event:contract.activated", str(a.event_id))
+        }
+        provisioned = await eventually(lambda: rows("licence.provisioned", 3), what="provisioned")
+        assert sorted(r["target_id"] for r in provisioned) == ids
+        assert {r["actor"] for r in provisioned} == {"system:graph-worker"}
+        assert {r["client_id"] for r in provisioned} == {str(a.client_id)}
+
+        end = factories.ended(a)
+        await publish_event(nats_url, end)
+        await eventually(lambda: accounts("revoked"), what="three revoked accounts")
+        queued = await eventually(lambda: rows("account.revocation_queued", 3), what="queued")
+        assert sorted(r["target_id"] for r in queued) == ids
+        assert {(r["actor"], r["request_id"]) for r in queued} == {
+            ("event:contract.ended", str(end.event_id))
+        }
+        revoked = await eventually(lambda: rows("licence.revoked", 3), what="revoked rows")
+        assert sorted(r["target_id"] for r in revoked) == ids
+        assert (
+            len((await api.get("/v1/audit", params={"action": "licence.*"})).json()["items"]) == 6
+        )

@@ -302,6 +302,11 @@ async def test_credentials_expire_after_the_configured_delay(
         await eventually(expired, what="credential purge")
         acc = (await _accounts(api, contract_id=a.contract_id))[0]
         assert (await api.post(f"/v1/accounts/{acc['id']}/credentials")).status_code == 410
+        # O3: the purge's destruction has its row (the 410 destroyed nothing more)
+        purged = (await api.get("/v1/audit", params={"action": "credentials.expired"})).json()
+        assert [(r["target_id"], r["actor"]) for r in purged["items"]] == [
+            (acc["id"], "system:credential-purge")
+        ]
         conn = await asyncpg.connect(dsn)
         try:
             assert await conn.fetchval("SELECT count(*) FROM credentials") == 0
@@ -341,6 +346,11 @@ async def test_an_expired_password_is_destroyed_durably_by_the_410(
         finally:
             await conn.close()
         assert (await api.post(f"/v1/accounts/{acc['id']}/credentials")).status_code == 410
+        # O3: the destruction is audited once, by the operator whose reveal found it expired
+        (row,) = (await api.get("/v1/audit", params={"action": "credentials.expired"})).json()[
+            "items"
+        ]
+        assert (row["target_id"], row["actor"]) == (acc["id"], "op-alice")
 
 
 async def test_user_removed_then_added_again_gets_a_new_account_and_password(
