@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
-from prisme_chassis import clock
+from prisme_chassis import audit, clock
 
 from . import repository as repo
 from .context import VideoContext
@@ -185,7 +185,7 @@ async def add_comment(
     return await repo.insert_comment(conn, uuid.uuid4(), video_id, at_seconds, text, actor)
 
 
-async def purge_expired(conn: DB, ctx: VideoContext) -> list[uuid.UUID]:
+async def purge_expired(conn: asyncpg.Connection, ctx: VideoContext) -> list[uuid.UUID]:
     """V1: delete the recordings of contracts ended more than ``retention_days`` ago.
 
     Objects go first, then the row is marked; a crash in between only repeats an idempotent
@@ -197,6 +197,18 @@ async def purge_expired(conn: DB, ctx: VideoContext) -> list[uuid.UUID]:
         await asyncio.to_thread(ctx.store.delete, video.object_name)
         await asyncio.to_thread(ctx.store.delete, video.poster_object)
         await repo.mark_video_deleted(conn, video.id, now)
+        await audit.record(
+            conn,
+            audit.Actor.system("video-retention"),
+            "video.purged",
+            target_type="video",
+            target_id=video.id,
+            client_id=video.client_id,
+            detail={
+                "contract_id": video.contract_id,
+                "retention_days": ctx.settings.retention_days,
+            },
+        )
         purged.append(video.id)
     return purged
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from prisme_chassis import clock
+from prisme_chassis import audit, clock
 from prisme_chassis.bus import enqueue, enqueue_many
 from prisme_events import (
     ContractActivated,
@@ -157,6 +157,23 @@ async def apply_contract_event(conn: asyncpg.Connection, event: ContractEvent) -
             conn, event.contract_id, f"contract_ended:{event.reason}", clock.now()
         )
         await enqueue_many(conn, [_revoked_event(link) for link in revoked])
+        # O3: one row per link killed, by the event, in one statement
+        by = audit.Actor.event(event)
+        await audit.record_many(
+            conn,
+            [
+                audit.row(
+                    by,
+                    "video.link_revoked",
+                    target_type="link",
+                    target_id=link.id,
+                    client_id=link.client_id,
+                    reason=link.revoked_reason,
+                    detail={"video_id": link.video_id, "contract_id": link.contract_id},
+                )
+                for link in revoked
+            ],
+        )
 
 
 ContractEvents = (ContractActivated, ContractAmended, ContractEnded)

@@ -65,3 +65,33 @@ async def test_every_mutating_route_writes_an_audit_row(svc: Any, small_mp4: byt
         "video.link_created",
         "video.link_revoked",
     }
+
+
+async def test_links_killed_by_contract_ended_are_audited_by_the_event(
+    svc: Any, small_mp4: bytes
+) -> None:
+    """O3 beyond the routes: contract.ended revokes every link of the contract, one row per
+    link by the event (``event:contract.ended``, its id as request id); a replay adds none."""
+    contract = await svc.activate()
+    video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+    links = [await svc.share(video_id) for _ in range(2)]
+    end = await svc.end(contract)
+    await svc.wait_processed(end)
+
+    async def by_event() -> list[dict[str, Any]]:
+        page = await svc.client.get(
+            "/v1/audit", params={"actor": "event:contract.ended", "action": "video.link_revoked"}
+        )
+        return list(page.json()["items"])
+
+    rows = await by_event()
+    assert sorted(r["target_id"] for r in rows) == sorted(link["id"] for link in links)
+    assert {r["request_id"] for r in rows} == {str(end.event_id)}
+    assert {r["client_id"] for r in rows} == {str(contract.client_id)}
+    assert {r["reason"] for r in rows} == {f"contract_ended:{end.reason}"}
+    assert all(
+        "password" not in str(r) and link["url"] not in str(r) for r in rows for link in links
+    )
+    replay = await svc.end(contract)
+    await svc.wait_processed(replay)
+    assert len(await by_event()) == 2

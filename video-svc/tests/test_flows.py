@@ -372,6 +372,11 @@ async def test_retention_deletes_recordings_after_the_contract_ends(
         assert not (svc.settings.objects_dir() / video_id / "poster").exists()
         assert (await svc.client.get(f"/v1/videos/{video_id}")).status_code == 404
         assert await retention.purge_once(svc.runtime) == 0
+        # O3: the purge has its row, by the retention worker
+        rows = (await svc.client.get("/v1/audit", params={"action": "video.purged"})).json()
+        assert [(r["target_id"], r["actor"]) for r in rows["items"]] == [
+            (video_id, "system:video-retention")
+        ]
 
 
 async def test_revoking_a_link_stops_a_stream_in_flight(
