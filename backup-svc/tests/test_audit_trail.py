@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
-from backup_helpers import activated, eventually
+from backup_helpers import activated, ended, eventually
 from prisme_backup.app import build_app
 from prisme_backup.settings import BackupSettings
 from prisme_testing.audit import Call, Example, assert_mutations_audited
@@ -70,3 +70,39 @@ async def test_every_mutating_route_writes_an_audit_row(
         assert (edited["before"], edited["after"]) == ({"check_parts": 7}, {"check_parts": 3})
         (agent,) = (await api.get("/v1/audit", params={"action": "agent.enrolled"})).json()["items"]
         assert agent["actor_name"] == "srv-cabinet"
+
+
+async def test_plans_created_and_ended_by_contract_events_are_audited(
+    backup_settings: BackupSettings, auth_headers: dict[str, str], nats_url: str
+) -> None:
+    """O3 beyond the routes: the plan contract.activated creates and the one contract.ended
+    retires each have their row, by the event (``event:<type>``, its id as request id)."""
+    async with start_service(build_app(backup_settings), headers=auth_headers) as api:
+        client_id = uuid.uuid4()
+        act = activated(client_id)
+        await publish_event(nats_url, act)
+
+        async def rows(action: str) -> list[dict[str, Any]]:
+            page = await api.get(
+                "/v1/audit", params={"action": action, "client_id": str(client_id)}
+            )
+            return list(page.json()["items"])
+
+        (created,) = await eventually(lambda: rows("backup.plan_created"))
+        assert (created["actor"], created["request_id"]) == (
+            "event:contract.activated",
+            str(act.event_id),
+        )
+        (plan,) = (await api.get("/v1/plans", params={"client_id": str(client_id)})).json()
+        assert created["target_id"] == plan["id"]
+        assert "repository_password" not in str(created)
+
+        end = ended(act)
+        await publish_event(nats_url, end)
+        (retired,) = await eventually(lambda: rows("backup.plan_ended"))
+        assert (retired["actor"], retired["request_id"]) == (
+            "event:contract.ended",
+            str(end.event_id),
+        )
+        assert (retired["target_id"], retired["before"]) == (plan["id"], {"status": "active"})
+        assert retired["detail"]["agents_revoked"] == 0

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from prisme_chassis import clock
+from prisme_chassis import audit, clock
 from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import ContractActivated, ContractCancelled, ContractEnded, ContractEvent
 from prisme_events.projection import ContractProjection, project
@@ -80,6 +80,7 @@ async def on_contract_activated(
             ),
             expected_from=expected_from,
         )
+        await _audit_plan(conn, event, "backup.plan_created", plan_id, "none")
         return
     if plan["status"] == "active":
         if plan["contract_id"] != event.contract_id:
@@ -91,6 +92,7 @@ async def on_contract_activated(
                 client_name=event.client.name,
                 expected_from=None,
             )
+            await _audit_plan(conn, event, "backup.plan_renewed", plan["id"], "active")
         return
     if plan["status"] == "ended":
         # A new contract before the purge: the copies are still there, carry on with them.
@@ -101,6 +103,7 @@ async def on_contract_activated(
             client_name=event.client.name,
             expected_from=expected_from,
         )
+        await _audit_plan(conn, event, "backup.plan_reactivated", plan["id"], "ended")
         return
     # Purged: the old repository is gone, start a new one (new user) with a new password.
     user = access.new_user()
@@ -115,6 +118,28 @@ async def on_contract_activated(
         repository_password=seal_repository_password(
             ctx.keyring, plan["id"], tokens.new_repository_password()
         ),
+    )
+    await _audit_plan(conn, event, "backup.plan_reactivated", plan["id"], plan["status"])
+
+
+async def _audit_plan(
+    conn: asyncpg.Connection,
+    event: ContractEvent,
+    action: str,
+    plan_id: uuid.UUID,
+    status_before: str,
+    **detail: Any,
+) -> None:
+    """O3: the plan's change, by the contract event that caused it."""
+    await audit.record(
+        conn,
+        audit.Actor.event(event),
+        action,
+        target_type="backup_plan",
+        target_id=plan_id,
+        client_id=event.client_id,
+        before={"status": status_before},
+        detail={"contract_id": event.contract_id, **detail},
     )
 
 
@@ -143,8 +168,17 @@ async def on_contract_ended(
         ended_at=event.ended_at,
         purge_after=domain.purge_after(event.effective_date, plan["history_days"]),
     )
-    await repository.revoke_agents(conn, plan["id"], now)
+    agents = await repository.revoke_agents(conn, plan["id"], now)
     await access.publish_users(conn, ctx)
+    await _audit_plan(
+        conn,
+        event,
+        "backup.plan_ended",
+        plan["id"],
+        "active",
+        last_day=event.effective_date,
+        agents_revoked=agents,
+    )
 
 
 async def on_contract_cancelled(
@@ -171,8 +205,17 @@ async def on_contract_cancelled(
         ended_at=event.cancelled_at,
         purge_after=domain.purge_after(last_day, plan["history_days"]),
     )
-    await repository.revoke_agents(conn, plan["id"], now)
+    agents = await repository.revoke_agents(conn, plan["id"], now)
     await access.publish_users(conn, ctx)
+    await _audit_plan(
+        conn,
+        event,
+        "backup.plan_ended",
+        plan["id"],
+        "active",
+        last_day=last_day,
+        agents_revoked=agents,
+    )
 
 
 async def get_plan(conn: asyncpg.Connection, plan_id: uuid.UUID) -> asyncpg.Record:

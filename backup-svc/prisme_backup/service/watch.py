@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+from prisme_chassis import audit
 from prisme_chassis.bus import enqueue, next_version
 from prisme_events import BackupPurged
 
@@ -77,6 +78,16 @@ async def purge_due(conn: asyncpg.Connection, ctx: Backups, now: datetime) -> li
                 client_id=plan["client_id"],
                 snapshots=count,
             ),
+        )
+        await audit.record(
+            conn,
+            audit.Actor.system("backup-purge"),
+            "backup.plan_purged",
+            target_type="backup_plan",
+            target_id=plan["id"],
+            client_id=plan["client_id"],
+            before={"status": plan["status"]},
+            detail={"snapshots": count, "purge_after": plan["purge_after"]},
         )
         log.info("purged the repository of plan %s (%d snapshots)", plan["id"], count)
         purged.append(str(plan["id"]))
