@@ -234,6 +234,20 @@ async def apply_due(conn: asyncpg.Connection, now: datetime, limit: int = 100) -
             await _end_contract(conn, termination, contract, SCHEDULER, now)
         else:
             await repo.mark_termination_applied(conn, termination["id"], now)
+            # O3: the scheduler closed the request; the contract had ended otherwise
+            await audit.record(
+                conn,
+                SCHEDULER,
+                "termination.applied",
+                target_type="termination",
+                target_id=termination["id"],
+                client_id=contract["client_id"],
+                detail={
+                    "contract_id": contract["id"],
+                    "contract_status": contract["status"],
+                    "effective_date": termination["effective_date"],
+                },
+            )
         done += 1
     return done
 

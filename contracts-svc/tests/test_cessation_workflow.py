@@ -125,6 +125,11 @@ async def test_a_future_effective_date_ends_the_contract_on_that_day(svc: Svc) -
     done = (await svc.alice.get(f"/v1/terminations/{termination['id']}")).json()
     assert done["scheduled"] is False
     assert done["applied_at"] is not None
+    # O3: the scheduler's change has its row, by the scheduler
+    ended_rows = [
+        r for r in await svc.audit(target=contract["id"]) if r["action"] == "contract.ended"
+    ]
+    assert [r["actor"] for r in ended_rows] == ["system:cessation-scheduler"]
 
     events = await collect_events(svc.nats_url, "contract.ended", 10_000, timeout=2.0)
     mine = [
