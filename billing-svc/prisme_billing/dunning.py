@@ -11,12 +11,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
+from prisme_chassis import audit
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.money import ZERO, money_str
 from prisme_events import InvoiceOverdue
 
 from . import domain, mailing, payments
 from . import repository as repo
+
+#: O3: who marks invoices overdue and records reminders
+DUNNING = audit.Actor.system("dunning")
 
 
 async def run(conn: asyncpg.Connection, today: date, penalty_rate: Decimal) -> int:
@@ -42,6 +46,19 @@ async def run(conn: asyncpg.Connection, today: date, penalty_rate: Decimal) -> i
                     outstanding=money_str(owed),
                 ),
             )
+            await audit.record(
+                conn,
+                DUNNING,
+                "invoice.overdue",
+                target_type="invoice",
+                target_id=invoice["id"],
+                client_id=invoice["client_id"],
+                detail={
+                    "number": invoice["number"],
+                    "due_date": due,
+                    "outstanding": money_str(owed),
+                },
+            )
         sent = {r["stage_days"] for r in await repo.reminders_of(conn, invoice["id"])}
         for stage in domain.reminders_due(due, today, sent):
             penalty = domain.late_penalty(owed, penalty_rate, stage)
@@ -49,6 +66,20 @@ async def run(conn: asyncpg.Connection, today: date, penalty_rate: Decimal) -> i
                 conn, invoice["id"], stage, due + timedelta(days=stage), owed, penalty
             ):
                 changed += 1
+                await audit.record(
+                    conn,
+                    DUNNING,
+                    "invoice.reminder_recorded",
+                    target_type="invoice",
+                    target_id=invoice["id"],
+                    client_id=invoice["client_id"],
+                    detail={
+                        "number": invoice["number"],
+                        "stage_days": stage,
+                        "outstanding": money_str(owed),
+                        "penalty": money_str(penalty),
+                    },
+                )
                 # B10: the reminder is e-mailed to the manager with the invoice attached.
                 await mailing.reminder_recorded(conn, invoice["id"], stage)
     return changed

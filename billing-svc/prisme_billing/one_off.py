@@ -13,6 +13,7 @@ import calendar
 from datetime import date
 
 import asyncpg
+from prisme_chassis import audit
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import REUNION
 from prisme_chassis.money import money_str
@@ -98,6 +99,21 @@ async def invoice_ended_months(conn: asyncpg.Connection, today: date) -> int:
                 issue_date=dated,
                 due_date=domain.due_date(dated),
             ),
+        )
+        await audit.record(
+            conn,
+            audit.Actor.system("one-off-invoicing"),
+            "invoice.issued",
+            target_type="invoice",
+            target_id=doc_id,
+            client_id=pair["client_id"],
+            detail={
+                "number": number,
+                "contract_id": contract_id,
+                "month": pair["month"],
+                "items": len(items),
+                "total_ttc": money_str(totals.ttc),
+            },
         )
         issued += 1
     return issued

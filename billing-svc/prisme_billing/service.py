@@ -47,6 +47,15 @@ async def client_corrected(conn: asyncpg.Connection, ev: ClientCorrected) -> Non
     ``buyer`` was frozen when they were issued)."""
     if await repo.correct_client(conn, _buyer(ev.client), ev.client.client_id, ev.version):
         await stripe_jobs.update_customer(conn, ev.client.client_id, ev.version)
+        await audit.record(
+            conn,
+            audit.Actor.event(ev),
+            "client.corrected",
+            target_type="client",
+            target_id=ev.client.client_id,
+            client_id=ev.client.client_id,
+            after=_buyer(ev.client) | {"version": ev.version},
+        )
 
 
 async def _contract_row(conn: asyncpg.Connection, ev: ContractEvent) -> asyncpg.Record:

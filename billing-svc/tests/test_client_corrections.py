@@ -67,3 +67,8 @@ async def test_a_correction_reaches_the_next_invoice_not_the_issued_one(
         )
         assert row is not None
         assert (row["name"], row["identity_version"]) == ("Cabinet médical du Port", 1)
+        # O3: the applied correction has its row, by the event; the stale one none
+        trail = (await api.get("/v1/audit", params={"action": "client.corrected"})).json()
+        assert [(r["actor"], r["target_id"], r["after"]["name"]) for r in trail["items"]] == [
+            ("event:client.corrected", str(act.client_id), "Cabinet médical du Port")
+        ]

@@ -78,6 +78,18 @@ async def test_overdue_reminders_and_penalties_shown_not_added(
                 )
             ).json()
             assert [x["stage_days"] for x in d["reminders"]] == [7, 21]
+            # O3: the dunning run's changes have their rows, by the dunning job
+            trail = (await api.get("/v1/audit", params={"target": inv["id"]})).json()["items"]
+            mine = [
+                (r["action"], r["detail"].get("stage_days"))
+                for r in reversed(trail)
+                if r["actor"] == "system:dunning"
+            ]
+            assert mine == [
+                ("invoice.overdue", None),
+                ("invoice.reminder_recorded", 7),
+                ("invoice.reminder_recorded", 21),
+            ]
 
             # Paid in full: no longer late, nothing to add.
             await api.post(

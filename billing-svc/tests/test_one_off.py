@@ -118,6 +118,17 @@ async def test_march_intervention_is_invoiced_on_31_march(
         ]
         assert lines == [("1", "forfait", "65.00", "65.00"), ("2", "heure", "90.00", "180.00")]
         assert inv["total_ttc"] == "245.00"
+        # O3: issued by the monthly job, audited by it
+        (row,) = [
+            r
+            for r in (await api.get("/v1/audit", params={"target": inv["id"]})).json()["items"]
+            if r["action"] == "invoice.issued"
+        ]
+        assert (row["actor"], row["detail"]["number"]) == (
+            "system:one-off-invoicing",
+            inv["number"],
+        )
+        assert row["detail"]["total_ttc"] == "245.00"
         assert sum(Decimal(ln["total_ht"]) for ln in inv["lines"]) == Decimal(inv["total_ht"])
         assert all(ln["prorata"] is None for ln in inv["lines"])
         assert "zone sud" in inv["lines"][0]["description"]

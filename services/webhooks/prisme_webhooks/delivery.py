@@ -18,7 +18,7 @@ from typing import cast
 
 import asyncpg
 import httpx
-from prisme_chassis import jobs
+from prisme_chassis import audit, jobs
 from prisme_chassis.bus import enqueue as enqueue_event
 from prisme_chassis.bus import next_version
 from prisme_chassis.clock import now
@@ -220,4 +220,14 @@ async def _disable(
     )
     # the technicians' alert comes back through the consumer, like every other event's
     await enqueue_event(conn, event)
+    # O3: the delivery worker's decision, in the transaction that disables the endpoint
+    await audit.record(
+        conn,
+        audit.Actor.system("webhook-delivery"),
+        "endpoint.disabled",
+        target_type="endpoint",
+        target_id=endpoint_id,
+        reason=reason,
+        detail={"failing_since": failing_since},
+    )
     log.warning("endpoint %s disabled (%s)", endpoint_id, reason)

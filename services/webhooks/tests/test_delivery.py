@@ -106,6 +106,11 @@ async def test_410_disables_the_endpoint_and_says_so(
         assert (await client.get(f"/v1/endpoints/{endpoint['id']}")).json()[
             "disabled_reason"
         ] == "gone"
+        # O3: the delivery worker's decision is audited with its reason
+        trail = (await client.get("/v1/audit", params={"action": "endpoint.disabled"})).json()
+        assert [(r["actor"], r["target_id"], r["reason"]) for r in trail["items"]] == [
+            ("system:webhook-delivery", endpoint["id"], "gone")
+        ]
         events = await collect_events(nats_url, "webhook.>", 1, timeout=15)
         assert [e.subject for e in events] == ["webhook.endpoint_disabled"]
         assert str(events[0].endpoint_id) == endpoint["id"]  # type: ignore[attr-defined]
