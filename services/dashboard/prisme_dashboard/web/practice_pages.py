@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from prisme_chassis import clock
 from prisme_chassis.app import Tx
+from prisme_chassis.clock import REUNION
 
 from ..clients import Json, ServiceProblem, Services
 from . import labels
@@ -474,6 +475,24 @@ async def practice_remove_asset(
     return await _act(request, conn, visit, client_id, "equipements", remove, "asset_removed")
 
 
+def _end_of_day(day: str) -> str | None:
+    """An override valid « jusqu'au » a day: to the end of that day in Réunion."""
+    if not day:
+        return None
+    try:
+        chosen = date.fromisoformat(day)
+    except ValueError:
+        raise ServiceProblem(
+            service="dashboard",
+            status=422,
+            type="about:blank",
+            title="Date invalide",
+            detail="La date de fin de la dérogation est invalide.",
+            errors=[{"field": "expires_at", "detail": "Date invalide."}],
+        ) from None
+    return datetime.combine(chosen, time(23, 59, 59), tzinfo=REUNION).isoformat()
+
+
 @router.post("/cabinets/{client_id}/derogation")
 async def practice_override(
     client_id: uuid.UUID, request: Request, conn: Tx, visit: GuardedForm
@@ -486,7 +505,7 @@ async def practice_override(
             client_id,
             criterion=text(form, "criterion"),
             reason=text(form, "reason"),
-            expires_at=text(form, "expires_at") or None,
+            expires_at=_end_of_day(text(form, "expires_on")),
         )
 
     return await _act(request, conn, visit, client_id, "eligibilite", override, "override_saved")
