@@ -381,8 +381,16 @@ async def test_user_removed_then_added_again_gets_a_new_account_and_password(
         await publish_event(nats_url, factories.amended(a, [users[1]], [], version=4))
 
         async def recreated() -> bool:
+            # The new user live in Graph AND the account active: the old user's deletion is
+            # visible in Graph before the revocation's record commits, when the account still
+            # reads "active" from its first life (checking only that raced under load).
             state = await graph.state(TENANT)
-            return len(state["deleted"]) == 1 and await is_(users[1].user_id, "active")
+            live = {u["userPrincipalName"] for u in state["users"]}
+            return (
+                len(state["deleted"]) == 1
+                and acc["upn"] in live
+                and await is_(users[1].user_id, "active")
+            )
 
         await eventually(recreated, what="account re-created after its revocation")
         r = await api.post(f"/v1/accounts/{acc['id']}/credentials")
