@@ -10,10 +10,10 @@ from fastapi.responses import StreamingResponse
 from prisme_chassis import audit
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
-from prisme_chassis.errors import Conflict
+from prisme_chassis.errors import problems
 from starlette.concurrency import iterate_in_threadpool
 
-from . import repository
+from . import errors, repository
 from .runtime import BackupRuntimeDep
 from .schemas import (
     AgentOut,
@@ -41,14 +41,17 @@ async def list_plans(
     return [PlanOut.of(r) for r in await repository.list_plans(conn, client_id)]
 
 
-@router.get("/v1/plans/{plan_id}")
+@router.get("/v1/plans/{plan_id}", responses=problems(errors.PlanNotFound))
 async def get_plan(
     plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
 ) -> PlanOut:
     return PlanOut.of(await plans.get_plan(conn, plan_id))
 
 
-@router.patch("/v1/plans/{plan_id}")
+@router.patch(
+    "/v1/plans/{plan_id}",
+    responses=problems(errors.PlanNotFound, errors.PlanNotEditable, errors.DuplicateSourceName),
+)
 async def edit_plan(
     plan_id: uuid.UUID,
     body: PlanPatch,
@@ -68,7 +71,7 @@ async def edit_plan(
     if "databases" in changes:
         names = [d["name"] for d in changes["databases"]]
         if len(set(names)) != len(names):
-            raise Conflict("two database sources have the same name")
+            raise errors.DuplicateSourceName("two database sources have the same name")
     before = PlanOut.of(await plans.get_plan(conn, plan_id))
     after = PlanOut.of(await plans.edit_plan(conn, plan_id, changes))
     fields = set(changes)
@@ -85,7 +88,11 @@ async def edit_plan(
     return after
 
 
-@router.post("/v1/plans/{plan_id}/enrolment-tokens", status_code=201)
+@router.post(
+    "/v1/plans/{plan_id}/enrolment-tokens",
+    status_code=201,
+    responses=problems(errors.PlanNotFound, errors.PlanNotEnrollable),
+)
 async def new_enrolment_token(
     plan_id: uuid.UUID,
     conn: Tx,
@@ -106,7 +113,7 @@ async def new_enrolment_token(
     return EnrolmentTokenOut(token=token, expires_at=expires_at, plan_id=plan_id)
 
 
-@router.get("/v1/plans/{plan_id}/agents")
+@router.get("/v1/plans/{plan_id}/agents", responses=problems(errors.PlanNotFound))
 async def list_agents(
     plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
 ) -> list[AgentOut]:
@@ -114,7 +121,7 @@ async def list_agents(
     return [AgentOut.model_validate(dict(r)) for r in await repository.agents_of(conn, plan_id)]
 
 
-@router.get("/v1/plans/{plan_id}/snapshots")
+@router.get("/v1/plans/{plan_id}/snapshots", responses=problems(errors.PlanNotFound))
 async def list_snapshots(
     plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
 ) -> list[SnapshotOut]:
@@ -124,7 +131,7 @@ async def list_snapshots(
     return [SnapshotOut.model_validate(dict(r)) for r in rows]
 
 
-@router.get("/v1/plans/{plan_id}/runs")
+@router.get("/v1/plans/{plan_id}/runs", responses=problems(errors.PlanNotFound))
 async def list_runs(
     plan_id: uuid.UUID,
     conn: Tx,
@@ -137,7 +144,7 @@ async def list_runs(
     ]
 
 
-@router.get("/v1/plans/{plan_id}/checks")
+@router.get("/v1/plans/{plan_id}/checks", responses=problems(errors.PlanNotFound))
 async def list_checks(
     plan_id: uuid.UUID,
     conn: Tx,
@@ -149,7 +156,7 @@ async def list_checks(
     return [CheckOut.model_validate(dict(r)) for r in rows]
 
 
-@router.get("/v1/plans/{plan_id}/purges")
+@router.get("/v1/plans/{plan_id}/purges", responses=problems(errors.PlanNotFound))
 async def list_purges(
     plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
 ) -> list[PurgeOut]:
@@ -173,7 +180,11 @@ async def list_alerts(
     return [AlertOut.model_validate(dict(r)) for r in rows]
 
 
-@router.post("/v1/plans/{plan_id}/exports", status_code=202)
+@router.post(
+    "/v1/plans/{plan_id}/exports",
+    status_code=202,
+    responses=problems(errors.PlanNotFound, errors.CopiesDestroyed),
+)
 async def request_export(
     plan_id: uuid.UUID,
     conn: Tx,
@@ -193,7 +204,7 @@ async def request_export(
     return export
 
 
-@router.get("/v1/exports/{export_id}")
+@router.get("/v1/exports/{export_id}", responses=problems(errors.ExportNotFound))
 async def get_export(
     export_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
 ) -> ExportOut:
@@ -203,7 +214,10 @@ async def get_export(
 @router.get(
     "/v1/exports/{export_id}/archive",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-tar": {}}}},
+    responses={
+        200: {"content": {"application/x-tar": {}}},
+        **problems(errors.ExportNotFound, errors.ExportNotReady),
+    },
 )
 async def download_export(
     export_id: uuid.UUID,
@@ -216,7 +230,7 @@ async def download_export(
     is audited (O3: health data leaving the platform), committed before the first byte."""
     row = await exports.get_export(conn, export_id)
     if row["status"] != "ready":
-        raise Conflict(f"the export is {row['status']}")
+        raise errors.ExportNotReady(f"the export is {row['status']}")
     await audit.record(
         conn,
         actor,

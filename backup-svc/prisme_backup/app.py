@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import ServiceSpec, create_app, run
 
-from . import agent_api, api, handlers, workers
+from . import agent_api, api, errors, handlers, workers
 from .runtime import build_context
 from .settings import BackupSettings
 
@@ -21,6 +21,7 @@ spec = ServiceSpec(
     workers=[workers.watch_loop, workers.maintenance_loop],
     area="backups",  # /v1/jobs: backups:read to list, backups:write to retry
     jobs=workers.job_kinds,  # the exports (K3)
+    errors=errors.CATALOGUE,
 )
 
 

@@ -6,7 +6,15 @@ import uuid
 from datetime import date, time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
 
 def _no_nul(value: str) -> str:
@@ -16,7 +24,8 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+# the pattern tells the OpenAPI what the validator refuses (R2: schema and validation agree)
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$"), AfterValidator(_no_nul)]
 
 
 def _naive_time(value: time) -> time:
@@ -25,7 +34,25 @@ def _naive_time(value: time) -> time:
     return value
 
 
-LocalTime = Annotated[time, AfterValidator(_naive_time)]
+def _time_text(value: object) -> object:
+    # pydantic would also read 3600 as 01:00:00; the wire spelling is "HH:MM[:SS]"
+    if not isinstance(value, str | time):
+        raise ValueError("give the time as HH:MM or HH:MM:SS")
+    return value
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_time_text),
+    AfterValidator(_naive_time),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": "local Indian/Reunion time, without an offset",
+        }
+    ),
+]
 
 
 class _Wire(BaseModel):

@@ -271,17 +271,9 @@ class Restic:
         if await self.exists():
             self._remember_initialised(True)
             return False
-        # A freshly enrolled agent's user reaches the repository server's users file a moment
-        # after the enrolment commits: a 401 then is retried a few times before failing.
-        for attempt in range(5):
-            try:
-                await self._run(["init", "--json"])
-                self._remember_initialised(True)
-                return True
-            except ResticError as exc:
-                if "401" not in str(exc) or attempt == 4:
-                    raise
-                await asyncio.sleep(0.5 * (attempt + 1))
+        # no retry: backup-svc answers an enrolment once the repository server knows the user
+        await self._run(["init", "--json"])
+        self._remember_initialised(True)
         return True
 
     async def exists(self) -> bool:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import asyncpg
 import bcrypt
+import httpx
+from prisme_chassis.db import transaction
 
-from .. import repository
+from .. import errors, repository
 from ..agent.protocol import RepositoryAccess
 from .context import Backups
 
@@ -27,6 +29,9 @@ from .context import Backups
 #: hopeless at any cost, and the server verifies the hash on every request of a backup, so a
 #: low bcrypt cost keeps copies fast without weakening anything.
 BCRYPT_ROUNDS = 6
+#: How long an enrolment waits for the repository server to know its new user.
+USERS_RELOAD_TIMEOUT = 10.0
+_USERS_LOCK = "backup-svc:repository-users-file"
 
 
 def new_user() -> str:
@@ -64,6 +69,38 @@ def _write(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     tmp.replace(path)
+
+
+async def publish_committed(pool: asyncpg.Pool, ctx: Backups) -> int:
+    """Rewrite the users file from the committed rows, one publisher at a time: whoever writes
+    last read after every earlier commit, so no concurrent change is lost (written inside a
+    transaction, two enrolments could each write a file without the other's user)."""
+    async with transaction(pool) as conn:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _USERS_LOCK)
+        return await publish_users(conn, ctx)
+
+
+async def wait_until_known(
+    ctx: Backups, access: RepositoryAccess, timeout: float = USERS_RELOAD_TIMEOUT
+) -> None:
+    """Until the repository server accepts ``access`` (rclone re-reads the users file when it
+    changes); raises :class:`RepositoryServerUnavailable` after ``timeout`` seconds."""
+    url = f"{ctx.repository_server_url.rstrip('/')}/{access.username}/config"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while True:
+            try:
+                answer = await client.head(url, auth=(access.username, access.password))
+                if answer.status_code != 401:
+                    return
+            except httpx.TransportError:
+                pass
+            if loop.time() > deadline:
+                raise errors.RepositoryServerUnavailable(
+                    "the repository server has not taken the new user yet"
+                )
+            await asyncio.sleep(0.05)
 
 
 async def publish_users(conn: asyncpg.Connection, ctx: Backups) -> int:

@@ -9,10 +9,9 @@ from datetime import datetime
 import asyncpg
 from prisme_chassis import clock
 from prisme_chassis.bus import enqueue, next_version
-from prisme_chassis.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from prisme_events import BackupSnapshotCompleted
 
-from .. import domain, repository, tokens
+from .. import domain, errors, repository, tokens
 from ..agent.protocol import (
     AgentPlan,
     CheckReport,
@@ -42,11 +41,12 @@ async def enrol(
 ) -> EnrolResponse:
     """Trade a one-time token for the agent's credential and the plan's repository user (a new
     password: the previous agent's access to the repository ends too); a new agent replaces
-    the old one."""
+    the old one. The caller commits, then publishes the users file and waits for the
+    repository server to know the user (:func:`finish_enrolment`) before answering."""
     now = now or clock.now()
     plan_id = await repository.consume_enrolment_token(conn, tokens.token_hash(token), now)
     if plan_id is None:
-        raise Unauthorized("unknown, used or expired enrolment token")
+        raise errors.EnrolmentTokenRefused("unknown, used or expired enrolment token")
     await repository.revoke_agents(conn, plan_id, now)
     credential = tokens.new_token()
     agent_id = uuid.uuid4()
@@ -61,7 +61,7 @@ async def enrol(
     assert plan is not None
     repository_access, digest = access.new_access(plan["repository_user"])
     await repository.set_repository_user_hash(conn, plan_id, digest)
-    await access.publish_users(conn, ctx)
+    # the users file is written after the commit (access.publish_committed, by the edge)
     return EnrolResponse(
         agent_id=agent_id,
         plan_id=plan_id,
@@ -70,18 +70,26 @@ async def enrol(
     )
 
 
+async def finish_enrolment(pool: asyncpg.Pool, ctx: Backups, enrolled: EnrolResponse) -> None:
+    """After the enrolment committed: the users file from the committed rows, then wait until
+    the repository server accepts the new password, so the agent's first ``restic init``
+    is never refused."""
+    await access.publish_committed(pool, ctx)
+    await access.wait_until_known(ctx, enrolled.repository_access)
+
+
 async def authenticate(conn: asyncpg.Connection, credential: str) -> AgentIdentity:
     """The agent holding ``credential``; refused once revoked or once its plan ended (K3)."""
     row = await repository.active_agent(conn, tokens.token_hash(credential))
     if row is None:
-        raise Unauthorized("unknown or revoked agent credentials")
+        raise errors.AgentCredentialsRefused("unknown or revoked agent credentials")
     return AgentIdentity(agent_id=row["agent_id"], plan_id=row["plan_id"])
 
 
 async def plan_for_agent(conn: asyncpg.Connection, ctx: Backups, who: AgentIdentity) -> AgentPlan:
     plan = await repository.get_plan(conn, who.plan_id)
     if plan is None:
-        raise NotFound("plan not found")
+        raise errors.PlanNotFound("plan not found")
     databases = plan["databases"]  # jsonb, decoded by the chassis pool's codec
     return AgentPlan(
         plan_id=plan["id"],
@@ -113,9 +121,9 @@ async def report_run(
     now = now or clock.now()
     plan = await repository.get_plan(conn, who.plan_id)
     if plan is None:
-        raise NotFound("plan not found")
+        raise errors.PlanNotFound("plan not found")
     if report.status == "succeeded" and not report.snapshot_id:
-        raise Unprocessable("a succeeded run names its snapshot")
+        raise errors.SnapshotRequired("a succeeded run names its snapshot")
     run_id = report.report_id
     new = await repository.insert_run(
         conn,
@@ -137,7 +145,7 @@ async def report_run(
     )
     if not new:
         if await repository.owner_of_run(conn, run_id) != who.agent_id:
-            raise Conflict("that report id belongs to another agent")
+            raise errors.ReportOfAnotherAgent("that report id belongs to another agent")
         return run_id  # a re-sent report: already recorded, no second effect
     if report.status == "failed":
         reason = f"copy failed: {report.error or 'unknown error'}"
@@ -177,11 +185,11 @@ async def report_check(
     """Record the agent's test restore; a failure raises an alert (K2)."""
     plan = await repository.get_plan(conn, who.plan_id)
     if plan is None:
-        raise NotFound("plan not found")
+        raise errors.PlanNotFound("plan not found")
     if report.run_id is not None and not await repository.run_of_agent(
         conn, report.run_id, who.agent_id
     ):
-        raise Conflict("that run was not reported by this agent")
+        raise errors.RunOfAnotherAgent("that run was not reported by this agent")
     check_id = report.report_id
     new = await repository.insert_check(
         conn,
@@ -200,7 +208,7 @@ async def report_check(
     )
     if not new:
         if await repository.owner_of_check(conn, check_id) != who.agent_id:
-            raise Conflict("that report id belongs to another agent")
+            raise errors.ReportOfAnotherAgent("that report id belongs to another agent")
         return check_id
     if not report.ok:
         await raise_check_failed(

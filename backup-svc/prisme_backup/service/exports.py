@@ -17,10 +17,9 @@ from pathlib import Path
 import asyncpg
 from prisme_chassis import jobs
 from prisme_chassis.db import transaction
-from prisme_chassis.errors import Conflict, NotFound
 from prisme_chassis.sealing import SealedFileWriter, read_sealed_file
 
-from .. import repository
+from .. import errors, repository
 from ..agent.restic import Repository, Restic
 from ..sealed import export_context, open_repository_password
 from .context import Backups
@@ -38,9 +37,9 @@ async def request_export(
 ) -> asyncpg.Record:
     plan = await repository.get_plan(conn, plan_id)
     if plan is None:
-        raise NotFound(f"no backup plan {plan_id}")
+        raise errors.PlanNotFound(f"no backup plan {plan_id}")
     if plan["status"] == "purged":
-        raise Conflict("the copies were destroyed; nothing left to export")
+        raise errors.CopiesDestroyed("the copies were destroyed; nothing left to export")
     row = await repository.insert_export(conn, uuid.uuid4(), plan_id, actor)
     # One job per export, keyed by its id: the archive it writes is named by it too.
     await jobs.enqueue(conn, EXPORT, f"export:{row['id']}", {"export_id": str(row["id"])})
@@ -50,7 +49,7 @@ async def request_export(
 async def get_export(conn: asyncpg.Connection, export_id: uuid.UUID) -> asyncpg.Record:
     row = await repository.get_export(conn, export_id)
     if row is None:
-        raise NotFound(f"no export {export_id}")
+        raise errors.ExportNotFound(f"no export {export_id}")
     return row
 
 

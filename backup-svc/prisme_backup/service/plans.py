@@ -8,11 +8,10 @@ from typing import Any
 
 import asyncpg
 from prisme_chassis import audit, clock
-from prisme_chassis.errors import Conflict, NotFound
 from prisme_events import ContractActivated, ContractCancelled, ContractEnded, ContractEvent
 from prisme_events.projection import ContractProjection, project
 
-from .. import domain, repository, tokens
+from .. import domain, errors, repository, tokens
 from ..sealed import seal_repository_password
 from . import access
 from .context import Backups
@@ -221,7 +220,7 @@ async def on_contract_cancelled(
 async def get_plan(conn: asyncpg.Connection, plan_id: uuid.UUID) -> asyncpg.Record:
     plan = await repository.get_plan(conn, plan_id)
     if plan is None:
-        raise NotFound(f"no backup plan {plan_id}")
+        raise errors.PlanNotFound(f"no backup plan {plan_id}")
     return plan
 
 
@@ -231,9 +230,9 @@ async def edit_plan(
     """Operators edit the sources and the schedule of a live plan."""
     plan = await repository.get_plan(conn, plan_id, lock=True)
     if plan is None:
-        raise NotFound(f"no backup plan {plan_id}")
+        raise errors.PlanNotFound(f"no backup plan {plan_id}")
     if plan["status"] != "active":
-        raise Conflict(f"the plan is {plan['status']}; it can no longer be edited")
+        raise errors.PlanNotEditable(f"the plan is {plan['status']}; it can no longer be edited")
     if not changes:
         return plan
     if "quota_bytes" in changes:
@@ -247,9 +246,9 @@ async def issue_enrolment_token(
     """A one-time token for installing the agent; shown once, only its hash is kept."""
     plan = await repository.get_plan(conn, plan_id, lock=True)
     if plan is None:
-        raise NotFound(f"no backup plan {plan_id}")
+        raise errors.PlanNotFound(f"no backup plan {plan_id}")
     if plan["status"] != "active":
-        raise Conflict(f"the plan is {plan['status']}; no agent can enrol")
+        raise errors.PlanNotEnrollable(f"the plan is {plan['status']}; no agent can enrol")
     token = tokens.new_token()
     expires_at = clock.now() + timedelta(hours=ctx.enrolment_ttl_hours)
     await repository.insert_enrolment_token(
