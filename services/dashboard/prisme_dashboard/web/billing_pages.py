@@ -9,6 +9,7 @@ the P7 scale (100,000 invoices) billing-svc should filter and page itself.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -153,16 +154,18 @@ async def _invoice_page(
             back="/facturation",
             problem_type=problem.type,
         )
-    history: list[Json] = []
-    try:
-        history = await billing.invoice_history(invoice_id)
-    except ServiceProblem:
-        history = []
-    notes = [
-        n
-        for n in await billing.credit_notes(client_id=_uuid(str(invoice.get("client_id"))))
-        if str(n.get("invoice_id")) == str(invoice_id)
-    ]
+
+    async def history_of() -> list[Json]:
+        try:
+            return await billing.invoice_history(invoice_id)
+        except ServiceProblem:
+            return []
+
+    # the two reads are independent: together, not one after the other
+    history, all_notes = await asyncio.gather(
+        history_of(), billing.credit_notes(client_id=_uuid(str(invoice.get("client_id"))))
+    )
+    notes = [n for n in all_notes if str(n.get("invoice_id")) == str(invoice_id)]
     return page(
         request,
         "invoice.html",
