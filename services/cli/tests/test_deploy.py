@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -324,3 +325,74 @@ def test_kubernetes_manifests_cover_the_table() -> None:
         volumes = deployments[name]["spec"]["template"]["spec"]["volumes"]
         data = next(v for v in volumes if v["name"] == "data")
         assert data["persistentVolumeClaim"]["claimName"] == f"prisme-{name}-data"
+
+
+def _k8s_docs() -> list[dict[str, Any]]:
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        docs += [d for d in yaml.safe_load_all((DEPLOY / resource).read_text()) if d]
+    return docs
+
+
+def test_only_the_dashboard_mounts_the_signing_key() -> None:
+    """DESIGN §7: in production only the dashboard holds the signing key; every other
+    service gets the public key alone (verification)."""
+    services = compose()["services"]
+    holders = {
+        name
+        for name, svc in services.items()
+        for volume in svc.get("volumes", [])
+        if str(volume).split(":")[0] == "keys"
+    }
+    assert holders == {"keys", "dashboard"}  # the one-shot generator and the issuer
+    for name, svc in services.items():
+        env = svc.get("environment", {})
+        if name != "dashboard":
+            assert not any("SIGNING_KEY" in k for k in env), name
+        public = env.get("PRISME_JWT_PUBLIC_KEY_FILE")
+        if public is not None and name != "dashboard":
+            assert any(str(v).startswith("public-key:/keys") for v in svc.get("volumes", [])), name
+    for doc in _k8s_docs():
+        if doc["kind"] != "Deployment":
+            continue
+        name = doc["metadata"]["name"]
+        pod = doc["spec"]["template"]["spec"]
+        for container in pod["containers"]:
+            text = yaml.safe_dump(container)
+            if name != "dashboard":
+                assert "SIGNING_KEY" not in text, name
+                assert "prisme-dashboard" not in text, name
+        for volume in pod.get("volumes", []):
+            if name != "dashboard":
+                assert "platform.key" not in yaml.safe_dump(volume), name
+
+
+def test_compose_publishes_no_database_or_bus_port() -> None:
+    services = compose()["services"]
+    for name in ("postgres", "nats-1", "nats-2", "nats-3"):
+        assert "ports" not in services[name], name
+
+
+def test_the_image_is_built_from_the_lock_file() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    syncs = [line for line in dockerfile.splitlines() if "uv sync" in line]
+    assert syncs
+    assert all("--locked" in line for line in syncs)
+    # pinned base images (a tag with a version, never latest)
+    for line in dockerfile.splitlines():
+        if line.startswith("FROM "):
+            image = line.split()[1]
+            assert ":" in image
+            assert not image.endswith(":latest")
+
+
+def test_the_lock_file_is_current() -> None:
+    """What ``uv sync --locked`` in the image needs: uv.lock matches every pyproject.toml."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not on PATH")
+    done = subprocess.run(
+        [uv, "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
