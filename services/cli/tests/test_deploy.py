@@ -47,6 +47,7 @@ NATS_PASSWORDS = {
         "WEBHOOKS",
         "ADMIN",
         "SYS",
+        "ROUTE",
     )
 }
 
@@ -66,7 +67,8 @@ def test_compose_runs_a_3_node_nats_cluster_with_health_checks() -> None:
         env = nats_node["environment"]
         assert env["SERVER_NAME"] == node
         assert {env[f"NATS_ROUTE_{i}"] for i in (1, 2, 3)} == {
-            f"nats-route://nats-{i}:6222" for i in (1, 2, 3)
+            f"nats-route://route:${{NATS_ROUTE_PASSWORD:-route-dev-password}}@nats-{i}:6222"
+            for i in (1, 2, 3)
         }
         assert set(NATS_PASSWORDS) <= set(env)
 
@@ -113,7 +115,7 @@ def _nats_env(**extra: str) -> dict[str, str]:
 
 
 def test_nats_cluster_config_is_valid_and_refuses_a_missing_password() -> None:
-    routes = {f"NATS_ROUTE_{i}": f"nats-route://nats-{i}:6222" for i in (1, 2, 3)}
+    routes = {f"NATS_ROUTE_{i}": f"nats-route://route:pw@nats-{i}:6222" for i in (1, 2, 3)}
     conf = str(DEPLOY / "nats" / "cluster.conf")
     ok = subprocess.run([nats_server_binary(), "-t", "-c", conf], capture_output=True, text=True,
                         env=_nats_env(SERVER_NAME="nats-1", **routes))  # fmt: skip
@@ -124,13 +126,24 @@ def test_nats_cluster_config_is_valid_and_refuses_a_missing_password() -> None:
                          env=env)  # fmt: skip
     assert bad.returncode != 0
     assert "NATS_BILLING_PASSWORD" in bad.stderr
+    # the cluster routes authenticate: no route password, no server
+    env = _nats_env(SERVER_NAME="nats-1", **routes)
+    del env["NATS_ROUTE_PASSWORD"]
+    bad = subprocess.run([nats_server_binary(), "-t", "-c", conf], capture_output=True, text=True,
+                         env=env)  # fmt: skip
+    assert bad.returncode != 0
+    assert "NATS_ROUTE_PASSWORD" in bad.stderr
 
 
 @pytest.fixture
 def nats_cluster(tmp_path: Path) -> Iterator[list[str]]:
     """Three nats-server processes running deploy/nats (store dir and ports moved to tmp)."""
     ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
-    routes = {f"NATS_ROUTE_{i + 1}": f"nats-route://127.0.0.1:{p[1]}" for i, p in enumerate(ports)}
+    secret = NATS_PASSWORDS["NATS_ROUTE_PASSWORD"]
+    routes = {
+        f"NATS_ROUTE_{i + 1}": f"nats-route://route:{secret}@127.0.0.1:{p[1]}"
+        for i, p in enumerate(ports)
+    }
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for i, (client, cluster, monitor) in enumerate(ports):
