@@ -529,6 +529,18 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
 
         await eventually(under_quota, timeout=60)
         assert plan["repository_user"] in settings_users(backup_settings)
+        # O3: the maintenance's quota decisions have their rows (over, then under)
+        trail = await api.get(
+            "/v1/audit", params={"action": "backup.plan_maintained", "target": plan["id"]}
+        )
+        flips = [
+            (r["actor"], r["before"]["over_quota"], r["after"]["over_quota"])
+            for r in reversed(trail.json()["items"])
+        ]
+        assert flips == [
+            ("system:backup-maintenance", False, True),
+            ("system:backup-maintenance", True, False),
+        ]
         again = await run_and_report(config_path)
         assert again.run.status == "succeeded", again.run.error
         open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()

@@ -134,6 +134,7 @@ async def test_corrections_need_a_second_operator_and_never_exceed_the_invoice(
 
         history = [h["action"] for h in await _list(api, f"/v1/invoices/{inv['id']}/history")]
         assert history == [
+            "invoice.issued",  # by the contract.activated that caused it (O3)
             "payment.recorded",
             "correction.requested",
             "correction.approved",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from prisme_chassis import audit
 
 from .. import domain, repository
 from ..agent.restic import Repository, Restic, ResticError
@@ -129,6 +130,19 @@ async def record(conn: asyncpg.Connection, ctx: Backups, outcome: Outcome, now: 
     if over != current["over_quota"]:
         # K1: over quota, the plan's user leaves the repository server (no new data).
         await access.publish_users(conn, ctx)
+    if outcome.removed or over != current["over_quota"]:
+        # O3: what the platform's maintenance changed (forgotten copies, the quota state)
+        await audit.record(
+            conn,
+            audit.Actor.system("backup-maintenance"),
+            "backup.plan_maintained",
+            target_type="backup_plan",
+            target_id=plan_id,
+            client_id=current["client_id"],
+            before={"over_quota": current["over_quota"]},
+            after={"over_quota": over},
+            detail={"forgotten": outcome.removed, "repository_bytes": used, "check_ok": outcome.ok},
+        )
     log.info(
         "maintained plan %s: %d forgotten, %s bytes, check %s",
         plan_id,
