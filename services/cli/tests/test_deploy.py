@@ -409,3 +409,43 @@ def test_the_lock_file_is_current() -> None:
         [uv, "lock", "--check", "--offline"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_only_the_edge_is_reachable_from_outside_the_namespace() -> None:
+    docs = _k8s_docs()
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    deny = [p for p in policies if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"]]
+    assert deny, "no default-deny ingress policy"
+    ports_of = {
+        d["metadata"]["labels"]["app"]: {
+            p["containerPort"]
+            for c in d["spec"]["template"]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet")
+    }
+    outside: dict[str, set[int]] = {}
+    for policy in policies:
+        spec = policy["spec"]
+        selector = spec["podSelector"]
+        apps = set(ports_of)
+        if selector:
+            (expression,) = selector["matchExpressions"]
+            assert expression["key"] == "app"
+            assert expression["operator"] == "In"
+            apps = set(expression["values"])
+        for rule in spec.get("ingress", []):
+            sources = rule.get("from")
+            if sources and all(set(s) == {"podSelector"} for s in sources):
+                continue  # pods of the namespace only
+            ports = {p["port"] for p in rule.get("ports", [])}
+            assert ports, f"{policy['metadata']['name']} opens every port to the outside"
+            for app in apps:
+                outside.setdefault(app, set()).update(ports & ports_of[app])
+    assert {app: ports for app, ports in outside.items() if ports} == {
+        "dashboard": {8000},
+        "video": {8004},
+        "billing": {8002},
+        "backup": {8005, 8007},
+    }
