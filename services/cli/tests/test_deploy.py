@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import kubernetes_validate
 import nats
 import nats.errors
 import pytest
@@ -449,3 +450,33 @@ def test_only_the_edge_is_reachable_from_outside_the_namespace() -> None:
         "billing": {8002},
         "backup": {8005, 8007},
     }
+
+
+def test_kubernetes_manifests_validate_against_the_kubernetes_schemas() -> None:
+    """kubernetes-validate (its schemas ship with the package: no network), strict: an unknown
+    or misspelt field fails too."""
+    version = kubernetes_validate.latest_version()
+    for doc in _k8s_docs():
+        kubernetes_validate.validate(doc, version, strict=True)
+    broken = next(d for d in _k8s_docs() if d["kind"] == "Deployment")
+    broken = {**broken, "spec": {**broken["spec"], "replicas": "two"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def test_compose_file_validates_against_the_compose_spec(tmp_path: Path) -> None:
+    """check-jsonschema with its vendored compose-spec schema (no network)."""
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+             "vendor.compose-spec", str(path)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    done = check(ROOT / "docker-compose.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = compose()
+    broken["services"]["contracts"]["restart"] = {"always": True}
+    (tmp_path / "compose.yml").write_text(yaml.safe_dump(broken))
+    assert check(tmp_path / "compose.yml").returncode != 0
