@@ -53,6 +53,7 @@ downstream service) acking every message.
 Each run starts everything afresh; the verdict is the worst of ``--runs``.
 
 Usage: python bench/year_end_platform.py [--contracts 1000] [--timeout 900] [--runs 5]
+       [--replicas licence=2,billing=2]
 """
 
 from __future__ import annotations
@@ -338,6 +339,16 @@ async def wait_until(
         await asyncio.sleep(poll)
 
 
+def _replicas(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        if name not in ("licence", "video", "billing", "contracts") or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"not a service=count pair: {part!r}")
+        out[name] = int(count)
+    return out
+
+
 def cpu_of(pid: int | None, children: bool = False) -> float:
     if pid is None:
         return 0.0
@@ -435,6 +446,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 log_file=logs / f"{name}.log",
             )
             services[name].start()
+            # issue 17 item 9: more replicas on the same database, NATS and data dir
+            for k in range(2, args.replicas.get(name, 1) + 1):
+                services[f"{name}-{k}"] = ServiceProcess(
+                    f"prisme_{name}",
+                    {**common, **extra, "PRISME_DATA_DIR": str(data)},
+                    log_file=logs / f"{name}-{k}.log",
+                )
+                services[f"{name}-{k}"].start()
         for svc in services.values():
             await svc.wait_ready(timeout=120)
         async with httpx.AsyncClient(timeout=60) as http:
@@ -723,6 +742,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--contracts", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--replicas",
+        type=_replicas,
+        default={},
+        help="run services as several processes, e.g. licence=2,billing=2",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) on failure")
     add_runs_argument(parser)
     sys.exit(asyncio.run(main(parser.parse_args())))
