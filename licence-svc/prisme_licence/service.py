@@ -66,7 +66,7 @@ async def _ensure_account(
     version: int,
     user: ContractUser,
     key: str,
-    by: audit.Actor,
+    trail: _Trail,
 ) -> None:
     acc = await repo.account_by_user(conn, user.user_id)
     if acc is None:
@@ -88,55 +88,60 @@ async def _ensure_account(
             sku=tenant.sku,
         )
         await gj.provision(conn, gj.AccountRef(account_id, tenant.graph_tenant), key)
-        await _audit_account(conn, by, "account.created", account_id, client_id, contract_id, upn)
+        trail.account("account.created", account_id, client_id, contract_id, upn)
         return
     being_revoked = await gj.being_revoked(conn, acc["id"])
     if acc["status"] in ("pending", "active") and not being_revoked:
         # Same user, next contract: the account carries on untouched (L3, stable user_id).
         await repo.attach_account(conn, acc["id"], contract_id, version)
         if acc["contract_id"] != contract_id:
-            await _audit_account(
-                conn, by, "account.carried_over", acc["id"], client_id, contract_id, acc["upn"]
-            )
+            trail.account("account.carried_over", acc["id"], client_id, contract_id, acc["upn"])
         return
     await repo.attach_account(conn, acc["id"], contract_id, version, status="pending")
     # Queued after any revocation of the account, so it runs after it (serial per account).
     await gj.provision(conn, gj.AccountRef(acc["id"], acc["graph_tenant"]), key)
-    await _audit_account(
-        conn, by, "account.reprovisioning_queued", acc["id"], client_id, contract_id, acc["upn"]
-    )
+    trail.account("account.reprovisioning_queued", acc["id"], client_id, contract_id, acc["upn"])
 
 
-async def _audit_account(
-    conn: Conn,
-    by: audit.Actor,
-    action: str,
-    account_id: uuid.UUID,
-    client_id: uuid.UUID,
-    contract_id: uuid.UUID,
-    upn: str,
-) -> None:
-    await audit.record(
-        conn,
-        by,
-        action,
-        target_type="account",
-        target_id=account_id,
-        client_id=client_id,
-        detail={"upn": upn, "contract_id": contract_id},
-    )
+@dataclass
+class _Trail:
+    """O3 rows of one handler call, written together at its end (one statement, however many
+    users the event names: no round trip per account)."""
+
+    by: audit.Actor
+    rows: list[dict[str, Any]]
+
+    def account(
+        self,
+        action: str,
+        account_id: uuid.UUID,
+        client_id: uuid.UUID,
+        contract_id: uuid.UUID,
+        upn: str,
+    ) -> None:
+        self.rows.append(
+            audit.row(
+                self.by,
+                action,
+                target_type="account",
+                target_id=account_id,
+                client_id=client_id,
+                detail={"upn": upn, "contract_id": contract_id},
+            )
+        )
+
+    async def write(self, conn: Conn) -> None:
+        await audit.record_many(conn, self.rows)
 
 
-async def _revoke(conn: Conn, acc: asyncpg.Record, key: str, by: audit.Actor) -> None:
+def _trail(e: ContractEvent) -> _Trail:
+    return _Trail(audit.Actor.event(e), [])
+
+
+async def _revoke(conn: Conn, acc: asyncpg.Record, key: str, trail: _Trail) -> None:
     await gj.revoke(conn, [(gj.AccountRef(acc["id"], acc["graph_tenant"]), key)])
-    await _audit_account(
-        conn,
-        by,
-        "account.revocation_queued",
-        acc["id"],
-        acc["client_id"],
-        acc["contract_id"],
-        acc["upn"],
+    trail.account(
+        "account.revocation_queued", acc["id"], acc["client_id"], acc["contract_id"], acc["upn"]
     )
 
 
@@ -219,6 +224,7 @@ async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractA
     if not domain.includes_microsoft_365(e.includes):
         return
     tenant = await tenant_of(conn, settings, e.client_id)
+    trail = _trail(e)
     listed = {u.user_id for u in e.users}
     # An amendment newer than this activation already removed some users (reordering).
     removed = await repo.removed_after(conn, e.contract_id, e.version)
@@ -240,7 +246,7 @@ async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractA
             e.version,
             user,
             key=f"provision:{user.user_id}:{e.contract_id}",
-            by=audit.Actor.event(e),
+            trail=trail,
         )
     # Accounts carried over from last year (attached_version 0) whose user left the practice.
     for acc in await repo.accounts_of_contract(conn, e.contract_id):
@@ -253,8 +259,9 @@ async def contract_activated(conn: Conn, settings: LicenceSettings, e: ContractA
                 conn,
                 acc,
                 key=f"revoke:{acc['user_id']}:{e.contract_id}:not-renewed",
-                by=audit.Actor.event(e),
+                trail=trail,
             )
+    await trail.write(conn)
 
 
 async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAmended) -> None:
@@ -265,6 +272,7 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
     if state.is_terminal:
         return
     tenant = await tenant_of(conn, settings, e.client_id)
+    trail = _trail(e)
     for user in e.users_added:
         await _ensure_account(
             conn,
@@ -274,16 +282,15 @@ async def contract_amended(conn: Conn, settings: LicenceSettings, e: ContractAme
             e.version,
             user,
             key=f"provision:{user.user_id}:{e.amendment_id}",
-            by=audit.Actor.event(e),
+            trail=trail,
         )
     for user_id in e.users_removed:
         await repo.record_removal(conn, e.contract_id, user_id, e.version)
         acc = await repo.account_by_user(conn, user_id)
         if acc is not None and acc["contract_id"] == e.contract_id and acc["status"] != "revoked":
             await repo.attach_account(conn, acc["id"], e.contract_id, e.version)
-            await _revoke(
-                conn, acc, key=f"revoke:{user_id}:{e.amendment_id}", by=audit.Actor.event(e)
-            )
+            await _revoke(conn, acc, key=f"revoke:{user_id}:{e.amendment_id}", trail=trail)
+    await trail.write(conn)
 
 
 async def contracts_ended(conn: Conn, events: Sequence[ContractEnded]) -> None:
