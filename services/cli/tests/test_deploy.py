@@ -291,11 +291,19 @@ def test_entrypoint_reads_secrets_from_files(tmp_path: Path) -> None:
     ]
 
 
+DEV = DEPLOY / "overlays" / "dev"
+
+
+def _dev_sandboxes() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((DEV / "sandboxes.yaml").read_text()) if d]
+
+
 def test_kubernetes_manifests_cover_the_table() -> None:
     kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
     docs = []
     for resource in kustomization["resources"]:
         docs += [d for d in yaml.safe_load_all((DEPLOY / resource).read_text()) if d]
+    docs += _dev_sandboxes()  # the sandboxes run in the development overlay only
     for generator in kustomization["configMapGenerator"]:
         for file in generator["files"]:
             assert (DEPLOY / file).exists(), file
@@ -480,3 +488,34 @@ def test_compose_file_validates_against_the_compose_spec(tmp_path: Path) -> None
     broken["services"]["contracts"]["restart"] = {"always": True}
     (tmp_path / "compose.yml").write_text(yaml.safe_dump(broken))
     assert check(tmp_path / "compose.yml").returncode != 0
+
+
+def test_sandboxes_run_only_in_the_development_overlay() -> None:
+    base = _k8s_docs()
+    text = yaml.safe_dump_all(base)
+    assert "sandbox" not in text  # no stand-in and no URL of one in what production applies
+    assert all(
+        env["value"] == "production"
+        for d in base
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for env in c.get("env", [])
+        if env["name"] == "PRISME_ENV"
+    )
+    overlay = yaml.safe_load((DEV / "kustomization.yaml").read_text())
+    assert overlay["resources"][0] == "../.."
+    for resource in overlay["resources"][1:]:
+        assert (DEV / resource).exists(), resource
+    patched = {}
+    for patch in overlay["patches"]:
+        for doc in yaml.safe_load_all((DEV / patch["path"]).read_text()):
+            [container] = doc["spec"]["template"]["spec"]["containers"]
+            patched[doc["metadata"]["name"]] = {e["name"]: e["value"] for e in container["env"]}
+    assert all(env["PRISME_ENV"] == "development" for env in patched.values())
+    assert "stripe-sandbox" in patched["billing"]["PRISME_BILLING_STRIPE_API_BASE"]
+    assert "graph-sandbox" in patched["licence"]["PRISME_LICENCE_GRAPH_BASE_URL"]
+    names = {d["metadata"]["name"] for d in _dev_sandboxes() if d["kind"] == "Deployment"}
+    assert names == {spec.name for spec in SANDBOXES}
+    version = kubernetes_validate.latest_version()
+    for doc in _dev_sandboxes():
+        kubernetes_validate.validate(doc, version, strict=True)
