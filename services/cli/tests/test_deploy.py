@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,9 @@ NATS_PASSWORDS = {
 }
 
 
+ROUTE_REQUIRED = "set NATS_ROUTE_PASSWORD in .env (cp .env.example .env)"
+
+
 def compose() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return loaded
@@ -68,7 +72,7 @@ def test_compose_runs_a_3_node_nats_cluster_with_health_checks() -> None:
         env = nats_node["environment"]
         assert env["SERVER_NAME"] == node
         assert {env[f"NATS_ROUTE_{i}"] for i in (1, 2, 3)} == {
-            f"nats-route://route:${{NATS_ROUTE_PASSWORD:-route-dev-password}}@nats-{i}:6222"
+            f"nats-route://route:${{NATS_ROUTE_PASSWORD:?{ROUTE_REQUIRED}}}@nats-{i}:6222"
             for i in (1, 2, 3)
         }
         assert set(NATS_PASSWORDS) <= set(env)
@@ -519,3 +523,19 @@ def test_sandboxes_run_only_in_the_development_overlay() -> None:
     version = kubernetes_validate.latest_version()
     for doc in _dev_sandboxes():
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_compose_has_no_default_password() -> None:
+    """Every password and secret is required (``${NAME:?…}``), none defaulted (``${NAME:-…}``);
+    .env.example lists them all with development values."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    defaulted = re.findall(r"\$\{([A-Z0-9_]*(?:PASSWORD|SECRET|KEY|TOKEN)[A-Z0-9_]*):-", text)
+    assert defaulted == []
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+    assert {"POSTGRES_PASSWORD", "NATS_ROUTE_PASSWORD", "NATS_BILLING_PASSWORD"} <= required
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert required <= example
