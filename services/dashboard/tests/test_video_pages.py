@@ -139,12 +139,26 @@ async def test_upload_comment_share_and_view_with_the_password(
         {"name": "intervention.mp4", "mimeType": "video/mp4", "buffer": data}
     )
     await shot(page, "upload-form")
+    # the progress bar shows while the file goes, and reaches 100 %: a local upload can end
+    # (and the page move on) before a locator polls the bar, so the page records what the bar
+    # showed in sessionStorage, which outlives the navigation to the video's page
+    await page.evaluate(
+        """() => {
+          const bar = document.getElementById("upload-bar");
+          const box = document.getElementById("upload-progress");
+          new MutationObserver(() => {
+            const seen = JSON.parse(sessionStorage.getItem("upload-seen") || "[]");
+            seen.push({value: bar.getAttribute("value"), shown: !box.hidden});
+            sessionStorage.setItem("upload-seen", JSON.stringify(seen));
+          }).observe(bar, {attributes: true, attributeFilter: ["value"]});
+        }"""
+    )
     await page.get_by_role("button", name="Téléverser").click()
-    # the progress bar shows while the file goes, and reaches 100 %
-    progress = page.locator("#upload-bar")
-    await expect(page.locator("#upload-progress")).to_be_visible()
-    await expect(progress).to_have_attribute("value", "100")
     await page.wait_for_url("**/videos/*?ok=video_uploaded")
+    seen = await page.evaluate('() => JSON.parse(sessionStorage.getItem("upload-seen") || "[]")')
+    assert seen, "the progress bar never moved"
+    assert all(step["shown"] for step in seen)
+    assert seen[-1]["value"] == "100"
     await expect(
         page.get_by_role("heading", name="Mise à jour du serveur, poste 3")
     ).to_be_visible()
