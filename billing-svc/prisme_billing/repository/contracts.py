@@ -158,9 +158,12 @@ async def set_stripe_customer(
 
 
 async def lock_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
-    """The contract row, locked: events of one contract are applied one at a time."""
+    """The contract row, locked: events of one contract are applied one at a time.
+
+    NO KEY UPDATE, so that an approval inserting a document that references the contract (its
+    foreign key takes KEY SHARE) does not deadlock with a handler holding the contract."""
     return await conn.fetchrow(
-        "SELECT * FROM contracts WHERE contract_id = $1 FOR UPDATE", contract_id
+        "SELECT * FROM contracts WHERE contract_id = $1 FOR NO KEY UPDATE", contract_id
     )
 
 

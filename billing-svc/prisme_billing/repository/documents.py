@@ -147,7 +147,12 @@ async def document(
     conn: asyncpg.Connection, doc_id: uuid.UUID, *, lock: bool = False
 ) -> asyncpg.Record | None:
     if lock:
-        return await conn.fetchrow("SELECT * FROM documents WHERE id = $1 FOR UPDATE", doc_id)
+        # NO KEY UPDATE: writers of the row still queue behind each other, but a transaction
+        # inserting a row that references it (a credit note, a mailing: a KEY SHARE lock from
+        # the foreign key) is not blocked, which would deadlock against this lock's holder
+        return await conn.fetchrow(
+            "SELECT * FROM documents WHERE id = $1 FOR NO KEY UPDATE", doc_id
+        )
     return await conn.fetchrow("SELECT * FROM documents WHERE id = $1", doc_id)
 
 
@@ -155,7 +160,7 @@ async def document_by_stripe_id(
     conn: asyncpg.Connection, stripe_invoice_id: str
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM documents WHERE stripe_invoice_id = $1 FOR UPDATE", stripe_invoice_id
+        "SELECT * FROM documents WHERE stripe_invoice_id = $1 FOR NO KEY UPDATE", stripe_invoice_id
     )
 
 
