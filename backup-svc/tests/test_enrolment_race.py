@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import RepositoryServer
 from prisme_backup.app import build_app
+from prisme_backup.service import access
 from prisme_backup.settings import BackupSettings
 from prisme_testing.plugin import start_service
 from test_service import new_plan
@@ -50,3 +53,14 @@ async def test_concurrent_enrolments_are_each_known_when_answered(
                 assert resp.status_code != 401, user
         users = {line.split(":", 1)[0] for line in repository_server.users_file.read_text().split()}
         assert {a["username"] for a in accesses} <= users
+
+
+def test_users_files_written_at_once_from_threads_each_land_whole(tmp_path: Path) -> None:
+    """The enrolment's publisher and the watch loop write the file from threads of one
+    process: each write lands whole, none fails on another's temporary file."""
+    target = tmp_path / "users"
+    texts = [f"p{i:02d}:hash\n" * 200 for i in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda text: access._write(target, text), texts * 8))
+    assert target.read_text() in texts
+    assert [p.name for p in tmp_path.iterdir()] == ["users"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -64,19 +65,21 @@ def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_text() == text:
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    tmp.replace(path)
+    # a name of its own: two threads of one process never write the same temporary file
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o640)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 async def publish_committed(pool: asyncpg.Pool, ctx: Backups) -> int:
-    """Rewrite the users file from the committed rows, one publisher at a time: whoever writes
-    last read after every earlier commit, so no concurrent change is lost (written inside a
-    transaction, two enrolments could each write a file without the other's user)."""
+    """Rewrite the users file from the committed rows (after a commit, e.g. an enrolment)."""
     async with transaction(pool) as conn:
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _USERS_LOCK)
         return await publish_users(conn, ctx)
 
 
@@ -104,7 +107,13 @@ async def wait_until_known(
 
 
 async def publish_users(conn: asyncpg.Connection, ctx: Backups) -> int:
-    """Rewrite the repository server's users from the plans; returns how many have access."""
+    """Rewrite the repository server's users from the plans; returns how many have access.
+
+    One publisher at a time: the lock is held until the caller's transaction ends, so the next
+    publisher reads after this one committed and whoever writes last saw every earlier change
+    (two enrolments, or an enrolment and the watch loop, can never each write a file without
+    the other's user)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _USERS_LOCK)
     users = await repository.repository_users(conn)
     await asyncio.to_thread(_write, ctx.users_file, render(users))
     return len(users)
