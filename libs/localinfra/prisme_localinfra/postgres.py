@@ -29,6 +29,7 @@ class PostgresServer:
     def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self._port_chosen = port is None
         self.durable = durable
         self.bin = pg_bin_dir()
         # PostgreSQL refuses to run as root: then it runs as a dedicated system user, as pgserver does.
@@ -103,21 +104,33 @@ class PostgresServer:
         return str(candidate)
 
     def start(self) -> None:
+        """Start the cluster; a port picked here that someone took meanwhile is picked again."""
         self.init()
         self._own(self.data_dir)  # a parent may have lost its traversal bits since init
-        options = [
-            f"-p {self.port}",
-            "-h 127.0.0.1",
-            f"-k {self._socket_dir()}",
-            "-c max_connections=400",
-            "-c shared_buffers=64MB",
-        ]
-        if not self.durable:
-            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        self._run(
-            "pg_ctl", "-D", str(self.pgdata), "-l", str(self.data_dir / "postgres.log"),
-            "-o", " ".join(options), "-w", "-t", "30", "start",
-        )  # fmt: skip
+        log = self.data_dir / "postgres.log"
+        for attempt in range(3):
+            options = [
+                f"-p {self.port}",
+                "-h 127.0.0.1",
+                f"-k {self._socket_dir()}",
+                "-c max_connections=400",
+                "-c shared_buffers=64MB",
+            ]
+            if not self.durable:
+                options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            seen = log.stat().st_size if log.exists() else 0
+            try:
+                self._run(
+                    "pg_ctl", "-D", str(self.pgdata), "-l", str(log),
+                    "-o", " ".join(options), "-w", "-t", "30", "start",
+                )  # fmt: skip
+                return
+            except RuntimeError as exc:
+                said = _tail(log, seen)
+                if self._port_chosen and attempt < 2 and "already in use" in said:
+                    self.port = free_port()
+                    continue
+                raise RuntimeError(f"{exc}\n{said}") from None
 
     def stop(self, mode: str = "fast") -> None:
         if not (self.pgdata / "postmaster.pid").exists():
@@ -152,3 +165,12 @@ class PostgresServer:
         if not exists:
             self.psql(f'CREATE DATABASE "{name}"')
         return self.dsn(name)
+
+
+def _tail(log: Path, offset: int, limit: int = 2000) -> str:
+    """What the server wrote to ``log`` after ``offset`` (its last ``limit`` characters)."""
+    if not log.exists():
+        return ""
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read().decode(errors="replace")[-limit:].strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,24 @@ def test_postgres_databases_survive_restart(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not port_open(server.port)
+
+
+def test_postgres_takes_another_port_when_the_one_it_picked_was_taken(tmp_path: Path) -> None:
+    """Between picking a free port and binding it, another process may take it (tests in
+    parallel, ``prisme up`` beside them): the server picks again instead of failing."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        server = PostgresServer(tmp_path / "pg", durable=False)
+        server.port = taken  # as if someone bound it right after it was picked
+        server.start()
+        try:
+            assert server.port != taken
+            assert server.psql("SELECT 1").strip() == "1"
+        finally:
+            server.stop()
+        # a port the caller chose is the caller's: refused, and the log says why
+        pinned = PostgresServer(tmp_path / "pinned", port=taken, durable=False)
+        with pytest.raises(RuntimeError, match="already in use"):
+            pinned.start()

@@ -195,6 +195,7 @@ class Platform:
         if self.postgres_ready is None or self.postgres is None:
             return {}
         urls = self.postgres_ready.result()
+        self.state.infra.postgres_dsn = self.postgres.admin_dsn  # its port may have changed
         pid = self.postgres.pid
         self.state.infra.postgres_pid = pid
         self.state.infra.postgres_started = start_time(pid) if pid else None
