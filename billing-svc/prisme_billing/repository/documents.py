@@ -194,7 +194,7 @@ async def invoices_of_contract(
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM documents WHERE kind = 'invoice' AND contract_id = $1 AND status <> 'draft'"
-        " ORDER BY sequence FOR UPDATE",
+        " ORDER BY sequence FOR NO KEY UPDATE",
         contract_id,
     )
 
