@@ -273,7 +273,7 @@ def main() -> int:
             invoices: list[dict[str, Any]] = httpx.get(
                 billing.url + "/v1/invoices", params={"client_id": practices[0]},
                 headers={"Authorization": auth}, timeout=60,
-            ).json()  # fmt: skip
+            ).json()["items"]  # fmt: skip
             paths = {
                 "healthz (baseline)": "/healthz",
                 "Événements": "/evenements",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import asyncpg
 import stripe
-from fastapi import APIRouter, Query, Request, Response
-from prisme_chassis import audit, jobs
+from fastapi import APIRouter, Depends, Query, Request, Response
+from prisme_chassis import audit, jobs, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
 from pydantic import BaseModel, Field
@@ -26,6 +29,7 @@ router = APIRouter(tags=["billing"])
 public_router = APIRouter(tags=["webhooks"])
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)]
+Out = TypeVar("Out", bound=BaseModel)
 PositiveMoney = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)]
 
 
@@ -162,23 +166,108 @@ def _credit_note(
 # --- invoices and credit notes ---------------------------------------------------------------
 
 
-@router.get("/v1/invoices")
+class DocumentQuery:
+    """The filters both document lists share (query parameters), as repository filters."""
+
+    def __init__(
+        self,
+        client_id: uuid.UUID | None = None,
+        contract_id: uuid.UUID | None = None,
+        number: Annotated[
+            str | None, Query(max_length=64, description="Only the document of this number")
+        ] = None,
+        year: Annotated[
+            int | None, Query(ge=2000, le=2100, description="Year of the number series")
+        ] = None,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                description="Text in the number or the practice's name or SIREN "
+                "(case-insensitive, anywhere)",
+            ),
+        ] = None,
+        issued_from: Annotated[date | None, Query(description="Issued on or after")] = None,
+        issued_to: Annotated[date | None, Query(description="Issued on or before")] = None,
+        order: Annotated[
+            Literal["number", "-number"],
+            Query(description="number: oldest number first; -number: newest first"),
+        ] = "number",
+        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+        cursor: pagination.Cursor = None,
+    ) -> None:
+        if q is not None and not _storable(q):
+            raise errors.InvalidListFilter(
+                "q ne doit contenir ni caractère NUL ni demi-paire de substitution",
+                errors=[{"field": "q", "detail": "NUL or unpaired surrogate"}],
+            )
+        if issued_from is not None and issued_to is not None and issued_from > issued_to:
+            raise errors.InvalidListFilter(
+                "issued_from est postérieure à issued_to",
+                errors=[{"field": "issued_from", "detail": "after issued_to"}],
+            )
+        self.filters = repo.DocumentFilters(
+            client_id=client_id,
+            contract_id=contract_id,
+            number=number,
+            year=year,
+            q=q.strip() or None if q else None,
+            issued_from=issued_from,
+            issued_to=issued_to,
+        )
+        self.descending = order == "-number"
+        self.limit = limit
+        self.after = pagination.decode(cursor, int, int)
+
+    def of(self, **more: Any) -> repo.DocumentFilters:
+        return replace(self.filters, **more)
+
+
+DocumentQueryDep = Annotated[DocumentQuery, Depends()]
+_LIST_PROBLEMS = problems(pagination.InvalidCursor, errors.InvalidListFilter)
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL text holds neither NUL characters nor unpaired surrogates."""
+    return "\x00" not in text and not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def _number_key(found: queries.Found) -> tuple[int, int]:
+    return found[0]["series_year"], found[0]["sequence"]
+
+
+@router.get("/v1/invoices", responses=_LIST_PROBLEMS)
 async def list_invoices(
     conn: Tx,
-    client_id: uuid.UUID | None = None,
-    contract_id: uuid.UUID | None = None,
-    number: Annotated[
-        str | None, Query(max_length=64, description="Only the invoice of this number")
+    query: DocumentQueryDep,
+    status: Annotated[
+        list[Literal["open", "paid", "payment_failed", "credited"]] | None,
+        Query(max_length=4, description="Any of these states (open: to be paid)"),
     ] = None,
+    purpose: Annotated[
+        list[Literal["yearly", "additional", "one_off"]] | None,
+        Query(
+            max_length=3,
+            description="yearly: the contract's year; additional: postes added; one_off: the "
+            "month's work outside the contract (B9)",
+        ),
+    ] = None,
+    overdue: Annotated[
+        bool,
+        Query(description="Only those past their due date (Réunion) with something to pay"),
+    ] = False,
     who: Principal = require_scopes("billing:read"),
-) -> list[InvoiceOut]:
-    """Finalised invoices, in number order."""
-    return [
-        _invoice(d, ls, es)
-        for d, ls, es in await queries.list_documents(
-            conn, "invoice", client_id, contract_id, number=number
-        )
-    ]
+) -> pagination.Page[InvoiceOut]:
+    """Finalised invoices in number order (``order=-number``: newest first), a page at a time."""
+    filters = query.of(
+        statuses=tuple(status or ()),
+        purposes=tuple(purpose or ()),
+        overdue_on=business_today() if overdue else None,
+    )
+    found = await queries.list_documents(conn, "invoice", filters, query)
+    return pagination.Page[InvoiceOut].of(
+        found, query.limit, key=_number_key, out=lambda f: _invoice(*f)
+    )
 
 
 @router.get("/v1/invoices/{invoice_id}", responses=problems(errors.DocumentNotFound))
@@ -213,17 +302,29 @@ async def invoice_pdf(
     )
 
 
-@router.get("/v1/credit-notes")
+@router.get("/v1/credit-notes", responses=_LIST_PROBLEMS)
 async def list_credit_notes(
     conn: Tx,
-    client_id: uuid.UUID | None = None,
-    contract_id: uuid.UUID | None = None,
+    query: DocumentQueryDep,
+    invoice_id: Annotated[
+        uuid.UUID | None, Query(description="Credit notes of this invoice")
+    ] = None,
+    purpose: Annotated[
+        list[Literal["cessation", "correction"]] | None,
+        Query(
+            max_length=2,
+            description="cessation: a contract ended early (B5); correction: four eyes (B6)",
+        ),
+    ] = None,
     who: Principal = require_scopes("billing:read"),
-) -> list[CreditNoteOut]:
-    return [
-        _credit_note(d, ls, es)
-        for d, ls, es in await queries.list_documents(conn, "credit_note", client_id, contract_id)
-    ]
+) -> pagination.Page[CreditNoteOut]:
+    """Credit notes (A series) in number order, a page at a time."""
+    found = await queries.list_documents(
+        conn, "credit_note", query.of(invoice_id=invoice_id, purposes=tuple(purpose or ())), query
+    )
+    return pagination.Page[CreditNoteOut].of(
+        found, query.limit, key=_number_key, out=lambda f: _credit_note(*f)
+    )
 
 
 @router.get(
@@ -452,17 +553,37 @@ class ChargeOut(BaseModel):
     invoice_id: uuid.UUID | None
 
 
-@router.get("/v1/charges")
+def _created_key(row: asyncpg.Record) -> tuple[datetime, uuid.UUID]:
+    return row["created_at"], row["id"]
+
+
+def created_after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The ``(created_at, id)`` a list paged oldest first resumes after."""
+    after = pagination.decode(cursor, datetime.fromisoformat, uuid.UUID)
+    return None if after is None else (after[0], after[1])
+
+
+def created_page(
+    rows: list[asyncpg.Record], limit: int, out: Callable[[asyncpg.Record], Out]
+) -> pagination.Page[Out]:
+    """A page of a list paged oldest first (charges, approvals)."""
+    return pagination.Page[Out].of(rows, limit, key=_created_key, out=out)
+
+
+@router.get("/v1/charges", responses=problems(pagination.InvalidCursor))
 async def list_charges(
     conn: Tx,
     status: Literal["awaiting_price", "invoiced", "nothing_due"] | None = Query(default=None),
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("billing:read"),
-) -> list[ChargeOut]:
-    """Activations and amendments, e.g. ``?status=awaiting_price`` for offers without a price."""
-    return [
-        ChargeOut(**{k: r[k] for k in ChargeOut.model_fields})
-        for r in await repo.list_charges(conn, status)
-    ]
+) -> pagination.Page[ChargeOut]:
+    """Activations and amendments oldest first, e.g. ``?status=awaiting_price`` for offers
+    without a price."""
+    rows = await repo.oldest_first(conn, "charges", status, created_after(cursor), limit + 1)
+    return created_page(
+        rows, limit, lambda r: ChargeOut(**{k: r[k] for k in ChargeOut.model_fields})
+    )
 
 
 class ContractBillingOut(BaseModel):

@@ -58,7 +58,8 @@ def job_bindings(rt: BillingRuntime) -> list[jobs.JobBinding]:
 spec = ServiceSpec(
     name="billing-svc",
     # 1.1: document lines bill quantity × unit price (issue 14); see LineOut.
-    version="1.1.0",
+    # 2.0: the lists of invoices, credit notes, charges and approvals are pages (README *Lists*).
+    version="2.0.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router, corrections_api.router, dunning_api.router, one_off_api.router],

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import now
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from . import corrections, errors, payments, price_changes
 from . import repository as repo
-from .api import PriceBookIn
+from .api import PriceBookIn, created_after, created_page
 
 router = APIRouter(tags=["corrections"])
 
@@ -120,13 +120,17 @@ async def request_correction(
     return approval_out(row)
 
 
-@router.get("/v1/approvals")
+@router.get("/v1/approvals", responses=problems(pagination.InvalidCursor))
 async def list_approvals(
     conn: Tx,
     status: Literal["pending", "approved", "rejected"] | None = Query(default=None),
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("billing:read"),
-) -> list[ApprovalOut]:
-    return [approval_out(r) for r in await repo.approvals(conn, status)]
+) -> pagination.Page[ApprovalOut]:
+    """Four-eyes requests oldest first (O2); a pending one past its expiry shows ``expired``."""
+    rows = await repo.oldest_first(conn, "approvals", status, created_after(cursor), limit + 1)
+    return created_page(rows, limit, approval_out)
 
 
 @router.put(

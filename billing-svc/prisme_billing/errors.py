@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prisme_chassis import pagination
 from prisme_chassis.errors import Conflict, DomainError, NotFound, Unprocessable
 
 
@@ -104,7 +105,16 @@ class DuplicatePriceItem(Unprocessable):
     title = "Un code apparaît deux fois parmi les prix unitaires (B9)"
 
 
+class InvalidListFilter(Unprocessable):
+    """A list's filters that cannot hold together (e.g. ``issued_from`` after ``issued_to``)."""
+
+    code = "invalid-list-filter"
+    title = "Filtre de liste invalide"
+
+
 CATALOGUE: tuple[type[DomainError], ...] = (
+    InvalidListFilter,
+    pagination.InvalidCursor,
     DuplicatePriceItem,
     RefundNotFound,
     RefundThroughStripe,

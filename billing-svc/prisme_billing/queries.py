@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -31,17 +32,26 @@ def seller(settings: BillingSettings) -> documents.Seller:
     )
 
 
+#: A listed document with its lines and its e-mails.
+Found = tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]
+
+
+class ListQuery(Protocol):
+    """Where a page starts, its order and size (the route's ``DocumentQuery``)."""
+
+    after: tuple[Any, ...] | None
+    descending: bool
+    limit: int
+
+
 async def list_documents(
-    conn: asyncpg.Connection,
-    kind: str,
-    client_id: uuid.UUID | None,
-    contract_id: uuid.UUID | None,
-    *,
-    number: str | None = None,
-) -> list[tuple[asyncpg.Record, list[asyncpg.Record], list[asyncpg.Record]]]:
-    """Each document with its lines and its e-mails (B11)."""
+    conn: asyncpg.Connection, kind: str, filters: repo.DocumentFilters, page: ListQuery
+) -> list[Found]:
+    """A page of documents (one more than ``page.limit``, to tell there is a next page), each
+    with its lines and its e-mails (B11)."""
+    after = (int(page.after[0]), int(page.after[1])) if page.after else None
     docs = await repo.documents(
-        conn, kind, client_id=client_id, contract_id=contract_id, number=number
+        conn, kind, filters, after=after, descending=page.descending, limit=page.limit + 1
     )
     ids = [d["id"] for d in docs]
     lines = await repo.lines(conn, ids)

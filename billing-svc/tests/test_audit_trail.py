@@ -131,7 +131,7 @@ async def test_every_mutating_route_writes_an_audit_row(
             assert r.status_code == 200, r.text
             (note,) = (
                 await api.get("/v1/credit-notes", params={"contract_id": inv["contract_id"]})
-            ).json()
+            ).json()["items"]
             return Call(f"/v1/credit-notes/{note['id']}/send")
 
         examples: dict[str, Example] = {

@@ -29,7 +29,7 @@ async def test_a_correction_reaches_the_next_invoice_not_the_issued_one(
 
         async def invoices(n: int) -> list[Any] | None:
             r = await api.get("/v1/invoices", params={"contract_id": str(act.contract_id)})
-            docs = list(r.json())
+            docs = list(r.json()["items"])
             return docs if len(docs) >= n else None
 
         (first,) = await wait_for(lambda: invoices(1))

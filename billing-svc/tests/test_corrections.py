@@ -186,4 +186,5 @@ async def test_a_card_paid_invoice_is_refunded_through_stripe(
 async def _list(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
     r = await api.get(path, params={k: str(v) for k, v in params.items()})
     assert r.status_code == 200, r.text
-    return list(r.json())
+    body = r.json()
+    return list(body["items"] if isinstance(body, dict) else body)  # a page, or a short list

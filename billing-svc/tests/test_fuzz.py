@@ -23,7 +23,7 @@ async def test_openapi_fuzzing_finds_no_server_error(
         await publish_event(stripe_settings.nats_url, activated(postes=7, start=date(2026, 2, 1)))
 
         async def invoiced() -> list[Any]:
-            return list((await api.get("/v1/invoices")).json())
+            return list((await api.get("/v1/invoices")).json()["items"])
 
         await wait_for(invoiced)
         failures = await fuzz_openapi(str(api.base_url), dict(api.headers), max_examples=15)

@@ -24,12 +24,14 @@ async def test_an_invoice_is_found_by_its_number(
             await publish_event(billing_settings.nats_url, event)
 
         async def both() -> list[Any] | None:
-            docs = list((await api.get("/v1/invoices")).json())
+            docs = list((await api.get("/v1/invoices")).json()["items"])
             return docs if len(docs) >= 2 else None
 
         docs = await wait_for(both)
         wanted = next(d for d in docs if d["contract_id"] == str(second.contract_id))
         for typed in (wanted["number"], f" {wanted['number'].lower()} "):
-            found = (await api.get("/v1/invoices", params={"number": typed})).json()
+            found = (await api.get("/v1/invoices", params={"number": typed})).json()["items"]
             assert [d["id"] for d in found] == [wanted["id"]], typed
-        assert (await api.get("/v1/invoices", params={"number": "F1999-000001"})).json() == []
+        assert (await api.get("/v1/invoices", params={"number": "F1999-000001"})).json()[
+            "items"
+        ] == []

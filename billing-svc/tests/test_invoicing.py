@@ -26,7 +26,7 @@ def _assert_adds_up(doc: dict[str, Any]) -> None:
 async def _invoices(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
     r = await api.get("/v1/invoices", params={k: str(v) for k, v in params.items()})
     assert r.status_code == 200, r.text
-    return list(r.json())
+    return list(r.json()["items"])
 
 
 async def test_activation_amendment_cessation_through_the_bus(
@@ -80,7 +80,7 @@ async def test_activation_amendment_cessation_through_the_bus(
 
         async def notes() -> list[dict[str, Any]]:
             r = await api.get("/v1/credit-notes", params={"client_id": str(act.client_id)})
-            return list(r.json()) if len(r.json()) == 2 else []
+            return list(r.json()["items"]) if len(r.json()["items"]) == 2 else []
 
         credit = {n["invoice_id"]: n for n in await wait_for(notes)}
         first = credit[inv["id"]]
@@ -133,7 +133,7 @@ async def test_end_before_activation_is_invoiced_then_credited(
         assert inv["total_ttc"] == "3480.00"
 
         async def note() -> list[Any]:
-            return list((await api.get("/v1/credit-notes")).json())
+            return list((await api.get("/v1/credit-notes")).json()["items"])
 
         (cn,) = await wait_for(note)
         assert (cn["total_ttc"], cn["total_ht"], cn["total_vat"]) == (

@@ -120,7 +120,7 @@ async def test_invoice_credit_note_and_reminder_go_to_the_manager_with_their_fac
 
         async def credit_notes() -> list[Any]:
             r = await api.get("/v1/credit-notes", params={"contract_id": str(act.contract_id)})
-            return list(r.json())
+            return list(r.json()["items"])
 
         (note,) = await wait_for(credit_notes)
         await _until_sent(api, wait_for, f"/v1/credit-notes/{note['id']}", 1)

@@ -109,7 +109,9 @@ async def test_march_intervention_is_invoiced_on_31_march(
         finally:
             await pool.close()
 
-        docs = (await api.get("/v1/invoices", params={"client_id": str(act.client_id)})).json()
+        docs = (await api.get("/v1/invoices", params={"client_id": str(act.client_id)})).json()[
+            "items"
+        ]
         (inv,) = [d for d in docs if d["id"] != yearly["id"]]
         assert inv["issue_date"] == "2026-03-31"
         assert inv["number"].startswith("F2026-")

@@ -52,7 +52,9 @@ async def _invoice(
 ) -> dict[str, Any]:
     async def get() -> list[Any]:
         return list(
-            (await api.get("/v1/invoices", params={"contract_id": str(contract_id)})).json()
+            (await api.get("/v1/invoices", params={"contract_id": str(contract_id)})).json()[
+                "items"
+            ]
         )
 
     (inv,) = await wait_for(get)

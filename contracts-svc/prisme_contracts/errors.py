@@ -4,6 +4,7 @@ stable problem ``type`` (``https://prisme.example/problems/<code>``), listed in 
 
 from __future__ import annotations
 
+from prisme_chassis import pagination
 from prisme_chassis.errors import (
     Conflict,
     DomainError,
@@ -121,9 +122,8 @@ class InvalidIntervention(Unprocessable):
     title = "Intervention refusée"
 
 
-class InvalidCursor(Unprocessable):
-    code = "invalid-cursor"
-    title = "Curseur de pagination invalide"
+# one cursor scheme for every list (the chassis'): its problem too
+InvalidCursor = pagination.InvalidCursor
 
 
 class OverrideExpiryPassed(Unprocessable):

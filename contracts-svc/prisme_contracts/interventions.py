@@ -8,20 +8,18 @@ changes keep recording their own intervention with their amendment (C5, ``amendm
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime
 
 import asyncpg
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_events import BillableItem, InterventionRecorded
 
 from . import domain
 from . import repository as repo
-from .errors import ClientNotFound, InvalidCursor, InvalidIntervention
+from .errors import ClientNotFound, InvalidIntervention
 from .schemas import BillableOut, InterventionIn, InterventionOut, InterventionPage
 
 # The event id derives from the intervention id: it is recorded once, published once.
@@ -144,21 +142,16 @@ def intervention_out(row: asyncpg.Record) -> InterventionOut:
 
 
 def _encode(row: asyncpg.Record) -> str:
-    raw = f"{row['started_at'].isoformat()}|{row['id']}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pagination.encode(row["started_at"], row["id"])
+
+
+def _aware(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError("naive")
+    return at
 
 
 def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, ident = raw.partition("|")
-        started = datetime.fromisoformat(at)
-        if started.tzinfo is None:
-            raise ValueError("naive")
-        return started, uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise InvalidCursor(
-            "curseur de pagination invalide", errors=[{"field": "cursor", "detail": str(exc)}]
-        ) from exc
+    after = pagination.decode(cursor, _aware, uuid.UUID)
+    return None if after is None else (after[0], after[1])

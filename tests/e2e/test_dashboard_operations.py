@@ -121,7 +121,9 @@ async def test_an_admin_works_through_the_operational_pages(
     ok(await p.contracts.post(f"/v1/contracts/{contract['id']}/activate"))
 
     async def invoiced() -> list[Any]:
-        return list(ok(await p.billing.get("/v1/invoices", params={"client_id": client["id"]})))
+        return list(
+            ok(await p.billing.get("/v1/invoices", params={"client_id": client["id"]}))["items"]
+        )
 
     async def licensed() -> bool:
         accounts = await p.accounts(client_id=client["id"])

@@ -72,7 +72,9 @@ async def _licensed(p: Platform, client: dict[str, Any], contract_id: str) -> li
 
 async def _invoice(p: Platform, contract_id: str) -> dict[str, Any]:
     async def one() -> list[Any]:
-        return list(ok(await p.billing.get("/v1/invoices", params={"contract_id": contract_id})))
+        return list(
+            ok(await p.billing.get("/v1/invoices", params={"contract_id": contract_id}))["items"]
+        )
 
     (invoice,) = await eventually(one, "the activation invoice")
     return dict(invoice)
@@ -274,7 +276,9 @@ async def test_cessation_revokes_licences_kills_links_and_credits(platform: Plat
     credit = prorated(yearly, unused, year)
 
     async def notes() -> list[Any]:
-        return list(ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]})))
+        return list(
+            ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]}))["items"]
+        )
 
     (note,) = await eventually(notes, "the credit note")
     assert note["invoice_id"] == invoice["id"]
@@ -391,7 +395,10 @@ async def test_year_end_carries_over_the_renewed_practices_only(platform: Platfo
         }
     # Year-end is no cessation: nothing credited (B5).
     for c in practices:
-        assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": c["id"]})) == []
+        assert (
+            ok(await p.billing.get("/v1/credit-notes", params={"client_id": c["id"]}))["items"]
+            == []
+        )
 
 
 async def test_a_cancelled_or_expired_renewal_stops_what_was_carried_over(
@@ -505,7 +512,10 @@ async def test_a_cessation_scheduled_for_a_future_date_ends_and_credits_from_tha
     )
     assert approved["scheduled"] is True
     assert ok(await p.contracts.get(f"/v1/contracts/{contract['id']}"))["status"] == "active"
-    assert ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]})) == []
+    assert (
+        ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]}))["items"]
+        == []
+    )
 
     p.clock.travel_to(datetime(year, 9, 30, 8, 0, tzinfo=REUNION))
 
@@ -518,7 +528,9 @@ async def test_a_cessation_scheduled_for_a_future_date_ends_and_credits_from_tha
     await _revoked(p, accounts)
 
     async def notes() -> list[Any]:
-        return list(ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]})))
+        return list(
+            ok(await p.billing.get("/v1/credit-notes", params={"client_id": client["id"]}))["items"]
+        )
 
     (note,) = await eventually(notes, "the credit note")
     assert note["invoice_id"] == invoice["id"]

@@ -146,11 +146,22 @@ async def _activate(p: R1Platform, client: dict[str, Any], start: date) -> dict[
 
 async def _all(p: R1Platform, service: str, path: str, **params: str) -> list[dict[str, Any]]:
     async def get() -> list[dict[str, Any]] | None:
-        try:
-            r = await p.call("GET", service, path, params=params)
-        except httpx.TransportError:  # a service restarting: ask again
-            return None
-        return list(r.json()) if r.status_code == 200 else None
+        items: list[dict[str, Any]] = []
+        cursor: dict[str, str] = {}
+        while True:  # billing pages its lists: every page, cursor after cursor
+            try:
+                r = await p.call("GET", service, path, params=params | cursor)
+            except httpx.TransportError:  # a service restarting: ask again
+                return None
+            if r.status_code != 200:
+                return None
+            body = r.json()
+            if isinstance(body, list):
+                return list(body)
+            items += body["items"]
+            if body["next_cursor"] is None:
+                return items
+            cursor = {"cursor": body["next_cursor"]}
 
     return list(await eventually(get, f"{service} {path}", 60))
 

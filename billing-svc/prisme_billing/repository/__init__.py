@@ -2,7 +2,6 @@
 
 from .approvals import (
     approval,
-    approvals,
     decide_approval,
     insert_approval,
     payload_hash,
@@ -16,7 +15,6 @@ from .contracts import (
     current_price_book,
     insert_charge,
     insert_contract,
-    list_charges,
     lock_contract,
     resolve_charge,
     set_stripe_customer,
@@ -25,6 +23,7 @@ from .contracts import (
     write_price_book,
 )
 from .documents import (
+    DocumentFilters,
     NewLine,
     allocate_number,
     cessation_credit_of,
@@ -65,6 +64,7 @@ from .outside import (
     stripe_event,
     stripe_event_processed,
 )
+from .pages import oldest_first
 from .payments import (
     add_paid,
     add_refunded,
@@ -82,13 +82,13 @@ from .payments import (
 )
 
 __all__ = [
+    "DocumentFilters",
     "NewLine",
     "PriceBook",
     "add_paid",
     "add_refunded",
     "allocate_number",
     "approval",
-    "approvals",
     "cessation_credit_of",
     "charges_awaiting",
     "client",
@@ -114,7 +114,6 @@ __all__ = [
     "insert_reminder",
     "invoices_of_contract",
     "lines",
-    "list_charges",
     "lock_contract",
     "mailing",
     "mailings_of",
@@ -123,6 +122,7 @@ __all__ = [
     "mark_mailing_failed",
     "mark_mailing_sent",
     "mark_overdue",
+    "oldest_first",
     "payload_hash",
     "payments_of",
     "pending_items",

@@ -56,17 +56,6 @@ async def approval(
     return await conn.fetchrow("SELECT * FROM approvals WHERE id = $1", approval_id)
 
 
-async def approvals(
-    conn: asyncpg.Connection, status: str | None, limit: int = 200
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM approvals WHERE ($1::text IS NULL OR status = $1)"
-        " ORDER BY created_at LIMIT $2",
-        status,
-        limit,
-    )
-
-
 async def decide_approval(
     conn: asyncpg.Connection,
     approval_id: uuid.UUID,

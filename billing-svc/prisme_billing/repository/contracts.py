@@ -237,13 +237,6 @@ async def charges_awaiting(
     )
 
 
-async def list_charges(conn: asyncpg.Connection, status: str | None) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM charges WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at",
-        status,
-    )
-
-
 async def resolve_charge(
     conn: asyncpg.Connection, charge_id: uuid.UUID, status: str, invoice_id: uuid.UUID | None
 ) -> None:

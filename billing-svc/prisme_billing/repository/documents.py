@@ -164,29 +164,90 @@ async def document_by_stripe_id(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentFilters:
+    """What a list of finalised documents keeps (every given filter holds)."""
+
+    client_id: uuid.UUID | None = None
+    contract_id: uuid.UUID | None = None
+    #: the credit notes of this invoice
+    invoice_id: uuid.UUID | None = None
+    number: str | None = None
+    statuses: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
+    year: int | None = None
+    q: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    #: only invoices past their due date on this day with something left to pay
+    overdue_on: date | None = None
+
+
+def _like(text: str) -> str:
+    """``text`` as a literal ILIKE pattern found anywhere (its wildcards escaped)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def documents(
     conn: asyncpg.Connection,
     kind: str,
+    filters: DocumentFilters,
     *,
-    client_id: uuid.UUID | None = None,
-    contract_id: uuid.UUID | None = None,
-    limit: int = 500,
-    number: str | None = None,
+    after: tuple[int, int] | None = None,
+    descending: bool = False,
+    limit: int,
 ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT * FROM documents
-        WHERE kind = $1 AND status <> 'draft'
-          AND ($2::uuid IS NULL OR client_id = $2) AND ($3::uuid IS NULL OR contract_id = $3)
-          AND ($5::text IS NULL OR number = $5)
-        ORDER BY series_year, sequence LIMIT $4
-        """,
-        kind,
-        client_id,
-        contract_id,
-        limit,
-        number.strip().upper() if number else None,
+    """Finalised documents of ``kind`` in number order (or its reverse), from the one after
+    ``after`` (its series year and sequence). Only the filters given go into the query, so
+    each is served by its index (migration 012) in the list's order."""
+    where = ["kind = $1", "status <> 'draft'"]
+    args: list[object] = [kind]
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    f = filters
+    if f.client_id is not None:
+        where.append(f"client_id = {arg(f.client_id)}")
+    if f.contract_id is not None:
+        where.append(f"contract_id = {arg(f.contract_id)}")
+    if f.invoice_id is not None:
+        where.append(f"invoice_id = {arg(f.invoice_id)}")
+    if f.number:
+        where.append(f"number = {arg(f.number.strip().upper())}")
+    if f.statuses:
+        where.append(f"status = ANY({arg(list(f.statuses))}::text[])")
+    if f.purposes:
+        where.append(f"purpose = ANY({arg(list(f.purposes))}::text[])")
+    if f.year is not None:
+        where.append(f"series_year = {arg(f.year)}")
+    if f.q:
+        pattern = arg(_like(f.q.strip()))
+        where.append(
+            f"(number ILIKE {pattern} OR buyer->>'name' ILIKE {pattern}"
+            f" OR buyer->>'siren' ILIKE {pattern})"
+        )
+    if f.issued_from is not None:
+        where.append(f"issue_date >= {arg(f.issued_from)}")
+    if f.issued_to is not None:
+        where.append(f"issue_date <= {arg(f.issued_to)}")
+    if f.overdue_on is not None:
+        where.append(
+            "status IN ('open', 'payment_failed') AND total_ttc > amount_paid"
+            f" AND due_date < {arg(f.overdue_on)}"
+        )
+    if after is not None:
+        op = "<" if descending else ">"
+        where.append(f"(series_year, sequence) {op} ({arg(after[0])}, {arg(after[1])})")
+    order = "DESC" if descending else "ASC"
+    # every clause is a constant of this function; the values travel as $n parameters
+    sql = (
+        f"SELECT * FROM documents WHERE {' AND '.join(where)}"  # noqa: S608
+        f" ORDER BY series_year {order}, sequence {order} LIMIT {arg(limit)}"
     )
+    return await conn.fetch(sql, *args)
 
 
 async def invoices_of_contract(

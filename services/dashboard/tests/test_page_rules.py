@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from prisme_dashboard.backup_calendar import Run, calendar_svg, day_states
 from prisme_dashboard.feed import Cursor, clean_filter, streams_for, subject_matches
-from prisme_dashboard.web.billing_pages import filtered, is_overdue
+from prisme_dashboard.web.billing_pages import is_overdue, list_filters
 from prisme_dashboard.web.licence_pages import seats_by_sku
 from prisme_dashboard.web.render import duration, size_fr
 
@@ -47,9 +47,20 @@ def test_overdue_means_past_due_with_something_left_to_pay() -> None:
     assert not is_overdue({**due, "due_date": "2026-06-15"}, TODAY)  # due today: not yet
     assert not is_overdue({**due, "status": "paid"}, TODAY)
     assert not is_overdue({**due, "amount_paid": "100.00"}, TODAY)
-    other_year = {**due, "id": "b", "issue_date": "2025-12-01"}
-    assert filtered([due, other_year], status=None, overdue=True, year=2026, on=TODAY) == [due]
-    assert filtered([due, other_year], status="paid", overdue=False, year=None, on=TODAY) == []
+
+
+def test_facturation_sends_billing_svc_only_filters_it_takes() -> None:
+    kept = list_filters(
+        {"status": "paid", "origine": "one_off", "annee": "2026", "q": "  F2026 \x00 ",
+         "du": "2026-03-01", "au": "2026-02-01", "retard": "1", "client_id": "lilas"},
+        "factures",
+    )  # fmt: skip
+    assert kept == {"client_id": "", "status": "paid", "origine": "one_off", "annee": "2026",
+                    "q": "", "du": "2026-02-01", "au": "2026-03-01", "retard": "1"}  # fmt: skip
+    bad = list_filters({"status": "cancelled", "origine": "correction", "annee": "26"}, "factures")
+    assert (bad["status"], bad["origine"], bad["annee"]) == ("", "", "")
+    notes = list_filters({"status": "paid", "origine": "correction", "retard": "1"}, "avoirs")
+    assert (notes["status"], notes["origine"], notes["retard"]) == ("", "correction", "")
 
 
 def test_seats_count_active_accounts_per_sku() -> None:

@@ -38,9 +38,9 @@ async def pending_for(svc: Services, visit: Visit) -> tuple[list[Json], list[Jso
     parts they cannot."""
     (cessations, c_note), (credits, b_note) = await asyncio.gather(
         optional(svc.contracts.terminations(status="pending"), []),
-        optional(svc.billing.approvals(status="pending"), []),
+        optional(svc.billing.approvals(status="pending"), {"items": []}),
     )
-    return cessations, credits, [n for n in (c_note, b_note) if n]
+    return cessations, credits["items"], [n for n in (c_note, b_note) if n]
 
 
 async def waiting_for_me(svc: Services, visit: Visit) -> int:

@@ -1,19 +1,21 @@
-"""Facturation (issue 12): invoices and credit notes filtered by status, overdue, year and
-practice; an invoice with its lines, payment status and history, its Factur-X PDF opened in the
-browser, a cheque or transfer recorded; the price book and the charges waiting for a price.
+"""Facturation (issue 12): invoices and credit notes filtered by state, origin, overdue, year,
+issue dates, practice and a number or name; an invoice with its lines, payment status and
+history, its Factur-X PDF opened in the browser, a cheque or transfer recorded; the price book
+and the charges waiting for a price.
 
-billing-svc lists a practice's (or every) document at once, at most 500 of them; the filters and
-pages are applied here, and the page says when the list was cut (filter by practice then). At
-the P7 scale (100,000 invoices) billing-svc should filter and page itself.
+billing-svc filters and pages (``limit``, ``cursor``): this page asks for one page of what the
+filters keep, newest first, and keeps the filters and the cursor in its query string (French
+names: ``status``, ``origine``, ``retard``, ``annee``, ``q``, ``du``, ``au``, ``curseur``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,8 +28,6 @@ from .render import page
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-#: billing-svc answers at most this many documents to one list call
-SERVICE_CAP = 500
 STATUSES = {
     "draft": "brouillon",
     "open": "à payer",
@@ -35,6 +35,17 @@ STATUSES = {
     "paid": "payée",
     "payment_failed": "paiement échoué",
     "credited": "annulée par avoir",
+}
+#: the states an invoice of the list can be in (drafts are never listed)
+INVOICE_STATES = ("open", "paid", "payment_failed", "credited")
+#: what a document was issued for, by kind (billing-svc's ``purpose``)
+ORIGINS = {
+    "factures": {
+        "yearly": "contrat annuel",
+        "additional": "postes ajoutés",
+        "one_off": "interventions du mois",
+    },
+    "avoirs": {"cessation": "résiliation", "correction": "correction (quatre yeux)"},
 }
 METHODS = {"cheque": "Chèque", "bank_transfer": "Virement"}
 SETTLED = {"paid", "credited", "draft"}
@@ -57,7 +68,8 @@ def outstanding(doc: Json) -> Decimal:
 
 
 def is_overdue(doc: Json, on: date) -> bool:
-    """Past its due date (Réunion business day) with something still to pay."""
+    """Past its due date (Réunion business day) with something still to pay (the badge of a
+    row; the ``retard`` filter is billing-svc's, by the same rule)."""
     due = doc.get("due_date")
     return (
         bool(due)
@@ -67,66 +79,91 @@ def is_overdue(doc: Json, on: date) -> bool:
     )
 
 
-def filtered(
-    docs: list[Json], *, status: str | None, overdue: bool, year: int | None, on: date
-) -> list[Json]:
-    return [
-        d
-        for d in docs
-        if (status is None or d.get("status") == status)
-        and (not overdue or is_overdue(d, on))
-        and (year is None or str(d.get("issue_date", "")).startswith(f"{year}-"))
-    ]
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+
+
+def list_filters(params: Mapping[str, str], kind: str) -> dict[str, str]:
+    """The filters of the query string billing-svc can take; a value it cannot is dropped
+    (the form shows it unset) rather than refused."""
+    year = params.get("annee", "")
+    q = " ".join(params.get("q", "").split())[:100]
+    kept = {
+        "client_id": str(_uuid(params.get("client_id")) or ""),
+        "status": params.get("status", "") if kind == "factures" else "",
+        "origine": params.get("origine", ""),
+        "annee": year if year.isdigit() and len(year) == 4 else "",
+        "q": q if "\x00" not in q else "",
+        "du": str(_day(params.get("du")) or ""),
+        "au": str(_day(params.get("au")) or ""),
+        "retard": "1" if kind == "factures" and params.get("retard") == "1" else "",
+    }
+    if kept["status"] not in INVOICE_STATES:
+        kept["status"] = ""
+    if kept["origine"] not in ORIGINS[kind]:
+        kept["origine"] = ""
+    if kept["du"] and kept["au"] and kept["du"] > kept["au"]:
+        kept["du"], kept["au"] = kept["au"], kept["du"]
+    return kept
+
+
+def service_query(kept: dict[str, str]) -> dict[str, Any]:
+    """The billing client's keywords for the kept filters."""
+    return {
+        "client_id": _uuid(kept["client_id"]),
+        "year": int(kept["annee"]) if kept["annee"] else None,
+        "q": kept["q"] or None,
+        "issued_from": _day(kept["du"]),
+        "issued_to": _day(kept["au"]),
+        "purpose": kept["origine"] or None,
+    }
 
 
 @router.get("/facturation")
 async def billing_page(request: Request, visit: SignedIn) -> Response:
     params = request.query_params
     kind = "avoirs" if params.get("type") == "avoirs" else "factures"
-    client_id = _uuid(params.get("client_id"))
-    status = params.get("status") if params.get("status") in STATUSES else None
-    overdue = params.get("retard") == "1"
-    year_text = params.get("annee", "")
-    year = int(year_text) if year_text.isdigit() and len(year_text) == 4 else None
+    kept = list_filters(params, kind)
+    cursor = params.get("curseur") or None
     page_number = int(params["page"]) if params.get("page", "").isdigit() else 1
-    page_number = max(1, min(page_number, 10_000))
+    page_number = max(1, min(page_number, 100_000)) if cursor else 1
     billing = services_for(request, visit).billing
-    docs: list[Json] = []
+    found: Json = {"items": [], "next_cursor": None}
     unavailable = None
+    wanted = service_query(kept) | {"newest_first": True, "limit": PAGE_SIZE, "cursor": cursor}
     try:
         if kind == "avoirs":
-            docs = await billing.credit_notes(client_id=client_id)
+            found = await billing.credit_notes(**wanted)
         else:
-            docs = await billing.invoices(client_id=client_id)
+            found = await billing.invoices(
+                status=kept["status"] or None, overdue=kept["retard"] == "1", **wanted
+            )
     except ServiceProblem as problem:
         unavailable = problem.message
+        if problem.status == 422 and cursor:
+            unavailable = "Cette page n'existe plus : revenez à la première page."
+    docs: list[Json] = found["items"]
     on = today()
-    years = sorted({str(d.get("issue_date", ""))[:4] for d in docs if d.get("issue_date")})
-    chosen = filtered(docs, status=status, overdue=overdue, year=year, on=on)
-    chosen.sort(key=lambda d: (str(d.get("issue_date")), str(d.get("number"))), reverse=True)
-    start = (page_number - 1) * PAGE_SIZE
+    this_year = on.year
     return page(
         request,
         "billing.html",
         kind=kind,
-        docs=chosen[start : start + PAGE_SIZE],
-        total=len(chosen),
-        total_ttc=sum((Decimal(str(d.get("total_ttc", "0"))) for d in chosen), Decimal(0)),
-        total_due=sum(
-            (outstanding(d) for d in chosen if d.get("status") not in SETTLED), Decimal(0)
-        ),
+        docs=docs,
+        page_total_ttc=sum((Decimal(str(d.get("total_ttc", "0"))) for d in docs), Decimal(0)),
+        page_due=sum((outstanding(d) for d in docs if d.get("status") not in SETTLED), Decimal(0)),
         page_number=page_number,
-        has_next=start + PAGE_SIZE < len(chosen),
+        next_cursor=found["next_cursor"],
         statuses=STATUSES,
-        years=years,
-        filters={
-            "client_id": str(client_id) if client_id else "",
-            "status": status or "",
-            "retard": overdue,
-            "annee": str(year) if year else "",
-        },
-        overdue_ids={str(d["id"]) for d in chosen if is_overdue(d, on)},
-        capped=len(docs) >= SERVICE_CAP,
+        invoice_states=INVOICE_STATES,
+        origins=ORIGINS[kind],
+        years=[str(y) for y in range(this_year, this_year - 10, -1)],
+        filters=kept,
+        filtered=any(kept.values()),
+        overdue_ids={str(d["id"]) for d in docs if is_overdue(d, on)},
         unavailable=unavailable,
     )
 
@@ -162,16 +199,15 @@ async def _invoice_page(
             return []
 
     # the two reads are independent: together, not one after the other
-    history, all_notes = await asyncio.gather(
-        history_of(), billing.credit_notes(client_id=_uuid(str(invoice.get("client_id"))))
+    history, notes = await asyncio.gather(
+        history_of(), billing.credit_notes(invoice_id=invoice_id, limit=200)
     )
-    notes = [n for n in all_notes if str(n.get("invoice_id")) == str(invoice_id)]
     return page(
         request,
         "invoice.html",
         status=status,
         invoice=invoice,
-        notes=notes,
+        notes=notes["items"],
         history=history,
         outstanding=outstanding(invoice),
         overdue=is_overdue(invoice, today()),
@@ -282,7 +318,7 @@ async def price_book_page(request: Request, visit: SignedIn) -> Response:
     unavailable = None
     try:
         book = await billing.price_book()
-        charges = await billing.charges(status="awaiting_price")
+        charges = (await billing.charges(status="awaiting_price"))["items"]
     except ServiceProblem as problem:
         unavailable = problem.message
     return page(request, "price_book.html", book=book, charges=charges, unavailable=unavailable)

@@ -57,6 +57,8 @@ NOTICES.update(
     contract_renewed="Le renouvellement est créé en brouillon pour l'année suivante.",
     termination_requested="La demande de cessation est envoyée : un autre opérateur doit la valider.",
 )
+#: what a list of billing-svc reads as when the operator may not see it
+NO_PAGE: Json = {"items": [], "next_cursor": None}
 
 
 def practice_url(client_id: uuid.UUID | str) -> str:
@@ -80,9 +82,9 @@ async def practice_list(
     offset = (page_number - 1) * PAGE_SIZE
     found_by_invoice: Json | None = None
     if query and DOCUMENT_NUMBER.match(query):
-        invoices, _ = await optional(svc.billing.invoices(number=query), [])
-        if invoices:
-            found_by_invoice = invoices[0]
+        found, _ = await optional(svc.billing.invoices(number=query, limit=1), NO_PAGE)
+        if found["items"]:
+            found_by_invoice = found["items"][0]
             rows = await svc.contracts.list_clients(
                 ids=[uuid.UUID(found_by_invoice["client_id"])], limit=PAGE_SIZE + 1
             )
@@ -149,14 +151,16 @@ async def _live(svc: Services, client_id: uuid.UUID) -> dict[str, Any]:
         (accounts, accounts_note),
         (plans, plans_note),
     ) = await asyncio.gather(
-        optional(svc.billing.invoices(client_id=client_id), []),
-        optional(svc.billing.credit_notes(client_id=client_id), []),
+        # the newest of each (billing-svc pages them): Facturation lists them all
+        optional(svc.billing.invoices(client_id=client_id, newest_first=True), NO_PAGE),
+        optional(svc.billing.credit_notes(client_id=client_id, newest_first=True), NO_PAGE),
         optional(svc.licence.accounts(client_id=client_id), []),
         optional(svc.backup.plans(client_id=client_id), []),
     )
     return {
-        "invoices": invoices,
-        "credit_notes": credits,
+        "invoices": invoices["items"],
+        "credit_notes": credits["items"],
+        "more_documents": bool(invoices["next_cursor"] or credits["next_cursor"]),
         "accounts": accounts,
         "plans": plans,
         "invoices_note": invoices_note,
