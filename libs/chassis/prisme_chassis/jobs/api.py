@@ -18,12 +18,14 @@ from pydantic import BaseModel, Field
 
 from .. import audit
 from ..auth import Principal, require_scopes
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, problems
 from . import repository as repo
 from .model import JobState, JobView
 
 
 class JobNotDead(Conflict):
+    """Only a dead job is put back in the queue; a queued, running or finished one is not."""
+
     code = "job_not_dead"
     title = "Only a dead job can be retried"
 
@@ -102,7 +104,7 @@ def jobs_router(area: str | None) -> APIRouter:
             next_cursor=str(views[-1].id) if more and views else None,
         )
 
-    @router.post("/v1/jobs/{job_id}/retry")
+    @router.post("/v1/jobs/{job_id}/retry", responses=problems(JobNotDead))
     async def retry_job(
         conn: Conn,
         job_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
