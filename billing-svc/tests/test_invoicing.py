@@ -157,7 +157,7 @@ async def test_offer_without_price_waits_then_is_invoiced(
 
         async def waiting() -> list[Any]:
             r = await api.get("/v1/charges", params={"status": "awaiting_price"})
-            return list(r.json())
+            return list(r.json()["items"])
 
         (charge,) = await wait_for(waiting)
         state = (await api.get(f"/v1/contracts/{act.contract_id}/billing")).json()
