@@ -1,41 +1,26 @@
 """Corrections (B6) under four eyes (O2): a credit note against any finalised invoice, full
 or partial, with a reason, requested by one operator and issued when another approves.
 
-No SQL and no HTTP here; the route owns the transaction. The approval stores the maker, the
-exact payload and its hash, an expiry and the decision; maker ≠ checker is enforced here (by
-the token's ``sub``) and by a CHECK in the table.
+No SQL and no HTTP here; the route owns the transaction. The request, its checks (maker ≠
+checker, expiry, payload hash) and its decision are ``four_eyes``'s; this module is the kind
+``correction``: what is checked when asked and again when approved, the credit note it issues.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from prisme_chassis import audit
 from prisme_chassis.audit import Actor
-from prisme_chassis.errors import Conflict, Forbidden, Unprocessable
+from prisme_chassis.errors import Unprocessable
 from prisme_chassis.money import ZERO, money_str
 
-from . import domain, errors, service
+from . import domain, errors, four_eyes, service
 from . import repository as repo
-
-#: A correction request not decided within this delay can no longer be approved (O2).
-APPROVAL_TTL = timedelta(days=7)
-
-
-class SelfApproval(Forbidden):
-    """O2: the maker of a four-eyes request cannot be its checker."""
-
-    code = "self-approval"
-    title = "Self-approval refused (four eyes)"
-
-
-class ApprovalClosed(Conflict):
-    code = "approval-closed"
-    title = "The request is no longer pending"
+from .four_eyes import Applied, Trail
 
 
 class CreditExceedsInvoice(Unprocessable):
@@ -43,7 +28,7 @@ class CreditExceedsInvoice(Unprocessable):
     title = "The credit notes would exceed the invoice"
 
 
-PROBLEMS = (SelfApproval, ApprovalClosed, CreditExceedsInvoice)
+PROBLEMS = (four_eyes.SelfApproval, four_eyes.ApprovalClosed, CreditExceedsInvoice)
 
 
 async def _invoice(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> asyncpg.Record:
@@ -121,6 +106,44 @@ def _invoiced(row: asyncpg.Record) -> domain.InvoicedLine:
     )
 
 
+def _on_invoice(step: str, approval: asyncpg.Record, **detail: object) -> Trail:
+    """A correction's steps are audited on its invoice (O3: the invoice's history shows them)."""
+    return Trail(
+        f"correction.{step}",
+        "invoice",
+        approval["target_id"],
+        detail={"approval": str(approval["id"]), **detail},
+    )
+
+
+class Correction:
+    """The kind ``correction``: a credit note against the invoice ``target_id``."""
+
+    name = "correction"
+
+    def requested(self, approval: asyncpg.Record) -> Trail:
+        return _on_invoice("requested", approval, payload_hash=approval["payload_hash"])
+
+    async def apply(
+        self, conn: asyncpg.Connection, approval: asyncpg.Record, checker: Actor
+    ) -> Applied:
+        """The credit note is numbered (A series) and issued, and what is then overpaid is
+        refunded (Stripe when paid there, else a manual refund)."""
+        invoice = await _invoice(conn, approval["target_id"])
+        new_lines = await correction_lines(conn, invoice, approval["payload"])
+        note_id, number = await service.issue_credit_note(
+            conn, invoice, new_lines, purpose="correction", reason=approval["reason"]
+        )
+        trail = _on_invoice("approved", approval, credit_note=number, maker=approval["maker"])
+        return Applied(trail, result_id=note_id)
+
+    def rejected(self, approval: asyncpg.Record) -> Trail:
+        return _on_invoice("rejected", approval, maker=approval["maker"])
+
+
+CORRECTION = Correction()
+
+
 async def request(
     conn: asyncpg.Connection,
     invoice_id: uuid.UUID,
@@ -132,109 +155,12 @@ async def request(
     """B6/O2: record a correction request (checked now, and again when approved)."""
     invoice = await _invoice(conn, invoice_id)
     await correction_lines(conn, invoice, payload)
-    approval = await repo.insert_approval(
+    return await four_eyes.request(
         conn,
-        kind="correction",
-        target_id=invoice_id,
-        payload=payload,
-        reason=payload["reason"],
-        maker=maker.sub,
-        maker_name=maker.name,
-        expires_at=now + APPROVAL_TTL,
-    )
-    await audit.record(
-        conn,
-        maker,
-        "correction.requested",
-        target_type="invoice",
+        CORRECTION,
+        payload,
         target_id=invoice_id,
         reason=payload["reason"],
-        detail={"approval": str(approval["id"]), "payload_hash": approval["payload_hash"]},
+        maker=maker,
+        now=now,
     )
-    return approval
-
-
-async def pending(
-    conn: asyncpg.Connection, approval_id: uuid.UUID, checker: str, now: datetime
-) -> asyncpg.Record:
-    approval = await repo.approval(conn, approval_id, lock=True)
-    if approval is None:
-        raise errors.ApprovalNotFound("no such approval request", approval_id=approval_id)
-    if approval["status"] != "pending":
-        raise ApprovalClosed(f"this request is {approval['status']}", status_now=approval["status"])
-    if approval["expires_at"] <= now:
-        raise ApprovalClosed("this request expired; the maker must request it again")
-    # O2: maker ≠ checker, by identity (``sub`` of the bearer token).
-    if approval["maker"] == checker:
-        raise SelfApproval("the operator who made the request cannot decide on it")
-    if repo.payload_hash(approval["payload"]) != approval["payload_hash"]:
-        raise errors.ApprovalTampered(
-            "the stored request does not match its hash; it cannot be approved"
-        )
-    return approval
-
-
-async def approve(
-    conn: asyncpg.Connection,
-    approval_id: uuid.UUID,
-    *,
-    checker: Actor,
-    note: str,
-    now: datetime,
-) -> asyncpg.Record:
-    """O2: another operator approves: the credit note is numbered (A series) and issued, and
-    what is then overpaid is refunded (Stripe when paid there, else a manual refund)."""
-    approval = await pending(conn, approval_id, checker.sub, now)
-    invoice = await _invoice(conn, approval["target_id"])
-    new_lines = await correction_lines(conn, invoice, approval["payload"])
-    note_id, number = await service.issue_credit_note(
-        conn, invoice, new_lines, purpose="correction", reason=approval["reason"]
-    )
-    decided = await repo.decide_approval(
-        conn,
-        approval_id,
-        status="approved",
-        checker=checker.sub,
-        checker_name=checker.name,
-        note=note,
-        result_id=note_id,
-    )
-    await audit.record(
-        conn,
-        checker,
-        "correction.approved",
-        target_type="invoice",
-        target_id=invoice["id"],
-        reason=note,
-        detail={"approval": str(approval_id), "credit_note": number, "maker": approval["maker"]},
-    )
-    return decided
-
-
-async def reject(
-    conn: asyncpg.Connection,
-    approval_id: uuid.UUID,
-    *,
-    checker: Actor,
-    note: str,
-    now: datetime,
-) -> asyncpg.Record:
-    approval = await pending(conn, approval_id, checker.sub, now)
-    decided = await repo.decide_approval(
-        conn,
-        approval_id,
-        status="rejected",
-        checker=checker.sub,
-        checker_name=checker.name,
-        note=note,
-    )
-    await audit.record(
-        conn,
-        checker,
-        "correction.rejected",
-        target_type="invoice",
-        target_id=approval["target_id"],
-        reason=note,
-        detail={"approval": str(approval_id), "maker": approval["maker"]},
-    )
-    return decided

@@ -17,7 +17,7 @@ from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
 from pydantic import BaseModel, Field, model_validator
 
-from . import corrections, errors, payments, price_changes
+from . import corrections, errors, four_eyes, payments, price_changes
 from . import repository as repo
 from .api import PriceBookIn, created_after, created_page
 
@@ -152,11 +152,10 @@ async def request_price_book(
     return approval_out(row)
 
 
-async def _kind(conn: asyncpg.Connection, approval_id: uuid.UUID) -> str:
-    row = await repo.approval(conn, approval_id)
-    if row is None:
-        raise errors.ApprovalNotFound("no such approval request", approval_id=approval_id)
-    return str(row["kind"])
+#: O2: every kind of four-eyes request, decided by the same two routes
+KINDS: dict[str, four_eyes.Kind] = {
+    k.name: k for k in (corrections.CORRECTION, price_changes.PRICE_BOOK, price_changes.PRICE_ITEMS)
+}
 
 
 @router.post(
@@ -164,8 +163,8 @@ async def _kind(conn: asyncpg.Connection, approval_id: uuid.UUID) -> str:
     responses=problems(
         errors.ApprovalNotFound,
         errors.ApprovalTampered,
-        corrections.ApprovalClosed,
-        corrections.SelfApproval,
+        four_eyes.ApprovalClosed,
+        four_eyes.SelfApproval,
         corrections.CreditExceedsInvoice,
         errors.DuplicateOffer,
         errors.ClientUnknown,
@@ -180,18 +179,15 @@ async def approve(
 ) -> ApprovalOut:
     """O2: a different operator approves: a correction's credit note is numbered and issued,
     a price-book change is written, at once."""
-    if await _kind(conn, approval_id) in price_changes.KINDS:
-        row = await price_changes.approve(conn, approval_id, actor=actor, note=body.note, now=now())
-    else:
-        row = await corrections.approve(conn, approval_id, checker=actor, note=body.note, now=now())
+    row = await four_eyes.decide(
+        conn, KINDS, approval_id, approve=True, checker=actor, note=body.note, now=now()
+    )
     return approval_out(row)
 
 
 @router.post(
     "/v1/approvals/{approval_id}/reject",
-    responses=problems(
-        errors.ApprovalNotFound, corrections.ApprovalClosed, corrections.SelfApproval
-    ),
+    responses=problems(errors.ApprovalNotFound, four_eyes.ApprovalClosed, four_eyes.SelfApproval),
 )
 async def reject(
     approval_id: uuid.UUID,
@@ -200,10 +196,10 @@ async def reject(
     actor: audit.ActorDep,
     who: Principal = require_scopes(APPROVE),
 ) -> ApprovalOut:
-    if await _kind(conn, approval_id) in price_changes.KINDS:
-        row = await price_changes.reject(conn, approval_id, actor=actor, note=body.note, now=now())
-    else:
-        row = await corrections.reject(conn, approval_id, checker=actor, note=body.note, now=now())
+    """O2: a different operator refuses: nothing is applied."""
+    row = await four_eyes.decide(
+        conn, KINDS, approval_id, approve=False, checker=actor, note=body.note, now=now()
+    )
     return approval_out(row)
 
 

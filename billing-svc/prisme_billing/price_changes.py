@@ -3,14 +3,12 @@ yearly prices by offer and level, or the one-off items), a different operator ho
 ``billing:approve`` approves it, and only then is it written (a new version of the yearly
 prices, whose waiting charges are then invoiced; or the new items).
 
-Same pattern as corrections: the request stores the maker, the exact payload and its hash, an
-expiry, then the decision with its note; maker ≠ checker by the token's ``sub`` (and a CHECK
-in the table). Every step is written to the chassis audit trail (O3) in its transaction.
+The request and its decision are ``four_eyes``'s, as for corrections; this module holds the two
+kinds ``price_book`` and ``price_items``: what is checked when asked, what approving writes.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,11 +17,9 @@ import asyncpg
 from prisme_chassis import audit
 from prisme_chassis.money import money_str
 
-from . import corrections, domain, errors, service
+from . import domain, errors, four_eyes, service
 from . import repository as repo
-
-#: The approval kinds this module decides.
-KINDS = frozenset({"price_book", "price_items"})
+from .four_eyes import Applied, Trail
 
 
 def payload_of(prices: list[domain.Price]) -> dict[str, Any]:
@@ -57,40 +53,6 @@ def prices_of(payload: dict[str, Any]) -> list[domain.Price]:
     ]
 
 
-async def request(
-    conn: asyncpg.Connection,
-    prices: list[domain.Price],
-    *,
-    reason: str,
-    actor: audit.Actor,
-    now: datetime,
-) -> asyncpg.Record:
-    """O2: record the request (checked now, applied on approval)."""
-    service.check_price_book(prices)
-    payload = payload_of(prices)
-    approval = await repo.insert_approval(
-        conn,
-        kind="price_book",
-        target_id=None,
-        payload=payload,
-        reason=reason,
-        maker=actor.sub,
-        maker_name=actor.name,
-        expires_at=now + corrections.APPROVAL_TTL,
-    )
-    await audit.record(
-        conn,
-        actor,
-        "price_book.change_requested",
-        target_type="approval",
-        target_id=approval["id"],
-        reason=reason,
-        after=payload,
-        detail={"payload_hash": approval["payload_hash"]},
-    )
-    return approval
-
-
 #: One-off item rows as the repository stores them: (code, label, unit code, unit TTC).
 Item = tuple[str, str, str, Decimal]
 _UNIT_CODES = {"forfait": domain.UNIT_ONE, "heure": domain.UNIT_HOUR}
@@ -106,6 +68,106 @@ def items_payload(items: list[Item]) -> dict[str, Any]:
     }
 
 
+class _PriceChange:
+    """What both price kinds audit when asked and when refused (the approval is the target)."""
+
+    name: str
+
+    def requested(self, approval: asyncpg.Record) -> Trail:
+        return Trail(
+            f"{self.name}.change_requested",
+            "approval",
+            approval["id"],
+            after=approval["payload"],
+            detail={"payload_hash": approval["payload_hash"]},
+        )
+
+    def rejected(self, approval: asyncpg.Record) -> Trail:
+        return Trail(
+            f"{self.name}.change_rejected",
+            "approval",
+            approval["id"],
+            detail={"maker": approval["maker"]},
+        )
+
+    def _changed(self, approval: asyncpg.Record) -> dict[str, Any]:
+        return {"approval": str(approval["id"]), "maker": approval["maker"]}
+
+
+class PriceBookChange(_PriceChange):
+    """The kind ``price_book``: a new version of the yearly prices (B1)."""
+
+    name = "price_book"
+
+    async def apply(
+        self, conn: asyncpg.Connection, approval: asyncpg.Record, checker: audit.Actor
+    ) -> Applied:
+        """The new version is written and what waited for its prices is invoiced."""
+        before = await repo.current_price_book(conn)
+        version = await service.replace_price_book(
+            conn,
+            prices_of(approval["payload"]),
+            approval["maker"],
+            approved_by=checker.sub,
+            by=checker,
+        )
+        trail = Trail(
+            "price_book.changed",
+            "price_book",
+            version,
+            before=payload_of(before.prices) | {"version": before.version},
+            after=approval["payload"] | {"version": version},
+            detail=self._changed(approval),
+        )
+        return Applied(trail, result_version=version)
+
+
+class PriceItemsChange(_PriceChange):
+    """The kind ``price_items``: the one-off items in force (B9)."""
+
+    name = "price_items"
+
+    async def apply(
+        self, conn: asyncpg.Connection, approval: asyncpg.Record, checker: audit.Actor
+    ) -> Applied:
+        before = [
+            (r["code"], r["label"], r["unit_code"], r["unit_ttc"])
+            for r in await repo.price_items(conn)
+        ]
+        items = [
+            (i["code"], i["label"], _UNIT_CODES[i["unit"]], Decimal(i["unit_ttc"]))
+            for i in approval["payload"]["items"]
+        ]
+        await repo.replace_price_items(conn, items, approval["maker"])
+        trail = Trail(
+            "price_items.changed",
+            "price_items",
+            before=items_payload(before),
+            after=approval["payload"],
+            detail=self._changed(approval),
+        )
+        return Applied(trail)
+
+
+PRICE_BOOK = PriceBookChange()
+PRICE_ITEMS = PriceItemsChange()
+
+
+async def request(
+    conn: asyncpg.Connection,
+    prices: list[domain.Price],
+    *,
+    reason: str,
+    actor: audit.Actor,
+    now: datetime,
+) -> asyncpg.Record:
+    """O2: ask for a new price book (checked now, applied on approval)."""
+    service.check_price_book(prices)
+    return await four_eyes.request(
+        conn, PRICE_BOOK, payload_of(prices), reason=reason, maker=actor, now=now
+    )
+
+
 async def request_items(
     conn: asyncpg.Connection,
     items: list[Item],
@@ -118,126 +180,6 @@ async def request_items(
     codes = [i[0] for i in items]
     if len(set(codes)) != len(codes):
         raise errors.DuplicatePriceItem("a code appears twice", codes=codes)
-    payload = items_payload(items)
-    approval = await repo.insert_approval(
-        conn,
-        kind="price_items",
-        target_id=None,
-        payload=payload,
-        reason=reason,
-        maker=actor.sub,
-        maker_name=actor.name,
-        expires_at=now + corrections.APPROVAL_TTL,
+    return await four_eyes.request(
+        conn, PRICE_ITEMS, items_payload(items), reason=reason, maker=actor, now=now
     )
-    await audit.record(
-        conn,
-        actor,
-        "price_items.change_requested",
-        target_type="approval",
-        target_id=approval["id"],
-        reason=reason,
-        after=payload,
-        detail={"payload_hash": approval["payload_hash"]},
-    )
-    return approval
-
-
-async def _approve_items(
-    conn: asyncpg.Connection, approval: asyncpg.Record, actor: audit.Actor, note: str
-) -> asyncpg.Record:
-    before = [
-        (r["code"], r["label"], r["unit_code"], r["unit_ttc"]) for r in await repo.price_items(conn)
-    ]
-    items = [
-        (i["code"], i["label"], _UNIT_CODES[i["unit"]], Decimal(i["unit_ttc"]))
-        for i in approval["payload"]["items"]
-    ]
-    await repo.replace_price_items(conn, items, approval["maker"])
-    decided = await repo.decide_approval(
-        conn,
-        approval["id"],
-        status="approved",
-        checker=actor.sub,
-        checker_name=actor.name,
-        note=note,
-    )
-    await audit.record(
-        conn,
-        actor,
-        "price_items.changed",
-        target_type="price_items",
-        reason=note,
-        before=items_payload(before),
-        after=approval["payload"],
-        detail={"approval": str(approval["id"]), "maker": approval["maker"]},
-    )
-    return decided
-
-
-async def approve(
-    conn: asyncpg.Connection,
-    approval_id: uuid.UUID,
-    *,
-    actor: audit.Actor,
-    note: str,
-    now: datetime,
-) -> asyncpg.Record:
-    """O2: another operator approves: the new version is written and what waited for its
-    prices is invoiced (or the new items are in force), in this transaction."""
-    approval = await corrections.pending(conn, approval_id, actor.sub, now)
-    if approval["kind"] == "price_items":
-        return await _approve_items(conn, approval, actor, note)
-    before = await repo.current_price_book(conn)
-    version = await service.replace_price_book(
-        conn, prices_of(approval["payload"]), approval["maker"], approved_by=actor.sub, by=actor
-    )
-    decided = await repo.decide_approval(
-        conn,
-        approval_id,
-        status="approved",
-        checker=actor.sub,
-        checker_name=actor.name,
-        note=note,
-        result_version=version,
-    )
-    await audit.record(
-        conn,
-        actor,
-        "price_book.changed",
-        target_type="price_book",
-        target_id=version,
-        reason=note,
-        before=payload_of(before.prices) | {"version": before.version},
-        after=approval["payload"] | {"version": version},
-        detail={"approval": str(approval_id), "maker": approval["maker"]},
-    )
-    return decided
-
-
-async def reject(
-    conn: asyncpg.Connection,
-    approval_id: uuid.UUID,
-    *,
-    actor: audit.Actor,
-    note: str,
-    now: datetime,
-) -> asyncpg.Record:
-    approval = await corrections.pending(conn, approval_id, actor.sub, now)
-    decided = await repo.decide_approval(
-        conn,
-        approval_id,
-        status="rejected",
-        checker=actor.sub,
-        checker_name=actor.name,
-        note=note,
-    )
-    await audit.record(
-        conn,
-        actor,
-        f"{approval['kind']}.change_rejected",
-        target_type="approval",
-        target_id=approval_id,
-        reason=note,
-        detail={"maker": approval["maker"]},
-    )
-    return decided
