@@ -7,10 +7,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from prisme_chassis import audit
-from prisme_chassis.app import Tx
+from prisme_chassis.app import Read, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
 from prisme_chassis.errors import problems
+from prisme_chassis.year_end import YearEndEffects, YearPath
 from pydantic import BaseModel, Field
 
 from . import errors, service
@@ -128,6 +129,15 @@ async def list_alerts(conn: Tx, who: Principal = require_scopes("licences:read")
 @router.get("/v1/jobs/summary")
 async def job_summary(conn: Tx, who: Principal = require_scopes("licences:read")) -> JobSummary:
     return JobSummary(**await service.job_summary(conn))
+
+
+@router.get("/v1/year-end/{year}")
+async def year_end_effects(
+    year: YearPath, conn: Read, who: Principal = require_scopes("licences:read")
+) -> YearEndEffects:
+    """L3 at the year-end: the accounts of the year's ended contracts, revoked and still to
+    revoke (``failed``: a dead Graph job an operator retries on ``/v1/jobs``)."""
+    return await service.year_end_effects(conn, year)
 
 
 @router.post(

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 from prisme_chassis import audit, clock
+from prisme_chassis.year_end import YearEndEffects
 from prisme_events import (
     ContractActivated,
     ContractAmended,
@@ -409,3 +410,10 @@ async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.U
 
 async def job_summary(conn: Conn) -> dict[str, int]:
     return await gj.summary(conn)
+
+
+async def year_end_effects(conn: Conn, year: int) -> YearEndEffects:
+    """L3 at the year-end (issue 12): the accounts of the year's ended contracts, revoked or
+    not yet."""
+    row = await repo.year_end_effects(conn, year)
+    return YearEndEffects(year=year, unit="accounts", **dict(row))
