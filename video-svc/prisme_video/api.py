@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from prisme_chassis import audit, clock
-from prisme_chassis.app import Tx
+from prisme_chassis.app import Read, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
 from prisme_chassis.errors import problems
+from prisme_chassis.year_end import YearEndEffects, YearPath
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from . import errors, recordings, sharing, viewing
@@ -399,6 +400,15 @@ async def revoke_link(
         after={"status": out.status, "revoked_reason": out.revoked_reason},
     )
     return out
+
+
+@router.get("/v1/year-end/{year}")
+async def year_end_effects(
+    year: YearPath, conn: Read, who: Principal = require_scopes("videos:read")
+) -> YearEndEffects:
+    """V3 at the year-end: the links of the year's ended contracts, revoked by that end and
+    still live."""
+    return await sharing.year_end_effects(conn, year)
 
 
 @router.get("/v1/access-log")

@@ -35,6 +35,7 @@ class ContractState:
     status: ContractStatus
     ends_at: datetime | None
     ended_at: datetime | None
+    year: int | None = None  # C2; every contract.* event carries it
 
 
 def can_share(contract: ContractState | None, client_id: uuid.UUID, now: datetime) -> str | None:

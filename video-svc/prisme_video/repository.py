@@ -27,7 +27,7 @@ async def get_contract(
 ) -> ContractState | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(
-        "SELECT contract_id, client_id, version, status, ends_at, ended_at FROM contracts"  # noqa: S608 - fixed column list
+        "SELECT contract_id, client_id, version, status, ends_at, ended_at, year FROM contracts"  # noqa: S608 - fixed column list
         " WHERE contract_id = $1" + lock,
         contract_id,
     )
@@ -42,11 +42,11 @@ async def lock_contract(conn: DB, contract_id: uuid.UUID) -> None:
 async def save_contract(conn: DB, state: ContractState) -> None:
     await conn.execute(
         """
-        INSERT INTO contracts (contract_id, client_id, version, status, ends_at, ended_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO contracts (contract_id, client_id, version, status, ends_at, ended_at, year)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (contract_id) DO UPDATE SET
             version = EXCLUDED.version, status = EXCLUDED.status, ends_at = EXCLUDED.ends_at,
-            ended_at = EXCLUDED.ended_at, updated_at = now()
+            ended_at = EXCLUDED.ended_at, year = EXCLUDED.year, updated_at = now()
         """,
         state.contract_id,
         state.client_id,
@@ -54,6 +54,7 @@ async def save_contract(conn: DB, state: ContractState) -> None:
         state.status,
         state.ends_at,
         state.ended_at,
+        state.year,
     )
 
 
@@ -293,6 +294,23 @@ async def revoke_links_of_contract(
         now,
     )
     return [LinkRow(**dict(r)) for r in rows]
+
+
+async def year_end_effects(conn: DB, year: int) -> asyncpg.Record:
+    """For the ended contracts of ``year``: how many, their links revoked by that end (V3) and
+    their links still live, in one statement."""
+    row = await conn.fetchrow(
+        """
+        WITH ended AS (SELECT contract_id FROM contracts WHERE year = $1 AND status = 'ended')
+        SELECT (SELECT count(*) FROM ended) AS contracts_ended,
+               count(l.id) FILTER (WHERE l.revoked_reason LIKE 'contract_ended:%') AS done,
+               count(l.id) FILTER (WHERE l.revoked_at IS NULL) AS remaining
+        FROM ended e JOIN links l ON l.contract_id = e.contract_id
+        """,
+        year,
+    )
+    assert row is not None
+    return row
 
 
 # --- access log and throttling (V4) ------------------------------------------------------------

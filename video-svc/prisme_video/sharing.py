@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 from prisme_chassis import audit, clock
 from prisme_chassis.bus import enqueue, enqueue_many
+from prisme_chassis.year_end import YearEndEffects
 from prisme_events import (
     ContractActivated,
     ContractAmended,
@@ -130,6 +131,7 @@ def _projection(stored: ContractState | None) -> ContractProjection | None:
         activated=stored.ends_at is not None,
         ends_at=stored.ends_at,
         ended_at=stored.ended_at,
+        year=stored.year,
     )
 
 
@@ -142,6 +144,7 @@ def _kept(p: ContractProjection) -> ContractState:
         status="active" if p.status == "active" else "ended",
         ends_at=p.ends_at,
         ended_at=p.ended_at,
+        year=p.year,
     )
 
 
@@ -174,6 +177,14 @@ async def apply_contract_event(conn: asyncpg.Connection, event: ContractEvent) -
                 for link in revoked
             ],
         )
+
+
+async def year_end_effects(conn: asyncpg.Connection, year: int) -> YearEndEffects:
+    """V3 at the year-end (issue 12): the links of the year's ended contracts, revoked by
+    that end, and any still live (none once the contract.ended is committed: the revocation
+    rides in its transaction)."""
+    row = await repo.year_end_effects(conn, year)
+    return YearEndEffects(year=year, unit="links", failed=0, **dict(row))
 
 
 ContractEvents = (ContractActivated, ContractAmended, ContractEnded)
