@@ -13,14 +13,15 @@ import asyncpg
 import stripe
 from fastapi import APIRouter, Depends, Query, Request, Response
 from prisme_chassis import audit, jobs, pagination
-from prisme_chassis.app import Tx
+from prisme_chassis.app import Read, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
+from prisme_chassis.year_end import YearEndEffects, YearPath
 from pydantic import BaseModel, Field
 
-from . import domain, errors, mailing, payments, queries, stripe_events, stripe_jobs
+from . import domain, errors, mailing, payments, queries, service, stripe_events, stripe_jobs
 from . import repository as repo
 from .context import BillingRuntimeDep
 from .errors import ContractUnknown
@@ -625,6 +626,15 @@ async def contract_billing(
         ),
         total_refunded=money_str(refunded),
     )
+
+
+@router.get("/v1/year-end/{year}")
+async def year_end_effects(
+    year: YearPath, conn: Read, who: Principal = require_scopes("billing:read")
+) -> YearEndEffects:
+    """C2 at the year-end: the year's ended contracts and those whose billing is closed
+    (``failed``: a charge waits for a price the book does not have, B1)."""
+    return await service.year_end_effects(conn, year)
 
 
 # --- Stripe ------------------------------------------------------------------------------------

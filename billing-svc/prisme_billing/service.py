@@ -13,6 +13,7 @@ from prisme_chassis import audit
 from prisme_chassis.bus import enqueue, next_version
 from prisme_chassis.calendar import business_today
 from prisme_chassis.money import ZERO, money_str
+from prisme_chassis.year_end import YearEndEffects
 from prisme_events import (
     ClientCorrected,
     ClientSnapshot,
@@ -165,6 +166,23 @@ async def contract_ended(conn: asyncpg.Connection, ev: ContractEnded) -> None:
     await _project(conn, ev)
     if ev.reason == "cessation":
         await _credit_after_cessation(conn, ev.contract_id, by=audit.Actor.event(ev))
+
+
+async def year_end_effects(conn: asyncpg.Connection, year: int) -> YearEndEffects:
+    """C2 at the year-end (issue 12): the year's ended contracts billing has recorded, and
+    those whose billing is closed: everything of the year invoiced (a charge still waiting
+    for a price, B1, keeps it open until the price book has it; a cessation's credit note,
+    B5, is issued with the end itself)."""
+    row = await repo.year_end_effects(conn, year)
+    ended, closed = int(row["contracts_ended"]), int(row["closed"])
+    return YearEndEffects(
+        year=year,
+        unit="contracts",
+        contracts_ended=ended,
+        done=closed,
+        remaining=ended - closed,
+        failed=ended - closed,  # waits for a price-book change (O2)
+    )
 
 
 # --- price book (B1) ---------------------------------------------------------------------------

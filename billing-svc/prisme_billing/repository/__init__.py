@@ -21,6 +21,7 @@ from .contracts import (
     update_contract,
     upsert_client,
     write_price_book,
+    year_end_effects,
 )
 from .documents import (
     DocumentFilters,
@@ -151,4 +152,5 @@ __all__ = [
     "update_refund",
     "upsert_client",
     "write_price_book",
+    "year_end_effects",
 ]

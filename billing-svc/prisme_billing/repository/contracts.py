@@ -265,3 +265,21 @@ async def contract_billing(
         contract_id,
     )
     return {"contract": contract, "documents": docs, "awaiting": int(awaiting)}
+
+
+async def year_end_effects(conn: asyncpg.Connection, year: int) -> asyncpg.Record:
+    """For the ended contracts of ``year``: how many, and how many have their billing closed
+    (no charge of theirs still waiting for a price, B1), in one statement."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS contracts_ended,
+               count(*) FILTER (WHERE NOT EXISTS (
+                   SELECT 1 FROM charges ch
+                   WHERE ch.contract_id = c.contract_id AND ch.status = 'awaiting_price'
+               )) AS closed
+        FROM contracts c WHERE c.year = $1 AND c.status = 'ended'
+        """,
+        year,
+    )
+    assert row is not None
+    return row
