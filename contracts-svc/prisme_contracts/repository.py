@@ -934,6 +934,15 @@ async def count_active(conn: asyncpg.Connection, year: int) -> int:
     return int(value)
 
 
+async def count_ended(conn: asyncpg.Connection, year: int) -> int:
+    """Contracts of the year that ended, by the year-end or a cessation (C6): one
+    ``contract.ended`` each."""
+    value = await conn.fetchval(
+        "SELECT count(*) FROM contracts WHERE status = 'ended' AND year = $1", year
+    )
+    return int(value)
+
+
 async def years_with_active_before(conn: asyncpg.Connection, year: int) -> list[int]:
     rows = await conn.fetch(
         "SELECT DISTINCT year FROM contracts WHERE status = 'active' AND year < $1"

@@ -354,6 +354,10 @@ class YearEndOut(BaseModel):
     ended: int = Field(description="Contracts ended by this run so far")
     remaining: int = Field(description="Active contracts of the year still to end")
     batches: int
+    ended_total: int = Field(
+        description="Contracts of the year ended so far, by this run or by a cessation (C6): "
+        "as many contract.ended as each consumer of the year has to process (issue 12)"
+    )
 
 
 class BillableIn(_In):

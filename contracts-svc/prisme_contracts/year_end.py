@@ -36,6 +36,7 @@ BATCH_SIZE = 1000
 async def progress(conn: asyncpg.Connection, year: int) -> YearEndOut:
     run = await repo.get_year_end_run(conn, year)
     remaining = await repo.count_active(conn, year)
+    ended_total = await repo.count_ended(conn, year)
     if run is None:
         return YearEndOut(
             year=year,
@@ -46,6 +47,7 @@ async def progress(conn: asyncpg.Connection, year: int) -> YearEndOut:
             ended=0,
             remaining=remaining,
             batches=0,
+            ended_total=ended_total,
         )
     return YearEndOut(
         year=year,
@@ -56,6 +58,7 @@ async def progress(conn: asyncpg.Connection, year: int) -> YearEndOut:
         ended=run["ended_count"],
         remaining=remaining,
         batches=run["batches"],
+        ended_total=ended_total,
     )
 
 

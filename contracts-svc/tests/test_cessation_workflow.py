@@ -130,6 +130,13 @@ async def test_a_future_effective_date_ends_the_contract_on_that_day(svc: Svc) -
         r for r in await svc.audit(target=contract["id"]) if r["action"] == "contract.ended"
     ]
     assert [r["actor"] for r in ended_rows] == ["system:cessation-scheduler"]
+    # the year's ended contracts count it, though no year-end ran (what consumers must see)
+    progress = (await svc.alice.get(f"/v1/year-end/{year}")).json()
+    assert (progress["status"], progress["ended"], progress["ended_total"]) == (
+        "not_started",
+        0,
+        1,
+    )
 
     events = await collect_events(svc.nats_url, "contract.ended", 10_000, timeout=2.0)
     mine = [

@@ -63,6 +63,7 @@ async def test_year_end_ends_every_contract_once_and_names_the_renewal(svc: Svc)
     assert r.json()["ended"] == 3
     assert r.json()["remaining"] == 0
     assert r.json()["status"] == "done"
+    assert r.json()["ended_total"] == 3  # the contract.ended each consumer has to see
 
     events = await _ended(svc, 3)
     by_contract = {str(e.contract_id): e for e in events}
