@@ -22,6 +22,7 @@ import httpx
 import pytest
 from prisme_chassis.auth import Authenticator
 from prisme_chassis.clock import business_day as reunion_day
+from prisme_cli.control import reapers_of
 from prisme_cli.state import RunState, alive, tree
 from prisme_localinfra import PostgresServer
 from prisme_localinfra.ports import port_open
@@ -212,6 +213,13 @@ def test_down_cleans_up_after_the_runner_was_killed(data_dir: Path) -> None:
         state = running_state(data_dir, runner)
         assert [p.status for p in state.processes][:2] == ["ready", "ready"]
         everything = platform_processes(state)
+        # `prisme down` is for what the reaper could not stop (the runner and its reaper both
+        # killed, e.g. `kill -9` of every prisme process): without this the reaper races the
+        # test and usually stops everything first
+        reapers = reapers_of(data_dir, runner.pid)
+        assert reapers
+        for pid in reapers:
+            os.kill(pid, signal.SIGKILL)
         runner.kill()  # the runner dies without stopping anything
         runner.wait(10)
         assert survivors(everything)  # its children live on…
