@@ -190,12 +190,6 @@ class DocumentQuery:
         ] = None,
         issued_from: Annotated[date | None, Query(description="Issued on or after")] = None,
         issued_to: Annotated[date | None, Query(description="Issued on or before")] = None,
-        order: Annotated[
-            Literal["number", "-number"],
-            Query(description="number: oldest number first; -number: newest first"),
-        ] = "number",
-        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
-        cursor: pagination.Cursor = None,
     ) -> None:
         if q is not None and not _storable(q):
             raise errors.InvalidListFilter(
@@ -216,15 +210,63 @@ class DocumentQuery:
             issued_from=issued_from,
             issued_to=issued_to,
         )
+
+
+DocumentQueryDep = Annotated[DocumentQuery, Depends()]
+
+
+class InvoiceQuery:
+    """The filters of invoices: those of every document, and state, origin, overdue."""
+
+    def __init__(
+        self,
+        base: DocumentQueryDep,
+        status: Annotated[
+            list[Literal["open", "paid", "payment_failed", "credited"]] | None,
+            Query(max_length=4, description="Any of these states (open: to be paid)"),
+        ] = None,
+        purpose: Annotated[
+            list[Literal["yearly", "additional", "one_off"]] | None,
+            Query(
+                max_length=3,
+                description="yearly: the contract's year; additional: postes added; one_off: "
+                "the month's work outside the contract (B9)",
+            ),
+        ] = None,
+        overdue: Annotated[
+            bool,
+            Query(description="Only those past their due date (Réunion) with something to pay"),
+        ] = False,
+    ) -> None:
+        self.filters = replace(
+            base.filters,
+            statuses=tuple(status or ()),
+            purposes=tuple(purpose or ()),
+            overdue_on=business_today() if overdue else None,
+        )
+
+
+InvoiceQueryDep = Annotated[InvoiceQuery, Depends()]
+
+
+class PageQuery:
+    """Where a page of documents starts, its order and its size."""
+
+    def __init__(
+        self,
+        order: Annotated[
+            Literal["number", "-number"],
+            Query(description="number: oldest number first; -number: newest first"),
+        ] = "number",
+        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+        cursor: pagination.Cursor = None,
+    ) -> None:
         self.descending = order == "-number"
         self.limit = limit
         self.after = pagination.decode(cursor, int, int)
 
-    def of(self, **more: Any) -> repo.DocumentFilters:
-        return replace(self.filters, **more)
 
-
-DocumentQueryDep = Annotated[DocumentQuery, Depends()]
+PageQueryDep = Annotated[PageQuery, Depends()]
 _LIST_PROBLEMS = problems(pagination.InvalidCursor, errors.InvalidListFilter)
 
 
@@ -240,34 +282,37 @@ def _number_key(found: queries.Found) -> tuple[int, int]:
 @router.get("/v1/invoices", responses=_LIST_PROBLEMS)
 async def list_invoices(
     conn: Tx,
-    query: DocumentQueryDep,
-    status: Annotated[
-        list[Literal["open", "paid", "payment_failed", "credited"]] | None,
-        Query(max_length=4, description="Any of these states (open: to be paid)"),
-    ] = None,
-    purpose: Annotated[
-        list[Literal["yearly", "additional", "one_off"]] | None,
-        Query(
-            max_length=3,
-            description="yearly: the contract's year; additional: postes added; one_off: the "
-            "month's work outside the contract (B9)",
-        ),
-    ] = None,
-    overdue: Annotated[
-        bool,
-        Query(description="Only those past their due date (Réunion) with something to pay"),
-    ] = False,
+    query: InvoiceQueryDep,
+    page: PageQueryDep,
     who: Principal = require_scopes("billing:read"),
 ) -> pagination.Page[InvoiceOut]:
     """Finalised invoices in number order (``order=-number``: newest first), a page at a time."""
-    filters = query.of(
-        statuses=tuple(status or ()),
-        purposes=tuple(purpose or ()),
-        overdue_on=business_today() if overdue else None,
-    )
-    found = await queries.list_documents(conn, "invoice", filters, query)
+    found = await queries.list_documents(conn, "invoice", query.filters, page)
     return pagination.Page[InvoiceOut].of(
-        found, query.limit, key=_number_key, out=lambda f: _invoice(*f)
+        found, page.limit, key=_number_key, out=lambda f: _invoice(*f)
+    )
+
+
+class TotalsOut(BaseModel):
+    """What the filters keep, all pages together."""
+
+    count: int
+    total_ttc: str
+    outstanding: str = Field(description="Left to pay on the open ones (open, payment_failed)")
+    currency: str = "EUR"
+
+
+@router.get("/v1/invoices/totals", responses=problems(errors.InvalidListFilter))
+async def invoice_totals(
+    conn: Tx, query: InvoiceQueryDep, who: Principal = require_scopes("billing:read")
+) -> TotalsOut:
+    """How many invoices the same filters as ``GET /v1/invoices`` keep, their TTC total and
+    what is left to pay on them (the accountant's figures above the list)."""
+    row = await repo.document_totals(conn, "invoice", query.filters)
+    return TotalsOut(
+        count=row["count"],
+        total_ttc=money_str(row["total_ttc"]),
+        outstanding=money_str(row["outstanding"]),
     )
 
 
@@ -307,6 +352,7 @@ async def invoice_pdf(
 async def list_credit_notes(
     conn: Tx,
     query: DocumentQueryDep,
+    page: PageQueryDep,
     invoice_id: Annotated[
         uuid.UUID | None, Query(description="Credit notes of this invoice")
     ] = None,
@@ -320,11 +366,10 @@ async def list_credit_notes(
     who: Principal = require_scopes("billing:read"),
 ) -> pagination.Page[CreditNoteOut]:
     """Credit notes (A series) in number order, a page at a time."""
-    found = await queries.list_documents(
-        conn, "credit_note", query.of(invoice_id=invoice_id, purposes=tuple(purpose or ())), query
-    )
+    filters = replace(query.filters, invoice_id=invoice_id, purposes=tuple(purpose or ()))
+    found = await queries.list_documents(conn, "credit_note", filters, page)
     return pagination.Page[CreditNoteOut].of(
-        found, query.limit, key=_number_key, out=lambda f: _credit_note(*f)
+        found, page.limit, key=_number_key, out=lambda f: _credit_note(*f)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
 import asyncpg
@@ -133,6 +134,18 @@ async def test_lists_filter_and_page_on_the_server(
         assert await _numbers(api, overdue="true") == [n["old"], n["one_off"], n["failed"]]
         assert await _numbers(api, overdue="true", client_id=n["belle"], limit=1) == [n["one_off"]]
 
+        # the figures above the list: every page of what the same filters keep
+        invoices = (await api.get("/v1/invoices")).json()["items"]
+        totals = (await api.get("/v1/invoices/totals")).json()
+        assert totals["count"] == 6
+        assert Decimal(totals["total_ttc"]) == sum(Decimal(d["total_ttc"]) for d in invoices)
+        open_ones = [d for d in invoices if d["status"] in ("open", "payment_failed")]
+        assert Decimal(totals["outstanding"]) == sum(Decimal(d["total_ttc"]) for d in open_ones)
+        paid = (await api.get("/v1/invoices/totals", params={"status": "paid"})).json()
+        assert (paid["count"], paid["outstanding"]) == (1, "0.00")
+        late = (await api.get("/v1/invoices/totals", params={"overdue": "true"})).json()
+        assert late["count"] == 3
+
         assert await _numbers(api, "/v1/credit-notes", purpose="correction") == [n["note"]]
         assert await _numbers(api, "/v1/credit-notes", purpose="cessation") == []
         assert await _numbers(api, "/v1/credit-notes", client_id=n["lilas"]) == []
@@ -165,6 +178,8 @@ async def test_bad_filters_are_problems(
                 {"issued_from": "2026-03-01", "issued_to": "2026-02-01"},
                 "invalid-list-filter",
             ),
+            ("/v1/invoices/totals", {"status": "cancelled"}, None),
+            ("/v1/invoices/totals", {"q": "\x00"}, "invalid-list-filter"),
             ("/v1/charges", {"cursor": "x"}, "invalid-cursor"),
             ("/v1/approvals", {"limit": "500"}, None),
         ):

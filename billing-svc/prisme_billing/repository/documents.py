@@ -189,6 +189,47 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _where(kind: str, f: DocumentFilters, args: list[object]) -> list[str]:
+    """The clauses of ``f`` (only the filters given, so each is served by its index, migration
+    012), their values appended to ``args`` as ``$n`` parameters."""
+    where = ["kind = " + _arg(args, kind), "status <> 'draft'"]
+    if f.client_id is not None:
+        where.append("client_id = " + _arg(args, f.client_id))
+    if f.contract_id is not None:
+        where.append("contract_id = " + _arg(args, f.contract_id))
+    if f.invoice_id is not None:
+        where.append("invoice_id = " + _arg(args, f.invoice_id))
+    if f.number:
+        where.append("number = " + _arg(args, f.number.strip().upper()))
+    if f.statuses:
+        where.append(f"status = ANY({_arg(args, list(f.statuses))}::text[])")
+    if f.purposes:
+        where.append(f"purpose = ANY({_arg(args, list(f.purposes))}::text[])")
+    if f.year is not None:
+        where.append("series_year = " + _arg(args, f.year))
+    if f.q:
+        pattern = _arg(args, _like(f.q.strip()))
+        where.append(
+            f"(number ILIKE {pattern} OR buyer->>'name' ILIKE {pattern}"
+            f" OR buyer->>'siren' ILIKE {pattern})"
+        )
+    if f.issued_from is not None:
+        where.append("issue_date >= " + _arg(args, f.issued_from))
+    if f.issued_to is not None:
+        where.append("issue_date <= " + _arg(args, f.issued_to))
+    if f.overdue_on is not None:
+        where.append(
+            "status IN ('open', 'payment_failed') AND total_ttc > amount_paid"
+            " AND due_date < " + _arg(args, f.overdue_on)
+        )
+    return where
+
+
+def _arg(args: list[object], value: object) -> str:
+    args.append(value)
+    return f"${len(args)}"
+
+
 async def documents(
     conn: asyncpg.Connection,
     kind: str,
@@ -199,55 +240,40 @@ async def documents(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Finalised documents of ``kind`` in number order (or its reverse), from the one after
-    ``after`` (its series year and sequence). Only the filters given go into the query, so
-    each is served by its index (migration 012) in the list's order."""
-    where = ["kind = $1", "status <> 'draft'"]
-    args: list[object] = [kind]
-
-    def arg(value: object) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    f = filters
-    if f.client_id is not None:
-        where.append(f"client_id = {arg(f.client_id)}")
-    if f.contract_id is not None:
-        where.append(f"contract_id = {arg(f.contract_id)}")
-    if f.invoice_id is not None:
-        where.append(f"invoice_id = {arg(f.invoice_id)}")
-    if f.number:
-        where.append(f"number = {arg(f.number.strip().upper())}")
-    if f.statuses:
-        where.append(f"status = ANY({arg(list(f.statuses))}::text[])")
-    if f.purposes:
-        where.append(f"purpose = ANY({arg(list(f.purposes))}::text[])")
-    if f.year is not None:
-        where.append(f"series_year = {arg(f.year)}")
-    if f.q:
-        pattern = arg(_like(f.q.strip()))
-        where.append(
-            f"(number ILIKE {pattern} OR buyer->>'name' ILIKE {pattern}"
-            f" OR buyer->>'siren' ILIKE {pattern})"
-        )
-    if f.issued_from is not None:
-        where.append(f"issue_date >= {arg(f.issued_from)}")
-    if f.issued_to is not None:
-        where.append(f"issue_date <= {arg(f.issued_to)}")
-    if f.overdue_on is not None:
-        where.append(
-            "status IN ('open', 'payment_failed') AND total_ttc > amount_paid"
-            f" AND due_date < {arg(f.overdue_on)}"
-        )
+    ``after`` (its series year and sequence)."""
+    args: list[object] = []
+    where = _where(kind, filters, args)
     if after is not None:
         op = "<" if descending else ">"
-        where.append(f"(series_year, sequence) {op} ({arg(after[0])}, {arg(after[1])})")
+        where.append(
+            f"(series_year, sequence) {op} ({_arg(args, after[0])}, {_arg(args, after[1])})"
+        )
     order = "DESC" if descending else "ASC"
-    # every clause is a constant of this function; the values travel as $n parameters
+    # every clause is a constant of this module; the values travel as $n parameters
     sql = (
         f"SELECT * FROM documents WHERE {' AND '.join(where)}"  # noqa: S608
-        f" ORDER BY series_year {order}, sequence {order} LIMIT {arg(limit)}"
+        f" ORDER BY series_year {order}, sequence {order} LIMIT {_arg(args, limit)}"
     )
     return await conn.fetch(sql, *args)
+
+
+async def document_totals(
+    conn: asyncpg.Connection, kind: str, filters: DocumentFilters
+) -> asyncpg.Record:
+    """``count``, ``total_ttc`` and ``outstanding`` (left to pay on the open ones) of what
+    ``filters`` keep."""
+    args: list[object] = []
+    where = " AND ".join(_where(kind, filters, args))
+    # every clause is a constant of this module; the values travel as $n parameters
+    sql = (
+        "SELECT count(*) AS count, coalesce(sum(total_ttc), 0) AS total_ttc,"  # noqa: S608
+        " coalesce(sum(total_ttc - amount_paid)"
+        " FILTER (WHERE status IN ('open', 'payment_failed')), 0) AS outstanding"
+        f" FROM documents WHERE {where}"
+    )
+    row = await conn.fetchrow(sql, *args)
+    assert row is not None
+    return row
 
 
 async def invoices_of_contract(

@@ -125,6 +125,9 @@ async def test_the_filters_and_pages_are_billing_svcs(
     assert _numbers(second) == [f(i) for i in range(10, 0, -1)]
     assert _next(second) is None
     assert "Première page" in second
+    # the figures are those of every page (billing-svc's totals), not of the page shown
+    assert "60 facture(s) · total 6" in first
+    assert "reste à encaisser 4" in first  # 49 open ones at 100 €: 4 900,00 €
 
     # each filter of the query string is answered by billing-svc, and kept in the form
     found = await get("?q=bellepierre")
@@ -132,6 +135,7 @@ async def test_the_filters_and_pages_are_billing_svcs(
     assert 'value="bellepierre"' in found
     paid = await get(f"?status=paid&client_id={lilas}")
     assert _numbers(paid) == [f(i) for i in range(55, 0, -5)]
+    assert "11 facture(s) pour ces filtres" in paid
     assert _numbers(await get("?origine=one_off")) == [f(60)]
     assert _numbers(await get(f"?du={YEAR}-01-11&au={YEAR}-01-13")) == [f(12), f(11), f(10)]
     assert _numbers(await get(f"?annee={YEAR - 1}")) == []

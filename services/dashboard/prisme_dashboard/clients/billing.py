@@ -26,12 +26,13 @@ class BillingClient(ServiceClient):
         status: str | None = None,
         purpose: str | None = None,
         overdue: bool = False,
+        path: str = "/v1/invoices",
         **page: Any,
     ) -> Json:
         """A page of invoices billing-svc filtered: ``items`` and ``next_cursor``; ``page``
         takes the filters both lists share (:meth:`documents`)."""
         return await self.documents(
-            "/v1/invoices",
+            path,
             client_id=client_id,
             contract_id=contract_id,
             number=number,
@@ -40,6 +41,11 @@ class BillingClient(ServiceClient):
             overdue=overdue or None,
             **page,
         )
+
+    async def invoice_totals(self, **filters: Any) -> Json:
+        """``count``, ``total_ttc`` and ``outstanding`` of every invoice that the filters of
+        :meth:`invoices` keep (all pages)."""
+        return await self.invoices(path="/v1/invoices/totals", **filters)
 
     async def documents(
         self,

@@ -133,13 +133,17 @@ async def billing_page(request: Request, visit: SignedIn) -> Response:
     billing = services_for(request, visit).billing
     found: Json = {"items": [], "next_cursor": None}
     unavailable = None
-    wanted = service_query(kept) | {"newest_first": True, "limit": PAGE_SIZE, "cursor": cursor}
+    wanted = service_query(kept)
+    paging: dict[str, Any] = {"newest_first": True, "limit": PAGE_SIZE, "cursor": cursor}
+    totals: Json | None = None
     try:
         if kind == "avoirs":
-            found = await billing.credit_notes(**wanted)
+            found = await billing.credit_notes(**wanted, **paging)
         else:
-            found = await billing.invoices(
-                status=kept["status"] or None, overdue=kept["retard"] == "1", **wanted
+            wanted |= {"status": kept["status"] or None, "overdue": kept["retard"] == "1"}
+            # the page and the figures of every page: two reads, together
+            found, totals = await asyncio.gather(
+                billing.invoices(**wanted, **paging), billing.invoice_totals(**wanted)
             )
     except ServiceProblem as problem:
         unavailable = problem.message
@@ -155,6 +159,7 @@ async def billing_page(request: Request, visit: SignedIn) -> Response:
         docs=docs,
         page_total_ttc=sum((Decimal(str(d.get("total_ttc", "0"))) for d in docs), Decimal(0)),
         page_due=sum((outstanding(d) for d in docs if d.get("status") not in SETTLED), Decimal(0)),
+        totals=totals,
         page_number=page_number,
         next_cursor=found["next_cursor"],
         statuses=STATUSES,
