@@ -8,12 +8,14 @@ processes. Faults: :meth:`R1Platform.kill` (SIGKILL, then started again),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -281,16 +283,23 @@ async def r1_platform(replicas: dict[str, int], start: datetime) -> AsyncIterato
                 sandboxes=sandboxes,
             )
     finally:
-        for group in procs.values():
-            for proc in group:
-                if proc.proc is not None:
-                    proc.terminate(20)
+        # every process is asked to stop at once, then waited for: one by one, each graceful
+        # drain (up to 20 s) added up to a minute of teardown
+        services = [p for group in procs.values() for p in group if p.proc is not None]
+        running = [p.proc for p in services if p.proc is not None] + sandboxes
+        for popen in running:
+            if popen.poll() is None:
+                popen.terminate()
+        deadline = time.monotonic() + 20
+        for popen in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(max(0.1, deadline - time.monotonic()))
+        for service in services:
+            service.kill()  # what did not stop in time, with its process group
         for sandbox in sandboxes:
-            sandbox.terminate()
-            try:
-                sandbox.wait(10)
-            except subprocess.TimeoutExpired:
+            if sandbox.poll() is None:
                 sandbox.kill()
+                sandbox.wait(5)
         if graph_server is not None and graph_task is not None:
             graph_server.should_exit = True
             try:
