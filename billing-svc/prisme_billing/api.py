@@ -263,7 +263,7 @@ class PageQuery:
     ) -> None:
         self.descending = order == "-number"
         self.limit = limit
-        self.after = pagination.decode(cursor, int, int)
+        self.after = pagination.decode(cursor, pagination.int32, pagination.int32)
 
 
 PageQueryDep = Annotated[PageQuery, Depends()]
@@ -605,7 +605,7 @@ def _created_key(row: asyncpg.Record) -> tuple[datetime, uuid.UUID]:
 
 def created_after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     """The ``(created_at, id)`` a list paged oldest first resumes after."""
-    after = pagination.decode(cursor, datetime.fromisoformat, uuid.UUID)
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     return None if after is None else (after[0], after[1])
 
 

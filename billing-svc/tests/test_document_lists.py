@@ -16,6 +16,7 @@ from prisme_billing.app import build_app
 from prisme_billing.settings import BillingSettings
 from prisme_chassis.calendar import business_today
 from prisme_chassis.db import create_pool
+from prisme_chassis.pagination import encode
 from prisme_testing.plugin import start_service
 
 LILAS = {"name": "Cabinet des Lilas", "siren": "552100554", "city": "Saint-Pierre"}
@@ -180,6 +181,12 @@ async def test_bad_filters_are_problems(
             ),
             ("/v1/invoices/totals", {"status": "cancelled"}, None),
             ("/v1/invoices/totals", {"q": "\x00"}, "invalid-list-filter"),
+            ("/v1/invoices", {"cursor": encode(2026, 2**40)}, "invalid-cursor"),
+            (
+                "/v1/approvals",
+                {"cursor": encode("2026-01-01T00:00:00", uuid.uuid4())},
+                "invalid-cursor",
+            ),
             ("/v1/charges", {"cursor": "x"}, "invalid-cursor"),
             ("/v1/approvals", {"limit": "500"}, None),
         ):

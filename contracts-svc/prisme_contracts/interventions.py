@@ -145,13 +145,6 @@ def _encode(row: asyncpg.Record) -> str:
     return pagination.encode(row["started_at"], row["id"])
 
 
-def _aware(text: str) -> datetime:
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None:
-        raise ValueError("naive")
-    return at
-
-
 def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    after = pagination.decode(cursor, _aware, uuid.UUID)
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     return None if after is None else (after[0], after[1])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -74,9 +75,25 @@ def encode(*parts: object) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+def moment(text: str) -> datetime:
+    """A cursor part that is a timezone-aware time (as :func:`encode` writes one)."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError("a time without its timezone")
+    return at
+
+
+def int32(text: str) -> int:
+    """A cursor part that is a PostgreSQL ``integer`` (0 to 2³¹ − 1)."""
+    value = int(text)
+    if not 0 <= value < 2**31:
+        raise ValueError(f"{value} is not a 32-bit counter")
+    return value
+
+
 def decode(cursor: str | None, *types: Callable[[str], Any]) -> tuple[Any, ...] | None:
     """The sort key ``cursor`` holds, each part read by its type (``int``, ``uuid.UUID``,
-    ``date.fromisoformat`` …); ``None`` without a cursor; :class:`InvalidCursor` (422) when it
+    ``moment``, ``int32`` …); ``None`` without a cursor; :class:`InvalidCursor` (422) when it
     is not one this scheme wrote with as many parts."""
     if cursor is None:
         return None
