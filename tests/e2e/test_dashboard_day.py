@@ -358,6 +358,18 @@ async def test_the_year_end_from_the_contracts_page(
     progress = page.locator("#progression")
     await expect(progress).to_have_attribute("data-status", "done", timeout=LIVE_MS)
     await expect(progress).to_contain_text("2 contrats terminés, 0 restant")
+    # the box keeps refreshing until licence, video and billing followed every contract.ended
+    await expect(progress).to_have_attribute("data-complete", "true", timeout=LIVE_MS)
+    lines = {
+        "licences": "2 licences retirées, 0 à retirer — 2 sur 2 contrats reçus.",
+        "videos": "0 lien révoqué, 0 encore actif — 2 sur 2 contrats reçus.",
+        "billing": "2 contrats clos, 0 en attente d'un prix au barème — 2 sur 2 contrats reçus.",
+    }
+    for key, text in lines.items():
+        line = progress.locator(f'li[data-line="{key}"]')
+        await expect(line).to_contain_text(text)
+        await expect(line.locator("progress")).to_have_attribute("value", "1000")
+    await expect(progress).not_to_have_attribute("hx-get", re.compile(".*"))
     await expect(progress.locator(".error")).to_have_count(0)
     await shot(page, "cloture-terminee")
     await page.goto(f"/contrats?annee={year}&status=ended")

@@ -4,12 +4,15 @@ seats per SKU, French sizes and durations, the feed's cursor and subject matchin
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from prisme_dashboard.backup_calendar import Run, calendar_svg, day_states
+from prisme_dashboard.clients import YearEndEffects
 from prisme_dashboard.feed import Cursor, clean_filter, streams_for, subject_matches
 from prisme_dashboard.web.billing_pages import is_overdue, list_filters
 from prisme_dashboard.web.licence_pages import seats_by_sku
 from prisme_dashboard.web.render import duration, size_fr
+from prisme_dashboard.web.year_end_progress import progress_of
 
 TODAY = date(2026, 6, 15)
 
@@ -96,3 +99,79 @@ def test_the_feed_cursor_and_filters_refuse_what_is_not_theirs() -> None:
     assert not subject_matches("contract.>", "contract")
     assert subject_matches("invoice.*", "invoice.paid")
     assert not subject_matches("invoice.*", "invoice.paid.late")
+
+
+def _run(status: str, ended: int, remaining: int, ended_total: int | None = None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "ended": ended,
+        "remaining": remaining,
+        "batches": 1,
+        "ended_total": ended if ended_total is None else ended_total,
+    }
+
+
+def _effects(seen: int, done: int, remaining: int, failed: int = 0) -> YearEndEffects:
+    return YearEndEffects(
+        year=2026,
+        unit="accounts",
+        contracts_ended=seen,
+        done=done,
+        remaining=remaining,
+        failed=failed,
+    )
+
+
+def test_a_year_end_line_is_complete_once_every_contract_ended_reached_it() -> None:
+    done = _run("done", 10, 0, ended_total=12)  # 2 cessations earlier in the year
+    full = {k: _effects(12, 30, 0) for k in ("licences", "videos", "billing")}
+    progress = progress_of(done, full)
+    assert [line.label for line in progress.lines] == [
+        "Contrats terminés",
+        "Licences retirées",
+        "Liens vidéo révoqués",
+        "Facturation close",
+    ]
+    assert progress.complete
+    assert not progress.polls(None)
+    assert all(line.bar_value == line.bar_max for line in progress.lines)
+    assert progress.lines[1].text == "30 licences retirées, 0 à retirer — 12 sur 12 contrats reçus."
+
+    # the run is done but licence-svc has seen 10 of the 12 contract.ended: not complete,
+    # though nothing it knows of is left to revoke
+    late = progress_of(done, {**full, "licences": _effects(10, 25, 0)})
+    licences = late.lines[1]
+    assert not licences.complete
+    assert late.polls(None)
+    assert licences.bar_value == 1000 * 10 // 12 < licences.bar_max
+
+    # every contract seen, two accounts still to revoke, one of them dead
+    stuck = progress_of(done, {**full, "licences": _effects(12, 28, 2, failed=1)})
+    assert not stuck.lines[1].complete
+    assert "(dont 1 en échec" in stuck.lines[1].text
+    # while the run goes on nothing downstream is complete, whatever the counts
+    running = progress_of(_run("running", 5, 5), full)
+    assert [line.complete for line in running.lines] == [False] * 4
+    assert running.lines[0].text == "5 contrats terminés, 5 restants (1 lot)."
+
+
+def test_a_service_that_does_not_answer_is_unavailable_and_the_box_keeps_polling() -> None:
+    done = _run("done", 2, 0)
+    answered = {k: _effects(2, 2, 0) for k in ("licences", "billing")}
+    progress = progress_of(done, {**answered, "videos": None}, {"videos": "ne répond pas"})
+    videos = progress.lines[2]
+    assert (videos.available, videos.complete, videos.text) == (False, False, "indisponible")
+    assert videos.note == "ne répond pas"
+    assert [line.complete for line in progress.lines] == [True, True, False, True]
+    assert progress.polls(None)
+    # contracts-svc down: its line is unavailable, the others cannot be complete
+    blind = progress_of(None, {**answered, "videos": _effects(2, 2, 0)})
+    assert not blind.lines[0].available
+    assert not blind.complete
+    assert blind.polls(None)
+    # a refused start (the year is not over): shown, and no refresh until started again
+    refused = progress_of(_run("not_started", 0, 2), answered)
+    assert not refused.polls("L'année n'est pas terminée")
+    assert refused.polls(None)
+    # before any run nothing has ended: the downstream bars are empty, not full
+    assert [line.bar_value for line in refused.lines[1:]] == [0, 0, 0]

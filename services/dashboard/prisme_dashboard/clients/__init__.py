@@ -21,6 +21,7 @@ from .contracts import ContractsClient
 from .licence import LicenceClient
 from .video import VideoClient
 from .webhooks import WebhooksClient
+from .year_end import ContractEndConsumer, YearEndEffects
 
 if TYPE_CHECKING:
     from ..issuer import Issuer
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BackupClient",
     "BillingClient",
+    "ContractEndConsumer",
     "ContractsClient",
     "Json",
     "LicenceClient",
@@ -39,6 +41,7 @@ __all__ = [
     "Services",
     "VideoClient",
     "WebhooksClient",
+    "YearEndEffects",
     "new_http_client",
 ]
 

@@ -7,14 +7,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .base import Json, ServiceClient
+from .base import Json
+from .year_end import ContractEndConsumer
 
 
 def _id(value: uuid.UUID | None) -> str | None:
     return str(value) if value else None
 
 
-class BillingClient(ServiceClient):
+class BillingClient(ContractEndConsumer):
     name = "billing"
 
     async def invoices(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from .base import Json, ServiceClient
+from .base import Json
+from .year_end import ContractEndConsumer
 
 
-class LicenceClient(ServiceClient):
+class LicenceClient(ContractEndConsumer):
     name = "licence"
 
     async def accounts(

@@ -8,10 +8,11 @@ from typing import IO
 
 import httpx
 
-from .base import Json, ServiceClient
+from .base import Json
+from .year_end import ContractEndConsumer
 
 
-class VideoClient(ServiceClient):
+class VideoClient(ContractEndConsumer):
     name = "video"
 
     async def videos(

@@ -10,12 +10,21 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from prisme_chassis import clock
+from pydantic import ValidationError
 
-from ..clients import ContractsClient, Json, ServiceProblem
+from ..clients import (
+    ContractEndConsumer,
+    ContractsClient,
+    Json,
+    ServiceProblem,
+    Services,
+    YearEndEffects,
+)
 from . import labels
 from .deps import GuardedForm, SignedIn, services_for
 from .render import NOTICES, fragment, page
 from .service_pages import Refusal, Svc, pages_of
+from .year_end_progress import YearEndProgress, progress_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,8 +96,45 @@ async def contract_list(
 _RUNS: dict[int, asyncio.Task[Json]] = {}
 
 
-async def _progress(contracts: ContractsClient, year: int) -> Json:
-    return await contracts.year_end(year)
+def _why(problem: ServiceProblem) -> str:
+    if problem.status in (401, 403):
+        return "Vos droits ne permettent pas de voir cette partie."
+    return problem.message
+
+
+async def _run(contracts: ContractsClient, year: int) -> tuple[Json | None, str | None]:
+    try:
+        return await contracts.year_end(year), None
+    except ServiceProblem as problem:
+        return None, _why(problem)
+
+
+async def _effects(
+    service: ContractEndConsumer, year: int
+) -> tuple[YearEndEffects | None, str | None]:
+    try:
+        return await service.year_end_effects(year), None
+    except ServiceProblem as problem:
+        return None, _why(problem)
+    except ValidationError:
+        return None, f"Le service {service.name} a répondu sans les comptes attendus."
+
+
+async def _progress(svc: Services, year: int) -> YearEndProgress:
+    """Every line at once: each service is asked in parallel, one that does not answer only
+    makes its own line « indisponible »."""
+    (run, run_note), *answers = await asyncio.gather(
+        _run(svc.contracts, year),
+        _effects(svc.licence, year),
+        _effects(svc.video, year),
+        _effects(svc.billing, year),
+    )
+    keys = ("licences", "videos", "billing")
+    effects = {k: a[0] for k, a in zip(keys, answers, strict=True)}
+    notes = {k: a[1] for k, a in zip(keys, answers, strict=True) if a[1]}
+    if run_note:
+        notes["contracts"] = run_note
+    return progress_of(run, effects, notes)
 
 
 @router.get("/contrats/cloture")
@@ -99,12 +145,11 @@ async def year_end_page(
     year: Annotated[int | None, Query(alias="annee", ge=2000, le=2999)] = None,
 ) -> Response:
     chosen = year or clock.today().year
-    progress = await _progress(svc.contracts, chosen)
     return page(
         request,
         "year_end.html",
         year=chosen,
-        progress=progress,
+        progress=await _progress(svc, chosen),
         failure=_failure(chosen),
         refusal=Refusal(),
     )
@@ -112,12 +157,13 @@ async def year_end_page(
 
 @router.get("/contrats/cloture/{year}/progression")
 async def year_end_progress(year: int, request: Request, visit: SignedIn, svc: Svc) -> Response:
-    """The progress box alone (htmx refreshes it every second while the run goes on)."""
+    """The progress box alone (htmx refreshes it every second until every line is
+    complete: the run, then what licence, video and billing did of its contract.ended)."""
     return fragment(
         request,
         "_year_end_progress.html",
         year=year,
-        progress=await _progress(svc.contracts, year),
+        progress=await _progress(svc, year),
         failure=_failure(year),
     )
 
@@ -154,7 +200,7 @@ async def year_end_run(
                 "year_end.html",
                 status=problem.status if problem.status < 500 else 422,
                 year=year,
-                progress=None,
+                progress=await _progress(svc, year),
                 failure=None,
                 refusal=Refusal.of(problem),
             )
