@@ -285,6 +285,39 @@ async def test_serial_jobs_run_in_order_and_groups_batch_together(
     assert batches.index(["t1:revoke:u1"]) > 0
 
 
+async def test_a_group_at_its_concurrency_never_holds_the_other_slots(
+    db: tuple[str, asyncpg.Pool],
+) -> None:
+    """``group_concurrency``: a hanging group (an endpoint that does not answer) holds at most
+    that many of the worker's slots; the other groups' jobs are claimed past its backlog."""
+    dsn, pool = db
+    kind = jobs.JobKind("test.endpoints", batch_size=2, concurrency=4, group_concurrency=1)
+    hang = asyncio.Event()
+    calls: list[tuple[str, int]] = []
+
+    async def handle_many(batch: Sequence[jobs.Job]) -> dict[int, jobs.Outcome]:
+        group = batch[0].group_key or ""
+        calls.append((group, len(batch)))
+        if group == "slow":
+            await hang.wait()
+        return {j.id: jobs.Done() for j in batch}
+
+    async with pool.acquire() as conn, conn.transaction():
+        c = cast(asyncpg.Connection, conn)
+        # the slow group's backlog is older than everything else
+        await jobs.enqueue_many(
+            c, kind, [jobs.NewJob(f"slow:{i}", group_key="slow") for i in range(8)]
+        )
+        await jobs.enqueue_many(
+            c, kind, [jobs.NewJob(f"fast:{i}", group_key="fast") for i in range(5)]
+        )
+    async with working(jobs.JobWorker(pool, dsn, [kind.handle_batch(handle_many)], name="t")):
+        await eventually_equals(lambda: _count(pool, "succeeded"), 5)  # every fast job
+        assert [c for c in calls if c[0] == "slow"] == [("slow", 2)]  # one batch, held
+        hang.set()
+        await eventually_equals(lambda: _count(pool, "succeeded"), 13)
+
+
 async def _count(pool: asyncpg.Pool, state: str) -> int:
     async with pool.acquire() as conn:
         return int(await conn.fetchval("SELECT count(*) FROM job_queue WHERE state = $1", state))

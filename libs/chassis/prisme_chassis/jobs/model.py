@@ -50,7 +50,9 @@ class JobKind:
     A worker holds a job for ``lease_seconds`` and renews the lease while the handler runs;
     a worker that dies lets the lease run out and another worker takes the job over.
     ``concurrency`` is the number of handler calls (or batches) of this kind one worker runs
-    at once; ``batch_size`` > 1 only with a batch handler.
+    at once; ``batch_size`` > 1 only with a batch handler. ``group_concurrency`` caps the
+    calls (or batches) of one ``group_key`` among them: a slow group (one tenant, one webhook
+    endpoint) never holds more of the worker's slots, the others keep serving the rest.
     """
 
     name: str
@@ -60,12 +62,15 @@ class JobKind:
     lease_seconds: float = 60.0
     concurrency: int = 4
     batch_size: int = 1
+    group_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if not _KIND_NAME.match(self.name):
             raise ValueError(f"job kind name must be dotted lower-case words: {self.name!r}")
         if self.max_attempts < 1 or self.concurrency < 1 or self.batch_size < 1:
             raise ValueError("max_attempts, concurrency and batch_size must be at least 1")
+        if self.group_concurrency is not None and self.group_concurrency < 1:
+            raise ValueError("group_concurrency must be at least 1 (or None: no cap)")
         if self.lease_seconds <= 0 or self.backoff_base < 0 or self.backoff_cap < 0:
             raise ValueError("lease_seconds must be positive, back-off not negative")
 

@@ -69,15 +69,22 @@ async def enqueue_many(
         if revive
         else "DO NOTHING"
     )
-    await conn.execute(
+    # one statement in the common case: the insert returns the new ids and notifies the
+    # workers (a NOTIFY repeated in one transaction is sent once, at commit); only keys that
+    # already existed are looked up after it
+    rows = await conn.fetch(
         f"""
-        INSERT INTO job_queue (kind, idempotency_key, payload, max_attempts, group_key,
-                               serial_key, next_attempt_at)
-        SELECT $1, k, p::jsonb, $2, g, s, clock_timestamp() + make_interval(secs => d)
-        FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::float8[])
-             WITH ORDINALITY AS t(k, p, g, s, d, n)
-        ORDER BY n
-        ON CONFLICT (kind, idempotency_key) {revive_clause}
+        WITH added AS (
+            INSERT INTO job_queue (kind, idempotency_key, payload, max_attempts, group_key,
+                                   serial_key, next_attempt_at)
+            SELECT $1, k, p::jsonb, $2, g, s, clock_timestamp() + make_interval(secs => d)
+            FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::float8[])
+                 WITH ORDINALITY AS t(k, p, g, s, d, n)
+            ORDER BY n
+            ON CONFLICT (kind, idempotency_key) {revive_clause}
+            RETURNING id, idempotency_key
+        )
+        SELECT id, idempotency_key, pg_notify($8, $1) FROM added
         """,  # noqa: S608 - the clause is one of two constants
         kind.name,
         kind.max_attempts,
@@ -86,14 +93,18 @@ async def enqueue_many(
         [j.group_key for j in jobs],
         [j.serial_key for j in jobs],
         [max(0.0, j.delay) for j in jobs],
-    )
-    rows = await conn.fetch(
-        "SELECT id, idempotency_key FROM job_queue WHERE kind = $1 AND idempotency_key = ANY($2)",
-        kind.name,
-        keys,
+        CHANNEL,
     )
     by_key = {r["idempotency_key"]: r["id"] for r in rows}
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, kind.name)
+    missing = [k for k in keys if k not in by_key]
+    if missing:
+        rows = await conn.fetch(
+            "SELECT id, idempotency_key FROM job_queue"
+            " WHERE kind = $1 AND idempotency_key = ANY($2)",
+            kind.name,
+            missing,
+        )
+        by_key.update((r["idempotency_key"], r["id"]) for r in rows)
     return [by_key[k] for k in keys]
 
 
@@ -196,48 +207,56 @@ _READY = """
            AND o.state IN ('queued', 'running')))
 """
 
+_NOT_BUSY = "($7::text[] IS NULL OR j.group_key IS NULL OR j.group_key <> ALL($7::text[]))"
+
 
 async def claim(
-    conn: asyncpg.Connection, kind: JobKind, lease_token: str, *, grouped: bool
+    conn: asyncpg.Connection,
+    kind: JobKind,
+    lease_token: str,
+    *,
+    grouped: bool,
+    busy_groups: Sequence[str] = (),
 ) -> list[Job]:
     """Lease up to ``kind.batch_size`` ready jobs (of one group when ``grouped``), counting
-    the run as an attempt; committed by the caller at once, before the handler runs. The
-    running worker's policy sets ``max_attempts`` (it may come from its settings).
+    the run as an attempt, in one statement (committed at once, before the handler runs: the
+    caller needs no transaction). The running worker's policy sets ``max_attempts`` (it may
+    come from its settings). Jobs of ``busy_groups`` (at their ``group_concurrency`` in this
+    worker) are left for later.
 
     ``FOR UPDATE SKIP LOCKED`` lets workers of several replicas claim side by side.
     """
-    group: str | None = None
-    if grouped:
-        first = await conn.fetchrow(
-            f"SELECT j.group_key FROM job_queue j WHERE {_READY}"  # noqa: S608 - constant
-            " ORDER BY j.next_attempt_at, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
-            kind.name,
-        )
-        if first is None:
-            return []
-        group = first["group_key"]
+    busy = list(busy_groups) or None
     rows = await conn.fetch(
         f"""
-        WITH picked AS (
-            SELECT j.id FROM job_queue j
-            WHERE {_READY} AND ($2::boolean IS FALSE OR j.group_key IS NOT DISTINCT FROM $3)
+        WITH first AS (
+            SELECT j.group_key FROM job_queue j
+            WHERE {_READY} AND $2::boolean AND {_NOT_BUSY}
             ORDER BY j.next_attempt_at, j.id
-            LIMIT $4
+            LIMIT 1
+            FOR UPDATE OF j SKIP LOCKED
+        ), picked AS (
+            SELECT j.id FROM job_queue j
+            WHERE {_READY} AND {_NOT_BUSY}
+              AND ($2::boolean IS FALSE OR (EXISTS (SELECT 1 FROM first)
+                   AND j.group_key IS NOT DISTINCT FROM (SELECT group_key FROM first)))
+            ORDER BY j.next_attempt_at, j.id
+            LIMIT $3
             FOR UPDATE OF j SKIP LOCKED
         )
-        UPDATE job_queue q SET state = 'running', attempts = q.attempts + 1, max_attempts = $7,
-            lease_owner = $5, lease_expires_at = clock_timestamp() + make_interval(secs => $6),
+        UPDATE job_queue q SET state = 'running', attempts = q.attempts + 1, max_attempts = $6,
+            lease_owner = $4, lease_expires_at = clock_timestamp() + make_interval(secs => $5),
             updated_at = clock_timestamp()
         FROM picked WHERE q.id = picked.id
         RETURNING q.*
-        """,  # noqa: S608 - the ready condition is a constant
+        """,  # noqa: S608 - the ready conditions are constants
         kind.name,
         grouped,
-        group,
         kind.batch_size,
         lease_token,
         kind.lease_seconds,
         kind.max_attempts,
+        busy,
     )
     return sorted((_job(r) for r in rows), key=lambda j: j.id)
 

@@ -23,6 +23,7 @@ import os
 import random
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -86,6 +87,8 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._in_flight: dict[str, int] = dict.fromkeys(self.bindings, 0)
+        #: claimed runs in flight per kind and group (``JobKind.group_concurrency``)
+        self._group_in_flight: dict[str, Counter[str]] = {k: Counter() for k in self.bindings}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
@@ -144,19 +147,31 @@ class JobWorker:
                 with contextlib.suppress(Exception):
                     await self._listener.close()
 
+    def _busy_groups(self, binding: JobBinding) -> list[str]:
+        limit = binding.kind.group_concurrency
+        groups = self._group_in_flight[binding.kind.name]
+        return [] if limit is None else [g for g, n in groups.items() if n >= limit]
+
     async def _fill(self) -> None:
-        """Claim work for every kind with a free slot; each claim commits before its call."""
+        """Claim work for every kind with a free slot; each claim (one statement) commits
+        before its call."""
         for name, binding in self.bindings.items():
             while self._in_flight[name] < binding.kind.concurrency:
                 token = f"{self.name}/{uuid.uuid4().hex[:12]}"
-                async with self.pool.acquire() as proxy, proxy.transaction():
-                    conn = cast(asyncpg.Connection, proxy)
+                async with self.pool.acquire() as proxy:
                     jobs = await repo.claim(
-                        conn, binding.kind, token, grouped=binding.batch_handler is not None
+                        cast(asyncpg.Connection, proxy),
+                        binding.kind,
+                        token,
+                        grouped=binding.batch_handler is not None,
+                        busy_groups=self._busy_groups(binding),
                     )
                 if not jobs:
                     break
                 self._in_flight[name] += 1
+                groups = self._group_in_flight[name]
+                for group in {j.group_key for j in jobs if j.group_key is not None}:
+                    groups[group] += 1
                 task = asyncio.create_task(self._run_claimed(binding, jobs, token))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -186,11 +201,25 @@ class JobWorker:
 
     # -- one claimed run ----------------------------------------------------------------------
 
+    def _release_groups(self, binding: JobBinding, jobs: list[Job]) -> None:
+        groups = self._group_in_flight[binding.kind.name]
+        for group in {j.group_key for j in jobs if j.group_key is not None}:
+            groups[group] -= 1
+            if groups[group] <= 0:
+                del groups[group]
+
     async def _run_claimed(self, binding: JobBinding, jobs: list[Job], token: str) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(binding, jobs, token))
+        released = False
         try:
             outcomes = await self._call(binding, jobs)
             heartbeat.cancel()
+            # the group's slot is for calling the outside: its next jobs may be claimed while
+            # these outcomes are recorded (they stay leased to this worker until then)
+            self._release_groups(binding, jobs)
+            released = True
+            if binding.kind.group_concurrency is not None:
+                self._wake.set()
             if isinstance(outcomes, BatchOutcome):
                 await self._record_batch(binding, jobs, outcomes, token)
             else:
@@ -218,6 +247,8 @@ class JobWorker:
         finally:
             heartbeat.cancel()
             self._in_flight[binding.kind.name] -= 1
+            if not released:
+                self._release_groups(binding, jobs)
             self._wake.set()  # a slot is free, and the next step may be ready
 
     async def _call(
