@@ -22,7 +22,7 @@ async def _shutdown(rt: WebhooksRuntime) -> None:
 def _jobs(rt: WebhooksRuntime) -> list[jobs.JobBinding]:
     ctx = rt.context
     return [
-        ctx.deliver.handle(delivery.handler(ctx, rt.pool)),
+        ctx.deliver.handle_batch(delivery.handler(ctx, rt.pool)),
         ALERT_MAIL.handle(alerting.mail_handler(ctx, rt.pool)),
         DIGEST_MAIL.handle(alerting.digest_handler(ctx, rt.pool)),
     ]

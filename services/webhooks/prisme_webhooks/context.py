@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
-import httpx
 from fastapi import Depends
 from prisme_chassis import jobs
 from prisme_chassis.app import Resources, Runtime, runtime_dependency
@@ -17,16 +16,24 @@ from prisme_chassis.sealing import Keyring
 
 from .sealing import load_keyring
 from .settings import WebhooksSettings
-from .ssrf import delivery_client
+from .ssrf import DeliveryClient, delivery_client
 
 
 def delivery_kind(settings: WebhooksSettings) -> jobs.JobKind:
-    # one run per attempt: the first, then one per step of the schedule (DESIGN.md §4)
+    """One run per attempt: the first, then one per step of the schedule (DESIGN.md §4).
+
+    Jobs are grouped by endpoint and claimed in batches (one claim and one recording per
+    batch, P8); a worker runs at most two batches of one endpoint at once, so a slow or
+    hanging endpoint holds at most two of its ``delivery_concurrency`` slots, and inside them
+    at most ``endpoint_concurrency`` POSTs (:meth:`Context.slots`).
+    """
     return jobs.JobKind(
         "webhooks.deliver",
         max_attempts=len(settings.retry_schedule) + 1,
         concurrency=settings.delivery_concurrency,
         lease_seconds=max(60.0, settings.timeout_seconds * 4),
+        batch_size=settings.delivery_batch,
+        group_concurrency=2,
     )
 
 
@@ -39,23 +46,18 @@ class Context:
     settings: WebhooksSettings
     pool: asyncpg.Pool
     keyring: Keyring
-    client: httpx.AsyncClient
+    client: DeliveryClient
     mailer: Mailer
     deliver: jobs.JobKind
-    #: in-process limit of concurrent deliveries per endpoint: a slow endpoint holds at most
-    #: this many of the worker's slots, the others stay free for everyone else
-    busy: defaultdict[uuid.UUID, int] = field(default_factory=lambda: defaultdict(int))
+    #: in-process limit of concurrent POSTs per endpoint: a slow endpoint holds at most this
+    #: many connections, whatever the number of its deliveries waiting
+    _slots: dict[uuid.UUID, asyncio.Semaphore] = field(default_factory=dict)
 
-    def try_acquire(self, endpoint_id: uuid.UUID) -> bool:
-        if self.busy[endpoint_id] >= self.settings.endpoint_concurrency:
-            return False
-        self.busy[endpoint_id] += 1
-        return True
-
-    def release(self, endpoint_id: uuid.UUID) -> None:
-        self.busy[endpoint_id] -= 1
-        if self.busy[endpoint_id] <= 0:
-            del self.busy[endpoint_id]
+    def slots(self, endpoint_id: uuid.UUID) -> asyncio.Semaphore:
+        found = self._slots.get(endpoint_id)
+        if found is None:
+            found = self._slots[endpoint_id] = asyncio.Semaphore(self.settings.endpoint_concurrency)
+        return found
 
 
 async def build_context(resources: Resources[WebhooksSettings]) -> Context:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC
 
 import asyncpg
@@ -12,7 +13,7 @@ from prisme_events import Event, JobDead
 from . import alert_rules, domain, repository
 from .alerting import raise_alert
 from .context import ALERT_MAIL, DIGEST_MAIL, Context
-from .delivery import enqueue_delivery
+from .delivery import enqueue_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -22,23 +23,36 @@ log = logging.getLogger(__name__)
 QUIET_KINDS = frozenset({ALERT_MAIL.name, DIGEST_MAIL.name, "webhooks.deliver"})
 
 
-async def on_event(conn: asyncpg.Connection, ctx: Context, event: Event) -> None:
-    """In the consumer's transaction (inbox, then this, then the ack)."""
-    endpoints = (
-        await repository.subscribed_endpoints(conn) if domain.for_integrators(event.subject) else []
-    )
-    targets = [e["id"] for e in endpoints if domain.matches(e["event_types"], event.subject)]
-    if targets:
-        await repository.insert_message(
-            conn,
-            message_id=event.event_id,
-            event_type=event.subject,
-            payload=domain.thin_payload(event),
-            occurred_at=event.occurred_at.astimezone(UTC),
-            now=now(),
+async def on_events(conn: asyncpg.Connection, ctx: Context, events: Sequence[Event]) -> None:
+    """A fetched batch of events in the consumer's transaction (inbox, then this, then the
+    acks), set-based: one read of the
+    endpoints, one insert of the messages with their destinations, one of the delivery jobs."""
+    integrators = [e for e in events if domain.for_integrators(e.subject)]
+    endpoints = await repository.subscribed_endpoints(conn) if integrators else []
+    messages: list[repository.NewMessage] = []
+    pairs = []
+    moment = now()
+    for event in integrators:
+        targets = [e["id"] for e in endpoints if domain.matches(e["event_types"], event.subject)]
+        if not targets:
+            continue
+        messages.append(
+            repository.NewMessage(
+                message_id=event.event_id,
+                event_type=event.subject,
+                payload=domain.thin_payload(event),
+                occurred_at=event.occurred_at.astimezone(UTC),
+            )
         )
-        fresh = await repository.insert_destinations(conn, event.event_id, targets, now())
-        await enqueue_delivery(conn, ctx, event.event_id, fresh, "scheduled")
+        pairs += [(event.event_id, target) for target in targets]
+    if messages:
+        fresh = await repository.insert_fanout(conn, messages, pairs, moment)
+        await enqueue_deliveries(conn, ctx, fresh, "scheduled")
+    for event in events:
+        await _alert(conn, ctx, event)
+
+
+async def _alert(conn: asyncpg.Connection, ctx: Context, event: Event) -> None:
     facts = event.model_dump(mode="json")
     if isinstance(event, JobDead) and event.service == "webhooks" and event.kind in QUIET_KINDS:
         # logged, counted (prisme_jobs_dead) and listed on GET /v1/jobs?state=dead instead

@@ -1,5 +1,6 @@
-"""Bus subscriptions: one durable consumer per stream of the platform, the same handler for
-every event (JetStream consumers belong to one stream; together they cover all of them)."""
+"""Bus subscriptions: one durable consumer per stream of the platform, the same set-based
+handler for every event (JetStream consumers belong to one stream; together they cover all of
+them): a fetched batch is fanned out in a few statements (P8)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import asyncpg
-from prisme_chassis.bus import Handler, Subscription
+from prisme_chassis.bus import BatchHandler, Subscription
 from prisme_events import Event, event_types
 
 from .context import Context, WebhooksRuntime
 from .domain import event_types_by_stream
-from .fanout import on_event
+from .fanout import on_events
 
 
-async def _handle(ctx: Context, conn: asyncpg.Connection, event: Any) -> None:
-    await on_event(conn, ctx, cast(Event, event))
+async def _handle(ctx: Context, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
+    await on_events(conn, ctx, cast(Sequence[Event], events))
 
 
 def durable_for(stream: str) -> str:
@@ -26,12 +27,12 @@ def durable_for(stream: str) -> str:
 
 def subscriptions(rt: WebhooksRuntime) -> Sequence[Subscription]:
     ctx = rt.context
-    handle: Handler = functools.partial(_handle, ctx)
+    handle: BatchHandler = functools.partial(_handle, ctx)
     return [
         Subscription(
             durable=durable_for(stream),
             stream=stream,
-            handlers=dict.fromkeys(classes, handle),
+            batch_handlers=dict.fromkeys(classes, handle),
         )
         for stream, classes in sorted(event_types_by_stream(event_types()).items())
     ]

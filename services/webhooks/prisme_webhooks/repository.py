@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -131,13 +133,6 @@ async def mark_failing(conn: asyncpg.Connection, endpoint_id: uuid.UUID, now: da
     return since
 
 
-async def clear_failing(conn: asyncpg.Connection, endpoint_id: uuid.UUID) -> None:
-    await conn.execute(
-        "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
-        endpoint_id,
-    )
-
-
 async def disable_endpoint(
     conn: asyncpg.Connection, endpoint_id: uuid.UUID, reason: str, now: datetime
 ) -> bool:
@@ -154,6 +149,14 @@ async def disable_endpoint(
 
 
 # -- messages and destinations ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    message_id: uuid.UUID
+    event_type: str
+    payload: dict[str, Any]
+    occurred_at: datetime
 
 
 async def insert_message(
@@ -194,6 +197,36 @@ async def insert_destinations(
     return [r["endpoint_id"] for r in rows]
 
 
+async def insert_fanout(
+    conn: asyncpg.Connection,
+    messages: Sequence[NewMessage],
+    pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    now: datetime,
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Messages and their (message, endpoint) destinations, in one statement; returns the new
+    pairs (the ones that already existed, from an event seen before, are left alone)."""
+    rows = await conn.fetch(
+        """WITH added AS (
+               INSERT INTO messages (id, event_type, payload, occurred_at, created_at)
+               SELECT i, t, p::jsonb, o, $6
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+                    AS u(i, t, p, o)
+               ON CONFLICT (id) DO NOTHING
+           )
+           INSERT INTO message_destinations (message_id, endpoint_id, created_at, updated_at)
+           SELECT m, e, $6, $6 FROM unnest($5::uuid[], $7::uuid[]) AS t(m, e)
+           ON CONFLICT DO NOTHING RETURNING message_id, endpoint_id""",
+        [m.message_id for m in messages],
+        [m.event_type for m in messages],
+        [json.dumps(m.payload) for m in messages],
+        [m.occurred_at for m in messages],
+        [m for m, _ in pairs],
+        now,
+        [e for _, e in pairs],
+    )
+    return [(r["message_id"], r["endpoint_id"]) for r in rows]
+
+
 async def reopen_destination(
     conn: asyncpg.Connection, message_id: uuid.UUID, endpoint_id: uuid.UUID, now: datetime
 ) -> None:
@@ -206,72 +239,101 @@ async def reopen_destination(
     )
 
 
-async def delivery_target(
-    conn: asyncpg.Connection, message_id: uuid.UUID, endpoint_id: uuid.UUID
-) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """SELECT e.url, e.enabled, e.secret_kid, e.secret_sealed, e.previous_kid,
-                  e.previous_sealed, e.previous_expires_at, m.payload, m.event_type
-           FROM message_destinations d
+async def delivery_targets(
+    conn: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], asyncpg.Record]:
+    """What each (message, endpoint) delivery needs, in one query; a pair whose endpoint (or
+    destination) is gone is absent."""
+    rows = await conn.fetch(
+        """SELECT d.message_id, d.endpoint_id, e.url, e.enabled, e.secret_kid, e.secret_sealed,
+                  e.previous_kid, e.previous_sealed, e.previous_expires_at, m.payload,
+                  m.event_type
+           FROM unnest($1::uuid[], $2::uuid[]) AS t(message_id, endpoint_id)
+           JOIN message_destinations d
+             ON d.message_id = t.message_id AND d.endpoint_id = t.endpoint_id
            JOIN endpoints e ON e.id = d.endpoint_id
-           JOIN messages m ON m.id = d.message_id
-           WHERE d.message_id = $1 AND d.endpoint_id = $2""",
-        message_id,
-        endpoint_id,
+           JOIN messages m ON m.id = d.message_id""",
+        [m for m, _ in pairs],
+        [e for _, e in pairs],
     )
-    return row
+    return {(r["message_id"], r["endpoint_id"]): r for r in rows}
 
 
-async def record_attempt(
-    conn: asyncpg.Connection,
-    *,
-    message_id: uuid.UUID,
-    endpoint_id: uuid.UUID,
-    attempted_at: datetime,
-    status_code: int | None,
-    latency_ms: int,
-    excerpt: str,
-    error: str | None,
-    trigger: str,
-    next_attempt_at: datetime | None,
-    destination_status: str,
+@dataclass(frozen=True)
+class AttemptRow:
+    message_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    excerpt: str
+    error: str | None
+    trigger: str
+    next_attempt_at: datetime | None
+    destination_status: str
+
+
+async def record_attempts(
+    conn: asyncpg.Connection, attempts: Sequence[AttemptRow], cleared: Sequence[uuid.UUID]
+) -> None:
+    """Attempts, their destinations' states, and the failure streak of the ``cleared``
+    endpoints ended, in one statement (the same destination twice in a batch — a resend next
+    to its scheduled delivery — counts both, keeps the later state)."""
+    last: dict[tuple[uuid.UUID, uuid.UUID], AttemptRow] = {}
+    count: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    for a in sorted(attempts, key=lambda a: a.attempted_at):
+        key = (a.message_id, a.endpoint_id)
+        last[key] = a
+        count[key] = count.get(key, 0) + 1
+    rows = list(last.values())
+    await conn.execute(
+        """WITH added AS (
+               INSERT INTO attempts (id, message_id, endpoint_id, attempted_at, status_code,
+                   latency_ms, response_excerpt, error, trigger, next_attempt_at)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[],
+                   $5::int[], $6::int[], $7::text[], $8::text[], $9::text[],
+                   $10::timestamptz[])
+           ), cleared AS (
+               UPDATE endpoints SET failing_since = NULL
+               WHERE id = ANY($18::uuid[]) AND failing_since IS NOT NULL
+           )
+           UPDATE message_destinations d SET status = u.status, attempts = d.attempts + u.n,
+               next_attempt_at = u.next_at, last_status_code = u.code, updated_at = u.at
+           FROM unnest($11::uuid[], $12::uuid[], $13::text[], $14::int[],
+                       $15::timestamptz[], $16::int[], $17::timestamptz[])
+                AS u(message_id, endpoint_id, status, n, next_at, code, at)
+           WHERE d.message_id = u.message_id AND d.endpoint_id = u.endpoint_id""",
+        [uuid.uuid4() for _ in attempts],
+        [a.message_id for a in attempts],
+        [a.endpoint_id for a in attempts],
+        [a.attempted_at for a in attempts],
+        [a.status_code for a in attempts],
+        [a.latency_ms for a in attempts],
+        [a.excerpt for a in attempts],
+        [a.error for a in attempts],
+        [a.trigger for a in attempts],
+        [a.next_attempt_at for a in attempts],
+        [a.message_id for a in rows],
+        [a.endpoint_id for a in rows],
+        [a.destination_status for a in rows],
+        [count[(a.message_id, a.endpoint_id)] for a in rows],
+        [a.next_attempt_at for a in rows],
+        [a.status_code for a in rows],
+        [a.attempted_at for a in rows],
+        list(cleared),
+    )
+
+
+async def fail_destinations(
+    conn: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]], now: datetime
 ) -> None:
     await conn.execute(
-        """INSERT INTO attempts (id, message_id, endpoint_id, attempted_at, status_code,
-               latency_ms, response_excerpt, error, trigger, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        uuid.uuid4(),
-        message_id,
-        endpoint_id,
-        attempted_at,
-        status_code,
-        latency_ms,
-        excerpt,
-        error,
-        trigger,
-        next_attempt_at,
-    )
-    await conn.execute(
-        """UPDATE message_destinations SET status = $3, attempts = attempts + 1,
-               next_attempt_at = $4, last_status_code = $5, updated_at = $6
-           WHERE message_id = $1 AND endpoint_id = $2""",
-        message_id,
-        endpoint_id,
-        destination_status,
-        next_attempt_at,
-        status_code,
-        attempted_at,
-    )
-
-
-async def fail_destination(
-    conn: asyncpg.Connection, message_id: uuid.UUID, endpoint_id: uuid.UUID, now: datetime
-) -> None:
-    await conn.execute(
-        """UPDATE message_destinations SET status = 'failed', next_attempt_at = NULL,
-               updated_at = $3 WHERE message_id = $1 AND endpoint_id = $2""",
-        message_id,
-        endpoint_id,
+        """UPDATE message_destinations d SET status = 'failed', next_attempt_at = NULL,
+               updated_at = $3
+           FROM unnest($1::uuid[], $2::uuid[]) AS t(message_id, endpoint_id)
+           WHERE d.message_id = t.message_id AND d.endpoint_id = t.endpoint_id""",
+        [m for m, _ in pairs],
+        [e for _, e in pairs],
         now,
     )
 

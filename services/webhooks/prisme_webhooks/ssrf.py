@@ -10,13 +10,16 @@ certificate against the name). Redirects are never followed.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
-import typing
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from .domain import EXCERPT_BYTES
 
 
 class UnsafeUrlError(ValueError):
@@ -68,55 +71,118 @@ async def check_url(url: str, *, enforce: bool) -> None:
         raise UnsafeUrlError(f"{parts.hostname} is not a public address")
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves, refuses non-public addresses, and connects to the address it checked."""
+class GuardedResolver(AbstractResolver):
+    """Resolves, refuses a name with any non-public address, and hands the connector only the
+    addresses it checked (the connector connects to them, TLS still checks the name)."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self.inner = inner
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+        found = {str(info[4][0]): info[0] for info in infos}
+        if not found or not all(is_public(a) for a in found):
+            # (errno, text): the connector's error shows the text
+            raise OSError(errno.EACCES, f"refused: {host} resolves to a non-public address")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=fam,
+                proto=socket.IPPROTO_TCP,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address, fam in found.items()
+        ]
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await resolve(host, port)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not addresses or not all(is_public(a) for a in addresses):
-            raise httpcore.ConnectError(f"refused: {host} resolves to a non-public address")
-        return await self.inner.connect_tcp(
-            addresses[0], port, timeout, local_address, socket_options
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one POST got: the status, the first KiB of the body, ``Retry-After``, or the
+    network error (then no status)."""
+
+    status: int | None
+    excerpt: str = ""
+    retry_after: str | None = None
+    error: str | None = None
+
+
+class DeliveryClient:
+    """The HTTP client of deliveries (aiohttp: a keep-alive pool shared by every delivery, an
+    order of magnitude less CPU per request than httpx's pool at 64 connections, P8).
+
+    No redirects, no proxy from the environment, a total timeout per POST; when ``enforce``,
+    the resolver refuses non-public addresses at connection time, and an address literal in
+    the URL (which the connector does not resolve) is checked here before connecting.
+    """
+
+    def __init__(self, *, timeout: float, enforce: bool, connections: int) -> None:
+        self.timeout = timeout
+        self.enforce = enforce
+        connector = aiohttp.TCPConnector(
+            limit=connections,
+            limit_per_host=0,
+            resolver=GuardedResolver() if enforce else None,
+            ttl_dns_cache=10,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            headers={"user-agent": "PRISME-Webhooks/1.0"},
+            trust_env=False,
+            auto_decompress=False,
         )
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("refused: unix sockets")
+    async def __aenter__(self) -> DeliveryClient:
+        return self
 
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+    def _refuse_literal(self, url: str) -> str | None:
+        host = urlsplit(url).hostname or ""
+        literal = _literal(host)
+        if literal is not None and not is_public(literal):
+            return f"ConnectError: refused: {host} is a non-public address"
+        return None
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+        """POST ``body``; never raises for the network (the error is in the answer)."""
+        if self.enforce:
+            refused = self._refuse_literal(url)
+            if refused is not None:
+                return Answer(None, error=refused)
+        try:
+            async with self.session.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                received = b""
+                while len(received) < EXCERPT_BYTES:
+                    chunk = await response.content.read(EXCERPT_BYTES - len(received))
+                    if not chunk:
+                        break
+                    received += chunk
+                return Answer(
+                    response.status,
+                    received[:EXCERPT_BYTES].decode("utf-8", "replace"),
+                    response.headers.get("retry-after"),
+                )
+        except TimeoutError:
+            return Answer(None, error=f"no answer within {self.timeout:g} s")
+        except aiohttp.ClientConnectorError as exc:
+            return Answer(None, error=f"ConnectError: {exc}"[:500])
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return Answer(None, error=f"{type(exc).__name__}: {exc}"[:500])
 
 
-def delivery_client(*, timeout: float, enforce: bool, connections: int) -> httpx.AsyncClient:
+def delivery_client(*, timeout: float, enforce: bool, connections: int) -> DeliveryClient:
     """The HTTP client of deliveries: no redirects, a total timeout, the guard when enforced."""
-    transport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        retries=0,
-    )
-    if enforce:
-        pool = transport._pool  # httpx exposes no network-backend option
-        pool._network_backend = GuardedBackend(pool._network_backend)
-    return httpx.AsyncClient(
-        transport=transport,
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout),
-        headers={"user-agent": "PRISME-Webhooks/1.0"},
-        trust_env=False,
-    )
+    return DeliveryClient(timeout=timeout, enforce=enforce, connections=connections)
