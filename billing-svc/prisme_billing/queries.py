@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from . import documents, factur_x
+from . import documents
 from . import repository as repo
 from .errors import DocumentNotFound
 from .settings import BillingSettings
@@ -83,6 +83,10 @@ async def document_pdf(
     stored = await repo.stored_pdf(conn, doc_id)
     if stored is not None:
         return doc["number"], stored
+    # the PDF stack (reportlab, pikepdf, factur-x, lxml: ~45 MB) loads with the first
+    # document rendered, not in every idle billing process (P5)
+    from . import factur_x
+
     rendered = factur_x.factur_x(
         await document_values(conn, doc, lines, settings), seller(settings)
     )

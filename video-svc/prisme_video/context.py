@@ -14,7 +14,6 @@ from .credentials import PasswordHashing, SessionCookies, cookie_key
 from .domain import ThrottlePolicy
 from .settings import VideoSettings
 from .storage import LocalObjectStore, ObjectStore
-from .storage_s3 import S3ObjectStore, s3_client
 
 
 @dataclass
@@ -30,6 +29,9 @@ class VideoContext:
 
 def build_store(settings: VideoSettings) -> ObjectStore:
     if settings.storage_backend == "s3":
+        # boto3 (~16 MB) only where recordings live in S3 (P5)
+        from .storage_s3 import S3ObjectStore, s3_client
+
         assert settings.s3_bucket is not None  # checked by the settings
         secret = settings.s3_secret_access_key
         client = s3_client(
