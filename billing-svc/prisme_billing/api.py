@@ -18,6 +18,7 @@ from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import problems
 from prisme_chassis.money import ZERO, money_str
+from prisme_chassis.wire import BodyInt, DecimalText, IsoDate
 from prisme_chassis.year_end import YearEndEffects, YearPath
 from pydantic import BaseModel, Field
 
@@ -29,9 +30,16 @@ from .errors import ContractUnknown
 router = APIRouter(tags=["billing"])
 public_router = APIRouter(tags=["webhooks"])
 
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2)]
+# money in: a decimal string (DESIGN §4) whose pattern the OpenAPI states (R2)
+Money = Annotated[
+    Decimal, Field(ge=0, le=Decimal("1000000"), decimal_places=2), DecimalText(maximum=1_000_000)
+]
 Out = TypeVar("Out", bound=BaseModel)
-PositiveMoney = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)]
+PositiveMoney = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("1000000"), decimal_places=2),
+    DecimalText(maximum=1_000_000, positive=True),
+]
 
 
 class LineOut(BaseModel):
@@ -188,8 +196,8 @@ class DocumentQuery:
                 "(case-insensitive, anywhere)",
             ),
         ] = None,
-        issued_from: Annotated[date | None, Query(description="Issued on or after")] = None,
-        issued_to: Annotated[date | None, Query(description="Issued on or before")] = None,
+        issued_from: Annotated[IsoDate | None, Query(description="Issued on or after")] = None,
+        issued_to: Annotated[IsoDate | None, Query(description="Issued on or before")] = None,
     ) -> None:
         if q is not None and not _storable(q):
             raise errors.InvalidListFilter(
@@ -433,7 +441,7 @@ async def send_credit_note(
 class ManualPayment(BaseModel):
     method: Literal["bank_transfer", "cheque"]
     amount: PositiveMoney
-    paid_on: date
+    paid_on: IsoDate
     reference: str | None = Field(default=None, max_length=200)
 
 
@@ -484,7 +492,7 @@ class PriceIn(BaseModel):
     )
     label: str = Field(min_length=1, max_length=200)
     base_ttc: Money
-    included_postes: int = Field(ge=0, le=10_000)
+    included_postes: BodyInt = Field(ge=0, le=10_000)
     extra_poste_ttc: Money
 
 

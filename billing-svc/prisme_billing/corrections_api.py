@@ -15,7 +15,8 @@ from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import now
 from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
-from pydantic import BaseModel, Field, model_validator
+from prisme_chassis.wire import BodyInt, DecimalText, IsoDate
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import corrections, errors, four_eyes, payments, price_changes
 from . import repository as repo
@@ -23,7 +24,11 @@ from .api import PriceBookIn, created_after, created_page
 
 router = APIRouter(tags=["corrections"])
 
-Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2)]
+Amount = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("1000000"), decimal_places=2),
+    DecimalText(maximum=1_000_000, positive=True),
+]
 Text = Annotated[str, Field(min_length=3, max_length=500)]
 #: O2: deciding is for an approver (``billing:approve``: the accountant and admin roles);
 #: maker ≠ checker always holds, by the token's ``sub``.
@@ -31,7 +36,7 @@ APPROVE = "billing:approve"
 
 
 class CreditLineIn(BaseModel):
-    line: int = Field(ge=1, le=1000, description="Position of the invoice line (1-based)")
+    line: BodyInt = Field(ge=1, le=1000, description="Position of the invoice line (1-based)")
     amount_ttc: Amount
 
 
@@ -43,9 +48,12 @@ class CorrectionIn(BaseModel):
     amount_ttc: Amount | None = None
     lines: list[CreditLineIn] | None = Field(default=None, max_length=100)
 
+    # the schema says it too (R2): a body holding both keys is refused, whatever their values
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["amount_ttc", "lines"]}})
+
     @model_validator(mode="after")
     def _one_way(self) -> CorrectionIn:
-        if self.amount_ttc is not None and self.lines:
+        if {"amount_ttc", "lines"} <= self.model_fields_set:
             raise ValueError("give amount_ttc or lines, not both")
         return self
 
@@ -240,7 +248,7 @@ async def list_refunds(
 
 class ManualRefundIn(BaseModel):
     paid_by: Literal["bank_transfer", "cheque"]
-    paid_on: date
+    paid_on: IsoDate
     reference: str | None = Field(default=None, max_length=200)
 
 

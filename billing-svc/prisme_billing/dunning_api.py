@@ -11,6 +11,7 @@ from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import business_today
 from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
+from prisme_chassis.wire import IsoDate
 from pydantic import BaseModel, Field
 
 from . import dunning, errors
@@ -46,7 +47,7 @@ async def invoice_dunning(
     invoice_id: uuid.UUID,
     conn: Tx,
     rt: BillingRuntimeDep,
-    on: date | None = None,
+    on: IsoDate | None = None,
     who: Principal = require_scopes("billing:read"),
 ) -> DunningOut:
     """B10: how late the invoice is on ``on`` (default today in La Réunion), the penalties

@@ -12,6 +12,7 @@ from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import now
 from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
+from prisme_chassis.wire import DecimalText
 from pydantic import BaseModel, Field
 
 from . import domain, errors, price_changes
@@ -30,7 +31,11 @@ class PriceItem(BaseModel):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     label: str = Field(min_length=1, max_length=200)
     unit: Literal["forfait", "heure"]
-    unit_ttc: Annotated[Decimal, Field(ge=0, le=Decimal("100000"), decimal_places=2)]
+    unit_ttc: Annotated[
+        Decimal,
+        Field(ge=0, le=Decimal("100000"), decimal_places=2),
+        DecimalText(maximum=100_000),
+    ]
 
 
 class PriceItemOut(BaseModel):

@@ -39,7 +39,7 @@ from prisme_events import StreamSpec, stream_of
 from pydantic import BaseModel, Field
 
 from . import audit, clock, revocations, telemetry
-from .auth import Authenticator, Principal, require_scopes
+from .auth import Authenticator, Principal, authenticate, require_scopes
 from .bus import (
     Consumer,
     DeadLetter,
@@ -668,7 +668,10 @@ def create_app(spec: ServiceSpec[S, C], settings: S) -> FastAPI:
     for router in spec.public_routers:
         app.include_router(router)
     for router in spec.routers:
-        app.include_router(router)
+        # the token first, before any other dependency of the route: one that reads the query
+        # (a list's filters and cursor) must not answer 422 to a caller without a token (the
+        # route's own require_scopes reuses this result: FastAPI caches a dependency per request)
+        app.include_router(router, dependencies=[Depends(authenticate)])
     app.include_router(_dead_letter_router())
     app.include_router(outbox_router())
     if spec.jobs is not None:

@@ -9,7 +9,6 @@ service's read scope (``<area>:read``; ``admin`` when the service has no area).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -17,10 +16,11 @@ from typing import Annotated, Any, cast
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from ..auth import Principal, require_scopes
 from ..errors import Unprocessable, problems
+from ..wire import IsoDatetime
 from . import repository as repo
 from .model import AuditEntry
 
@@ -84,14 +84,6 @@ async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 Conn = Annotated[asyncpg.Connection, Depends(_connection, scope="function")]
 
 
-def _iso_only(value: object) -> object:
-    # pydantic also reads "0.5" as a Unix time; the schema says date-time (RFC 3339) only
-    if isinstance(value, str) and not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise ValueError("expected an RFC 3339 date-time")
-    return value
-
-
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 Text = Annotated[str | None, Query(max_length=200)]
 
 
