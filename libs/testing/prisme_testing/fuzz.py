@@ -32,6 +32,16 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+#: The chassis' operational routes, in every service's document: the same code everywhere,
+#: fuzzed with every check on the demo service (a dead job among its rows) and the dashboard
+#: (libs/chassis/tests/test_openapi_fuzz.py, services/dashboard/tests/test_api.py). A service's
+#: own run may leave them out (``skip=CHASSIS_ROUTES``) to spend its time on its own routes.
+CHASSIS_ROUTES = ("/v1/dead-letters", "/v1/outbox", "/v1/jobs", "/v1/audit", "/v1/clock")
+#: One method no route declares: enough for the coverage phase to check every path's 405 and
+#: its ``Allow`` (the chassis answers them, the same way whatever the method); schemathesis'
+#: eight are sent on the demo service and the dashboard.
+ONE_UNEXPECTED_METHOD = ("trace",)
+
 #: Problems the framework itself answers to input it could not take: a schema-valid request
 #: answered with one of these means the schema and the validation disagree (a real bug).
 _VALIDATION_PROBLEMS = frozenset(
