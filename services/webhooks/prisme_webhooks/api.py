@@ -12,8 +12,9 @@ from prisme_chassis import audit, support_hours
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.clock import now
-from prisme_chassis.errors import NotFound
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field
+from prisme_chassis.errors import NotFound, problems
+from prisme_chassis.wire import IsoDatetime
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from . import endpoints, repository
 from .context import WebhooksRuntimeDep
@@ -25,15 +26,39 @@ WRITE = "webhooks:write"
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
+def _url_length(value: object) -> object:
+    # before parsing: a URL of 2000 characters may grow when normalised (percent-encoding)
+    if isinstance(value, str) and len(value) > 2000:
+        raise ValueError("the URL is longer than 2000 characters")
+    return value
+
+
+#: what the schema states is what the validation takes: http(s), at most 2000 characters
+Url = Annotated[
+    AnyHttpUrl,
+    BeforeValidator(_url_length),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "uri",
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            "minLength": 1,
+            "maxLength": 2000,
+        }
+    ),
+]
+_ENDPOINT_PROBLEMS = problems(endpoints.UnsafeUrl, endpoints.UnknownEventType)
+
+
 class NewEndpoint(BaseModel):
-    url: AnyHttpUrl = Field(max_length=2000)
+    url: Url
     event_types: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=50)
     description: str = Field(default="", max_length=500)
     enabled: bool = True
 
 
 class EndpointChange(BaseModel):
-    url: AnyHttpUrl | None = Field(default=None, max_length=2000)
+    url: Url | None = None
     event_types: list[Annotated[str, Field(max_length=100)]] | None = Field(
         default=None, min_length=1, max_length=50
     )
@@ -104,7 +129,7 @@ class Queued(BaseModel):
 
 
 class Recover(BaseModel):
-    since: AwareDatetime
+    since: IsoDatetime
 
 
 class AlertOut(BaseModel):
@@ -156,7 +181,7 @@ def _facts(endpoint: dict[str, Any]) -> dict[str, Any]:
     return {k: endpoint[k] for k in keep if k in endpoint}
 
 
-@router.post("/v1/endpoints", status_code=201)
+@router.post("/v1/endpoints", status_code=201, responses=_ENDPOINT_PROBLEMS)
 async def create_endpoint(
     body: NewEndpoint,
     conn: Tx,
@@ -208,7 +233,7 @@ async def get_endpoint(
     return EndpointOut(**_endpoint(await endpoints.get(conn, endpoint_id)))
 
 
-@router.patch("/v1/endpoints/{endpoint_id}")
+@router.patch("/v1/endpoints/{endpoint_id}", responses=_ENDPOINT_PROBLEMS)
 async def change_endpoint(
     endpoint_id: uuid.UUID,
     body: EndpointChange,
@@ -321,7 +346,7 @@ async def endpoint_messages(
     conn: Tx,
     status: Literal["pending", "success", "failed"] | None = None,
     limit: Limit = 50,
-    cursor: AwareDatetime | None = None,
+    cursor: IsoDatetime | None = None,
     who: Principal = require_scopes(READ),
 ) -> MessagePage:
     await endpoints.get(conn, endpoint_id)
@@ -371,7 +396,7 @@ async def list_alerts(
     conn: Tx,
     open_only: bool = Query(default=False, alias="open"),
     limit: Limit = 50,
-    cursor: AwareDatetime | None = None,
+    cursor: IsoDatetime | None = None,
     who: Principal = require_scopes(READ),
 ) -> AlertPage:
     rows = await repository.list_alerts(conn, open_only=open_only, limit=limit, before=cursor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prisme_testing.fuzz import fuzz_openapi
+from prisme_testing.fuzz import CHASSIS_ROUTES, ONE_UNEXPECTED_METHOD, fuzz_openapi
 from prisme_testing.runner import start_service
 from prisme_testing.security import assert_routes_protected
 from prisme_webhooks.app import build_app
@@ -23,5 +23,14 @@ async def test_routes_are_protected_and_fuzzing_finds_nothing(
         assert r.status_code == 403
         assert (await client.get("/v1/endpoints", headers=reader)).status_code == 200
         assert (await client.get("/v1/support-hours", headers=reader)).status_code == 200
-        failures = await fuzz_openapi(str(client.base_url), auth_headers, max_examples=10)
-        assert failures == []
+        # every operation of the dispatcher's API; the chassis' routes and the eight unexpected
+        # methods are checked elsewhere (see CHASSIS_ROUTES, ONE_UNEXPECTED_METHOD)
+        failures = await fuzz_openapi(
+            str(client.base_url),
+            auth_headers,
+            max_examples=5,
+            every_check=True,
+            skip=CHASSIS_ROUTES,
+            unexpected_methods=ONE_UNEXPECTED_METHOD,
+        )
+        assert failures == [], "\n".join(failures)
