@@ -15,6 +15,8 @@ from prisme_chassis.app import Read, Tx
 from prisme_chassis.audit import Actor
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
+from prisme_chassis.wire import IsoDate, rfc3339_text
+from pydantic import BeforeValidator
 
 from . import (
     catalogue,
@@ -304,7 +306,7 @@ async def remove_user(
     user_id: uuid.UUID,
     conn: Tx,
     request: Request,
-    effective_date: date | None = None,
+    effective_date: IsoDate | None = None,
     note: Annotated[str | None, Query(max_length=2000)] = None,
     who: Principal = require_scopes(WRITE),
 ) -> Removed:
@@ -392,7 +394,7 @@ async def remove_asset(
     asset_id: uuid.UUID,
     conn: Tx,
     request: Request,
-    effective_date: date | None = None,
+    effective_date: IsoDate | None = None,
     note: Annotated[str | None, Query(max_length=2000)] = None,
     who: Principal = require_scopes(WRITE),
 ) -> Removed:
@@ -490,7 +492,9 @@ async def record_intervention(
 async def list_interventions(
     conn: Tx,
     client_id: uuid.UUID | None = None,
-    since: Annotated[datetime | None, Query(description="Started at or after")] = None,
+    since: Annotated[
+        datetime | None, BeforeValidator(rfc3339_text), Query(description="Started at or after")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 100,
     who: Principal = require_scopes(READ),
@@ -649,8 +653,9 @@ async def request_termination(
     contract_id: uuid.UUID,
     conn: Tx,
     request: Request,
-    reason: Annotated[str, Form(max_length=50)],
-    effective_date: Annotated[date, Form()],
+    # min_length: FastAPI reads an empty form field as a missing one (a 422 either way)
+    reason: Annotated[str, Form(min_length=1, max_length=50)],
+    effective_date: Annotated[IsoDate, Form()],
     document: Annotated[
         UploadFile, File(description="Official proof of cessation: PDF, JPEG or PNG, ≤ 10 MB")
     ],

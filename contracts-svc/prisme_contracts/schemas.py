@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from prisme_chassis.wire import BodyBool, BodyInt, DecimalText, IsoDate, IsoDatetime
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["practitioner", "assistant", "secretary", "employee"]
 Kind = Literal["server", "workstation", "peripheral"]
@@ -52,8 +53,32 @@ def _check_text(value: Any) -> None:
             _check_text(item)
 
 
+#: What ``storable_text`` keeps, as a pattern: the OpenAPI says it too (R2), on every text field
+#: of an input model that has no pattern of its own.
+_STORABLE = r"[^\x00\ud800-\udfff]"
+#: not blank once stripped; leading blanks first, so that matching stays linear
+_SOME_TEXT = rf"^\s*[^\x00\ud800-\udfff\s]{_STORABLE}*$"
+
+
+def _storable_patterns(schema: dict[str, Any]) -> None:
+    for node in schema.get("properties", {}).values():
+        _storable_pattern(node)
+
+
+def _storable_pattern(node: dict[str, Any]) -> None:
+    for option in node.get("anyOf", []):
+        _storable_pattern(option)
+    if isinstance(node.get("items"), dict):
+        _storable_pattern(node["items"])
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+        # str_strip_whitespace: a required text of blanks only would be empty once stripped
+        node["pattern"] = _SOME_TEXT if node.get("minLength", 0) >= 1 else f"^{_STORABLE}*$"
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_storable_patterns
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -126,7 +151,7 @@ class ClientOut(BaseModel):
 class AmendmentIn(_In):
     """Optional facts of the technician intervention an inventory change records (C5)."""
 
-    effective_date: date | None = Field(
+    effective_date: IsoDate | None = Field(
         default=None, description="Defaults to today (Indian/Reunion)"
     )
     note: str | None = Field(default=None, max_length=2000, description="What the technician did")
@@ -150,9 +175,9 @@ class UserOut(BaseModel):
 
 
 class NetworkIn(_In):
-    lan_count: int = Field(ge=0, le=1000)
-    download_mbps: int = Field(ge=0, le=1_000_000)
-    upload_mbps: int = Field(ge=0, le=1_000_000)
+    lan_count: BodyInt = Field(ge=0, le=1000)
+    download_mbps: BodyInt = Field(ge=0, le=1_000_000)
+    upload_mbps: BodyInt = Field(ge=0, le=1_000_000)
 
 
 class NetworkOut(BaseModel):
@@ -240,7 +265,7 @@ class OverrideIn(_In):
 
     criterion: Criterion
     reason: str = Field(min_length=3, max_length=2000)
-    expires_at: AwareDatetime | None = Field(default=None, description="Optional end of validity")
+    expires_at: IsoDatetime | None = Field(default=None, description="Optional end of validity")
 
 
 class PartnerIn(_In):
@@ -269,7 +294,7 @@ class NewContract(_In):
         max_length=50,
         description="Maintenance level; default one if omitted",
     )
-    start_date: date
+    start_date: IsoDate
 
 
 class RenewIn(_In):
@@ -342,7 +367,7 @@ class DecisionIn(_In):
 
 
 class YearEndIn(_In):
-    year: int = Field(ge=2000, le=2999)
+    year: BodyInt = Field(ge=2000, le=2999)
 
 
 class YearEndOut(BaseModel):
@@ -364,14 +389,18 @@ class BillableIn(_In):
     """A billable item of an intervention (C7), priced by billing from its price book (B9)."""
 
     kind: Literal["travel", "work"]
-    quantity: Decimal = Field(gt=0, le=1000, decimal_places=2, description="Trips or hours")
+    quantity: Annotated[
+        Decimal,
+        Field(gt=0, le=1000, decimal_places=2, description="Trips or hours"),
+        DecimalText(maximum=1000, positive=True),
+    ]
     price_code: str = Field(min_length=1, max_length=64, description="Price-book code")
 
 
 class InterventionIn(_In):
     technician: str = Field(min_length=1, max_length=200, description="Who intervened")
-    started_at: AwareDatetime
-    duration_minutes: int = Field(gt=0, le=24 * 60)
+    started_at: IsoDatetime
+    duration_minutes: BodyInt = Field(gt=0, le=24 * 60)
     mode: Literal["remote", "on_site"]
     zone: str | None = Field(default=None, max_length=20, description="nord | sud | est | ouest")
     summary: str = Field(min_length=1, max_length=4000, description="What was done")
@@ -432,7 +461,7 @@ class LevelIn(_In):
 class LevelPatch(_In):
     label: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    is_default: bool | None = None
+    is_default: BodyBool | None = None
 
 
 class LevelOut(BaseModel):

@@ -43,7 +43,8 @@ IsoDate = Annotated[
 ]
 
 
-def _iso_datetime(value: object) -> object:
+def rfc3339_text(value: object) -> object:
+    """A ``BeforeValidator``: refuses a text that is not an RFC 3339 date-time."""
     # pydantic also reads "0.5" as a Unix time; the schema says date-time (RFC 3339) only
     if isinstance(value, str) and not _DATE.match(value):
         raise ValueError("expected an RFC 3339 date-time")
@@ -51,7 +52,7 @@ def _iso_datetime(value: object) -> object:
 
 
 #: An instant with its offset, spelled as RFC 3339 (``2026-03-01T08:00:00+04:00``) only.
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(rfc3339_text)]
 
 
 def _json_integer(value: object) -> object:
