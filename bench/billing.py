@@ -37,8 +37,8 @@ import httpx
 from _runs import Runs, Target, add_runs_argument
 from prisme_billing import service
 from prisme_billing.app import spec
-from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.db import create_pool, migrate_service
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_events import ContractActivated
 from prisme_localinfra import NatsServer, PostgresServer
 from prisme_testing import factories

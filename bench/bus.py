@@ -29,9 +29,9 @@ import asyncpg
 import nats
 from _runs import Runs, Target, add_runs_argument
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
-from prisme_chassis.auth import generate_keypair
 from prisme_chassis.bus import enqueue, enqueue_many
 from prisme_chassis.db import connect
+from prisme_chassis.keys import generate_keypair
 from prisme_localinfra import NatsServer, PostgresServer
 from prisme_testing.demo.app import DemoItemCreated, DemoSettings
 from prisme_testing.runner import ServiceProcess

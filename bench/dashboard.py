@@ -42,7 +42,7 @@ import asyncpg
 import httpx
 import nats
 from _runs import Runs, Target, add_runs_argument
-from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_dashboard import manage
 from prisme_events import cloudevent_headers, encode
 from prisme_localinfra import NatsServer, PostgresServer

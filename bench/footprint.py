@@ -72,10 +72,10 @@ def one_run(root: Path, idle: float) -> dict[str, float]:
         assert payload is not None
         processes = payload["processes"]
         assert isinstance(processes, list)
-        top = sorted(processes, key=lambda p: -float(p["pss_mb"]))[:4]
+        top = sorted(processes, key=lambda p: -float(p["pss_mb"]))
         print(
             f"  ready in {ready_at:.1f} s; {len(processes)} processes, idle PSS "
-            f"{payload['total_pss_mb']} MB (RSS sum {payload['total_rss_mb']} MB); largest: "
+            f"{payload['total_pss_mb']} MB (RSS sum {payload['total_rss_mb']} MB); PSS of each, largest first: "
             + ", ".join(f"{p['name']} {p['pss_mb']:.0f}" for p in top)
         )
         return {

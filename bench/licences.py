@@ -33,8 +33,8 @@ import asyncpg
 import httpx
 import nats
 from _runs import Runs, Target, add_runs_argument
-from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import ensure_stream
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_events import (
     ContractActivated,
     ContractEnded,

@@ -40,7 +40,7 @@ import av
 import httpx
 import psutil
 from _runs import Runs, Target, add_runs_argument
-from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_events import ContractActivated
 from prisme_localinfra import NatsServer, PostgresServer, free_port, wait_for_port
 from prisme_testing import factories

@@ -36,8 +36,8 @@ import asyncpg
 import httpx
 import nats
 from _runs import Runs, Target, add_runs_argument
-from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import ensure_stream
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_events import InvoicePaid, cloudevent_headers, encode, stream_for
 from prisme_localinfra import NatsServer, PostgresServer, free_port
 from prisme_localinfra.ports import wait_for_port

@@ -32,8 +32,8 @@ import httpx
 import nats
 from _runs import Runs, Target, add_runs_argument
 from nats.js.api import DeliverPolicy, StorageType, StreamConfig
-from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.db import create_pool
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_contracts.app import build_app
 from prisme_contracts.domain import REUNION
 from prisme_contracts.settings import ContractsSettings

@@ -81,9 +81,9 @@ from _runs import Runs, Target, add_runs_argument
 from argon2 import PasswordHasher
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from prisme_chassis import clock
-from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.bus import enqueue_many
 from prisme_chassis.db import connect
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_contracts import domain as cdomain
 from prisme_contracts import facts
 from prisme_events import (

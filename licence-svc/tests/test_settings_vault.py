@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from prisme_chassis.auth import generate_keypair
+from prisme_chassis.keys import generate_keypair
 from prisme_chassis.sealing import Keyring, TamperedError, UnknownKeyError
 from prisme_licence.passwords import PasswordSealer, load_key, load_keyring
 from prisme_licence.settings import LicenceSettings

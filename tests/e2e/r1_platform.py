@@ -27,7 +27,7 @@ import httpx
 import nats
 import uvicorn
 from prisme_chassis import clock
-from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_events import dead_letter_stream
 from prisme_graph_sandbox import Directory
 from prisme_graph_sandbox import create_app as create_graph

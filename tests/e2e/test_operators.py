@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from e2e_platform import make_pdf, ok
-from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_contracts.app import build_app as build_contracts
 from prisme_contracts.settings import ContractsSettings
 from prisme_dashboard import manage

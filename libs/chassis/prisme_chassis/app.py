@@ -193,7 +193,7 @@ async def _supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:
 
 async def start_runtime(spec: ServiceSpec[S, C], settings: S) -> Runtime[S, C]:
     dsn = database_url(settings)
-    pool = await create_pool(dsn, max_size=spec.db_pool_size)
+    pool = await create_pool(dsn, max_size=spec.db_pool_size, application_name=spec.name)
     try:
         await migrate_service(pool, spec.name, spec.migrations)
         nc = await connect_nats(settings.nats_url, spec.name)

@@ -70,11 +70,28 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
+#: how long an unused pooled connection stays open
+IDLE_CONNECTION_SECONDS = 30.0
+
+
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    application_name: str | None = None,
+    **kwargs: Any,
 ) -> asyncpg.Pool:
-    """An asyncpg pool whose json/jsonb columns read and write Python objects."""
+    """An asyncpg pool whose json/jsonb columns read and write Python objects.
+
+    A connection idle for ``IDLE_CONNECTION_SECONDS`` is closed (asyncpg keeps them five
+    minutes by default): a burst, or a service's start-up (migrations, workers and consumers
+    starting at once), leaves no row of idle PostgreSQL backends behind, ~3-8 MB each (P5).
+    ``application_name`` names the service in ``pg_stat_activity``."""
     kwargs.setdefault("reset", _keep_session)
+    kwargs.setdefault("max_inactive_connection_lifetime", IDLE_CONNECTION_SECONDS)
+    if application_name:
+        kwargs.setdefault("server_settings", {})["application_name"] = application_name
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
     )

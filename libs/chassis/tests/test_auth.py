@@ -16,20 +16,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
-from prisme_chassis.auth import (
-    LEEWAY,
-    Authenticator,
-    Principal,
-    PrincipalDep,
-    generate_keypair,
-    key_id,
-    mint_token,
-    private_key_id,
-    public_keys,
-    require_scopes,
-)
+from prisme_chassis.auth import LEEWAY, Authenticator, Principal, PrincipalDep, require_scopes
 from prisme_chassis.errors import Unauthorized
 from prisme_chassis.http import install_problem_handlers
+from prisme_chassis.keys import generate_keypair, key_id, mint_token, private_key_id, public_keys
 
 PRIVATE_PEM, PUBLIC_PEM = generate_keypair()
 OTHER_PRIVATE_PEM, _ = generate_keypair()

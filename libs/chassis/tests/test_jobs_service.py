@@ -248,7 +248,7 @@ async def test_a_job_whose_worker_is_killed_mid_call_is_taken_over_and_happens_o
         first.start()
         try:
             await first.wait_ready()
-            from prisme_chassis.auth import mint_token
+            from prisme_chassis.keys import mint_token
 
             token = mint_token(platform_keys[0], sub="op-alice", scopes=["admin"])
             async with httpx.AsyncClient(

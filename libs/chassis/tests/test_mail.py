@@ -13,8 +13,8 @@ from typing import Any
 import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from prisme_chassis.auth import generate_keypair
 from prisme_chassis.jobs import PermanentFailure
+from prisme_chassis.keys import generate_keypair
 from prisme_chassis.mail import Attachment, Mailer, OutgoingMail, SmtpSettings, message_id
 from prisme_chassis.settings import ServiceSettings
 from prisme_localinfra import free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from prisme_chassis.auth import generate_keypair
+from prisme_chassis.keys import generate_keypair
 from prisme_chassis.settings import (
     SecretUnavailableError,
     ServiceSettings,

@@ -16,8 +16,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from prisme_chassis.auth import generate_keypair, mint_token
 from prisme_chassis.clock import CLOCK
+from prisme_chassis.keys import generate_keypair, mint_token
 from prisme_localinfra import NatsServer, PostgresServer
 
 from .events import collect_events, publish_event

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import httpx
 from fastapi import FastAPI
-from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.keys import generate_keypair, mint_token
 
 ALWAYS_PUBLIC = {
     "/healthz",

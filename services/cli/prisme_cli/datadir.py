@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from prisme_chassis.auth import generate_keypair, mint_token
+from prisme_chassis.keys import generate_keypair, mint_token
 
 ADMIN_TOKEN_TTL = timedelta(days=365)
 ADMIN_SUB = "prisme-admin"

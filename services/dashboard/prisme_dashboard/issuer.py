@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from prisme_chassis.auth import mint_token, private_key_id
+from prisme_chassis.keys import mint_token, private_key_id
 
 from .operators import Operator
 

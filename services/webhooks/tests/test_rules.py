@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from prisme_chassis.auth import generate_keypair
+from prisme_chassis.keys import generate_keypair
 from prisme_chassis.sealing import TamperedError
 from prisme_events import ContractActivated, event_types
 from prisme_webhooks import domain, signing
