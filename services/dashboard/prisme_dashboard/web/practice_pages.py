@@ -34,6 +34,7 @@ from .service_pages import (
     pages_of,
     text,
     upload,
+    whole,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -418,9 +419,9 @@ async def practice_network(
         await svc.contracts.put_network(
             client_id,
             {
-                "lan_count": text(form, "lan_count"),
-                "download_mbps": text(form, "download_mbps"),
-                "upload_mbps": text(form, "upload_mbps"),
+                "lan_count": whole(form, "lan_count"),
+                "download_mbps": whole(form, "download_mbps"),
+                "upload_mbps": whole(form, "upload_mbps"),
             },
         )
 

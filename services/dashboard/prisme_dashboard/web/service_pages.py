@@ -3,6 +3,7 @@ the form that caused them, operators' names for the subs the services record."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,13 @@ def form_values(form: FormData) -> dict[str, str]:
 def text(form: FormData, key: str) -> str:
     value = form.get(key)
     return value.strip() if isinstance(value, str) else ""
+
+
+def whole(form: FormData, key: str) -> int | str:
+    """A whole number typed in a field, as a JSON integer (the services take no "3" for 3);
+    anything else as typed, for the service to refuse beside the field."""
+    value = text(form, key)
+    return int(value) if re.fullmatch(r"[+-]?[0-9]{1,18}", value) else value
 
 
 def upload(form: FormData, key: str) -> UploadFile | None:
