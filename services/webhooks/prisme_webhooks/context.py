@@ -23,8 +23,8 @@ def delivery_kind(settings: WebhooksSettings) -> jobs.JobKind:
     """One run per attempt: the first, then one per step of the schedule (DESIGN.md §4).
 
     Jobs are grouped by endpoint and claimed in batches (one claim and one recording per
-    batch, P8); a worker runs at most two batches of one endpoint at once, so a slow or
-    hanging endpoint holds at most two of its ``delivery_concurrency`` slots, and inside them
+    batch, P8); a worker runs at most four batches of one endpoint at once, so a slow or
+    hanging endpoint holds at most four of its ``delivery_concurrency`` slots, and inside them
     at most ``endpoint_concurrency`` POSTs (:meth:`Context.slots`).
     """
     return jobs.JobKind(
@@ -33,7 +33,7 @@ def delivery_kind(settings: WebhooksSettings) -> jobs.JobKind:
         concurrency=settings.delivery_concurrency,
         lease_seconds=max(60.0, settings.timeout_seconds * 4),
         batch_size=settings.delivery_batch,
-        group_concurrency=2,
+        group_concurrency=4,
     )
 
 

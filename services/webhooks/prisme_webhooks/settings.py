@@ -48,7 +48,7 @@ class WebhooksSettings(ServiceSettings, SmtpSettings):
     )
     #: deliveries of one endpoint claimed, sent and recorded together (one claim statement and
     #: one recording transaction per batch instead of per delivery)
-    delivery_batch: int = Field(default=100, ge=1, validation_alias=_alias("delivery_batch"))
+    delivery_batch: int = Field(default=250, ge=1, validation_alias=_alias("delivery_batch"))
     rotation_overlap_hours: float = Field(
         default=24.0, validation_alias=_alias("rotation_overlap_hours")
     )
