@@ -117,7 +117,6 @@ async def _compose(
     doc = await repo.document(conn, mailing["document_id"])
     if doc is None or doc["status"] == "draft":
         raise jobs.PermanentFailure(f"document {mailing['document_id']} is not finalised")
-    number, pdf = await queries.document_pdf(conn, doc["kind"], doc["id"], settings)
     buyer = doc["buyer"]
     # The manager as billing knows them now (C8 may have corrected the address since the
     # document was issued; the document keeps the identity it was issued with).
@@ -125,6 +124,8 @@ async def _compose(
     recipient = (client["email"] if client is not None else "") or buyer.get("email", "")
     if not recipient:
         raise jobs.PermanentFailure(f"no e-mail address for the manager of {doc['client_id']}")
+    # rendered (once, then stored) only for a mail that can be sent
+    number, pdf = await queries.document_pdf(conn, doc["kind"], doc["id"], settings)
     invoice = await repo.document(conn, doc["invoice_id"]) if doc["invoice_id"] else None
     values = mail_texts.Doc(
         kind=doc["kind"],
