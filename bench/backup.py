@@ -7,11 +7,14 @@ small documents; ``--mb`` to change it), then, each into its own fresh repositor
 2. the agent's daily run on the same share (``prisme_backup.agent.runner.run_once``, the code the
    installed agent runs: restic through the async wrapper with ``--json`` progress parsing; the
    forget/prune, the size probe and the check are backup-svc's maintenance since issue 16);
-3. the same two again over the unchanged share (the daily re-check of an unchanged share).
+3. the same two again over the unchanged share (the daily re-check of an unchanged share);
+4. with ``--recheck-gb N``: an N GB share backed up once by the agent (untimed), then the
+   agent's daily run over it unchanged, ``--runs`` times (P6: 10 GB re-checked in < 30 s).
 
 Prints the figures and the ratios (wall clock; the agent's backup step is timed around the
 wrapper's ``restic backup`` call, process start and key derivation included, like the baseline). The test restore is periodic (weekly) and not part of this
-daily measure. Usage: ``.venv/bin/python bench/backup.py [--mb 300] [--runs 5]`` (the verdict is the worst run).
+daily measure. Usage: ``.venv/bin/python bench/backup.py [--mb 300] [--runs 5] [--recheck-gb 10]`` (the
+verdict is the worst run).
 """
 
 from __future__ import annotations
@@ -114,20 +117,7 @@ async def one_round(work: Path, share: Path, *, agent_first: bool) -> dict[str, 
             "restic", "init", env=env, stdout=asyncio.subprocess.DEVNULL
         )
         await proc.wait()
-    plan = AgentPlan(
-        plan_id=uuid.uuid4(),
-        client_id=uuid.uuid4(),
-        databases=[],
-        share_path=str(share),
-        daily_at=dtime(21),
-        timezone="Indian/Reunion",
-        history_days=30,
-        quota_bytes=10**12,
-        check_parts=7,
-        restore_every_days=7,
-        restore_sample=5,
-        repository=RepositorySpec(location=str(work / "repo-agent"), password=PASSWORD),
-    )
+    plan = _plan(share, work / "repo-agent")
     restic = Restic(
         Repository(str(work / "repo-agent"), PASSWORD), cache_dir=work / "cache-agent", host="bench"
     )
@@ -164,6 +154,54 @@ TARGETS = [
         at_least=0.9,
     ),
 ]
+
+
+RECHECK = [
+    Target("recheck_s", "P6 agent daily run over an unchanged large share", below=30.0, unit="s")
+]
+
+
+def _plan(share: Path, repo: Path) -> AgentPlan:
+    return AgentPlan(
+        plan_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        databases=[],
+        share_path=str(share),
+        daily_at=dtime(21),
+        timezone="Indian/Reunion",
+        history_days=30,
+        quota_bytes=10**12,
+        check_parts=7,
+        restore_every_days=7,
+        restore_sample=5,
+        repository=RepositorySpec(location=str(repo), password=PASSWORD),
+    )
+
+
+async def recheck(gigabytes: int, runs_wanted: int) -> int:
+    """The unchanged large share: one first backup (untimed), then the daily runs timed."""
+    work = Path(tempfile.mkdtemp(prefix="prisme-bench-recheck-"))
+    try:
+        share = work / "PARTAGE"
+        t0 = time.perf_counter()
+        size = await asyncio.to_thread(generate, share, gigabytes * 1000)
+        entries = sum(1 for _ in share.rglob("*"))
+        print(f"recheck data: {size / 1e9:.1f} GB in {entries} entries "
+              f"(generated in {time.perf_counter() - t0:.0f}s)")  # fmt: skip
+        restic = Restic(Repository(str(work / "repo"), PASSWORD), cache_dir=work / "cache",
+                        host="bench")  # fmt: skip
+        await restic.init()
+        plan = _plan(share, work / "repo")
+        first, _ = await agent_run(restic, plan, work / "staging")
+        print(f"  first backup of the share: {first:.0f}s ({size / 1e6 / first:.0f} MB/s)")
+        runs = Runs(f"P6 re-check, {size / 1e9:.1f} GB unchanged", RECHECK, runs_wanted)
+        for _ in runs:
+            whole, steps = await agent_run(restic, plan, work / "staging")
+            print(f"  unchanged: agent run {whole:.2f}s (backup step {steps['backup']:.2f}s)")
+            runs.record({"recheck_s": whole})
+        return runs.finish()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def main(megabytes: int, runs_wanted: int) -> int:
@@ -207,6 +245,13 @@ async def main(megabytes: int, runs_wanted: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=300)
+    parser.add_argument(
+        "--recheck-gb", type=int, default=0,
+        help="also time the daily run over an unchanged share of this size (P6: 10)",
+    )  # fmt: skip
     add_runs_argument(parser)
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.mb, args.runs)))
+    status = asyncio.run(main(args.mb, args.runs))
+    if args.recheck_gb:
+        status = max(status, asyncio.run(recheck(args.recheck_gb, args.runs)))
+    sys.exit(status)
