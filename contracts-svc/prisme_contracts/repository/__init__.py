@@ -1,0 +1,152 @@
+"""All SQL of contracts-svc, one module per aggregate. Functions take the caller's connection
+(the edge owns the transaction).
+
+Queries are assembled only from constant column lists and allow-listed column names; every
+value travels as a bind parameter.
+"""
+
+from .amendments import insert_amendment, list_amendments
+from .assets import get_asset, insert_asset, list_assets, remove_asset, update_asset
+from .catalogue import (
+    catalogue_codes,
+    catalogue_labels,
+    default_level,
+    get_level,
+    get_offer,
+    insert_level,
+    insert_offer,
+    list_levels,
+    list_offers,
+    update_level,
+    update_offer,
+)
+from .clients import get_client, insert_client, list_clients, update_client
+from .contracts import (
+    active_contract_on,
+    active_contracts_of_client,
+    bump_version,
+    get_contract,
+    insert_contract,
+    list_contracts,
+    lock_year_exclusive,
+    lock_year_shared,
+    renewal_for,
+    set_contract_state,
+)
+from .eligibility import (
+    active_overrides,
+    get_override,
+    insert_override,
+    lapse_expired_overrides,
+    revoke_override,
+)
+from .interventions import insert_intervention, insert_service_intervention, list_interventions
+from .network import get_network, upsert_network
+from .partners import (
+    clients_with_partner_assets,
+    delete_partner,
+    get_partner,
+    insert_partner,
+    list_partner_rows,
+    list_partners,
+    set_partner_services,
+)
+from .rows import Row, record
+from .terminations import (
+    clear_termination_documents,
+    decide_termination,
+    due_terminations,
+    get_termination,
+    get_termination_document,
+    insert_termination,
+    list_terminations,
+    mark_termination_applied,
+    set_termination_document,
+)
+from .users import get_user, insert_user, list_users, remove_user, update_user
+from .year_end import (
+    cancel_drafts_of_year,
+    count_active,
+    count_ended,
+    end_year_batch,
+    finish_year_end_run,
+    get_year_end_run,
+    open_year_end_run,
+    years_with_active_before,
+)
+
+__all__ = [
+    "Row",
+    "active_contract_on",
+    "active_contracts_of_client",
+    "active_overrides",
+    "bump_version",
+    "cancel_drafts_of_year",
+    "catalogue_codes",
+    "catalogue_labels",
+    "clear_termination_documents",
+    "clients_with_partner_assets",
+    "count_active",
+    "count_ended",
+    "decide_termination",
+    "default_level",
+    "delete_partner",
+    "due_terminations",
+    "end_year_batch",
+    "finish_year_end_run",
+    "get_asset",
+    "get_client",
+    "get_contract",
+    "get_level",
+    "get_network",
+    "get_offer",
+    "get_override",
+    "get_partner",
+    "get_termination",
+    "get_termination_document",
+    "get_user",
+    "get_year_end_run",
+    "insert_amendment",
+    "insert_asset",
+    "insert_client",
+    "insert_contract",
+    "insert_intervention",
+    "insert_level",
+    "insert_offer",
+    "insert_override",
+    "insert_partner",
+    "insert_service_intervention",
+    "insert_termination",
+    "insert_user",
+    "lapse_expired_overrides",
+    "list_amendments",
+    "list_assets",
+    "list_clients",
+    "list_contracts",
+    "list_interventions",
+    "list_levels",
+    "list_offers",
+    "list_partner_rows",
+    "list_partners",
+    "list_terminations",
+    "list_users",
+    "lock_year_exclusive",
+    "lock_year_shared",
+    "mark_termination_applied",
+    "open_year_end_run",
+    "record",
+    "remove_asset",
+    "remove_user",
+    "renewal_for",
+    "revoke_override",
+    "set_contract_state",
+    "set_partner_services",
+    "set_termination_document",
+    "update_asset",
+    "update_client",
+    "update_level",
+    "update_offer",
+    "update_user",
+    "upsert_network",
+    "years_with_active_before",
+]
