@@ -27,7 +27,7 @@ def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
         name="contracts-svc",
         migrations=Path(__file__).parent / "migrations",
         context=context,
-        routers=[api.router],
+        routers=api.routers,
         workers=[scheduler.run, scheduler.run_cessations],
         errors=errors.CATALOGUE,
         # C6: the proof of cessation (≤ 10 MB) and the form's small fields
