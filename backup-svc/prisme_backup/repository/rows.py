@@ -1,0 +1,7 @@
+"""The row type every repository module returns."""
+
+from __future__ import annotations
+
+import asyncpg
+
+Row = asyncpg.Record
