@@ -15,14 +15,11 @@ from prisme_chassis.db import transaction
 from . import (
     api,
     corrections,
-    corrections_api,
     dunning,
-    dunning_api,
     errors,
     handlers,
     mailing,
     one_off,
-    one_off_api,
     service,
     stripe_sync,
 )
@@ -62,9 +59,9 @@ spec = ServiceSpec(
     version="2.0.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
-    routers=[api.router, corrections_api.router, dunning_api.router, one_off_api.router],
+    routers=api.routers,
     errors=(*errors.CATALOGUE, *corrections.PROBLEMS),
-    public_routers=[api.public_router],
+    public_routers=api.public_routers,
     subscriptions=handlers.subscriptions,
     workers=[stripe_sync.reconcile_loop, awaiting_price_sweeper, dunning_worker],
     area="billing",  # /v1/jobs: billing:read to list, billing:write to retry

@@ -14,9 +14,9 @@ from prisme_chassis.money import money_str
 from prisme_chassis.wire import IsoDate
 from pydantic import BaseModel, Field
 
-from . import dunning, errors
-from . import repository as repo
-from .context import BillingRuntimeDep
+from .. import dunning, errors
+from .. import repository as repo
+from ..context import BillingRuntimeDep
 
 router = APIRouter(tags=["dunning"])
 

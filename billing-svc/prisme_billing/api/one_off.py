@@ -15,11 +15,12 @@ from prisme_chassis.money import money_str
 from prisme_chassis.wire import DecimalText
 from pydantic import BaseModel, Field
 
-from . import domain, errors, price_changes
-from . import repository as repo
-from .corrections_api import ApprovalOut, approval_out
+from .. import domain, errors, price_changes
+from .. import repository as repo
+from .approvals import ApprovalOut, approval_out
 
 router = APIRouter(tags=["price book"])
+
 
 _UNITS = {"forfait": domain.UNIT_ONE, "heure": domain.UNIT_HOUR}
 

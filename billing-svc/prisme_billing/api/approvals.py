@@ -1,9 +1,10 @@
-"""HTTP routes of corrections (B6/O2), manual refunds and the audit trail of an invoice."""
+"""Routes of four eyes (O2): asking for a correcting credit note (B6) or a new price book (B1),
+listing the requests, approving or rejecting one."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -15,21 +16,27 @@ from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.calendar import now
 from prisme_chassis.errors import problems
 from prisme_chassis.money import money_str
-from prisme_chassis.wire import BodyInt, DecimalText, IsoDate
+from prisme_chassis.wire import BodyInt, DecimalText
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import corrections, errors, four_eyes, payments, price_changes
-from . import repository as repo
-from .api import PriceBookIn, created_after, created_page
+from .. import corrections, errors, four_eyes, price_changes
+from .. import repository as repo
+from .common import created_after, created_page
+from .price_book import PriceBookIn
 
 router = APIRouter(tags=["corrections"])
+
 
 Amount = Annotated[
     Decimal,
     Field(gt=0, le=Decimal("1000000"), decimal_places=2),
     DecimalText(maximum=1_000_000, positive=True),
 ]
+
+
 Text = Annotated[str, Field(min_length=3, max_length=500)]
+
+
 #: O2: deciding is for an approver (``billing:approve``: the accountant and admin roles);
 #: maker ≠ checker always holds, by the token's ``sub``.
 APPROVE = "billing:approve"
@@ -209,102 +216,3 @@ async def reject(
         conn, KINDS, approval_id, approve=False, checker=actor, note=body.note, now=now()
     )
     return approval_out(row)
-
-
-class RefundOut(BaseModel):
-    id: uuid.UUID
-    invoice_id: uuid.UUID
-    credit_note_id: uuid.UUID
-    amount: str
-    currency: str = "EUR"
-    method: Literal["stripe", "manual"]
-    status: Literal["pending", "succeeded", "failed"]
-    paid_by: str | None
-    paid_on: date | None
-    reference: str | None
-
-
-def _refund(r: asyncpg.Record) -> RefundOut:
-    return RefundOut(
-        id=r["id"],
-        invoice_id=r["invoice_id"],
-        credit_note_id=r["credit_note_id"],
-        amount=money_str(r["amount"]),
-        method=r["method"],
-        status=r["status"],
-        paid_by=r["paid_by"],
-        paid_on=r["paid_on"],
-        reference=r["reference"],
-    )
-
-
-@router.get("/v1/invoices/{invoice_id}/refunds")
-async def list_refunds(
-    invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
-) -> list[RefundOut]:
-    """Refunds of an invoice: through Stripe, or manual ones the accountant sends."""
-    return [_refund(r) for r in await repo.refunds_of(conn, invoice_id)]
-
-
-class ManualRefundIn(BaseModel):
-    paid_by: Literal["bank_transfer", "cheque"]
-    paid_on: IsoDate
-    reference: str | None = Field(default=None, max_length=200)
-
-
-@router.post(
-    "/v1/refunds/{refund_id}/record",
-    responses=problems(
-        errors.RefundNotFound, errors.RefundThroughStripe, errors.RefundAlreadyRecorded
-    ),
-)
-async def record_refund(
-    refund_id: uuid.UUID,
-    body: ManualRefundIn,
-    conn: Tx,
-    actor: audit.ActorDep,
-    who: Principal = require_scopes("billing:write"),
-) -> RefundOut:
-    """B6: the accountant records that a manual refund was sent (transfer or cheque)."""
-    row = await payments.record_manual_refund(
-        conn,
-        refund_id,
-        paid_by=body.paid_by,
-        paid_on=body.paid_on,
-        reference=body.reference,
-        actor=actor,
-    )
-    return _refund(row)
-
-
-class AuditOut(BaseModel):
-    at: datetime
-    actor: str
-    actor_name: str | None
-    action: str
-    target_type: str | None
-    target_id: str | None
-    reason: str | None
-    detail: dict[str, Any]
-
-
-@router.get("/v1/invoices/{invoice_id}/history")
-async def invoice_history(
-    invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
-) -> list[AuditOut]:
-    """O3: who recorded payments, requested and decided corrections on this invoice (the
-    chassis' trail, oldest first; ``GET /v1/audit?target=`` gives the same with pages)."""
-    entries = await audit.entries(conn, audit.Filters(target=str(invoice_id)), limit=1000)
-    return [
-        AuditOut(
-            at=e.at,
-            actor=e.actor,
-            actor_name=e.actor_name,
-            action=e.action,
-            target_type=e.target_type,
-            target_id=e.target_id,
-            reason=e.reason,
-            detail=dict(e.detail),
-        )
-        for e in reversed(entries)
-    ]
