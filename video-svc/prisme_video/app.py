@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prisme_chassis.app import Resources, ServiceSpec, create_app, run
 
-from . import api, errors, handlers, redaction, retention, viewer
+from . import api, errors, handlers, redaction, retention
 from .context import VideoContext, build_context
 from .settings import VideoSettings
 
@@ -22,9 +22,9 @@ spec = ServiceSpec(
     area="videos",  # GET /v1/audit asks videos:read
     migrations=Path(__file__).parent / "migrations",
     context=_context,
-    routers=[api.router],
+    routers=api.routers,
     errors=errors.CATALOGUE,
-    public_routers=[viewer.router],
+    public_routers=api.public_routers,
     subscriptions=handlers.subscriptions,
     workers=[retention.run],
     # V1: a recording may be several GB; the form's text fields and boundaries fit in 1 MiB

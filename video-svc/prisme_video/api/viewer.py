@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from prisme_chassis.app import Tx
 from prisme_chassis.errors import NotFound, problems
 
-from . import errors, pages, viewing
-from .api import status_problems
-from .context import VideoRuntime, VideoRuntimeDep
-from .domain import client_address
-from .viewing import STREAM_HEADERS, Visitor, media_type
+from .. import errors, pages, viewing
+from ..context import VideoRuntime, VideoRuntimeDep
+from ..domain import client_address
+from ..viewing import STREAM_HEADERS, Visitor, media_type
+from .common import status_problems
 
 router = APIRouter(tags=["viewer"])
 _HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
