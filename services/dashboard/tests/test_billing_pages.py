@@ -160,3 +160,21 @@ async def test_the_filters_and_pages_are_billing_svcs(
     notes = await get("?type=avoirs&origine=correction")
     assert _numbers(notes) == []
     assert 'name="status"' not in notes
+
+
+async def test_an_invoice_page_shows_the_invoice_and_an_unknown_one_is_a_404_page(
+    accountant: tuple[Dashboard, dict[str, str]], billing: tuple[str, str]
+) -> None:
+    """The invoice, its history and its credit notes are read at once; an unknown invoice
+    still answers the readable 404 page, not an error."""
+    ops, jar = accountant
+    await _seed(billing[1], uuid.uuid4(), uuid.uuid4())
+    listed = await ops.client.get("/facturation", headers=jar)
+    found = re.search(r'href="(/facturation/factures/[0-9a-f-]{36})"', listed.text)
+    assert found, listed.text[:2000]
+    shown = await ops.client.get(found.group(1), headers=jar)
+    assert shown.status_code == 200, shown.text
+    assert f"F{YEAR}-" in shown.text
+    unknown = await ops.client.get(f"/facturation/factures/{uuid.uuid4()}", headers=jar)
+    assert unknown.status_code == 404
+    assert "Facture introuvable" in unescape(unknown.text)

@@ -184,18 +184,12 @@ async def _invoice_page(
     payment: dict[str, str] | None = None,
 ) -> Response:
     billing = services_for(request, visit).billing
-    try:
-        invoice = await billing.invoice(invoice_id)
-    except ServiceProblem as problem:
-        return page(
-            request,
-            "refused.html",
-            status=problem.status,
-            heading="Facture introuvable" if problem.status == 404 else problem.title,
-            message=problem.message,
-            back="/facturation",
-            problem_type=problem.type,
-        )
+
+    async def invoice_of() -> Json | ServiceProblem:
+        try:
+            return await billing.invoice(invoice_id)
+        except ServiceProblem as problem:
+            return problem
 
     async def history_of() -> list[Json]:
         try:
@@ -203,10 +197,26 @@ async def _invoice_page(
         except ServiceProblem:
             return []
 
-    # the two reads are independent: together, not one after the other
-    history, notes = await asyncio.gather(
-        history_of(), billing.credit_notes(invoice_id=invoice_id, limit=200)
-    )
+    async def notes_of() -> Json | ServiceProblem:
+        try:
+            return await billing.credit_notes(invoice_id=invoice_id, limit=200)
+        except ServiceProblem as problem:
+            return problem
+
+    # the three reads are independent: one round, not one after the other (P7)
+    invoice, history, notes = await asyncio.gather(invoice_of(), history_of(), notes_of())
+    if isinstance(invoice, ServiceProblem):
+        return page(
+            request,
+            "refused.html",
+            status=invoice.status,
+            heading="Facture introuvable" if invoice.status == 404 else invoice.title,
+            message=invoice.message,
+            back="/facturation",
+            problem_type=invoice.type,
+        )
+    if isinstance(notes, ServiceProblem):
+        raise notes
     return page(
         request,
         "invoice.html",
