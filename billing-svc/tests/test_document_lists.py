@@ -126,6 +126,12 @@ async def test_lists_filter_and_page_on_the_server(
         assert await _numbers(api, q="813000") == [n["one_off"], n["failed"], n["credited"]]
         assert await _numbers(api, q=n["old"][-8:].lower()) == [n["old"]]
         assert await _numbers(api, q="%") == []  # a wildcard is a character like another
+        # each item names its buyer (the Facturation page's « Cabinet » column, API 2.1)
+        names = {
+            d["number"]: d["client_name"] for d in (await api.get("/v1/invoices")).json()["items"]
+        }
+        assert names[n["old"]] == names[n["today"]] == "Cabinet des Lilas"
+        assert names[n["one_off"]] == "Centre dentaire Bellepierre"
         assert await _numbers(api, issued_from=f"{year}-01-15", issued_to=f"{year}-03-01") == [
             n["paid"],
             n["one_off"],
@@ -155,6 +161,7 @@ async def test_lists_filter_and_page_on_the_server(
             await api.get("/v1/credit-notes", params={"invoice_id": credited["items"][0]["id"]})
         ).json()["items"]
         assert of_it["number"] == n["note"]
+        assert of_it["client_name"] == "Centre dentaire Bellepierre"
         assert await _numbers(api, "/v1/credit-notes", invoice_id=str(uuid.uuid4())) == []
 
 

@@ -80,6 +80,10 @@ class InvoiceOut(BaseModel):
     number: str
     contract_id: uuid.UUID | None
     client_id: uuid.UUID
+    client_name: str = Field(
+        description="The buyer's name as on the document (the practice's name when it was "
+        "finalised; since API 2.1)"
+    )
     issue_date: date
     due_date: date | None
     status: str
@@ -129,6 +133,7 @@ def _invoice(
         number=doc["number"],
         contract_id=doc["contract_id"],
         client_id=doc["client_id"],
+        client_name=doc["buyer"]["name"],
         issue_date=doc["issue_date"],
         due_date=doc["due_date"],
         status=doc["status"],

@@ -133,6 +133,10 @@ async def test_the_filters_and_pages_are_billing_svcs(
     found = await get("?q=bellepierre")
     assert _numbers(found) == [f(i) for i in range(60, 55, -1)]
     assert 'value="bellepierre"' in found
+    # the « Cabinet » column names the practice (billing-svc's client_name), linked to its page
+    assert found.count(f'<a href="/cabinets/{belle}">Centre dentaire Bellepierre</a>') == 5
+    assert "Cabinet des Lilas" not in found
+    assert f'<a href="/cabinets/{lilas}">Cabinet des Lilas</a>' in first
     paid = await get(f"?status=paid&client_id={lilas}")
     assert _numbers(paid) == [f(i) for i in range(55, 0, -5)]
     assert "11 facture(s) pour ces filtres" in paid
@@ -175,6 +179,9 @@ async def test_an_invoice_page_shows_the_invoice_and_an_unknown_one_is_a_404_pag
     shown = await ops.client.get(found.group(1), headers=jar)
     assert shown.status_code == 200, shown.text
     assert f"F{YEAR}-" in shown.text
+    assert (
+        ">Centre dentaire Bellepierre</a>" in shown.text
+    )  # the crumbs name the practice (newest: F…060)
     unknown = await ops.client.get(f"/facturation/factures/{uuid.uuid4()}", headers=jar)
     assert unknown.status_code == 404
     assert "Facture introuvable" in unescape(unknown.text)
