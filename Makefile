@@ -22,8 +22,10 @@ BENCH_ARGS ?=
 # Debian packages the tests need, as <command>:<package>; installed only when the command is
 # missing, and only with apt-get as root (otherwise a warning names what to install).
 # command:package, or /absolute/path:package for a package that installs no command (fonts,
-# colour profiles): billing's Factur-X embeds DejaVu Sans and an sRGB output intent (PDF/A).
+# colour profiles): billing's Factur-X embeds DejaVu Sans and an sRGB output intent (PDF/A);
+# Chromium draws date fields in French (jj/mm/aaaa) only with its French resources (chromium-l10n).
 APT_NEEDS  := restic:restic rclone:rclone nginx:nginx wrk:wrk hey:hey chromium:chromium \
+              /usr/lib/chromium/locales/fr.pak:chromium-l10n \
               /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
               /usr/share/color/icc/sRGB.icc:icc-profiles-free
 

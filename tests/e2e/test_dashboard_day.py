@@ -23,6 +23,7 @@ from prisme_chassis.money import eur_fr
 from prisme_dashboard import manage
 from prisme_dashboard.app import build_app as build_dashboard
 from prisme_dashboard.settings import DashboardSettings
+from prisme_testing.browser import launch, new_context
 from prisme_testing.runner import start_service
 from prisme_testing.vectors import billing_vectors
 
@@ -33,9 +34,7 @@ from e2e_platform import make_pdf
 if TYPE_CHECKING:
     from e2e_platform import Platform
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 800}
 PASSWORD = "une phrase de passe assez longue"
 #: Playwright's own waiting (it polls the page): generous for a loaded machine
 LIVE_MS = 30_000
@@ -95,18 +94,10 @@ async def dashboard_url(
         yield url(client), settings.database_url
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    assert CHROMIUM.exists(), "install Debian's chromium"
-    return CHROMIUM
-
-
 @pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
+async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox"]
-        )
+        launched = await launch(playwright)
         yield launched
         await launched.close()
 
@@ -125,7 +116,7 @@ async def add_operator(dsn: str, email: str, role: str, name: str) -> str:
 async def sign_in(
     browser: Browser, base: str, email: str, initial: str, shot: Shots, who: str
 ) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(base_url=base, viewport=VIEWPORT, locale="fr-FR")
+    context = await new_context(browser, base_url=base)
     page = await context.new_page()
     await page.goto("/cabinets")
     await expect(page).to_have_url(re.compile(r"/login$"))  # no session: the sign-in page

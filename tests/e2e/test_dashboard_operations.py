@@ -22,6 +22,7 @@ from prisme_dashboard.app import build_app as build_dashboard
 from prisme_dashboard.settings import DashboardSettings
 from prisme_dashboard.web.render import euros
 from prisme_localinfra import free_port
+from prisme_testing.browser import launch, new_context
 from prisme_testing.runner import start_service
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
     from e2e_platform import Platform
 
-CHROMIUM = Path("/usr/bin/chromium")
-assert CHROMIUM.exists(), "install Debian's chromium"
 SHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 PASSWORD = "une phrase de passe assez longue"
 
@@ -61,10 +60,8 @@ async def dashboard_url(
 @pytest.fixture
 async def page(dashboard_url: tuple[str, str]) -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
-        browser: Browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox"]
-        )
-        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+        browser: Browser = await launch(playwright)
+        context = await new_context(browser)
         opened = await context.new_page()
         opened.on("dialog", lambda dialog: dialog.accept())
         yield opened

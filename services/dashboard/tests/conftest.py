@@ -16,9 +16,9 @@ from playwright.async_api import Browser, async_playwright
 from prisme_dashboard import manage
 from prisme_dashboard.app import build_app
 from prisme_dashboard.settings import DashboardSettings
+from prisme_testing.browser import launch
 from prisme_testing.plugin import start_service
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTEFACTS = Path(__file__).resolve().parents[3] / ".artifacts" / "screenshots"
 
 
@@ -118,18 +118,11 @@ async def dashboard(
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Path:
-    assert CHROMIUM.exists(), "install Debian's chromium (make install does it as root)"
-    return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download), its dates in
+    French; open its contexts with ``prisme_testing.browser.new_context`` (fr-FR, Réunion)."""
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), args=["--no-sandbox"]
-        )
+        launched = await launch(playwright)
         yield launched
         await launched.close()
 

@@ -13,6 +13,7 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, Page
 from prisme_dashboard.passwords import MIN_LENGTH, common_passwords
+from prisme_testing.browser import date_field_parts, new_context
 
 from .conftest import Dashboard
 
@@ -22,7 +23,7 @@ Shot = Callable[[Any, str], Awaitable[None]]
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    context = await new_context(browser)
     opened = await context.new_page()
     yield opened
     await context.close()
@@ -169,6 +170,23 @@ async def test_totp_enrolment_then_sign_in_with_a_code(
     await page.get_by_role("button", name="Valider").click()
     await page.wait_for_load_state()
     assert page.url == dashboard.url + "/"
+
+
+async def test_dates_are_french_and_times_reunions(
+    page: Page, dashboard: Dashboard, shot: Shot
+) -> None:
+    """A date field reads jj/mm/aaaa (not mm/dd/yyyy) and the browser is in La Réunion."""
+    await ready_operator(page, dashboard, "noe@prisme.re", "admin")
+    await page.goto(dashboard.url + "/journal")
+    await page.get_by_label("Du").fill("2026-03-15")
+    await shot(page, "journal-date-fields")
+    assert await date_field_parts(page, "Du") == ["Jour", "Mois", "Année"]
+    assert await date_field_parts(page, "Au") == ["Jour", "Mois", "Année"]
+    seen = await page.evaluate(
+        "[navigator.language, Intl.DateTimeFormat().resolvedOptions().timeZone,"
+        " new Date(Date.UTC(2026, 2, 15, 20)).toLocaleString()]"
+    )
+    assert seen == ["fr-FR", "Indian/Reunion", "16/03/2026 00:00:00"]
 
 
 async def test_sign_out_ends_the_session(page: Page, dashboard: Dashboard, shot: Shot) -> None:

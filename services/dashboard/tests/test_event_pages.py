@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from prisme_events import ContractEnded
 from prisme_localinfra import free_port
+from prisme_testing.browser import new_context
 from prisme_testing.demo.app import DemoSettings
 from prisme_testing.demo.app import build_app as build_demo
 from prisme_testing.events import publish_event
@@ -61,7 +62,7 @@ async def ops(
 @pytest.fixture
 async def page(browser: Browser, ops: Dashboard) -> AsyncIterator[Page]:
     # depends on the dashboard: the page (and its open event stream) closes first
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    context = await new_context(browser)
     opened = await context.new_page()
     opened.on("dialog", lambda dialog: dialog.accept())
     yield opened

@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page
 from prisme_dashboard.app import build_app
 from prisme_dashboard.settings import DashboardSettings
+from prisme_testing.browser import new_context
 from prisme_testing.plugin import start_service
 
 from .oidc_provider import Provider, create_app
@@ -53,7 +54,7 @@ async def dashboard_url(
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    context = await new_context(browser)
     yield await context.new_page()
     await context.close()
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 from prisme_testing import factories
+from prisme_testing.browser import new_context
 from prisme_testing.events import publish_event
 from prisme_testing.polling import eventually
 from prisme_testing.runner import start_service
@@ -84,10 +85,7 @@ async def ops(
 @pytest.fixture
 async def pages(browser: Browser, ops: Dashboard) -> AsyncIterator[tuple[Page, Page]]:
     """The technician's page and, in a context of its own, the practice's viewer."""
-    contexts = [
-        await browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
-        for _ in range(2)
-    ]
+    contexts = [await new_context(browser) for _ in range(2)]
     technician, viewer = [await c.new_page() for c in contexts]
     technician.on("dialog", lambda dialog: dialog.accept())
     yield technician, viewer
