@@ -260,7 +260,8 @@ def interpret(
             w, policy, "throttled", domain.retry_after_seconds(r.header("Retry-After"))
         )
     if r.status >= 500 or r.status == 0:
-        return transient(w, policy, f"Graph answered {r.status}", None)
+        said = f": {r.error_message}" if r.error_message else ""  # Graph's own words, if any
+        return transient(w, policy, f"Graph answered {r.status}{said}", None)
     a = w.account
     step = w.step
     if step in ("lookup", "find"):

@@ -40,11 +40,19 @@ from e2e_platform import TENANT, Platform, _healthy, eventually, ok
 
 
 @pytest.fixture
+def licence_overrides() -> dict[str, Any]:
+    """Settings of licence-svc a test module changes (override this fixture), e.g. fewer
+    Graph attempts before a job is dead."""
+    return {}
+
+
+@pytest.fixture
 async def platform(
     new_database: Callable[[], Awaitable[str]],
     base_settings: dict[str, Any],
     make_token: Callable[..., str],
     tmp_path: Path,
+    licence_overrides: dict[str, Any],
 ) -> AsyncIterator[Platform]:
     def base(name: str) -> dict[str, Any]:
         data_dir = tmp_path / name
@@ -89,8 +97,7 @@ async def platform(
             default_tenant=TENANT,
             default_domain="prisme.re",
             credential_purge_seconds=0.5,
-            backoff_base_seconds=0.2,
-            backoff_cap_seconds=2.0,
+            **{"backoff_base_seconds": 0.2, "backoff_cap_seconds": 2.0, **licence_overrides},
         )
     )
     video_app = build_video(
