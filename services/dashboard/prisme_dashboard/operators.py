@@ -141,6 +141,7 @@ async def disable(
     conn: asyncpg.Connection, operator_id: uuid.UUID, *, actor: Actor, now: datetime
 ) -> Operator:
     """Disable the operator and end every open session at once (DESIGN §7)."""
+    await get(conn, operator_id)  # an unknown operator: OperatorNotFound (404), not a crash
     row = await repo.update_operator(conn, operator_id, status="disabled")
     ended = await repo.end_operator_sessions(conn, operator_id, now, "operator_disabled")
     await audit.record(
@@ -159,6 +160,7 @@ async def disable(
 
 
 async def enable(conn: asyncpg.Connection, operator_id: uuid.UUID, *, actor: Actor) -> Operator:
+    await get(conn, operator_id)
     row = await repo.update_operator(conn, operator_id, status="active")
     await audit.record(
         conn, actor, "operator.enabled", target_type="operator", target_id=operator_id
@@ -189,6 +191,7 @@ async def reset_password(
     conn: asyncpg.Connection, operator_id: uuid.UUID, *, actor: Actor, now: datetime
 ) -> tuple[Operator, str]:
     """A new one-time password (to change at next sign-in); open sessions end."""
+    await get(conn, operator_id)
     initial = passwords.generate_initial_password()
     row = await repo.update_operator(
         conn,

@@ -5,7 +5,7 @@ the integration tokens (``/admin/tokens``) and the webhook endpoints of services
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -99,6 +99,12 @@ async def add_operator(
     return await _admin_page(request, conn, visit, status=201, created=created)
 
 
+async def _refused(request: Request, conn: Any, visit: Visit, exc: DomainError) -> Response:
+    return await _admin_page(
+        request, conn, visit, status=exc.status, errors=[exc.detail or exc.title]
+    )
+
+
 def _not_self(visit: Visit, operator_id: uuid.UUID, what: str) -> list[str]:
     if visit.operator.id == operator_id:
         return [
@@ -133,15 +139,21 @@ async def disable(operator_id: uuid.UUID, request: Request, conn: Tx, visit: Adm
     refused = _not_self(visit, operator_id, "désactiver")
     if refused:
         return await _admin_page(request, conn, visit, status=409, errors=refused)
-    await operators.disable(
-        conn, operator_id, actor=actor_of(request, visit.operator), now=clock.now()
-    )
+    try:
+        await operators.disable(
+            conn, operator_id, actor=actor_of(request, visit.operator), now=clock.now()
+        )
+    except DomainError as exc:  # an unknown operator: said on the page, not a 500
+        return await _refused(request, conn, visit, exc)
     return RedirectResponse("/admin?ok=operator_disabled", status_code=303)
 
 
 @router.post("/admin/operateurs/{operator_id}/activer")
 async def enable(operator_id: uuid.UUID, request: Request, conn: Tx, visit: AdminForm) -> Response:
-    await operators.enable(conn, operator_id, actor=actor_of(request, visit.operator))
+    try:
+        await operators.enable(conn, operator_id, actor=actor_of(request, visit.operator))
+    except DomainError as exc:
+        return await _refused(request, conn, visit, exc)
     return RedirectResponse("/admin?ok=operator_enabled", status_code=303)
 
 
@@ -150,7 +162,10 @@ async def reset(operator_id: uuid.UUID, request: Request, conn: Tx, visit: Admin
     refused = _not_self(visit, operator_id, "réinitialiser le mot de passe de")
     if refused:
         return await _admin_page(request, conn, visit, status=409, errors=refused)
-    done = await operators.reset_password(
-        conn, operator_id, actor=actor_of(request, visit.operator), now=clock.now()
-    )
+    try:
+        done = await operators.reset_password(
+            conn, operator_id, actor=actor_of(request, visit.operator), now=clock.now()
+        )
+    except DomainError as exc:
+        return await _refused(request, conn, visit, exc)
     return await _admin_page(request, conn, visit, reset=done)
