@@ -25,6 +25,7 @@ def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
 
     return ServiceSpec(
         name="contracts-svc",
+        version="2.0.0",
         migrations=Path(__file__).parent / "migrations",
         context=context,
         routers=api.routers,

@@ -18,7 +18,7 @@ import uuid
 from datetime import date, datetime
 
 import asyncpg
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_chassis.sealing import Keyring
@@ -339,17 +339,21 @@ async def list_requests(
     contract_id: uuid.UUID | None,
     client_id: uuid.UUID | None,
     limit: int,
-    offset: int,
-) -> list[TerminationOut]:
+    cursor: str | None = None,
+) -> pagination.Page[TerminationOut]:
+    """A page of cessation requests, oldest first (``requested_at``, then ``id``)."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     rows = await repo.list_terminations(
         conn,
         status=status,
         contract_id=contract_id,
         client_id=client_id,
-        limit=limit,
-        offset=offset,
+        limit=limit + 1,
+        after=after,
     )
-    return [termination_out(r) for r in rows]
+    return pagination.Page[TerminationOut].of(
+        rows, limit, key=lambda r: (r["requested_at"], r["id"]), out=termination_out
+    )
 
 
 async def document(

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import asyncpg
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue, next_version
 from prisme_events import ClientCorrected
@@ -161,13 +161,20 @@ async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> ClientOu
 async def list_clients(
     conn: asyncpg.Connection,
     limit: int,
-    offset: int,
     *,
+    cursor: str | None = None,
     q: str | None = None,
     ids: list[uuid.UUID] | None = None,
-) -> list[ClientOut]:
-    rows = await repo.list_clients(conn, limit, offset, q=q, ids=ids)
-    return clients_out(rows)
+) -> pagination.Page[ClientOut]:
+    """A page of practices, oldest first (``created_at``, then ``id``)."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    rows = await repo.list_clients(conn, limit + 1, after=after, q=q, ids=ids)
+    kept = rows[:limit]
+    more = len(rows) > limit
+    return pagination.Page[ClientOut](
+        items=clients_out(kept),
+        next_cursor=pagination.encode(kept[-1]["created_at"], kept[-1]["id"]) if more else None,
+    )
 
 
 # --- network --------------------------------------------------------------------------------

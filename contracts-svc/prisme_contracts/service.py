@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 
 import asyncpg
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.audit import Actor
 from prisme_chassis.bus import enqueue
 from prisme_chassis.clock import business_day
@@ -353,9 +353,11 @@ async def list_contracts(
     year: int | None,
     non_conforming: bool | None = None,
     limit: int,
-    offset: int,
+    cursor: str | None = None,
     offer: str | None = None,
-) -> list[ContractOut]:
+) -> pagination.Page[ContractOut]:
+    """A page of contracts, oldest first (``created_at``, then ``id``)."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     includes = {r["code"]: list(r["includes"]) for r in await repo.list_offers(conn)}
     rows = await repo.list_contracts(
         conn,
@@ -363,11 +365,16 @@ async def list_contracts(
         status=status,
         year=year,
         non_conforming=non_conforming,
-        limit=limit,
-        offset=offset,
+        limit=limit + 1,
+        after=after,
         offer=offer,
     )
-    return [contract_out(r, includes.get(r["offer"], [])) for r in rows]
+    return pagination.Page[ContractOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["created_at"], r["id"]),
+        out=lambda r: contract_out(r, includes.get(r["offer"], [])),
+    )
 
 
 async def amendments(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[AmendmentOut]:

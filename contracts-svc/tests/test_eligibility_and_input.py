@@ -130,7 +130,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
         r = await svc.alice.post("/v1/clients", json=body)
         assert r.status_code == 422, body
         assert r.headers["content-type"].startswith("application/problem+json")
-    assert (await svc.alice.get("/v1/clients")).json() == []
+    assert (await svc.alice.get("/v1/clients")).json() == {"items": [], "next_cursor": None}
     r = await svc.alice.post("/v1/clients", json={**good, "siren": "732 829 320"})
     assert r.status_code == 201
     assert r.json()["siren"] == "732829320"
@@ -152,7 +152,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
     ]:
         r = await svc.alice.post("/v1/contracts", json=body)
         assert r.status_code == status, body
-    assert (await svc.alice.get("/v1/contracts")).json() == []
+    assert (await svc.alice.get("/v1/contracts")).json()["items"] == []
 
     await svc.asset(cid, name="PC1")
     await svc.asset(cid, name="pc1", expect=409)  # names are unique within a practice

@@ -154,7 +154,9 @@ async def test_create_activate_amend_cease(svc: Svc, make_token: Callable[..., s
     current = (await svc.alice.get(f"/v1/contracts/{contract['id']}")).json()
     assert current["status"] == "active"
     assert current["non_conforming"] is True
-    flagged = (await svc.alice.get("/v1/contracts", params={"non_conforming": "true"})).json()
+    flagged = (await svc.alice.get("/v1/contracts", params={"non_conforming": "true"})).json()[
+        "items"
+    ]
     assert [k["id"] for k in flagged] == [contract["id"]]
     assert changed.version == current["version"]
 
@@ -292,7 +294,7 @@ async def test_renewal_is_the_next_years_draft(svc: Svc) -> None:
     assert second.postes == first.postes
     listed = (
         await svc.alice.get("/v1/contracts", params={"client_id": client["id"], "status": "active"})
-    ).json()
+    ).json()["items"]
     assert {k["year"] for k in listed} == {contract["year"], contract["year"] + 1}
     # an inventory change applies to both active contracts: from today in this year's, from
     # 1 January in next year's

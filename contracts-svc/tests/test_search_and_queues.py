@@ -14,7 +14,7 @@ PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"
 async def _found(svc: Svc, **params: Any) -> list[str]:
     r = await svc.alice.get("/v1/clients", params=params)
     assert r.status_code == 200, r.text
-    return [c["name"] for c in r.json()]
+    return [c["name"] for c in r.json()["items"]]
 
 
 async def test_a_practice_is_found_by_name_siren_city_or_user_email(svc: Svc) -> None:
@@ -45,18 +45,67 @@ async def test_a_practice_is_found_by_name_siren_city_or_user_email(svc: Svc) ->
 async def test_contracts_by_offer_and_the_queue_of_cessations(svc: Svc) -> None:
     client, contract = await svc.active_contract()
     r = await svc.alice.get("/v1/contracts", params={"offer": "prisme"})
-    assert [c["id"] for c in r.json()] == [contract["id"]]
+    assert [c["id"] for c in r.json()["items"]] == [contract["id"]]
     r = await svc.alice.get("/v1/contracts", params={"offer": "autre_offre"})
-    assert r.json() == []
-    assert (await svc.alice.get("/v1/terminations", params={"status": "pending"})).json() == []
+    assert r.json() == {"items": [], "next_cursor": None}
+    assert (await svc.alice.get("/v1/terminations", params={"status": "pending"})).json()["items"] == []
     r = await svc.alice.post(
         f"/v1/contracts/{contract['id']}/terminations",
         data={"reason": "cessation", "effective_date": svc.clock.today().isoformat()},
         files={"document": ("radiation.pdf", PDF, "application/pdf")},
     )
     assert r.status_code == 201, r.text
-    pending = (await svc.alice.get("/v1/terminations", params={"status": "pending"})).json()
+    pending = (await svc.alice.get("/v1/terminations", params={"status": "pending"})).json()[
+        "items"
+    ]
     assert [(t["id"], t["requested_by"]) for t in pending] == [(r.json()["id"], "op-alice")]
     mine = await svc.alice.get("/v1/terminations", params={"client_id": client["id"]})
-    assert [t["id"] for t in mine.json()] == [r.json()["id"]]
-    assert (await svc.alice.get("/v1/terminations", params={"status": "approved"})).json() == []
+    assert [t["id"] for t in mine.json()["items"]] == [r.json()["id"]]
+    assert (await svc.alice.get("/v1/terminations", params={"status": "approved"})).json()["items"] == []
+
+
+async def _every_row(svc: Svc, path: str, **params: Any) -> list[str]:
+    """Every row of ``path`` a page of 2 at a time, following ``next_cursor``."""
+    ids: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        asked = {**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        r = await svc.alice.get(path, params=asked)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= 2
+        ids += [row["id"] for row in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+        assert pages < 20
+
+
+async def test_every_list_pages_each_row_once_and_refuses_a_bad_cursor(svc: Svc) -> None:
+    made = [await svc.active_contract() for _ in range(5)]
+    requested = []
+    for _, contract in made:
+        r = await svc.alice.post(
+            f"/v1/contracts/{contract['id']}/terminations",
+            data={"reason": "cessation", "effective_date": svc.clock.today().isoformat()},
+            files={"document": ("radiation.pdf", PDF, "application/pdf")},
+        )
+        assert r.status_code == 201, r.text
+        requested.append(r.json()["id"])
+    clients = [c["id"] for c, _ in made]
+    contracts = [k["id"] for _, k in made]
+    # oldest first, each row exactly once, over three pages of 2
+    assert await _every_row(svc, "/v1/clients") == clients
+    assert await _every_row(svc, "/v1/clients", q="cabinet") == clients
+    assert await _every_row(svc, "/v1/clients", id=clients[1:4]) == clients[1:4]
+    assert await _every_row(svc, "/v1/contracts") == contracts
+    assert await _every_row(svc, "/v1/terminations") == requested
+    assert await _every_row(svc, "/v1/terminations", status="pending") == requested
+    # the default page is 50 rows, 200 at the most
+    assert (await svc.alice.get("/v1/contracts", params={"limit": 201})).status_code == 422
+    for path in ("/v1/clients", "/v1/contracts", "/v1/terminations"):
+        r = await svc.alice.get(path, params={"cursor": "pas-un-curseur"})
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["type"].endswith("invalid-cursor")

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from prisme_chassis import clock
+from prisme_chassis import clock, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -15,7 +15,7 @@ from prisme_chassis.wire import IsoDate
 from .. import cessation, domain, errors
 from ..context import ContractsRuntimeDep, contracts_runtime
 from ..schemas import DecisionIn, TerminationOut
-from .common import APPROVE, READ, WRITE, Limit, Offset, _actor
+from .common import APPROVE, READ, WRITE, _actor
 
 router = APIRouter(tags=["contracts"])
 
@@ -68,24 +68,25 @@ async def request_termination(
     )
 
 
-@router.get("/v1/terminations")
+@router.get("/v1/terminations", responses=problems(errors.InvalidCursor))
 async def list_terminations(
     conn: Tx,
     status: Literal["pending", "approved", "rejected", "withdrawn"] | None = None,
     contract_id: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes(READ),
-) -> list[TerminationOut]:
-    """C6/O2: cessation requests, oldest first; ``status=pending`` is the four-eyes queue."""
+) -> pagination.Page[TerminationOut]:
+    """C6/O2: cessation requests, oldest first, a page at a time; ``status=pending`` is the
+    four-eyes queue."""
     return await cessation.list_requests(
         conn,
         status=status,
         contract_id=contract_id,
         client_id=client_id,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
     )
 
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from prisme_chassis import pagination
 from prisme_chassis.app import Read, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -13,7 +14,7 @@ from prisme_chassis.errors import problems
 from .. import clients, errors
 from ..errors import InvalidField
 from ..schemas import ClientOut, ClientPatch, NewClient, storable_text
-from .common import READ, WRITE, Limit, Offset, _actor
+from .common import READ, WRITE, _actor
 
 router = APIRouter(tags=["contracts"])
 
@@ -25,11 +26,11 @@ async def create_client(
     return await clients.create_client(conn, body, _actor(who, request))
 
 
-@router.get("/v1/clients")
+@router.get("/v1/clients", responses=problems(errors.InvalidCursor, errors.InvalidField))
 async def list_clients(
     conn: Read,
-    limit: Limit = 100,
-    offset: Offset = 0,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     q: Annotated[
         str | None,
         Query(
@@ -42,10 +43,11 @@ async def list_clients(
         list[uuid.UUID] | None, Query(max_length=200, description="Only these practices")
     ] = None,
     who: Principal = require_scopes(READ),
-) -> list[ClientOut]:
+) -> pagination.Page[ClientOut]:
+    """Practices, oldest first, a page at a time (``next_cursor`` given back as ``cursor``)."""
     if q is not None and not storable_text(q):
         raise InvalidField("q must not contain NUL characters or unpaired surrogates")
-    return await clients.list_clients(conn, limit, offset, q=q, ids=id)
+    return await clients.list_clients(conn, limit, cursor=cursor, q=q, ids=id)
 
 
 @router.get("/v1/clients/{client_id}", responses=problems(errors.ClientNotFound))

@@ -21,5 +21,4 @@ def _actor(who: Principal, request: Request) -> Actor:
 
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0, le=2**62)]
 Year = Annotated[int, Path(ge=2000, le=2999)]

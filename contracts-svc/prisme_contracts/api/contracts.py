@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from prisme_chassis import clock
+from prisme_chassis import clock, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -14,7 +14,7 @@ from prisme_chassis.errors import problems
 from .. import errors, service
 from ..context import contracts_runtime
 from ..schemas import AmendmentOut, ContractOut, NewContract, RenewIn, Status
-from .common import READ, WRITE, Limit, Offset, _actor
+from .common import READ, WRITE, _actor
 
 router = APIRouter(tags=["contracts"])
 
@@ -36,7 +36,7 @@ async def create_contract(
     return await service.create_contract(conn, body, _actor(who, request), clock.today())
 
 
-@router.get("/v1/contracts")
+@router.get("/v1/contracts", responses=problems(errors.InvalidCursor))
 async def list_contracts(
     conn: Tx,
     client_id: uuid.UUID | None = None,
@@ -44,11 +44,12 @@ async def list_contracts(
     year: Annotated[int | None, Query(ge=2000, le=2999)] = None,
     non_conforming: bool | None = None,
     offer: Annotated[str | None, Query(max_length=50, pattern=r"^[a-z0-9_]+$")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes(READ),
-) -> list[ContractOut]:
-    """Contracts, oldest first; ``non_conforming=true`` lists those flagged under C4."""
+) -> pagination.Page[ContractOut]:
+    """Contracts, oldest first, a page at a time; ``non_conforming=true`` lists those flagged
+    under C4."""
     return await service.list_contracts(
         conn,
         client_id=client_id,
@@ -57,7 +58,7 @@ async def list_contracts(
         non_conforming=non_conforming,
         offer=offer,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
     )
 
 

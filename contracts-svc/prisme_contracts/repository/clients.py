@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -79,12 +80,12 @@ def _like(text: str) -> str:
 async def list_clients(
     conn: asyncpg.Connection,
     limit: int,
-    offset: int,
     *,
+    after: tuple[datetime, uuid.UUID] | None = None,
     q: str | None = None,
     ids: list[uuid.UUID] | None = None,
 ) -> list[Row]:
-    """Oldest first; ``q`` finds a practice by name, SIREN, city or a current user's e-mail
+    """Oldest first (``created_at``, then ``id``), those after the key ``after``; ``q`` finds a practice by name, SIREN, city or a current user's e-mail
     (case-insensitive, anywhere in the text); ``ids`` keeps only those practices."""
     pattern = _like(q.strip()) if q and q.strip() else None
     digits = "".join(ch for ch in q if ch.isdigit()) if q else ""
@@ -95,10 +96,12 @@ async def list_clients(
         "   OR EXISTS (SELECT 1 FROM client_users u WHERE u.client_id = c.id"
         "     AND u.removed_at IS NULL AND u.email ILIKE $3))"
         " AND ($5::uuid[] IS NULL OR c.id = ANY($5))"
-        " ORDER BY c.created_at, c.id LIMIT $1 OFFSET $2",
+        " AND ($2::timestamptz IS NULL OR (c.created_at, c.id) > ($2, $6::uuid))"
+        " ORDER BY c.created_at, c.id LIMIT $1",
         limit,
-        offset,
+        after[0] if after else None,
         pattern,
         digits if len(digits) >= 3 else "",
         ids,
+        after[1] if after else None,
     )

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -58,22 +58,25 @@ async def list_contracts(
     year: int | None,
     non_conforming: bool | None,
     limit: int,
-    offset: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
     offer: str | None = None,
 ) -> list[Row]:
+    """Oldest first (``created_at``, then ``id``), those after the key ``after``."""
     return await conn.fetch(
         f"SELECT {_CONTRACT_COLS} FROM contracts c"
         " WHERE ($1::uuid IS NULL OR c.client_id = $1) AND ($2::text IS NULL OR c.status = $2)"
         " AND ($3::int IS NULL OR c.year = $3) AND ($6::bool IS NULL OR c.non_conforming = $6)"
         " AND ($7::text IS NULL OR c.offer = $7)"
-        " ORDER BY c.created_at, c.id LIMIT $4 OFFSET $5",
+        " AND ($5::timestamptz IS NULL OR (c.created_at, c.id) > ($5, $8::uuid))"
+        " ORDER BY c.created_at, c.id LIMIT $4",
         client_id,
         status,
         year,
         limit,
-        offset,
+        after[0] if after else None,
         non_conforming,
         offer,
+        after[1] if after else None,
     )
 
 

@@ -54,20 +54,22 @@ async def list_terminations(
     contract_id: uuid.UUID | None,
     client_id: uuid.UUID | None,
     limit: int,
-    offset: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Row]:
-    """Cessation requests, oldest first (the four-eyes queue with ``status='pending'``)."""
+    """Cessation requests, oldest first (``requested_at``, then ``id``), after the key ``after`` (the four-eyes queue with ``status='pending'``)."""
     cols = ", ".join(f"t.{c.strip()}" for c in _TERMINATION_COLS.split(","))
     return await conn.fetch(
         f"SELECT {cols} FROM terminations t JOIN contracts c ON c.id = t.contract_id"
         " WHERE ($1::text IS NULL OR t.status = $1) AND ($2::uuid IS NULL OR t.contract_id = $2)"
         " AND ($3::uuid IS NULL OR c.client_id = $3)"
-        " ORDER BY t.requested_at, t.id LIMIT $4 OFFSET $5",
+        " AND ($5::timestamptz IS NULL OR (t.requested_at, t.id) > ($5, $6::uuid))"
+        " ORDER BY t.requested_at, t.id LIMIT $4",
         status,
         contract_id,
         client_id,
         limit,
-        offset,
+        after[0] if after else None,
+        after[1] if after else None,
     )
 
 
