@@ -125,7 +125,7 @@ async def seed(url: str, auth: str, n: int) -> bytes:
             r.raise_for_status()
         r = await api.get(PATH)
         r.raise_for_status()
-        assert len(r.json()) == min(50, n)
+        assert len(r.json()["items"]) == min(50, n)
         return r.content
 
 

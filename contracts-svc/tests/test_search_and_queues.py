@@ -48,7 +48,9 @@ async def test_contracts_by_offer_and_the_queue_of_cessations(svc: Svc) -> None:
     assert [c["id"] for c in r.json()["items"]] == [contract["id"]]
     r = await svc.alice.get("/v1/contracts", params={"offer": "autre_offre"})
     assert r.json() == {"items": [], "next_cursor": None}
-    assert (await svc.alice.get("/v1/terminations", params={"status": "pending"})).json()["items"] == []
+    assert (await svc.alice.get("/v1/terminations", params={"status": "pending"})).json()[
+        "items"
+    ] == []
     r = await svc.alice.post(
         f"/v1/contracts/{contract['id']}/terminations",
         data={"reason": "cessation", "effective_date": svc.clock.today().isoformat()},
@@ -61,7 +63,9 @@ async def test_contracts_by_offer_and_the_queue_of_cessations(svc: Svc) -> None:
     assert [(t["id"], t["requested_by"]) for t in pending] == [(r.json()["id"], "op-alice")]
     mine = await svc.alice.get("/v1/terminations", params={"client_id": client["id"]})
     assert [t["id"] for t in mine.json()["items"]] == [r.json()["id"]]
-    assert (await svc.alice.get("/v1/terminations", params={"status": "approved"})).json()["items"] == []
+    assert (await svc.alice.get("/v1/terminations", params={"status": "approved"})).json()[
+        "items"
+    ] == []
 
 
 async def _every_row(svc: Svc, path: str, **params: Any) -> list[str]:

@@ -133,8 +133,7 @@ async def test_a_contract_is_renewed_in_one_click_from_the_old_one(
     await shot(page, "renouvellement-brouillon")
 
     listed = ok(await platform.contracts.get("/v1/contracts", params={"client_id": client["id"]}))
-    items = listed["items"] if isinstance(listed, dict) else listed
-    renewal = next(c for c in items if c["year"] == year + 1)
+    renewal = next(c for c in listed["items"] if c["year"] == year + 1)
     assert (renewal["status"], renewal["offer"]) == ("draft", old["offer"])
 
 

@@ -148,7 +148,7 @@ async def _all(p: R1Platform, service: str, path: str, **params: str) -> list[di
     async def get() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = []
         cursor: dict[str, str] = {}
-        while True:  # billing pages its lists: every page, cursor after cursor
+        while True:  # lists answer pages: every page, cursor after cursor
             try:
                 r = await p.call("GET", service, path, params=params | cursor)
             except httpx.TransportError:  # a service restarting: ask again

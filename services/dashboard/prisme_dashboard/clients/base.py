@@ -215,6 +215,40 @@ class ServiceClient:
             raise TypeError(f"{self.name} {path}: expected a list")
         return body
 
+    async def get_page(
+        self, path: str, params: Params | list[tuple[str, str]] | None = None
+    ) -> Json:
+        """One page of a paged list (DESIGN §4): ``items`` and ``next_cursor``."""
+        body = (await self.request("GET", path, params=params)).json()
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise TypeError(f"{self.name} {path}: expected a page {{items, next_cursor}}")
+        return body
+
+    async def get_every(
+        self, path: str, params: Params | list[tuple[str, str]] | None = None
+    ) -> list[Json]:
+        """Every row of a paged list, 200 a page, following ``next_cursor`` to the end (for a
+        list bounded by its filter: one practice's, some ids, a queue)."""
+        base = (
+            list(params)
+            if isinstance(params, list)
+            else [
+                (k, str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in (params or {}).items()
+                if v is not None
+            ]
+        )
+        rows: list[Json] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get_page(
+                path, [*base, ("limit", "200"), *([("cursor", cursor)] if cursor else [])]
+            )
+            rows += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return rows
+
     async def send(
         self, method: str, path: str, body: Any = None, params: Params | None = None
     ) -> Json:

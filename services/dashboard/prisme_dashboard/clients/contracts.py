@@ -23,23 +23,28 @@ class ContractsClient(ServiceClient):
         return await self.get_list("/v1/partners")
 
     # --- practices ------------------------------------------------------------------------
-    async def list_clients(
+    @staticmethod
+    def _client_filters(q: str | None, ids: list[uuid.UUID] | None) -> list[tuple[str, str]]:
+        return ([("q", q)] if q else []) + [("id", str(i)) for i in ids or []]
+
+    async def clients_page(
         self,
         *,
         q: str | None = None,
         ids: list[uuid.UUID] | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Json:
+        """A page of practices, oldest first (``items``, ``next_cursor``); ``q`` searches name,
+        SIREN, city and users' e-mails."""
+        params = [*self._client_filters(q, ids), ("limit", str(limit))]
+        return await self.get_page("/v1/clients", params + ([("cursor", cursor)] if cursor else []))
+
+    async def list_clients(
+        self, *, q: str | None = None, ids: list[uuid.UUID] | None = None
     ) -> list[Json]:
-        """Oldest first; ``q`` searches name, SIREN, city and users' e-mails."""
-        params: list[tuple[str, str]] = [("limit", str(limit)), ("offset", str(offset))]
-        if q:
-            params.append(("q", q))
-        params += [("id", str(i)) for i in ids or []]
-        body = (await self.request("GET", "/v1/clients", params=params)).json()
-        if not isinstance(body, list):
-            raise TypeError("contracts /v1/clients: expected a list")
-        return body
+        """Every practice the filters keep (all pages), oldest first: for ``ids`` or a search."""
+        return await self.get_every("/v1/clients", self._client_filters(q, ids))
 
     async def get_client(self, client_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/clients/{client_id}")
@@ -133,6 +138,37 @@ class ContractsClient(ServiceClient):
         return await self.send("POST", f"/v1/clients/{client_id}/interventions", body)
 
     # --- contracts (C2) ---------------------------------------------------------------------
+    @staticmethod
+    def _contract_filters(
+        client_id: uuid.UUID | None,
+        status: str | None,
+        year: int | None,
+        non_conforming: bool | None,
+        offer: str | None,
+    ) -> dict[str, str | int | bool | None]:
+        return {
+            "client_id": str(client_id) if client_id else None,
+            "status": status,
+            "year": year,
+            "offer": offer,
+            "non_conforming": non_conforming,
+        }
+
+    async def contracts_page(
+        self,
+        *,
+        client_id: uuid.UUID | None = None,
+        status: str | None = None,
+        year: int | None = None,
+        non_conforming: bool | None = None,
+        offer: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Json:
+        """A page of contracts, oldest first: ``items`` and ``next_cursor``."""
+        filters = self._contract_filters(client_id, status, year, non_conforming, offer)
+        return await self.get_page("/v1/contracts", {**filters, "limit": limit, "cursor": cursor})
+
     async def list_contracts(
         self,
         *,
@@ -141,21 +177,10 @@ class ContractsClient(ServiceClient):
         year: int | None = None,
         non_conforming: bool | None = None,
         offer: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
     ) -> list[Json]:
-        return await self.get_list(
-            "/v1/contracts",
-            {
-                "client_id": str(client_id) if client_id else None,
-                "status": status,
-                "year": year,
-                "offer": offer,
-                "non_conforming": non_conforming,
-                "limit": limit,
-                "offset": offset,
-            },
-        )
+        """Every contract the filters keep (all pages), oldest first: e.g. one practice's."""
+        filters = self._contract_filters(client_id, status, year, non_conforming, offer)
+        return await self.get_every("/v1/contracts", filters)
 
     async def get_contract(self, contract_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/contracts/{contract_id}")
@@ -208,17 +233,15 @@ class ContractsClient(ServiceClient):
         status: str | None = None,
         contract_id: uuid.UUID | None = None,
         client_id: uuid.UUID | None = None,
-        limit: int = 100,
-        offset: int = 0,
     ) -> list[Json]:
-        return await self.get_list(
+        """Every cessation request the filters keep (all pages), oldest first: the pending
+        queue, or one practice's or contract's."""
+        return await self.get_every(
             "/v1/terminations",
             {
                 "status": status,
                 "contract_id": str(contract_id) if contract_id else None,
                 "client_id": str(client_id) if client_id else None,
-                "limit": limit,
-                "offset": offset,
             },
         )
 

@@ -72,9 +72,7 @@ async def _page(
     practices = (
         {
             c["id"]: c
-            for c in await svc.contracts.list_clients(
-                ids=[uuid.UUID(i) for i in client_ids], limit=len(client_ids)
-            )
+            for c in await svc.contracts.list_clients(ids=[uuid.UUID(i) for i in client_ids])
         }
         if client_ids
         else {}

@@ -23,7 +23,7 @@ from ..clients import (
 from . import labels
 from .deps import GuardedForm, SignedIn, services_for
 from .render import NOTICES, fragment, page
-from .service_pages import Refusal, Svc, pages_of
+from .service_pages import Refusal, Svc
 from .year_end_progress import YearEndProgress, progress_of
 
 router = APIRouter(include_in_schema=False)
@@ -45,28 +45,36 @@ async def contract_list(
     status: Annotated[str | None, Query(max_length=20)] = None,
     offer: Annotated[str | None, Query(max_length=50)] = None,
     non_conforming: Annotated[str | None, Query(max_length=5)] = None,
+    cursor: Annotated[str | None, Query(alias="curseur", max_length=200)] = None,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
+    """Server-side pages of 50; « Page suivante » follows contracts-svc's cursor."""
+    page_number = page_number if cursor else 1
     chosen_year = int(year) if year and year.isdigit() and len(year) == 4 else None
     chosen_status = status if status in labels.CONTRACT_STATUSES else None
     offers = await svc.contracts.offers()
     chosen_offer = offer if offer in {o["code"] for o in offers} else None
-    rows = await svc.contracts.list_contracts(
-        year=chosen_year,
-        status=chosen_status,
-        offer=chosen_offer,
-        non_conforming=_bool(non_conforming),
-        limit=PAGE_SIZE + 1,
-        offset=(page_number - 1) * PAGE_SIZE,
-    )
-    contracts, has_next = pages_of(rows, PAGE_SIZE)
+    found: Json = {"items": [], "next_cursor": None}
+    gone = None
+    try:
+        found = await svc.contracts.contracts_page(
+            year=chosen_year,
+            status=chosen_status,
+            offer=chosen_offer,
+            non_conforming=_bool(non_conforming),
+            limit=PAGE_SIZE,
+            cursor=cursor,
+        )
+    except ServiceProblem as problem:
+        if problem.status != 422 or not cursor:
+            raise
+        gone = "Cette page n'existe plus : revenez à la première page."
+    contracts = found["items"]
     ids = sorted({c["client_id"] for c in contracts})
     names = (
         {
             c["id"]: c["name"]
-            for c in await svc.contracts.list_clients(
-                ids=[uuid.UUID(i) for i in ids], limit=len(ids)
-            )
+            for c in await svc.contracts.list_clients(ids=[uuid.UUID(i) for i in ids])
         }
         if ids
         else {}
@@ -86,7 +94,8 @@ async def contract_list(
             "non_conforming": non_conforming or "",
         },
         page_number=page_number,
-        has_next=has_next,
+        next_cursor=found["next_cursor"],
+        gone=gone,
     )
 
 

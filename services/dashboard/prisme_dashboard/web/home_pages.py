@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prisme_chassis import clock, support_hours
 
-from ..clients import Json
+from ..clients import Json, Services
 from . import labels  # noqa: F401  (registers the labels in the templates)
 from .approval_pages import waiting_for_me
 from .deps import SignedIn, services_for
@@ -38,6 +38,13 @@ def _next_holiday(today: date) -> tuple[date, str] | None:
     return None
 
 
+async def first_non_conforming(svc: Services) -> list[Json]:
+    """The first 20 active contracts flagged under C4 (one page of contracts-svc's list)."""
+    found = await svc.contracts.contracts_page(status="active", non_conforming=True, limit=20)
+    rows: list[Json] = found["items"]
+    return rows
+
+
 @router.get("/")
 async def home(request: Request, visit: SignedIn) -> Response:
     svc = services_for(request, visit)
@@ -59,7 +66,7 @@ async def home(request: Request, visit: SignedIn) -> Response:
         (other_alerts, _),
     ) = await asyncio.gather(
         waiting_for_me(svc, visit),
-        optional(svc.contracts.list_contracts(status="active", non_conforming=True, limit=20), []),
+        optional(first_non_conforming(svc), []),
         optional(svc.backup.alerts(open_only=True), []),
         optional(svc.licence.alerts(), []),
         optional(webhook_alerts(), []),
@@ -69,9 +76,7 @@ async def home(request: Request, visit: SignedIn) -> Response:
     names: dict[str, str] = {}
     if client_ids:
         found, _ = await optional(
-            svc.contracts.list_clients(
-                ids=[uuid.UUID(i) for i in sorted(client_ids)][:200], limit=200
-            ),
+            svc.contracts.list_clients(ids=[uuid.UUID(i) for i in sorted(client_ids)][:200]),
             [],
         )
         names = {c["id"]: c["name"] for c in found}

@@ -31,7 +31,6 @@ from .service_pages import (
     form_values,
     operator_names,
     optional,
-    pages_of,
     text,
     upload,
     whole,
@@ -75,32 +74,41 @@ async def practice_list(
     visit: SignedIn,
     svc: Svc,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(alias="curseur", max_length=200)] = None,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    """Server-side pages of 50; the search finds name, SIREN, city, a user's e-mail, and an
-    invoice number (then the practice it was issued to)."""
+    """Server-side pages of 50 (« Page suivante » follows contracts-svc's cursor); the search
+    finds name, SIREN, city, a user's e-mail, and an invoice number (then the practice it was
+    issued to)."""
     query = (q or "").strip()
-    offset = (page_number - 1) * PAGE_SIZE
+    page_number = page_number if cursor else 1
     found_by_invoice: Json | None = None
+    found: Json = {"items": [], "next_cursor": None}
+    gone = None
     if query and DOCUMENT_NUMBER.match(query):
-        found, _ = await optional(svc.billing.invoices(number=query, limit=1), NO_PAGE)
-        if found["items"]:
-            found_by_invoice = found["items"][0]
-            rows = await svc.contracts.list_clients(
-                ids=[uuid.UUID(found_by_invoice["client_id"])], limit=PAGE_SIZE + 1
+        by_number, _ = await optional(svc.billing.invoices(number=query, limit=1), NO_PAGE)
+        if by_number["items"]:
+            found_by_invoice = by_number["items"][0]
+            found = await svc.contracts.clients_page(
+                ids=[uuid.UUID(found_by_invoice["client_id"])], limit=PAGE_SIZE
             )
-        else:
-            rows = []
     else:
-        rows = await svc.contracts.list_clients(q=query or None, limit=PAGE_SIZE + 1, offset=offset)
-    practices, has_next = pages_of(rows, PAGE_SIZE)
+        try:
+            found = await svc.contracts.clients_page(
+                q=query or None, limit=PAGE_SIZE, cursor=cursor
+            )
+        except ServiceProblem as problem:
+            if problem.status != 422 or not cursor:
+                raise
+            gone = "Cette page n'existe plus : revenez à la première page."
     return page(
         request,
         "practices.html",
-        practices=practices,
+        practices=found["items"],
         q=query,
         page_number=page_number,
-        has_next=has_next,
+        next_cursor=found["next_cursor"],
+        gone=gone,
         found_by_invoice=found_by_invoice,
     )
 
@@ -252,7 +260,7 @@ async def _practice_page(
             svc.contracts.network(client_id),
             svc.contracts.assets(client_id),
             svc.contracts.eligibility(client_id),
-            svc.contracts.list_contracts(client_id=client_id, limit=100),
+            svc.contracts.list_contracts(client_id=client_id),
         ),
         asyncio.gather(
             optional(svc.contracts.terminations(client_id=client_id), []),
@@ -313,7 +321,7 @@ async def practice_page(
 async def practice_live(client_id: uuid.UUID, request: Request, visit: SignedIn) -> Response:
     """The live part of the practice's page (swapped in by htmx on each of its events)."""
     svc = services_for(request, visit)
-    contracts = await svc.contracts.list_contracts(client_id=client_id, limit=100)
+    contracts = await svc.contracts.list_contracts(client_id=client_id)
     live = await _live(svc, client_id)
     return fragment(
         request,

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
@@ -102,8 +102,3 @@ def is_me(visit: Visit, sub: str | None) -> bool:
 def has_scope(visit: Visit, scope: str) -> bool:
     scopes = visit.operator.scopes
     return "admin" in scopes or scope in scopes
-
-
-def pages_of(rows: list[Any], size: int) -> tuple[list[Any], bool]:
-    """A page fetched with one row more than shown: the rows and whether a next page exists."""
-    return rows[:size], len(rows) > size
