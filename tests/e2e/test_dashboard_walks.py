@@ -85,7 +85,8 @@ async def test_an_eligibility_override_needs_its_reason_and_is_in_the_history(
         "(el) => { el.removeAttribute('required'); el.removeAttribute('minlength'); }"
     )
     await section.get_by_role("button", name="Enregistrer la dérogation").click()
-    await expect(page.locator("#eligibilite .field-error")).to_be_visible()
+    await expect(page.locator("#eligibilite .field-error")).to_have_text("Au moins 3 caractère(s).")
+    await expect(section.locator(".error")).to_contain_text("Un champ est à corriger")
     # refused: still not eligible, the chosen criterion kept in the form
     await expect(section.locator("li.failed")).to_contain_text("Débit internet suffisant")
     await expect(section.get_by_label("Critère")).to_have_value("internet_speed")

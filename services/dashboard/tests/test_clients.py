@@ -69,6 +69,12 @@ async def test_calls_as_the_operator_and_keeps_the_problem(
         assert problem.code == "validation_error"
         fields = problem.field_errors()
         assert set(fields) == {"lan_count", "upload_mbps"}, fields
+        # in French for the operator, beside each field and above the form
+        assert fields["upload_mbps"] == ["Champ obligatoire."]
+        assert fields["lan_count"] == ["Doit être au moins 0."], fields
+        assert problem.general_errors() == [
+            "2 champs sont à corriger : voyez le message à côté de chacun."
+        ]
 
         # no network yet: None, not an error; eligibility lists every failure by criterion
         assert await contracts.network(cid) is None

@@ -10,6 +10,7 @@ so a page can show each message beside the field that caused it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -64,7 +65,13 @@ class ServiceProblem(Exception):
 
     @property
     def message(self) -> str:
-        """One readable sentence: the detail when the service gave one, else the title."""
+        """One readable sentence: the detail when the service gave one, else the title; a
+        request validation problem (the chassis' English summary) in French."""
+        if self.code == "validation_error":
+            count = len(self.errors)
+            if count <= 1:
+                return "Un champ est à corriger : voyez le message à côté de lui."
+            return f"{count} champs sont à corriger : voyez le message à côté de chacun."
         return self.detail or self.title
 
     def field_errors(self) -> dict[str, list[str]]:
@@ -148,8 +155,47 @@ def _field_of(error: Json) -> str | None:
     return None
 
 
+#: pydantic's error types (what the chassis' validation problems carry), in French; a number
+#: of the English message (a length, a bound) is put in place of ``{n}``
+_VALIDATION_TEXTS = {
+    "missing": "Champ obligatoire.",
+    "string_too_short": "Au moins {n} caractère(s).",
+    "string_too_long": "Au plus {n} caractère(s).",
+    "too_short": "Au moins {n} élément(s).",
+    "too_long": "Au plus {n} élément(s).",
+    "string_pattern_mismatch": "Format invalide.",
+    "string_type": "Texte attendu.",
+    "int_parsing": "Nombre entier attendu.",
+    "int_type": "Nombre entier attendu.",
+    "int_from_float": "Nombre entier attendu.",
+    "float_parsing": "Nombre attendu.",
+    "decimal_parsing": "Montant invalide.",
+    "greater_than": "Doit être supérieur à {n}.",
+    "greater_than_equal": "Doit être au moins {n}.",
+    "less_than": "Doit être inférieur à {n}.",
+    "less_than_equal": "Doit être au plus {n}.",
+    "literal_error": "Valeur non proposée.",
+    "enum": "Valeur non proposée.",
+    "date_parsing": "Date invalide.",
+    "date_from_datetime_parsing": "Date invalide.",
+    "datetime_parsing": "Date et heure invalides.",
+    "datetime_from_date_parsing": "Date et heure invalides.",
+    "uuid_parsing": "Identifiant invalide.",
+    "bool_parsing": "Oui ou non attendu.",
+    "extra_forbidden": "Champ inattendu.",
+}
+
+
 def _text_of(error: Json) -> str:
-    return str(error.get("detail") or error.get("msg") or error.get("message") or error)
+    if error.get("detail") or error.get("message"):
+        return str(error.get("detail") or error.get("message"))
+    text = _VALIDATION_TEXTS.get(str(error.get("type", "")))
+    if text is not None:
+        number = re.search(r"-?\d+(?:\.\d+)?", str(error.get("msg", "")))
+        return text.replace("{n}", number.group(0) if number else "la limite")
+    if error.get("msg"):
+        return f"Valeur refusée ({error['msg']})."
+    return str(error)
 
 
 class ServiceClient:
