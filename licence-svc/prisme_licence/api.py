@@ -6,7 +6,7 @@ import uuid
 from typing import Literal
 
 from fastapi import APIRouter, Response
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.app import Read, Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
@@ -108,22 +108,37 @@ async def put_tenant(
     return tenant
 
 
-@router.get("/v1/accounts")
+@router.get("/v1/accounts", responses=problems(pagination.InvalidCursor))
 async def list_accounts(
     conn: Tx,
     client_id: uuid.UUID | None = None,
     contract_id: uuid.UUID | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("licences:read"),
-) -> list[AccountOut]:
-    return [_account(r) for r in await service.list_accounts(conn, client_id, contract_id)]
+) -> pagination.Page[AccountOut]:
+    """Accounts by practice then UPN, a page at a time (``next_cursor`` back as ``cursor``)."""
+    rows = await service.list_accounts(conn, client_id, contract_id, limit=limit + 1, cursor=cursor)
+    return pagination.Page[AccountOut].of(rows, limit, key=service.account_key, out=_account)
 
 
-@router.get("/v1/alerts")
-async def list_alerts(conn: Tx, who: Principal = require_scopes("licences:read")) -> list[AlertOut]:
-    return [
-        AlertOut(account_id=r["id"], client_id=r["client_id"], upn=r["upn"], alert=r["alert"])
-        for r in await service.list_alerts(conn)
-    ]
+@router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))
+async def list_alerts(
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes("licences:read"),
+) -> pagination.Page[AlertOut]:
+    """Accounts with an alert, oldest change first, a page at a time."""
+    rows = await service.list_alerts(conn, limit=limit + 1, cursor=cursor)
+    return pagination.Page[AlertOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["updated_at"], r["id"]),
+        out=lambda r: AlertOut(
+            account_id=r["id"], client_id=r["client_id"], upn=r["upn"], alert=r["alert"]
+        ),
+    )
 
 
 @router.get("/v1/jobs/summary")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from prisme_chassis import audit, clock
+from prisme_chassis import audit, clock, pagination
 from prisme_chassis.year_end import YearEndEffects
 from prisme_events import (
     ContractActivated,
@@ -365,14 +365,34 @@ async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:
     await _revoke_contract(conn, e.contract_id, audit.Actor.event(e))
 
 
+def _text_part(text: str) -> str:
+    """A cursor part read back from hex (a UPN may hold any character, ``|`` included)."""
+    return bytes.fromhex(text).decode()
+
+
+def account_key(row: dict[str, Any]) -> tuple[object, ...]:
+    """The sort key of an account in its list, as its cursor holds it."""
+    return row["client_id"], str(row["upn"]).encode().hex(), row["id"]
+
+
 async def list_accounts(
-    conn: Conn, client_id: uuid.UUID | None, contract_id: uuid.UUID | None
+    conn: Conn,
+    client_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    *,
+    limit: int,
+    cursor: str | None = None,
 ) -> list[dict[str, Any]]:
-    return [dict(r) for r in await repo.list_accounts(conn, client_id, contract_id)]
+    """``limit`` accounts by practice then UPN after ``cursor`` (the list's page, plus one)."""
+    after = pagination.decode(cursor, uuid.UUID, _text_part, uuid.UUID)
+    rows = await repo.list_accounts(conn, client_id, contract_id, limit=limit, after=after)
+    return [dict(r) for r in rows]
 
 
-async def list_alerts(conn: Conn) -> list[dict[str, Any]]:
-    return [dict(r) for r in await repo.list_alerts(conn)]
+async def list_alerts(conn: Conn, *, limit: int, cursor: str | None = None) -> list[dict[str, Any]]:
+    """``limit`` accounts with an alert, oldest change first, after ``cursor``."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    return [dict(r) for r in await repo.list_alerts(conn, limit=limit, after=after)]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ async def test_every_mutating_route_writes_an_audit_row(
             async def active() -> list[dict[str, Any]]:
                 accs = (
                     await api.get("/v1/accounts", params={"contract_id": str(a.contract_id)})
-                ).json()
+                ).json()["items"]
                 return [x for x in accs if x["status"] == "active"]
 
             await eventually(active, what="an active account")
@@ -83,7 +83,7 @@ async def test_what_contract_events_and_graph_work_change_is_audited(
         async def accounts(status: str) -> list[dict[str, Any]] | None:
             accs = (
                 await api.get("/v1/accounts", params={"contract_id": str(a.contract_id)})
-            ).json()
+            ).json()["items"]
             return accs if len(accs) == 3 and {x["status"] for x in accs} == {status} else None
 
         accs = await eventually(lambda: accounts("active"), what="three active accounts")

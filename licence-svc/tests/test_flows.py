@@ -28,7 +28,23 @@ async def _processed(dsn: str, event_id: uuid.UUID) -> bool:
 async def _accounts(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
     r = await api.get("/v1/accounts", params={k: str(v) for k, v in params.items()})
     assert r.status_code == 200, r.text
-    return list(r.json())
+    return list(r.json()["items"])
+
+
+async def _every_row(api: httpx.AsyncClient, path: str, key: str, **params: Any) -> list[str]:
+    """Every row of ``path`` a page of ``limit`` at a time, following ``next_cursor``."""
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(20):
+        asked = {**params, **({"cursor": cursor} if cursor else {})}
+        r = await api.get(path, params=asked)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) <= int(params["limit"])
+        seen += [row[key] for row in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError(f"{path}: no last page")
 
 
 def _ops(state: dict[str, Any], upn: str) -> list[str]:
@@ -209,8 +225,19 @@ async def test_no_free_seat_keeps_account_pending_with_alert_until_seats_appear(
             return Counter(x["status"] for x in accs) == {"active": 3, "pending": 2}
 
         await eventually(split, what="3 active, 2 pending")
-        alerts = (await api.get("/v1/alerts")).json()
+        alerts = (await api.get("/v1/alerts")).json()["items"]
         assert len(alerts) == 2
+        # both lists page by cursor: every row once, in the list's order
+        every = await _accounts(api, contract_id=a.contract_id)
+        assert [x["upn"] for x in every] == sorted(x["upn"] for x in every)
+        paged = await _every_row(api, "/v1/accounts", "id", contract_id=a.contract_id, limit=2)
+        assert paged == [x["id"] for x in every]
+        paged = await _every_row(api, "/v1/alerts", "account_id", limit=1)
+        assert paged == [x["account_id"] for x in alerts]
+        for path in ("/v1/accounts", "/v1/alerts"):
+            r = await api.get(path, params={"cursor": "pas-un-curseur"})
+            assert r.status_code == 422, r.text
+            assert r.json()["type"].endswith("invalid-cursor")
         assert all("no free O365_BUSINESS seat" in x["alert"] for x in alerts)
         pending = next(
             x for x in await _accounts(api, contract_id=a.contract_id) if x["status"] == "pending"
@@ -226,7 +253,7 @@ async def test_no_free_seat_keeps_account_pending_with_alert_until_seats_appear(
             return all(x["status"] == "active" for x in accs)
 
         await eventually(all_active, what="seats appeared")
-        assert (await api.get("/v1/alerts")).json() == []
+        assert (await api.get("/v1/alerts")).json()["items"] == []
         created = Counter(
             e["upn"] for e in (await graph.state(TENANT))["oplog"] if e["op"] == "create"
         )

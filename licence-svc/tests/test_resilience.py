@@ -128,7 +128,7 @@ async def test_throttling_and_sigkill_lose_nothing_and_duplicate_nothing(
 
         async def statuses() -> Counter[str]:
             r = await api.get("/v1/accounts")
-            return Counter(x["status"] for x in r.json())
+            return Counter(x["status"] for x in r.json()["items"])
 
         async def settled(expected: dict[str, int]) -> bool:
             return await statuses() == expected
@@ -166,7 +166,7 @@ async def test_throttling_and_sigkill_lose_nothing_and_duplicate_nothing(
         assert len(creates) == 30
         assert set(creates.values()) == {1}
         ended_users = {u.user_id for c in contracts[:3] for u in c.users}
-        accounts = (await api.get("/v1/accounts")).json()
+        accounts = (await api.get("/v1/accounts")).json()["items"]
         upn_of = {x["user_id"]: x["upn"] for x in accounts}
         ended_upns = {upn_of[str(uid)] for uid in ended_users}
         assert {u["userPrincipalName"] for u in state["deleted"]} == ended_upns

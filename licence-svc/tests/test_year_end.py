@@ -29,7 +29,7 @@ async def test_counts_the_revocations_of_the_years_ended_contracts(
             await publish_event(nats_url, event)
 
         async def provisioned() -> bool:
-            accounts = (await api.get("/v1/accounts")).json()
+            accounts = (await api.get("/v1/accounts")).json()["items"]
             return len(accounts) == 3 and all(a["status"] == "active" for a in accounts)
 
         await eventually(provisioned, what="3 active accounts")

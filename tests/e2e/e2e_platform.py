@@ -204,7 +204,16 @@ class Platform:
         return dict(client)
 
     async def accounts(self, **params: str) -> list[dict[str, Any]]:
-        return list(ok(await self.licence.get("/v1/accounts", params=params)))
+        """Every licence account the filters keep, page after page (licence-svc API 2.0)."""
+        rows: list[dict[str, Any]] = []
+        cursor: dict[str, str] = {}
+        while True:
+            asked = params | {"limit": "200"} | cursor
+            page = ok(await self.licence.get("/v1/accounts", params=asked))
+            rows += page["items"]
+            if page["next_cursor"] is None:
+                return rows
+            cursor = {"cursor": page["next_cursor"]}
 
     async def share(self, client_id: str, contract_id: str, data: bytes) -> dict[str, Any]:
         """Upload ``data`` as an intervention recording and share it (once video-svc knows

@@ -4,6 +4,7 @@ one statement."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -107,21 +108,40 @@ async def move_accounts(conn: Conn, from_contract: uuid.UUID, to_contract: uuid.
 
 
 async def list_accounts(
-    conn: Conn, client_id: uuid.UUID | None, contract_id: uuid.UUID | None
+    conn: Conn,
+    client_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    *,
+    limit: int,
+    after: tuple[uuid.UUID, str, uuid.UUID] | None = None,
 ) -> list[asyncpg.Record]:
+    """By practice then UPN (the id breaking ties), those after the key ``after``."""
     return list(
         await conn.fetch(
             """SELECT * FROM accounts WHERE ($1::uuid IS NULL OR client_id = $1)
-               AND ($2::uuid IS NULL OR contract_id = $2) ORDER BY client_id, upn""",
+               AND ($2::uuid IS NULL OR contract_id = $2)
+               AND ($4::uuid IS NULL OR (client_id, upn, id) > ($4, $5::text, $6::uuid))
+               ORDER BY client_id, upn, id LIMIT $3""",
             client_id,
             contract_id,
+            limit,
+            *(after or (None, None, None)),
         )
     )
 
 
-async def list_alerts(conn: Conn) -> list[asyncpg.Record]:
+async def list_alerts(
+    conn: Conn, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+) -> list[asyncpg.Record]:
+    """Accounts with an alert, oldest change first (the id breaking ties), after ``after``."""
     return list(
-        await conn.fetch("SELECT * FROM accounts WHERE alert IS NOT NULL ORDER BY updated_at")
+        await conn.fetch(
+            """SELECT * FROM accounts WHERE alert IS NOT NULL
+               AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2, $3::uuid))
+               ORDER BY updated_at, id LIMIT $1""",
+            limit,
+            *(after or (None, None)),
+        )
     )
 
 

@@ -14,7 +14,8 @@ class LicenceClient(ContractEndConsumer):
     async def accounts(
         self, *, client_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None
     ) -> list[Json]:
-        return await self.get_list(
+        """Every account the filters keep (all pages), by practice then UPN."""
+        return await self.get_every(
             "/v1/accounts",
             {
                 "client_id": str(client_id) if client_id else None,
@@ -23,7 +24,8 @@ class LicenceClient(ContractEndConsumer):
         )
 
     async def alerts(self) -> list[Json]:
-        return await self.get_list("/v1/alerts")
+        """Every account with an alert (all pages), oldest first."""
+        return await self.get_every("/v1/alerts")
 
     async def job_summary(self) -> Json:
         return await self.get_object("/v1/jobs/summary")
