@@ -19,6 +19,7 @@ async def _context(resources: Resources[VideoSettings]) -> VideoContext:
 
 spec = ServiceSpec(
     name="video-svc",
+    version="2.0.0",
     area="videos",  # GET /v1/audit asks videos:read
     migrations=Path(__file__).parent / "migrations",
     context=_context,

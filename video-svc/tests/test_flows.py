@@ -32,6 +32,22 @@ async def _login(viewer: Any, token_url: str, password: str) -> None:
     assert f"path={token_url.lower()}" in cookie
 
 
+async def _every_row(svc: Any, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every row of ``path`` a page of ``limit`` at a time, following ``next_cursor``."""
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(50):
+        asked = {**params, **({"cursor": cursor} if cursor else {})}
+        r = await svc.client.get(path, params=asked)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) <= params["limit"]
+        rows += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return rows
+    raise AssertionError(f"{path}: no last page")
+
+
 def _path(url: str) -> str:
     return "/v/" + url.split("/v/", 1)[1]
 
@@ -120,11 +136,14 @@ async def test_upload_share_view_and_stream(svc: Any, video: Callable[..., bytes
     )
     log = await svc.client.get("/v1/access-log", params={"link_id": link["id"]})
     assert log.status_code == 200
-    events = [e["event"] for e in log.json()]
+    events = [e["event"] for e in log.json()["items"]]
     assert {"page", "login_failed", "login_ok", "stream", "denied"} <= set(events)
-    streams = [e for e in log.json() if e["event"] == "stream" and e["status"] == 200]
+    paged = await _every_row(svc, "/v1/access-log", link_id=link["id"], limit=2)
+    assert [e["id"] for e in paged] == [e["id"] for e in log.json()["items"]]
+    assert len(paged) > 2
+    streams = [e for e in log.json()["items"] if e["event"] == "stream" and e["status"] == 200]
     assert streams[0]["bytes_served"] == len(original)
-    assert all(e["address"] == "127.0.0.1" for e in log.json())
+    assert all(e["address"] == "127.0.0.1" for e in log.json()["items"])
 
     created = await collect_events(svc.nats_url, "video.link_created", 1)
     assert isinstance(created[0], VideoLinkCreated)
@@ -148,7 +167,24 @@ async def test_comments_are_timestamped_within_the_video(svc: Any, small_mp4: by
         ("1.500", "Mise à jour pilote")
     ]
     listed = await svc.client.get("/v1/videos", params={"client_id": str(contract.client_id)})
-    assert [v["id"] for v in listed.json()] == [video_id]
+    assert [v["id"] for v in listed.json()["items"]] == [video_id]
+    for at in ("0.5", "1.5", "2", "0.25"):  # 5 comments in all, paged 2 at a time
+        r = await svc.client.post(
+            f"/v1/videos/{video_id}/comments", json={"at_seconds": at, "text": f"à {at} s"}
+        )
+        assert r.status_code == 201, r.text
+    paged = await _every_row(svc, f"/v1/videos/{video_id}/comments", limit=2)
+    assert [c["at_seconds"] for c in paged] == ["0.250", "0.500", "1.500", "1.500", "2.000"]
+    assert len({c["id"] for c in paged}) == 5
+    # more recordings than a page: newest first, each once
+    second = (await svc.upload(contract, small_mp4)).json()["id"]
+    third = (await svc.upload(contract, small_mp4)).json()["id"]
+    paged = await _every_row(svc, "/v1/videos", client_id=str(contract.client_id), limit=2)
+    assert [v["id"] for v in paged] == [third, second, video_id]
+    for path in ("/v1/videos", f"/v1/videos/{video_id}/comments", "/v1/links", "/v1/access-log"):
+        r = await svc.client.get(path, params={"cursor": "pas-un-curseur"})
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["type"].endswith("invalid-cursor")
 
 
 async def test_non_video_upload_is_refused_and_leaves_nothing(svc: Any) -> None:
@@ -294,7 +330,10 @@ async def test_contract_end_revokes_every_link_within_a_second(svc: Any, small_m
 
     listed = (
         await svc.client.get("/v1/links", params={"client_id": str(contract.client_id)})
-    ).json()
+    ).json()["items"]
+    paged = await _every_row(svc, "/v1/links", client_id=str(contract.client_id), limit=1)
+    assert [x["id"] for x in paged] == [x["id"] for x in listed]  # newest first, each once
+    assert len(paged) > 1
     statuses = {item["id"]: item["status"] for item in listed}
     assert {statuses[link["id"]] for link in links} == {"revoked"}
     assert statuses[kept["id"]] == "active"
@@ -328,7 +367,7 @@ async def test_link_past_its_expiry_answers_410(svc: Any, small_mp4: bytes) -> N
         ).status_code == 410
         assert (await viewer.get(path)).status_code == 410
     listed = (await svc.client.get("/v1/links", params={"video_id": link["video_id"]})).json()
-    assert listed[0]["status"] == "expired"
+    assert listed["items"][0]["status"] == "expired"
 
 
 async def test_no_link_without_an_active_contract(svc: Any, small_mp4: bytes) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
+from prisme_chassis import pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
+from prisme_chassis.errors import problems
 from pydantic import BaseModel
 
 from .. import repository as repo
@@ -31,17 +32,26 @@ class AccessOut(BaseModel):
     bytes_served: int
 
 
-@router.get("/v1/access-log")
+@router.get("/v1/access-log", responses=problems(pagination.InvalidCursor))
 async def access_log(
     conn: Tx,
     link_id: uuid.UUID | None = None,
     video_id: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("videos:read"),
-) -> list[AccessOut]:
-    """V4: every page view, password attempt and stream, newest first."""
+) -> pagination.Page[AccessOut]:
+    """V4: every page view, password attempt and stream, newest first, a page at a time."""
+    before = pagination.decode(cursor, int)
     rows = await repo.list_access_log(
-        conn, link_id=link_id, video_id=video_id, client_id=client_id, limit=limit
+        conn,
+        link_id=link_id,
+        video_id=video_id,
+        client_id=client_id,
+        limit=limit + 1,
+        before=before[0] if before else None,
     )
-    return [AccessOut(**dict(r)) for r in rows]
+    return pagination.Page[AccessOut].of(
+        rows, limit, key=lambda r: (r["id"],), out=lambda r: AccessOut(**dict(r))
+    )

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 from fastapi import APIRouter
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -81,9 +81,24 @@ async def add_comment(
     return comment
 
 
-@router.get("/v1/videos/{video_id}/comments", responses=problems(errors.VideoNotFound))
+@router.get(
+    "/v1/videos/{video_id}/comments",
+    responses=problems(errors.VideoNotFound, pagination.InvalidCursor),
+)
 async def list_comments(
-    video_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("videos:read")
-) -> list[CommentOut]:
+    video_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes("videos:read"),
+) -> pagination.Page[CommentOut]:
+    """The recording's comments by their moment in it, a page at a time."""
+    after = pagination.decode(cursor, Decimal, pagination.moment, uuid.UUID)
     await recordings.live_video(conn, video_id)
-    return [CommentOut(**dict(c)) for c in await repo.list_comments(conn, video_id)]
+    rows = await repo.list_comments(conn, video_id, limit=limit + 1, after=after)
+    return pagination.Page[CommentOut].of(
+        rows,
+        limit,
+        key=lambda c: (c["at_seconds"], c["created_at"], c["id"]),
+        out=lambda c: CommentOut(**dict(c)),
+    )

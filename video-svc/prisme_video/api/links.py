@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from prisme_chassis import audit, clock
+from prisme_chassis import audit, clock, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -84,16 +84,23 @@ async def create_link(
     return NewLinkOut(**base.model_dump(), url=created.url, password=created.password)
 
 
-@router.get("/v1/links")
+@router.get("/v1/links", responses=problems(pagination.InvalidCursor))
 async def list_links(
     conn: Tx,
     rt: VideoRuntimeDep,
     client_id: uuid.UUID | None = None,
     video_id: uuid.UUID | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("videos:read"),
-) -> list[LinkOut]:
+) -> pagination.Page[LinkOut]:
+    """Share links, newest first, a page at a time (``next_cursor`` back as ``cursor``)."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     now = clock.now()
-    return [LinkOut.of(link, now) for link in await repo.list_links(conn, client_id, video_id)]
+    rows = await repo.list_links(conn, client_id, video_id, limit=limit + 1, before=before)
+    return pagination.Page[LinkOut].of(
+        rows, limit, key=lambda link: (link.created_at, link.id), out=lambda r: LinkOut.of(r, now)
+    )
 
 
 @router.post("/v1/links/{link_id}/revoke", responses=problems(errors.LinkNotFound))

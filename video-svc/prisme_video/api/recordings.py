@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.db import transaction
@@ -148,14 +148,21 @@ async def upload_video(
     return VideoOut.of(video)
 
 
-@router.get("/v1/videos")
+@router.get("/v1/videos", responses=problems(pagination.InvalidCursor))
 async def list_videos(
     conn: Tx,
     client_id: uuid.UUID | None = None,
     contract_id: uuid.UUID | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("videos:read"),
-) -> list[VideoOut]:
-    return [VideoOut.of(v) for v in await repo.list_videos(conn, client_id, contract_id)]
+) -> pagination.Page[VideoOut]:
+    """Recordings, newest upload first, a page at a time (``next_cursor`` back as ``cursor``)."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    rows = await repo.list_videos(conn, client_id, contract_id, limit=limit + 1, before=before)
+    return pagination.Page[VideoOut].of(
+        rows, limit, key=lambda v: (v.uploaded_at, v.id), out=VideoOut.of
+    )
 
 
 @router.get("/v1/videos/{video_id}", responses=problems(errors.VideoNotFound))

@@ -75,7 +75,9 @@ async def list_access_log(
     video_id: uuid.UUID | None,
     client_id: uuid.UUID | None,
     limit: int,
+    before: int | None = None,
 ) -> list[asyncpg.Record]:
+    """Newest first (by id, the order rows were written), those before the id ``before``."""
     return list(
         await conn.fetch(
             """
@@ -84,11 +86,13 @@ async def list_access_log(
             FROM access_log a LEFT JOIN links l ON l.id = a.link_id
             WHERE ($1::uuid IS NULL OR a.link_id = $1) AND ($2::uuid IS NULL OR a.video_id = $2)
               AND ($3::uuid IS NULL OR l.client_id = $3)
+              AND ($5::bigint IS NULL OR a.id < $5)
             ORDER BY a.id DESC LIMIT $4
             """,
             link_id,
             video_id,
             client_id,
             limit,
+            before,
         )
     )

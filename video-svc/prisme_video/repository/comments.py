@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
@@ -31,11 +32,23 @@ async def insert_comment(
     return row
 
 
-async def list_comments(conn: DB, video_id: uuid.UUID) -> list[asyncpg.Record]:
+async def list_comments(
+    conn: DB,
+    video_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    after: tuple[Decimal, datetime, uuid.UUID] | None = None,
+) -> list[asyncpg.Record]:
+    """By moment in the recording, then time written (the id breaking ties), after ``after``;
+    every one without ``limit`` (a recording's page embeds them all)."""
     return list(
         await conn.fetch(
             "SELECT id, video_id, at_seconds, text, author, created_at FROM comments"
-            " WHERE video_id = $1 ORDER BY at_seconds, created_at",
+            " WHERE video_id = $1 AND ($3::numeric IS NULL"
+            "   OR (at_seconds, created_at, id) > ($3, $4::timestamptz, $5::uuid))"
+            " ORDER BY at_seconds, created_at, id LIMIT $2",
             video_id,
+            limit,
+            *(after or (None, None, None)),
         )
     )

@@ -84,14 +84,23 @@ async def revoke_link(conn: DB, link_id: uuid.UUID, reason: str, now: datetime) 
 
 
 async def list_links(
-    conn: DB, client_id: uuid.UUID | None, video_id: uuid.UUID | None
+    conn: DB,
+    client_id: uuid.UUID | None,
+    video_id: uuid.UUID | None,
+    *,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[LinkRow]:
+    """Newest first (the id breaking ties), those after the key ``before``."""
     rows = await conn.fetch(
         f"SELECT {_LINK_COLUMNS} FROM links"  # noqa: S608
         " WHERE ($1::uuid IS NULL OR client_id = $1) AND ($2::uuid IS NULL OR video_id = $2)"
-        " ORDER BY created_at DESC, id LIMIT 1000",
+        " AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $3",
         client_id,
         video_id,
+        limit,
+        *(before or (None, None)),
     )
     return [LinkRow(**dict(r)) for r in rows]
 

@@ -75,14 +75,24 @@ async def get_video(conn: DB, video_id: uuid.UUID) -> VideoRow | None:
 
 
 async def list_videos(
-    conn: DB, client_id: uuid.UUID | None, contract_id: uuid.UUID | None
+    conn: DB,
+    client_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    *,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[VideoRow]:
+    """Newest upload first (the id breaking ties), those after the key ``before``."""
     rows = await conn.fetch(
         f"SELECT {_VIDEO_COLUMNS} FROM videos"  # noqa: S608
         " WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR client_id = $1)"
-        " AND ($2::uuid IS NULL OR contract_id = $2) ORDER BY uploaded_at DESC, id LIMIT 1000",
+        " AND ($2::uuid IS NULL OR contract_id = $2)"
+        " AND ($4::timestamptz IS NULL OR (uploaded_at, id) < ($4, $5::uuid))"
+        " ORDER BY uploaded_at DESC, id DESC LIMIT $3",
         client_id,
         contract_id,
+        limit,
+        *(before or (None, None)),
     )
     return [_video(r) for r in rows]
 

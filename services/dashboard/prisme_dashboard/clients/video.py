@@ -16,20 +16,29 @@ class VideoClient(ContractEndConsumer):
     name = "video"
 
     async def videos(
-        self, *, client_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None
-    ) -> list[Json]:
-        return await self.get_list(
+        self,
+        *,
+        client_id: uuid.UUID | None = None,
+        contract_id: uuid.UUID | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Json:
+        """A page of recordings, newest first: ``items`` and ``next_cursor``."""
+        return await self.get_page(
             "/v1/videos",
             {
                 "client_id": str(client_id) if client_id else None,
                 "contract_id": str(contract_id) if contract_id else None,
+                "limit": limit,
+                "cursor": cursor,
             },
         )
 
     async def links(
         self, *, client_id: uuid.UUID | None = None, video_id: uuid.UUID | None = None
     ) -> list[Json]:
-        return await self.get_list(
+        """Every share link the filters keep (all pages), newest first: e.g. one video's."""
+        return await self.get_every(
             "/v1/links",
             {
                 "client_id": str(client_id) if client_id else None,
@@ -76,13 +85,17 @@ class VideoClient(ContractEndConsumer):
     async def access_log(
         self, *, video_id: uuid.UUID | None = None, link_id: uuid.UUID | None = None
     ) -> list[Json]:
-        return await self.get_list(
+        """The newest 200 views, password attempts and streams (the first page)."""
+        found = await self.get_page(
             "/v1/access-log",
             {
                 "video_id": str(video_id) if video_id else None,
                 "link_id": str(link_id) if link_id else None,
+                "limit": 200,
             },
         )
+        rows: list[Json] = found["items"]
+        return rows
 
     async def open_player(self, video_id: uuid.UUID, range_header: str | None) -> httpx.Response:
         """The recording streamed for the operators' player (Range relayed)."""

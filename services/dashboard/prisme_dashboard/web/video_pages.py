@@ -69,13 +69,22 @@ async def _videos_page(
         "title": "",
     }
     client_id = _uuid(chosen.get("client_id"))
-    videos: list[Json] = []
+    cursor = request.query_params.get("curseur") or None
+    page_number = request.query_params.get("page", "")
+    page_number_at = (
+        max(1, min(int(page_number), 100_000)) if cursor and page_number.isdigit() else 1
+    )
+    found: Json = {"items": [], "next_cursor": None}
     unavailable = None
-    try:
-        videos = await services_for(request, visit).video.videos(client_id=client_id)
+    try:  # newest first, 50 a page; « Page suivante » carries video-svc's cursor
+        found = await services_for(request, visit).video.videos(
+            client_id=client_id, limit=50, cursor=cursor
+        )
     except ServiceProblem as problem:
         unavailable = problem.message
-    videos.sort(key=lambda v: str(v.get("uploaded_at", "")), reverse=True)
+        if problem.status == 422 and cursor:
+            unavailable = "Cette page n'existe plus : revenez à la première page."
+    videos: list[Json] = found["items"]
     return page(
         request,
         "videos.html",
@@ -87,6 +96,8 @@ async def _videos_page(
         field_errors=field_errors or {},
         names=await _names(conn),
         filter_client=str(client_id) if client_id else "",
+        page_number=page_number_at,
+        next_cursor=found["next_cursor"],
     )
 
 
