@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import asyncpg
 import pytest
-from prisme_chassis import jobs
+from prisme_chassis import after_commit, jobs
 from prisme_chassis.db import CHASSIS_MIGRATIONS, create_pool, migrate
 from prisme_chassis.jobs import repository as repo
 from prisme_testing.polling import eventually_equals
@@ -480,3 +480,104 @@ async def test_cancel_many_serial_keys_and_has_open(db: tuple[str, asyncpg.Pool]
         assert not await jobs.has_open(c, FLAKY, "acct:1")
         assert await jobs.has_open(c, FLAKY, "acct:3")
         assert await jobs.get_state(c, FLAKY, "acct:0:provision") is jobs.JobState.QUEUED
+
+
+# -- jobs handed to the local worker at commit (P8) -------------------------------------------
+
+
+async def _hand_over(
+    pool: asyncpg.Pool, worker: jobs.JobWorker, kind: jobs.JobKind, keys: Sequence[str]
+) -> list[after_commit.Hook]:
+    """What the bus consumer does: enqueue in a transaction inside an after-commit scope; the
+    hooks are returned for the caller to run (or drop, as a process killed before them)."""
+    with after_commit.scope() as hooks:
+        async with pool.acquire() as conn, conn.transaction():
+            await worker.enqueue_here(
+                cast(asyncpg.Connection, conn),
+                kind,
+                [jobs.NewJob(k, {"k": k}, group_key="endpoint") for k in keys],
+            )
+    return hooks
+
+
+async def test_jobs_handed_over_at_commit_run_once_on_this_worker_and_never_on_another(
+    db: tuple[str, asyncpg.Pool],
+) -> None:
+    """The jobs are inserted leased to the local worker and run by it once committed, without
+    a claim; a second worker running the same kind never gets them, even when the handler
+    outlasts the lease (renewed meanwhile); a rolled-back transaction leaves no job and no
+    run; outside a scope the jobs are queued and claimed as usual."""
+    dsn, pool = db
+    kind = jobs.JobKind("test.handoff", batch_size=10, lease_seconds=0.3)
+    calls: dict[str, list[tuple[str, int]]] = {"a": [], "b": []}
+
+    def handler(who: str) -> jobs.BatchHandler:
+        async def handle_many(batch: Sequence[jobs.Job]) -> dict[int, jobs.Outcome]:
+            calls[who] += [(j.key, j.attempt) for j in batch]
+            await asyncio.sleep(1.0)  # longer than the lease
+            return {j.id: jobs.Done() for j in batch}
+
+        return handle_many
+
+    a = jobs.JobWorker(pool, dsn, [kind.handle_batch(handler("a"))], name="a")
+    b = jobs.JobWorker(pool, dsn, [kind.handle_batch(handler("b"))], name="b")
+    async with working(a), working(b):
+        await asyncio.sleep(0.2)  # both loops running
+        keys = [f"d{i}" for i in range(5)]
+        hooks = await _hand_over(pool, a, kind, keys)
+        assert len(hooks) == 1  # one batch
+        async with pool.acquire() as conn:
+            leased = await conn.fetch(
+                "SELECT state, attempts, lease_owner FROM job_queue WHERE kind = $1", kind.name
+            )
+        assert {(r["state"], r["attempts"], r["lease_owner"][:2]) for r in leased} == {
+            ("running", 1, "a/")
+        }
+        for hook in hooks:
+            hook()
+        await eventually_equals(lambda: _count(pool, "succeeded"), 5, timeout=10)
+        assert calls == {"a": [(k, 1) for k in keys], "b": []}
+
+        # rolled back: nothing inserted; the consumer never runs the hooks of a failed commit
+        async def failing() -> None:
+            with after_commit.scope():
+                async with pool.acquire() as conn, conn.transaction():
+                    c = cast(asyncpg.Connection, conn)
+                    await a.enqueue_here(c, kind, [jobs.NewJob("gone")])
+                    raise RuntimeError("the business transaction fails")
+
+        with pytest.raises(RuntimeError):
+            await failing()
+        async with pool.acquire() as conn:
+            assert await jobs.get_state(cast(asyncpg.Connection, conn), kind, "gone") is None
+
+        # no scope (an API call): queued, claimed by whichever worker, run once
+        async with pool.acquire() as conn, conn.transaction():
+            await a.enqueue_here(cast(asyncpg.Connection, conn), kind, [jobs.NewJob("plain")])
+        await eventually_equals(lambda: _count(pool, "succeeded"), 6, timeout=10)
+    ran = [k for who in calls.values() for k, _ in who]
+    assert sorted(ran) == sorted([*keys, "plain"])
+
+
+async def test_a_handed_over_job_whose_worker_died_before_running_it_is_taken_over_once(
+    db: tuple[str, asyncpg.Pool],
+) -> None:
+    """kill -9 between the commit and the hand-over: the committed job keeps its lease, which
+    runs out; another worker then runs it once (its second attempt), nothing is lost."""
+    dsn, pool = db
+    kind = jobs.JobKind("test.handoff_lost", batch_size=10, lease_seconds=0.3)
+    ran: list[tuple[str, int]] = []
+
+    async def handle_many(batch: Sequence[jobs.Job]) -> dict[int, jobs.Outcome]:
+        ran.extend((j.key, j.attempt) for j in batch)
+        return {j.id: jobs.Done() for j in batch}
+
+    dying = jobs.JobWorker(pool, dsn, [kind.handle_batch(handle_many)], name="dying")
+    async with working(dying):
+        await asyncio.sleep(0.1)
+        hooks = await _hand_over(pool, dying, kind, ["x1", "x2"])
+    assert hooks  # never run: the process died right after the commit
+    other = jobs.JobWorker(pool, dsn, [kind.handle_batch(handle_many)], name="other")
+    async with working(other):
+        await eventually_equals(lambda: _count(pool, "succeeded"), 2, timeout=10)
+    assert sorted(ran) == [("x1", 2), ("x2", 2)]

@@ -53,13 +53,17 @@ async def enqueue_deliveries(
     ctx: Context,
     pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
     trigger: str,
+    *,
+    worker: jobs.JobWorker | None = None,
 ) -> None:
     """Queue one delivery job per (message, endpoint), in one statement (the caller's
-    transaction). The job's group is its endpoint: its deliveries are claimed together."""
+    transaction). The job's group is its endpoint: its deliveries are claimed together.
+    With ``worker``, the jobs it has room for are leased to it and handed over at commit."""
     # the key names the delivery: the same event seen twice makes one job per endpoint;
     # a resend or a recovery is a new delivery of the same message (same webhook-id)
     suffix = "" if trigger == "scheduled" else f":{trigger}:{uuid.uuid4()}"
-    await jobs.enqueue_many(
+    enqueue = jobs.enqueue_many if worker is None else worker.enqueue_here
+    await enqueue(
         conn,
         ctx.deliver,
         [

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC
 
 import asyncpg
+from prisme_chassis import jobs
 from prisme_chassis.clock import now
 from prisme_events import Event, JobDead
 
@@ -23,10 +24,17 @@ log = logging.getLogger(__name__)
 QUIET_KINDS = frozenset({ALERT_MAIL.name, DIGEST_MAIL.name, "webhooks.deliver"})
 
 
-async def on_events(conn: asyncpg.Connection, ctx: Context, events: Sequence[Event]) -> None:
+async def on_events(
+    conn: asyncpg.Connection,
+    ctx: Context,
+    events: Sequence[Event],
+    *,
+    worker: jobs.JobWorker | None = None,
+) -> None:
     """A fetched batch of events in the consumer's transaction (inbox, then this, then the
-    acks), set-based: one read of the
-    endpoints, one insert of the messages with their destinations, one of the delivery jobs."""
+    acks), set-based: one read of the endpoints, one insert of the messages with their
+    destinations, one of the delivery jobs. With ``worker`` (this process's), the delivery
+    jobs are handed to it at commit (:meth:`prisme_chassis.jobs.JobWorker.enqueue_here`)."""
     integrators = [e for e in events if domain.for_integrators(e.subject)]
     endpoints = await repository.subscribed_endpoints(conn) if integrators else []
     messages: list[repository.NewMessage] = []
@@ -47,7 +55,7 @@ async def on_events(conn: asyncpg.Connection, ctx: Context, events: Sequence[Eve
         pairs += [(event.event_id, target) for target in targets]
     if messages:
         fresh = await repository.insert_fanout(conn, messages, pairs, moment)
-        await enqueue_deliveries(conn, ctx, fresh, "scheduled")
+        await enqueue_deliveries(conn, ctx, fresh, "scheduled", worker=worker)
     for event in events:
         await _alert(conn, ctx, event)
 

@@ -12,13 +12,14 @@ import asyncpg
 from prisme_chassis.bus import BatchHandler, Subscription
 from prisme_events import Event, event_types
 
-from .context import Context, WebhooksRuntime
+from .context import WebhooksRuntime
 from .domain import event_types_by_stream
 from .fanout import on_events
 
 
-async def _handle(ctx: Context, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
-    await on_events(conn, ctx, cast(Sequence[Event], events))
+async def _handle(rt: WebhooksRuntime, conn: asyncpg.Connection, events: Sequence[Any]) -> None:
+    # the deliveries go straight to this process's job worker once the batch commits (P8)
+    await on_events(conn, rt.context, cast(Sequence[Event], events), worker=rt.job_worker)
 
 
 def durable_for(stream: str) -> str:
@@ -26,8 +27,7 @@ def durable_for(stream: str) -> str:
 
 
 def subscriptions(rt: WebhooksRuntime) -> Sequence[Subscription]:
-    ctx = rt.context
-    handle: BatchHandler = functools.partial(_handle, ctx)
+    handle: BatchHandler = functools.partial(_handle, rt)
     return [
         Subscription(
             durable=durable_for(stream),

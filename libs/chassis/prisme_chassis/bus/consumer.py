@@ -38,7 +38,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prisme_events import Event, UnknownEventError, dead_letter_stream, decode
 
-from .. import metrics
+from .. import after_commit, metrics
 from .deadletter import DeadLetter, NotADeadLetter, dead_letter_subject, load_dead_letter
 
 log = logging.getLogger(__name__)
@@ -262,6 +262,19 @@ class Consumer:
                 decoded.append((msg, self._decode(msg)))
             except PoisonMessage as exc:
                 outcomes.append(_Outcome(msg, "poison", exc))
+        # jobs enqueued by the handlers may be handed to this process's worker, once committed
+        with after_commit.scope() as hooks:
+            await self._batch_transaction(decoded, outcomes)
+        for hook in hooks:  # committed: a failing hook must not keep the batch from its acks
+            try:
+                hook()
+            except Exception:
+                log.exception("an after-commit hook failed")
+        return outcomes
+
+    async def _batch_transaction(
+        self, decoded: Sequence[tuple[Msg, Event]], outcomes: list[_Outcome]
+    ) -> None:
         async with self.pool.acquire() as proxy, proxy.transaction():
             conn = cast(asyncpg.Connection, proxy)
             fresh = {
@@ -303,7 +316,6 @@ class Consumer:
                         span.record_exception(exc)
                         raise _HandlerFailed from exc
                 outcomes += [_Outcome(m, "ok", event=e) for m, e in items]
-        return outcomes
 
     async def _each(self, msgs: Sequence[Msg]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []

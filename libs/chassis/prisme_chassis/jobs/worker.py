@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ from typing import cast
 import asyncpg
 from prisme_events import JobDead, job_dead_type
 
-from .. import metrics
+from .. import after_commit, metrics
 from ..bus.outbox import enqueue as enqueue_event
 from ..bus.versions import next_version
 from . import repository as repo
@@ -40,7 +41,9 @@ from .model import (
     Fail,
     Job,
     JobBinding,
+    JobKind,
     JobState,
+    NewJob,
     Outcome,
     Proceed,
     Retry,
@@ -90,9 +93,87 @@ class JobWorker:
         #: claimed runs in flight per kind and group (``JobKind.group_concurrency``)
         self._group_in_flight: dict[str, Counter[str]] = {k: Counter() for k in self.bindings}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: while :meth:`run` runs: only then are jobs handed over at commit
+        self._running = False
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def enqueue_here(
+        self, conn: asyncpg.Connection, kind: JobKind, new_jobs: Sequence[NewJob]
+    ) -> None:
+        """:func:`~.repository.enqueue_many`, but the jobs this worker has room for are
+        inserted already leased to it and handed to it once the caller's transaction commits:
+        no wait for the NOTIFY, no claim statement, one row write fewer per job.
+
+        Only inside an :mod:`~prisme_chassis.after_commit` scope (the bus consumer's batch),
+        only for a batch-handled kind this worker runs, only jobs due now with no serial key,
+        and only as many batches as the kind's free slots and each group's
+        ``group_concurrency`` allow; everything else is queued as usual. Durability and
+        exactly-once are the claimed jobs': the rows are committed with their lease, a worker
+        that dies lets it run out and another takes them over, and only the lease holder
+        records an outcome.
+        """
+        hooks = after_commit.current()
+        binding = self.bindings.get(kind.name)
+        if hooks is None or binding is None or binding.batch_handler is None or not self._running:
+            await repo.enqueue_many(conn, kind, new_jobs)
+            return
+        policy = binding.kind
+        free = policy.concurrency - self._in_flight[policy.name]
+        group_free: dict[str | None, int] = {}
+        in_group = self._group_in_flight[policy.name]
+        chunks: dict[str | None, list[list[NewJob]]] = {}
+        queued: list[NewJob] = []
+        for job in new_jobs:
+            if job.serial_key is not None or job.delay > 0:
+                queued.append(job)
+                continue
+            mine = chunks.setdefault(job.group_key, [])
+            if mine and len(mine[-1]) < policy.batch_size:
+                mine[-1].append(job)
+                continue
+            if job.group_key not in group_free:
+                limit = policy.group_concurrency
+                group_free[job.group_key] = (
+                    free
+                    if limit is None or job.group_key is None
+                    else limit - in_group[job.group_key]
+                )
+            if free > 0 and group_free[job.group_key] > 0:
+                free -= 1
+                group_free[job.group_key] -= 1
+                mine.append([job])
+            else:
+                queued.append(job)
+        handed = [chunk for group in chunks.values() for chunk in group]
+        tokens = [f"{self.name}/{uuid.uuid4().hex[:12]}" for _ in handed]
+        leased = await repo.enqueue_leased(
+            conn,
+            policy,
+            [job for chunk in handed for job in chunk],
+            [token for token, chunk in zip(tokens, handed, strict=True) for _ in chunk],
+        )
+        if queued:
+            await repo.enqueue_many(conn, kind, queued)
+        by_key = {job.key: job for job in leased}
+        for token, chunk in zip(tokens, handed, strict=True):
+            batch = [by_key[j.key] for j in chunk if j.key in by_key]
+            if batch:
+                hooks.append(functools.partial(self._start, binding, batch, token))
+
+    def _start(self, binding: JobBinding, jobs: list[Job], token: str) -> None:
+        """Run leased ``jobs`` (claimed, or handed over at commit) in their own task."""
+        if not self._running:
+            return  # shutting down: the lease runs out and another worker takes them
+        name = binding.kind.name
+        self._in_flight[name] += 1
+        groups = self._group_in_flight[name]
+        for group in {j.group_key for j in jobs if j.group_key is not None}:
+            groups[group] += 1
+        task = asyncio.create_task(self._run_claimed(binding, jobs, token))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, kind: object) -> None:
         if not kind or kind in self.bindings:
@@ -114,6 +195,7 @@ class JobWorker:
         """Claim and run jobs until cancelled; survives database outages."""
         loop = asyncio.get_running_loop()
         last_observe = last_reap = 0.0
+        self._running = True
         try:
             while True:
                 await self._listen()
@@ -140,6 +222,7 @@ class JobWorker:
                     await asyncio.wait_for(self._wake.wait(), max(0.01, timeout))
                 self._wake.clear()
         finally:
+            self._running = False
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -168,13 +251,7 @@ class JobWorker:
                     )
                 if not jobs:
                     break
-                self._in_flight[name] += 1
-                groups = self._group_in_flight[name]
-                for group in {j.group_key for j in jobs if j.group_key is not None}:
-                    groups[group] += 1
-                task = asyncio.create_task(self._run_claimed(binding, jobs, token))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._start(binding, jobs, token)
 
     async def _reap(self) -> None:
         for binding in self.bindings.values():
