@@ -443,6 +443,42 @@ async def record_many(
     )
 
 
+async def record_held(
+    conn: asyncpg.Connection, transitions: Sequence[tuple[int, Transition]], lease_token: str
+) -> frozenset[int]:
+    """:func:`hold_many` and :func:`record_many` in one statement: the transitions are
+    written on the jobs whose lease is still ``lease_token``'s, whose ids are returned (the
+    others, taken over by another worker, are left alone)."""
+    if not transitions:
+        return frozenset()
+    rows = await conn.fetch(
+        """
+        UPDATE job_queue q SET state = u.state,
+            next_attempt_at = CASE WHEN u.state = 'queued'
+                THEN clock_timestamp() + make_interval(secs => u.delay) ELSE q.next_attempt_at END,
+            attempts = CASE u.attempts WHEN 'give_back' THEN greatest(q.attempts - 1, 0)
+                                       WHEN 'reset' THEN 0 ELSE q.attempts END,
+            last_error = COALESCE(u.error, q.last_error),
+            payload = COALESCE(u.payload::jsonb, q.payload),
+            lease_owner = NULL, lease_expires_at = NULL,
+            finished_at = CASE WHEN u.state IN ('succeeded', 'dead') THEN clock_timestamp() END,
+            updated_at = clock_timestamp()
+        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[])
+             AS u(id, state, delay, error, attempts, payload)
+        WHERE q.id = u.id AND q.lease_owner = $7 AND q.state = 'running'
+        RETURNING q.id
+        """,
+        [i for i, _ in transitions],
+        [t.state.value for _, t in transitions],
+        [max(0.0, t.delay) for _, t in transitions],
+        [None if t.error is None else truncate_error(t.error) for _, t in transitions],
+        [t.attempts for _, t in transitions],
+        [None if t.payload is None else json.dumps(t.payload) for _, t in transitions],
+        lease_token,
+    )
+    return frozenset(r["id"] for r in rows)
+
+
 async def seconds_to_next(conn: asyncpg.Connection, kinds: Sequence[str]) -> float | None:
     """Seconds until the next queued job is due or a lease runs out (None: nothing pending)."""
     value = await conn.fetchval(

@@ -431,34 +431,39 @@ class JobWorker:
     async def _record_batch(
         self, binding: JobBinding, jobs: list[Job], batch: BatchOutcome, token: str
     ) -> None:
-        """A :class:`BatchOutcome` in one short transaction and a few statements: lock the
-        jobs still held, run the batch's ``apply`` on them, write every transition at once.
-        If the ``apply`` (or a hook) fails, every held job is recorded as a failed run."""
+        """A :class:`BatchOutcome` in one short transaction and a few statements: write every
+        transition at once on the jobs still held (the statement that checks the leases), run
+        the batch's ``apply`` on them and the death hooks. If the ``apply`` (or a hook) fails,
+        every held job is recorded as a failed run."""
         by_id = {j.id: j for j in jobs}
+        transitions: list[tuple[int, repo.Transition]] = []
+        outcomes: dict[int, Outcome] = {}
+        for job_id in sorted(by_id):
+            outcome = batch.outcomes.get(job_id) or Retry("the batch handler gave no outcome")
+            outcomes[job_id] = outcome
+            transitions.append((job_id, self._transition(binding, by_id[job_id], outcome)))
+        labels: list[str] = []
         async with self.pool.acquire() as proxy, proxy.transaction():
             conn = cast(asyncpg.Connection, proxy)
-            held = await repo.hold_many(conn, list(by_id), token)
-            for job_id in sorted(set(by_id) - held):
-                log.warning(
-                    "%s job %s was taken over; its outcome here is dropped",
-                    binding.kind.name,
-                    job_id,
-                )
-                metrics.JOB_RUNS.labels(kind=binding.kind.name, outcome="lost").inc()
-            if not held:
-                return
-            labels: list[str] = []
+            held: frozenset[int] | None = None
             try:
                 async with conn.transaction():
+                    held = await repo.record_held(conn, transitions, token)
+                    for job_id in sorted(set(by_id) - held):
+                        log.warning(
+                            "%s job %s was taken over; its outcome here is dropped",
+                            binding.kind.name,
+                            job_id,
+                        )
+                        metrics.JOB_RUNS.labels(kind=binding.kind.name, outcome="lost").inc()
+                    if not held:
+                        return
                     if batch.apply is not None:
                         await batch.apply(conn, held)
-                    transitions: list[tuple[int, repo.Transition]] = []
-                    for job_id in sorted(held):
+                    for job_id, transition in transitions:
+                        if job_id not in held:
+                            continue
                         job = by_id[job_id]
-                        outcome = batch.outcomes.get(job_id) or Retry(
-                            "the batch handler gave no outcome"
-                        )
-                        transition = self._transition(binding, job, outcome)
                         if transition.state is JobState.DEAD:
                             log.error(
                                 "%s job %s is dead: %s", binding.kind.name, job_id, transition.error
@@ -466,10 +471,10 @@ class JobWorker:
                             await self._announce_death(conn, binding, job, transition.error or "")
                             if binding.on_dead is not None:
                                 await binding.on_dead(conn, job, transition.error or "")
-                        transitions.append((job_id, transition))
-                        labels.append(_outcome_label(outcome, transition))
-                    await repo.record_many(conn, transitions)
-            except Exception as exc:  # noqa: BLE001 - recorded on each job of the batch
+                        labels.append(_outcome_label(outcomes[job_id], transition))
+            except Exception as exc:
+                if held is None:  # the recording statement itself failed: the lease runs out
+                    raise
                 log.warning(
                     "%s jobs %s: recording the batch failed: %r",
                     binding.kind.name,
