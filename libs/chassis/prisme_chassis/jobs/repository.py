@@ -399,54 +399,10 @@ async def record(conn: asyncpg.Connection, job_id: int, t: Transition) -> None:
     )
 
 
-async def hold_many(
-    conn: asyncpg.Connection, job_ids: Sequence[int], lease_token: str
-) -> frozenset[int]:
-    """:func:`hold` for a batch in one statement: the ids whose lease is still ours, locked."""
-    rows = await conn.fetch(
-        "SELECT id FROM job_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2"
-        " AND state = 'running' ORDER BY id FOR UPDATE",
-        list(job_ids),
-        lease_token,
-    )
-    return frozenset(r["id"] for r in rows)
-
-
-async def record_many(
-    conn: asyncpg.Connection, transitions: Sequence[tuple[int, Transition]]
-) -> None:
-    """:func:`record` for a batch of held jobs in one statement."""
-    if not transitions:
-        return
-    await conn.execute(
-        """
-        UPDATE job_queue q SET state = u.state,
-            next_attempt_at = CASE WHEN u.state = 'queued'
-                THEN clock_timestamp() + make_interval(secs => u.delay) ELSE q.next_attempt_at END,
-            attempts = CASE u.attempts WHEN 'give_back' THEN greatest(q.attempts - 1, 0)
-                                       WHEN 'reset' THEN 0 ELSE q.attempts END,
-            last_error = COALESCE(u.error, q.last_error),
-            payload = COALESCE(u.payload::jsonb, q.payload),
-            lease_owner = NULL, lease_expires_at = NULL,
-            finished_at = CASE WHEN u.state IN ('succeeded', 'dead') THEN clock_timestamp() END,
-            updated_at = clock_timestamp()
-        FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[])
-             AS u(id, state, delay, error, attempts, payload)
-        WHERE q.id = u.id
-        """,
-        [i for i, _ in transitions],
-        [t.state.value for _, t in transitions],
-        [max(0.0, t.delay) for _, t in transitions],
-        [None if t.error is None else truncate_error(t.error) for _, t in transitions],
-        [t.attempts for _, t in transitions],
-        [None if t.payload is None else json.dumps(t.payload) for _, t in transitions],
-    )
-
-
 async def record_held(
     conn: asyncpg.Connection, transitions: Sequence[tuple[int, Transition]], lease_token: str
 ) -> frozenset[int]:
-    """:func:`hold_many` and :func:`record_many` in one statement: the transitions are
+    """:func:`hold` and :func:`record` for a batch in one statement: the transitions are
     written on the jobs whose lease is still ``lease_token``'s, whose ids are returned (the
     others, taken over by another worker, are left alone)."""
     if not transitions:
