@@ -119,6 +119,18 @@ def _ended_sample(year: int) -> ContractEnded:
     )
 
 
+async def _every(http: httpx.AsyncClient, url: str, params: dict[str, str]) -> list[Any]:
+    """Every row of a paged list (API 2.0: ``items`` and ``next_cursor``), 200 a page."""
+    rows: list[Any] = []
+    cursor: dict[str, str] = {}
+    while True:
+        page = (await http.get(url, params=params | {"limit": "200"} | cursor)).json()
+        rows += page["items"]
+        if page["next_cursor"] is None:
+            return rows
+        cursor = {"cursor": page["next_cursor"]}
+
+
 async def baseline(url: str, n: int, year: int) -> tuple[float, float]:
     """(publish only, publish + 3 consumers acking every message), seconds."""
     sample = _ended_sample(year)
@@ -581,20 +593,17 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         # -- verify (the services' own answers, the sandbox, the streams) ----------------------
         await asyncio.sleep(2.0)  # anything late or doubled would show up now
         async with httpx.AsyncClient(headers=auth, timeout=300) as http:
-            accounts = (await http.get(f"{services['licence'].url}/v1/accounts")).json()
-            # GET /v1/links answers at most 1,000 rows: ask it per practice for a sample, and
-            # count every link in video-svc's database.
+            accounts = await _every(http, f"{services['licence'].url}/v1/accounts", {})
+            # GET /v1/links per practice for a sample (every page of each), and every link
+            # counted in video-svc's database.
             sample = await db["video"].fetch(
                 "SELECT DISTINCT client_id FROM links ORDER BY client_id LIMIT 50"
             )
             link_rows = []
             for row in sample:
-                link_rows += (
-                    await http.get(
-                        f"{services['video'].url}/v1/links",
-                        params={"client_id": str(row["client_id"])},
-                    )
-                ).json()
+                link_rows += await _every(
+                    http, f"{services['video'].url}/v1/links", {"client_id": str(row["client_id"])}
+                )
             state = (
                 await http.get(
                     f"http://127.0.0.1:{gport}/_sandbox/state",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -32,13 +32,25 @@ from .service import exports, plans
 router = APIRouter(tags=["backups"])
 
 
-@router.get("/v1/plans")
+def _text_part(text: str) -> str:
+    """A cursor part read back from hex (a snapshot id is the agent's text)."""
+    return bytes.fromhex(text).decode()
+
+
+@router.get("/v1/plans", responses=problems(pagination.InvalidCursor))
 async def list_plans(
     conn: Tx,
     client_id: uuid.UUID | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
-) -> list[PlanOut]:
-    return [PlanOut.of(r) for r in await repository.list_plans(conn, client_id)]
+) -> pagination.Page[PlanOut]:
+    """Plans, oldest first, a page at a time (``next_cursor`` back as ``cursor``)."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    rows = await repository.list_plans(conn, client_id, limit=limit + 1, after=after)
+    return pagination.Page[PlanOut].of(
+        rows, limit, key=lambda r: (r["created_at"], r["id"]), out=PlanOut.of
+    )
 
 
 @router.get("/v1/plans/{plan_id}", responses=problems(errors.PlanNotFound))
@@ -121,27 +133,49 @@ async def list_agents(
     return [AgentOut.model_validate(dict(r)) for r in await repository.agents_of(conn, plan_id)]
 
 
-@router.get("/v1/plans/{plan_id}/snapshots", responses=problems(errors.PlanNotFound))
+@router.get(
+    "/v1/plans/{plan_id}/snapshots",
+    responses=problems(errors.PlanNotFound, pagination.InvalidCursor),
+)
 async def list_snapshots(
-    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
-) -> list[SnapshotOut]:
-    """The copies currently kept (30 days of history at most, K1)."""
+    plan_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes("backups:read"),
+) -> pagination.Page[SnapshotOut]:
+    """The copies currently kept (30 days of history at most, K1), newest first."""
+    before = pagination.decode(cursor, pagination.moment, _text_part)
     await plans.get_plan(conn, plan_id)
-    rows = await repository.list_snapshots(conn, plan_id)
-    return [SnapshotOut.model_validate(dict(r)) for r in rows]
+    rows = await repository.list_snapshots(conn, plan_id, limit=limit + 1, before=before)
+    return pagination.Page[SnapshotOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["taken_at"], str(r["snapshot_id"]).encode().hex()),
+        out=lambda r: SnapshotOut.model_validate(dict(r)),
+    )
 
 
-@router.get("/v1/plans/{plan_id}/runs", responses=problems(errors.PlanNotFound))
+@router.get(
+    "/v1/plans/{plan_id}/runs", responses=problems(errors.PlanNotFound, pagination.InvalidCursor)
+)
 async def list_runs(
     plan_id: uuid.UUID,
     conn: Tx,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
-) -> list[RunOut]:
+) -> pagination.Page[RunOut]:
+    """The plan's runs, newest first, a page at a time."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await plans.get_plan(conn, plan_id)
-    return [
-        RunOut.model_validate(dict(r)) for r in await repository.list_runs(conn, plan_id, limit)
-    ]
+    rows = await repository.list_runs(conn, plan_id, limit + 1, before)
+    return pagination.Page[RunOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["started_at"], r["id"]),
+        out=lambda r: RunOut.model_validate(dict(r)),
+    )
 
 
 @router.get("/v1/plans/{plan_id}/checks", responses=problems(errors.PlanNotFound))
@@ -165,19 +199,32 @@ async def list_purges(
     return [PurgeOut.model_validate(dict(r)) for r in await repository.purges_of(conn, plan_id)]
 
 
-@router.get("/v1/alerts")
+@router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))
 async def list_alerts(
     conn: Tx,
     client_id: uuid.UUID | None = None,
     plan_id: uuid.UUID | None = None,
     open_only: bool = False,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
-) -> list[AlertOut]:
-    """Missed or failed copies, failed checks, repositories over quota (K2)."""
+) -> pagination.Page[AlertOut]:
+    """Missed or failed copies, failed checks, repositories over quota (K2), newest first."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     rows = await repository.list_alerts(
-        conn, client_id=client_id, plan_id=plan_id, open_only=open_only
+        conn,
+        client_id=client_id,
+        plan_id=plan_id,
+        open_only=open_only,
+        limit=limit + 1,
+        before=before,
     )
-    return [AlertOut.model_validate(dict(r)) for r in rows]
+    return pagination.Page[AlertOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["raised_at"], r["id"]),
+        out=lambda r: AlertOut.model_validate(dict(r)),
+    )
 
 
 @router.post(

@@ -37,7 +37,7 @@ async def test_every_mutating_route_writes_an_audit_row(
             async def found() -> list[dict[str, Any]]:
                 plans: list[dict[str, Any]] = (
                     await api.get("/v1/plans", params={"client_id": str(client_id)})
-                ).json()
+                ).json()["items"]
                 return plans
 
             (row,) = await eventually(found)
@@ -93,7 +93,7 @@ async def test_plans_created_and_ended_by_contract_events_are_audited(
             "event:contract.activated",
             str(act.event_id),
         )
-        (plan,) = (await api.get("/v1/plans", params={"client_id": str(client_id)})).json()
+        (plan,) = (await api.get("/v1/plans", params={"client_id": str(client_id)})).json()["items"]
         assert created["target_id"] == plan["id"]
         assert "repository_password" not in str(created)
 

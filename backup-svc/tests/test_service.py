@@ -45,7 +45,7 @@ from prisme_testing.plugin import collect_events, publish_event, start_service
 
 
 async def plan_of(api: httpx.AsyncClient, client_id: uuid.UUID) -> dict[str, Any] | None:
-    plans = (await api.get("/v1/plans", params={"client_id": str(client_id)})).json()
+    plans = (await api.get("/v1/plans", params={"client_id": str(client_id)})).json()["items"]
     return plans[0] if plans else None
 
 
@@ -123,6 +123,21 @@ def no_export_headers(make_token: Callable[..., str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(scopes=('backups:read', 'backups:write'))}"}
 
 
+async def _every_row(api: Any, path: str, key: str, **params: Any) -> list[str]:
+    """Every row of ``path`` a page of ``limit`` at a time, following ``next_cursor``."""
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(50):
+        r = await api.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["items"]) <= params["limit"]
+        seen += [row[key] for row in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError(f"{path}: no last page")
+
+
 async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
     backup_settings: BackupSettings,
     headers: dict[str, str],
@@ -162,9 +177,9 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         # The second copy through the installed entry point, as a real process.
         await run(sys.executable, "-m", "prisme_backup.agent", "--config", str(config_path), "run")
 
-        snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()
+        snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()["items"]
         assert len(snaps) == 2
-        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
+        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()["items"]
         assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
         checks = await checks_of(api, plan["id"], 3)
         # The test restore is periodic: done once today, not again on the same day; backup-svc
@@ -264,7 +279,7 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         assert not await asyncio.to_thread(location.exists)
         purged = (await api.get(f"/v1/plans/{plan['id']}")).json()
         assert purged["status"] == "purged"
-        assert (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json() == []
+        assert (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()["items"] == []
         record = (await api.get(f"/v1/plans/{plan['id']}/purges")).json()
         assert len(record) == 1
         assert record[0]["snapshots"] == 2
@@ -289,7 +304,7 @@ async def test_history_keeps_30_days_and_a_day_without_copy_is_missed(
             assert outcome.run.status == "succeeded", outcome.run.error
 
         async def ages() -> list[int] | None:
-            snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()
+            snaps = (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()["items"]
             got = sorted(
                 round((now - datetime.fromisoformat(s["taken_at"])).total_seconds() / 86400)
                 for s in snaps
@@ -315,12 +330,30 @@ async def test_history_keeps_30_days_and_a_day_without_copy_is_missed(
         missed_days = sorted(d for _, d in raised)
         assert today not in missed_days
         assert missed_days[-2:] == [today + timedelta(days=1), today + timedelta(days=2)]
-        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()["items"]
         assert {a["day"] for a in alerts if a["kind"] == "missed"} == {
             d.isoformat() for d in missed_days
         }
         events = await collect_events(nats_url, "backup.missed", len(missed_days))
         assert sorted(e.day for e in events) == missed_days  # type: ignore[attr-defined]
+        # every list pages by cursor: each row once, in the list's order, over pages of 1
+        base = f"/v1/plans/{plan['id']}"
+        for path, key, params in (
+            (f"{base}/runs", "id", {}),
+            (f"{base}/snapshots", "snapshot_id", {}),
+            ("/v1/alerts", "id", {"plan_id": plan["id"]}),
+        ):
+            whole = (await api.get(path, params=params)).json()["items"]
+            assert len(whole) > 1, path
+            assert await _every_row(api, path, key, **params, limit=1) == [r[key] for r in whole]
+            bad = await api.get(path, params={"cursor": "pas-un-curseur"})
+            assert bad.status_code == 422, bad.text
+            assert bad.json()["type"].endswith("invalid-cursor")
+        runs = (await api.get(f"{base}/runs")).json()["items"]
+        assert len(runs) == 4
+        assert [r["started_at"] for r in runs] == sorted(
+            (r["started_at"] for r in runs), reverse=True
+        )
 
 
 async def test_corrupted_pack_is_caught_and_raises_an_alert(
@@ -347,7 +380,7 @@ async def test_corrupted_pack_is_caught_and_raises_an_alert(
         checks = await checks_of(api, plan["id"], 3)
         integrity = [c for c in checks if c["kind"] == "integrity"]
         assert sorted(c["ok"] for c in integrity) == [False, True]
-        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()["items"]
         assert [a["kind"] for a in alerts] == ["check_failed"]
         assert alerts[0]["detail"].startswith("integrity check failed")
         events = await collect_events(nats_url, "backup.check_failed", 1)
@@ -372,9 +405,13 @@ async def test_plans_follow_contract_events_idempotently_and_by_version(
         await publish_event(nats_url, activated(marker))
         await eventually(lambda: plan_of(api, marker))
 
-        plans = (await api.get("/v1/plans")).json()
+        plans = (await api.get("/v1/plans")).json()["items"]
         by_client = {p["client_id"]: p for p in plans}
         assert set(by_client) == {str(a), str(d), str(marker)}
+        assert await _every_row(api, "/v1/plans", "id", limit=2) == [p["id"] for p in plans]
+        bad = await api.get("/v1/plans", params={"cursor": "pas-un-curseur"})
+        assert bad.status_code == 422, bad.text
+        assert bad.json()["type"].endswith("invalid-cursor")
         assert by_client[str(d)]["status"] == "active"  # renewed with the backup: carries over
         locations = {p["repository_location"] for p in plans}
         assert len(locations) == 3
@@ -483,7 +520,7 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
             "/v1/agent/runs", headers=agent, json={**base, "status": "succeeded"}
         )
         assert bogus.status_code == 422
-        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()["items"]
         assert [(a["kind"], a["day"]) for a in alerts] == [("failed", day.isoformat())]
         assert "connection refused" in alerts[0]["detail"]
         missed = await collect_events(nats_url, "backup.missed", 1)
@@ -500,11 +537,11 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
 
         measured = await eventually(over_quota, timeout=60)
         assert measured["repository_bytes"] > 50_000
-        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()
+        alerts = (await api.get("/v1/alerts", params={"plan_id": plan["id"]})).json()["items"]
         by_kind = {a["kind"]: a for a in alerts}
         assert by_kind["failed"]["resolved_at"] is not None
         assert by_kind["over_quota"]["resolved_at"] is None
-        open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()
+        open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()["items"]
         assert [a["kind"] for a in open_alerts] == ["over_quota"]
         quota = await collect_events(nats_url, "backup.check_failed", 1)
         checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
@@ -543,7 +580,7 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
         ]
         again = await run_and_report(config_path)
         assert again.run.status == "succeeded", again.run.error
-        open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()
+        open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()["items"]
         assert [a["kind"] for a in open_alerts] == []
 
 
@@ -576,11 +613,11 @@ async def test_reports_survive_an_agent_crash_and_are_sent_once(
         )
         kept = _keep(config_path, lost)
         assert kept.exists()
-        assert (await api.get(f"/v1/plans/{plan['id']}/runs")).json() == []
+        assert (await api.get(f"/v1/plans/{plan['id']}/runs")).json()["items"] == []
 
         nxt = await run_and_report(config_path)
         assert not kept.exists()
-        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()
+        runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()["items"]
         assert sorted(r["id"] for r in runs) == sorted(str(o.run.report_id) for o in (lost, nxt))
         checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
         restores = [c for c in checks if c["kind"] == "restore"]

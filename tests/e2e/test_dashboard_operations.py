@@ -127,7 +127,9 @@ async def test_an_admin_works_through_the_operational_pages(
         return len(accounts) == 3 and all(a["status"] == "active" for a in accounts)
 
     async def planned() -> list[Any]:
-        return list(ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]})))
+        return list(
+            ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]}))["items"]
+        )
 
     (invoice,) = await eventually(invoiced, "the activation invoice")
     await eventually(licensed, "three active accounts", 30)

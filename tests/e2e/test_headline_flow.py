@@ -196,7 +196,9 @@ async def test_activation_provisions_invoices_backs_up_and_shares_a_video(
 
     # K1: a backup plan for the practice.
     async def plan() -> list[Any]:
-        return list(ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]})))
+        return list(
+            ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]}))["items"]
+        )
 
     (backup_plan,) = await eventually(plan, "the backup plan")
     assert backup_plan["status"] == "active"
@@ -229,7 +231,9 @@ async def test_cessation_revokes_licences_kills_links_and_credits(platform: Plat
     await eventually(paid, "billing-svc to see the payment")
 
     async def plan() -> list[Any]:
-        return list(ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]})))
+        return list(
+            ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]}))["items"]
+        )
 
     (backup_plan,) = await eventually(plan, "the backup plan")
     original = make_video(seconds=0.5)
@@ -418,7 +422,9 @@ async def test_a_cancelled_or_expired_renewal_stops_what_was_carried_over(
 
     async def plan_of(client: dict[str, Any]) -> dict[str, Any]:
         async def one() -> list[Any]:
-            return list(ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]})))
+            return list(
+                ok(await p.backup.get("/v1/plans", params={"client_id": client["id"]}))["items"]
+            )
 
         (plan,) = await eventually(one, "the backup plan")
         return dict(plan)

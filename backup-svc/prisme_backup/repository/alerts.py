@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 
@@ -61,15 +61,21 @@ async def list_alerts(
     client_id: uuid.UUID | None,
     plan_id: uuid.UUID | None,
     open_only: bool,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Row]:
+    """Newest first (the id breaking ties), those after the key ``before``."""
     return await conn.fetch(
         """
         SELECT * FROM alerts
          WHERE ($1::uuid IS NULL OR client_id = $1) AND ($2::uuid IS NULL OR plan_id = $2)
            AND (NOT $3 OR resolved_at IS NULL)
-         ORDER BY raised_at DESC, kind
+           AND ($5::timestamptz IS NULL OR (raised_at, id) < ($5, $6::uuid))
+         ORDER BY raised_at DESC, id DESC LIMIT $4
         """,
         client_id,
         plan_id,
         open_only,
+        limit,
+        *(before or (None, None)),
     )

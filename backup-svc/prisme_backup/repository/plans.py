@@ -23,17 +23,27 @@ async def get_plan(
     return await conn.fetchrow("SELECT * FROM plans WHERE id = $1", plan_id)
 
 
-async def list_plans(conn: asyncpg.Connection, client_id: uuid.UUID | None) -> list[Row]:
+async def list_plans(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID | None,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Row]:
+    """Oldest first (the id breaking ties), those after the key ``after``."""
     return await conn.fetch(
         """
         SELECT p.*,
                (SELECT max(r.finished_at) FROM runs r
                  WHERE r.plan_id = p.id AND r.status = 'succeeded') AS last_success_at
           FROM plans p
-         WHERE $1::uuid IS NULL OR p.client_id = $1
-         ORDER BY p.created_at
+         WHERE ($1::uuid IS NULL OR p.client_id = $1)
+           AND ($3::timestamptz IS NULL OR (p.created_at, p.id) > ($3, $4::uuid))
+         ORDER BY p.created_at, p.id LIMIT $2
         """,
         client_id,
+        limit,
+        *(after or (None, None)),
     )
 
 

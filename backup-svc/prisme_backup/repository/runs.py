@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -59,11 +59,20 @@ async def owner_of_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> uuid.
     return owner
 
 
-async def list_runs(conn: asyncpg.Connection, plan_id: uuid.UUID, limit: int) -> list[Row]:
+async def list_runs(
+    conn: asyncpg.Connection,
+    plan_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Row]:
+    """Newest first (the id breaking ties), those after the key ``before``."""
     return await conn.fetch(
-        "SELECT * FROM runs WHERE plan_id = $1 ORDER BY started_at DESC LIMIT $2",
+        "SELECT * FROM runs WHERE plan_id = $1"
+        " AND ($3::timestamptz IS NULL OR (started_at, id) < ($3, $4::uuid))"
+        " ORDER BY started_at DESC, id DESC LIMIT $2",
         plan_id,
         limit,
+        *(before or (None, None)),
     )
 
 

@@ -58,11 +58,21 @@ async def forget_snapshots(
     )
 
 
-async def list_snapshots(conn: asyncpg.Connection, plan_id: uuid.UUID) -> list[Row]:
+async def list_snapshots(
+    conn: asyncpg.Connection,
+    plan_id: uuid.UUID,
+    *,
+    limit: int,
+    before: tuple[datetime, str] | None = None,
+) -> list[Row]:
+    """The kept copies, newest first (the snapshot id breaking ties), after ``before``."""
     return await conn.fetch(
         """
         SELECT * FROM snapshots WHERE plan_id = $1 AND forgotten_at IS NULL
-         ORDER BY taken_at DESC
+           AND ($3::timestamptz IS NULL OR (taken_at, snapshot_id) < ($3, $4::text))
+         ORDER BY taken_at DESC, snapshot_id DESC LIMIT $2
         """,
         plan_id,
+        limit,
+        *(before or (None, None)),
     )

@@ -11,7 +11,8 @@ class BackupClient(ServiceClient):
     name = "backup"
 
     async def plans(self, *, client_id: uuid.UUID | None = None) -> list[Json]:
-        return await self.get_list(
+        """Every plan the filter keeps (all pages), oldest first."""
+        return await self.get_every(
             "/v1/plans", {"client_id": str(client_id) if client_id else None}
         )
 
@@ -21,16 +22,21 @@ class BackupClient(ServiceClient):
     async def alerts(
         self, *, client_id: uuid.UUID | None = None, open_only: bool = False
     ) -> list[Json]:
-        return await self.get_list(
+        """Every alert the filters keep (all pages), newest first."""
+        return await self.get_every(
             "/v1/alerts",
             {"client_id": str(client_id) if client_id else None, "open_only": open_only},
         )
 
     async def runs(self, plan_id: uuid.UUID, *, limit: int = 60) -> list[Json]:
-        return await self.get_list(f"/v1/plans/{plan_id}/runs", {"limit": limit})
+        """The plan's ``limit`` newest runs (one page, 200 at most)."""
+        found = await self.get_page(f"/v1/plans/{plan_id}/runs", {"limit": limit})
+        rows: list[Json] = found["items"]
+        return rows
 
     async def checks(self, plan_id: uuid.UUID, *, limit: int = 50) -> list[Json]:
         return await self.get_list(f"/v1/plans/{plan_id}/checks", {"limit": limit})
 
     async def snapshots(self, plan_id: uuid.UUID) -> list[Json]:
-        return await self.get_list(f"/v1/plans/{plan_id}/snapshots")
+        """Every copy the plan keeps (all pages: 30 days of history at most), newest first."""
+        return await self.get_every(f"/v1/plans/{plan_id}/snapshots")
