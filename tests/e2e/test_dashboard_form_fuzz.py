@@ -253,8 +253,16 @@ async def test_the_forms_take_anything_without_a_5xx_and_keep_what_was_typed(
 
         await asyncio.to_thread(fuzz)
         assert not problems, "\n".join(problems[:20])
-        # the properties were put to work: forms refused and refusals that showed the form again
-        assert seen["kept True"] >= 5, seen
+        # the properties were put to work: refusals that showed the form again (how many of
+        # the fixed examples do depends on what the bus has delivered by then, so at least one)
+        assert seen["kept True"] >= 1, seen
+        # and one refusal checked explicitly: a user with a bad e-mail keeps every typed name
+        url = concrete("/cabinets/{client_id}/utilisateurs", ids)
+        typed = {"first_name": "Zoé", "last_name": "Técher", "email": "pas-un-courriel"}
+        refused = await client.post(url, data={**typed, "csrf_token": token}, headers=jar)
+        assert refused.status_code == 422, (refused.status_code, refused.text[:300])
+        for name, value in typed.items():
+            assert kept_in(refused.text, url, name, value), name
         assert sum(n for k, n in seen.items() if k.startswith("none 403")) >= 20, seen
         # found by this test: an unknown operator's actions answered 500 (now a 404 page)
         for action in ("activer", "desactiver", "reinitialiser"):
