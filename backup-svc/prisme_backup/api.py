@@ -32,11 +32,6 @@ from .service import exports, plans
 router = APIRouter(tags=["backups"])
 
 
-def _text_part(text: str) -> str:
-    """A cursor part read back from hex (a snapshot id is the agent's text)."""
-    return bytes.fromhex(text).decode()
-
-
 @router.get("/v1/plans", responses=problems(pagination.InvalidCursor))
 async def list_plans(
     conn: Tx,
@@ -145,13 +140,13 @@ async def list_snapshots(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[SnapshotOut]:
     """The copies currently kept (30 days of history at most, K1), newest first."""
-    before = pagination.decode(cursor, pagination.moment, _text_part)
+    before = pagination.decode(cursor, pagination.moment, pagination.text)
     await plans.get_plan(conn, plan_id)
     rows = await repository.list_snapshots(conn, plan_id, limit=limit + 1, before=before)
     return pagination.Page[SnapshotOut].of(
         rows,
         limit,
-        key=lambda r: (r["taken_at"], str(r["snapshot_id"]).encode().hex()),
+        key=lambda r: (r["taken_at"], pagination.text_part(r["snapshot_id"])),
         out=lambda r: SnapshotOut.model_validate(dict(r)),
     )
 

@@ -365,14 +365,9 @@ async def contract_cancelled(conn: Conn, e: ContractCancelled) -> None:
     await _revoke_contract(conn, e.contract_id, audit.Actor.event(e))
 
 
-def _text_part(text: str) -> str:
-    """A cursor part read back from hex (a UPN may hold any character, ``|`` included)."""
-    return bytes.fromhex(text).decode()
-
-
 def account_key(row: dict[str, Any]) -> tuple[object, ...]:
     """The sort key of an account in its list, as its cursor holds it."""
-    return row["client_id"], str(row["upn"]).encode().hex(), row["id"]
+    return row["client_id"], pagination.text_part(row["upn"]), row["id"]
 
 
 async def list_accounts(
@@ -384,7 +379,7 @@ async def list_accounts(
     cursor: str | None = None,
 ) -> list[dict[str, Any]]:
     """``limit`` accounts by practice then UPN after ``cursor`` (the list's page, plus one)."""
-    after = pagination.decode(cursor, uuid.UUID, _text_part, uuid.UUID)
+    after = pagination.decode(cursor, uuid.UUID, pagination.text, uuid.UUID)
     rows = await repo.list_accounts(conn, client_id, contract_id, limit=limit, after=after)
     return [dict(r) for r in rows]
 

@@ -83,6 +83,17 @@ def moment(text: str) -> datetime:
     return at
 
 
+def text_part(value: object) -> str:
+    """A free-text sort key part (a UPN, an agent's snapshot id) as :func:`encode` may carry
+    it: hex, so a ``|`` inside cannot split the cursor; read back with :func:`text`."""
+    return str(value).encode().hex()
+
+
+def text(part: str) -> str:
+    """A cursor part that :func:`text_part` wrote."""
+    return bytes.fromhex(part).decode()
+
+
 def int32(text: str) -> int:
     """A cursor part that is a PostgreSQL ``integer`` (0 to 2³¹ − 1)."""
     value = int(text)
