@@ -163,7 +163,11 @@ async def test_the_list_pages_newest_first_and_filters_by_date(svc: Svc) -> None
         await svc.alice.get("/v1/interventions", params={"client_id": client["id"], "since": since})
     ).json()
     assert [i["id"] for i in recent["items"]] == [ids[4], ids[3]]
-    assert (await svc.alice.get("/v1/interventions", params={"cursor": "%%%"})).status_code == 422
+    bad = await svc.alice.get("/v1/interventions", params={"cursor": "%%%"})
+    assert bad.status_code == 422
+    assert bad.json()["type"].endswith("invalid-cursor")
+    # the list contract of every service: 200 a page at most
+    assert (await svc.alice.get("/v1/interventions", params={"limit": 201})).status_code == 422
     naive = datetime(2026, 1, 1).isoformat()
     assert (await svc.alice.get("/v1/interventions", params={"since": naive})).status_code == 422
 

@@ -62,8 +62,27 @@ class AccountOut(BaseModel):
 class AlertOut(BaseModel):
     account_id: uuid.UUID
     client_id: uuid.UUID
+    user_id: uuid.UUID
     upn: str
+    status: AccountStatus
     alert: str
+
+
+class SkuCount(BaseModel):
+    """One SKU's accounts: those holding a seat (``active``) and the others, by status."""
+
+    sku: str
+    pending: int = 0
+    active: int = 0
+    revoked: int = 0
+    failed: int = 0
+
+
+class AccountSummary(BaseModel):
+    """Counts over every account the filter keeps, per SKU and in all (seats used: ``active``)."""
+
+    total: SkuCount
+    by_sku: list[SkuCount]
 
 
 class CredentialsOut(BaseModel):
@@ -113,13 +132,38 @@ async def list_accounts(
     conn: Tx,
     client_id: uuid.UUID | None = None,
     contract_id: uuid.UUID | None = None,
+    status: AccountStatus | None = None,
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
     who: Principal = require_scopes("licences:read"),
 ) -> pagination.Page[AccountOut]:
     """Accounts by practice then UPN, a page at a time (``next_cursor`` back as ``cursor``)."""
-    rows = await service.list_accounts(conn, client_id, contract_id, limit=limit + 1, cursor=cursor)
+    rows = await service.list_accounts(
+        conn, client_id, contract_id, limit=limit + 1, cursor=cursor, status=status
+    )
     return pagination.Page[AccountOut].of(rows, limit, key=service.account_key, out=_account)
+
+
+@router.get("/v1/accounts/summary")
+async def account_summary(
+    conn: Tx,
+    client_id: uuid.UUID | None = None,
+    who: Principal = require_scopes("licences:read"),
+) -> AccountSummary:
+    """How many accounts per SKU and status: the seats in use and those still being given."""
+    counts = await service.account_counts(conn, client_id)
+    by_sku = [SkuCount.model_validate({"sku": sku, **n}) for sku, n in sorted(counts.items())]
+    total = {
+        s: sum(getattr(c, s) for c in by_sku) for s in ("pending", "active", "revoked", "failed")
+    }
+    return AccountSummary(total=SkuCount(sku="*", **total), by_sku=by_sku)
+
+
+@router.get("/v1/accounts/{account_id}", responses=problems(errors.AccountNotFound))
+async def get_account(
+    account_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("licences:read")
+) -> AccountOut:
+    return _account(await service.get_account(conn, account_id))
 
 
 @router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))
@@ -136,7 +180,12 @@ async def list_alerts(
         limit,
         key=lambda r: (r["updated_at"], r["id"]),
         out=lambda r: AlertOut(
-            account_id=r["id"], client_id=r["client_id"], upn=r["upn"], alert=r["alert"]
+            account_id=r["id"],
+            client_id=r["client_id"],
+            user_id=r["user_id"],
+            upn=r["upn"],
+            status=r["status"],
+            alert=r["alert"],
         ),
     )
 

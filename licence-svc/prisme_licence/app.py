@@ -59,7 +59,7 @@ async def purge_expired_credentials(rt: LicenceRuntime) -> None:
 
 spec = ServiceSpec(
     name="licence-svc",
-    version="2.0.0",
+    version="2.1.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router],

@@ -114,3 +114,29 @@ def carries_over(renewal_contract_id: object | None, renewal_includes: Iterable[
 PROVISION_STEPS = ("lookup", "create", "assign", "done")
 # L3 order, enforced one step per round per account: disable, revoke, unlicense, delete.
 REVOKE_STEPS = ("disable", "revoke_sessions", "unlicense", "delete", "done")
+
+
+# Why a Graph job ended ``failed`` (the ``reason`` of ``licence.failed``), in the operators' words.
+FAILURE_REASONS = {
+    "sku_not_found": "licence inconnue du tenant",
+    "credential_lost": "mot de passe initial perdu",
+    "graph_refused": "refus de Microsoft Graph",
+    "graph_unavailable": "Microsoft Graph indisponible",
+    "bug": "erreur interne de licence-svc",
+}
+_OPERATIONS = {"provision": "la création du compte", "revoke": "le retrait du compte"}
+
+
+def failure_alert(operation: str, reason: str) -> str:
+    """The alert an operator reads on a failed account; the reason code stays, for integrators.
+
+    >>> failure_alert("provision", "graph_unavailable")
+    'Échec de la création du compte : Microsoft Graph indisponible (graph_unavailable)'
+    """
+    what = _OPERATIONS.get(operation, "l'opération Microsoft 365")
+    return f"Échec de {what} : {FAILURE_REASONS.get(reason, reason)} ({reason})"
+
+
+def no_seat_alert(sku: str, tenant: str) -> str:
+    """The alert of an account waiting for a free licence (L2); it is rechecked until one frees."""
+    return f"Aucune licence {sku} libre dans le tenant {tenant} : le compte attend qu'une se libère"

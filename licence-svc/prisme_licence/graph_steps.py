@@ -215,7 +215,7 @@ def failed(w: Work, error: str, reason: str, attempts: int | None = None) -> Out
         status="failed",
         attempts=attempts,
         error=error,
-        account={"status": "failed", "alert": f"{w.kind} failed: {reason}"},
+        account={"status": "failed", "alert": domain.failure_alert(w.kind, reason)},
         event="failed",
         reason=reason,
     )
@@ -223,7 +223,7 @@ def failed(w: Work, error: str, reason: str, attempts: int | None = None) -> Out
 
 def no_seat(w: Work, tenant: str, policy: StepPolicy) -> Outcome:
     """No free licence: wait and check again; alert (and ``licence.failed``) once."""
-    alert = f"no free {w.account['sku']} seat in tenant {tenant}"
+    alert = domain.no_seat_alert(str(w.account["sku"]), tenant)
     first = w.account["alert"] != alert
     return Outcome(
         "assign",
@@ -260,8 +260,9 @@ def interpret(
             w, policy, "throttled", domain.retry_after_seconds(r.header("Retry-After"))
         )
     if r.status >= 500 or r.status == 0:
-        said = f": {r.error_message}" if r.error_message else ""  # Graph's own words, if any
-        return transient(w, policy, f"Graph answered {r.status}{said}", None)
+        said = f" : {r.error_message}" if r.error_message else ""  # Graph's own words, if any
+        what = f"Graph a répondu {r.status}" if r.status else "Graph injoignable"
+        return transient(w, policy, f"{what}{said}", None)
     a = w.account
     step = w.step
     if step in ("lookup", "find"):

@@ -50,7 +50,6 @@ AGGREGATE = "licence_account"
 #: Why a job died, as ``licence.failed`` says it; the error of a dead job starts with one.
 #: Steps one run may take (a provisioning needs at most look-up, create, enable, assign).
 MAX_ROUNDS = 8
-REASONS = ("sku_not_found", "credential_lost", "graph_refused", "graph_unavailable", "bug")
 
 
 @dataclass
@@ -368,10 +367,10 @@ class GraphWork:
         if acc is None:
             return
         head = error.split(":", 1)[0]
-        reason = head if head in REASONS else "graph_unavailable"
+        reason = head if head in domain.FAILURE_REASONS else "graph_unavailable"
         kind = gj.OPERATION.get(job.kind, "job")
         await repo.update_accounts(
-            conn, [(account_id, {"status": "failed", "alert": f"{kind} failed: {reason}"})]
+            conn, [(account_id, {"status": "failed", "alert": domain.failure_alert(kind, reason)})]
         )
         versions = await next_versions(conn, AGGREGATE, [account_id])
         failed = Outcome("failed", status="failed", event="failed", reason=reason)

@@ -377,11 +377,22 @@ async def list_accounts(
     *,
     limit: int,
     cursor: str | None = None,
+    status: str | None = None,
 ) -> list[dict[str, Any]]:
     """``limit`` accounts by practice then UPN after ``cursor`` (the list's page, plus one)."""
     after = pagination.decode(cursor, uuid.UUID, pagination.text, uuid.UUID)
-    rows = await repo.list_accounts(conn, client_id, contract_id, limit=limit, after=after)
+    rows = await repo.list_accounts(
+        conn, client_id, contract_id, limit=limit, after=after, status=status
+    )
     return [dict(r) for r in rows]
+
+
+async def account_counts(conn: Conn, client_id: uuid.UUID | None) -> dict[str, dict[str, int]]:
+    """Accounts per SKU then status (``{"O365_BUSINESS": {"active": 12, "pending": 1}}``)."""
+    found: dict[str, dict[str, int]] = {}
+    for r in await repo.account_counts(conn, client_id):
+        found.setdefault(r["sku"], {})[r["status"]] = r["n"]
+    return found
 
 
 async def list_alerts(conn: Conn, *, limit: int, cursor: str | None = None) -> list[dict[str, Any]]:
@@ -401,6 +412,13 @@ class Credentials:
     gone: str | None = None
     #: this call destroyed the expired password (O3: the caller audits it)
     destroyed: bool = False
+
+
+async def get_account(conn: Conn, account_id: uuid.UUID) -> dict[str, Any]:
+    acc = await repo.get_account(conn, account_id)
+    if acc is None:
+        raise AccountNotFound(f"no account {account_id}")
+    return dict(acc)
 
 
 async def read_credentials(conn: Conn, vault: PasswordSealer, account_id: uuid.UUID) -> Credentials:

@@ -238,7 +238,32 @@ async def test_no_free_seat_keeps_account_pending_with_alert_until_seats_appear(
             r = await api.get(path, params={"cursor": "pas-un-curseur"})
             assert r.status_code == 422, r.text
             assert r.json()["type"].endswith("invalid-cursor")
-        assert all("no free O365_BUSINESS seat" in x["alert"] for x in alerts)
+        # what the operator reads, in French, with the tenant to look at
+        assert {x["alert"] for x in alerts} == {
+            "Aucune licence O365_BUSINESS libre dans le tenant provider-tenant : "
+            "le compte attend qu'une se libère"
+        }
+        assert {x["status"] for x in alerts} == {"pending"}
+        pending_ids = {x["account_id"] for x in alerts}
+        # the status filter and the counts are the server's, whatever the page size
+        kept = await _every_row(api, "/v1/accounts", "id", status="pending", limit=1)
+        assert set(kept) == pending_ids
+        r = await api.get("/v1/accounts", params={"status": "perdu"})
+        assert r.status_code == 422, r.text
+        summary = (await api.get("/v1/accounts/summary", params={"client_id": a.client_id})).json()
+        assert summary["by_sku"] == [
+            {"sku": "O365_BUSINESS", "pending": 2, "active": 3, "revoked": 0, "failed": 0}
+        ]
+        assert (summary["total"]["active"], summary["total"]["pending"]) == (3, 2)
+        other = (await api.get("/v1/accounts/summary", params={"client_id": uuid.uuid4()})).json()
+        assert other["by_sku"] == []
+        assert other["total"]["active"] == 0
+        one = await api.get(f"/v1/accounts/{next(iter(pending_ids))}")
+        assert one.status_code == 200
+        assert one.json()["status"] == "pending"
+        missing = await api.get(f"/v1/accounts/{uuid.uuid4()}")
+        assert missing.status_code == 404
+        assert missing.json()["type"].endswith("account-not-found")
         pending = next(
             x for x in await _accounts(api, contract_id=a.contract_id) if x["status"] == "pending"
         )

@@ -149,7 +149,13 @@ CASES: list[tuple[str, str, str, GraphResponse, tuple[Any, ...]]] = [
         "provision",
         "assign",
         error(400, "License assignment failed because there are no available licenses."),
-        ("assign", "queued", "failed", {"alert": "no free O365_BUSINESS seat in tenant t-1"}, 30.0),
+        (
+            "assign",
+            "queued",
+            "failed",
+            {"alert": domain.no_seat_alert("O365_BUSINESS", "t-1")},
+            30.0,
+        ),
     ),
     (
         "assign 404: look up again",
@@ -287,7 +293,10 @@ def test_429_is_no_attempt_and_failures_count_until_failed() -> None:
         "graph_unavailable",
         5,
     )
-    assert last.account == {"status": "failed", "alert": "provision failed: graph_unavailable"}
+    assert last.account == {
+        "status": "failed",
+        "alert": "Échec de la création du compte : Microsoft Graph indisponible (graph_unavailable)",
+    }
     refused = steps.interpret(
         work(step="assign", attempts=4),
         error(400, "usageLocation missing"),
@@ -299,7 +308,7 @@ def test_429_is_no_attempt_and_failures_count_until_failed() -> None:
 
 
 def test_the_alert_for_a_missing_seat_is_raised_once() -> None:
-    alert = "no free O365_BUSINESS seat in tenant t-1"
+    alert = domain.no_seat_alert("O365_BUSINESS", "t-1")
     again = steps.interpret(
         work(step="assign", alert=alert),
         error(400, "no available licenses"),

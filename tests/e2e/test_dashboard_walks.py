@@ -156,8 +156,13 @@ async def test_a_failed_licence_shows_graphs_error_and_is_retried_from_the_page(
     await page.get_by_role("link", name="Licences", exact=True).click()
     row = page.locator(f'tr[data-failure="{account["id"]}"]')
     await expect(row).to_contain_text(account["upn"])
-    await expect(row).to_contain_text("provision failed: graph_unavailable")
-    await expect(row).to_contain_text("Graph answered 503: Service unavailable.")
+    await expect(row).to_contain_text(client["name"])  # the practice by its name, not its id
+    await expect(row).to_contain_text(
+        "Échec de la création du compte : Microsoft Graph indisponible"
+    )
+    await expect(row).to_contain_text(
+        "Dernière erreur : Graph a répondu 503 : Service unavailable."
+    )
     await shot(page, "licence-en-echec")
 
     ok(await platform.graph.post("/_sandbox/faults", json={"error_fraction": 0.0}))
@@ -172,7 +177,11 @@ async def test_a_failed_licence_shows_graphs_error_and_is_retried_from_the_page(
         return True if now["status"] == "active" else None
 
     await eventually(active, "the retried job to provision the account")
-    await page.goto(f"/licences?client_id={client['id']}")
+    await page.goto("/licences")
+    # the practice found by its name (a search only this one matches), as an operator types it
+    await page.get_by_label("Cabinet (nom, SIREN, ville ou identifiant)").fill(client["name"])
+    await page.get_by_role("button", name="Filtrer").click()
+    await expect(page.locator("#practice-note")).to_have_count(0)
     await expect(page.locator(f'tr[data-failure="{account["id"]}"]')).to_have_count(0)
     await expect(page.locator(f'tr[data-account="{account["id"]}"]')).to_contain_text(
         "actif", timeout=LIVE_MS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Request
 from prisme_chassis import audit
 from prisme_chassis.audit import Actor
 from prisme_chassis.auth import Principal
@@ -20,5 +20,4 @@ def _actor(who: Principal, request: Request) -> Actor:
     return audit.actor_of(request, who)
 
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
 Year = Annotated[int, Path(ge=2000, le=2999)]

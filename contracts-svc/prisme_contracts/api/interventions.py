@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from prisme_chassis import clock
+from prisme_chassis import clock, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -17,7 +17,7 @@ from pydantic import BeforeValidator
 from .. import errors, interventions
 from ..errors import InvalidField
 from ..schemas import InterventionIn, InterventionOut, InterventionPage
-from .common import READ, WRITE, Limit, _actor
+from .common import READ, WRITE, _actor
 
 router = APIRouter(tags=["contracts"])
 
@@ -45,8 +45,8 @@ async def list_interventions(
     since: Annotated[
         datetime | None, BeforeValidator(rfc3339_text), Query(description="Started at or after")
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Limit = 100,
+    cursor: pagination.Cursor = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     who: Principal = require_scopes(READ),
 ) -> InterventionPage:
     if since is not None and since.tzinfo is None:

@@ -3,6 +3,7 @@
 
 from .accounts import (
     account_by_user,
+    account_counts,
     accounts_by_ids,
     accounts_of_contract,
     attach_account,
@@ -42,6 +43,7 @@ from .year_end import year_end_effects
 __all__ = [
     "Conn",
     "account_by_user",
+    "account_counts",
     "accounts_by_ids",
     "accounts_of_contract",
     "attach_account",

@@ -114,18 +114,32 @@ async def list_accounts(
     *,
     limit: int,
     after: tuple[uuid.UUID, str, uuid.UUID] | None = None,
+    status: str | None = None,
 ) -> list[asyncpg.Record]:
     """By practice then UPN (the id breaking ties), those after the key ``after``."""
     return list(
         await conn.fetch(
             """SELECT * FROM accounts WHERE ($1::uuid IS NULL OR client_id = $1)
                AND ($2::uuid IS NULL OR contract_id = $2)
+               AND ($7::text IS NULL OR status = $7)
                AND ($4::uuid IS NULL OR (client_id, upn, id) > ($4, $5::text, $6::uuid))
                ORDER BY client_id, upn, id LIMIT $3""",
             client_id,
             contract_id,
             limit,
             *(after or (None, None, None)),
+            status,
+        )
+    )
+
+
+async def account_counts(conn: Conn, client_id: uuid.UUID | None) -> list[asyncpg.Record]:
+    """(sku, status, n) over the accounts, of one practice or of all."""
+    return list(
+        await conn.fetch(
+            """SELECT sku, status, count(*) AS n FROM accounts
+               WHERE ($1::uuid IS NULL OR client_id = $1) GROUP BY sku, status ORDER BY sku""",
+            client_id,
         )
     )
 

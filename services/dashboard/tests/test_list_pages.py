@@ -1,6 +1,6 @@
-"""Cabinets and Contrats against a real contracts-svc: 50 a page, « Page suivante » carries
-contracts-svc's cursor (API 2.0), every practice and contract shows once over the pages; a
-cursor that is not one (altered link) says so and offers the first page."""
+"""Cabinets, Contrats and Licences against real services: 50 a page, « Page suivante »
+carries the service's cursor (API 2.0), every practice, contract and account shows once over
+the pages; a cursor that is not one (altered link) says so and offers the first page."""
 
 from __future__ import annotations
 
@@ -13,12 +13,48 @@ import asyncpg
 import pytest
 from prisme_contracts.app import build_app as build_contracts
 from prisme_contracts.settings import ContractsSettings
+from prisme_licence.app import build_app as build_licence
+from prisme_licence.settings import LicenceSettings
 from prisme_testing.runner import start_service
 
 from .conftest import Dashboard
 
 OPERATOR = "lea@prisme.re"
 N = 120  # three pages of 50
+
+
+async def _seed_accounts(contracts_dsn: str, licence_dsn: str) -> None:
+    """One Microsoft 365 account per seeded practice; the first 7 failed with an alert."""
+    source = await asyncpg.connect(contracts_dsn)
+    try:
+        rows = await source.fetch(
+            "SELECT c.id, k.id AS contract_id, c.name FROM clients c"
+            " JOIN contracts k ON k.client_id = c.id ORDER BY c.name"
+        )
+    finally:
+        await source.close()
+    conn = await asyncpg.connect(licence_dsn)
+    try:
+        await conn.executemany(
+            """INSERT INTO accounts (id, client_id, contract_id, user_id, graph_tenant, upn,
+                                     display_name, first_name, last_name, sku, status, alert)
+               VALUES (gen_random_uuid(), $1, $2, gen_random_uuid(), 'tenant', $3, 'Dr X',
+                       'X', 'X', 'O365_BUSINESS', $4, $5)""",
+            [
+                (
+                    r["id"],
+                    r["contract_id"],
+                    f"dr.{i:03d}@prisme.re",
+                    "failed" if i <= 7 else "active",
+                    "Échec de la création du compte : refus de Microsoft Graph (graph_refused)"
+                    if i <= 7
+                    else None,
+                )
+                for i, r in enumerate(rows, start=1)
+            ],
+        )
+    finally:
+        await conn.close()
 
 
 async def _seed(dsn: str) -> None:
@@ -77,6 +113,36 @@ def _next(html: str) -> str | None:
     return unescape(found.group(1)) if found else None
 
 
+@pytest.fixture
+async def licences(
+    base_settings: dict[str, Any],
+    new_database: Callable[[], Awaitable[str]],
+    auth_headers: dict[str, str],
+    dashboard_settings_factory: Callable[..., Awaitable[Any]],
+) -> AsyncIterator[tuple[Dashboard, dict[str, str]]]:
+    from prisme_dashboard.app import build_app
+
+    contracts_dsn, licence_dsn = await new_database(), await new_database()
+    contracts = build_contracts(
+        ContractsSettings(**base_settings, database_url=contracts_dsn, year_end_check_seconds=3600)
+    )
+    licence = build_licence(LicenceSettings(**base_settings, database_url=licence_dsn))
+    async with (
+        start_service(contracts, headers=auth_headers) as c,
+        start_service(licence, headers=auth_headers) as li,
+    ):
+        await _seed(contracts_dsn)
+        await _seed_accounts(contracts_dsn, licence_dsn)
+        settings = await dashboard_settings_factory(
+            contracts_url=str(c.base_url), licence_url=str(li.base_url)
+        )
+        app = build_app(settings)
+        async with start_service(app) as client:
+            ops = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=app)
+            initial = await ops.add_operator(OPERATOR, "technician")
+            yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
+
+
 async def _every_page(ops: Dashboard, jar: dict[str, str], start: str) -> list[str]:
     """The pages from ``start``, following « Page suivante »; each page's HTML."""
     pages: list[str] = []
@@ -116,3 +182,42 @@ async def test_practices_and_contracts_page_by_cursor_each_row_once(
         r = await ops.client.get(path + "?curseur=altere&page=2", headers=jar)
         assert r.status_code == 200, r.text
         assert "Cette page n&#39;existe plus" in r.text or "Cette page n'existe plus" in r.text
+
+
+def _accounts(html: str) -> list[str]:
+    return re.findall(r'<tr data-account="[^"]+">\s*<td>(dr\.\d{3}@prisme\.re)</td>', html)
+
+
+async def test_licences_page_by_cursor_with_server_counts_and_practice_names(
+    licences: tuple[Dashboard, dict[str, str]],
+) -> None:
+    ops, jar = licences
+    pages = await _every_page(ops, jar, "/licences")
+    assert [len(_accounts(html)) for html in pages] == [50, 50, 20]
+    shown = [upn for html in pages for upn in _accounts(html)]
+    assert sorted(shown) == [f"dr.{i:03d}@prisme.re" for i in range(1, N + 1)]  # each once
+    first = unescape(pages[0])
+    # the counts are the service's over all 120, not the page's 50
+    assert re.search(r"<dt>Actif</dt><dd>113</dd>", first), first
+    assert re.search(r"<dt>En échec</dt><dd>7</dd>", first)
+    assert re.search(r"<td><code>O365_BUSINESS</code></td><td>113</td>", first)
+    # every failure, with its practice's name and the alert in French
+    assert first.count("<tr data-failure=") == 7
+    assert "refus de Microsoft Graph" in first
+    assert len(re.findall(r">Cabinet n°\d{3}</a>", first)) == 50 + 7
+
+    failed = await ops.client.get("/licences?status=failed", headers=jar)
+    assert sorted(_accounts(failed.text)) == [f"dr.{i:03d}@prisme.re" for i in range(1, 8)]
+    assert _next(failed.text) is None
+
+    one = await ops.client.get("/licences", params={"cabinet": "Cabinet n°042"}, headers=jar)
+    assert _accounts(one.text) == ["dr.042@prisme.re"]
+    several = unescape((await ops.client.get("/licences?cabinet=Cabinet", headers=jar)).text)
+    assert "Plusieurs cabinets correspondent à « Cabinet »" in several
+    assert _accounts(several) == []
+    none = unescape((await ops.client.get("/licences?cabinet=Introuvable", headers=jar)).text)
+    assert "Aucun cabinet ne correspond à « Introuvable »" in none
+
+    altered = await ops.client.get("/licences?curseur=altere&page=2", headers=jar)
+    assert altered.status_code == 200
+    assert "Cette page n'existe plus" in unescape(altered.text)

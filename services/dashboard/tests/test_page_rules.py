@@ -10,7 +10,7 @@ from prisme_dashboard.backup_calendar import Run, calendar_svg, day_states
 from prisme_dashboard.clients import YearEndEffects
 from prisme_dashboard.feed import Cursor, clean_filter, streams_for, subject_matches
 from prisme_dashboard.web.billing_pages import is_overdue, list_filters
-from prisme_dashboard.web.licence_pages import seats_by_sku
+from prisme_dashboard.web.licence_pages import graph_said, seats_by_sku
 from prisme_dashboard.web.render import duration, size_fr
 from prisme_dashboard.web.year_end_progress import progress_of
 
@@ -67,14 +67,24 @@ def test_facturation_sends_billing_svc_only_filters_it_takes() -> None:
 
 
 def test_seats_count_active_accounts_per_sku() -> None:
-    accounts = [
-        {"sku": "O365_BUSINESS", "status": "active"},
-        {"sku": "O365_BUSINESS", "status": "active"},
-        {"sku": "O365_BUSINESS", "status": "revoked"},
-        {"sku": "O365_BUSINESS", "status": "pending"},
-        {"sku": "E3", "status": "failed"},
-    ]
-    assert seats_by_sku(accounts) == [("O365_BUSINESS", 2, 1)]
+    summary = {
+        "by_sku": [
+            {"sku": "E3", "pending": 0, "active": 0, "revoked": 0, "failed": 1},
+            {"sku": "O365_BUSINESS", "pending": 1, "active": 2, "revoked": 1, "failed": 0},
+        ]
+    }
+    # revoked and failed accounts hold no seat; a SKU with none in use or on the way is left out
+    assert seats_by_sku(summary) == [("O365_BUSINESS", 2, 1)]
+    assert seats_by_sku({}) == []
+
+
+def test_a_graph_error_is_shown_without_its_reason_code() -> None:
+    said = "graph_unavailable: Graph a répondu 503 : Service unavailable."
+    assert graph_said(said) == "Graph a répondu 503 : Service unavailable."
+    assert graph_said("Graph a répondu 503 : Service unavailable.") == (
+        "Graph a répondu 503 : Service unavailable."
+    )
+    assert graph_said("Erreur: inattendue") == "Erreur: inattendue"
 
 
 def test_french_sizes_and_durations() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -45,6 +46,14 @@ class ContractsClient(ServiceClient):
     ) -> list[Json]:
         """Every practice the filters keep (all pages), oldest first: for ``ids`` or a search."""
         return await self.get_every("/v1/clients", self._client_filters(q, ids))
+
+    async def names_of(self, ids: Iterable[object]) -> dict[str, str]:
+        """The practices' names by id (as text), for the lists that show practices' ids."""
+        wanted = sorted({str(i) for i in ids if i})
+        if not wanted:
+            return {}
+        found = await self.list_clients(ids=[uuid.UUID(i) for i in wanted])
+        return {str(c["id"]): str(c["name"]) for c in found}
 
     async def get_client(self, client_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/clients/{client_id}")
@@ -126,14 +135,6 @@ class ContractsClient(ServiceClient):
         )
 
     # --- interventions (C7) -----------------------------------------------------------------
-    async def interventions(
-        self, *, client_id: uuid.UUID | None = None, cursor: str | None = None, limit: int = 100
-    ) -> Json:
-        return await self.get_object(
-            "/v1/interventions",
-            {"client_id": str(client_id) if client_id else None, "cursor": cursor, "limit": limit},
-        )
-
     async def record_intervention(self, client_id: uuid.UUID, body: Json) -> Json:
         return await self.send("POST", f"/v1/clients/{client_id}/interventions", body)
 

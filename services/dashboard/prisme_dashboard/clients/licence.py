@@ -23,6 +23,36 @@ class LicenceClient(ContractEndConsumer):
             },
         )
 
+    async def accounts_page(
+        self,
+        *,
+        client_id: uuid.UUID | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Json:
+        """A page of accounts by practice then UPN (``items``, ``next_cursor``)."""
+        params = {
+            "client_id": str(client_id) if client_id else None,
+            "status": status,
+            "limit": str(limit),
+            "cursor": cursor,
+        }
+        return await self.get_page("/v1/accounts", [(k, v) for k, v in params.items() if v])
+
+    async def account(self, account_id: uuid.UUID) -> Json:
+        return await self.get_object(f"/v1/accounts/{account_id}")
+
+    async def summary(self, *, client_id: uuid.UUID | None = None) -> Json:
+        """Accounts per SKU and status (``total``, ``by_sku``): the seats in use."""
+        return await self.get_object(
+            "/v1/accounts/summary", {"client_id": str(client_id) if client_id else None}
+        )
+
+    async def alerts_page(self, *, limit: int = 50) -> Json:
+        """The first ``limit`` accounts with an alert, oldest first, and whether more wait."""
+        return await self.get_page("/v1/alerts", {"limit": str(limit)})
+
     async def alerts(self) -> list[Json]:
         """Every account with an alert (all pages), oldest first."""
         return await self.get_every("/v1/alerts")

@@ -4,7 +4,6 @@ live progress (issue 12)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -70,15 +69,7 @@ async def contract_list(
             raise
         gone = "Cette page n'existe plus : revenez à la première page."
     contracts = found["items"]
-    ids = sorted({c["client_id"] for c in contracts})
-    names = (
-        {
-            c["id"]: c["name"]
-            for c in await svc.contracts.list_clients(ids=[uuid.UUID(i) for i in ids])
-        }
-        if ids
-        else {}
-    )
+    names = await svc.contracts.names_of(c["client_id"] for c in contracts)
     this_year = clock.today().year
     return page(
         request,

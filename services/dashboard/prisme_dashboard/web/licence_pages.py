@@ -5,16 +5,17 @@ dashboard, under the operator's name — never the password itself)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
-from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from prisme_chassis import audit
 from prisme_chassis.app import Tx
 
-from ..clients import Json, ServiceProblem
+from ..clients import Json, ServiceProblem, Services
 from .deps import GuardedForm, SignedIn, Visit, services_for
 from .render import page
 from .signin_pages import actor_of
@@ -33,7 +34,6 @@ CREDENTIAL_STATES = {
     "read": "déjà lu",
     "expired": "expiré",
 }
-Filter = Annotated[str | None, Query(max_length=100)]
 
 
 def _uuid(text: str | None) -> uuid.UUID | None:
@@ -43,11 +43,25 @@ def _uuid(text: str | None) -> uuid.UUID | None:
         return None
 
 
-def seats_by_sku(accounts: list[Json]) -> list[tuple[str, int, int]]:
-    """(SKU, seats in use, accounts still being provisioned) — revoked and failed hold none."""
-    used = Counter(str(a["sku"]) for a in accounts if a.get("status") == "active")
-    pending = Counter(str(a["sku"]) for a in accounts if a.get("status") == "pending")
-    return [(sku, used[sku], pending[sku]) for sku in sorted(set(used) | set(pending))]
+PAGE_SIZE = 50
+
+
+def seats_by_sku(summary: Json) -> list[tuple[str, int, int]]:
+    """(SKU, seats in use, accounts still being provisioned) from licence-svc's counts —
+    revoked and failed accounts hold none."""
+    rows = summary.get("by_sku")
+    return [
+        (str(r["sku"]), int(r.get("active", 0)), int(r.get("pending", 0)))
+        for r in (rows if isinstance(rows, list) else [])
+        if r.get("active") or r.get("pending")
+    ]
+
+
+def graph_said(error: str) -> str:
+    """A Graph job's last error without the reason code licence-svc puts first
+    (``graph_unavailable: Graph a répondu 503 : …``): the alert beside it says the reason."""
+    head, sep, rest = error.partition(": ")
+    return rest if sep and re.fullmatch(r"[a-z][a-z_]*", head) else error
 
 
 def _dead_jobs_by_user(jobs: list[Json]) -> dict[str, Json]:
@@ -60,6 +74,21 @@ def _dead_jobs_by_user(jobs: list[Json]) -> dict[str, Json]:
     return found
 
 
+async def _practice(svc: Services, text: str) -> tuple[uuid.UUID | None, list[Json], str | None]:
+    """The practice the « Cabinet » filter names: an id, or a name, SIREN or city that only
+    one practice matches. Else the candidates (several matched) or why none did."""
+    if not text:
+        return None, [], None
+    if (by_id := _uuid(text)) is not None:
+        return by_id, [], None
+    found = (await svc.contracts.clients_page(q=text, limit=10))["items"]
+    if len(found) == 1:
+        return uuid.UUID(str(found[0]["id"])), [], None
+    if not found:
+        return None, [], f"Aucun cabinet ne correspond à « {text} »."
+    return None, found, f"Plusieurs cabinets correspondent à « {text} » : choisissez-en un."
+
+
 async def _licences_page(
     request: Request,
     visit: Visit,
@@ -68,37 +97,73 @@ async def _licences_page(
     errors: list[str] | None = None,
     revealed: Json | None = None,
 ) -> Response:
-    licence = services_for(request, visit).licence
-    client_id = _uuid(request.query_params.get("client_id"))
-    wanted = request.query_params.get("status") or None
-    accounts: list[Json] = []
-    dead: list[Json] = []
-    unavailable = None
+    """Server-side: the counts, one page of 50 accounts (« Page suivante » carries
+    licence-svc's cursor), the oldest 50 failures; practices shown by their name."""
+    svc = services_for(request, visit)
+    licence = svc.licence
+    params = request.query_params
+    wanted = params.get("status") if params.get("status") in ACCOUNT_STATUSES else None
+    cursor = params.get("curseur") or None
+    page_number = int(params["page"]) if cursor and params.get("page", "").isdigit() else 1
+    practice_text = (params.get("cabinet") or params.get("client_id") or "").strip()[:100]
     try:
-        accounts = await licence.accounts(client_id=client_id)
+        client_id, candidates, practice_note = await _practice(svc, practice_text)
     except ServiceProblem as problem:
-        unavailable = problem.message
+        client_id, candidates, practice_note = None, [], problem.message
+    found: Json = {"items": [], "next_cursor": None}
+    summary: Json = {"by_sku": [], "total": {}}
+    failures: Json = {"items": [], "next_cursor": None}
+    dead: list[Json] = []
+    unavailable = gone = None
+    if practice_note is None:
+        try:
+            found, summary, failures = await asyncio.gather(
+                licence.accounts_page(
+                    client_id=client_id, status=wanted, limit=PAGE_SIZE, cursor=cursor
+                ),
+                licence.summary(client_id=client_id),
+                licence.alerts_page(limit=PAGE_SIZE),
+            )
+        except ServiceProblem as problem:
+            unavailable = problem.message
+            if problem.status == 422 and cursor:
+                unavailable, gone = None, "Cette page n'existe plus : revenez à la première page."
     try:
         items = (await licence.jobs(state="dead")).get("items")
         dead = [j for j in items if isinstance(j, dict)] if isinstance(items, list) else []
     except ServiceProblem:
         dead = []  # the failures still show with their Graph error, without a retry
-    shown = [a for a in accounts if wanted in (None, a.get("status"))]
-    shown.sort(key=lambda a: (str(a.get("client_id")), str(a.get("upn"))))
+    accounts: list[Json] = found["items"]
+    failed: list[Json] = failures["items"]
+    try:
+        names = await svc.contracts.names_of(
+            [a["client_id"] for a in accounts] + [a["client_id"] for a in failed]
+        )
+    except ServiceProblem:
+        names = {}  # the short id stays, as a link to the practice
+    total = summary.get("total")
     return page(
         request,
         "licences.html",
         status=status,
-        accounts=shown,
-        failures=[a for a in accounts if a.get("status") == "failed" or a.get("alert")],
+        accounts=accounts,
+        failures=failed,
+        more_failures=bool(failures.get("next_cursor")),
+        names=names,
         jobs_by_user=_dead_jobs_by_user(dead),
-        seats=seats_by_sku(accounts),
-        counts=Counter(str(a.get("status")) for a in accounts),
+        graph_said=graph_said,
+        seats=seats_by_sku(summary),
+        counts=total if isinstance(total, dict) else {},
         statuses=ACCOUNT_STATUSES,
         credential_states=CREDENTIAL_STATES,
-        filter_client=str(client_id) if client_id else "",
+        filter_practice=practice_text,
+        practice_note=practice_note,
+        candidates=candidates,
         filter_status=wanted or "",
         unavailable=unavailable,
+        gone=gone,
+        page_number=max(1, min(page_number, 100_000)),
+        next_cursor=found.get("next_cursor"),
         errors=errors or [],
         revealed=revealed,
     )
@@ -112,8 +177,12 @@ async def licences_page(request: Request, visit: SignedIn) -> Response:
 @router.get("/licences/comptes/{account_id}/mot-de-passe")
 async def confirm_reveal(account_id: uuid.UUID, request: Request, visit: SignedIn) -> Response:
     """The confirmation before the one-time reveal (a GET never reveals anything)."""
-    accounts = await services_for(request, visit).licence.accounts()
-    account = next((a for a in accounts if str(a.get("id")) == str(account_id)), None)
+    try:
+        account: Json | None = await services_for(request, visit).licence.account(account_id)
+    except ServiceProblem as problem:
+        if problem.status != 404:
+            raise
+        account = None
     return page(request, "licence_reveal.html", account=account, account_id=account_id)
 
 
