@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
@@ -120,12 +119,26 @@ async def new_enrolment_token(
     return EnrolmentTokenOut(token=token, expires_at=expires_at, plan_id=plan_id)
 
 
-@router.get("/v1/plans/{plan_id}/agents", responses=problems(errors.PlanNotFound))
+@router.get(
+    "/v1/plans/{plan_id}/agents", responses=problems(errors.PlanNotFound, pagination.InvalidCursor)
+)
 async def list_agents(
-    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
-) -> list[AgentOut]:
+    plan_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes("backups:read"),
+) -> pagination.Page[AgentOut]:
+    """The agents enrolled for the plan (active or revoked), newest enrolment first."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await plans.get_plan(conn, plan_id)
-    return [AgentOut.model_validate(dict(r)) for r in await repository.agents_of(conn, plan_id)]
+    rows = await repository.agents_of(conn, plan_id, limit + 1, before)
+    return pagination.Page[AgentOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["enrolled_at"], r["id"]),
+        out=lambda r: AgentOut.model_validate(dict(r)),
+    )
 
 
 @router.get(
@@ -173,25 +186,48 @@ async def list_runs(
     )
 
 
-@router.get("/v1/plans/{plan_id}/checks", responses=problems(errors.PlanNotFound))
+@router.get(
+    "/v1/plans/{plan_id}/checks", responses=problems(errors.PlanNotFound, pagination.InvalidCursor)
+)
 async def list_checks(
     plan_id: uuid.UUID,
     conn: Tx,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
-) -> list[CheckOut]:
+) -> pagination.Page[CheckOut]:
+    """The plan's integrity checks and test restores, newest first, a page at a time."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await plans.get_plan(conn, plan_id)
-    rows = await repository.list_checks(conn, plan_id, limit)
-    return [CheckOut.model_validate(dict(r)) for r in rows]
+    rows = await repository.list_checks(conn, plan_id, limit + 1, before)
+    return pagination.Page[CheckOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["checked_at"], r["id"]),
+        out=lambda r: CheckOut.model_validate(dict(r)),
+    )
 
 
-@router.get("/v1/plans/{plan_id}/purges", responses=problems(errors.PlanNotFound))
+@router.get(
+    "/v1/plans/{plan_id}/purges", responses=problems(errors.PlanNotFound, pagination.InvalidCursor)
+)
 async def list_purges(
-    plan_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
-) -> list[PurgeOut]:
-    """The record of the repository's destruction (K3)."""
+    plan_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes("backups:read"),
+) -> pagination.Page[PurgeOut]:
+    """The record of the repository's destruction (K3), newest first."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await plans.get_plan(conn, plan_id)
-    return [PurgeOut.model_validate(dict(r)) for r in await repository.purges_of(conn, plan_id)]
+    rows = await repository.purges_of(conn, plan_id, limit + 1, before)
+    return pagination.Page[PurgeOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["purged_at"], r["id"]),
+        out=lambda r: PurgeOut.model_validate(dict(r)),
+    )
 
 
 @router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))

@@ -139,6 +139,7 @@ class ExportOut(BaseModel):
 
 
 class PurgeOut(BaseModel):
+    id: uuid.UUID
     plan_id: uuid.UUID
     client_id: uuid.UUID
     snapshots: int

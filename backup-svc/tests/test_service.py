@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import os
 import sys
@@ -105,7 +106,8 @@ async def checks_of(api: httpx.AsyncClient, plan_id: str, count: int) -> list[di
     run by its maintenance worker after each copy)."""
 
     async def probe() -> list[dict[str, Any]] | None:
-        checks: list[dict[str, Any]] = (await api.get(f"/v1/plans/{plan_id}/checks")).json()
+        page = (await api.get(f"/v1/plans/{plan_id}/checks", params={"limit": 200})).json()
+        checks: list[dict[str, Any]] = page["items"]
         return checks if len(checks) >= count else None
 
     return await eventually(probe, timeout=60)
@@ -222,7 +224,7 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         with pytest.raises(ResticError, match="401"):
             await restic.snapshots()
         await asyncio.wait_for(daemon(config_path), 10)  # the daily loop stops by itself
-        agents = (await api.get(f"/v1/plans/{plan['id']}/agents")).json()
+        agents = (await api.get(f"/v1/plans/{plan['id']}/agents")).json()["items"]
         assert [a["status"] for a in agents] == ["revoked"]
         assert (await api.post(f"/v1/plans/{plan['id']}/enrolment-tokens")).status_code == 409
 
@@ -280,7 +282,7 @@ async def test_backup_twice_restore_both_then_contract_end_export_and_purge(
         purged = (await api.get(f"/v1/plans/{plan['id']}")).json()
         assert purged["status"] == "purged"
         assert (await api.get(f"/v1/plans/{plan['id']}/snapshots")).json()["items"] == []
-        record = (await api.get(f"/v1/plans/{plan['id']}/purges")).json()
+        record = (await api.get(f"/v1/plans/{plan['id']}/purges")).json()["items"]
         assert len(record) == 1
         assert record[0]["snapshots"] == 2
         events = await collect_events(nats_url, "backup.purged", 1)
@@ -354,6 +356,76 @@ async def test_history_keeps_30_days_and_a_day_without_copy_is_missed(
         assert [r["started_at"] for r in runs] == sorted(
             (r["started_at"] for r in runs), reverse=True
         )
+
+
+async def test_agents_checks_and_purges_page_newest_first_by_cursor(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str
+) -> None:
+    """Each of a plan's agents, checks and purges once, newest first (the id breaking ties
+    between rows of the same instant), over pages of 1 and 2; a bad cursor answers 422."""
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        plan = await new_plan(api, nats_url)
+        plan_id = uuid.UUID(plan["id"])
+        base = datetime(2026, 3, 1, 21, 0, 0, 123456, tzinfo=UTC)
+        # three rows share an instant, so only the tiebreaker orders them
+        moments = [base, base, base, base + timedelta(hours=1), base - timedelta(days=1)]
+        conn = await connect(backup_settings.database_url)
+        try:
+            agents = [(uuid.uuid4(), at) for at in moments]
+            for i, (agent_id, at) in enumerate(agents):
+                await conn.execute(
+                    "INSERT INTO agents (id, plan_id, hostname, credential_hash, status,"
+                    " enrolled_at) VALUES ($1, $2, $3, $4, 'active', $5)",
+                    agent_id,
+                    plan_id,
+                    f"srv-{i}",
+                    os.urandom(32),
+                    at,
+                )
+            checks = [(uuid.uuid4(), at) for at in moments]
+            for check_id, at in checks:
+                await conn.execute(
+                    "INSERT INTO checks (id, plan_id, agent_id, kind, ok, checked_at)"
+                    " VALUES ($1, $2, $3, 'integrity', true, $4)",
+                    check_id,
+                    plan_id,
+                    agents[0][0],
+                    at,
+                )
+            purges = [(uuid.uuid4(), at) for at in moments]
+            for purge_id, at in purges:
+                await conn.execute(
+                    "INSERT INTO purges (id, plan_id, client_id, repository_location,"
+                    " snapshots, purged_at) VALUES ($1, $2, $3, $4, 0, $5)",
+                    purge_id,
+                    plan_id,
+                    uuid.UUID(plan["client_id"]),
+                    plan["repository_location"],
+                    at,
+                )
+        finally:
+            await conn.close()
+
+        for route, rows in (("agents", agents), ("checks", checks), ("purges", purges)):
+            path = f"/v1/plans/{plan['id']}/{route}"
+            newest_first = [
+                str(i) for i, _ in sorted(rows, key=lambda r: (r[1], r[0]), reverse=True)
+            ]
+            whole = (await api.get(path)).json()
+            assert [r["id"] for r in whole["items"]] == newest_first, path
+            assert whole["next_cursor"] is None
+            for limit in (1, 2):
+                paged = await _every_row(api, path, "id", limit=limit)
+                assert len(set(paged)) == len(paged), path  # pages are disjoint
+                assert paged == newest_first, path  # ordered, and together every row
+            bad = await api.get(path, params={"cursor": "pas-un-curseur"})
+            assert bad.status_code == 422, bad.text
+            assert bad.json()["type"].endswith("invalid-cursor")
+            # a cursor of another list (a snapshot's key) is not one of this route's either
+            other = base64.urlsafe_b64encode(f"{base.isoformat()}|{b'x'.hex()}".encode())
+            wrong = await api.get(path, params={"cursor": other.decode().rstrip("=")})
+            assert wrong.status_code == 422, wrong.text
+            assert wrong.json()["type"].endswith("invalid-cursor")
 
 
 async def test_corrupted_pack_is_caught_and_raises_an_alert(
@@ -544,7 +616,7 @@ async def test_failed_copy_and_over_quota_raise_alerts_and_a_good_copy_resolves(
         open_alerts = (await api.get("/v1/alerts", params={"open_only": "true"})).json()["items"]
         assert [a["kind"] for a in open_alerts] == ["over_quota"]
         quota = await collect_events(nats_url, "backup.check_failed", 1)
-        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
+        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()["items"]
         assert [e.check for e in quota] == ["quota"], (quota, checks)  # type: ignore[attr-defined]
 
         # Over quota, the plan takes no new copy: the agent stops, and the repository server
@@ -619,7 +691,7 @@ async def test_reports_survive_an_agent_crash_and_are_sent_once(
         assert not kept.exists()
         runs = (await api.get(f"/v1/plans/{plan['id']}/runs")).json()["items"]
         assert sorted(r["id"] for r in runs) == sorted(str(o.run.report_id) for o in (lost, nxt))
-        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()
+        checks = (await api.get(f"/v1/plans/{plan['id']}/checks")).json()["items"]
         restores = [c for c in checks if c["kind"] == "restore"]
         assert len(restores) == len(lost.checks) + len(nxt.checks)
         events = await collect_events(nats_url, "backup.snapshot_completed", 3, timeout=3)

@@ -108,9 +108,18 @@ async def insert_check(conn: asyncpg.Connection, values: dict[str, Any]) -> bool
     return row is not None
 
 
-async def list_checks(conn: asyncpg.Connection, plan_id: uuid.UUID, limit: int) -> list[Row]:
+async def list_checks(
+    conn: asyncpg.Connection,
+    plan_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> list[Row]:
+    """Newest first (the id breaking ties), those after the key ``before``."""
     return await conn.fetch(
-        "SELECT * FROM checks WHERE plan_id = $1 ORDER BY checked_at DESC LIMIT $2",
+        "SELECT * FROM checks WHERE plan_id = $1"
+        " AND ($3::timestamptz IS NULL OR (checked_at, id) < ($3, $4::uuid))"
+        " ORDER BY checked_at DESC, id DESC LIMIT $2",
         plan_id,
         limit,
+        *(before or (None, None)),
     )

@@ -35,7 +35,10 @@ class BackupClient(ServiceClient):
         return rows
 
     async def checks(self, plan_id: uuid.UUID, *, limit: int = 50) -> list[Json]:
-        return await self.get_list(f"/v1/plans/{plan_id}/checks", {"limit": limit})
+        """The plan's ``limit`` newest checks (one page, 200 at most)."""
+        found = await self.get_page(f"/v1/plans/{plan_id}/checks", {"limit": limit})
+        rows: list[Json] = found["items"]
+        return rows
 
     async def snapshots(self, plan_id: uuid.UUID) -> list[Json]:
         """Every copy the plan keeps (all pages: 30 days of history at most), newest first."""
