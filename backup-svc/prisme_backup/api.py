@@ -22,6 +22,7 @@ from .schemas import (
     ExportOut,
     PlanOut,
     PlanPatch,
+    PlanStatus,
     PurgeOut,
     RunOut,
     SnapshotOut,
@@ -35,13 +36,14 @@ router = APIRouter(tags=["backups"])
 async def list_plans(
     conn: Tx,
     client_id: uuid.UUID | None = None,
+    status: PlanStatus | None = None,
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[PlanOut]:
     """Plans, oldest first, a page at a time (``next_cursor`` back as ``cursor``)."""
     after = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    rows = await repository.list_plans(conn, client_id, limit=limit + 1, after=after)
+    rows = await repository.list_plans(conn, client_id, limit=limit + 1, after=after, status=status)
     return pagination.Page[PlanOut].of(
         rows, limit, key=lambda r: (r["created_at"], r["id"]), out=PlanOut.of
     )

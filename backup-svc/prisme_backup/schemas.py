@@ -11,13 +11,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .agent.protocol import DatabaseSourceSpec, LocalTime, Text
 
+PlanStatus = Literal["active", "ended", "purged"]
+
 
 class PlanOut(BaseModel):
     id: uuid.UUID
     client_id: uuid.UUID
     client_name: str
     contract_id: uuid.UUID
-    status: Literal["active", "ended", "purged"]
+    status: PlanStatus
     databases: list[DatabaseSourceSpec]
     share_path: str | None
     daily_at: time = Field(description="Daily start, Indian/Reunion time")

@@ -29,6 +29,7 @@ async def list_plans(
     *,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
+    status: str | None = None,
 ) -> list[Row]:
     """Oldest first (the id breaking ties), those after the key ``after``."""
     return await conn.fetch(
@@ -38,12 +39,14 @@ async def list_plans(
                  WHERE r.plan_id = p.id AND r.status = 'succeeded') AS last_success_at
           FROM plans p
          WHERE ($1::uuid IS NULL OR p.client_id = $1)
+           AND ($5::text IS NULL OR p.status = $5)
            AND ($3::timestamptz IS NULL OR (p.created_at, p.id) > ($3, $4::uuid))
          ORDER BY p.created_at, p.id LIMIT $2
         """,
         client_id,
         limit,
         *(after or (None, None)),
+        status,
     )
 
 

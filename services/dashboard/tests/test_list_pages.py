@@ -1,4 +1,4 @@
-"""Cabinets, Contrats and Licences against real services: 50 a page, « Page suivante »
+"""Cabinets, Contrats, Licences and Sauvegardes against real services: 50 a page, « Page suivante »
 carries the service's cursor (API 2.0), every practice, contract and account shows once over
 the pages; a cursor that is not one (altered link) says so and offers the first page."""
 
@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prisme_backup.app import build_app as build_backup
+from prisme_backup.settings import BackupSettings
 from prisme_contracts.app import build_app as build_contracts
 from prisme_contracts.settings import ContractsSettings
 from prisme_licence.app import build_app as build_licence
@@ -49,6 +51,39 @@ async def _seed_accounts(contracts_dsn: str, licence_dsn: str) -> None:
                     "Échec de la création du compte : refus de Microsoft Graph (graph_refused)"
                     if i <= 7
                     else None,
+                )
+                for i, r in enumerate(rows, start=1)
+            ],
+        )
+    finally:
+        await conn.close()
+
+
+async def _seed_plans(contracts_dsn: str, backup_dsn: str) -> None:
+    """One backup plan per seeded practice; the last 10 (by name) ended."""
+    source = await asyncpg.connect(contracts_dsn)
+    try:
+        rows = await source.fetch(
+            "SELECT c.id, k.id AS contract_id, c.name FROM clients c"
+            " JOIN contracts k ON k.client_id = c.id ORDER BY c.name"
+        )
+    finally:
+        await source.close()
+    conn = await asyncpg.connect(backup_dsn)
+    try:
+        await conn.executemany(
+            """INSERT INTO plans (id, client_id, client_name, contract_id, status, quota_bytes,
+                                  history_days, repository_location, repository_password,
+                                  repository_user, expected_from)
+               VALUES (gen_random_uuid(), $1, $2, $3, $4, 1000000000000, 30, 'rest:local',
+                       '\\x00'::bytea, $5, current_date)""",
+            [
+                (
+                    r["id"],
+                    r["name"],
+                    r["contract_id"],
+                    "ended" if i > N - 10 else "active",
+                    f"plan-{i:03d}",
                 )
                 for i, r in enumerate(rows, start=1)
             ],
@@ -143,6 +178,37 @@ async def licences(
             yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
 
 
+@pytest.fixture
+async def backups(
+    base_settings: dict[str, Any],
+    new_database: Callable[[], Awaitable[str]],
+    auth_headers: dict[str, str],
+    dashboard_settings_factory: Callable[..., Awaitable[Any]],
+    tmp_path: Any,
+) -> AsyncIterator[tuple[Dashboard, dict[str, str]]]:
+    from prisme_dashboard.app import build_app
+
+    contracts_dsn, backup_dsn = await new_database(), await new_database()
+    contracts = build_contracts(
+        ContractsSettings(**base_settings, database_url=contracts_dsn, year_end_check_seconds=3600)
+    )
+    backup = build_backup(BackupSettings(**{**base_settings, "database_url": backup_dsn}))
+    async with (
+        start_service(contracts, headers=auth_headers) as c,
+        start_service(backup, headers=auth_headers) as b,
+    ):
+        await _seed(contracts_dsn)
+        await _seed_plans(contracts_dsn, backup_dsn)
+        settings = await dashboard_settings_factory(
+            contracts_url=str(c.base_url), backup_url=str(b.base_url)
+        )
+        app = build_app(settings)
+        async with start_service(app) as client:
+            ops = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=app)
+            initial = await ops.add_operator(OPERATOR, "technician")
+            yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
+
+
 async def _every_page(ops: Dashboard, jar: dict[str, str], start: str) -> list[str]:
     """The pages from ``start``, following « Page suivante »; each page's HTML."""
     pages: list[str] = []
@@ -220,4 +286,30 @@ async def test_licences_page_by_cursor_with_server_counts_and_practice_names(
 
     altered = await ops.client.get("/licences?curseur=altere&page=2", headers=jar)
     assert altered.status_code == 200
+    assert "Cette page n'existe plus" in unescape(altered.text)
+
+
+def _plans(html: str) -> list[str]:
+    return re.findall(r'<tr data-plan="[^"]+">\s*<td><a href="[^"]+">(Cabinet n°\d{3})</a>', html)
+
+
+async def test_backups_page_by_cursor_active_plans_first_then_any_state(
+    backups: tuple[Dashboard, dict[str, str]],
+) -> None:
+    ops, jar = backups
+    names = [f"Cabinet n°{i:03d}" for i in range(1, N + 1)]
+    # by default the plans still copied every day, 50 a page, each once
+    pages = await _every_page(ops, jar, "/sauvegardes")
+    assert [len(_plans(html)) for html in pages] == [50, 50, 10]
+    assert sorted(n for html in pages for n in _plans(html)) == names[: N - 10]
+    ended = await ops.client.get("/sauvegardes?etat=ended", headers=jar)
+    assert sorted(_plans(ended.text)) == names[N - 10 :]
+    every = await _every_page(ops, jar, "/sauvegardes?etat=tous")
+    assert sorted(n for html in every for n in _plans(html)) == names
+    one = await ops.client.get("/sauvegardes", params={"cabinet": "Cabinet n°042"}, headers=jar)
+    assert _plans(one.text) == ["Cabinet n°042"]
+    several = unescape((await ops.client.get("/sauvegardes?cabinet=Cabinet", headers=jar)).text)
+    assert "Plusieurs cabinets correspondent à « Cabinet »" in several
+    assert _plans(several) == []
+    altered = await ops.client.get("/sauvegardes?curseur=altere&page=2", headers=jar)
     assert "Cette page n'existe plus" in unescape(altered.text)

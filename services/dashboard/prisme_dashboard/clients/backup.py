@@ -16,6 +16,36 @@ class BackupClient(ServiceClient):
             "/v1/plans", {"client_id": str(client_id) if client_id else None}
         )
 
+    async def plans_page(
+        self,
+        *,
+        client_id: uuid.UUID | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Json:
+        """A page of plans, oldest first (``items``, ``next_cursor``)."""
+        params = {
+            "client_id": str(client_id) if client_id else None,
+            "status": status,
+            "limit": str(limit),
+            "cursor": cursor,
+        }
+        return await self.get_page("/v1/plans", [(k, v) for k, v in params.items() if v])
+
+    async def open_alerts_page(
+        self, *, client_id: uuid.UUID | None = None, limit: int = 50
+    ) -> Json:
+        """The newest ``limit`` open alerts, and whether more wait (``next_cursor``)."""
+        return await self.get_page(
+            "/v1/alerts",
+            {
+                "client_id": str(client_id) if client_id else None,
+                "open_only": "true",
+                "limit": str(limit),
+            },
+        )
+
     async def plan(self, plan_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/plans/{plan_id}")
 

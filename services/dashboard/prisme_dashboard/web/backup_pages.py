@@ -16,6 +16,7 @@ from prisme_chassis import clock
 from ..backup_calendar import STATE_LABELS, Run, calendar_svg, day_states
 from ..clients import Json, ServiceProblem
 from .deps import SignedIn, services_for
+from .practice_filter import as_uuid, practice_filter
 from .render import page
 
 router = APIRouter(include_in_schema=False)
@@ -51,28 +52,42 @@ def quota_share(plan: Json) -> int:
     return min(100, round(100 * int(used) / int(quota)))
 
 
-def _uuid(text: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID((text or "").strip())
-    except ValueError:
-        return None
+PAGE_SIZE = 50
+#: the plans the list shows unless the operator chooses: those still copied every day
+PLAN_FILTERS = {"active": "Actifs", "ended": "Terminés", "purged": "Purgés", "tous": "Tous"}
 
 
 @router.get("/sauvegardes")
 async def backups_page(request: Request, visit: SignedIn) -> Response:
-    backup = services_for(request, visit).backup
-    client_id = _uuid(request.query_params.get("client_id"))
-    plans: list[Json] = []
-    alerts: list[Json] = []
-    unavailable = None
-    try:
-        plans, alerts = await asyncio.gather(
-            backup.plans(client_id=client_id), backup.alerts(client_id=client_id, open_only=True)
-        )
-    except ServiceProblem as problem:
-        unavailable = problem.message
+    """Server-side: a page of 50 plans (« Page suivante » carries backup-svc's cursor), the
+    active ones unless asked, of one practice found by name; the newest 50 open alerts."""
+    svc = services_for(request, visit)
+    params = request.query_params
+    chosen = params.get("etat") if params.get("etat") in PLAN_FILTERS else "active"
+    cursor = params.get("curseur") or None
+    page_number = int(params["page"]) if cursor and params.get("page", "").isdigit() else 1
+    practice = await practice_filter(svc, params.get("cabinet") or params.get("client_id"))
+    found: Json = {"items": [], "next_cursor": None}
+    open_alerts: Json = {"items": [], "next_cursor": None}
+    unavailable = gone = None
+    if practice.note is None:
+        try:
+            found, open_alerts = await asyncio.gather(
+                svc.backup.plans_page(
+                    client_id=practice.client_id,
+                    status=None if chosen == "tous" else chosen,
+                    limit=PAGE_SIZE,
+                    cursor=cursor,
+                ),
+                svc.backup.open_alerts_page(client_id=practice.client_id, limit=PAGE_SIZE),
+            )
+        except ServiceProblem as problem:
+            unavailable = problem.message
+            if problem.status == 422 and cursor:
+                unavailable, gone = None, "Cette page n'existe plus : revenez à la première page."
     now = clock.now()
-    plans.sort(key=lambda p: (p.get("status") != "active", str(p.get("client_name"))))
+    plans: list[Json] = found["items"]
+    alerts: list[Json] = open_alerts["items"]
     open_by_plan: dict[str, int] = {}
     for alert in alerts:
         open_by_plan[str(alert["plan_id"])] = open_by_plan.get(str(alert["plan_id"]), 0) + 1
@@ -81,15 +96,21 @@ async def backups_page(request: Request, visit: SignedIn) -> Response:
         "backups.html",
         plans=plans,
         alerts=alerts,
+        more_alerts=bool(open_alerts.get("next_cursor")),
         open_by_plan=open_by_plan,
         ages={str(p["id"]): age(p.get("last_success_at"), now) for p in plans},
         stale={str(p["id"]) for p in plans if p.get("status") == "active"
                and stale(p.get("last_success_at"), now)},
         shares={str(p["id"]): quota_share(p) for p in plans},
         statuses=PLAN_STATUSES,
+        plan_filters=PLAN_FILTERS,
+        chosen=chosen,
         alert_kinds=ALERT_KINDS,
-        filter_client=str(client_id) if client_id else "",
+        practice=practice,
         unavailable=unavailable,
+        gone=gone,
+        page_number=max(1, min(page_number, 100_000)),
+        next_cursor=found.get("next_cursor"),
     )  # fmt: skip
 
 
@@ -112,7 +133,7 @@ async def plan_page(plan_id: uuid.UUID, request: Request, visit: SignedIn) -> Re
         backup.runs(plan_id, limit=120),
         backup.checks(plan_id),
         backup.snapshots(plan_id),
-        backup.alerts(client_id=_uuid(str(plan["client_id"]))),
+        backup.alerts(client_id=as_uuid(str(plan["client_id"]))),
     )
     now = clock.now()
     states = day_states(

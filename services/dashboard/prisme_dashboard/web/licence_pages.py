@@ -15,8 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 from prisme_chassis import audit
 from prisme_chassis.app import Tx
 
-from ..clients import Json, ServiceProblem, Services
+from ..clients import Json, ServiceProblem
 from .deps import GuardedForm, SignedIn, Visit, services_for
+from .practice_filter import practice_filter
 from .render import page
 from .signin_pages import actor_of
 
@@ -34,13 +35,6 @@ CREDENTIAL_STATES = {
     "read": "déjà lu",
     "expired": "expiré",
 }
-
-
-def _uuid(text: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID((text or "").strip())
-    except ValueError:
-        return None
 
 
 PAGE_SIZE = 50
@@ -74,21 +68,6 @@ def _dead_jobs_by_user(jobs: list[Json]) -> dict[str, Json]:
     return found
 
 
-async def _practice(svc: Services, text: str) -> tuple[uuid.UUID | None, list[Json], str | None]:
-    """The practice the « Cabinet » filter names: an id, or a name, SIREN or city that only
-    one practice matches. Else the candidates (several matched) or why none did."""
-    if not text:
-        return None, [], None
-    if (by_id := _uuid(text)) is not None:
-        return by_id, [], None
-    found = (await svc.contracts.clients_page(q=text, limit=10))["items"]
-    if len(found) == 1:
-        return uuid.UUID(str(found[0]["id"])), [], None
-    if not found:
-        return None, [], f"Aucun cabinet ne correspond à « {text} »."
-    return None, found, f"Plusieurs cabinets correspondent à « {text} » : choisissez-en un."
-
-
 async def _licences_page(
     request: Request,
     visit: Visit,
@@ -105,17 +84,14 @@ async def _licences_page(
     wanted = params.get("status") if params.get("status") in ACCOUNT_STATUSES else None
     cursor = params.get("curseur") or None
     page_number = int(params["page"]) if cursor and params.get("page", "").isdigit() else 1
-    practice_text = (params.get("cabinet") or params.get("client_id") or "").strip()[:100]
-    try:
-        client_id, candidates, practice_note = await _practice(svc, practice_text)
-    except ServiceProblem as problem:
-        client_id, candidates, practice_note = None, [], problem.message
+    practice = await practice_filter(svc, params.get("cabinet") or params.get("client_id"))
+    client_id = practice.client_id
     found: Json = {"items": [], "next_cursor": None}
     summary: Json = {"by_sku": [], "total": {}}
     failures: Json = {"items": [], "next_cursor": None}
     dead: list[Json] = []
     unavailable = gone = None
-    if practice_note is None:
+    if practice.note is None:
         try:
             found, summary, failures = await asyncio.gather(
                 licence.accounts_page(
@@ -156,9 +132,7 @@ async def _licences_page(
         counts=total if isinstance(total, dict) else {},
         statuses=ACCOUNT_STATUSES,
         credential_states=CREDENTIAL_STATES,
-        filter_practice=practice_text,
-        practice_note=practice_note,
-        candidates=candidates,
+        practice=practice,
         filter_status=wanted or "",
         unavailable=unavailable,
         gone=gone,
