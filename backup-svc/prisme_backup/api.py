@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -10,6 +11,7 @@ from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
+from pydantic import BaseModel
 from starlette.concurrency import iterate_in_threadpool
 
 from . import errors, repository
@@ -30,6 +32,22 @@ from .schemas import (
 from .service import exports, plans
 
 router = APIRouter(tags=["backups"])
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _newest_of_plan(
+    conn: Tx, table: str, plan_id: uuid.UUID, limit: int, cursor: str | None, model: type[M]
+) -> pagination.Page[M]:
+    """One page of a plan's history (``repository.HISTORIES``), newest first."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    await plans.get_plan(conn, plan_id)
+    rows = await repository.newest_of_plan(conn, table, plan_id, limit + 1, before)
+    at = repository.HISTORIES[table][0]
+    return pagination.Page[M].of(
+        rows, limit, key=lambda r: (r[at], r["id"]), out=lambda r: model.model_validate(dict(r))
+    )
 
 
 @router.get("/v1/plans", responses=problems(pagination.InvalidCursor))
@@ -132,15 +150,7 @@ async def list_agents(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[AgentOut]:
     """The agents enrolled for the plan (active or revoked), newest enrolment first."""
-    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    await plans.get_plan(conn, plan_id)
-    rows = await repository.agents_of(conn, plan_id, limit + 1, before)
-    return pagination.Page[AgentOut].of(
-        rows,
-        limit,
-        key=lambda r: (r["enrolled_at"], r["id"]),
-        out=lambda r: AgentOut.model_validate(dict(r)),
-    )
+    return await _newest_of_plan(conn, "agents", plan_id, limit, cursor, AgentOut)
 
 
 @router.get(
@@ -177,15 +187,7 @@ async def list_runs(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[RunOut]:
     """The plan's runs, newest first, a page at a time."""
-    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    await plans.get_plan(conn, plan_id)
-    rows = await repository.list_runs(conn, plan_id, limit + 1, before)
-    return pagination.Page[RunOut].of(
-        rows,
-        limit,
-        key=lambda r: (r["started_at"], r["id"]),
-        out=lambda r: RunOut.model_validate(dict(r)),
-    )
+    return await _newest_of_plan(conn, "runs", plan_id, limit, cursor, RunOut)
 
 
 @router.get(
@@ -199,15 +201,7 @@ async def list_checks(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[CheckOut]:
     """The plan's integrity checks and test restores, newest first, a page at a time."""
-    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    await plans.get_plan(conn, plan_id)
-    rows = await repository.list_checks(conn, plan_id, limit + 1, before)
-    return pagination.Page[CheckOut].of(
-        rows,
-        limit,
-        key=lambda r: (r["checked_at"], r["id"]),
-        out=lambda r: CheckOut.model_validate(dict(r)),
-    )
+    return await _newest_of_plan(conn, "checks", plan_id, limit, cursor, CheckOut)
 
 
 @router.get(
@@ -221,15 +215,7 @@ async def list_purges(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[PurgeOut]:
     """The record of the repository's destruction (K3), newest first."""
-    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    await plans.get_plan(conn, plan_id)
-    rows = await repository.purges_of(conn, plan_id, limit + 1, before)
-    return pagination.Page[PurgeOut].of(
-        rows,
-        limit,
-        key=lambda r: (r["purged_at"], r["id"]),
-        out=lambda r: PurgeOut.model_validate(dict(r)),
-    )
+    return await _newest_of_plan(conn, "purges", plan_id, limit, cursor, PurgeOut)
 
 
 @router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))

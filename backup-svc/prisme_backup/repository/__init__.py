@@ -2,7 +2,6 @@
 
 from .agents import (
     active_agent,
-    agents_of,
     consume_enrolment_token,
     insert_agent,
     insert_enrolment_token,
@@ -11,6 +10,7 @@ from .agents import (
 from .alerts import list_alerts, raise_alert, resolve_alerts
 from .contracts import contract_status, locked_contract, save_contract
 from .exports import finish_export, get_export, insert_export, mark_export_running
+from .histories import HISTORIES, newest_of_plan
 from .plans import (
     end_plan,
     finish_maintenance,
@@ -26,14 +26,12 @@ from .plans import (
     set_repository_user_hash,
     update_plan,
 )
-from .purges import mark_purged, plans_due_for_purge, purges_of
+from .purges import mark_purged, plans_due_for_purge
 from .rows import Row
 from .runs import (
     covered_days,
     insert_check,
     insert_run,
-    list_checks,
-    list_runs,
     owner_of_check,
     owner_of_run,
     run_of_agent,
@@ -41,9 +39,9 @@ from .runs import (
 from .snapshots import forget_snapshots, insert_snapshot, list_snapshots
 
 __all__ = [
+    "HISTORIES",
     "Row",
     "active_agent",
-    "agents_of",
     "consume_enrolment_token",
     "contract_status",
     "covered_days",
@@ -61,21 +59,19 @@ __all__ = [
     "insert_run",
     "insert_snapshot",
     "list_alerts",
-    "list_checks",
     "list_plans",
-    "list_runs",
     "list_snapshots",
     "locked_contract",
     "mark_export_running",
     "mark_maintenance_due",
     "mark_purged",
+    "newest_of_plan",
     "owner_of_check",
     "owner_of_run",
     "plan_due_for_maintenance",
     "plan_for_client",
     "plans_due_for_purge",
     "plans_to_watch",
-    "purges_of",
     "raise_alert",
     "reactivate_plan",
     "repository_users",

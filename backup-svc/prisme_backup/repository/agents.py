@@ -98,21 +98,3 @@ async def active_agent(conn: asyncpg.Connection, credential_hash: bytes) -> Row 
         """,
         credential_hash,
     )
-
-
-async def agents_of(
-    conn: asyncpg.Connection,
-    plan_id: uuid.UUID,
-    limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
-) -> list[Row]:
-    """Newest enrolment first (the id breaking ties), those after the key ``before``."""
-    return await conn.fetch(
-        "SELECT id, hostname, status, enrolled_at, revoked_at, last_seen_at"
-        " FROM agents WHERE plan_id = $1"
-        " AND ($3::timestamptz IS NULL OR (enrolled_at, id) < ($3, $4::uuid))"
-        " ORDER BY enrolled_at DESC, id DESC LIMIT $2",
-        plan_id,
-        limit,
-        *(before or (None, None)),
-    )

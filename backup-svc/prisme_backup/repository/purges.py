@@ -50,20 +50,3 @@ async def mark_purged(conn: asyncpg.Connection, plan: Row, now: datetime) -> int
         now,
     )
     return int(count or 0)
-
-
-async def purges_of(
-    conn: asyncpg.Connection,
-    plan_id: uuid.UUID,
-    limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
-) -> list[Row]:
-    """Newest first (the id breaking ties), those after the key ``before``."""
-    return await conn.fetch(
-        "SELECT * FROM purges WHERE plan_id = $1"
-        " AND ($3::timestamptz IS NULL OR (purged_at, id) < ($3, $4::uuid))"
-        " ORDER BY purged_at DESC, id DESC LIMIT $2",
-        plan_id,
-        limit,
-        *(before or (None, None)),
-    )

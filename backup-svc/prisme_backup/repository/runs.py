@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
-
-from .rows import Row
 
 
 async def covered_days(conn: asyncpg.Connection, plan_id: uuid.UUID, since: date) -> set[date]:
@@ -59,23 +57,6 @@ async def owner_of_check(conn: asyncpg.Connection, check_id: uuid.UUID) -> uuid.
     return owner
 
 
-async def list_runs(
-    conn: asyncpg.Connection,
-    plan_id: uuid.UUID,
-    limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
-) -> list[Row]:
-    """Newest first (the id breaking ties), those after the key ``before``."""
-    return await conn.fetch(
-        "SELECT * FROM runs WHERE plan_id = $1"
-        " AND ($3::timestamptz IS NULL OR (started_at, id) < ($3, $4::uuid))"
-        " ORDER BY started_at DESC, id DESC LIMIT $2",
-        plan_id,
-        limit,
-        *(before or (None, None)),
-    )
-
-
 async def run_of_agent(conn: asyncpg.Connection, run_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
     return bool(
         await conn.fetchval(
@@ -106,20 +87,3 @@ async def insert_check(conn: asyncpg.Connection, values: dict[str, Any]) -> bool
         values["checked_at"],
     )
     return row is not None
-
-
-async def list_checks(
-    conn: asyncpg.Connection,
-    plan_id: uuid.UUID,
-    limit: int,
-    before: tuple[datetime, uuid.UUID] | None = None,
-) -> list[Row]:
-    """Newest first (the id breaking ties), those after the key ``before``."""
-    return await conn.fetch(
-        "SELECT * FROM checks WHERE plan_id = $1"
-        " AND ($3::timestamptz IS NULL OR (checked_at, id) < ($3, $4::uuid))"
-        " ORDER BY checked_at DESC, id DESC LIMIT $2",
-        plan_id,
-        limit,
-        *(before or (None, None)),
-    )

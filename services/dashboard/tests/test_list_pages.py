@@ -4,6 +4,7 @@ the pages; a cursor that is not one (altered link) says so and offers the first 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from html import unescape
@@ -120,93 +121,75 @@ async def _seed(dsn: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-async def operator(
+Downstream = Callable[[dict[str, Any], str], Any]
+#: the service the page reads besides contracts-svc: its app, the dashboard's setting, the seed
+DOWNSTREAM: dict[str, tuple[Downstream, str, Callable[[str, str], Awaitable[None]]]] = {
+    "licence": (
+        lambda base, dsn: build_licence(LicenceSettings(**base, database_url=dsn)),
+        "licence_url",
+        _seed_accounts,
+    ),
+    "backup": (
+        lambda base, dsn: build_backup(BackupSettings(**{**base, "database_url": dsn})),
+        "backup_url",
+        _seed_plans,
+    ),
+}
+
+
+@contextlib.asynccontextmanager
+async def _signed_in(
+    base_settings: dict[str, Any],
+    new_database: Callable[[], Awaitable[str]],
+    auth_headers: dict[str, str],
+    dashboard_settings_factory: Callable[..., Awaitable[Any]],
+    downstream: str | None = None,
+) -> AsyncIterator[tuple[Dashboard, dict[str, str]]]:
+    """contracts-svc seeded with N practices (and ``downstream`` with their rows), the
+    dashboard on them, a technician signed in: the dashboard and the session's cookies."""
+    from prisme_dashboard.app import build_app
+
+    contracts_dsn = await new_database()
+    contracts = build_contracts(
+        ContractsSettings(**base_settings, database_url=contracts_dsn, year_end_check_seconds=3600)
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        c = await stack.enter_async_context(start_service(contracts, headers=auth_headers))
+        await _seed(contracts_dsn)
+        urls = {"contracts_url": str(c.base_url)}
+        if downstream is not None:
+            build, setting, seed = DOWNSTREAM[downstream]
+            dsn = await new_database()
+            svc = build(base_settings, dsn)
+            other = await stack.enter_async_context(start_service(svc, headers=auth_headers))
+            await seed(contracts_dsn, dsn)
+            urls[setting] = str(other.base_url)
+        settings = await dashboard_settings_factory(**urls)
+        app = build_app(settings)
+        client = await stack.enter_async_context(start_service(app))
+        ops = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=app)
+        initial = await ops.add_operator(OPERATOR, "technician")
+        yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
+
+
+@pytest.fixture(params=[None])
+async def signed_in(
+    request: pytest.FixtureRequest,
     base_settings: dict[str, Any],
     new_database: Callable[[], Awaitable[str]],
     auth_headers: dict[str, str],
     dashboard_settings_factory: Callable[..., Awaitable[Any]],
 ) -> AsyncIterator[tuple[Dashboard, dict[str, str]]]:
-    from prisme_dashboard.app import build_app
-
-    dsn = await new_database()
-    contracts = build_contracts(
-        ContractsSettings(**base_settings, database_url=dsn, year_end_check_seconds=3600)
-    )
-    async with start_service(contracts, headers=auth_headers) as c:
-        await _seed(dsn)
-        settings = await dashboard_settings_factory(contracts_url=str(c.base_url))
-        app = build_app(settings)
-        async with start_service(app) as client:
-            ops = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=app)
-            initial = await ops.add_operator(OPERATOR, "technician")
-            yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
+    """Parametrised indirectly with the downstream service's name (None: contracts-svc only)."""
+    async with _signed_in(
+        base_settings, new_database, auth_headers, dashboard_settings_factory, request.param
+    ) as found:
+        yield found
 
 
 def _next(html: str) -> str | None:
     found = re.search(r'<a href="([^"]+)" rel="next">Page suivante', html)
     return unescape(found.group(1)) if found else None
-
-
-@pytest.fixture
-async def licences(
-    base_settings: dict[str, Any],
-    new_database: Callable[[], Awaitable[str]],
-    auth_headers: dict[str, str],
-    dashboard_settings_factory: Callable[..., Awaitable[Any]],
-) -> AsyncIterator[tuple[Dashboard, dict[str, str]]]:
-    from prisme_dashboard.app import build_app
-
-    contracts_dsn, licence_dsn = await new_database(), await new_database()
-    contracts = build_contracts(
-        ContractsSettings(**base_settings, database_url=contracts_dsn, year_end_check_seconds=3600)
-    )
-    licence = build_licence(LicenceSettings(**base_settings, database_url=licence_dsn))
-    async with (
-        start_service(contracts, headers=auth_headers) as c,
-        start_service(licence, headers=auth_headers) as li,
-    ):
-        await _seed(contracts_dsn)
-        await _seed_accounts(contracts_dsn, licence_dsn)
-        settings = await dashboard_settings_factory(
-            contracts_url=str(c.base_url), licence_url=str(li.base_url)
-        )
-        app = build_app(settings)
-        async with start_service(app) as client:
-            ops = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=app)
-            initial = await ops.add_operator(OPERATOR, "technician")
-            yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
-
-
-@pytest.fixture
-async def backups(
-    base_settings: dict[str, Any],
-    new_database: Callable[[], Awaitable[str]],
-    auth_headers: dict[str, str],
-    dashboard_settings_factory: Callable[..., Awaitable[Any]],
-    tmp_path: Any,
-) -> AsyncIterator[tuple[Dashboard, dict[str, str]]]:
-    from prisme_dashboard.app import build_app
-
-    contracts_dsn, backup_dsn = await new_database(), await new_database()
-    contracts = build_contracts(
-        ContractsSettings(**base_settings, database_url=contracts_dsn, year_end_check_seconds=3600)
-    )
-    backup = build_backup(BackupSettings(**{**base_settings, "database_url": backup_dsn}))
-    async with (
-        start_service(contracts, headers=auth_headers) as c,
-        start_service(backup, headers=auth_headers) as b,
-    ):
-        await _seed(contracts_dsn)
-        await _seed_plans(contracts_dsn, backup_dsn)
-        settings = await dashboard_settings_factory(
-            contracts_url=str(c.base_url), backup_url=str(b.base_url)
-        )
-        app = build_app(settings)
-        async with start_service(app) as client:
-            ops = Dashboard(client=client, dsn=settings.database_url, settings=settings, app=app)
-            initial = await ops.add_operator(OPERATOR, "technician")
-            yield ops, await ops.sign_in_http(OPERATOR, initial, "un cabinet bien suivi, deux")
 
 
 async def _every_page(ops: Dashboard, jar: dict[str, str], start: str) -> list[str]:
@@ -227,9 +210,9 @@ async def _every_page(ops: Dashboard, jar: dict[str, str], start: str) -> list[s
 
 
 async def test_practices_and_contracts_page_by_cursor_each_row_once(
-    operator: tuple[Dashboard, dict[str, str]],
+    signed_in: tuple[Dashboard, dict[str, str]],
 ) -> None:
-    ops, jar = operator
+    ops, jar = signed_in
     names = [f"Cabinet n°{i:03d}" for i in range(1, N + 1)]
 
     pages = await _every_page(ops, jar, "/cabinets")
@@ -254,10 +237,11 @@ def _accounts(html: str) -> list[str]:
     return re.findall(r'<tr data-account="[^"]+">\s*<td>(dr\.\d{3}@prisme\.re)</td>', html)
 
 
+@pytest.mark.parametrize("signed_in", ["licence"], indirect=True)
 async def test_licences_page_by_cursor_with_server_counts_and_practice_names(
-    licences: tuple[Dashboard, dict[str, str]],
+    signed_in: tuple[Dashboard, dict[str, str]],
 ) -> None:
-    ops, jar = licences
+    ops, jar = signed_in
     pages = await _every_page(ops, jar, "/licences")
     assert [len(_accounts(html)) for html in pages] == [50, 50, 20]
     shown = [upn for html in pages for upn in _accounts(html)]
@@ -293,10 +277,11 @@ def _plans(html: str) -> list[str]:
     return re.findall(r'<tr data-plan="[^"]+">\s*<td><a href="[^"]+">(Cabinet n°\d{3})</a>', html)
 
 
+@pytest.mark.parametrize("signed_in", ["backup"], indirect=True)
 async def test_backups_page_by_cursor_active_plans_first_then_any_state(
-    backups: tuple[Dashboard, dict[str, str]],
+    signed_in: tuple[Dashboard, dict[str, str]],
 ) -> None:
-    ops, jar = backups
+    ops, jar = signed_in
     names = [f"Cabinet n°{i:03d}" for i in range(1, N + 1)]
     # by default the plans still copied every day, 50 a page, each once
     pages = await _every_page(ops, jar, "/sauvegardes")

@@ -25,25 +25,16 @@ class BackupClient(ServiceClient):
         cursor: str | None = None,
     ) -> Json:
         """A page of plans, oldest first (``items``, ``next_cursor``)."""
-        params = {
-            "client_id": str(client_id) if client_id else None,
-            "status": status,
-            "limit": str(limit),
-            "cursor": cursor,
-        }
-        return await self.get_page("/v1/plans", [(k, v) for k, v in params.items() if v])
+        return await self.get_page_of(
+            "/v1/plans", limit=limit, cursor=cursor, client_id=client_id, status=status
+        )
 
     async def open_alerts_page(
         self, *, client_id: uuid.UUID | None = None, limit: int = 50
     ) -> Json:
         """The newest ``limit`` open alerts, and whether more wait (``next_cursor``)."""
-        return await self.get_page(
-            "/v1/alerts",
-            {
-                "client_id": str(client_id) if client_id else None,
-                "open_only": "true",
-                "limit": str(limit),
-            },
+        return await self.get_page_of(
+            "/v1/alerts", limit=limit, cursor=None, client_id=client_id, open_only="true"
         )
 
     async def plan(self, plan_id: uuid.UUID) -> Json:

@@ -270,6 +270,16 @@ class ServiceClient:
             raise TypeError(f"{self.name} {path}: expected a page {{items, next_cursor}}")
         return body
 
+    async def get_page_of(
+        self, path: str, *, limit: int, cursor: str | None, **filters: object
+    ) -> Json:
+        """One page of ``limit`` rows after ``cursor``, with the filters that are given
+        (None leaves a filter out; ids are sent as text)."""
+        given = [(k, str(v)) for k, v in filters.items() if v is not None]
+        return await self.get_page(
+            path, [*given, ("limit", str(limit)), *([("cursor", cursor)] if cursor else [])]
+        )
+
     async def get_every(
         self, path: str, params: Params | list[tuple[str, str]] | None = None
     ) -> list[Json]:

@@ -32,13 +32,9 @@ class LicenceClient(ContractEndConsumer):
         cursor: str | None = None,
     ) -> Json:
         """A page of accounts by practice then UPN (``items``, ``next_cursor``)."""
-        params = {
-            "client_id": str(client_id) if client_id else None,
-            "status": status,
-            "limit": str(limit),
-            "cursor": cursor,
-        }
-        return await self.get_page("/v1/accounts", [(k, v) for k, v in params.items() if v])
+        return await self.get_page_of(
+            "/v1/accounts", limit=limit, cursor=cursor, client_id=client_id, status=status
+        )
 
     async def account(self, account_id: uuid.UUID) -> Json:
         return await self.get_object(f"/v1/accounts/{account_id}")
@@ -51,7 +47,7 @@ class LicenceClient(ContractEndConsumer):
 
     async def alerts_page(self, *, limit: int = 50) -> Json:
         """The first ``limit`` accounts with an alert, oldest first, and whether more wait."""
-        return await self.get_page("/v1/alerts", {"limit": str(limit)})
+        return await self.get_page_of("/v1/alerts", limit=limit, cursor=None)
 
     async def alerts(self) -> list[Json]:
         """Every account with an alert (all pages), oldest first."""
