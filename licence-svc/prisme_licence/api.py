@@ -169,12 +169,13 @@ async def get_account(
 @router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))
 async def list_alerts(
     conn: Tx,
+    client_id: uuid.UUID | None = None,
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
     who: Principal = require_scopes("licences:read"),
 ) -> pagination.Page[AlertOut]:
     """Accounts with an alert, oldest change first, a page at a time."""
-    rows = await service.list_alerts(conn, limit=limit + 1, cursor=cursor)
+    rows = await service.list_alerts(conn, limit=limit + 1, cursor=cursor, client_id=client_id)
     return pagination.Page[AlertOut].of(
         rows,
         limit,

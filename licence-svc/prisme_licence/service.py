@@ -395,10 +395,13 @@ async def account_counts(conn: Conn, client_id: uuid.UUID | None) -> dict[str, d
     return found
 
 
-async def list_alerts(conn: Conn, *, limit: int, cursor: str | None = None) -> list[dict[str, Any]]:
+async def list_alerts(
+    conn: Conn, *, limit: int, cursor: str | None = None, client_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
     """``limit`` accounts with an alert, oldest change first, after ``cursor``."""
     after = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    return [dict(r) for r in await repo.list_alerts(conn, limit=limit, after=after)]
+    rows = await repo.list_alerts(conn, limit=limit, after=after, client_id=client_id)
+    return [dict(r) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -145,16 +145,22 @@ async def account_counts(conn: Conn, client_id: uuid.UUID | None) -> list[asyncp
 
 
 async def list_alerts(
-    conn: Conn, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+    conn: Conn,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    client_id: uuid.UUID | None = None,
 ) -> list[asyncpg.Record]:
     """Accounts with an alert, oldest change first (the id breaking ties), after ``after``."""
     return list(
         await conn.fetch(
             """SELECT * FROM accounts WHERE alert IS NOT NULL
+               AND ($4::uuid IS NULL OR client_id = $4)
                AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2, $3::uuid))
                ORDER BY updated_at, id LIMIT $1""",
             limit,
             *(after or (None, None)),
+            client_id,
         )
     )
 

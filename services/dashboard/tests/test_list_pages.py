@@ -262,6 +262,9 @@ async def test_licences_page_by_cursor_with_server_counts_and_practice_names(
 
     one = await ops.client.get("/licences", params={"cabinet": "Cabinet n°042"}, headers=jar)
     assert _accounts(one.text) == ["dr.042@prisme.re"]
+    assert "<tr data-failure=" not in one.text  # the failures are the practice's too: none
+    failing = await ops.client.get("/licences", params={"cabinet": "Cabinet n°003"}, headers=jar)
+    assert failing.text.count("<tr data-failure=") == 1
     several = unescape((await ops.client.get("/licences?cabinet=Cabinet", headers=jar)).text)
     assert "Plusieurs cabinets correspondent à « Cabinet »" in several
     assert _accounts(several) == []

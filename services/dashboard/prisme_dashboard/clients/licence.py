@@ -45,9 +45,9 @@ class LicenceClient(ContractEndConsumer):
             "/v1/accounts/summary", {"client_id": str(client_id) if client_id else None}
         )
 
-    async def alerts_page(self, *, limit: int = 50) -> Json:
+    async def alerts_page(self, *, client_id: uuid.UUID | None = None, limit: int = 50) -> Json:
         """The first ``limit`` accounts with an alert, oldest first, and whether more wait."""
-        return await self.get_page_of("/v1/alerts", limit=limit, cursor=None)
+        return await self.get_page_of("/v1/alerts", limit=limit, cursor=None, client_id=client_id)
 
     async def alerts(self) -> list[Json]:
         """Every account with an alert (all pages), oldest first."""

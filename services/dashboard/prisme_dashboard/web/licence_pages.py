@@ -77,7 +77,8 @@ async def _licences_page(
     revealed: Json | None = None,
 ) -> Response:
     """Server-side: the counts, one page of 50 accounts (« Page suivante » carries
-    licence-svc's cursor), the oldest 50 failures; practices shown by their name."""
+    licence-svc's cursor), the oldest 50 failures (of the practice asked); practices shown by
+    their name."""
     svc = services_for(request, visit)
     licence = svc.licence
     params = request.query_params
@@ -98,7 +99,7 @@ async def _licences_page(
                     client_id=client_id, status=wanted, limit=PAGE_SIZE, cursor=cursor
                 ),
                 licence.summary(client_id=client_id),
-                licence.alerts_page(limit=PAGE_SIZE),
+                licence.alerts_page(client_id=client_id, limit=PAGE_SIZE),
             )
         except ServiceProblem as problem:
             unavailable = problem.message
