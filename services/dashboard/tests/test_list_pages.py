@@ -16,6 +16,7 @@ from prisme_backup.app import build_app as build_backup
 from prisme_backup.settings import BackupSettings
 from prisme_contracts.app import build_app as build_contracts
 from prisme_contracts.settings import ContractsSettings
+from prisme_dashboard.web import home_pages
 from prisme_licence.app import build_app as build_licence
 from prisme_licence.settings import LicenceSettings
 from prisme_testing.runner import start_service
@@ -239,7 +240,7 @@ def _accounts(html: str) -> list[str]:
 
 @pytest.mark.parametrize("signed_in", ["licence"], indirect=True)
 async def test_licences_page_by_cursor_with_server_counts_and_practice_names(
-    signed_in: tuple[Dashboard, dict[str, str]],
+    signed_in: tuple[Dashboard, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ops, jar = signed_in
     pages = await _every_page(ops, jar, "/licences")
@@ -274,6 +275,16 @@ async def test_licences_page_by_cursor_with_server_counts_and_practice_names(
     altered = await ops.client.get("/licences?curseur=altere&page=2", headers=jar)
     assert altered.status_code == 200
     assert "Cette page n'existe plus" in unescape(altered.text)
+
+    # the home page: the 7 failures among its open alerts, each by practice name
+    home = unescape((await ops.client.get("/", headers=jar)).text)
+    rows = re.findall(r"<tr><td>Licence en échec</td><td><a [^>]+>(Cabinet n°\d{3})</a>", home)
+    assert sorted(rows) == [f"Cabinet n°{i:03d}" for i in range(1, 8)]
+    assert "Tous les échecs de licence" not in home  # all of them fit: no « more » link
+    monkeypatch.setattr(home_pages, "HOME_ALERTS", 5)
+    home = unescape((await ops.client.get("/", headers=jar)).text)
+    assert home.count("<tr><td>Licence en échec</td>") == 5
+    assert '<a href="/licences">Tous les échecs de licence</a>' in home
 
 
 def _plans(html: str) -> list[str]:

@@ -49,10 +49,6 @@ class LicenceClient(ContractEndConsumer):
         """The first ``limit`` accounts with an alert, oldest first, and whether more wait."""
         return await self.get_page_of("/v1/alerts", limit=limit, cursor=None, client_id=client_id)
 
-    async def alerts(self) -> list[Json]:
-        """Every account with an alert (all pages), oldest first."""
-        return await self.get_every("/v1/alerts")
-
     async def job_summary(self) -> Json:
         return await self.get_object("/v1/jobs/summary")
 

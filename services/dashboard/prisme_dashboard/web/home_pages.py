@@ -16,7 +16,10 @@ from . import labels  # noqa: F401  (registers the labels in the templates)
 from .approval_pages import waiting_for_me
 from .deps import SignedIn, services_for
 from .render import page
-from .service_pages import has_scope, optional
+from .service_pages import NO_PAGE, has_scope, optional
+
+#: the open alerts of each service shown on the home page (their pages list them all)
+HOME_ALERTS = 20
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,16 +64,27 @@ async def home(request: Request, visit: SignedIn) -> Response:
     (
         waiting,
         (non_conforming, nc_note),
-        (backup_alerts, _),
-        (licence_alerts, _),
+        (backup_page, _),
+        (licence_page, _),
         (other_alerts, _),
     ) = await asyncio.gather(
         waiting_for_me(svc, visit),
         optional(first_non_conforming(svc), []),
-        optional(svc.backup.alerts(open_only=True), []),
-        optional(svc.licence.alerts(), []),
+        # the first of each (newest backup alerts, oldest licence ones): their pages list all
+        optional(svc.backup.open_alerts_page(limit=HOME_ALERTS), NO_PAGE),
+        optional(svc.licence.alerts_page(limit=HOME_ALERTS), NO_PAGE),
         optional(webhook_alerts(), []),
     )
+    backup_alerts: list[Json] = backup_page["items"]
+    licence_alerts: list[Json] = licence_page["items"]
+    more_alerts = [
+        (label, href)
+        for label, href, found in (
+            ("Toutes les alertes de sauvegarde", "/sauvegardes", backup_page),
+            ("Tous les échecs de licence", "/licences", licence_page),
+        )
+        if found.get("next_cursor")
+    ]
     client_ids = {c["client_id"] for c in non_conforming}
     client_ids |= {a["client_id"] for a in backup_alerts} | {a["client_id"] for a in licence_alerts}
     names: dict[str, str] = {}
@@ -92,7 +106,7 @@ async def home(request: Request, visit: SignedIn) -> Response:
         ]
         + [
             {
-                "what": "Licence en échec",
+                "what": "Licence en échec" if a.get("status") == "failed" else "Licence en attente",
                 "client_id": a["client_id"],
                 "detail": a["alert"],
                 "at": None,
@@ -114,5 +128,6 @@ async def home(request: Request, visit: SignedIn) -> Response:
         non_conforming=non_conforming,
         non_conforming_note=nc_note,
         alerts=alerts,
+        more_alerts=more_alerts,
         names=names,
     )

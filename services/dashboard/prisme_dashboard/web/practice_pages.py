@@ -26,6 +26,7 @@ from . import labels
 from .deps import GuardedForm, SignedIn, Visit, services_for
 from .render import NOTICES, fragment, page
 from .service_pages import (
+    NO_PAGE,
     Refusal,
     Svc,
     form_values,
@@ -58,7 +59,6 @@ NOTICES.update(
     termination_requested="La demande de cessation est envoyée : un autre opérateur doit la valider.",
 )
 #: what a list of billing-svc reads as when the operator may not see it
-NO_PAGE: Json = {"items": [], "next_cursor": None}
 
 
 def practice_url(client_id: uuid.UUID | str) -> str:

@@ -13,7 +13,7 @@ import asyncpg
 from fastapi import Depends, Request
 from starlette.datastructures import FormData, UploadFile
 
-from ..clients import ServiceProblem, Services
+from ..clients import Json, ServiceProblem, Services
 from .deps import SignedIn, Visit, services_for
 
 T = TypeVar("T")
@@ -40,6 +40,10 @@ class Refusal:
 
     def __bool__(self) -> bool:
         return bool(self.errors or self.fields)
+
+
+#: the default of an ``optional`` page read: no rows, no next page
+NO_PAGE: Json = {"items": [], "next_cursor": None}
 
 
 async def optional(call: Awaitable[T], default: T) -> tuple[T, str | None]:
