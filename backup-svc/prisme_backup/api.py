@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
+from prisme_chassis.wire import IsoDatetime
 from pydantic import BaseModel
 from starlette.concurrency import iterate_in_threadpool
 
@@ -55,13 +56,19 @@ async def list_plans(
     conn: Tx,
     client_id: uuid.UUID | None = None,
     status: PlanStatus | None = None,
+    no_copy_since: Annotated[
+        IsoDatetime | None,
+        Query(description="Only the plans without a good copy finished since this instant"),
+    ] = None,
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[PlanOut]:
     """Plans, oldest first, a page at a time (``next_cursor`` back as ``cursor``)."""
     after = pagination.decode(cursor, pagination.moment, uuid.UUID)
-    rows = await repository.list_plans(conn, client_id, limit=limit + 1, after=after, status=status)
+    rows = await repository.list_plans(
+        conn, client_id, limit=limit + 1, after=after, status=status, no_copy_since=no_copy_since
+    )
     return pagination.Page[PlanOut].of(
         rows, limit, key=lambda r: (r["created_at"], r["id"]), out=PlanOut.of
     )

@@ -30,8 +30,10 @@ async def list_plans(
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
     status: str | None = None,
+    no_copy_since: datetime | None = None,
 ) -> list[Row]:
-    """Oldest first (the id breaking ties), those after the key ``after``."""
+    """Oldest first (the id breaking ties), those after the key ``after``; with
+    ``no_copy_since``, only the plans without a good copy finished since then."""
     return await conn.fetch(
         """
         SELECT p.*,
@@ -40,6 +42,9 @@ async def list_plans(
           FROM plans p
          WHERE ($1::uuid IS NULL OR p.client_id = $1)
            AND ($5::text IS NULL OR p.status = $5)
+           AND ($6::timestamptz IS NULL OR NOT EXISTS (
+                SELECT 1 FROM runs r WHERE r.plan_id = p.id AND r.status = 'succeeded'
+                   AND r.finished_at >= $6))
            AND ($3::timestamptz IS NULL OR (p.created_at, p.id) > ($3, $4::uuid))
          ORDER BY p.created_at, p.id LIMIT $2
         """,
@@ -47,6 +52,7 @@ async def list_plans(
         limit,
         *(after or (None, None)),
         status,
+        no_copy_since,
     )
 
 

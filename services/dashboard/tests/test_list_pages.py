@@ -90,6 +90,22 @@ async def _seed_plans(contracts_dsn: str, backup_dsn: str) -> None:
                 for i, r in enumerate(rows, start=1)
             ],
         )
+        # a good copy an hour ago for the first 30 practices' plans, one 3 days old for the
+        # 31st: 80 active plans have had none for 36 h
+        await conn.execute(
+            """
+            WITH p AS (SELECT id, row_number() OVER (ORDER BY client_name) AS n FROM plans),
+                 a AS (INSERT INTO agents (id, plan_id, hostname, credential_hash, status)
+                       SELECT gen_random_uuid(), id, 'poste', decode(md5(id::text), 'hex'),
+                              'active' FROM p WHERE n <= 31 RETURNING id, plan_id)
+            INSERT INTO runs (id, plan_id, agent_id, day, started_at, finished_at, status)
+            SELECT gen_random_uuid(), a.plan_id, a.id, current_date, f - interval '5 min', f,
+                   'succeeded'
+              FROM a JOIN p ON p.id = a.plan_id,
+                   LATERAL (SELECT now() - CASE WHEN p.n <= 30 THEN interval '1 hour'
+                                                ELSE interval '3 days' END AS f) t
+            """
+        )
     finally:
         await conn.close()
 
@@ -301,6 +317,8 @@ async def test_backups_page_by_cursor_active_plans_first_then_any_state(
     pages = await _every_page(ops, jar, "/sauvegardes")
     assert [len(_plans(html)) for html in pages] == [50, 50, 10]
     assert sorted(n for html in pages for n in _plans(html)) == names[: N - 10]
+    late = await _every_page(ops, jar, "/sauvegardes?etat=en_retard")
+    assert sorted(n for html in late for n in _plans(html)) == names[30 : N - 10]
     ended = await ops.client.get("/sauvegardes?etat=ended", headers=jar)
     assert sorted(_plans(ended.text)) == names[N - 10 :]
     every = await _every_page(ops, jar, "/sauvegardes?etat=tous")

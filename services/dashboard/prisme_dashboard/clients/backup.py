@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from .base import Json, ServiceClient
 
@@ -21,12 +22,19 @@ class BackupClient(ServiceClient):
         *,
         client_id: uuid.UUID | None = None,
         status: str | None = None,
+        no_copy_since: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Json:
-        """A page of plans, oldest first (``items``, ``next_cursor``)."""
+        """A page of plans, oldest first (``items``, ``next_cursor``); ``no_copy_since``: only
+        those without a good copy finished since then."""
         return await self.get_page_of(
-            "/v1/plans", limit=limit, cursor=cursor, client_id=client_id, status=status
+            "/v1/plans",
+            limit=limit,
+            cursor=cursor,
+            client_id=client_id,
+            status=status,
+            no_copy_since=no_copy_since.isoformat() if no_copy_since else None,
         )
 
     async def open_alerts_page(

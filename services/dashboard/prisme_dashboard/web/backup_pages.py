@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -42,9 +42,13 @@ def age(moment: str | None, now: datetime) -> str:
     return f"il y a {int(seconds // 86400)} jours"
 
 
+#: no good copy for longer than this: the plan's age is shown as an alert
+STALE_AFTER = timedelta(hours=36)
+
+
 def stale(moment: str | None, now: datetime) -> bool:
     """No good copy for more than a day and a half: the age is shown as an alert."""
-    return not moment or (now - datetime.fromisoformat(moment)).total_seconds() > 36 * 3600
+    return not moment or now - datetime.fromisoformat(moment) > STALE_AFTER
 
 
 def quota_share(plan: Json) -> int:
@@ -54,7 +58,15 @@ def quota_share(plan: Json) -> int:
 
 PAGE_SIZE = 50
 #: the plans the list shows unless the operator chooses: those still copied every day
-PLAN_FILTERS = {"active": "Actifs", "ended": "Terminés", "purged": "Purgés", "tous": "Tous"}
+PLAN_FILTERS = {
+    "active": "Actifs",
+    "en_retard": "Actifs sans copie depuis 36 h",
+    "ended": "Terminés",
+    "purged": "Purgés",
+    "tous": "Tous",
+}
+#: backup-svc's status of each choice (``tous``: any)
+PLAN_STATUS_OF: dict[str, str | None] = {"tous": None, "en_retard": "active"}
 
 
 @router.get("/sauvegardes")
@@ -63,19 +75,22 @@ async def backups_page(request: Request, visit: SignedIn) -> Response:
     active ones unless asked, of one practice found by name; the newest 50 open alerts."""
     svc = services_for(request, visit)
     params = request.query_params
-    chosen = params.get("etat") if params.get("etat") in PLAN_FILTERS else "active"
+    chosen = params.get("etat") or "active"
+    chosen = chosen if chosen in PLAN_FILTERS else "active"
     cursor = params.get("curseur") or None
     page_number = int(params["page"]) if cursor and params.get("page", "").isdigit() else 1
     practice = await practice_filter(svc, params.get("cabinet") or params.get("client_id"))
     found: Json = {"items": [], "next_cursor": None}
     open_alerts: Json = {"items": [], "next_cursor": None}
     unavailable = gone = None
+    now = clock.now()
     if practice.note is None:
         try:
             found, open_alerts = await asyncio.gather(
                 svc.backup.plans_page(
                     client_id=practice.client_id,
-                    status=None if chosen == "tous" else chosen,
+                    status=PLAN_STATUS_OF.get(chosen, chosen),
+                    no_copy_since=now - STALE_AFTER if chosen == "en_retard" else None,
                     limit=PAGE_SIZE,
                     cursor=cursor,
                 ),
@@ -85,7 +100,6 @@ async def backups_page(request: Request, visit: SignedIn) -> Response:
             unavailable = problem.message
             if problem.status == 422 and cursor:
                 unavailable, gone = None, "Cette page n'existe plus : revenez à la première page."
-    now = clock.now()
     plans: list[Json] = found["items"]
     alerts: list[Json] = open_alerts["items"]
     open_by_plan: dict[str, int] = {}
