@@ -68,20 +68,23 @@ class AlertOut(BaseModel):
     alert: str
 
 
-class SkuCount(BaseModel):
-    """One SKU's accounts: those holding a seat (``active``) and the others, by status."""
+class StatusCounts(BaseModel):
+    """Accounts by status: those holding a seat (``active``) and the others."""
 
-    sku: str
     pending: int = 0
     active: int = 0
     revoked: int = 0
     failed: int = 0
 
 
+class SkuCount(StatusCounts):
+    sku: str
+
+
 class AccountSummary(BaseModel):
     """Counts over every account the filter keeps, per SKU and in all (seats used: ``active``)."""
 
-    total: SkuCount
+    total: StatusCounts
     by_sku: list[SkuCount]
 
 
@@ -153,10 +156,8 @@ async def account_summary(
     """How many accounts per SKU and status: the seats in use and those still being given."""
     counts = await service.account_counts(conn, client_id)
     by_sku = [SkuCount.model_validate({"sku": sku, **n}) for sku, n in sorted(counts.items())]
-    total = {
-        s: sum(getattr(c, s) for c in by_sku) for s in ("pending", "active", "revoked", "failed")
-    }
-    return AccountSummary(total=SkuCount(sku="*", **total), by_sku=by_sku)
+    total = {s: sum(getattr(c, s) for c in by_sku) for s in StatusCounts.model_fields}
+    return AccountSummary(total=StatusCounts(**total), by_sku=by_sku)
 
 
 @router.get("/v1/accounts/{account_id}", responses=problems(errors.AccountNotFound))
