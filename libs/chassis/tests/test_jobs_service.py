@@ -199,6 +199,12 @@ async def test_no_transaction_is_open_while_the_handler_calls_out(
     async def look() -> None:
         # While the call is in flight: no session of the service waits inside an open
         # transaction (what holding one across the call looks like), and nobody locks the row.
+        # The job is handed to the worker at commit, so its call can arrive here before the
+        # POST that made it has answered with its id: wait for the id first.
+        for _ in range(500):
+            if job_id:
+                break
+            await asyncio.sleep(0.01)
         for _ in range(10):
             in_tx = await observer.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
