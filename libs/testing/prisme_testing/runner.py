@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,16 +27,12 @@ async def start_service(
     Yields an ``httpx.AsyncClient`` whose ``base_url`` is the service; the lifespan (database,
     migrations, bus, consumers, workers) has run and ``/readyz`` answered 200.
     """
-    # the socket is bound here and handed to uvicorn: a port picked free and bound later can
-    # be taken meanwhile by another test process (CI saw "address already in use")
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="on", proxy_headers=False
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
+    task = asyncio.create_task(server.serve())
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(
@@ -60,10 +55,7 @@ async def start_service(
     finally:
         server.should_exit = True
         # the chassis bounds every shutdown step (about 40 s at worst on a loaded machine)
-        try:
-            await asyncio.wait_for(task, timeout=60.0)
-        finally:
-            listener.close()
+        await asyncio.wait_for(task, timeout=60.0)
 
 
 class ServiceProcess:

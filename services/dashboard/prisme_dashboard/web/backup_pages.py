@@ -57,7 +57,7 @@ def quota_share(plan: Json) -> int:
 
 
 PAGE_SIZE = 50
-#: the plans the list shows unless the operator chooses: those still copied every day
+#: the choices of « Plans »; by default the active plans, those still copied every day
 PLAN_FILTERS = {
     "active": "Actifs",
     "en_retard": "Actifs sans copie depuis 36 h",
