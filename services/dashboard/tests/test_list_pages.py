@@ -27,16 +27,23 @@ OPERATOR = "lea@prisme.re"
 N = 120  # three pages of 50
 
 
-async def _seed_accounts(contracts_dsn: str, licence_dsn: str) -> None:
-    """One Microsoft 365 account per seeded practice; the first 7 failed with an alert."""
+async def _seeded_practices(contracts_dsn: str) -> list[asyncpg.Record]:
+    """The seeded practices with their contract, by name."""
     source = await asyncpg.connect(contracts_dsn)
     try:
-        rows = await source.fetch(
-            "SELECT c.id, k.id AS contract_id, c.name FROM clients c"
-            " JOIN contracts k ON k.client_id = c.id ORDER BY c.name"
+        return list(
+            await source.fetch(
+                "SELECT c.id, k.id AS contract_id, c.name FROM clients c"
+                " JOIN contracts k ON k.client_id = c.id ORDER BY c.name"
+            )
         )
     finally:
         await source.close()
+
+
+async def _seed_accounts(contracts_dsn: str, licence_dsn: str) -> None:
+    """One Microsoft 365 account per seeded practice; the first 7 failed with an alert."""
+    rows = await _seeded_practices(contracts_dsn)
     conn = await asyncpg.connect(licence_dsn)
     try:
         await conn.executemany(
@@ -63,14 +70,7 @@ async def _seed_accounts(contracts_dsn: str, licence_dsn: str) -> None:
 
 async def _seed_plans(contracts_dsn: str, backup_dsn: str) -> None:
     """One backup plan per seeded practice; the last 10 (by name) ended."""
-    source = await asyncpg.connect(contracts_dsn)
-    try:
-        rows = await source.fetch(
-            "SELECT c.id, k.id AS contract_id, c.name FROM clients c"
-            " JOIN contracts k ON k.client_id = c.id ORDER BY c.name"
-        )
-    finally:
-        await source.close()
+    rows = await _seeded_practices(contracts_dsn)
     conn = await asyncpg.connect(backup_dsn)
     try:
         await conn.executemany(
