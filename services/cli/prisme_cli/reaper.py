@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -46,11 +45,15 @@ def main(argv: list[str]) -> int:
     from .state import RunState, alive
 
     data_dir, runner_pid = Path(argv[0]), int(argv[1])
-    woken = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: woken.set())
+    # SIGTERM (the death signal, or the runner's own stop) is waited for, not handled: a
+    # handler that sets a threading.Event can deadlock on the Event's lock when a second
+    # signal lands while the first is being handled (CI saw a reaper stuck so, every process
+    # of the killed runner left running).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     # the runner may have died before the death signal was armed: then the parent changed
-    while not woken.is_set() and os.getppid() == runner_pid:
-        woken.wait(1.0)
+    while os.getppid() == runner_pid:
+        if signal.sigtimedwait({signal.SIGTERM}, 1.0) is not None:
+            break
     state_file = data_dir / "state.json"
     if not state_file.exists():
         return 0
