@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ready-timeout", type=float, default=60.0, help="seconds to wait for readiness"
     )
     run.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="start each service in a fresh interpreter instead of forking the runner "
+        "(more memory; for debugging the start-up of a service)",
+    )
+    run.add_argument(
         "--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL on stop"
     )
 
@@ -116,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 replicas=replicas,
                 ready_timeout=args.ready_timeout,
                 grace=args.grace,
+                fork=not args.no_fork,
             )
         )
     if args.command == "status":

@@ -204,7 +204,8 @@ def status(data_dir: DataDir, out: TextIO, as_json: bool = False) -> int:
         return 3
     rows, totals = collect(state)
     services = [r for r in rows if r.name not in ("nats", "postgres", "runner")]
-    ok = all(r.status in ("ready", "not installed") for r in services)
+    # before "running" the runner may not have registered every process yet
+    ok = state.phase == "running" and all(r.status in ("ready", "not installed") for r in services)
     if as_json:
         payload = {
             "data_dir": state.data_dir,

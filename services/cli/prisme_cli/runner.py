@@ -30,6 +30,7 @@ from . import reaper
 from .catalogue import PROCESSES, ProcessSpec, select, with_replicas
 from .control import cleanup
 from .datadir import ADMIN_TOKEN_TTL, DataDir, write_private
+from .forking import preload
 from .state import RunState, alive, start_time
 from .supervisor import Supervisor
 
@@ -53,6 +54,9 @@ class UpOptions:
     ready_timeout: float = 60.0
     grace: float = 10.0
     python: str = sys.executable
+    #: fork the Python processes from the runner, which imported their libraries once
+    #: (P5: the pages stay shared); False starts a fresh interpreter for each
+    fork: bool = True
     out: TextIO = field(default_factory=lambda: sys.stdout)
 
 
@@ -309,6 +313,8 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
         base_env["PYTHONUNBUFFERED"] = "1"
 
         platform.start_postgres()
+        if options.fork:  # while PostgreSQL starts
+            preload()
         nats_urls = platform.start_nats()
         supervisor = platform.supervisor = Supervisor(
             specs,
@@ -332,6 +338,7 @@ def up(options: UpOptions, shutdown: Shutdown | None = None) -> int:
             nats_urls=nats_urls,
             nats_provision_url=platform.provision_url,
             python=options.python,
+            fork=options.fork,
             report=say,
         )
         platform.state.processes = [m.state for m in supervisor.managed]

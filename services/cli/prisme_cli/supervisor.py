@@ -24,6 +24,7 @@ import httpx
 
 from .catalogue import ProcessSpec
 from .datadir import DataDir
+from .forking import Forked, fork_module
 from .state import ProcessState, alive, signal_group, start_time, tree, wait_gone
 
 #: back-off between restarts of a crashing process: 0.5 s, 1 s, 2 s … capped at 30 s
@@ -67,7 +68,11 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _exited(proc: subprocess.Popen[bytes]) -> bool:
+#: a started process: a fresh interpreter, or a fork of the runner (:mod:`.forking`)
+Child = subprocess.Popen[bytes] | Forked
+
+
+def _exited(proc: Child) -> bool:
     """True when ``proc`` has exited, without reaping it (its pid and group stay reserved)."""
     try:
         info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -76,7 +81,7 @@ def _exited(proc: subprocess.Popen[bytes]) -> bool:
     return info is not None
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> int:
+def _reap(proc: Child) -> int:
     """Kill whatever is left of ``proc``'s group, then reap the (exited) leader."""
     signal_group(proc.pid, signal.SIGKILL)
     return proc.wait()
@@ -86,7 +91,7 @@ def _reap(proc: subprocess.Popen[bytes]) -> int:
 class Managed:
     spec: ProcessSpec
     state: ProcessState
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Child | None = None
     launched_at: float = 0.0
     failures: int = 0
     next_start: float | None = None
@@ -107,6 +112,7 @@ class Supervisor:
         nats_urls: Mapping[str, str] | None = None,
         nats_provision_url: str | None = None,
         python: str = sys.executable,
+        fork: bool = False,
         report: Callable[[str], None] = print,
     ) -> None:
         self.data_dir = data_dir
@@ -118,6 +124,9 @@ class Supervisor:
         #: the provisioning identity (creates streams and consumers at a service's start-up)
         self.nats_provision_url = nats_provision_url
         self.python = python
+        #: fork each Python process from this one (which has preloaded their libraries)
+        #: instead of starting an interpreter: see :mod:`.forking`
+        self.fork = fork and python == sys.executable
         self.report = report
         self.stopping = False
         self.changed = True
@@ -185,18 +194,26 @@ class Supervisor:
         log_path = self.data_dir.log_file(spec.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        args = spec.render_args(self._context(state.port))
+        env = self.environment(spec, state.port)
         with log_path.open("ab") as log:
             log.write(f"--- {stamp} prisme: starting {spec.name} ---\n".encode())
             log.flush()
-            managed.proc = subprocess.Popen(
-                [self.python, "-m", spec.module, *spec.render_args(self._context(state.port))],
-                env=self.environment(spec, state.port),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=service_dir,
-                start_new_session=True,
-            )
+            if self.fork:
+                managed.proc = fork_module(
+                    spec.module, args, env=env, cwd=service_dir, log=log_path,
+                    title=f"prisme-{spec.name}",
+                )  # fmt: skip
+            else:
+                managed.proc = subprocess.Popen(
+                    [self.python, "-m", spec.module, *args],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=service_dir,
+                    start_new_session=True,
+                )
         managed.launched_at = time.monotonic()
         managed.next_start = None
         state.pid = managed.proc.pid
