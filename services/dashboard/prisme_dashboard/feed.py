@@ -346,7 +346,8 @@ async def follow(
                 continue
             woken, retries = False, 0
             try:
-                await asyncio.wait_for(wake.wait(), timeout=heartbeat)
+                async with asyncio.timeout(heartbeat):  # not wait_for: it can swallow a cancel
+                    await wake.wait()
                 woken = True
             except TimeoutError:
                 yield cursor.copy(), None

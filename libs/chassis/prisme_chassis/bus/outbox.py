@@ -155,8 +155,12 @@ class OutboxRelay:
                     raise
                 except Exception as exc:  # noqa: BLE001 - infra outage: retry after the sweep delay
                     log.warning("outbox relay will retry: %s", exc)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result of
+                # a wake that lands with a cancel and so swallows the cancel (gh-86296), and
+                # the loop then never stops
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.sweep_interval)
+                    async with asyncio.timeout(self.sweep_interval):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             if self._listener is not None and not self._listener.is_closed():

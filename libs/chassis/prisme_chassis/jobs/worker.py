@@ -218,8 +218,11 @@ class JobWorker:
                 timeout = (
                     self.sweep_interval if due_in is None else min(self.sweep_interval, due_in)
                 )
+                # asyncio.timeout, not wait_for: see the outbox relay (a cancel that lands
+                # with a wake is swallowed by Python 3.11's wait_for; the worker never stopped)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.01, timeout))
+                    async with asyncio.timeout(max(0.01, timeout)):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             self._running = False
