@@ -38,7 +38,7 @@ from nats.js import JetStreamContext
 from prisme_events import StreamSpec, stream_of
 from pydantic import BaseModel, Field
 
-from . import audit, clock, revocations, telemetry
+from . import audit, clock, pagination, revocations, telemetry
 from .auth import Authenticator, Principal, authenticate, require_scopes
 from .bus import (
     Consumer,
@@ -399,16 +399,25 @@ def _payload(data: bytes) -> Any:
 def _dead_letter_router() -> APIRouter:
     router = APIRouter(tags=["dead letters"])
 
-    @router.get("/v1/dead-letters")
+    @router.get("/v1/dead-letters", responses=problems(pagination.InvalidCursor))
     async def list_letters(
-        rt: RuntimeDep, who: Principal = require_scopes("admin")
-    ) -> list[DeadLetterOut]:
-        """Dead letters of this service's consumers (DESIGN.md §3 reliability contract)."""
-        letters = []
-        for durable in rt.consumers:
-            letters += await list_dead_letters(rt.js, rt.spec.name, durable)
-        return [
-            DeadLetterOut(
+        rt: RuntimeDep,
+        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+        cursor: pagination.Cursor = None,
+        who: Principal = require_scopes("admin"),
+    ) -> pagination.Page[DeadLetterOut]:
+        """Dead letters of this service's consumers, oldest first (DESIGN.md §3 reliability
+        contract); a keyset page on the dead-letter stream's sequence."""
+        after = pagination.decode(cursor, int)
+        letters = await list_dead_letters(
+            rt.js, rt.spec.name, set(rt.consumers), after=after[0] if after else 0,
+            limit=limit + 1,
+        )  # fmt: skip
+        return pagination.Page[DeadLetterOut].of(
+            letters,
+            limit,
+            key=lambda d: (d.seq,),
+            out=lambda d: DeadLetterOut(
                 seq=d.seq,
                 durable=d.durable,
                 subject=d.subject,
@@ -416,9 +425,8 @@ def _dead_letter_router() -> APIRouter:
                 error=d.error,
                 delivered=d.delivered,
                 payload=_payload(d.data),
-            )
-            for d in letters
-        ]
+            ),
+        )
 
     @router.post("/v1/dead-letters/{seq}/replay", status_code=204)
     async def replay(

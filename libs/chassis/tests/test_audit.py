@@ -179,7 +179,7 @@ async def _dead_letter(client: httpx.AsyncClient) -> Call:
     item = (await client.post("/items", json={"n": 1, "poison": True})).json()["id"]
 
     async def letters() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = (await client.get("/v1/dead-letters")).json()
+        found: list[dict[str, Any]] = (await client.get("/v1/dead-letters")).json()["items"]
         return found
 
     await eventually(letters)

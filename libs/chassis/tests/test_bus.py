@@ -128,10 +128,10 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed(
         item = (await client.post("/items", json={"n": 1, "poison": True})).json()["id"]
 
         async def dead() -> bool:
-            return bool((await client.get("/v1/dead-letters")).json())
+            return bool((await client.get("/v1/dead-letters")).json()["items"])
 
         await eventually(dead)
-        [letter] = (await client.get("/v1/dead-letters")).json()
+        [letter] = (await client.get("/v1/dead-letters")).json()["items"]
         assert letter["durable"] == "demo-items"
         assert letter["subject"] == "demo.item_created"
         assert letter["delivered"] == 3  # max_deliver of the demo subscription
@@ -143,7 +143,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed(
         assert (await client.post(f"/items/{item}/cure")).status_code == 204
         assert (await client.post(f"/v1/dead-letters/{letter['seq']}/replay")).status_code == 204
         assert [str(r["item_id"]) for r in await effects(dsn)] == [item]
-        assert (await client.get("/v1/dead-letters")).json() == []
+        assert (await client.get("/v1/dead-letters")).json()["items"] == []
         conn = await asyncpg.connect(dsn)
         try:
             rows = await conn.fetch(
@@ -159,6 +159,35 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed(
         assert (await client.post(f"/v1/dead-letters/{letter['seq']}/replay")).status_code == 404
 
 
+async def test_dead_letters_are_listed_in_keyset_pages(
+    demo: tuple[DemoSettings, str], auth_headers: dict[str, str]
+) -> None:
+    settings, _ = demo
+    async with start_service(build_app(settings), headers=auth_headers) as client:
+        for n in range(3):
+            assert (await client.post("/items", json={"n": n, "poison": True})).status_code < 300
+
+        async def three() -> bool:
+            return len((await client.get("/v1/dead-letters")).json()["items"]) == 3
+
+        await eventually(three)
+        seen, cursor, pages = [], None, 0
+        while True:
+            params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/v1/dead-letters", params=params)).json()
+            pages += 1
+            seen += [d["seq"] for d in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert pages == 3  # the page fetches one more letter: the last one knows it is last
+        assert len(seen) == 3
+        assert seen == sorted(set(seen))  # oldest first, each once
+        bad = await client.get("/v1/dead-letters", params={"cursor": "not-a-cursor!"})
+        assert bad.status_code == 422
+        assert bad.json()["type"].endswith("/invalid-cursor")
+
+
 async def test_a_replay_and_its_audit_row_commit_together(
     demo: tuple[DemoSettings, str], auth_headers: dict[str, str]
 ) -> None:
@@ -170,10 +199,10 @@ async def test_a_replay_and_its_audit_row_commit_together(
         item = (await client.post("/items", json={"n": 1, "poison": True})).json()["id"]
 
         async def dead() -> bool:
-            return bool((await client.get("/v1/dead-letters")).json())
+            return bool((await client.get("/v1/dead-letters")).json()["items"])
 
         await eventually(dead)
-        [letter] = (await client.get("/v1/dead-letters")).json()
+        [letter] = (await client.get("/v1/dead-letters")).json()["items"]
         assert (await client.post(f"/items/{item}/cure")).status_code == 204
 
         class Boom(Exception):
@@ -186,7 +215,9 @@ async def test_a_replay_and_its_audit_row_commit_together(
         with pytest.raises(Boom):
             await app.state.runtime.consumers["demo-items"].replay(letter["seq"], then=fails)
         assert await effects(dsn) == []
-        assert [d["seq"] for d in (await client.get("/v1/dead-letters")).json()] == [letter["seq"]]
+        assert [d["seq"] for d in (await client.get("/v1/dead-letters")).json()["items"]] == [
+            letter["seq"]
+        ]
 
 
 async def test_dead_letter_routes_need_admin(
@@ -309,8 +340,8 @@ async def test_batch_handler_isolates_a_failing_event(
         assert poisoned not in {str(r["item_id"]) for r in await effects(dsn)}
 
         async def dead() -> bool:
-            return bool((await client.get("/v1/dead-letters")).json())
+            return bool((await client.get("/v1/dead-letters")).json()["items"])
 
         await eventually(dead)
-        [letter] = (await client.get("/v1/dead-letters")).json()
+        [letter] = (await client.get("/v1/dead-letters")).json()["items"]
         assert "poisoned" in letter["error"]

@@ -116,7 +116,7 @@ async def test_infrastructure_errors_are_bounded_and_end_in_a_dead_letter(
         fine = (await client.post("/items", json={"n": 2})).json()["id"]
 
         async def dead() -> list[dict[str, Any]]:
-            letters: list[dict[str, Any]] = (await client.get("/v1/dead-letters")).json()
+            letters: list[dict[str, Any]] = (await client.get("/v1/dead-letters")).json()["items"]
             return letters
 
         [letter] = await eventually(dead, what="the infrastructure failure dead-lettered")
@@ -150,7 +150,7 @@ async def test_a_message_whose_subject_and_ce_type_differ_is_refused(
             await nc.close()
 
         async def dead() -> list[dict[str, Any]]:
-            letters: list[dict[str, Any]] = (await client.get("/v1/dead-letters")).json()
+            letters: list[dict[str, Any]] = (await client.get("/v1/dead-letters")).json()["items"]
             return letters
 
         [letter] = await eventually(dead, what="the forged message dead-lettered")

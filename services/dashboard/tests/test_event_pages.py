@@ -105,7 +105,7 @@ async def test_an_event_appears_live_and_a_dead_letter_is_replayed(
     item = (await demo.post("/items", json={"n": 1, "poison": True})).json()["id"]
 
     async def letters() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = (await demo.get("/v1/dead-letters")).json()
+        found: list[dict[str, Any]] = (await demo.get("/v1/dead-letters")).json()["items"]
         return found
 
     [letter] = await eventually(letters, what="the poisoned item's dead letter")

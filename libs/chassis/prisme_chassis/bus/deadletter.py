@@ -9,6 +9,7 @@ consumer it belongs to. The ``prisme-dl-*`` headers carry only what the chassis 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -71,20 +72,29 @@ async def load_dead_letter(js: JetStreamContext, service: str, seq: int) -> Dead
 
 
 async def list_dead_letters(
-    js: JetStreamContext, service: str, durable: str | None = None, limit: int = 100
+    js: JetStreamContext,
+    service: str,
+    durables: Collection[str] | None = None,
+    *,
+    after: int = 0,
+    limit: int = 100,
 ) -> list[DeadLetter]:
-    """The dead letters still kept, oldest first, optionally for one durable consumer."""
+    """The dead letters still kept after stream sequence ``after``, oldest first, at most
+    ``limit``; only those of ``durables`` when given (a keyset page: the cursor is the last
+    letter's sequence)."""
     stream = dead_letter_stream(service).name
-    subject = f"deadletter.{service}.{durable}.>" if durable else f"deadletter.{service}.>"
     letters: list[DeadLetter] = []
-    seq = 1
+    seq = after + 1
     while len(letters) < limit:
         try:
-            raw = await js.get_msg(stream, seq, subject=subject, next=True)
+            raw = await js.get_msg(stream, seq, subject=f"deadletter.{service}.>", next=True)
         except NotFoundError:
             break
         assert raw.seq is not None
-        stored = raw.subject or ""
-        letters.append(_letter(service, raw.seq, stored, raw.data or b"", dict(raw.headers or {})))
+        letter = _letter(
+            service, raw.seq, raw.subject or "", raw.data or b"", dict(raw.headers or {})
+        )
+        if durables is None or letter.durable in durables:
+            letters.append(letter)
         seq = raw.seq + 1
     return letters

@@ -33,6 +33,10 @@ SERVICE_LABELS = {
 }
 
 
+#: the dead letters the dashboard shows per service (one page of the chassis route)
+DEAD_LETTERS_SHOWN = 200
+
+
 class ServiceProblem(Exception):
     """A service refused the call: its RFC 9457 problem, kept whole."""
 
@@ -339,8 +343,12 @@ class ServiceClient:
 
     # --- the chassis' operational routes, the same on every service (DESIGN §4) ------------
     async def dead_letters(self) -> list[Json]:
-        """The service's dead letters (``admin``): consumer, subject, error, payload."""
-        return await self.get_list("/v1/dead-letters")
+        """The service's oldest :data:`DEAD_LETTERS_SHOWN` dead letters (``admin``):
+        consumer, subject, error, payload. A replayed letter leaves the list, so the operator
+        works from the oldest; the page says when more wait."""
+        page = await self.get_page_of("/v1/dead-letters", limit=DEAD_LETTERS_SHOWN, cursor=None)
+        items: list[Json] = page["items"]
+        return items
 
     async def replay_dead_letter(self, seq: int) -> None:
         """Run a dead letter through its consumer again (it leaves the list on success)."""

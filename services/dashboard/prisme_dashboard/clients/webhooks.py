@@ -11,7 +11,7 @@ class WebhooksClient(ServiceClient):
     async def alerts(
         self, *, open_only: bool = False, limit: int = 50, cursor: str | None = None
     ) -> Json:
-        """A page of alerts: ``items`` and the ``cursor`` of the next page (or None)."""
+        """A page of alerts, newest first: ``items`` and ``next_cursor`` (or None)."""
         return await self.get_object(
             "/v1/alerts", {"open": open_only, "limit": limit, "cursor": cursor}
         )
@@ -20,5 +20,5 @@ class WebhooksClient(ServiceClient):
         return await self.get_object("/v1/support-hours")
 
     async def endpoints(self, *, cursor: str | None = None) -> Json:
-        """A page of integrators' endpoints: ``items`` and the next ``cursor``."""
+        """A page of integrators' endpoints: ``items`` and ``next_cursor``."""
         return await self.get_object("/v1/endpoints", {"cursor": cursor, "limit": 100})

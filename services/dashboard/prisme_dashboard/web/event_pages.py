@@ -24,7 +24,7 @@ from prisme_chassis.db import transaction
 
 from .. import clock, feed, sessions
 from ..clients import Json, ServiceClient, ServiceProblem, Services
-from ..clients.base import SERVICE_LABELS
+from ..clients.base import DEAD_LETTERS_SHOWN, SERVICE_LABELS
 from ..errors import UnknownService
 from .deps import GuardedForm, SignedIn, Visit, services_for, session_policy, settings_of
 from .render import TEMPLATES, page
@@ -196,6 +196,7 @@ async def _letters_page(
         columns=columns,
         errors=errors or [],
         total=sum(len(c.rows) for c in columns),
+        dead_letters_shown=DEAD_LETTERS_SHOWN,
     )
 
 
