@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query
-from prisme_chassis import audit, support_hours
+from prisme_chassis import audit, pagination, support_hours
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.clock import now
@@ -23,7 +23,6 @@ router = APIRouter(tags=["webhooks"])
 
 READ = "webhooks:read"
 WRITE = "webhooks:write"
-Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 def _url_length(value: object) -> object:
@@ -85,11 +84,6 @@ class NewEndpointOut(EndpointOut):
     secret: str = Field(description="whsec_…: shown this once, keep it")
 
 
-class EndpointPage(BaseModel):
-    items: list[EndpointOut]
-    cursor: str | None
-
-
 class RotatedSecret(BaseModel):
     secret: str = Field(description="the new whsec_… secret, shown this once")
     previous_valid_until: datetime
@@ -104,11 +98,6 @@ class MessageOut(BaseModel):
     next_attempt_at: datetime | None
     last_status_code: int | None
     created_at: datetime
-
-
-class MessagePage(BaseModel):
-    items: list[MessageOut]
-    cursor: str | None
 
 
 class AttemptOut(BaseModel):
@@ -144,11 +133,6 @@ class AlertOut(BaseModel):
     sent_at: datetime | None
     acknowledged_at: datetime | None
     acknowledged_by: str | None
-
-
-class AlertPage(BaseModel):
-    items: list[AlertOut]
-    cursor: str | None
 
 
 class SupportHoursOut(BaseModel):
@@ -212,17 +196,18 @@ async def create_endpoint(
     return NewEndpointOut(**facts, secret=secret)
 
 
-@router.get("/v1/endpoints")
+@router.get("/v1/endpoints", responses=problems(pagination.InvalidCursor))
 async def list_endpoints(
     conn: Tx,
-    limit: Limit = 50,
-    cursor: uuid.UUID | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes(READ),
-) -> EndpointPage:
-    rows = await repository.list_endpoints(conn, after=cursor, limit=limit)
-    return EndpointPage(
-        items=[EndpointOut(**_endpoint(r)) for r in rows],
-        cursor=str(rows[-1]["id"]) if len(rows) == limit else None,
+) -> pagination.Page[EndpointOut]:
+    """The endpoints, oldest id first (a keyset page)."""
+    after = pagination.decode(cursor, uuid.UUID)
+    rows = await repository.list_endpoints(conn, after=after, limit=limit + 1)
+    return pagination.Page[EndpointOut].of(
+        rows, limit, key=lambda r: (r["id"],), out=lambda r: EndpointOut(**_endpoint(r))
     )
 
 
@@ -340,33 +325,50 @@ async def recover(
     return Queued(deliveries=count)
 
 
-@router.get("/v1/endpoints/{endpoint_id}/messages")
+@router.get("/v1/endpoints/{endpoint_id}/messages", responses=problems(pagination.InvalidCursor))
 async def endpoint_messages(
     endpoint_id: uuid.UUID,
     conn: Tx,
     status: Literal["pending", "success", "failed"] | None = None,
-    limit: Limit = 50,
-    cursor: IsoDatetime | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes(READ),
-) -> MessagePage:
+) -> pagination.Page[MessageOut]:
+    """The endpoint's messages, newest first (a keyset page on when and which message: the
+    messages of one event batch share their time)."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await endpoints.get(conn, endpoint_id)
     rows = await repository.endpoint_messages(
-        conn, endpoint_id, status=status, before=cursor, limit=limit
+        conn, endpoint_id, status=status, before=before, limit=limit + 1
     )
-    return MessagePage(
-        items=[MessageOut(**dict(r)) for r in rows],
-        cursor=rows[-1]["created_at"].isoformat() if len(rows) == limit else None,
+    return pagination.Page[MessageOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["created_at"], r["message_id"]),
+        out=lambda r: MessageOut(**dict(r)),
     )
 
 
-@router.get("/v1/messages/{message_id}/attempts")
+@router.get("/v1/messages/{message_id}/attempts", responses=problems(pagination.InvalidCursor))
 async def message_attempts(
-    message_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
-) -> list[AttemptOut]:
-    """Every attempt: status code, latency, the first KiB of the answer, the next attempt."""
+    message_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[AttemptOut]:
+    """The attempts, oldest first: status code, latency, the first KiB of the answer, the
+    next attempt (a keyset page)."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     if not await repository.message_exists(conn, message_id):
         raise NotFound(f"no message {message_id}")
-    return [AttemptOut(**dict(r)) for r in await repository.attempts_of(conn, message_id)]
+    rows = await repository.attempts_of(conn, message_id, after=after, limit=limit + 1)
+    return pagination.Page[AttemptOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["attempted_at"], r["id"]),
+        out=lambda r: AttemptOut(**dict(r)),
+    )
 
 
 @router.post("/v1/messages/{message_id}/resend", status_code=202)
@@ -391,18 +393,22 @@ async def resend(
     return Queued(message_id=message_id, deliveries=count)
 
 
-@router.get("/v1/alerts")
+@router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))
 async def list_alerts(
     conn: Tx,
     open_only: bool = Query(default=False, alias="open"),
-    limit: Limit = 50,
-    cursor: IsoDatetime | None = None,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
     who: Principal = require_scopes(READ),
-) -> AlertPage:
-    rows = await repository.list_alerts(conn, open_only=open_only, limit=limit, before=cursor)
-    return AlertPage(
-        items=[AlertOut(**{k: r[k] for k in AlertOut.model_fields}) for r in rows],
-        cursor=rows[-1]["raised_at"].isoformat() if len(rows) == limit else None,
+) -> pagination.Page[AlertOut]:
+    """The alerts, newest first (a keyset page)."""
+    before = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    rows = await repository.list_alerts(conn, open_only=open_only, limit=limit + 1, before=before)
+    return pagination.Page[AlertOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["raised_at"], r["id"]),
+        out=lambda r: AlertOut(**{k: r[k] for k in AlertOut.model_fields}),
     )
 
 

@@ -61,12 +61,12 @@ async def get_endpoint(
 
 
 async def list_endpoints(
-    conn: asyncpg.Connection, *, after: uuid.UUID | None, limit: int
+    conn: asyncpg.Connection, *, after: tuple[Any, ...] | None, limit: int
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT {_ENDPOINT} FROM endpoints WHERE $1::uuid IS NULL OR id > $1
             ORDER BY id LIMIT $2""",  # noqa: S608 - constant column list
-        after,
+        after[0] if after else None,
         limit,
     )
     return rows
@@ -343,19 +343,22 @@ async def endpoint_messages(
     endpoint_id: uuid.UUID,
     *,
     status: str | None,
-    before: datetime | None,
+    before: tuple[Any, ...] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
+    """Newest first; ``before`` is the (created_at, message_id) of the previous page's last."""
+    at, last = before if before else (None, None)
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT d.message_id, m.event_type, m.occurred_at, d.status, d.attempts,
                   d.next_attempt_at, d.last_status_code, d.created_at
            FROM message_destinations d JOIN messages m ON m.id = d.message_id
            WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2)
-             AND ($3::timestamptz IS NULL OR d.created_at < $3)
-           ORDER BY d.created_at DESC, d.message_id LIMIT $4""",
+             AND ($3::timestamptz IS NULL OR (d.created_at, d.message_id) < ($3, $4::uuid))
+           ORDER BY d.created_at DESC, d.message_id DESC LIMIT $5""",
         endpoint_id,
         status,
-        before,
+        at,
+        last,
         limit,
     )
     return rows
@@ -390,12 +393,26 @@ async def failed_since(
     return [r["message_id"] for r in rows]
 
 
-async def attempts_of(conn: asyncpg.Connection, message_id: uuid.UUID) -> list[asyncpg.Record]:
+async def attempts_of(
+    conn: asyncpg.Connection,
+    message_id: uuid.UUID,
+    *,
+    after: tuple[Any, ...] | None = None,
+    limit: int = 201,
+) -> list[asyncpg.Record]:
+    """Oldest first; ``after`` is the (attempted_at, id) of the previous page's last."""
+    at, last = after if after else (None, None)
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT id, endpoint_id, attempted_at, status_code, latency_ms, response_excerpt,
                   error, trigger, next_attempt_at
-           FROM attempts WHERE message_id = $1 ORDER BY attempted_at, id""",
+           FROM attempts
+           WHERE message_id = $1
+             AND ($2::timestamptz IS NULL OR (attempted_at, id) > ($2, $3::uuid))
+           ORDER BY attempted_at, id LIMIT $4""",
         message_id,
+        at,
+        last,
+        limit,
     )
     return rows
 
@@ -446,16 +463,19 @@ async def mark_alert_sent(conn: asyncpg.Connection, alert_id: uuid.UUID, now: da
 
 
 async def list_alerts(
-    conn: asyncpg.Connection, *, open_only: bool, limit: int, before: datetime | None
+    conn: asyncpg.Connection, *, open_only: bool, limit: int, before: tuple[Any, ...] | None
 ) -> list[asyncpg.Record]:
+    """Newest first; ``before`` is the (raised_at, id) of the previous page's last."""
+    at, last = before if before else (None, None)
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM alerts
            WHERE (NOT $1 OR acknowledged_at IS NULL)
-             AND ($3::timestamptz IS NULL OR raised_at < $3)
-           ORDER BY raised_at DESC, id LIMIT $2""",
+             AND ($3::timestamptz IS NULL OR (raised_at, id) < ($3, $4::uuid))
+           ORDER BY raised_at DESC, id DESC LIMIT $2""",
         open_only,
         limit,
-        before,
+        at,
+        last,
     )
     return rows
 

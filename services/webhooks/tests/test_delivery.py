@@ -46,7 +46,7 @@ async def test_retries_until_success_with_the_same_webhook_id(
 
         async def attempts() -> list[dict[str, object]]:
             r = await client.get(f"/v1/messages/{event.event_id}/attempts")
-            found = list(r.json())
+            found = list(r.json()["items"])
             return found if len(found) == 3 else []
 
         recorded = await eventually(attempts, 30, "three recorded attempts")
@@ -54,6 +54,17 @@ async def test_retries_until_success_with_the_same_webhook_id(
         assert recorded[0]["response_excerpt"] == "réponse 500"
         assert recorded[0]["next_attempt_at"] is not None
         assert recorded[2]["next_attempt_at"] is None
+        # a page of one attempt at a time gives the same three, in order, each once
+        paged, cursor = [], None
+        while True:
+            params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+            page = (
+                await client.get(f"/v1/messages/{event.event_id}/attempts", params=params)
+            ).json()
+            paged += [a["id"] for a in page["items"]]
+            if (cursor := page["next_cursor"]) is None:
+                break
+        assert paged == [a["id"] for a in recorded]
         messages = (await client.get(f"/v1/endpoints/{endpoint['id']}/messages")).json()
         assert [(m["status"], m["attempts"]) for m in messages["items"]] == [("success", 3)]
         await asyncio.sleep(1.5)

@@ -65,7 +65,7 @@ async def test_a_receiver_down_for_a_while_gets_everything_once_back(
 
             async def recorded() -> list[dict[str, Any]]:
                 r = await client.get(f"/v1/messages/{events[0].event_id}/attempts")
-                found = list(r.json())
+                found = list(r.json()["items"])
                 return found if found and found[-1]["status_code"] == 200 else []
 
             attempts = await eventually(recorded, 30, "the successful attempt recorded")
