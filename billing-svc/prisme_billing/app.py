@@ -57,7 +57,7 @@ spec = ServiceSpec(
     # 1.1: document lines bill quantity × unit price (issue 14); see LineOut.
     # 2.0: the lists of invoices, credit notes, charges and approvals are pages (README *Lists*).
     # 2.1: invoices and credit notes carry the buyer's name (client_name), e.g. for a list.
-    version="2.1.0",
+    version="3.0.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=api.routers,

@@ -90,7 +90,7 @@ async def test_every_mutating_route_writes_an_audit_row(
             call = await decision("approve", inv)
             r = await api.post(call.path, json=call.json, headers=dict(call.headers))
             assert r.status_code == 200, r.text
-            (pending,) = (await api.get(f"/v1/invoices/{inv['id']}/refunds")).json()
+            (pending,) = (await api.get(f"/v1/invoices/{inv['id']}/refunds")).json()["items"]
             body = {"paid_by": "bank_transfer", "paid_on": "2026-02-01", "reference": "VIR-1"}
             return Call(f"/v1/refunds/{pending['id']}/record", json=body)
 
@@ -188,7 +188,7 @@ async def test_billings_old_trail_is_moved_onto_the_chassis_trail(
         await conn.close()
     headers = _bearer(make_token, "op-alice")
     async with start_service(build_app(billing_settings), headers=headers) as api:
-        history = (await api.get(f"/v1/invoices/{invoice_id}/history")).json()
+        history = (await api.get(f"/v1/invoices/{invoice_id}/history")).json()["items"]
         assert [(h["action"], h["actor"], h["actor_name"]) for h in history] == [
             ("payment.recorded", "op-carole", "Carole Técher")
         ]

@@ -143,6 +143,28 @@ async def test_corrections_need_a_second_operator_and_never_exceed_the_invoice(
             "correction.approved",
             "correction.rejected",
         ]
+        # both lists page by cursor, oldest first, each row once
+        for path, rows in (("history", history), ("refunds", [r["id"] for r in refunds])):
+            paged: list[str] = []
+            cursor: str | None = None
+            while True:
+                page = await api.get(
+                    f"/v1/invoices/{inv['id']}/{path}",
+                    params={"limit": 1, **({"cursor": cursor} if cursor else {})},
+                )
+                assert page.status_code == 200, page.text
+                assert len(page.json()["items"]) <= 1
+                paged += [
+                    row["action"] if path == "history" else row["id"]
+                    for row in page.json()["items"]
+                ]
+                cursor = page.json()["next_cursor"]
+                if cursor is None:
+                    break
+            assert paged == rows, path
+            bad = await api.get(f"/v1/invoices/{inv['id']}/{path}", params={"cursor": "!"})
+            assert bad.status_code == 422
+            assert bad.json()["type"].endswith("/invalid-cursor")
         issued = await collect_events(s.nats_url, "credit_note.issued", 2)
         assert {e.invoice_number for e in issued} == {inv["number"]}
 
@@ -187,4 +209,4 @@ async def _list(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[s
     r = await api.get(path, params={k: str(v) for k, v in params.items()})
     assert r.status_code == 200, r.text
     body = r.json()
-    return list(body["items"] if isinstance(body, dict) else body)  # a page, or a short list
+    return list(body["items"])

@@ -25,7 +25,7 @@ def _spec() -> ServiceSpec[ContractsSettings, ContractsContext]:
 
     return ServiceSpec(
         name="contracts-svc",
-        version="2.0.0",
+        version="3.0.0",
         migrations=Path(__file__).parent / "migrations",
         context=context,
         routers=api.routers,

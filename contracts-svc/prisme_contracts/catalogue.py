@@ -8,13 +8,36 @@ The price of a level lives in billing's price book (B1), keyed by offer and leve
 from __future__ import annotations
 
 import asyncpg
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.audit import Actor
 
 from . import errors
 from . import repository as repo
-from .schemas import LevelIn, LevelOut, LevelPatch, OfferIn, OfferOut, OfferPatch
-from .service import list_offers
+from .schemas import ItemOut, LevelIn, LevelOut, LevelPatch, OfferIn, OfferOut, OfferPatch
+
+
+def _offer(row: asyncpg.Record, labels: dict[str, str]) -> OfferOut:
+    return OfferOut(
+        code=row["code"],
+        label=row["label"],
+        includes=list(row["includes"]),
+        items=[ItemOut(code=c, label=labels.get(c, c)) for c in row["includes"]],
+    )
+
+
+async def list_offers(
+    conn: asyncpg.Connection, *, limit: int, cursor: str | None
+) -> pagination.Page[OfferOut]:
+    """C1: the catalogue, a page at a time in its order, each offer with what it includes."""
+    after = pagination.decode(cursor, pagination.int32, pagination.text)
+    rows = await repo.page_offers(conn, after=after, limit=limit + 1)
+    labels = await repo.catalogue_labels(conn)
+    return pagination.Page[OfferOut].of(
+        rows,
+        limit,
+        key=lambda r: (r["position"], pagination.text_part(r["code"])),
+        out=lambda r: _offer(r, labels),
+    )
 
 
 async def _check_items(conn: asyncpg.Connection, includes: list[str]) -> list[str]:
@@ -29,7 +52,9 @@ async def _check_items(conn: asyncpg.Connection, includes: list[str]) -> list[st
 
 
 async def _offer_out(conn: asyncpg.Connection, code: str) -> OfferOut:
-    return next(o for o in await list_offers(conn) if o.code == code)
+    row = await repo.get_offer(conn, code)
+    assert row is not None, "read back in the transaction that wrote it"
+    return _offer(row, await repo.catalogue_labels(conn))
 
 
 async def create_offer(conn: asyncpg.Connection, body: OfferIn, actor: Actor) -> OfferOut:
@@ -83,8 +108,15 @@ def _level_out(row: asyncpg.Record) -> LevelOut:
     )
 
 
-async def list_levels(conn: asyncpg.Connection) -> list[LevelOut]:
-    return [_level_out(r) for r in await repo.list_levels(conn)]
+async def list_levels(
+    conn: asyncpg.Connection, *, limit: int, cursor: str | None
+) -> pagination.Page[LevelOut]:
+    """The maintenance levels, a page at a time in their order (B1: the price depends on them)."""
+    after = pagination.decode(cursor, pagination.int32, pagination.text)
+    rows = await repo.page_levels(conn, after=after, limit=limit + 1)
+    return pagination.Page[LevelOut].of(
+        rows, limit, key=lambda r: (r["position"], pagination.text_part(r["code"])), out=_level_out
+    )
 
 
 async def create_level(conn: asyncpg.Connection, body: LevelIn, actor: Actor) -> LevelOut:

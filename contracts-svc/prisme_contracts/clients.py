@@ -19,6 +19,7 @@ from .facts import (
     client_snapshot,
     clients_out,
     invalid,
+    network_out,
 )
 from .schemas import (
     ClientOut,
@@ -201,7 +202,7 @@ async def put_network(
         after=body.model_dump(),
     )
     await eligibility.recheck(conn, client_id, actor)
-    return NetworkOut.model_validate(dict(row))
+    return network_out(row)
 
 
 async def get_network(conn: asyncpg.Connection, client_id: uuid.UUID) -> NetworkOut:
@@ -209,7 +210,7 @@ async def get_network(conn: asyncpg.Connection, client_id: uuid.UUID) -> Network
     row = await repo.get_network(conn, client_id)
     if row is None:
         raise NetworkNotDeclared(f"the network of client {client_id} is not declared")
-    return NetworkOut.model_validate(dict(row))
+    return network_out(row)
 
 
 # --- partners -------------------------------------------------------------------------------
@@ -224,8 +225,15 @@ def _partner_out(row: asyncpg.Record) -> PartnerOut:
     )
 
 
-async def list_partners(conn: asyncpg.Connection) -> list[PartnerOut]:
-    return [_partner_out(r) for r in await repo.list_partner_rows(conn)]
+async def list_partners(
+    conn: asyncpg.Connection, *, limit: int, cursor: str | None
+) -> pagination.Page[PartnerOut]:
+    """C3: the listed partners by name, a page at a time, with the services each provides."""
+    after = pagination.decode(cursor, pagination.text)
+    rows = await repo.page_partners(conn, after=after[0] if after else None, limit=limit + 1)
+    return pagination.Page[PartnerOut].of(
+        rows, limit, key=lambda r: (pagination.text_part(r["name"]),), out=_partner_out
+    )
 
 
 async def add_partner(

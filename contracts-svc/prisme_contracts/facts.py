@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from . import domain
 from .errors import InvalidField
-from .schemas import AssetOut, ClientOut, ContractOut, UserOut
+from .schemas import AmendmentOut, AssetOut, ClientOut, ContractOut, NetworkOut, UserOut
 
 Row = asyncpg.Record
 
@@ -83,11 +83,56 @@ def contract_user(row: Row) -> ContractUser:
 
 
 def user_out(row: Row) -> UserOut:
-    return UserOut.model_validate(dict(row))
+    return UserOut(
+        id=row["id"],
+        client_id=row["client_id"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        email=row["email"],
+        role=row["role"],
+        created_at=row["created_at"],
+    )
 
 
 def asset_out(row: Row) -> AssetOut:
-    return AssetOut.model_validate(dict(row))
+    return AssetOut(
+        id=row["id"],
+        client_id=row["client_id"],
+        name=row["name"],
+        function=row["function"],
+        kind=row["kind"],
+        form=row["form"],
+        os=row["os"],
+        supplied_by=row["supplied_by"],
+        partner=row["partner"],
+        created_at=row["created_at"],
+    )
+
+
+def network_out(row: Row) -> NetworkOut:
+    return NetworkOut(
+        lan_count=row["lan_count"],
+        download_mbps=row["download_mbps"],
+        upload_mbps=row["upload_mbps"],
+        updated_at=row["updated_at"],
+    )
+
+
+def amendment_out(row: Row) -> AmendmentOut:
+    """An amendment (C5) with the intervention that recorded it."""
+    return AmendmentOut(
+        id=row["id"],
+        contract_id=row["contract_id"],
+        effective_date=row["effective_date"],
+        changes=list(row["changes"]),
+        postes_before=row["postes_before"],
+        postes_after=row["postes_after"],
+        version=row["version"],
+        intervention_id=row["intervention_id"],
+        technician=row["technician"],
+        performed_at=row["performed_at"],
+        description=row["description"],
+    )
 
 
 def asset_fact(row: Row) -> AssetFact:
@@ -118,10 +163,27 @@ def asset_views(rows: Sequence[Row]) -> list[domain.AssetView]:
 
 
 def contract_out(row: Row, includes: Sequence[str]) -> ContractOut:
-    data: dict[str, Any] = dict(row)
-    data["includes"] = list(includes)
-    data["ends_at"] = domain.ends_at(row["year"])
-    return ContractOut.model_validate(data)
+    return ContractOut(
+        id=row["id"],
+        client_id=row["client_id"],
+        offer=row["offer"],
+        level=row["level"],
+        includes=list(includes),
+        status=row["status"],
+        year=row["year"],
+        start_date=row["start_date"],
+        end_date=row["end_date"],
+        ends_at=domain.ends_at(row["year"]),
+        version=row["version"],
+        non_conforming=row["non_conforming"],
+        renewal_of=row["renewal_of"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        activated_at=row["activated_at"],
+        end_reason=row["end_reason"],
+        ended_on=row["ended_on"],
+        ended_at=row["ended_at"],
+    )
 
 
 def contract_audit(row: Row) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.audit import Actor
 from prisme_events import Change
 
@@ -29,10 +29,12 @@ from .facts import (
 from .schemas import (
     AmendmentIn,
     AssetChanged,
+    AssetOut,
     NewAsset,
     NewUser,
     Removed,
     UserChanged,
+    UserOut,
 )
 
 # --- users --------------------------------------------------------------------------------
@@ -162,9 +164,16 @@ async def remove_user(
     return Removed(id=user_id, removed=True, amendment=change)
 
 
-async def list_users(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Any]:
+async def list_users(
+    conn: asyncpg.Connection, client_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> pagination.Page[UserOut]:
+    """The practice's current users, a page at a time in the order they were added."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await clients.client_row(conn, client_id)
-    return [user_out(r) for r in await repo.list_users(conn, client_id)]
+    rows = await repo.page_users(conn, client_id, after=after, limit=limit + 1)
+    return pagination.Page[UserOut].of(
+        rows, limit, key=lambda r: (r["created_at"], r["id"]), out=user_out
+    )
 
 
 # --- assets ---------------------------------------------------------------------------------
@@ -294,6 +303,13 @@ async def remove_asset(
     return Removed(id=asset_id, removed=True, amendment=change)
 
 
-async def list_assets(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Any]:
+async def list_assets(
+    conn: asyncpg.Connection, client_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> pagination.Page[AssetOut]:
+    """The practice's current assets, a page at a time in the order they were added."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await clients.client_row(conn, client_id)
-    return [asset_out(r) for r in await repo.list_assets(conn, client_id)]
+    rows = await repo.page_assets(conn, client_id, after=after, limit=limit + 1)
+    return pagination.Page[AssetOut].of(
+        rows, limit, key=lambda r: (r["created_at"], r["id"]), out=asset_out
+    )

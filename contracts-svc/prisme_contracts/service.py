@@ -32,6 +32,7 @@ from .errors import (
     YearOver,
 )
 from .facts import (
+    amendment_out,
     asset_views,
     client_snapshot,
     contract_audit,
@@ -40,21 +41,7 @@ from .facts import (
     event_id,
 )
 from .price_check import PriceCheck
-from .schemas import AmendmentOut, ContractOut, ItemOut, NewContract, OfferOut
-
-
-async def list_offers(conn: asyncpg.Connection) -> list[OfferOut]:
-    """C1: the catalogue, each offer with what it includes."""
-    labels = await repo.catalogue_labels(conn)
-    return [
-        OfferOut(
-            code=r["code"],
-            label=r["label"],
-            includes=list(r["includes"]),
-            items=[ItemOut(code=c, label=labels.get(c, c)) for c in r["includes"]],
-        )
-        for r in await repo.list_offers(conn)
-    ]
+from .schemas import AmendmentOut, ContractOut, NewContract
 
 
 async def _level(conn: asyncpg.Connection, code: str | None) -> str:
@@ -377,8 +364,13 @@ async def list_contracts(
     )
 
 
-async def amendments(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[AmendmentOut]:
+async def amendments(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> pagination.Page[AmendmentOut]:
+    """C5: the contract's amendments, a page at a time in the order they were made."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await _contract(conn, contract_id)
-    return [
-        AmendmentOut.model_validate(dict(r)) for r in await repo.list_amendments(conn, contract_id)
-    ]
+    rows = await repo.list_amendments(conn, contract_id, after=after, limit=limit + 1)
+    return pagination.Page[AmendmentOut].of(
+        rows, limit, key=lambda r: (r["created_at"], r["id"]), out=amendment_out
+    )

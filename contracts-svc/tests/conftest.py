@@ -39,7 +39,7 @@ class Svc:
         rows: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            query = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            query = {**params, "limit": 200, **({"cursor": cursor} if cursor else {})}
             resp = await self.alice.get("/v1/audit", params=query)
             assert resp.status_code == 200, resp.text
             rows += resp.json()["items"]

@@ -36,7 +36,7 @@ async def test_an_admin_edits_offers_and_others_cannot(svc: Svc, make_token: Any
     assert r.status_code == 200, r.text
     assert r.json()["includes"] == ["remote_support_unlimited"]
     assert (await svc.alice.patch("/v1/offers/inconnue", json={"label": "x"})).status_code == 404
-    offers = {o["code"] for o in (await svc.alice.get("/v1/offers")).json()}
+    offers = {o["code"] for o in (await svc.alice.get("/v1/offers")).json()["items"]}
     assert {"prisme", "sav_sauvegarde", "prisme_essentiel"} <= offers
     audit = await svc.audit(action="offer.updated")
     entries = [a for a in audit if a["action"] == "offer.updated"]
@@ -45,7 +45,7 @@ async def test_an_admin_edits_offers_and_others_cannot(svc: Svc, make_token: Any
 
 
 async def test_a_contract_records_its_level_and_the_event_carries_it(svc: Svc) -> None:
-    levels = (await svc.alice.get("/v1/levels")).json()
+    levels = (await svc.alice.get("/v1/levels")).json()["items"]
     assert [(lv["code"], lv["is_default"]) for lv in levels] == [("standard", True)]
     r = await svc.alice.post(
         "/v1/levels",
@@ -98,7 +98,9 @@ async def test_a_contract_records_its_level_and_the_event_carries_it(svc: Svc) -
     assert r.status_code == 409
     r = await svc.alice.patch("/v1/levels/premium", json={"is_default": True})
     assert r.status_code == 200
-    assert {lv["code"]: lv["is_default"] for lv in (await svc.alice.get("/v1/levels")).json()} == {
+    assert {
+        lv["code"]: lv["is_default"] for lv in (await svc.alice.get("/v1/levels")).json()["items"]
+    } == {
         "standard": False,
         "premium": True,
     }
@@ -112,7 +114,7 @@ async def test_partners_list_the_services_they_provide(svc: Svc) -> None:
     assert r.json()["services"] == ["logiciel métier", "imagerie"]
     r = await svc.alice.put("/v1/partners/Medisoft/services", json={"services": ["monétique"]})
     assert r.status_code == 200, r.text
-    listed = (await svc.alice.get("/v1/partners")).json()
+    listed = (await svc.alice.get("/v1/partners")).json()["items"]
     assert [(p["name"], p["services"]) for p in listed] == [("Medisoft", ["monétique"])]
     assert (
         await svc.alice.put("/v1/partners/Inconnu/services", json={"services": []})

@@ -84,14 +84,16 @@ async def test_each_criterion_fails_on_its_own_and_blocks_activation(svc: Svc) -
 
     # listing the partner makes its equipment acceptable
     assert (await svc.alice.post("/v1/partners", json={"name": "Medisoft"})).status_code == 201
-    assert [p["name"] for p in (await svc.alice.get("/v1/partners")).json()] == ["Medisoft"]
+    assert [p["name"] for p in (await svc.alice.get("/v1/partners")).json()["items"]] == [
+        "Medisoft"
+    ]
     r = await svc.alice.get(f"/v1/clients/{cases['asset_supplier']['id']}/eligibility")
     assert r.json()["eligible"] is True
     assert await collect_events(svc.nats_url, "contract.>", 1, timeout=0.5) == []
 
 
 async def test_offers_catalogue(svc: Svc) -> None:
-    offers = {o["code"]: o for o in (await svc.alice.get("/v1/offers")).json()}
+    offers = {o["code"]: o for o in (await svc.alice.get("/v1/offers")).json()["items"]}
     assert set(offers) == {"prisme", "sav_sauvegarde"}
     prisme_only = {
         "preventive_maintenance",
@@ -160,7 +162,9 @@ async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
         cid, name="PC2", partner="Medisoft", expect=422
     )  # partner only for supplied_by=partner
     await svc.asset(cid, name="PC3", kind="tablet", expect=422)
-    assert [a["name"] for a in (await svc.alice.get(f"/v1/clients/{cid}/assets")).json()] == ["PC1"]
+    assert [
+        a["name"] for a in (await svc.alice.get(f"/v1/clients/{cid}/assets")).json()["items"]
+    ] == ["PC1"]
     r = await svc.alice.post(
         f"/v1/clients/{cid}/users",
         json={"first_name": "A", "last_name": "B", "email": "a@b", "role": "secretary"},
@@ -171,7 +175,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(svc: Svc) -> None:
         json={"first_name": "A", "last_name": "B", "email": "a@b.re", "role": "boss"},
     )
     assert r.status_code == 422
-    assert (await svc.alice.get(f"/v1/clients/{cid}/users")).json() == []
+    assert (await svc.alice.get(f"/v1/clients/{cid}/users")).json()["items"] == []
 
     r = await svc.alice.delete(
         f"/v1/clients/{cid}/assets/{'0' * 8}-0000-0000-0000-{'0' * 12}", params={"note": "a\u0000"}

@@ -123,8 +123,9 @@ async def test_create_activate_amend_cease(svc: Svc, make_token: Callable[..., s
     assert str(a2.users_removed[0]) == u2["id"]
     assert a2.postes == 8
     r = await svc.alice.get(f"/v1/contracts/{contract['id']}/amendments")
-    assert [a["technician"] for a in r.json()] == ["op-alice", "op-alice"]
-    assert r.json()[0]["description"] == "Installation d'un poste en salle 2"
+    assert [a["technician"] for a in r.json()["items"]] == ["op-alice", "op-alice"]
+    assert r.json()["items"][0]["description"] == "Installation d'un poste en salle 2"
+    assert r.json()["next_cursor"] is None
 
     # a date outside the contract year is refused and changes nothing
     r = await svc.alice.post(
@@ -141,7 +142,7 @@ async def test_create_activate_amend_cease(svc: Svc, make_token: Callable[..., s
     )
     assert r.status_code == 422
     assert "PC-LATE" not in {
-        a["name"] for a in (await svc.alice.get(f"/v1/clients/{cid}/assets")).json()
+        a["name"] for a in (await svc.alice.get(f"/v1/clients/{cid}/assets")).json()["items"]
     }
 
     # C4: a third-party asset makes the practice non-conforming; the contract stays active

@@ -68,8 +68,8 @@ async def test_contracts_by_offer_and_the_queue_of_cessations(svc: Svc) -> None:
     ] == []
 
 
-async def _every_row(svc: Svc, path: str, **params: Any) -> list[str]:
-    """Every row of ``path`` a page of 2 at a time, following ``next_cursor``."""
+async def _every_row(svc: Svc, path: str, *, key: str = "id", **params: Any) -> list[str]:
+    """Every row's ``key`` of ``path``, a page of 2 at a time, following ``next_cursor``."""
     ids: list[str] = []
     cursor: str | None = None
     pages = 0
@@ -79,7 +79,7 @@ async def _every_row(svc: Svc, path: str, **params: Any) -> list[str]:
         assert r.status_code == 200, r.text
         page = r.json()
         assert len(page["items"]) <= 2
-        ids += [row["id"] for row in page["items"]]
+        ids += [row[key] for row in page["items"]]
         pages += 1
         cursor = page["next_cursor"]
         if cursor is None:
@@ -110,6 +110,59 @@ async def test_every_list_pages_each_row_once_and_refuses_a_bad_cursor(svc: Svc)
     # the default page is 50 rows, 200 at the most
     assert (await svc.alice.get("/v1/contracts", params={"limit": 201})).status_code == 422
     for path in ("/v1/clients", "/v1/contracts", "/v1/terminations"):
+        r = await svc.alice.get(path, params={"cursor": "pas-un-curseur"})
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["type"].endswith("invalid-cursor")
+
+
+async def test_the_lists_of_a_practice_a_contract_and_the_catalogue_page_too(svc: Svc) -> None:
+    client, contract = await svc.active_contract()
+    cid = client["id"]
+    users = [(await svc.user(cid, first_name=f"P{i}"))["id"] for i in range(3)]
+    assets = [(await svc.asset(cid, name=f"PC-{i}"))["id"] for i in range(3)]
+    for i in range(3):
+        r = await svc.alice.post(
+            "/v1/offers",
+            json={"code": f"offre_{i}", "label": "Offre", "includes": ["microsoft_365"]},
+        )
+        assert r.status_code == 201, r.text
+        r = await svc.alice.post("/v1/levels", json={"code": f"niveau_{i}", "label": "Niveau"})
+        assert r.status_code == 201, r.text
+        r = await svc.alice.post("/v1/partners", json={"name": f"Partenaire | {3 - i}"})
+        assert r.status_code == 201, r.text
+
+    every_user = await _every_row(svc, f"/v1/clients/{cid}/users")
+    assert every_user[-3:] == users
+    assert len(set(every_user)) == len(every_user)
+    every_asset = await _every_row(svc, f"/v1/clients/{cid}/assets")
+    assert every_asset[-3:] == assets
+    assert len(set(every_asset)) == len(every_asset)
+    # each inventory change amended the active contract (C5), in the order it was made
+    amendments = await _every_row(svc, f"/v1/contracts/{contract['id']}/amendments")
+    assert len(amendments) == len(set(amendments)) == 6
+    offers = await _every_row(svc, "/v1/offers", key="code")
+    assert offers[-3:] == ["offre_0", "offre_1", "offre_2"]
+    assert {"prisme", "sav_sauvegarde"} <= set(offers)
+    assert await _every_row(svc, "/v1/levels", key="code") == [
+        "standard",
+        "niveau_0",
+        "niveau_1",
+        "niveau_2",
+    ]
+    # by name, a "|" inside one does not split the cursor
+    assert await _every_row(svc, "/v1/partners", key="name") == [
+        "Partenaire | 1",
+        "Partenaire | 2",
+        "Partenaire | 3",
+    ]
+    for path in (
+        f"/v1/clients/{cid}/users",
+        f"/v1/clients/{cid}/assets",
+        f"/v1/contracts/{contract['id']}/amendments",
+        "/v1/offers",
+        "/v1/levels",
+        "/v1/partners",
+    ):
         r = await svc.alice.get(path, params={"cursor": "pas-un-curseur"})
         assert r.status_code == 422, (path, r.text)
         assert r.json()["type"].endswith("invalid-cursor")

@@ -8,7 +8,7 @@ from typing import Literal
 
 import asyncpg
 from fastapi import APIRouter
-from prisme_chassis import audit
+from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -49,12 +49,21 @@ def _refund(r: asyncpg.Record) -> RefundOut:
     )
 
 
-@router.get("/v1/invoices/{invoice_id}/refunds")
+@router.get("/v1/invoices/{invoice_id}/refunds", responses=problems(pagination.InvalidCursor))
 async def list_refunds(
-    invoice_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("billing:read")
-) -> list[RefundOut]:
-    """Refunds of an invoice: through Stripe, or manual ones the accountant sends."""
-    return [_refund(r) for r in await repo.refunds_of(conn, invoice_id)]
+    invoice_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes("billing:read"),
+) -> pagination.Page[RefundOut]:
+    """Refunds of an invoice, oldest first: through Stripe, or manual ones the accountant
+    sends."""
+    after = pagination.decode(cursor, pagination.moment, uuid.UUID)
+    rows = await repo.refunds_of(conn, invoice_id, after=after, limit=limit + 1)
+    return pagination.Page[RefundOut].of(
+        rows, limit, key=lambda r: (r["created_at"], r["id"]), out=_refund
+    )
 
 
 class ManualRefundIn(BaseModel):

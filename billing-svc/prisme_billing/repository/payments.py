@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -100,9 +100,22 @@ async def record_manual_refund(
     )
 
 
-async def refunds_of(conn: asyncpg.Connection, invoice_id: uuid.UUID) -> list[asyncpg.Record]:
+async def refunds_of(
+    conn: asyncpg.Connection,
+    invoice_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[asyncpg.Record]:
+    """The invoice's refunds in the order they were made (``created_at``, then ``id``)."""
     return await conn.fetch(
-        "SELECT * FROM refunds WHERE invoice_id = $1 ORDER BY created_at", invoice_id
+        "SELECT * FROM refunds WHERE invoice_id = $1"
+        " AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))"
+        " ORDER BY created_at, id LIMIT $2",
+        invoice_id,
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )
 
 

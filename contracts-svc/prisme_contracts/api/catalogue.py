@@ -5,21 +5,27 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from prisme_chassis import pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
 
-from .. import catalogue, errors, service
+from .. import catalogue, errors
 from ..schemas import LevelIn, LevelOut, LevelPatch, OfferIn, OfferOut, OfferPatch
 from .common import ADMIN, READ, _actor
 
 router = APIRouter(tags=["contracts"])
 
 
-@router.get("/v1/offers")
-async def list_offers(conn: Tx, who: Principal = require_scopes(READ)) -> list[OfferOut]:
-    """C1: the offers and what each includes."""
-    return await service.list_offers(conn)
+@router.get("/v1/offers", responses=problems(errors.InvalidCursor))
+async def list_offers(
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[OfferOut]:
+    """C1: the offers and what each includes, in the catalogue's order."""
+    return await catalogue.list_offers(conn, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -48,10 +54,15 @@ async def update_offer(
     return await catalogue.update_offer(conn, code, body, _actor(who, request))
 
 
-@router.get("/v1/levels")
-async def list_levels(conn: Tx, who: Principal = require_scopes(READ)) -> list[LevelOut]:
+@router.get("/v1/levels", responses=problems(errors.InvalidCursor))
+async def list_levels(
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[LevelOut]:
     """The maintenance levels ("niveau de prise en charge"); the price depends on them (B1)."""
-    return await catalogue.list_levels(conn)
+    return await catalogue.list_levels(conn, limit=limit, cursor=cursor)
 
 
 @router.post("/v1/levels", status_code=201, responses=problems(errors.LevelExists))

@@ -133,8 +133,16 @@ async def cancel(
     return await service.cancel(conn, contract_id, _actor(who, request), clock.now())
 
 
-@router.get("/v1/contracts/{contract_id}/amendments", responses=problems(errors.ContractNotFound))
+@router.get(
+    "/v1/contracts/{contract_id}/amendments",
+    responses=problems(errors.ContractNotFound, errors.InvalidCursor),
+)
 async def list_amendments(
-    contract_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
-) -> list[AmendmentOut]:
-    return await service.amendments(conn, contract_id)
+    contract_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[AmendmentOut]:
+    """C5: the contract's amendments, in the order they were made."""
+    return await service.amendments(conn, contract_id, limit=limit, cursor=cursor)

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from prisme_chassis import clock
+from prisme_chassis import clock, pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -54,11 +54,19 @@ async def add_user(
     return await inventory.add_user(conn, client_id, body, _actor(who, request), clock.today())
 
 
-@router.get("/v1/clients/{client_id}/users", responses=problems(errors.ClientNotFound))
+@router.get(
+    "/v1/clients/{client_id}/users",
+    responses=problems(errors.ClientNotFound, errors.InvalidCursor),
+)
 async def list_users(
-    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
-) -> list[UserOut]:
-    return await inventory.list_users(conn, client_id)
+    client_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[UserOut]:
+    """The practice's current users, in the order they were added."""
+    return await inventory.list_users(conn, client_id, limit=limit, cursor=cursor)
 
 
 @router.put(
@@ -142,11 +150,19 @@ async def add_asset(
     return await inventory.add_asset(conn, client_id, body, _actor(who, request), clock.today())
 
 
-@router.get("/v1/clients/{client_id}/assets", responses=problems(errors.ClientNotFound))
+@router.get(
+    "/v1/clients/{client_id}/assets",
+    responses=problems(errors.ClientNotFound, errors.InvalidCursor),
+)
 async def list_assets(
-    client_id: uuid.UUID, conn: Tx, who: Principal = require_scopes(READ)
-) -> list[AssetOut]:
-    return await inventory.list_assets(conn, client_id)
+    client_id: uuid.UUID,
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[AssetOut]:
+    """The practice's current assets (C5 inventory), in the order they were added."""
+    return await inventory.list_assets(conn, client_id, limit=limit, cursor=cursor)
 
 
 @router.put(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
+from prisme_chassis import pagination
 from prisme_chassis.app import Tx
 from prisme_chassis.auth import Principal, require_scopes
 from prisme_chassis.errors import problems
@@ -17,10 +18,15 @@ from .common import READ, WRITE, _actor
 router = APIRouter(tags=["contracts"])
 
 
-@router.get("/v1/partners")
-async def list_partners(conn: Tx, who: Principal = require_scopes(READ)) -> list[PartnerOut]:
-    """C3: the listed partners and the services each provides."""
-    return await clients.list_partners(conn)
+@router.get("/v1/partners", responses=problems(errors.InvalidCursor))
+async def list_partners(
+    conn: Tx,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    cursor: pagination.Cursor = None,
+    who: Principal = require_scopes(READ),
+) -> pagination.Page[PartnerOut]:
+    """C3: the listed partners by name and the services each provides."""
+    return await clients.list_partners(conn, limit=limit, cursor=cursor)
 
 
 @router.post(

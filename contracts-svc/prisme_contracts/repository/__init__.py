@@ -6,7 +6,7 @@ value travels as a bind parameter.
 """
 
 from .amendments import insert_amendment, list_amendments
-from .assets import get_asset, insert_asset, list_assets, remove_asset, update_asset
+from .assets import get_asset, insert_asset, list_assets, page_assets, remove_asset, update_asset
 from .catalogue import (
     catalogue_codes,
     catalogue_labels,
@@ -17,6 +17,8 @@ from .catalogue import (
     insert_offer,
     list_levels,
     list_offers,
+    page_levels,
+    page_offers,
     update_level,
     update_offer,
 )
@@ -47,8 +49,8 @@ from .partners import (
     delete_partner,
     get_partner,
     insert_partner,
-    list_partner_rows,
     list_partners,
+    page_partners,
     set_partner_services,
 )
 from .rows import Row, record
@@ -63,7 +65,7 @@ from .terminations import (
     mark_termination_applied,
     set_termination_document,
 )
-from .users import get_user, insert_user, list_users, remove_user, update_user
+from .users import get_user, insert_user, list_users, page_users, remove_user, update_user
 from .year_end import (
     cancel_drafts_of_year,
     count_active,
@@ -126,7 +128,6 @@ __all__ = [
     "list_interventions",
     "list_levels",
     "list_offers",
-    "list_partner_rows",
     "list_partners",
     "list_terminations",
     "list_users",
@@ -134,6 +135,11 @@ __all__ = [
     "lock_year_shared",
     "mark_termination_applied",
     "open_year_end_run",
+    "page_assets",
+    "page_levels",
+    "page_offers",
+    "page_partners",
+    "page_users",
     "record",
     "remove_asset",
     "remove_user",

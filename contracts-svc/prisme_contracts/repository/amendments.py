@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,11 +26,23 @@ async def insert_amendment(conn: asyncpg.Connection, values: dict[str, Any]) -> 
     )
 
 
-async def list_amendments(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[Row]:
+async def list_amendments(
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[Row]:
+    """The contract's amendments in the order they were made, after the key ``after``."""
     return await conn.fetch(
         "SELECT a.id, a.contract_id, a.effective_date, a.changes, a.postes_before, a.postes_after,"
         " a.version, a.created_at, i.id AS intervention_id, i.technician, i.performed_at, i.description"
         " FROM amendments a JOIN interventions i ON i.id = a.intervention_id"
-        " WHERE a.contract_id = $1 ORDER BY a.created_at, a.id",
+        " WHERE a.contract_id = $1"
+        " AND ($3::timestamptz IS NULL OR (a.created_at, a.id) > ($3, $4::uuid))"
+        " ORDER BY a.created_at, a.id LIMIT $2",
         contract_id,
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )

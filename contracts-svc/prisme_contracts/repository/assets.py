@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -47,6 +48,26 @@ async def list_assets(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Ro
         f"SELECT {_ASSET_COLS} FROM assets"
         " WHERE client_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
         client_id,
+    )
+
+
+async def page_assets(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Row]:
+    """The practice's current assets in the order they were added, after the key ``after``."""
+    return await conn.fetch(
+        f"SELECT {_ASSET_COLS} FROM assets"
+        " WHERE client_id = $1 AND removed_at IS NULL"
+        " AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))"
+        " ORDER BY created_at, id LIMIT $2",
+        client_id,
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )
 
 

@@ -13,6 +13,20 @@ async def list_offers(conn: asyncpg.Connection) -> list[Row]:
     return await conn.fetch("SELECT code, label, includes FROM offers ORDER BY position, code")
 
 
+async def page_offers(
+    conn: asyncpg.Connection, *, after: tuple[int, str] | None, limit: int
+) -> list[Row]:
+    """The offers in the catalogue's order (``position``, then ``code``), after ``after``."""
+    return await conn.fetch(
+        "SELECT code, label, includes, position FROM offers"
+        " WHERE $2::integer IS NULL OR (position, code) > ($2, $3::text)"
+        " ORDER BY position, code LIMIT $1",
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
+    )
+
+
 async def catalogue_labels(conn: asyncpg.Connection) -> dict[str, str]:
     return {
         r["code"]: r["label"] for r in await conn.fetch("SELECT code, label FROM catalogue_items")
@@ -53,6 +67,20 @@ async def list_levels(conn: asyncpg.Connection) -> list[Row]:
     return await conn.fetch(
         "SELECT code, label, description, is_default FROM maintenance_levels"
         " ORDER BY position, code"
+    )
+
+
+async def page_levels(
+    conn: asyncpg.Connection, *, after: tuple[int, str] | None, limit: int
+) -> list[Row]:
+    """The maintenance levels in their order (``position``, then ``code``), after ``after``."""
+    return await conn.fetch(
+        "SELECT code, label, description, is_default, position FROM maintenance_levels"
+        " WHERE $2::integer IS NULL OR (position, code) > ($2, $3::text)"
+        " ORDER BY position, code LIMIT $1",
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )
 
 

@@ -14,9 +14,13 @@ async def list_partners(conn: asyncpg.Connection) -> list[str]:
     return [r["name"] for r in await conn.fetch("SELECT name FROM partners ORDER BY name")]
 
 
-async def list_partner_rows(conn: asyncpg.Connection) -> list[Row]:
+async def page_partners(conn: asyncpg.Connection, *, after: str | None, limit: int) -> list[Row]:
+    """The listed partners by name, after the name ``after``."""
     return await conn.fetch(
-        "SELECT name, services, created_by, created_at FROM partners ORDER BY name"
+        "SELECT name, services, created_by, created_at FROM partners"
+        " WHERE $2::text IS NULL OR name > $2 ORDER BY name LIMIT $1",
+        limit,
+        after,
     )
 
 

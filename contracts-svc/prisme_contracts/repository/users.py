@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -45,6 +46,26 @@ async def list_users(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Row
         f"SELECT {_USER_COLS} FROM client_users"
         " WHERE client_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
         client_id,
+    )
+
+
+async def page_users(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Row]:
+    """The practice's current users in the order they were added, after the key ``after``."""
+    return await conn.fetch(
+        f"SELECT {_USER_COLS} FROM client_users"
+        " WHERE client_id = $1 AND removed_at IS NULL"
+        " AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))"
+        " ORDER BY created_at, id LIMIT $2",
+        client_id,
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )
 
 

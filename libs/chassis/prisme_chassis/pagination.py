@@ -102,9 +102,17 @@ def int32(text: str) -> int:
     return value
 
 
+def int64(text: str) -> int:
+    """A cursor part that is a PostgreSQL ``bigint`` sequence (0 to 2⁶³ − 1)."""
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise ValueError(f"{value} is not a 64-bit sequence number")
+    return value
+
+
 def decode(cursor: str | None, *types: Callable[[str], Any]) -> tuple[Any, ...] | None:
     """The sort key ``cursor`` holds, each part read by its type (``int``, ``uuid.UUID``,
-    ``moment``, ``int32`` …); ``None`` without a cursor; :class:`InvalidCursor` (422) when it
+    ``moment``, ``int32``, ``int64`` …); ``None`` without a cursor; :class:`InvalidCursor` (422) when it
     is not one this scheme wrote with as many parts."""
     if cursor is None:
         return None

@@ -302,7 +302,7 @@ async def test_audit_route_filters_pages_and_needs_the_read_scope(
 
         bad = await client.get("/v1/audit", params={"cursor": "x"}, headers=alice)
         assert bad.status_code == 422
-        assert bad.json()["type"].endswith("invalid_audit_cursor")
+        assert bad.json()["type"].endswith("/invalid-cursor")
         naive = await client.get(
             "/v1/audit", params={"since": "2026-01-01T00:00:00"}, headers=alice
         )

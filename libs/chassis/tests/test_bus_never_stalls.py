@@ -93,15 +93,18 @@ async def test_unpublishable_rows_are_set_aside_while_the_others_flow(
         )
         everything = (await client.get("/v1/outbox", params={"state": "unsent", "limit": 1})).json()
         assert len(everything["items"]) == 1
-        assert everything["cursor"]
+        assert everything["next_cursor"]
         rest = (
             await client.get(
-                "/v1/outbox", params={"state": "unsent", "cursor": everything["cursor"]}
+                "/v1/outbox", params={"state": "unsent", "cursor": everything["next_cursor"]}
             )
         ).json()
         assert len(rest["items"]) == 1
-        assert rest["cursor"] is None
-        assert (await client.get("/v1/outbox", params={"cursor": "x'"})).status_code == 422
+        assert rest["items"][0]["seq"] > everything["items"][0]["seq"]
+        assert rest["next_cursor"] is None
+        refused = await client.get("/v1/outbox", params={"cursor": "x'"})
+        assert refused.status_code == 422
+        assert refused.json()["type"].endswith("/invalid-cursor")
 
 
 async def test_infrastructure_errors_are_bounded_and_end_in_a_dead_letter(

@@ -147,6 +147,7 @@ async def test_dead_job_is_listed_retried_and_counted_in_metrics(
             bad = await client.get("/v1/jobs", params={"cursor": "nope"})
             assert bad.status_code == 422
             assert bad.headers["content-type"] == "application/problem+json"
+            assert bad.json()["type"].endswith("/invalid-cursor")
 
             async def dead_gauge() -> float | None:
                 text = (await client.get("/metrics")).text

@@ -86,7 +86,7 @@ async def _rows_since(client: httpx.AsyncClient, after_id: int) -> list[dict[str
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        params: dict[str, Any] = {"limit": 500}
+        params: dict[str, Any] = {"limit": 200}
         if cursor is not None:
             params["cursor"] = cursor
         page = (await client.get("/v1/audit", params=params)).json()

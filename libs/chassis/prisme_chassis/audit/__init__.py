@@ -172,9 +172,19 @@ async def entries(
     *,
     limit: int = 100,
     before_id: int | None = None,
+    after_id: int | None = None,
+    oldest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Rows of the trail matching ``filters``, newest first, ids below ``before_id``."""
-    return await repository.page(conn, filters, before_id=before_id, limit=limit)
+    """Rows of the trail matching ``filters``, newest first (or ``oldest_first``), ids below
+    ``before_id`` and above ``after_id``."""
+    return await repository.page(
+        conn,
+        filters,
+        before_id=before_id,
+        after_id=after_id,
+        limit=limit,
+        oldest_first=oldest_first,
+    )
 
 
 async def record_many(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> None:

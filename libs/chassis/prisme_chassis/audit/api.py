@@ -18,16 +18,12 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from .. import pagination
 from ..auth import Principal, require_scopes
-from ..errors import Unprocessable, problems
+from ..errors import problems
 from ..wire import IsoDatetime
 from . import repository as repo
 from .model import AuditEntry
-
-
-class InvalidAuditCursor(Unprocessable):
-    code = "invalid_audit_cursor"
-    title = "Not a cursor of the audit trail"
 
 
 class AuditEntryOut(BaseModel):
@@ -70,9 +66,8 @@ class AuditEntryOut(BaseModel):
         )
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntryOut]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+#: A page of the trail, newest first (the chassis' page: ``items``, ``next_cursor``).
+AuditPage = pagination.Page[AuditEntryOut]
 
 
 async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
@@ -92,7 +87,7 @@ def audit_router(area: str | None) -> APIRouter:
     read = f"{area}:read" if area else "admin"
     router = APIRouter(tags=["audit"])
 
-    @router.get("/v1/audit", responses=problems(InvalidAuditCursor))
+    @router.get("/v1/audit", responses=problems(pagination.InvalidCursor))
     async def read_audit(
         conn: Conn,
         actor: Text = None,
@@ -102,16 +97,12 @@ def audit_router(area: str | None) -> APIRouter:
         client_id: uuid.UUID | None = None,
         since: IsoDatetime | None = None,
         until: IsoDatetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        cursor: Annotated[str | None, Query(max_length=20)] = None,
+        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+        cursor: pagination.Cursor = None,
         who: Principal = require_scopes(read),
     ) -> AuditPage:
         """This service's audit trail (O3), newest first."""
-        before_id: int | None = None
-        if cursor is not None:
-            if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-                raise InvalidAuditCursor("cursor is not one this route gave", cursor=cursor)
-            before_id = int(cursor)
+        before = pagination.decode(cursor, pagination.int64)
         filters = repo.Filters(
             actor=actor,
             target=target,
@@ -121,12 +112,9 @@ def audit_router(area: str | None) -> APIRouter:
             since=since,
             until=until,
         )
-        entries = await repo.page(conn, filters, before_id=before_id, limit=limit + 1)
-        more = len(entries) > limit
-        entries = entries[:limit]
-        return AuditPage(
-            items=[AuditEntryOut.of(e) for e in entries],
-            next_cursor=str(entries[-1].id) if more and entries else None,
+        entries = await repo.page(
+            conn, filters, before_id=before[0] if before else None, limit=limit + 1
         )
+        return AuditPage.of(entries, limit, key=lambda e: (e.id,), out=AuditEntryOut.of)
 
     return router

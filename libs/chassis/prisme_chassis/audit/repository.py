@@ -93,10 +93,16 @@ def _entry(row: asyncpg.Record) -> AuditEntry:
 
 
 async def page(
-    conn: asyncpg.Connection, filters: Filters, *, before_id: int | None, limit: int
+    conn: asyncpg.Connection,
+    filters: Filters,
+    *,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    limit: int,
+    oldest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Newest first, ids below ``before_id`` (the cursor); ``action`` ending in ``.*`` is a
-    prefix (``contract.*``)."""
+    """Newest first (or ``oldest_first``), ids below ``before_id`` and above ``after_id`` (the
+    cursor); ``action`` ending in ``.*`` is a prefix (``contract.*``)."""
     action: str | None = filters.action
     prefix: str | None = None
     if filters.action is not None and filters.action.endswith("*"):
@@ -112,7 +118,8 @@ async def page(
         " AND ($7::timestamptz IS NULL OR at >= $7)"
         " AND ($8::timestamptz IS NULL OR at < $8)"
         " AND ($9::bigint IS NULL OR id < $9)"
-        " ORDER BY id DESC LIMIT $10",
+        " AND ($11::bigint IS NULL OR id > $11)"
+        f" ORDER BY {'id' if oldest_first else 'id DESC'} LIMIT $10",
         filters.actor,
         filters.target,
         filters.target_type,
@@ -123,5 +130,6 @@ async def page(
         filters.until,
         before_id,
         limit,
+        after_id,
     )
     return [_entry(r) for r in rows]

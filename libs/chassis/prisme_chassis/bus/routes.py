@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from .. import pagination
 from ..auth import Principal, require_scopes
+from ..errors import problems
 from .outbox import OutboxRow, list_unsent
 
 
@@ -36,33 +38,26 @@ class OutboxRowOut(BaseModel):
         )
 
 
-class OutboxPage(BaseModel):
-    items: list[OutboxRowOut]
-    cursor: str | None  # give it back as ``cursor`` for the next page; null on the last
-
-
 def outbox_router() -> APIRouter:
     router = APIRouter(tags=["outbox"])
 
-    @router.get("/v1/outbox")
+    @router.get("/v1/outbox", responses=problems(pagination.InvalidCursor))
     async def list_outbox(
         request: Request,
         state: Literal["failing", "unsent"] = "failing",
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        # the seq of the last row of the previous page (a bigint): its pattern is in the schema
-        cursor: Annotated[str | None, Query(pattern="^[0-9]{1,18}$")] = None,
+        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+        cursor: pagination.Cursor = None,
         who: Principal = require_scopes("admin"),
-    ) -> OutboxPage:
-        """Unsent outbox rows: ``failing`` (publish failed, retried with back-off) or all."""
-        after = int(cursor) if cursor else 0
+    ) -> pagination.Page[OutboxRowOut]:
+        """Unsent outbox rows in publishing order, a page at a time: ``failing`` (publish
+        failed, retried with back-off) or all."""
+        after = pagination.decode(cursor, pagination.int64)
         pool: asyncpg.Pool = request.app.state.runtime.pool
         rows = await list_unsent(
-            pool, failing_only=state == "failing", limit=limit + 1, after=after
+            pool, failing_only=state == "failing", limit=limit + 1, after=after[0] if after else 0
         )
-        page = rows[:limit]
-        return OutboxPage(
-            items=[OutboxRowOut.of(r) for r in page],
-            cursor=str(page[-1].seq) if len(rows) > limit else None,
+        return pagination.Page[OutboxRowOut].of(
+            rows, limit, key=lambda r: (r.seq,), out=OutboxRowOut.of
         )
 
     return router

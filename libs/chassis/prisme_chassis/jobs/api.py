@@ -16,7 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from .. import audit
+from .. import audit, pagination
 from ..auth import Principal, require_scopes
 from ..errors import Conflict, NotFound, problems
 from . import repository as repo
@@ -44,11 +44,6 @@ class JobOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
-
-
-class JobPage(BaseModel):
-    items: list[JobOut]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
 
 
 def _out(view: JobView) -> JobOut:
@@ -82,27 +77,21 @@ def jobs_router(area: str | None) -> APIRouter:
     write = f"{area}:write" if area else "admin"
     router = APIRouter(tags=["jobs"])
 
-    @router.get("/v1/jobs")
+    @router.get("/v1/jobs", responses=problems(pagination.InvalidCursor))
     async def list_jobs(
         conn: Conn,
         state: JobState | None = None,
         kind: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        # the id of the last job of the previous page (a bigint): its pattern is in the schema
-        cursor: Annotated[str | None, Query(pattern="^[0-9]{1,18}$")] = None,
+        limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+        cursor: pagination.Cursor = None,
         who: Principal = require_scopes(read),
-    ) -> JobPage:
+    ) -> pagination.Page[JobOut]:
         """Jobs of this service, newest first (DESIGN §3: dead jobs are shown and retried)."""
-        after: int | None = None
-        if cursor is not None:
-            after = int(cursor)
-        views = await repo.page(conn, state=state, kind=kind, after_id=after, limit=limit + 1)
-        more = len(views) > limit
-        views = views[:limit]
-        return JobPage(
-            items=[_out(v) for v in views],
-            next_cursor=str(views[-1].id) if more and views else None,
+        after = pagination.decode(cursor, pagination.int64)
+        views = await repo.page(
+            conn, state=state, kind=kind, after_id=after[0] if after else None, limit=limit + 1
         )
+        return pagination.Page[JobOut].of(views, limit, key=lambda v: (v.id,), out=_out)
 
     @router.post("/v1/jobs/{job_id}/retry", responses=problems(JobNotDead))
     async def retry_job(

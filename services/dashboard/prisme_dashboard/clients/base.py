@@ -259,12 +259,6 @@ class ServiceClient:
             raise TypeError(f"{self.name} {path}: expected an object")
         return body
 
-    async def get_list(self, path: str, params: Params | None = None) -> list[Json]:
-        body = await self.get(path, params)
-        if not isinstance(body, list):
-            raise TypeError(f"{self.name} {path}: expected a list")
-        return body
-
     async def get_page(
         self, path: str, params: Params | list[tuple[str, str]] | None = None
     ) -> Json:

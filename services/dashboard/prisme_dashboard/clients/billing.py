@@ -87,7 +87,7 @@ class BillingClient(ContractEndConsumer):
         return await self.get_bytes(f"/v1/invoices/{invoice_id}/pdf")
 
     async def invoice_history(self, invoice_id: uuid.UUID) -> list[Json]:
-        return await self.get_list(f"/v1/invoices/{invoice_id}/history")
+        return await self.get_every(f"/v1/invoices/{invoice_id}/history")
 
     async def credit_notes(
         self,

@@ -15,13 +15,13 @@ class ContractsClient(ServiceClient):
 
     # --- catalogue ------------------------------------------------------------------------
     async def offers(self) -> list[Json]:
-        return await self.get_list("/v1/offers")
+        return await self.get_every("/v1/offers")
 
     async def levels(self) -> list[Json]:
-        return await self.get_list("/v1/levels")
+        return await self.get_every("/v1/levels")
 
     async def partners(self) -> list[Json]:
-        return await self.get_list("/v1/partners")
+        return await self.get_every("/v1/partners")
 
     # --- practices ------------------------------------------------------------------------
     @staticmethod
@@ -66,7 +66,7 @@ class ContractsClient(ServiceClient):
         return await self.send("PATCH", f"/v1/clients/{client_id}", patch)
 
     async def users(self, client_id: uuid.UUID) -> list[Json]:
-        return await self.get_list(f"/v1/clients/{client_id}/users")
+        return await self.get_every(f"/v1/clients/{client_id}/users")
 
     async def add_user(self, client_id: uuid.UUID, body: Json) -> Json:
         return await self.send("POST", f"/v1/clients/{client_id}/users", body)
@@ -97,7 +97,7 @@ class ContractsClient(ServiceClient):
         return await self.send("PUT", f"/v1/clients/{client_id}/network", body)
 
     async def assets(self, client_id: uuid.UUID) -> list[Json]:
-        return await self.get_list(f"/v1/clients/{client_id}/assets")
+        return await self.get_every(f"/v1/clients/{client_id}/assets")
 
     async def add_asset(self, client_id: uuid.UUID, body: Json) -> Json:
         return await self.send("POST", f"/v1/clients/{client_id}/assets", body)
@@ -206,7 +206,7 @@ class ContractsClient(ServiceClient):
         return await self.send("POST", f"/v1/contracts/{contract_id}/cancel")
 
     async def amendments(self, contract_id: uuid.UUID) -> list[Json]:
-        return await self.get_list(f"/v1/contracts/{contract_id}/amendments")
+        return await self.get_every(f"/v1/contracts/{contract_id}/amendments")
 
     # --- cessation (C6) and four eyes (O2) --------------------------------------------------
     async def request_termination(
