@@ -88,6 +88,7 @@ async def push_invoice(
     )
 
     async def record(conn: asyncpg.Connection) -> None:
+        await repo.lock_for_key_update(conn, doc_id)
         if new_customer:
             await repo.set_stripe_customer(conn, buyer["client_id"], customer_id)
         await repo.set_stripe_invoice(conn, doc_id, invoice_id)

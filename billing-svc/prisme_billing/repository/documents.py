@@ -341,6 +341,13 @@ async def set_status(conn: asyncpg.Connection, doc_id: uuid.UUID, status: str) -
     await conn.execute("UPDATE documents SET status = $2 WHERE id = $1", doc_id, status)
 
 
+async def lock_for_key_update(conn: asyncpg.Connection, doc_id: uuid.UUID) -> None:
+    """Take the document's strongest row lock before anything else of the transaction: the
+    write of a unique column (``stripe_invoice_id``) needs it, and taking it only at that write,
+    after other rows, deadlocked with a payment recorded meanwhile on the same invoice."""
+    await conn.execute("SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", doc_id)
+
+
 async def set_stripe_invoice(conn: asyncpg.Connection, doc_id: uuid.UUID, stripe_id: str) -> None:
     await conn.execute(
         "UPDATE documents SET stripe_invoice_id = $2 WHERE id = $1", doc_id, stripe_id
