@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from prisme_chassis import audit, pagination
@@ -102,8 +103,27 @@ class JobSummary(BaseModel):
     cancelled: int = 0
 
 
-def _account(row: dict[str, object]) -> AccountOut:
-    return AccountOut.model_validate(row)
+def _account(row: Mapping[str, Any]) -> AccountOut:
+    return AccountOut(
+        id=row["id"],
+        user_id=row["user_id"],
+        client_id=row["client_id"],
+        contract_id=row["contract_id"],
+        upn=row["upn"],
+        sku=row["sku"],
+        status=row["status"],
+        credential_state=row["credential_state"],
+        alert=row["alert"],
+    )
+
+
+def _tenant(row: Mapping[str, Any]) -> TenantOut:
+    return TenantOut(
+        client_id=row["client_id"],
+        graph_tenant=row["graph_tenant"],
+        domain=row["domain"],
+        sku_part_number=row["sku_part_number"],
+    )
 
 
 @router.put("/v1/tenants/{client_id}")
@@ -117,7 +137,7 @@ async def put_tenant(
     row = await service.set_tenant(
         conn, client_id, body.graph_tenant, body.domain, body.sku_part_number
     )
-    tenant = TenantOut.model_validate(row)
+    tenant = _tenant(row)
     await audit.record(
         conn,
         actor,

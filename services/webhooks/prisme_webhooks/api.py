@@ -99,6 +99,19 @@ class MessageOut(BaseModel):
     last_status_code: int | None
     created_at: datetime
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> MessageOut:
+        return cls(
+            message_id=row["message_id"],
+            event_type=row["event_type"],
+            occurred_at=row["occurred_at"],
+            status=row["status"],
+            attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+            last_status_code=row["last_status_code"],
+            created_at=row["created_at"],
+        )
+
 
 class AttemptOut(BaseModel):
     id: uuid.UUID
@@ -110,6 +123,20 @@ class AttemptOut(BaseModel):
     error: str | None
     trigger: str
     next_attempt_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> AttemptOut:
+        return cls(
+            id=row["id"],
+            endpoint_id=row["endpoint_id"],
+            attempted_at=row["attempted_at"],
+            status_code=row["status_code"],
+            latency_ms=row["latency_ms"],
+            response_excerpt=row["response_excerpt"],
+            error=row["error"],
+            trigger=row["trigger"],
+            next_attempt_at=row["next_attempt_at"],
+        )
 
 
 class Queued(BaseModel):
@@ -345,7 +372,7 @@ async def endpoint_messages(
         rows,
         limit,
         key=lambda r: (r["created_at"], r["message_id"]),
-        out=lambda r: MessageOut(**dict(r)),
+        out=MessageOut.of,
     )
 
 
@@ -367,7 +394,7 @@ async def message_attempts(
         rows,
         limit,
         key=lambda r: (r["attempted_at"], r["id"]),
-        out=lambda r: AttemptOut(**dict(r)),
+        out=AttemptOut.of,
     )
 
 

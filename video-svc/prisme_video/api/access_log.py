@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import asyncpg
 from fastapi import APIRouter
 from prisme_chassis import pagination
 from prisme_chassis.app import Tx
@@ -31,6 +32,22 @@ class AccessOut(BaseModel):
     range_end: int | None
     bytes_served: int
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> AccessOut:
+        return cls(
+            id=row["id"],
+            at=row["at"],
+            link_id=row["link_id"],
+            video_id=row["video_id"],
+            address=row["address"],
+            user_agent=row["user_agent"],
+            event=row["event"],
+            status=row["status"],
+            range_start=row["range_start"],
+            range_end=row["range_end"],
+            bytes_served=row["bytes_served"],
+        )
+
 
 @router.get("/v1/access-log", responses=problems(pagination.InvalidCursor))
 async def access_log(
@@ -52,6 +69,4 @@ async def access_log(
         limit=limit + 1,
         before=before[0] if before else None,
     )
-    return pagination.Page[AccessOut].of(
-        rows, limit, key=lambda r: (r["id"],), out=lambda r: AccessOut(**dict(r))
-    )
+    return pagination.Page[AccessOut].of(rows, limit, key=lambda r: (r["id"],), out=AccessOut.of)

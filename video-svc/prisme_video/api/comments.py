@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter
 from prisme_chassis import audit, pagination
 from prisme_chassis.app import Tx
@@ -55,6 +56,17 @@ class CommentOut(BaseModel):
     author: str
     created_at: datetime
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> CommentOut:
+        return cls(
+            id=row["id"],
+            video_id=row["video_id"],
+            at_seconds=row["at_seconds"],
+            text=row["text"],
+            author=row["author"],
+            created_at=row["created_at"],
+        )
+
 
 @router.post(
     "/v1/videos/{video_id}/comments",
@@ -69,7 +81,7 @@ async def add_comment(
     who: Principal = require_scopes("videos:write"),
 ) -> CommentOut:
     row = await recordings.add_comment(conn, video_id, body.at_seconds, body.text, who.sub)
-    comment = CommentOut(**dict(row))
+    comment = CommentOut.of(row)
     await audit.record(
         conn,
         actor,
@@ -100,5 +112,5 @@ async def list_comments(
         rows,
         limit,
         key=lambda c: (c["at_seconds"], c["created_at"], c["id"]),
-        out=lambda c: CommentOut(**dict(c)),
+        out=CommentOut.of,
     )

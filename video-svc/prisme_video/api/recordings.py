@@ -57,7 +57,7 @@ class VideoOut(BaseModel):
             size_bytes=video.size_bytes,
             uploaded_by=video.uploaded_by,
             uploaded_at=video.uploaded_at,
-            comments=[CommentOut(**dict(c)) for c in comments or []],
+            comments=[CommentOut.of(c) for c in comments or []],
         )
 
 
