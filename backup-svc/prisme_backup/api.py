@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -39,16 +40,19 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def _newest_of_plan(
-    conn: Tx, table: str, plan_id: uuid.UUID, limit: int, cursor: str | None, model: type[M]
+    conn: Tx,
+    table: str,
+    plan_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    out: Callable[[repository.Row], M],
 ) -> pagination.Page[M]:
     """One page of a plan's history (``repository.HISTORIES``), newest first."""
     before = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await plans.get_plan(conn, plan_id)
     rows = await repository.newest_of_plan(conn, table, plan_id, limit + 1, before)
     at = repository.HISTORIES[table][0]
-    return pagination.Page[M].of(
-        rows, limit, key=lambda r: (r[at], r["id"]), out=lambda r: model.model_validate(dict(r))
-    )
+    return pagination.Page[M].of(rows, limit, key=lambda r: (r[at], r["id"]), out=out)
 
 
 @router.get("/v1/plans", responses=problems(pagination.InvalidCursor))
@@ -60,11 +64,36 @@ async def list_plans(
         IsoDatetime | None,
         Query(description="Only the plans without a good copy finished since this instant"),
     ] = None,
+    order: Annotated[
+        Literal["created", "name"],
+        Query(
+            description="`created`: oldest first; `name`: by the practice's name, case "
+            "and accents ignored"
+        ),
+    ] = "created",
     limit: pagination.Limit = pagination.DEFAULT_LIMIT,
     cursor: pagination.Cursor = None,
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[PlanOut]:
-    """Plans, oldest first, a page at a time (``next_cursor`` back as ``cursor``)."""
+    """Plans, oldest first or by practice name, a page at a time (``next_cursor`` back as
+    ``cursor``, with the same ``order``)."""
+    if order == "name":
+        after_name = pagination.decode(cursor, pagination.text, uuid.UUID)
+        rows = await repository.list_plans(
+            conn,
+            client_id,
+            limit=limit + 1,
+            after_name=after_name,
+            by_name=True,
+            status=status,
+            no_copy_since=no_copy_since,
+        )
+        return pagination.Page[PlanOut].of(
+            rows,
+            limit,
+            key=lambda r: (pagination.text_part(r["name_order"]), r["id"]),
+            out=PlanOut.of,
+        )
     after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     rows = await repository.list_plans(
         conn, client_id, limit=limit + 1, after=after, status=status, no_copy_since=no_copy_since
@@ -157,7 +186,7 @@ async def list_agents(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[AgentOut]:
     """The agents enrolled for the plan (active or revoked), newest enrolment first."""
-    return await _newest_of_plan(conn, "agents", plan_id, limit, cursor, AgentOut)
+    return await _newest_of_plan(conn, "agents", plan_id, limit, cursor, AgentOut.of)
 
 
 @router.get(
@@ -179,7 +208,7 @@ async def list_snapshots(
         rows,
         limit,
         key=lambda r: (r["taken_at"], pagination.text_part(r["snapshot_id"])),
-        out=lambda r: SnapshotOut.model_validate(dict(r)),
+        out=SnapshotOut.of,
     )
 
 
@@ -194,7 +223,7 @@ async def list_runs(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[RunOut]:
     """The plan's runs, newest first, a page at a time."""
-    return await _newest_of_plan(conn, "runs", plan_id, limit, cursor, RunOut)
+    return await _newest_of_plan(conn, "runs", plan_id, limit, cursor, RunOut.of)
 
 
 @router.get(
@@ -208,7 +237,7 @@ async def list_checks(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[CheckOut]:
     """The plan's integrity checks and test restores, newest first, a page at a time."""
-    return await _newest_of_plan(conn, "checks", plan_id, limit, cursor, CheckOut)
+    return await _newest_of_plan(conn, "checks", plan_id, limit, cursor, CheckOut.of)
 
 
 @router.get(
@@ -222,7 +251,7 @@ async def list_purges(
     who: Principal = require_scopes("backups:read"),
 ) -> pagination.Page[PurgeOut]:
     """The record of the repository's destruction (K3), newest first."""
-    return await _newest_of_plan(conn, "purges", plan_id, limit, cursor, PurgeOut)
+    return await _newest_of_plan(conn, "purges", plan_id, limit, cursor, PurgeOut.of)
 
 
 @router.get("/v1/alerts", responses=problems(pagination.InvalidCursor))
@@ -249,7 +278,7 @@ async def list_alerts(
         rows,
         limit,
         key=lambda r: (r["raised_at"], r["id"]),
-        out=lambda r: AlertOut.model_validate(dict(r)),
+        out=AlertOut.of,
     )
 
 
@@ -265,7 +294,7 @@ async def request_export(
     who: Principal = require_scopes("backups:export"),
 ) -> ExportOut:
     """A full export of the latest copy for the client (K3), produced by a worker."""
-    export = ExportOut.model_validate(dict(await exports.request_export(conn, plan_id, who.sub)))
+    export = ExportOut.of(await exports.request_export(conn, plan_id, who.sub))
     await audit.record(
         conn,
         actor,
@@ -281,7 +310,7 @@ async def request_export(
 async def get_export(
     export_id: uuid.UUID, conn: Tx, who: Principal = require_scopes("backups:read")
 ) -> ExportOut:
-    return ExportOut.model_validate(dict(await exports.get_export(conn, export_id)))
+    return ExportOut.of(await exports.get_export(conn, export_id))
 
 
 @router.get(

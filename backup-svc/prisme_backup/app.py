@@ -13,7 +13,7 @@ from .settings import BackupSettings
 
 spec = ServiceSpec(
     name="backup-svc",
-    version="2.1.0",
+    version="2.2.0",
     migrations=Path(__file__).parent / "migrations",
     context=build_context,
     routers=[api.router],

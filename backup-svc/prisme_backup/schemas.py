@@ -43,10 +43,34 @@ class PlanOut(BaseModel):
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> PlanOut:
-        data = dict(row)
-        data.pop("repository_password", None)
-        data.pop("repository_user_hash", None)
-        return cls.model_validate(data)
+        """The plan as the API shows it: the repository's sealed password and the user's
+        hash stay in the table."""
+        return cls(
+            id=row["id"],
+            client_id=row["client_id"],
+            client_name=row["client_name"],
+            contract_id=row["contract_id"],
+            status=row["status"],
+            databases=[DatabaseSourceSpec.model_validate(d) for d in row["databases"]],
+            share_path=row["share_path"],
+            daily_at=row["daily_at"],
+            grace_minutes=row["grace_minutes"],
+            quota_bytes=row["quota_bytes"],
+            history_days=row["history_days"],
+            check_parts=row["check_parts"],
+            restore_every_days=row["restore_every_days"],
+            restore_sample=row["restore_sample"],
+            repository_location=row["repository_location"],
+            repository_user=row["repository_user"],
+            repository_bytes=row["repository_bytes"],
+            over_quota=row["over_quota"],
+            expected_from=row["expected_from"],
+            last_day=row["last_day"],
+            ended_at=row["ended_at"],
+            purge_after=row["purge_after"],
+            purged_at=row["purged_at"],
+            last_success_at=row.get("last_success_at"),
+        )
 
 
 class PlanPatch(BaseModel):
@@ -81,6 +105,16 @@ class SnapshotOut(BaseModel):
     total_bytes: int
     files: int
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> SnapshotOut:
+        return cls(
+            snapshot_id=row["snapshot_id"],
+            taken_at=row["taken_at"],
+            bytes_added=row["bytes_added"],
+            total_bytes=row["total_bytes"],
+            files=row["files"],
+        )
+
 
 class RunOut(BaseModel):
     id: uuid.UUID
@@ -96,6 +130,23 @@ class RunOut(BaseModel):
     files: int
     repository_bytes: int | None
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> RunOut:
+        return cls(
+            id=row["id"],
+            agent_id=row["agent_id"],
+            day=row["day"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            status=row["status"],
+            error=row["error"],
+            snapshot_id=row["snapshot_id"],
+            bytes_added=row["bytes_added"],
+            total_bytes=row["total_bytes"],
+            files=row["files"],
+            repository_bytes=row["repository_bytes"],
+        )
+
 
 class CheckOut(BaseModel):
     id: uuid.UUID
@@ -106,6 +157,19 @@ class CheckOut(BaseModel):
     snapshot_id: str | None
     detail: str
     checked_at: datetime
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> CheckOut:
+        return cls(
+            id=row["id"],
+            run_id=row["run_id"],
+            kind=row["kind"],
+            ok=row["ok"],
+            subset=row["subset"],
+            snapshot_id=row["snapshot_id"],
+            detail=row["detail"],
+            checked_at=row["checked_at"],
+        )
 
 
 class AlertOut(BaseModel):
@@ -118,6 +182,19 @@ class AlertOut(BaseModel):
     raised_at: datetime
     resolved_at: datetime | None
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> AlertOut:
+        return cls(
+            id=row["id"],
+            plan_id=row["plan_id"],
+            client_id=row["client_id"],
+            kind=row["kind"],
+            day=row["day"],
+            detail=row["detail"],
+            raised_at=row["raised_at"],
+            resolved_at=row["resolved_at"],
+        )
+
 
 class AgentOut(BaseModel):
     id: uuid.UUID
@@ -126,6 +203,17 @@ class AgentOut(BaseModel):
     enrolled_at: datetime
     revoked_at: datetime | None
     last_seen_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> AgentOut:
+        return cls(
+            id=row["id"],
+            hostname=row["hostname"],
+            status=row["status"],
+            enrolled_at=row["enrolled_at"],
+            revoked_at=row["revoked_at"],
+            last_seen_at=row["last_seen_at"],
+        )
 
 
 class ExportOut(BaseModel):
@@ -139,6 +227,20 @@ class ExportOut(BaseModel):
     size_bytes: int | None
     error: str | None
 
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> ExportOut:
+        return cls(
+            id=row["id"],
+            plan_id=row["plan_id"],
+            status=row["status"],
+            requested_by=row["requested_by"],
+            requested_at=row["requested_at"],
+            finished_at=row["finished_at"],
+            snapshot_id=row["snapshot_id"],
+            size_bytes=row["size_bytes"],
+            error=row["error"],
+        )
+
 
 class PurgeOut(BaseModel):
     id: uuid.UUID
@@ -146,3 +248,13 @@ class PurgeOut(BaseModel):
     client_id: uuid.UUID
     snapshots: int
     purged_at: AwareDatetime
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> PurgeOut:
+        return cls(
+            id=row["id"],
+            plan_id=row["plan_id"],
+            client_id=row["client_id"],
+            snapshots=row["snapshots"],
+            purged_at=row["purged_at"],
+        )

@@ -55,10 +55,12 @@ def read_tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def client_snapshot(client_id: uuid.UUID) -> ClientSnapshot:
+def client_snapshot(
+    client_id: uuid.UUID, *, name: str = "Cabinet médical des Filaos"
+) -> ClientSnapshot:
     return ClientSnapshot(
         client_id=client_id,
-        name="Cabinet médical des Filaos",
+        name=name,
         siren="552100554",
         address=Address(line1="12 rue des Filaos", postal_code="97400", city="Saint-Denis"),
         manager=Manager(name="Dr Payet", email="gerant@filaos.example", phone="+262262000001"),
@@ -75,11 +77,12 @@ def activated(
     version: int = 2,
     includes: list[str] | None = None,
     year: int | None = None,
+    name: str | None = None,
 ) -> ContractActivated:
     year = year or date.today().year
     return factories.contract_activated(
         contract_id=contract_id,
-        client=client_snapshot(client_id),
+        client=client_snapshot(client_id, **({} if name is None else {"name": name})),
         version=version,
         includes=PRISME_INCLUDES if includes is None else includes,
         start=date(year, 1, 1),

@@ -459,6 +459,36 @@ async def test_corrupted_pack_is_caught_and_raises_an_alert(
         assert [(str(e.plan_id), e.check) for e in events] == [(plan["id"], "integrity")]  # type: ignore[attr-defined]
 
 
+async def test_plans_are_listed_by_practice_name_with_case_and_accents_ignored(
+    backup_settings: BackupSettings, headers: dict[str, str], nats_url: str
+) -> None:
+    names = ["Zèbre Santé", "cabinet de l'Étang", "Écoles du Sud", "Abeille", "Œuvre médicale"]
+    async with start_service(build_app(backup_settings), headers=headers) as api:
+        clients = [uuid.uuid4() for _ in names]
+        for client_id, name in zip(clients, names, strict=True):
+            await publish_event(nats_url, activated(client_id, name=name))
+        for client_id in clients:
+            await eventually(lambda c=client_id: plan_of(api, c))
+        by_name = await _every_row(api, "/v1/plans", "client_name", limit=2, order="name")
+        # byte order (the server's collation C) would put both É and Œ after Z
+        assert by_name == [
+            "Abeille",
+            "cabinet de l'Étang",
+            "Écoles du Sud",
+            "Œuvre médicale",
+            "Zèbre Santé",
+        ]
+        # the default order stays the plans' creation (one consumer batch may share a time)
+        created = await _every_row(api, "/v1/plans", "client_name", limit=2)
+        assert sorted(created) == sorted(names)
+        # a cursor carries its order: one of the other order is refused, not misread
+        first = (await api.get("/v1/plans", params={"limit": 2})).json()
+        wrong = await api.get("/v1/plans", params={"order": "name", "cursor": first["next_cursor"]})
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.json()["type"].endswith("invalid-cursor")
+        assert (await api.get("/v1/plans", params={"order": "size"})).status_code == 422
+
+
 async def test_plans_follow_contract_events_idempotently_and_by_version(
     backup_settings: BackupSettings, headers: dict[str, str], nats_url: str
 ) -> None:

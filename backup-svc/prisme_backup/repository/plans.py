@@ -29,14 +29,19 @@ async def list_plans(
     *,
     limit: int,
     after: tuple[datetime, uuid.UUID] | None = None,
+    after_name: tuple[str, uuid.UUID] | None = None,
+    by_name: bool = False,
     status: str | None = None,
     no_copy_since: datetime | None = None,
 ) -> list[Row]:
-    """Oldest first (the id breaking ties), those after the key ``after``; with
-    ``no_copy_since``, only the plans without a good copy finished since then."""
+    """Oldest first, or ``by_name`` (the practice's name, case and accents ignored: the
+    ``name_order`` column), the id breaking ties; those after the key ``after`` (oldest first)
+    or ``after_name`` (by name); with ``no_copy_since``, only the plans without a good copy
+    finished since then."""
+    order = "name_order(p.client_name), p.id" if by_name else "p.created_at, p.id"
     return await conn.fetch(
-        """
-        SELECT p.*,
+        f"""
+        SELECT p.*, name_order(p.client_name) AS name_order,
                (SELECT max(r.finished_at) FROM runs r
                  WHERE r.plan_id = p.id AND r.status = 'succeeded') AS last_success_at
           FROM plans p
@@ -46,13 +51,15 @@ async def list_plans(
                 SELECT 1 FROM runs r WHERE r.plan_id = p.id AND r.status = 'succeeded'
                    AND r.finished_at >= $6))
            AND ($3::timestamptz IS NULL OR (p.created_at, p.id) > ($3, $4::uuid))
-         ORDER BY p.created_at, p.id LIMIT $2
-        """,
+           AND ($7::text IS NULL OR (name_order(p.client_name), p.id) > ($7, $8::uuid))
+         ORDER BY {order} LIMIT $2
+        """,  # noqa: S608 - one of two constant orders
         client_id,
         limit,
         *(after or (None, None)),
         status,
         no_copy_since,
+        *(after_name or (None, None)),
     )
 
 

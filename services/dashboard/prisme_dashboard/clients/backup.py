@@ -26,12 +26,14 @@ class BackupClient(ServiceClient):
         limit: int = 50,
         cursor: str | None = None,
     ) -> Json:
-        """A page of plans, oldest first (``items``, ``next_cursor``); ``no_copy_since``: only
-        those without a good copy finished since then."""
+        """A page of plans by practice name, case and accents ignored (``items``,
+        ``next_cursor``); ``no_copy_since``: only those without a good copy finished since
+        then."""
         return await self.get_page_of(
             "/v1/plans",
             limit=limit,
             cursor=cursor,
+            order="name",
             client_id=client_id,
             status=status,
             no_copy_since=no_copy_since.isoformat() if no_copy_since else None,
