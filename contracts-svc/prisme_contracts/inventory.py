@@ -170,7 +170,7 @@ async def list_users(
     """The practice's current users, a page at a time in the order they were added."""
     after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await clients.client_row(conn, client_id)
-    rows = await repo.page_users(conn, client_id, after=after, limit=limit + 1)
+    rows = await repo.list_users(conn, client_id, after=after, limit=limit + 1)
     return pagination.Page[UserOut].of(
         rows, limit, key=lambda r: (r["created_at"], r["id"]), out=user_out
     )
@@ -309,7 +309,7 @@ async def list_assets(
     """The practice's current assets, a page at a time in the order they were added."""
     after = pagination.decode(cursor, pagination.moment, uuid.UUID)
     await clients.client_row(conn, client_id)
-    rows = await repo.page_assets(conn, client_id, after=after, limit=limit + 1)
+    rows = await repo.list_assets(conn, client_id, after=after, limit=limit + 1)
     return pagination.Page[AssetOut].of(
         rows, limit, key=lambda r: (r["created_at"], r["id"]), out=asset_out
     )

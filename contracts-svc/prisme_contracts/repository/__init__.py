@@ -6,7 +6,7 @@ value travels as a bind parameter.
 """
 
 from .amendments import insert_amendment, list_amendments
-from .assets import get_asset, insert_asset, list_assets, page_assets, remove_asset, update_asset
+from .assets import get_asset, insert_asset, list_assets, remove_asset, update_asset
 from .catalogue import (
     catalogue_codes,
     catalogue_labels,
@@ -65,7 +65,7 @@ from .terminations import (
     mark_termination_applied,
     set_termination_document,
 )
-from .users import get_user, insert_user, list_users, page_users, remove_user, update_user
+from .users import get_user, insert_user, list_users, remove_user, update_user
 from .year_end import (
     cancel_drafts_of_year,
     count_active,
@@ -135,11 +135,9 @@ __all__ = [
     "lock_year_shared",
     "mark_termination_applied",
     "open_year_end_run",
-    "page_assets",
     "page_levels",
     "page_offers",
     "page_partners",
-    "page_users",
     "record",
     "remove_asset",
     "remove_user",

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from .rows import Row
+from .rows import Row, current_of_client
 
 _ASSET_COLS = "id, client_id, name, function, kind, form, os, supplied_by, partner, created_at"
 
@@ -43,32 +43,15 @@ async def get_asset(
     )
 
 
-async def list_assets(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Row]:
-    return await conn.fetch(
-        f"SELECT {_ASSET_COLS} FROM assets"
-        " WHERE client_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
-        client_id,
-    )
-
-
-async def page_assets(
+async def list_assets(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
     *,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[Row]:
-    """The practice's current assets in the order they were added, after the key ``after``."""
-    return await conn.fetch(
-        f"SELECT {_ASSET_COLS} FROM assets"
-        " WHERE client_id = $1 AND removed_at IS NULL"
-        " AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))"
-        " ORDER BY created_at, id LIMIT $2",
-        client_id,
-        limit,
-        after[0] if after else None,
-        after[1] if after else None,
-    )
+    """The practice's current assets, in the order they were added, after the key ``after``."""
+    return await current_of_client(conn, "assets", _ASSET_COLS, client_id, after=after, limit=limit)
 
 
 async def update_asset(

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from .rows import Row
+from .rows import Row, current_of_client
 
 _USER_COLS = "id, client_id, first_name, last_name, email, role, created_at"
 
@@ -41,31 +41,16 @@ async def get_user(
     )
 
 
-async def list_users(conn: asyncpg.Connection, client_id: uuid.UUID) -> list[Row]:
-    return await conn.fetch(
-        f"SELECT {_USER_COLS} FROM client_users"
-        " WHERE client_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
-        client_id,
-    )
-
-
-async def page_users(
+async def list_users(
     conn: asyncpg.Connection,
     client_id: uuid.UUID,
     *,
-    after: tuple[datetime, uuid.UUID] | None,
-    limit: int,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[Row]:
-    """The practice's current users in the order they were added, after the key ``after``."""
-    return await conn.fetch(
-        f"SELECT {_USER_COLS} FROM client_users"
-        " WHERE client_id = $1 AND removed_at IS NULL"
-        " AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))"
-        " ORDER BY created_at, id LIMIT $2",
-        client_id,
-        limit,
-        after[0] if after else None,
-        after[1] if after else None,
+    """The practice's current users, in the order they were added, after the key ``after``."""
+    return await current_of_client(
+        conn, "client_users", _USER_COLS, client_id, after=after, limit=limit
     )
 
 
