@@ -30,7 +30,7 @@ async def list_offers(
 ) -> pagination.Page[OfferOut]:
     """C1: the catalogue, a page at a time in its order, each offer with what it includes."""
     after = pagination.decode(cursor, pagination.int32, pagination.text)
-    rows = await repo.page_offers(conn, after=after, limit=limit + 1)
+    rows = await repo.list_offers(conn, after=after, limit=limit + 1)
     labels = await repo.catalogue_labels(conn)
     return pagination.Page[OfferOut].of(
         rows,
@@ -113,7 +113,7 @@ async def list_levels(
 ) -> pagination.Page[LevelOut]:
     """The maintenance levels, a page at a time in their order (B1: the price depends on them)."""
     after = pagination.decode(cursor, pagination.int32, pagination.text)
-    rows = await repo.page_levels(conn, after=after, limit=limit + 1)
+    rows = await repo.list_levels(conn, after=after, limit=limit + 1)
     return pagination.Page[LevelOut].of(
         rows, limit, key=lambda r: (r["position"], pagination.text_part(r["code"])), out=_level_out
     )

@@ -17,8 +17,6 @@ from .catalogue import (
     insert_offer,
     list_levels,
     list_offers,
-    page_levels,
-    page_offers,
     update_level,
     update_offer,
 )
@@ -135,8 +133,6 @@ __all__ = [
     "lock_year_shared",
     "mark_termination_applied",
     "open_year_end_run",
-    "page_levels",
-    "page_offers",
     "page_partners",
     "record",
     "remove_asset",

@@ -9,12 +9,8 @@ import asyncpg
 from .rows import Row
 
 
-async def list_offers(conn: asyncpg.Connection) -> list[Row]:
-    return await conn.fetch("SELECT code, label, includes FROM offers ORDER BY position, code")
-
-
-async def page_offers(
-    conn: asyncpg.Connection, *, after: tuple[int, str] | None, limit: int
+async def list_offers(
+    conn: asyncpg.Connection, *, after: tuple[int, str] | None = None, limit: int | None = None
 ) -> list[Row]:
     """The offers in the catalogue's order (``position``, then ``code``), after ``after``."""
     return await conn.fetch(
@@ -63,15 +59,8 @@ async def update_offer(
     )
 
 
-async def list_levels(conn: asyncpg.Connection) -> list[Row]:
-    return await conn.fetch(
-        "SELECT code, label, description, is_default FROM maintenance_levels"
-        " ORDER BY position, code"
-    )
-
-
-async def page_levels(
-    conn: asyncpg.Connection, *, after: tuple[int, str] | None, limit: int
+async def list_levels(
+    conn: asyncpg.Connection, *, after: tuple[int, str] | None = None, limit: int | None = None
 ) -> list[Row]:
     """The maintenance levels in their order (``position``, then ``code``), after ``after``."""
     return await conn.fetch(
