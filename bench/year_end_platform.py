@@ -21,8 +21,11 @@ Seeding (not timed as part of P2; printed separately), exactly:
 * contracts-svc's real outbox relay publishes those events; licence-svc, video-svc and
   billing-svc consume them with their real handlers: licence-svc provisions 5 accounts per
   contract in the Graph sandbox (create, licence), video-svc records the contract, billing-svc
-  records the contract and an activation charge (no price book is set, so the charge waits
-  for a price: no invoice, no Stripe call; ``STRIPE_ENABLED=false``).
+  records the contract and invoices it (the price book of its migration 001), and mails each
+  invoice with its Factur-X to the mail sandbox (``python -m prisme_mail_sandbox``, B11; no
+  Stripe call: ``STRIPE_ENABLED=false``).
+  The timed year-end starts once billing's and licence-svc's job queues are drained: at a
+  real year-end the activations' work is months old.
 * video-svc: one recording row and 3 share links per contract, SQL into its database, for the
   contracts video-svc itself learnt from the bus. The links carry random token hashes and one
   shared real Argon2id password hash; the recording rows point at no object (revocation never
@@ -396,6 +399,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     ns.start()
     services: dict[str, ServiceProcess] = {}
     sandbox: subprocess.Popen[bytes] | None = None
+    mailbox: subprocess.Popen[bytes] | None = None
     ok = False
     try:
         print(
@@ -429,6 +433,23 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             stderr=(logs / "graph-sandbox.log").open("wb"),
             start_new_session=True,
         )
+        # B11: billing mails each invoice; a relay that is down would make every mail job
+        # render its Factur-X again at each retry, all through the measured year-end
+        smtp_port = free_port()
+        mailbox = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
+            [
+                sys.executable,
+                "-m",
+                "prisme_mail_sandbox",
+                "--port",
+                str(free_port()),
+                "--smtp-port",
+                str(smtp_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / "mail-sandbox.log").open("wb"),
+            start_new_session=True,
+        )
         common = {
             "PRISME_ENV": "test",
             "PRISME_NATS_URL": ns.url,
@@ -447,6 +468,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             "billing": {
                 "PRISME_BILLING_DATABASE_URL": dsn["billing"],
                 "PRISME_BILLING_STRIPE_ENABLED": "false",
+                "PRISME_SMTP_HOST": "127.0.0.1",
+                "PRISME_SMTP_PORT": str(smtp_port),
             },
         }
         for name, extra in specific.items():
@@ -526,6 +549,30 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         )
         if links != LINKS * n:
             raise RuntimeError(f"expected {LINKS * n} links, seeded {links}")
+        # The activations left work behind: billing invoiced each one (the price book of its
+        # migration 001 prices PRISME) and mails every invoice with its Factur-X (B11, about
+        # 50 ms of CPU each); licence-svc may still hold Graph jobs. At a real year-end that
+        # work was done months ago: the year-end is measured on a platform at rest, not while
+        # 10,000 invoices are still being rendered (which halved the CPU left to it).
+        t2 = time.perf_counter()
+        # Stripe is off here: its jobs wait, untouched, for a worker that is never started
+        unfinished = (
+            "SELECT count(*) FROM job_queue WHERE state IN ('queued', 'running')"
+            " AND kind NOT LIKE 'billing.stripe%'"
+        )
+
+        async def at_rest() -> int:
+            left = [await db[s].fetchval(unfinished) for s in ("billing", "licence")]
+            return 1 if sum(left) == 0 else 0
+
+        await wait_until(
+            [Probe("job queues drained", 1, at_rest)], args.timeout, t2, every=10.0, poll=1.0
+        )
+        print(
+            f"seed: billing's invoice mails and licence's jobs drained in "
+            f"{time.perf_counter() - t2:.1f} s more",
+            flush=True,
+        )
 
         # -- measure ---------------------------------------------------------------------------
         async with httpx.AsyncClient(timeout=30) as http:
@@ -700,12 +747,13 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         for svc in services.values():
             if svc.proc is not None:
                 svc.terminate()
-        if sandbox is not None:
-            sandbox.terminate()
-            try:
-                sandbox.wait(20)
-            except subprocess.TimeoutExpired:
-                sandbox.kill()
+        for helper in (sandbox, mailbox):
+            if helper is not None:
+                helper.terminate()
+                try:
+                    helper.wait(20)
+                except subprocess.TimeoutExpired:
+                    helper.kill()
         ns.stop()
         pg.stop()
         if ok or not args.keep:
