@@ -229,13 +229,24 @@ def _view(row: asyncpg.Record) -> JobView:
     )
 
 
-# A job is ready when queued and due, or running with a lease that ran out (its worker died)
-# and runs left; and no older job with its serial key is still open.
+# A job is ready when queued and due, and no older job with its serial key is still open. A
+# running job whose lease ran out (its worker died) with runs left is put back in the queue
+# first (_REQUEUE_EXPIRED). Both read one partial index each, in order: with the two states in
+# one OR, PostgreSQL read and sorted every ready job of the kind at each claim (50,000 queued
+# revocations at a year-end: 60 ms a claim of 20, P2).
+_REQUEUE_EXPIRED = """
+    UPDATE job_queue q SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
+        updated_at = clock_timestamp()
+    WHERE q.id IN (
+        SELECT id FROM job_queue
+        WHERE kind = $1 AND state = 'running' AND lease_expires_at < clock_timestamp()
+          AND attempts < max_attempts
+        FOR UPDATE SKIP LOCKED)
+"""
+
 _READY = """
     j.kind = $1
-    AND ((j.state = 'queued' AND j.next_attempt_at <= clock_timestamp())
-         OR (j.state = 'running' AND j.lease_expires_at < clock_timestamp()
-             AND j.attempts < j.max_attempts))
+    AND j.state = 'queued' AND j.next_attempt_at <= clock_timestamp()
     AND (j.serial_key IS NULL OR NOT EXISTS (
          SELECT 1 FROM job_queue o
          WHERE o.serial_key = j.serial_key AND o.id < j.id
@@ -254,14 +265,16 @@ async def claim(
     busy_groups: Sequence[str] = (),
 ) -> list[Job]:
     """Lease up to ``kind.batch_size`` ready jobs (of one group when ``grouped``), counting
-    the run as an attempt, in one statement (committed at once, before the handler runs: the
-    caller needs no transaction). The running worker's policy sets ``max_attempts`` (it may
-    come from its settings). Jobs of ``busy_groups`` (at their ``group_concurrency`` in this
-    worker) are left for later.
+    the run as an attempt, in one statement committed at once, before the handler runs (the
+    caller needs no transaction). Jobs of ``kind`` whose lease ran out with runs left (their
+    worker died) are first put back in the queue, so they are taken over. The running worker's
+    policy sets ``max_attempts`` (it may come from its settings). Jobs of ``busy_groups`` (at
+    their ``group_concurrency`` in this worker) are left for later.
 
     ``FOR UPDATE SKIP LOCKED`` lets workers of several replicas claim side by side.
     """
     busy = list(busy_groups) or None
+    await conn.execute(_REQUEUE_EXPIRED, kind.name)
     rows = await conn.fetch(
         f"""
         WITH first AS (
