@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 
 from .crypto import (
@@ -112,19 +112,42 @@ def iter_range(
 
 async def stream_range(
     store: ObjectStore, ref: SealedRef, data_key: bytes, start: int, end: int
-) -> AsyncIterator[bytes]:
-    """Async version of :func:`iter_range`: each read + decrypt runs in a worker thread."""
+) -> AsyncGenerator[bytes, None]:
+    """Async version of :func:`iter_range`: each read + decrypt runs in a worker thread, one
+    chunk ahead of the one being sent (P3), so the next chunk is opened while the socket
+    drains the current one. Memory stays at two chunks per stream."""
     source = await asyncio.to_thread(_ChunkSource, store, ref, data_key)
+    size = ref.chunk_size
+    indices = range(start // size, end // size + 1)
+    inflight: asyncio.Future[bytes] | None = None
     try:
-        size = ref.chunk_size
-        for index in range(start // size, end // size + 1):
-            plain = await asyncio.to_thread(source.chunk, index)
+        for position, index in enumerate(indices):
+            if inflight is None:
+                inflight = _read(source, index)
+            # shielded: a cancelled stream leaves the thread's read to finish (see finally)
+            plain = await asyncio.shield(inflight)
+            inflight = _read(source, index + 1) if position + 1 < len(indices) else None
             base = index * size
             first, last = max(start - base, 0), end - base + 1
             yield plain if first == 0 and last >= len(plain) else plain[first:last]
     finally:
-        # Not awaited: a cancelled response (client gone) must still release the reader.
-        source.close()
+        # Not awaited: a cancelled response (client gone) must still release the reader, but
+        # only once no thread reads from it any more.
+        if inflight is None or inflight.done():
+            _drop(inflight, source)
+        else:
+            inflight.add_done_callback(lambda done: _drop(done, source))
+
+
+def _read(source: _ChunkSource, index: int) -> asyncio.Future[bytes]:
+    return asyncio.get_running_loop().run_in_executor(None, source.chunk, index)
+
+
+def _drop(done: asyncio.Future[bytes] | None, source: _ChunkSource) -> None:
+    """The end of a stream: a read nobody will send has its result or error dropped."""
+    if done is not None and not done.cancelled():
+        done.exception()
+    source.close()
 
 
 def read_object(store: ObjectStore, ref: SealedRef, data_key: bytes) -> bytes:

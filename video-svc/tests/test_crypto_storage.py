@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+import threading
 from pathlib import Path
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,8 +28,9 @@ from prisme_video.sealed_objects import (
     SealedWriter,
     iter_range,
     read_object,
+    stream_range,
 )
-from prisme_video.storage import LocalObjectStore
+from prisme_video.storage import LocalObjectStore, ObjectReader, ObjectStore
 
 CHUNK = 1000
 
@@ -188,3 +192,62 @@ def test_aborted_write_leaves_nothing(tmp_path: Path) -> None:
 def test_object_names_cannot_escape_the_root(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid object name"):
         _store(tmp_path).create(name)
+
+
+async def test_a_stream_reads_ahead_and_gives_the_same_bytes(tmp_path: Path) -> None:
+    store, key, data = _store(tmp_path), new_data_key(), os.urandom(7 * CHUNK + 123)
+    ref = _put(store, "v/video", key, data)
+    rng = random.Random(11)
+    for _ in range(100):
+        start = rng.randrange(len(data))
+        end = rng.randrange(start, len(data))
+        pieces = [p async for p in stream_range(store, ref, key, start, end)]
+        assert pieces == list(iter_range(store, ref, key, start, end))
+
+
+class _GatedStore:
+    """A store whose reads of chunk 1 onwards wait for ``gate``; it records closes."""
+
+    def __init__(self, inner: LocalObjectStore) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.reading = threading.Event()
+        self.events: list[str] = []
+
+    def open(self, name: str) -> ObjectReader:
+        reader = self.inner.open(name)
+        store = self
+
+        class Reader:
+            def read_at(self, offset: int, length: int) -> bytes:
+                if offset > 0:
+                    store.reading.set()
+                    store.gate.wait(10)
+                data = reader.read_at(offset, length)
+                store.events.append("read")
+                return data
+
+            def close(self) -> None:
+                store.events.append("close")
+                reader.close()
+
+        return Reader()
+
+
+async def test_an_abandoned_stream_closes_its_reader_after_the_read_ahead(
+    tmp_path: Path,
+) -> None:
+    inner, key, data = _store(tmp_path), new_data_key(), os.urandom(3 * CHUNK)
+    ref = _put(inner, "v/video", key, data)
+    store = _GatedStore(inner)
+    stream = stream_range(cast(ObjectStore, store), ref, key, 0, len(data) - 1)
+    assert await anext(stream) == data[:CHUNK]
+    await asyncio.to_thread(store.reading.wait, 10)  # chunk 1 is being read ahead
+    await stream.aclose()  # the viewer hung up
+    assert store.events == ["read"]  # the reader stays open while the thread reads it
+    store.gate.set()
+    for _ in range(200):
+        if store.events[-1:] == ["close"]:
+            break
+        await asyncio.sleep(0.01)
+    assert store.events == ["read", "read", "close"]
