@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +16,6 @@ from prisme_events import (
     ContractActivated,
     ContractAmended,
     ContractEnded,
-    ContractEvent,
     VideoLinkCreated,
     VideoLinkRevoked,
 )
@@ -148,35 +148,56 @@ def _kept(p: ContractProjection) -> ContractState:
     )
 
 
-async def apply_contract_event(conn: asyncpg.Connection, event: ContractEvent) -> None:
-    """Keep the contract's state; ``contract.ended`` also kills every link of the contract."""
+async def apply_contract_event(
+    conn: asyncpg.Connection, event: ContractActivated | ContractAmended
+) -> None:
+    """Keep the contract's state (its engagement's end bounds the links, V3)."""
     await repo.lock_contract(conn, event.contract_id)
-    current = await repo.get_contract(conn, event.contract_id)
-    projected = project(_projection(current), event)
+    projected = project(_projection(await repo.get_contract(conn, event.contract_id)), event)
     if projected is not None:
         await repo.save_contract(conn, _kept(projected))
-    if isinstance(event, ContractEnded):
-        revoked = await repo.revoke_links_of_contract(
-            conn, event.contract_id, f"contract_ended:{event.reason}", clock.now()
-        )
-        await enqueue_many(conn, [_revoked_event(link) for link in revoked])
-        # O3: one row per link killed, by the event, in one statement
-        by = audit.Actor.event(event)
-        await audit.record_many(
-            conn,
-            [
-                audit.row(
-                    by,
-                    "video.link_revoked",
-                    target_type="link",
-                    target_id=link.id,
-                    client_id=link.client_id,
-                    reason=link.revoked_reason,
-                    detail={"video_id": link.video_id, "contract_id": link.contract_id},
-                )
-                for link in revoked
-            ],
-        )
+
+
+async def contracts_ended(conn: asyncpg.Connection, events: Sequence[ContractEnded]) -> None:
+    """V3: ``contract.ended`` kills every link of the contract, in its transaction.
+
+    Set-based (P2: 10,000 at year-end come in batches of a hundred): the contracts are locked,
+    projected and saved together and their links revoked, announced and audited in one
+    statement each. A contract's first end in the batch revokes its links; a replay finds
+    none left.
+    """
+    ids = sorted({e.contract_id for e in events})
+    await repo.lock_contracts(conn, ids)
+    states = {cid: _projection(s) for cid, s in (await repo.get_contracts(conn, ids)).items()}
+    changed: dict[uuid.UUID, ContractProjection] = {}
+    for e in sorted(events, key=lambda ev: ev.version):
+        projected = project(states.get(e.contract_id), e)
+        if projected is not None:
+            states[e.contract_id] = changed[e.contract_id] = projected
+    await repo.save_contracts(conn, [_kept(p) for p in changed.values()])
+    first: dict[uuid.UUID, ContractEnded] = {}
+    for e in events:
+        first.setdefault(e.contract_id, e)
+    revoked = await repo.revoke_links_of_contracts(
+        conn, {cid: f"contract_ended:{e.reason}" for cid, e in first.items()}, clock.now()
+    )
+    await enqueue_many(conn, [_revoked_event(link) for link in revoked])
+    # O3: one row per link killed, by the event that killed it, in one statement
+    await audit.record_many(
+        conn,
+        [
+            audit.row(
+                audit.Actor.event(first[link.contract_id]),
+                "video.link_revoked",
+                target_type="link",
+                target_id=link.id,
+                client_id=link.client_id,
+                reason=link.revoked_reason,
+                detail={"video_id": link.video_id, "contract_id": link.contract_id},
+            )
+            for link in revoked
+        ],
+    )
 
 
 async def year_end_effects(conn: asyncpg.Connection, year: int) -> YearEndEffects:
@@ -185,6 +206,3 @@ async def year_end_effects(conn: asyncpg.Connection, year: int) -> YearEndEffect
     rides in its transaction)."""
     row = await repo.year_end_effects(conn, year)
     return YearEndEffects(year=year, unit="links", failed=0, **dict(row))
-
-
-ContractEvents = (ContractActivated, ContractAmended, ContractEnded)

@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 from prisme_events import VideoLinkCreated, VideoLinkRevoked
+from prisme_testing import factories
 from prisme_testing.plugin import collect_events, publish_event
-from prisme_video import retention
+from prisme_video import retention, sharing
 
 
 async def _login(viewer: Any, token_url: str, password: str) -> None:
@@ -350,6 +351,67 @@ async def test_contract_end_revokes_every_link_within_a_second(svc: Any, small_m
     await svc.wait_processed(replay)
     await svc.wait_until("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL")
     assert len(await collect_events(svc.nats_url, "video.link_revoked", 4, timeout=1.0)) == 3
+
+
+async def test_a_batch_of_contract_ends_has_each_ends_effects_once(
+    svc: Any, small_mp4: bytes
+) -> None:
+    """The set-based contract.ended handler (P2: the year-end's ends come a hundred at a time):
+    in one batch, each contract's links die with its own end's reason and event, a second end
+    of the same contract revokes nothing more, a contract never seen is kept ended, and the
+    contract that goes on keeps its links."""
+    ceasing, closing = await svc.activate(), await svc.activate()
+    running = await svc.activate(ceasing.client_id)
+    links: dict[uuid.UUID, set[str]] = {}
+    for contract in (ceasing, closing, running):
+        video_id = (await svc.upload(contract, small_mp4)).json()["id"]
+        links[contract.contract_id] = {(await svc.share(video_id))["id"] for _ in range(2)}
+    unseen = svc.make_activated(uuid.uuid4())
+    ends = {
+        ceasing.contract_id: factories.contract_ended(ceasing, version=2, reason="cessation"),
+        closing.contract_id: factories.contract_ended(closing, version=2),
+        unseen.contract_id: factories.contract_ended(unseen, version=3),
+    }
+    again = factories.contract_ended(ceasing, version=2)  # another end of it, a year_end one
+    batch = [ends[ceasing.contract_id], ends[closing.contract_id], again, ends[unseen.contract_id]]
+
+    async def apply() -> None:  # on the service's pool, as its consumer does
+        async with svc.runtime.pool.acquire() as conn, conn.transaction():
+            await sharing.contracts_ended(conn, batch)
+
+    await apply()
+    await apply()  # the whole batch redelivered: nothing more
+    for contract_id, status in [
+        (ceasing.contract_id, "ended:2"),
+        (closing.contract_id, "ended:2"),
+        (running.contract_id, "active:1"),
+        (unseen.contract_id, "ended:3"),
+    ]:
+        assert (
+            await svc.fetchval(
+                "SELECT status || ':' || version FROM contracts WHERE contract_id = $1",
+                contract_id,
+            )
+            == status
+        )
+    rows = await svc.runtime.pool.fetch("SELECT id::text, revoked_reason FROM links")
+    reasons = {r["id"]: r["revoked_reason"] for r in rows}
+    assert {reasons[i] for i in links[ceasing.contract_id]} == {"contract_ended:cessation"}
+    assert {reasons[i] for i in links[closing.contract_id]} == {"contract_ended:year_end"}
+    assert {reasons[i] for i in links[running.contract_id]} == {None}
+
+    killed = links[ceasing.contract_id] | links[closing.contract_id]
+    revoked = await collect_events(svc.nats_url, "video.link_revoked", len(killed) + 1, timeout=2)
+    assert sorted(str(e.link_id) for e in revoked) == sorted(killed)
+    audited = (
+        await svc.client.get(
+            "/v1/audit", params={"actor": "event:contract.ended", "action": "video.link_revoked"}
+        )
+    ).json()["items"]
+    by_link = {r["target_id"]: r["request_id"] for r in audited}
+    assert len(audited) == len(killed)
+    for contract_id in (ceasing.contract_id, closing.contract_id):
+        assert {by_link[i] for i in links[contract_id]} == {str(ends[contract_id].event_id)}
 
 
 async def test_link_past_its_expiry_answers_410(svc: Any, small_mp4: bytes) -> None:

@@ -3,7 +3,14 @@
 
 from .access import Access, failure_stats, list_access_log, lock_attempts, log_access
 from .comments import insert_comment, list_comments
-from .contracts import get_contract, lock_contract, save_contract
+from .contracts import (
+    get_contract,
+    get_contracts,
+    lock_contract,
+    lock_contracts,
+    save_contract,
+    save_contracts,
+)
 from .db import DB
 from .links import (
     LinkRow,
@@ -12,7 +19,7 @@ from .links import (
     link_by_token_hash,
     list_links,
     revoke_link,
-    revoke_links_of_contract,
+    revoke_links_of_contracts,
     year_end_effects,
 )
 from .videos import (
@@ -32,6 +39,7 @@ __all__ = [
     "VideoRow",
     "failure_stats",
     "get_contract",
+    "get_contracts",
     "get_link",
     "get_video",
     "insert_comment",
@@ -45,11 +53,13 @@ __all__ = [
     "list_videos",
     "lock_attempts",
     "lock_contract",
+    "lock_contracts",
     "log_access",
     "mark_video_deleted",
     "revoke_link",
-    "revoke_links_of_contract",
+    "revoke_links_of_contracts",
     "save_contract",
+    "save_contracts",
     "videos_due_for_purge",
     "year_end_effects",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,16 +106,18 @@ async def list_links(
     return [LinkRow(**dict(r)) for r in rows]
 
 
-async def revoke_links_of_contract(
-    conn: DB, contract_id: uuid.UUID, reason: str, now: datetime
+async def revoke_links_of_contracts(
+    conn: DB, reasons: Mapping[uuid.UUID, str], now: datetime
 ) -> list[LinkRow]:
-    """V3: every live link of the contract, revoked in one statement."""
+    """V3: every live link of each contract, revoked with its contract's reason, in one
+    statement."""
     rows = await conn.fetch(
-        "UPDATE links SET revoked_at = $3, revoked_reason = $2"  # noqa: S608 - fixed column list
-        " WHERE contract_id = $1 AND revoked_at IS NULL"
+        "UPDATE links SET revoked_at = $3, revoked_reason = t.reason"  # noqa: S608 - fixed column list
+        " FROM unnest($1::uuid[], $2::text[]) AS t(ended, reason)"
+        " WHERE contract_id = t.ended AND revoked_at IS NULL"
         f" RETURNING {_LINK_COLUMNS}",
-        contract_id,
-        reason,
+        list(reasons),
+        list(reasons.values()),
         now,
     )
     return [LinkRow(**dict(r)) for r in rows]
