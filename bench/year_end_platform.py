@@ -365,6 +365,9 @@ def _replicas(text: str) -> dict[str, int]:
 
 
 def cpu_of(pid: int | None, children: bool = False) -> float:
+    """CPU seconds of ``pid``, with ``children``: and of its children, living or gone (a
+    PostgreSQL backend that exited during the run is counted by the postmaster that reaped
+    it; without that the difference of two readings could even be negative)."""
     if pid is None:
         return 0.0
     try:
@@ -376,6 +379,8 @@ def cpu_of(pid: int | None, children: bool = False) -> float:
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
+                if children:
+                    total += t.children_user + t.children_system
             except psutil.NoSuchProcess:
                 pass
         return total
