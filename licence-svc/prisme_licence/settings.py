@@ -61,9 +61,10 @@ class LicenceSettings(ServiceSettings):
     )
     # requests per $batch call (Graph's limit is 20)
     batch_size: int = Field(default=20, ge=1, le=20, validation_alias=_alias("batch_size"))
-    # jobs of one tenant leased together and run as one set of $batch rounds
+    # jobs of one tenant leased together and run as one set of $batch rounds (P2: 200 rather
+    # than 50 took the 10,000-contract year-end from 54 to 43 s)
     jobs_per_claim: int = Field(
-        default=50, ge=1, le=1000, validation_alias=_alias("jobs_per_claim")
+        default=200, ge=1, le=1000, validation_alias=_alias("jobs_per_claim")
     )
     job_lease_seconds: float = Field(
         default=30.0, gt=0, validation_alias=_alias("job_lease_seconds")

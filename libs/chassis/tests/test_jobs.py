@@ -581,3 +581,49 @@ async def test_a_handed_over_job_whose_worker_died_before_running_it_is_taken_ov
     async with working(other):
         await eventually_equals(lambda: _count(pool, "succeeded"), 2, timeout=10)
     assert sorted(ran) == [("x1", 2), ("x2", 2)]
+
+
+async def test_the_worker_wakes_for_the_soonest_job_or_lease_of_any_of_its_kinds(
+    db: tuple[str, asyncpg.Pool],
+) -> None:
+    """``seconds_to_next`` (the worker's sleep) and the oldest-ready gauge, per kind by index:
+    the soonest queued job or running lease of every kind counts, finished jobs do not."""
+    _, pool = db
+    other = jobs.JobKind("test.other")
+    conn = cast(asyncpg.Connection, await pool.acquire())
+    try:
+        kinds = [FLAKY.name, other.name]
+        assert await repo.seconds_to_next(conn, kinds) is None  # nothing pending: sleep a sweep
+        queued = await add(pool, FLAKY, "later")
+        leased = await add(pool, other, "leased")
+        done = await add(pool, other, "done")
+        await conn.execute(
+            "UPDATE job_queue SET next_attempt_at = clock_timestamp() + interval '300 s'"
+            " WHERE id = $1",
+            queued,
+        )
+        await conn.execute(
+            "UPDATE job_queue SET state = 'running', lease_owner = 'w',"
+            " lease_expires_at = clock_timestamp() + interval '40 s' WHERE id = $1",
+            leased,
+        )
+        await conn.execute(
+            "UPDATE job_queue SET state = 'succeeded', next_attempt_at = clock_timestamp()"
+            " - interval '1 h' WHERE id = $1",
+            done,
+        )
+        assert 35 < (await repo.seconds_to_next(conn, kinds) or 0) <= 40  # the lease
+        assert 295 < (await repo.seconds_to_next(conn, [FLAKY.name]) or 0) <= 300
+        stats = await repo.stats(conn, kinds)
+        assert stats[FLAKY.name].oldest_ready_seconds == 0.0  # queued but not yet due
+        await conn.execute(
+            "UPDATE job_queue SET next_attempt_at = clock_timestamp() - interval '90 s'"
+            " WHERE id = $1",
+            queued,
+        )
+        assert await repo.seconds_to_next(conn, kinds) == 0.0  # overdue: at once
+        stats = await repo.stats(conn, kinds)
+        assert 90 <= stats[FLAKY.name].oldest_ready_seconds < 100
+        assert stats[other.name].oldest_ready_seconds == 0.0
+    finally:
+        await pool.release(conn)
