@@ -24,9 +24,9 @@ from prisme_events import (
 )
 from prisme_graph_sandbox import Directory, create_app
 from prisme_licence.settings import LicenceSettings
-from prisme_localinfra import free_port
 from prisme_testing import factories as shared
 from prisme_testing.polling import eventually as wait_for
+from prisme_testing.runner import loopback_socket
 
 PRISME_INCLUDES = ["microsoft_365", "preventive_maintenance", "hds_backup_1tb", "video_recordings"]
 SAV_INCLUDES = ["unlimited_support", "backup", "video_recordings"]
@@ -58,7 +58,7 @@ class Sandbox:
 async def graph() -> AsyncIterator[Sandbox]:
     """The Graph sandbox served over HTTP in this event loop (so real client code runs)."""
     directory = Directory({"O365_BUSINESS": 100})
-    port = free_port()
+    sock, port = loopback_socket()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(directory),
@@ -69,7 +69,7 @@ async def graph() -> AsyncIterator[Sandbox]:
         )
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=url) as http:
         for _ in range(200):
@@ -81,6 +81,7 @@ async def graph() -> AsyncIterator[Sandbox]:
         yield Sandbox(url, directory, http)
     server.should_exit = True
     await asyncio.wait_for(task, 10)
+    sock.close()
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
-from prisme_localinfra import free_port
 from prisme_testing.demo.app import DemoJobDead, DemoSettings, build_app
 from prisme_testing.demo.process import demo_process
 from prisme_testing.polling import eventually, eventually_equals
-from prisme_testing.runner import start_service
+from prisme_testing.runner import loopback_socket, start_service
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -55,13 +54,15 @@ class Sink:
 @contextlib.asynccontextmanager
 async def running_sink() -> AsyncIterator[Sink]:
     sink = Sink()
-    port = free_port()
+    sock, port = loopback_socket()
     app = Starlette(routes=[Route("/deliver", sink.endpoint, methods=["POST"])])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
+        if task.done():
+            task.result()  # raises why it could not start
         await asyncio.sleep(0.02)
     sink.url = f"http://127.0.0.1:{port}/deliver"
     try:
@@ -71,6 +72,7 @@ async def running_sink() -> AsyncIterator[Sink]:
             sink.hold.set()
         server.should_exit = True
         await task
+        sock.close()
 
 
 async def new_item(client: httpx.AsyncClient) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,15 @@ from fastapi import FastAPI
 from prisme_localinfra import free_port
 
 
+def loopback_socket() -> tuple[socket.socket, int]:
+    """A socket bound to a loopback port the system picks, for ``uvicorn.Server.serve``: a
+    port picked free and bound later could be taken in between by a parallel test."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock, int(sock.getsockname()[1])
+
+
 @contextlib.asynccontextmanager
 async def start_service(
     app: FastAPI, *, headers: Mapping[str, str] | None = None, ready_timeout: float = 30.0
@@ -27,12 +37,12 @@ async def start_service(
     Yields an ``httpx.AsyncClient`` whose ``base_url`` is the service; the lifespan (database,
     migrations, bus, consumers, workers) has run and ``/readyz`` answered 200.
     """
-    port = free_port()
+    sock, port = loopback_socket()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="on", proxy_headers=False
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(
@@ -54,8 +64,11 @@ async def start_service(
             yield client
     finally:
         server.should_exit = True
-        # the chassis bounds every shutdown step (about 40 s at worst on a loaded machine)
-        await asyncio.wait_for(task, timeout=60.0)
+        try:
+            # the chassis bounds every shutdown step (about 40 s at worst on a loaded machine)
+            await asyncio.wait_for(task, timeout=60.0)
+        finally:
+            sock.close()
 
 
 class ServiceProcess:
