@@ -22,7 +22,9 @@ from prisme_localinfra import free_port
 def loopback_socket() -> tuple[socket.socket, int]:
     """A socket bound to a loopback port the system picks, for ``uvicorn.Server.serve``: a
     port picked free and bound later could be taken in between by a parallel test."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it every answer written in two parts waited ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock, int(sock.getsockname()[1])
